@@ -1,0 +1,27 @@
+import type { EnvironmentFile } from '../load';
+
+/** Production: sized for a few hundred users, remote state, protected against destruction. */
+const production: EnvironmentFile = {
+  name: 'production',
+  tier: 'production',
+  // The provider refuses any other account: set your production account id.
+  aws: { region: 'ap-southeast-3', allowedAccountIds: ['123456789012'] },
+  dns: { domain: 'weebeetalk.example', zone: 'lookup', caaIodef: 'mailto:security@weebeetalk.example' },
+  letsEncryptEmail: 'ops@weebeetalk.example',
+  sip: {
+    // Documentation ranges: replace with your SIP provider's and offices' networks.
+    trunkSignallingCidrs: ['192.0.2.0/28'],
+    trunkMediaCidrs: ['192.0.2.0/24'],
+    clientCidrs: ['198.51.100.0/24'],
+    users: [
+      { extension: '1001', name: 'Reception' },
+      { extension: '1002', name: 'Operations' },
+      { extension: '1003', name: 'Support' },
+    ],
+  },
+  jitsi: { jigasi: true, jibri: true, auth: 'jwt' },
+  // Create this bucket once before the first deploy (README, "State").
+  state: { bucket: 'weebeetalk-terraform-state-example', region: 'ap-southeast-3' },
+};
+
+export default production;

@@ -1,0 +1,22 @@
+import type { EnvironmentFile } from '../load';
+
+/** Staging: small and cheap, torn down at will. Names live under staging.<domain>. */
+const staging: EnvironmentFile = {
+  name: 'staging',
+  tier: 'staging',
+  aws: { region: 'ap-southeast-3' },
+  // Replace with your organisation's domain and contact before the first deploy.
+  dns: { domain: 'weebeetalk.example', zone: 'lookup' },
+  letsEncryptEmail: 'ops@weebeetalk.example',
+  sip: {
+    // Documentation range: replace with your office network, or leave the lists empty.
+    clientCidrs: ['198.51.100.0/24'],
+    users: [
+      { extension: '1001', name: 'Reception' },
+      { extension: '1002', name: 'Operations' },
+    ],
+  },
+  jitsi: { jigasi: true, jibri: true, auth: 'jwt' },
+};
+
+export default staging;

@@ -1,0 +1,85 @@
+/** Loads an environment file over its tier's defaults and validates it, failing loudly. */
+import { environmentSchema, type EnvironmentConfig, type EnvironmentInput } from './schema';
+
+type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/** What an environment file states: its name and tier, and whatever differs from the tier's defaults. */
+export type EnvironmentFile = DeepPartial<EnvironmentInput> & Pick<EnvironmentInput, 'name' | 'tier'>;
+
+/** Defaults per tier: staging small and cheap, production sized for a few hundred users (README, "Sizing"). */
+export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<EnvironmentInput> {
+  const common: DeepPartial<EnvironmentInput> = {
+    aws: { region: 'ap-southeast-3' },
+    network: { vpcCidr: '10.20.0.0/16' },
+    rocketchat: { release: '8.9.1', mongodbVersion: '8.0' },
+  };
+  const perTier: Record<EnvironmentInput['tier'], DeepPartial<EnvironmentInput>> = {
+    staging: {
+      dns: { subdomain: 'staging' },
+      network: { vpcCidr: '10.21.0.0/16' },
+      hosts: {
+        chat: { instanceType: 't3.medium', dataVolumeGiB: 20 },
+        meet: { instanceType: 't3.large', dataVolumeGiB: 40 },
+        pbx: { instanceType: 't3.small', dataVolumeGiB: 10 },
+      },
+      ami: { followLatest: true },
+      storage: { backupRetentionDays: 14 },
+      snapshots: { retainCount: 7 },
+    },
+    production: {
+      dns: { subdomain: '' },
+      hosts: {
+        chat: { instanceType: 'm6i.xlarge', dataVolumeGiB: 100 },
+        meet: { instanceType: 'c6i.2xlarge', dataVolumeGiB: 100 },
+        pbx: { instanceType: 't3.medium', dataVolumeGiB: 20 },
+      },
+      ami: { followLatest: false },
+      storage: { backupRetentionDays: 90 },
+      snapshots: { retainCount: 30 },
+    },
+  };
+  return merge(common, perTier[tier]);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects; arrays and scalars of `over` replace those of `base`. */
+export function merge<T>(base: T, over: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = v === undefined ? out[k] : merge(out[k], v);
+  return out as T;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly environment: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid configuration for environment "${environment}":\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, k) => (isPlainObject(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[k] : undefined), root);
+}
+
+function show(v: unknown): string {
+  return v === undefined ? '(missing)' : JSON.stringify(v);
+}
+
+export function loadEnvironment(file: EnvironmentFile): EnvironmentConfig {
+  const input = merge(tierDefaults(file.tier), file);
+  const result = environmentSchema.safeParse(input);
+  if (result.success) return result.data;
+  const env = typeof file.name === 'string' ? file.name : '(unnamed)';
+  const problems = result.error.issues.map((i) => {
+    const field = i.path.map(String).join('.') || '(root)';
+    const message = i.code === 'unrecognized_keys' ? `has unknown field(s) ${i.keys.join(', ')}: remove them or check the spelling` : i.message;
+    return `${field} = ${show(valueAt(input, i.path))}: ${message}`;
+  });
+  throw new ConfigError(env, problems);
+}

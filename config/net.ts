@@ -1,0 +1,60 @@
+/** IPv4 CIDR arithmetic for validation and address planning (no dependency does this smaller). */
+
+export interface Cidr {
+  readonly text: string;
+  readonly base: number;
+  readonly prefix: number;
+}
+
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const CIDR_RE = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}/(3[0-2]|[12]?\\d)$`);
+
+export function isWorldCidr(text: string): boolean {
+  return /^0\.0\.0\.0\/0$/.test(text.trim()) || /^::\/0$/.test(text.trim());
+}
+
+export function isIpv6(text: string): boolean {
+  return text.includes(':');
+}
+
+/** Parses "a.b.c.d/n"; returns undefined when malformed. */
+export function parseCidr(text: string): Cidr | undefined {
+  const m = CIDR_RE.exec(text);
+  if (!m) return undefined;
+  const [addr, len] = text.split('/');
+  const base = addr.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  return { text, base, prefix: Number(len) };
+}
+
+export function size(c: Cidr): number {
+  return 2 ** (32 - c.prefix);
+}
+
+/** The canonical form of a CIDR whose host bits are set, e.g. 10.0.0.1/16 -> 10.0.0.0/16. */
+export function canonical(c: Cidr): string {
+  const base = c.base - (c.base % size(c));
+  return `${toIp(base)}/${c.prefix}`;
+}
+
+export function isCanonical(c: Cidr): boolean {
+  return c.base % size(c) === 0;
+}
+
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  return a.base < b.base + size(b) && b.base < a.base + size(a);
+}
+
+export function toIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+}
+
+/** The n-th subnet of the given prefix length inside a block, e.g. subnet(10.0.0.0/16, 24, 1) = 10.0.1.0/24. */
+export function subnet(block: Cidr, prefix: number, index: number): Cidr {
+  const base = block.base + index * 2 ** (32 - prefix);
+  return { text: `${toIp(base)}/${prefix}`, base, prefix };
+}
+
+/** The address at an offset inside a block (AWS reserves .0-.3 and the last address of every subnet). */
+export function hostAddress(block: Cidr, offset: number): string {
+  return toIp(block.base + offset);
+}

@@ -1,0 +1,143 @@
+/**
+ * A Debian 12 host: the instance on a HostIdentity's interface, an encrypted gp3 root, a separate encrypted
+ * gp3 data volume in the same zone, IMDSv2 only, no key pair, and a CloudWatch alarm that recovers the
+ * instance on a failed system status check. Replacing the instance re-attaches interface and volume.
+ */
+import { Construct } from 'constructs';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
+import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
+import { Instance } from '@cdktf/provider-aws/lib/instance';
+import { VolumeAttachment } from '@cdktf/provider-aws/lib/volume-attachment';
+import { HostUserData, type HostUserDataProps } from '../userdata/host-user-data';
+
+/** Debian's own AWS account, publisher of the official AMIs. */
+export const DEBIAN_AMI_OWNER = '136693071363';
+/** Device name requested for the data volume; on Nitro it appears as NVMe, found by volume id instead. */
+export const DATA_DEVICE_NAME = '/dev/sdf';
+
+export type Arch = 'amd64' | 'arm64';
+
+/** Graviton families (a "g" after the generation digit, e.g. t4g, m7g, c7gn) need the arm64 image. */
+export function archOf(instanceType: string): Arch {
+  return /^[a-z]+\d+g[a-z]*\./.test(instanceType) ? 'arm64' : 'amd64';
+}
+
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+export interface DebianHostProps {
+  /** Name tag, e.g. "weebeetalk-staging-chat". */
+  readonly name: string;
+  readonly region: string;
+  readonly availabilityZone: string;
+  readonly instanceType: string;
+  /** A pinned AMI id; otherwise the newest Debian 12 image of DEBIAN_AMI_OWNER. @default lookup */
+  readonly amiId?: string;
+  /** With lookup: replace the instance when Debian publishes a new AMI. @default true */
+  readonly followLatestAmi?: boolean;
+  /** The HostIdentity interface the instance boots on. */
+  readonly networkInterfaceId: string;
+  readonly instanceProfileName: string;
+  /** IMDSv2 hop limit: 2 when containers call AWS APIs through the instance role, else 1. @default 1 */
+  readonly metadataHopLimit?: number;
+  /** @default 16 */
+  readonly rootVolumeGiB?: number;
+  readonly dataVolumeGiB: number;
+  /** The bootstrap; DATA_VOLUME_ID is added to its settings. */
+  readonly userData: HostUserDataProps;
+  /** Tag the snapshot policy selects the data volume by. */
+  readonly snapshotTag: { readonly key: string; readonly value: string };
+  /** Production: termination protection and prevent_destroy on the data volume. @default false */
+  readonly protect?: boolean;
+}
+
+export class DebianHost extends Construct {
+  readonly instance: Instance;
+  readonly dataVolume: EbsVolume;
+  readonly userData: HostUserData;
+
+  constructor(scope: Construct, id: string, props: DebianHostProps) {
+    super(scope, id);
+    const protect = props.protect ?? false;
+    const arch = archOf(props.instanceType);
+    const ami =
+      props.amiId ??
+      new DataAwsAmi(this, 'debian-12', {
+        owners: [DEBIAN_AMI_OWNER],
+        mostRecent: true,
+        filter: [
+          { name: 'name', values: [`debian-12-${arch}-*`] },
+          { name: 'architecture', values: [arch === 'amd64' ? 'x86_64' : 'arm64'] },
+          { name: 'virtualization-type', values: ['hvm'] },
+        ],
+      }).id;
+
+    // Created before the instance so user-data can name it; lives on when the instance is replaced.
+    this.dataVolume = new EbsVolume(this, 'data', {
+      availabilityZone: props.availabilityZone,
+      size: props.dataVolumeGiB,
+      type: 'gp3',
+      encrypted: true,
+      finalSnapshot: protect,
+      tags: { Name: `${props.name}-data`, [props.snapshotTag.key]: props.snapshotTag.value },
+      lifecycle: { preventDestroy: protect },
+    });
+
+    this.userData = new HostUserData(this, 'user-data', {
+      ...props.userData,
+      env: { ...props.userData.env, DATA_VOLUME_ID: this.dataVolume.id },
+    });
+
+    this.instance = new Instance(this, 'instance', {
+      ami,
+      instanceType: props.instanceType,
+      primaryNetworkInterface: { networkInterfaceId: props.networkInterfaceId },
+      iamInstanceProfile: props.instanceProfileName,
+      metadataOptions: {
+        httpEndpoint: 'enabled',
+        httpTokens: 'required',
+        httpPutResponseHopLimit: props.metadataHopLimit ?? 1,
+        instanceMetadataTags: 'disabled',
+      },
+      rootBlockDevice: {
+        volumeType: 'gp3',
+        volumeSize: props.rootVolumeGiB ?? 16,
+        encrypted: true,
+        deleteOnTermination: true,
+        tags: { Name: `${props.name}-root` },
+      },
+      userDataBase64: this.userData.config.rendered,
+      userDataReplaceOnChange: true,
+      disableApiTermination: protect,
+      monitoring: false,
+      tags: { Name: props.name },
+      lifecycle: props.amiId === undefined && props.followLatestAmi === false ? { ignoreChanges: ['ami'] } : undefined,
+    });
+
+    new VolumeAttachment(this, 'data-attachment', {
+      deviceName: DATA_DEVICE_NAME,
+      volumeId: this.dataVolume.id,
+      instanceId: this.instance.id,
+      // Stop the old instance first so the filesystem is clean when the volume moves.
+      stopInstanceBeforeDetaching: true,
+    });
+
+    new CloudwatchMetricAlarm(this, 'recover-alarm', {
+      alarmName: `${props.name}-recover`,
+      alarmDescription: `Recover ${props.name} when the AWS system status check fails`,
+      namespace: 'AWS/EC2',
+      metricName: 'StatusCheckFailed_System',
+      dimensions: { InstanceId: this.instance.id },
+      statistic: 'Maximum',
+      period: 60,
+      evaluationPeriods: 2,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      alarmActions: [`arn:${partitionOf(props.region)}:automate:${props.region}:ec2:recover`],
+    });
+  }
+}

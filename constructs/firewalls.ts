@@ -1,0 +1,64 @@
+/** One security group per host role, one rule resource per port-plan entry, every rule described. */
+import { Construct } from 'constructs';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { EGRESS, type PortRule } from '../config/ports';
+import { ROLES, type Role } from '../config/schema';
+
+export interface FirewallsProps {
+  /** Name prefix, e.g. "weebeetalk-staging". */
+  readonly name: string;
+  readonly vpcId: string;
+  /** The port plan of the environment (config/ports.ts). */
+  readonly rules: readonly PortRule[];
+}
+
+/** Characters AWS accepts in security-group and rule descriptions. */
+const DESCRIPTION_RE = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{1,255}$/;
+
+export class Firewalls extends Construct {
+  readonly groups: Record<Role, SecurityGroup>;
+
+  constructor(scope: Construct, id: string, props: FirewallsProps) {
+    super(scope, id);
+    const groups = {} as Record<Role, SecurityGroup>;
+    for (const role of ROLES) {
+      groups[role] = new SecurityGroup(this, `sg-${role}`, {
+        name: `${props.name}-${role}`,
+        description: `WeeBeeTalk ${role} host: ingress from the port plan only`,
+        vpcId: props.vpcId,
+        // Rules are separate resources; an inline rule here would fight them.
+        tags: { Name: `${props.name}-${role}` },
+      });
+      for (const e of EGRESS) {
+        new VpcSecurityGroupEgressRule(this, `${role}-egress-${e.protocol}`, {
+          securityGroupId: groups[role].id,
+          ipProtocol: e.protocol,
+          fromPort: 0,
+          toPort: 65535,
+          cidrIpv4: '0.0.0.0/0',
+          description: e.description,
+        });
+      }
+    }
+    for (const rule of props.rules) {
+      if (!DESCRIPTION_RE.test(rule.description))
+        throw new Error(`Firewalls: rule ${rule.id} has a description AWS rejects (allowed: a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*): "${rule.description}"`);
+      const peer =
+        rule.peer.kind === 'host'
+          ? { referencedSecurityGroupId: groups[rule.peer.role].id }
+          : { cidrIpv4: rule.peer.kind === 'world' ? '0.0.0.0/0' : rule.peer.cidr };
+      new VpcSecurityGroupIngressRule(this, rule.id, {
+        securityGroupId: groups[rule.role].id,
+        ipProtocol: rule.protocol,
+        fromPort: rule.from,
+        toPort: rule.to,
+        ...peer,
+        description: rule.description,
+        tags: { Name: rule.id },
+      });
+    }
+    this.groups = groups;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * An S3 bucket that can only be private: all four public-access blocks, BucketOwnerEnforced, default
+ * encryption, TLS-only policy, versioning, and lifecycle rules that clean up what privacy asks to forget.
+ */
+import { Construct } from 'constructs';
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
+import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
+import { S3BucketLifecycleConfiguration, type S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
+import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls';
+import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
+import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
+import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
+import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
+
+export interface PrivateBucketProps {
+  /** Globally unique, stable name (no randomness at synth). */
+  readonly bucketName: string;
+  /** Days before current objects expire. @default never */
+  readonly expireAfterDays?: number;
+  /** Days an overwritten or deleted version is kept. */
+  readonly noncurrentVersionDays: number;
+  /** Production: refuse to destroy the bucket. @default false */
+  readonly protect?: boolean;
+  /** Staging: destroy empties the bucket, versions included. @default false */
+  readonly forceDestroy?: boolean;
+}
+
+export class PrivateBucket extends Construct {
+  readonly bucket: S3Bucket;
+
+  constructor(scope: Construct, id: string, props: PrivateBucketProps) {
+    super(scope, id);
+    if (props.protect && props.forceDestroy) throw new Error(`PrivateBucket ${id}: protect and forceDestroy contradict each other`);
+    this.bucket = new S3Bucket(this, 'bucket', {
+      bucket: props.bucketName,
+      forceDestroy: props.forceDestroy ?? false,
+      lifecycle: { preventDestroy: props.protect ?? false },
+    });
+    const bucket = this.bucket.id;
+    new S3BucketPublicAccessBlock(this, 'public-access-block', {
+      bucket,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketOwnershipControls(this, 'ownership', { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } });
+    new S3BucketServerSideEncryptionConfigurationA(this, 'encryption', {
+      bucket,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
+    });
+    new S3BucketVersioningA(this, 'versioning', { bucket, versioningConfiguration: { status: 'Enabled' } });
+    const tlsOnly = new DataAwsIamPolicyDocument(this, 'tls-only', {
+      statement: [
+        {
+          sid: 'DenyInsecureTransport',
+          effect: 'Deny',
+          principals: [{ type: '*', identifiers: ['*'] }],
+          actions: ['s3:*'],
+          resources: [this.bucket.arn, `${this.bucket.arn}/*`],
+          condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
+        },
+      ],
+    });
+    new S3BucketPolicy(this, 'policy', { bucket, policy: tlsOnly.json });
+
+    const rules: S3BucketLifecycleConfigurationRule[] = [
+      {
+        id: 'cleanup',
+        status: 'Enabled',
+        filter: [{ prefix: '' }],
+        noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionDays }],
+        abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+        ...(props.expireAfterDays === undefined
+          ? { expiration: [{ expiredObjectDeleteMarker: true }] }
+          : { expiration: [{ days: props.expireAfterDays }] }),
+      },
+    ];
+    new S3BucketLifecycleConfiguration(this, 'lifecycle', { bucket, rule: rules });
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * One environment: network, three Debian 12 hosts (chat, meet, pbx) with their identities, firewalls,
+ * roles and bootstraps, DNS, buckets, secrets, snapshots and outputs. The stack id is the environment name.
+ */
+import { createHash } from 'node:crypto';
+import { Construct } from 'constructs';
+import { Annotations, S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import type { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
+import { hostAddress } from '../config/net';
+import { portPlan } from '../config/ports';
+import { ROLES, type EnvironmentConfig, type Role } from '../config/schema';
+import { chatUserData } from '../userdata/chat';
+import type { RoleContext } from '../userdata/context';
+import { meetUserData } from '../userdata/meet';
+import { pbxUserData } from '../userdata/pbx';
+import { DebianHost } from './debian-host';
+import { Dns } from './dns';
+import { Firewalls } from './firewalls';
+import { HostIdentity } from './host-identity';
+import { HostRole } from './host-role';
+import { Network } from './network';
+import { PrivateBucket } from './private-bucket';
+import { Secrets } from './secrets';
+import { VolumeSnapshots } from './volume-snapshots';
+
+export interface WeeBeeTalkStackProps {
+  /** The validated environment (config/load.ts). */
+  readonly config: EnvironmentConfig;
+}
+
+/** IMDSv2 hop limit: 2 only where a container calls AWS through the instance role (Rocket.Chat's S3 uploads). */
+const HOP_LIMIT: Record<Role, number> = { chat: 2, meet: 1, pbx: 1 };
+/** Offsets of the hosts' fixed private addresses in the public subnet (AWS reserves .0 to .3). */
+const HOST_OFFSET: Record<Role, number> = { chat: 10, meet: 11, pbx: 12 };
+const BUCKETS = ['recordings', 'uploads', 'backups'] as const;
+
+/** Domains reserved for documentation: a deploy with them cannot get a certificate. */
+const EXAMPLE_DOMAIN_RE = /(^|\.)(example|test|invalid|localhost)$|(^|\.)example\.(com|net|org)$/;
+
+export function fqdnOf(config: EnvironmentConfig, role: Role): string {
+  return [config.dns.hostNames[role], config.dns.subdomain, config.dns.domain].filter((p) => p !== '').join('.');
+}
+
+export function sipDomainOf(config: EnvironmentConfig): string {
+  return [config.dns.subdomain, config.dns.domain].filter((p) => p !== '').join('.');
+}
+
+/** Stable, globally unique bucket names derived from the domain and environment (no randomness at synth). */
+export function bucketNameOf(config: EnvironmentConfig, purpose: (typeof BUCKETS)[number]): string {
+  const hash = createHash('sha256').update(`${config.dns.domain}/${config.name}`).digest('hex').slice(0, 10);
+  return `weebeetalk-${config.name}-${purpose}-${hash}`;
+}
+
+export class WeeBeeTalkStack extends TerraformStack {
+  readonly config: EnvironmentConfig;
+  readonly hosts: Record<Role, DebianHost>;
+
+  constructor(scope: Construct, id: string, props: WeeBeeTalkStackProps) {
+    super(scope, id);
+    const config = (this.config = props.config);
+    const name = `weebeetalk-${config.name}`;
+    const region = config.aws.region;
+    const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+    const production = config.tier === 'production';
+    const az = config.aws.availabilityZone ?? `${region}a`;
+
+    if (EXAMPLE_DOMAIN_RE.test(config.dns.domain))
+      Annotations.of(this).addWarning(`dns.domain "${config.dns.domain}" is a documentation domain: set your own in config/environments/${config.name}.ts before deploying`);
+    if (config.aws.allowedAccountIds.includes('123456789012'))
+      Annotations.of(this).addWarning('aws.allowedAccountIds holds the documentation account 123456789012: set your account id before deploying');
+
+    new AwsProvider(this, 'aws', {
+      region,
+      allowedAccountIds: config.aws.allowedAccountIds.length > 0 ? config.aws.allowedAccountIds : undefined,
+      // Tags are visible to anyone with Describe rights: never put a secret here.
+      defaultTags: [{ tags: { Project: 'weebeetalk', Environment: config.name, ManagedBy: 'cdktf', ...config.tags } }],
+    });
+    new CloudinitProvider(this, 'cloudinit', {});
+    if (config.state) {
+      new S3Backend(this, {
+        bucket: config.state.bucket,
+        key: config.state.key ?? `weebeetalk/${config.name}/terraform.tfstate`,
+        region: config.state.region,
+        encrypt: true,
+        kmsKeyId: config.state.kmsKeyId,
+      });
+      // S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend does not know the option yet.
+      this.addOverride('terraform.backend.s3.use_lockfile', true);
+    }
+
+    const account = new DataAwsCallerIdentity(this, 'account').accountId;
+    const network = new Network(this, 'network', { name, vpcCidr: config.network.vpcCidr, availabilityZone: az });
+    const firewalls = new Firewalls(this, 'firewalls', { name, vpcId: network.vpc.id, rules: portPlan(config) });
+
+    const buckets = {} as Record<(typeof BUCKETS)[number], PrivateBucket>;
+    for (const purpose of BUCKETS) {
+      buckets[purpose] = new PrivateBucket(this, `${purpose}-bucket`, {
+        bucketName: bucketNameOf(config, purpose),
+        expireAfterDays: purpose === 'recordings' ? config.storage.recordingsRetentionDays : purpose === 'backups' ? config.storage.backupRetentionDays : undefined,
+        noncurrentVersionDays: config.storage.noncurrentVersionDays,
+        protect: production,
+        forceDestroy: !production,
+      });
+    }
+    const bucketNames = { recordings: buckets.recordings.bucket.bucket, uploads: buckets.uploads.bucket.bucket, backups: buckets.backups.bucket.bucket };
+
+    const ssmRoot = `/weebeetalk/${config.name}`;
+    const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot });
+    secrets.add({ id: 'rocketchat-admin', description: 'Rocket.Chat first administrator password', paths: ['chat/admin-password'] });
+    if (config.jitsi.auth === 'jwt') {
+      secrets.addPlain('meet/jwt-app-id', 'Jitsi JWT application id (also set in the Rocket.Chat Jitsi app)', `weebeetalk-${config.name}`);
+      secrets.add({ id: 'jitsi-jwt', description: 'Jitsi JWT application secret (also set in the Rocket.Chat Jitsi app)', paths: ['meet/jwt-app-secret'], length: 48 });
+    }
+    if (config.jitsi.jigasi)
+      secrets.add({ id: 'jigasi-sip', description: 'Password of the jigasi SIP endpoint on Asterisk', paths: ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] });
+    for (const user of config.sip.users)
+      secrets.add({ id: `sip-user-${user.extension}`, description: `SIP password of extension ${user.extension} (${user.name})`, paths: [`pbx/sip-users/${user.extension}`], length: 24 });
+
+    const fqdn = Object.fromEntries(ROLES.map((r) => [r, fqdnOf(config, r)])) as Record<Role, string>;
+    const privateIp = Object.fromEntries(ROLES.map((r) => [r, hostAddress(network.publicSubnetCidr, HOST_OFFSET[r])])) as Record<Role, string>;
+    const identities = {} as Record<Role, HostIdentity>;
+    for (const role of ROLES) {
+      identities[role] = new HostIdentity(this, `${role}-identity`, {
+        name: `${name}-${role}`,
+        subnetId: network.publicSubnet.id,
+        privateIp: privateIp[role],
+        securityGroupIds: [firewalls.groups[role].id],
+        protect: production,
+      });
+    }
+
+    const dns = new Dns(this, 'dns', {
+      zoneName: config.dns.zoneName ?? config.dns.domain,
+      zoneMode: config.dns.zone,
+      hosts: ROLES.map((r) => ({ id: r, fqdn: fqdn[r], ip: identities[r].eip.publicIp })),
+      caaIodef: config.dns.caaIodef,
+      sipDomain: sipDomainOf(config),
+      pbxFqdn: fqdn.pbx,
+      sipsSrv: config.sip.clientCidrs.length > 0,
+      sipSrv: config.sip.trunkSignallingCidrs.length > 0,
+      protect: production,
+    });
+
+    const ssmArn = (role: Role): string => `arn:${partition}:ssm:${region}:${account}:parameter${ssmRoot}/${role}`;
+    const grants: Record<Role, DataAwsIamPolicyDocumentStatement[]> = {
+      chat: [
+        { sid: 'UploadsReadWrite', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [`${buckets.uploads.bucket.arn}/*`] },
+        { sid: 'UploadsList', actions: ['s3:ListBucket'], resources: [buckets.uploads.bucket.arn] },
+        { sid: 'BackupsWrite', actions: ['s3:PutObject', 's3:GetObject'], resources: [`${buckets.backups.bucket.arn}/chat/*`] },
+      ],
+      meet: config.jitsi.jibri ? [{ sid: 'RecordingsWrite', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [`${buckets.recordings.bucket.arn}/*`] }] : [],
+      pbx: [
+        {
+          sid: 'AcmeChallengeOnly',
+          actions: ['route53:ChangeResourceRecordSets'],
+          resources: [`arn:${partition}:route53:::hostedzone/${dns.zoneId}`],
+          condition: [
+            { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsNormalizedRecordNames', values: [`_acme-challenge.${fqdn.pbx}`] },
+            { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsRecordTypes', values: ['TXT'] },
+            { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsActions', values: ['UPSERT', 'DELETE'] },
+          ],
+        },
+        { sid: 'AcmeChangeStatus', actions: ['route53:GetChange'], resources: [`arn:${partition}:route53:::change/*`] },
+        // certbot-dns-route53 finds the zone by listing; the action has no resource-level permission.
+        { sid: 'AcmeFindZone', actions: ['route53:ListHostedZones'], resources: ['*'] },
+      ],
+    };
+
+    const hosts = {} as Record<Role, DebianHost>;
+    const builders: Record<Role, (ctx: RoleContext) => ReturnType<typeof chatUserData>> = { chat: chatUserData, meet: meetUserData, pbx: pbxUserData };
+    for (const role of ROLES) {
+      const hostRole = new HostRole(this, `${role}-role`, {
+        name: `${name}-${role}`,
+        partition,
+        statements: [
+          { sid: 'OwnSecretsOnly', actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'], resources: [ssmArn(role), `${ssmArn(role)}/*`] },
+          ...grants[role],
+        ],
+      });
+      hosts[role] = new DebianHost(this, `${role}-host`, {
+        name: `${name}-${role}`,
+        region,
+        availabilityZone: az,
+        instanceType: config.hosts[role].instanceType,
+        amiId: config.ami.id,
+        followLatestAmi: config.ami.followLatest,
+        networkInterfaceId: identities[role].networkInterface.id,
+        instanceProfileName: hostRole.profile.name,
+        metadataHopLimit: HOP_LIMIT[role],
+        rootVolumeGiB: config.hosts[role].rootVolumeGiB,
+        dataVolumeGiB: config.hosts[role].dataVolumeGiB,
+        snapshotTag: { key: 'weebeetalk:snapshot', value: `${config.name}-daily` },
+        protect: production,
+        userData: builders[role]({ config, fqdn, privateIp, publicIp: identities[role].eip.publicIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${role}` }),
+      });
+    }
+    this.hosts = hosts;
+
+    new VolumeSnapshots(this, 'snapshots', {
+      name,
+      targetTag: { key: 'weebeetalk:snapshot', value: `${config.name}-daily` },
+      retainCount: config.snapshots.retainCount,
+      time: config.snapshots.time,
+      partition,
+    });
+
+    // Outputs: names and addresses only, never a secret.
+    new TerraformOutput(this, 'chat_url', { value: `https://${fqdn.chat}`, description: 'Rocket.Chat' });
+    const meetPort = config.jitsi.httpsPort === 443 ? '' : `:${config.jitsi.httpsPort}`;
+    new TerraformOutput(this, 'meet_url', { value: `https://${fqdn.meet}${meetPort}`, description: 'Jitsi Meet' });
+    for (const role of ROLES) {
+      new TerraformOutput(this, `${role}_fqdn`, { value: fqdn[role], description: `Public name of the ${role} host` });
+      new TerraformOutput(this, `${role}_public_ip`, { value: identities[role].eip.publicIp, description: `Elastic IP of the ${role} host` });
+      new TerraformOutput(this, `${role}_ssm_session`, {
+        value: `aws ssm start-session --region ${region} --target ${hosts[role].instance.id}`,
+        description: `Shell on the ${role} host through SSM Session Manager`,
+      });
+    }
+    if (dns.nameServers) new TerraformOutput(this, 'name_servers', { value: dns.nameServers, description: `Delegate ${config.dns.zoneName ?? config.dns.domain} to these` });
+    for (const purpose of BUCKETS) new TerraformOutput(this, `${purpose}_bucket`, { value: buckets[purpose].bucket.bucket });
+    new TerraformOutput(this, 'ssm_parameter_prefix', { value: ssmRoot, description: 'Secrets (SecureString) live under this path' });
+  }
+}

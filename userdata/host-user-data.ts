@@ -1,0 +1,101 @@
+/**
+ * A host's user-data: a cloud-config part (packages, settings, the bootstrap steps as files) and the
+ * bootstrap script part, as a gzip+base64 multipart document from the cloudinit provider. The parts stay
+ * readable text in the synthesized plan; only the rendered document is compressed (16 KB user-data limit).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Construct } from 'constructs';
+import { DataCloudinitConfig } from '@cdktf/provider-cloudinit/lib/data-cloudinit-config';
+import { renderCloudConfig, renderEnvFile, terraformLiteral, type CloudConfig, type WriteFile } from './cloud-config';
+
+export const SCRIPTS_DIR = join(__dirname, 'scripts');
+export const STEPS_DIR = '/usr/local/lib/weebeetalk/steps';
+/** Where each host keeps all of its state: the data volume. */
+export const DATA_DIR = '/srv/weebeetalk';
+
+export function readScript(name: string): string {
+  return readFileSync(join(SCRIPTS_DIR, `${name}.sh`), 'utf8');
+}
+
+/** Files every host gets besides its steps. */
+function commonFiles(): WriteFile[] {
+  return [
+    { path: '/usr/local/lib/weebeetalk/lib.sh', content: readScript('lib'), permissions: '0644' },
+    {
+      path: '/etc/docker/daemon.json',
+      permissions: '0644',
+      // Data root on the data volume; bounded logs so a chatty container cannot fill the disk.
+      content: `${JSON.stringify({ 'data-root': `${DATA_DIR}/docker`, 'log-driver': 'local', 'log-opts': { 'max-size': '20m', 'max-file': '5' } }, null, 2)}\n`,
+    },
+    {
+      path: '/etc/systemd/system/docker.service.d/10-weebeetalk-data.conf',
+      permissions: '0644',
+      content: `# Docker keeps its data on the data volume: never start it before the volume is mounted.\n[Unit]\nRequiresMountsFor=${DATA_DIR}\n`,
+    },
+    {
+      path: '/etc/apt/apt.conf.d/20auto-upgrades',
+      permissions: '0644',
+      content: 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
+    },
+  ];
+}
+
+/** Steps every host runs before its role's own. */
+export const COMMON_STEPS = ['ssm-agent', 'data-volume', 'docker'] as const;
+
+export interface HostUserDataProps {
+  /** Non-secret settings, written to /etc/weebeetalk/host.env (values may be Terraform references). */
+  readonly env: Record<string, string | number | boolean>;
+  /** The role's steps, names of scripts under userdata/scripts, run after the common ones. */
+  readonly steps: readonly string[];
+  /** The role's extra files (configuration generated from the settings). @default none */
+  readonly files?: readonly WriteFile[];
+  /** The role's extra Debian packages. @default none */
+  readonly packages?: readonly string[];
+}
+
+/** The cloud-config document of a host, before Terraform escaping (what `cloud-init schema` checks). */
+export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
+  const steps = [...COMMON_STEPS, ...props.steps].map<WriteFile>((name, i) => ({
+    path: `${STEPS_DIR}/${String((i + 1) * 10).padStart(2, '0')}-${name}.sh`,
+    content: readScript(name),
+    permissions: '0755',
+  }));
+  return {
+    package_update: true,
+    package_upgrade: true,
+    packages: ['awscli', 'ca-certificates', 'curl', 'gnupg', 'jq', 'unattended-upgrades', ...(props.packages ?? [])],
+    write_files: [
+      { path: '/etc/weebeetalk/host.env', content: renderEnvFile(props.env), permissions: '0644' },
+      ...commonFiles(),
+      ...(props.files ?? []),
+      ...steps,
+    ],
+  };
+}
+
+export class HostUserData extends Construct {
+  readonly config: DataCloudinitConfig;
+  /** The cloud-config document as it goes to Terraform. */
+  readonly cloudConfig: string;
+
+  constructor(scope: Construct, id: string, props: HostUserDataProps) {
+    super(scope, id);
+    const doc = hostCloudConfig(props);
+    // Literal file content is escaped for Terraform; host.env carries references Terraform must fill in.
+    const escaped: CloudConfig = {
+      ...doc,
+      write_files: doc.write_files.map((f) => (f.path === '/etc/weebeetalk/host.env' ? f : { ...f, content: terraformLiteral(f.content) })),
+    };
+    this.cloudConfig = renderCloudConfig(escaped);
+    this.config = new DataCloudinitConfig(this, 'cloudinit', {
+      gzip: true,
+      base64Encode: true,
+      part: [
+        { filename: 'cloud-config.yaml', contentType: 'text/cloud-config', content: this.cloudConfig },
+        { filename: 'weebeetalk-bootstrap.sh', contentType: 'text/x-shellscript', content: terraformLiteral(readScript('bootstrap')) },
+      ],
+    });
+  }
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Shared helpers for the bootstrap steps; sourced, never run.
+# shellcheck disable=SC2034  # variables here are used by the steps that source this file
+
+WBT_ETC=/etc/weebeetalk
+WBT_LIB=/usr/local/lib/weebeetalk
+
+log() { echo "[$(date -Is)] ${0##*/}: $*"; }
+die() { log "ERROR: $*" >&2; exit 1; }
+
+# Non-secret settings written by cloud-init (user-data); secrets come from SSM only.
+load_env() {
+  set -a
+  # shellcheck source=/dev/null
+  . "${WBT_ETC}/host.env"
+  set +a
+}
+
+# retry ATTEMPTS DELAY COMMAND...: network calls at first boot may race the network or IAM.
+retry() {
+  local attempts=$1 delay=$2 i
+  shift 2
+  for ((i = 1; i <= attempts; i++)); do
+    if "$@"; then return 0; fi
+    log "attempt ${i}/${attempts} failed: $*"
+    sleep "$delay"
+  done
+  return 1
+}
+
+# ssm_secret NAME: a SecureString under this host's own SSM path, printed to stdout (never logged).
+ssm_secret() {
+  retry 10 6 aws ssm get-parameter --region "${AWS_REGION}" --with-decryption \
+    --name "${SSM_PREFIX}/$1" --query Parameter.Value --output text
+}
+
+# write_secret_file PATH: stdin to a root-only file, replaced atomically.
+write_secret_file() {
+  local path=$1 tmp
+  tmp=$(mktemp "${path}.XXXXXX")
+  chmod 0600 "$tmp"
+  cat > "$tmp"
+  mv -f "$tmp" "$path"
+}
+
+# fetch_verified URL DEST SHA256: download once, verify against the checksum kept in the repository.
+fetch_verified() {
+  local url=$1 dest=$2 sum=$3
+  if [[ -f "$dest" ]] && echo "${sum}  ${dest}" | sha256sum -c --status; then return 0; fi
+  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${dest}.part" "$url"
+  echo "${sum}  ${dest}.part" | sha256sum -c --status || die "checksum mismatch for ${url}"
+  mv -f "${dest}.part" "$dest"
+}
+
+# ensure_filesystem DEVICE LABEL: make an ext4 filesystem only when the device has none.
+# Never formats a volume that holds data: that is the whole point of the separate volume.
+ensure_filesystem() {
+  local dev=$1 label=$2 fstype
+  fstype=$(blkid -o value -s TYPE "$dev" || true)
+  if [[ -z "$fstype" ]]; then
+    log "no filesystem on ${dev}: creating ext4"
+    mkfs.ext4 -q -L "$label" "$dev"
+  else
+    log "${dev} already holds ${fstype}: keeping its data"
+  fi
+}
+
+# fetch_release URL DIR: unpack an upstream release archive into DIR, then check every file we use against
+# DIR.sha256 (a manifest kept in this repository and written by cloud-init). Nothing unverified is kept.
+fetch_release() {
+  local url=$1 dir=$2 manifest="$2.sha256" tmp
+  if [[ -d "$dir" ]] && (cd "$dir" && sha256sum -c --status "$manifest"); then return 0; fi
+  tmp=$(mktemp -d)
+  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${tmp}/release.tar.gz" "$url"
+  mkdir -p "${tmp}/tree"
+  tar -xzf "${tmp}/release.tar.gz" -C "${tmp}/tree" --strip-components=1 --no-same-owner
+  (cd "${tmp}/tree" && sha256sum -c --quiet "$manifest") || die "upstream files of ${url} do not match ${manifest}"
+  rm -rf "$dir"
+  mv "${tmp}/tree" "$dir"
+  rm -rf "$tmp"
+}
