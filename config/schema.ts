@@ -8,6 +8,9 @@ import { canonical, isCanonical, isIpv6, isWorldCidr, overlaps, parseCidr } from
 export const ROLES = ['chat', 'meet', 'pbx'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Internal phones dial this to join the dial-in Jitsi room through Jigasi. */
+export const CONFERENCE_EXTENSION = '8000';
+
 /** Smallest data volume a role can run on: Docker images live there too (see README, "Sizing"). */
 export const MIN_DATA_VOLUME_GIB: Record<Role, number> = { chat: 20, meet: 20, pbx: 10 };
 /** Jibri keeps a recording on disk until it is uploaded: a full-HD hour is a few GB. */
@@ -293,6 +296,7 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
   const seen = new Set<string>();
   env.sip.users.forEach((u, i) => {
     if (seen.has(u.extension)) issue(ctx, ['sip', 'users', i, 'extension'], 'is used twice: each phone needs its own extension');
+    if (u.extension === CONFERENCE_EXTENSION) issue(ctx, ['sip', 'users', i, 'extension'], `is the conference extension (${CONFERENCE_EXTENSION}, dials into the Jitsi room): choose another`);
     seen.add(u.extension);
   });
   if (env.sip.wss && env.sip.clientCidrs.length === 0) issue(ctx, ['sip', 'wss'], 'is on but sip.clientCidrs is empty: WSS is only opened to client networks');

@@ -1,7 +1,135 @@
-/** The chat host's bootstrap. */
-import type { HostUserDataProps } from './host-user-data';
+/**
+ * The chat host: rocketchat-compose (database, Traefik, Rocket.Chat) at a pinned commit, with our override:
+ * Rocket.Chat on 127.0.0.1 only, the admin from SSM, registration closed, the setup wizard skipped, uploads to
+ * S3 through the instance role, and a working Traefik HTTPS setup (the upstream https dynamic file is broken,
+ * rocketchat-compose issue #28). Nightly mongodump to the backups bucket.
+ */
+import { Document, Scalar, type YAMLSeq } from 'yaml';
+import { renderEnvFile, type WriteFile } from './cloud-config';
 import { commonEnv, type RoleContext } from './context';
+import type { HostUserDataProps } from './host-user-data';
+import { composeUnit, dailyJob } from './systemd';
+import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from './upstream';
+
+export const RC_ETC = '/etc/weebeetalk/rocketchat';
+export const RC_DIR = '/opt/weebeetalk/rocketchat-compose';
+const UPSTREAM_FILES = ['compose.database.yml', 'compose.traefik.yml', 'compose.yml'];
+
+/** Variables the pinned rocketchat-compose files read (research: compose.yml, compose.traefik.yml, compose.database.yml). */
+export function rocketchatSettings(ctx: RoleContext): Record<string, string> {
+  const { config } = ctx;
+  return {
+    COMPOSE_PROJECT_NAME: 'rocketchat',
+    COMPOSE_FILE: [...UPSTREAM_FILES, `${RC_ETC}/compose.weebeetalk.yml`].join(':'),
+    RELEASE: config.rocketchat.release,
+    MONGODB_VERSION: config.rocketchat.mongodbVersion,
+    DOMAIN: ctx.fqdn.chat,
+    ROOT_URL: `https://${ctx.fqdn.chat}`,
+    LETSENCRYPT_ENABLED: 'true',
+    LETSENCRYPT_EMAIL: config.letsEncryptEmail,
+    TRAEFIK_PROTOCOL: 'https',
+    // Rocket.Chat (3000) and its metrics (9458) on loopback: only Traefik faces the network.
+    BIND_IP: '127.0.0.1',
+    MONGODB_BIND_IP: '127.0.0.1',
+    NATS_BIND_IP: '127.0.0.1',
+    TRAEFIK_API_INSECURE: 'false',
+    // Keeps traefik-init's (unused) Grafana route off "/" (it would outrank Rocket.Chat).
+    GRAFANA_PATH: '/grafana',
+    // Read by our override only.
+    RC_ADMIN_USERNAME: config.rocketchat.adminUsername,
+    RC_ADMIN_EMAIL: config.rocketchat.adminEmail ?? config.letsEncryptEmail,
+    RC_UPLOADS_BUCKET: ctx.buckets.uploads,
+    RC_AWS_REGION: config.aws.region,
+  };
+}
+
+/** Our compose override: environment for Rocket.Chat, Traefik's corrected command, no port 8080. */
+export function rocketchatOverride(): string {
+  const doc = new Document({
+    name: 'rocketchat',
+    services: {
+      rocketchat: {
+        environment: {
+          ADMIN_USERNAME: '${RC_ADMIN_USERNAME}',
+          // Written to .env on the host from SSM; never in user-data.
+          ADMIN_PASS: '${RC_ADMIN_PASS}',
+          ADMIN_EMAIL: '${RC_ADMIN_EMAIL}',
+          ADMIN_EMAIL_VERIFIED: 'true',
+          OVERWRITE_SETTING_Show_Setup_Wizard: 'completed',
+          OVERWRITE_SETTING_Accounts_RegistrationForm: 'Disabled',
+          OVERWRITE_SETTING_FileUpload_Storage_Type: 'AmazonS3',
+          OVERWRITE_SETTING_FileUpload_S3_Bucket: '${RC_UPLOADS_BUCKET}',
+          OVERWRITE_SETTING_FileUpload_S3_Region: '${RC_AWS_REGION}',
+        },
+      },
+      traefik: {
+        volumes: [`${RC_ETC}/traefik-dynamic.yml:/etc/traefik-weebeetalk/dynamic.yml:ro`],
+        ports: ['0.0.0.0:80:80', '0.0.0.0:443:443'],
+        // Replaces upstream's command: static HTTP->HTTPS redirect, TLS-ALPN-01 on, our dynamic file, no API.
+        command: [
+          '--api.insecure=false',
+          '--api.dashboard=false',
+          '--providers.file.filename=/etc/traefik-weebeetalk/dynamic.yml',
+          '--providers.file.watch=true',
+          '--entrypoints.http.address=:80',
+          '--entrypoints.http.http.redirections.entryPoint.to=https',
+          '--entrypoints.http.http.redirections.entryPoint.scheme=https',
+          '--entrypoints.http.http.redirections.entryPoint.permanent=true',
+          '--entrypoints.https.address=:443',
+          '--certificatesresolvers.le.acme.tlschallenge=true',
+          '--certificatesresolvers.le.acme.email=${LETSENCRYPT_EMAIL}',
+          '--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json',
+        ],
+      },
+    },
+  });
+  // `!override` replaces upstream's port list, which also publishes 8080 on every interface.
+  const ports = doc.getIn(['services', 'traefik', 'ports'], true) as YAMLSeq<Scalar>;
+  ports.tag = '!override';
+  // Quoted: YAML 1.1 readers take an unquoted "80:80" for a base-60 number.
+  for (const item of ports.items) item.type = Scalar.QUOTE_DOUBLE;
+  return doc.toString({ lineWidth: 0 });
+}
+
+/** Traefik's dynamic configuration: one HTTPS router for the chat name, certificate from Let's Encrypt. */
+export function traefikDynamic(fqdn: string): string {
+  return new Document({
+    http: {
+      routers: {
+        rocketchat: { entryPoints: ['https'], rule: `Host(\`${fqdn}\`)`, service: 'rocketchat', tls: { certResolver: 'le' } },
+      },
+      services: {
+        rocketchat: {
+          loadBalancer: {
+            servers: [{ url: 'http://rocketchat:3000' }],
+            healthCheck: { path: '/health', interval: '10s', timeout: '3s' },
+          },
+        },
+      },
+    },
+  }).toString({ lineWidth: 0 });
+}
 
 export function chatUserData(ctx: RoleContext): HostUserDataProps {
-  return { env: commonEnv(ctx, 'chat'), steps: [] };
+  const backup = dailyJob('WeeBeeTalk MongoDB dump to S3', '/usr/local/lib/weebeetalk/rocketchat-backup.sh', '*-*-* 18:30:00 UTC');
+  const files: WriteFile[] = [
+    { path: `${RC_ETC}/upstream.sha256`, content: manifest(ROCKETCHAT_COMPOSE), permissions: '0644' },
+    { path: `${RC_ETC}/settings.env`, content: renderEnvFile(rocketchatSettings(ctx)), permissions: '0644' },
+    { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(), permissions: '0644' },
+    { path: `${RC_ETC}/traefik-dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), permissions: '0644' },
+    { path: '/etc/systemd/system/weebeetalk-rocketchat.service', content: composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR), permissions: '0644' },
+    { path: '/etc/systemd/system/weebeetalk-rocketchat-backup.service', content: backup.service, permissions: '0644' },
+    { path: '/etc/systemd/system/weebeetalk-rocketchat-backup.timer', content: backup.timer, permissions: '0644' },
+  ];
+  return {
+    env: {
+      ...commonEnv(ctx, 'chat'),
+      RC_COMPOSE_URL: ROCKETCHAT_COMPOSE.url,
+      BACKUPS_BUCKET: ctx.buckets.backups,
+      MONGO_TOOLS_IMAGE: mongoToolsImage(ctx.config.rocketchat.mongodbVersion),
+    },
+    steps: ['rocketchat'],
+    files,
+    scripts: ['rocketchat-backup'],
+  };
 }

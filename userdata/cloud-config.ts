@@ -33,6 +33,17 @@ export function terraformLiteral(text: string): string {
   return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
 }
 
+/** cdktf's string encoding of an unresolved reference. */
+const TOKEN_RE = /(\$\{TfToken\[[A-Za-z0-9_.]+\]\})/;
+
+/** terraformLiteral for text that may embed references (an IP, a volume id): those stay references. */
+export function terraformLiteralKeepingReferences(text: string): string {
+  return text
+    .split(TOKEN_RE)
+    .map((part, i) => (i % 2 === 1 ? part : terraformLiteral(part)))
+    .join('');
+}
+
 /** The inverse of terraformLiteral, for tests that read the synthesized plan. */
 export function fromTerraformLiteral(text: string): string {
   return text.replace(/\$\$\{/g, () => '${').replace(/%%\{/g, () => '%{');
@@ -44,15 +55,15 @@ export function renderCloudConfig(config: CloudConfig): string {
 }
 
 /**
- * KEY="value" lines for a file that bash sources. Literal values are double-quoted with \ " $ ` escaped;
- * a Terraform reference (an IP, a volume id, a bucket name) is left for Terraform to fill in.
+ * KEY="value" lines for a file that bash (and Docker Compose) reads. Literal values are double-quoted with
+ * \ " $ ` escaped; a Terraform reference (an IP, a volume id, a bucket name) is left for Terraform to fill in.
  */
 export function renderEnvFile(values: Record<string, string | number | boolean>): string {
   return Object.entries(values)
     .map(([k, v]) => {
       if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`renderEnvFile: ${k} is not a shell variable name`);
       const text = String(v);
-      const value = Token.isUnresolved(text) ? text : terraformLiteral(text.replace(/[\\"$`]/g, (c) => `\\${c}`));
+      const value = Token.isUnresolved(text) ? text : text.replace(/[\\"$`]/g, (c) => `\\${c}`);
       return `${k}="${value}"`;
     })
     .join('\n')

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { DataCloudinitConfig } from '@cdktf/provider-cloudinit/lib/data-cloudinit-config';
-import { renderCloudConfig, renderEnvFile, terraformLiteral, type CloudConfig, type WriteFile } from './cloud-config';
+import { renderCloudConfig, renderEnvFile, terraformLiteral, terraformLiteralKeepingReferences, type CloudConfig, type WriteFile } from './cloud-config';
 
 export const SCRIPTS_DIR = join(__dirname, 'scripts');
 export const STEPS_DIR = '/usr/local/lib/weebeetalk/steps';
@@ -53,6 +53,8 @@ export interface HostUserDataProps {
   readonly files?: readonly WriteFile[];
   /** The role's extra Debian packages. @default none */
   readonly packages?: readonly string[];
+  /** Helper scripts (not steps) installed as /usr/local/lib/weebeetalk/<name>.sh, e.g. for timers. @default none */
+  readonly scripts?: readonly string[];
 }
 
 /** The cloud-config document of a host, before Terraform escaping (what `cloud-init schema` checks). */
@@ -70,6 +72,7 @@ export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
       { path: '/etc/weebeetalk/host.env', content: renderEnvFile(props.env), permissions: '0644' },
       ...commonFiles(),
       ...(props.files ?? []),
+      ...(props.scripts ?? []).map<WriteFile>((name) => ({ path: `/usr/local/lib/weebeetalk/${name}.sh`, content: readScript(name), permissions: '0755' })),
       ...steps,
     ],
   };
@@ -83,11 +86,8 @@ export class HostUserData extends Construct {
   constructor(scope: Construct, id: string, props: HostUserDataProps) {
     super(scope, id);
     const doc = hostCloudConfig(props);
-    // Literal file content is escaped for Terraform; host.env carries references Terraform must fill in.
-    const escaped: CloudConfig = {
-      ...doc,
-      write_files: doc.write_files.map((f) => (f.path === '/etc/weebeetalk/host.env' ? f : { ...f, content: terraformLiteral(f.content) })),
-    };
+    // File content reaches the host as written; only the references in it are for Terraform to fill in.
+    const escaped: CloudConfig = { ...doc, write_files: doc.write_files.map((f) => ({ ...f, content: terraformLiteralKeepingReferences(f.content) })) };
     this.cloudConfig = renderCloudConfig(escaped);
     this.config = new DataCloudinitConfig(this, 'cloudinit', {
       gzip: true,

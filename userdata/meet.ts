@@ -1,7 +1,106 @@
-/** The meet host's bootstrap. */
-import type { HostUserDataProps } from './host-user-data';
+/**
+ * The meet host: docker-jitsi-meet at a pinned stable tag. Let's Encrypt on 80/443 (Let's Encrypt, not the
+ * ZeroSSL default, which the CAA record refuses), JWT shared with Rocket.Chat with guests allowed, Jigasi
+ * registered to the PBX, Jibri recording to S3 through the host (the containers get no AWS credentials).
+ */
+import { renderEnvFile, type WriteFile } from './cloud-config';
 import { commonEnv, type RoleContext } from './context';
+import { DATA_DIR, type HostUserDataProps } from './host-user-data';
+import { composeUnit, renderUnit } from './systemd';
+import { DOCKER_JITSI_MEET, manifest } from './upstream';
+
+export const JITSI_ETC = '/etc/weebeetalk/jitsi';
+export const JITSI_DIR = '/opt/weebeetalk/docker-jitsi-meet';
+/** Jitsi's CONFIG: every byte of its state, on the data volume. */
+export const JITSI_CONFIG = `${DATA_DIR}/jitsi/config`;
+
+export function meetPublicUrl(ctx: RoleContext): string {
+  const port = ctx.config.jitsi.httpsPort;
+  return `https://${ctx.fqdn.meet}${port === 443 ? '' : `:${port}`}`;
+}
+
+/** Variables the pinned docker-jitsi-meet reads (docker-compose.yml, jigasi.yml, jibri.yml; see test/upstream-env). */
+export function jitsiSettings(ctx: RoleContext): Record<string, string> {
+  const { jitsi } = ctx.config;
+  const files = ['docker-compose.yml', ...(jitsi.jigasi ? ['jigasi.yml'] : []), ...(jitsi.jibri ? ['jibri.yml'] : [])];
+  const settings: Record<string, string> = {
+    COMPOSE_PROJECT_NAME: 'jitsi',
+    COMPOSE_FILE: files.join(':'),
+    CONFIG: JITSI_CONFIG,
+    JITSI_IMAGE_VERSION: DOCKER_JITSI_MEET.ref,
+    HTTP_PORT: '80',
+    HTTPS_PORT: String(jitsi.httpsPort),
+    TZ: jitsi.timezone,
+    PUBLIC_URL: meetPublicUrl(ctx),
+    // The Elastic IP for clients, the private IP for the path inside the VPC.
+    JVB_ADVERTISE_IPS: `${ctx.publicIp},${ctx.privateIp.meet}`,
+    ENABLE_LETSENCRYPT: '1',
+    LETSENCRYPT_DOMAIN: ctx.fqdn.meet,
+    LETSENCRYPT_EMAIL: ctx.config.letsEncryptEmail,
+    LETSENCRYPT_ACME_SERVER: 'letsencrypt',
+    ENABLE_HTTP_REDIRECT: '1',
+    ENABLE_AUTH: jitsi.auth === 'none' ? '0' : '1',
+    ENABLE_GUESTS: '1',
+  };
+  if (jitsi.auth !== 'none') settings.AUTH_TYPE = jitsi.auth;
+  if (jitsi.jigasi) {
+    Object.assign(settings, {
+      JIGASI_SIP_URI: `jigasi@${ctx.fqdn.pbx}`,
+      JIGASI_SIP_SERVER: ctx.privateIp.pbx,
+      JIGASI_SIP_PORT: '5060',
+      JIGASI_SIP_TRANSPORT: 'UDP',
+      JIGASI_SIP_DEFAULT_ROOM: ctx.config.sip.dialInRoom,
+      JIGASI_PORT_MIN: String(jitsi.jigasiPorts.from),
+      JIGASI_PORT_MAX: String(jitsi.jigasiPorts.to),
+    });
+  }
+  if (jitsi.jibri) {
+    Object.assign(settings, { ENABLE_RECORDING: '1', JIBRI_FINALIZE_RECORDING_SCRIPT_PATH: '/config/finalize.sh' });
+  }
+  return settings;
+}
 
 export function meetUserData(ctx: RoleContext): HostUserDataProps {
-  return { env: commonEnv(ctx, 'meet'), steps: [] };
+  const { jitsi } = ctx.config;
+  const files: WriteFile[] = [
+    { path: `${JITSI_ETC}/upstream.sha256`, content: manifest(DOCKER_JITSI_MEET), permissions: '0644' },
+    { path: `${JITSI_ETC}/settings.env`, content: renderEnvFile(jitsiSettings(ctx)), permissions: '0644' },
+    { path: '/etc/systemd/system/weebeetalk-jitsi.service', content: composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR), permissions: '0644' },
+  ];
+  if (jitsi.jibri) {
+    files.push(
+      {
+        path: '/etc/systemd/system/weebeetalk-recordings-upload.service',
+        permissions: '0644',
+        content: renderUnit({
+          Unit: { Description: 'WeeBeeTalk: upload finished Jibri recordings to S3', RequiresMountsFor: DATA_DIR },
+          Service: { Type: 'oneshot', ExecStart: '/usr/local/lib/weebeetalk/recordings-upload.sh' },
+        }),
+      },
+      {
+        path: '/etc/systemd/system/weebeetalk-recordings-upload.timer',
+        permissions: '0644',
+        content: renderUnit({
+          Unit: { Description: 'WeeBeeTalk: upload finished Jibri recordings every two minutes' },
+          Timer: { OnBootSec: '5min', OnUnitInactiveSec: '2min' },
+          Install: { WantedBy: 'timers.target' },
+        }),
+      },
+    );
+  }
+  return {
+    env: {
+      ...commonEnv(ctx, 'meet'),
+      JITSI_URL: DOCKER_JITSI_MEET.url,
+      JITSI_CONFIG,
+      JITSI_PUBLIC_URL: meetPublicUrl(ctx),
+      JITSI_AUTH: jitsi.auth,
+      JIGASI_ENABLED: jitsi.jigasi ? 1 : 0,
+      JIBRI_ENABLED: jitsi.jibri ? 1 : 0,
+      RECORDINGS_BUCKET: ctx.buckets.recordings,
+    },
+    steps: ['jitsi'],
+    files,
+    scripts: jitsi.jibri ? ['jibri-finalize', 'recordings-upload'] : [],
+  };
 }

@@ -65,10 +65,10 @@ ensure_filesystem() {
   fi
 }
 
-# fetch_release URL DIR: unpack an upstream release archive into DIR, then check every file we use against
-# DIR.sha256 (a manifest kept in this repository and written by cloud-init). Nothing unverified is kept.
+# fetch_release URL DIR MANIFEST: unpack an upstream release archive into DIR, then check every file we use
+# against MANIFEST (sha256sum format, kept in this repository, written by cloud-init). Nothing unverified is kept.
 fetch_release() {
-  local url=$1 dir=$2 manifest="$2.sha256" tmp
+  local url=$1 dir=$2 manifest=$3 tmp
   if [[ -d "$dir" ]] && (cd "$dir" && sha256sum -c --status "$manifest"); then return 0; fi
   tmp=$(mktemp -d)
   retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${tmp}/release.tar.gz" "$url"
@@ -78,4 +78,25 @@ fetch_release() {
   rm -rf "$dir"
   mv "${tmp}/tree" "$dir"
   rm -rf "$tmp"
+}
+
+# generate_internal_passwords GEN_PASSWORDS_SH FILE: run upstream's gen-passwords.sh once and keep its six
+# internal XMPP passwords in FILE on the data volume. Never again: Prosody keeps the accounts it created with
+# the first ones, so new passwords would lock jicofo, jvb, jigasi and jibri out of a running install.
+generate_internal_passwords() {
+  local script=$1 file=$2 tmp name
+  if [[ -s "$file" ]]; then
+    log "internal passwords already generated: keeping them"
+    return 0
+  fi
+  tmp=$(mktemp -d)
+  install -m 0700 "$script" "${tmp}/gen-passwords.sh"
+  for name in JICOFO_AUTH_PASSWORD JVB_AUTH_PASSWORD JIGASI_XMPP_PASSWORD JIBRI_RECORDER_PASSWORD JIBRI_XMPP_PASSWORD JIGASI_TRANSCRIBER_PASSWORD; do
+    echo "${name}=" >> "${tmp}/.env"
+  done
+  bash "${tmp}/gen-passwords.sh"
+  grep -E '^[A-Z_]+_PASSWORD=[0-9a-f]{16,}$' "${tmp}/.env" | write_secret_file "$file"
+  rm -rf "$tmp"
+  [[ $(wc -l < "$file") -eq 6 ]] || die "gen-passwords.sh did not produce six passwords"
+  log "internal passwords generated once into ${file}"
 }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Jitsi Meet from docker-jitsi-meet at a pinned tag (web, prosody, jicofo, jvb; jigasi and jibri when enabled).
+set -euo pipefail
+# shellcheck source=lib.sh
+. /usr/local/lib/weebeetalk/lib.sh
+load_env
+etc=/etc/weebeetalk/jitsi
+dir=/opt/weebeetalk/docker-jitsi-meet
+state="${DATA_DIR}/jitsi"
+
+fetch_release "$JITSI_URL" "$dir" "${etc}/upstream.sha256"
+
+# Since stable-11146 the containers run as uid 1000 on a read-only root: their writable bind mounts must
+# exist, owned by 1000, before the first start (docker would create them root-owned).
+install -d -m 0755 "$state" "$JITSI_CONFIG"
+for d in storage/jibri storage/prosody storage/transcripts storage/web tmp/web-crontabs tmp/web-load-test; do
+  install -d -o 1000 -g 1000 -m 0750 "${JITSI_CONFIG}/${d}"
+done
+install -d -m 0755 "${JITSI_CONFIG}/jibri" "${JITSI_CONFIG}/jigasi"
+
+generate_internal_passwords "$dir/gen-passwords.sh" "${state}/passwords.env"
+
+if [[ "$JIBRI_ENABLED" == 1 ]]; then
+  # Runs inside the jibri container as /config/finalize.sh; the host uploader does the S3 part.
+  install -m 0755 /usr/local/lib/weebeetalk/jibri-finalize.sh "${JITSI_CONFIG}/jibri/finalize.sh"
+fi
+
+{
+  cat "${etc}/settings.env"
+  cat "${state}/passwords.env"
+  if [[ "$JITSI_AUTH" == jwt ]]; then
+    printf 'JWT_APP_ID="%s"\n' "$(ssm_secret meet/jwt-app-id)"
+    printf 'JWT_APP_SECRET="%s"\n' "$(ssm_secret meet/jwt-app-secret)"
+  fi
+  if [[ "$JIGASI_ENABLED" == 1 ]]; then
+    printf 'JIGASI_SIP_PASSWORD="%s"\n' "$(ssm_secret meet/jigasi-sip-password)"
+  fi
+} | write_secret_file "${dir}/.env"
+
+systemctl daemon-reload
+systemctl enable weebeetalk-jitsi.service
+if [[ "$JIBRI_ENABLED" == 1 ]]; then systemctl enable --now weebeetalk-recordings-upload.timer; fi
+systemctl restart weebeetalk-jitsi.service
+log "Jitsi Meet starting at ${JITSI_PUBLIC_URL} (the web container obtains its certificate on first start)"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Rocket.Chat from rocketchat-compose at a pinned commit, with WeeBeeTalk's override (see userdata/chat.ts).
+set -euo pipefail
+# shellcheck source=lib.sh
+. /usr/local/lib/weebeetalk/lib.sh
+load_env
+etc=/etc/weebeetalk/rocketchat
+dir=/opt/weebeetalk/rocketchat-compose
+
+fetch_release "$RC_COMPOSE_URL" "$dir" "${etc}/upstream.sha256"
+
+# .env = the settings from user-data + the admin password from SSM, root-only. Rewritten on every run so a
+# changed setting or a rotated password takes effect; Rocket.Chat creates the admin only once.
+{
+  cat "${etc}/settings.env"
+  printf 'RC_ADMIN_PASS="%s"\n' "$(ssm_secret chat/admin-password)"
+} | write_secret_file "${dir}/.env"
+
+systemctl daemon-reload
+systemctl enable weebeetalk-rocketchat.service weebeetalk-rocketchat-backup.timer
+systemctl restart weebeetalk-rocketchat.service
+systemctl start weebeetalk-rocketchat-backup.timer
+log "Rocket.Chat starting at https://${FQDN} (first start pulls images and initialises MongoDB: a few minutes)"

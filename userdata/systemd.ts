@@ -1,0 +1,51 @@
+/** systemd units as typed data: one unit per Docker Compose stack, and timers for periodic jobs. */
+import { DATA_DIR } from './host-user-data';
+
+type Section = Record<string, string | readonly string[]>;
+
+export function renderUnit(sections: Record<string, Section>): string {
+  return Object.entries(sections)
+    .map(([name, keys]) => {
+      const lines = Object.entries(keys).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`));
+      return `[${name}]\n${lines.join('\n')}\n`;
+    })
+    .join('\n');
+}
+
+/** A unit that starts a compose project on boot (after Docker and the data volume) and stops it cleanly. */
+export function composeUnit(description: string, workingDirectory: string): string {
+  return renderUnit({
+    Unit: {
+      Description: description,
+      Requires: 'docker.service',
+      After: ['docker.service', 'network-online.target'],
+      Wants: 'network-online.target',
+      RequiresMountsFor: DATA_DIR,
+    },
+    Service: {
+      Type: 'oneshot',
+      RemainAfterExit: 'yes',
+      WorkingDirectory: workingDirectory,
+      // COMPOSE_FILE and the settings come from the .env in the working directory.
+      ExecStart: '/usr/bin/docker compose up --detach --remove-orphans',
+      ExecStop: '/usr/bin/docker compose down',
+      TimeoutStartSec: '20min',
+    },
+    Install: { WantedBy: 'multi-user.target' },
+  });
+}
+
+/** A oneshot service and its daily timer. */
+export function dailyJob(description: string, command: string, onCalendar: string): { service: string; timer: string } {
+  return {
+    service: renderUnit({
+      Unit: { Description: description, Requires: 'docker.service', After: 'docker.service', RequiresMountsFor: DATA_DIR },
+      Service: { Type: 'oneshot', ExecStart: command },
+    }),
+    timer: renderUnit({
+      Unit: { Description: `${description} (daily)` },
+      Timer: { OnCalendar: onCalendar, Persistent: 'true', RandomizedDelaySec: '15min' },
+      Install: { WantedBy: 'timers.target' },
+    }),
+  };
+}
