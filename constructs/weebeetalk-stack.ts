@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
-import { Annotations, S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
+import { Annotations, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
@@ -89,6 +89,9 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
       // S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend does not know the option yet.
       this.addOverride('terraform.backend.s3.use_lockfile', true);
+    } else {
+      // Local state beside the project (relative to cdktf.out/stacks/<env>), never an absolute path in the plan.
+      new LocalBackend(this, { path: `../../../terraform.${config.name}.tfstate` });
     }
 
     const account = new DataAwsCallerIdentity(this, 'account').accountId;

@@ -87,7 +87,7 @@ export function rocketchatOverride(): string {
   const ports = doc.getIn(['services', 'traefik', 'ports'], true) as YAMLSeq<Scalar>;
   ports.tag = '!override';
   // Quoted: YAML 1.1 readers take an unquoted "80:80" for a base-60 number.
-  for (const item of ports.items) item.type = Scalar.QUOTE_DOUBLE;
+  for (const item of ports.items) item.type = Scalar.QUOTE_SINGLE;
   return doc.toString({ lineWidth: 0 });
 }
 

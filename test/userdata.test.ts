@@ -1,0 +1,247 @@
+/**
+ * First boot: every user-data document through the real validators (Debian 12's `cloud-init schema`,
+ * `shellcheck`, `dclint` for the compose files we write), the upstream variables we set, no secret values,
+ * and the idempotence rules of the bootstrap (never reformat, never regenerate Jitsi's passwords).
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { fromTerraformLiteral } from '../userdata/cloud-config';
+import { rocketchatOverride, rocketchatSettings } from '../userdata/chat';
+import type { RoleContext } from '../userdata/context';
+import { SCRIPTS_DIR } from '../userdata/host-user-data';
+import { jitsiSettings } from '../userdata/meet';
+import { asteriskCompose } from '../userdata/pbx';
+import { COMPOSE_BUILTIN, JITSI_ENV, ROCKETCHAT_ENV } from '../userdata/upstream-env';
+import { shippedNames, synthEnvironment, synthVariant, type Block } from './support/synth';
+
+const run = promisify(execFile);
+
+interface Part {
+  readonly filename: string;
+  readonly content_type: string;
+  readonly content: string;
+}
+
+/** Every host's user-data parts in every shipped environment, as Terraform will receive them. */
+function userDataParts(): { env: string; host: string; parts: Part[] }[] {
+  return shippedNames().flatMap((env) => {
+    const data = synthEnvironment(env).json.data?.cloudinit_config ?? {};
+    return Object.entries(data).map(([host, block]) => ({ env, host: host.split('_')[0], parts: (block as Block).part as Part[] }));
+  });
+}
+
+function requireTool(tool: string, pkg: string): void {
+  if (!existsSync(`/usr/bin/${tool}`)) throw new Error(`${tool} is missing: install Debian's ${pkg} (see .ci/run)`);
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'wbt-userdata-'));
+
+describe('cloud-config documents', () => {
+  const docs = userDataParts().map(({ env, host, parts }) => {
+    const cc = parts.find((p) => p.content_type === 'text/cloud-config');
+    if (!cc) throw new Error(`${env}/${host}: no cloud-config part`);
+    return { name: `${env}-${host}`, text: fromTerraformLiteral(cc.content) };
+  });
+
+  it('covers every host of every environment', () => {
+    expect(docs.map((d) => d.name).sort()).toEqual(shippedNames().flatMap((e) => ['chat', 'meet', 'pbx'].map((h) => `${e}-${h}-host`)).sort());
+  });
+
+  it("pass Debian 12's cloud-init schema", async () => {
+    requireTool('cloud-init', 'cloud-init');
+    const results = await Promise.all(
+      docs.map(async (d) => {
+        const file = join(scratch, `${d.name}.yaml`);
+        writeFileSync(file, d.text);
+        try {
+          const { stdout } = await run('/usr/bin/cloud-init', ['schema', '--config-file', file]);
+          return `${d.name}: ${stdout.trim()}`;
+        } catch (e) {
+          return `${d.name}: INVALID ${(e as { stderr?: string }).stderr ?? String(e)}`;
+        }
+      }),
+    );
+    for (const r of results) expect(r).toMatch(/Valid cloud-config/);
+  });
+
+  it('the validator really rejects a broken document', async () => {
+    const file = join(scratch, 'broken.yaml');
+    writeFileSync(file, '#cloud-config\nwrite_files:\n  - path: 1\n    permisions: "0644"\n');
+    await expect(run('/usr/bin/cloud-init', ['schema', '--config-file', file])).rejects.toThrow();
+  });
+
+  it('every bootstrap step and helper the documents install is a checked file of userdata/scripts', () => {
+    const scripts = new Set(readdirSync(SCRIPTS_DIR).map((f) => readFileSync(join(SCRIPTS_DIR, f), 'utf8')));
+    for (const d of docs) {
+      const files = (parse(d.text) as { write_files: { path: string; content: string }[] }).write_files;
+      const shell = files.filter((f) => f.path.endsWith('.sh'));
+      expect(shell.length).toBeGreaterThanOrEqual(4);
+      for (const f of shell) expect(scripts.has(f.content)).toBe(true);
+    }
+  });
+});
+
+describe('shell scripts', () => {
+  const scripts = readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith('.sh'));
+
+  it('pass shellcheck (the files, and the bootstrap part as synthesized)', async () => {
+    requireTool('shellcheck', 'shellcheck');
+    const bootstrap = userDataParts()[0].parts.find((p) => p.content_type === 'text/x-shellscript');
+    expect(bootstrap).toBeDefined();
+    const synthesized = join(scratch, 'bootstrap-part.sh');
+    writeFileSync(synthesized, fromTerraformLiteral(bootstrap!.content));
+    const files = [...scripts.map((f) => join(SCRIPTS_DIR, f)), synthesized];
+    const { stdout } = await run('/usr/bin/shellcheck', ['--external-sources', '--source-path', SCRIPTS_DIR, '--format', 'gcc', ...files]).catch(
+      (e: { stdout: string }) => ({ stdout: e.stdout }),
+    );
+    expect(stdout).toBe('');
+  });
+
+  it('every runnable script is strict bash', () => {
+    for (const f of scripts.filter((s) => s !== 'lib.sh')) {
+      const text = readFileSync(join(SCRIPTS_DIR, f), 'utf8');
+      expect([f, text.split('\n')[0]]).toEqual([f, '#!/usr/bin/env bash']);
+      expect([f, /^set -euo pipefail$/m.test(text)]).toEqual([f, true]);
+    }
+  });
+});
+
+describe('compose files we write', () => {
+  it('pass dclint (Compose Specification schema and its checks)', async () => {
+    const files = { 'rocketchat-override.yml': rocketchatOverride(), 'asterisk-compose.yml': asteriskCompose() };
+    const paths = Object.entries(files).map(([name, text]) => {
+      const p = join(scratch, name);
+      writeFileSync(p, text);
+      return p;
+    });
+    const dclint = join(__dirname, '..', 'node_modules', '.bin', 'dclint');
+    const out = await run(dclint, paths).then(
+      (r) => r.stdout,
+      (e: { stdout: string }) => `FAILED\n${e.stdout}`,
+    );
+    expect(out.trim()).toBe('');
+  });
+
+  it('Traefik publishes only 80 and 443 (upstream also publishes 8080 on every interface)', () => {
+    const override = rocketchatOverride();
+    expect(override).toContain('ports: !override');
+    const doc = parse(override, { customTags: [{ tag: '!override', collection: 'seq', resolve: (v: unknown) => v }] }) as {
+      services: { traefik: { ports: { items: { value: string }[] } | string[] } };
+    };
+    const ports = doc.services.traefik.ports;
+    const list = Array.isArray(ports) ? ports : ports.items.map((i) => i.value);
+    expect(list).toEqual(['0.0.0.0:80:80', '0.0.0.0:443:443']);
+  });
+});
+
+describe('upstream variables', () => {
+  const ctx = (env: string, publicIp = '203.0.113.10'): RoleContext => {
+    const config = synthEnvironment(env).config;
+    return {
+      config,
+      fqdn: { chat: 'chat.x.test', meet: 'meet.x.test', pbx: 'pbx.x.test' },
+      privateIp: { chat: '10.0.0.10', meet: '10.0.0.11', pbx: '10.0.0.12' },
+      publicIp,
+      buckets: { recordings: 'r', uploads: 'u', backups: 'b' },
+      ssmPrefix: '/weebeetalk/x/role',
+    };
+  };
+  const scriptVars = (script: string): string[] =>
+    [...readFileSync(join(SCRIPTS_DIR, script), 'utf8').matchAll(/printf '([A-Z_]+)="%s"\\n'/g)].map((m) => m[1]);
+
+  it.each(shippedNames())('%s: every Jitsi .env name is one docker-jitsi-meet reads', (env) => {
+    const names = [...Object.keys(jitsiSettings(ctx(env))), ...scriptVars('jitsi.sh')];
+    expect(names).toEqual(expect.arrayContaining(['JWT_APP_SECRET', 'JIGASI_SIP_PASSWORD', 'PUBLIC_URL']));
+    const unknown = names.filter((n) => !(n in JITSI_ENV) && !(COMPOSE_BUILTIN as readonly string[]).includes(n));
+    expect(unknown).toEqual([]);
+  });
+
+  it.each(shippedNames())('%s: every Rocket.Chat .env name is one rocketchat-compose or our override reads', (env) => {
+    const names = [...Object.keys(rocketchatSettings(ctx(env))), ...scriptVars('rocketchat.sh')];
+    expect(names).toContain('RC_ADMIN_PASS');
+    const unknown = names.filter((n) => !(n in ROCKETCHAT_ENV) && !(COMPOSE_BUILTIN as readonly string[]).includes(n));
+    expect(unknown).toEqual([]);
+    // Every RC_* variable the override interpolates is set.
+    const used = [...rocketchatOverride().matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]);
+    for (const v of used) expect([v, names.includes(v)]).toEqual([v, true]);
+  });
+
+  it('Jitsi uses Let\'s Encrypt (the CAA record refuses the ZeroSSL default) and the Elastic IP', () => {
+    const s = jitsiSettings(ctx('staging', '198.51.100.7'));
+    expect(s.LETSENCRYPT_ACME_SERVER).toBe('letsencrypt');
+    expect(s.JVB_ADVERTISE_IPS.split(',')).toContain('198.51.100.7');
+    expect(s.HTTP_PORT).toBe('80');
+  });
+
+  it('Rocket.Chat runs a supported release with a MongoDB it supports, bound to loopback', () => {
+    const s = rocketchatSettings(ctx('production'));
+    expect(Number(s.RELEASE.split('.')[0])).toBeGreaterThanOrEqual(8);
+    expect(s.MONGODB_VERSION).not.toBe('8.2');
+    expect(s.BIND_IP).toBe('127.0.0.1');
+    expect(s.ROOT_URL).toMatch(/^https:\/\//);
+  });
+});
+
+describe('secrets', () => {
+  it('no user-data carries a secret value or a reference to one', () => {
+    for (const { env, host, parts } of userDataParts()) {
+      for (const p of parts) {
+        const where = `${env}/${host}/${p.filename}`;
+        expect([where, /aws_ssm_parameter|secretsmanager_random_password|random_password/.test(p.content)]).toEqual([where, false]);
+        // A password assignment in user-data may only take its value at boot (from SSM), never a literal.
+        for (const m of p.content.matchAll(/^\s*(?:export\s+)?[A-Z_]*(?:PASS|PASSWORD|SECRET)[A-Z_]*="?[A-Za-z0-9+/=_-]{6,}/gm)) expect([where, m[0]]).toEqual([where, 'none']);
+      }
+    }
+  });
+
+  it('jigasi off: no Jigasi password is read on either side', () => {
+    const v = synthVariant('staging-no-jigasi', 'staging', { jitsi: { jigasi: false } });
+    const parts = Object.values(v.json.data?.cloudinit_config ?? {}).flatMap((b) => (b as Block).part as Part[]);
+    const text = parts.map((p) => p.content).join('\n');
+    expect(text).not.toContain('JIGASI_SIP_URI');
+    expect(text).toContain('JIGASI_ENABLED="0"');
+  });
+});
+
+describe('bootstrap idempotence', () => {
+  const lib = join(SCRIPTS_DIR, 'lib.sh');
+  const bash = (script: string): string => execFileSync('/bin/bash', ['-c', `set -euo pipefail; source '${lib}'; ${script}`], { encoding: 'utf8' });
+
+  it('ensure_filesystem formats an empty volume once and never again', () => {
+    const img = join(scratch, 'data.img');
+    execFileSync('truncate', ['-s', '16M', img]);
+    bash(`ensure_filesystem '${img}' wbt-data`);
+    const uuid = execFileSync('blkid', ['-o', 'value', '-s', 'UUID', img], { encoding: 'utf8' }).trim();
+    expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+    const second = bash(`ensure_filesystem '${img}' wbt-data`);
+    expect(second).toMatch(/already holds ext4: keeping its data/);
+    expect(execFileSync('blkid', ['-o', 'value', '-s', 'UUID', img], { encoding: 'utf8' }).trim()).toBe(uuid);
+  });
+
+  it("generate_internal_passwords runs gen-passwords.sh once and keeps the first passwords", () => {
+    // A stand-in with upstream's contract: rewrite six NAME= lines of the .env beside the script, and count runs.
+    const counter = join(scratch, 'gen-runs');
+    const fake = join(scratch, 'gen-passwords.sh');
+    writeFileSync(
+      fake,
+      `#!/usr/bin/env bash\nset -euo pipefail\necho run >> '${counter}'\nfor n in JICOFO_AUTH JVB_AUTH JIGASI_XMPP JIBRI_RECORDER JIBRI_XMPP JIGASI_TRANSCRIBER; do\n  sed -i "s#^\${n}_PASSWORD=.*#\${n}_PASSWORD=$(openssl rand -hex 16)#" "$(dirname "$0")/.env"\ndone\n`,
+    );
+    const file = join(scratch, 'passwords.env');
+    bash(`write_secret_file() { cat > "$1"; }; generate_internal_passwords '${fake}' '${file}'`);
+    const first = readFileSync(file, 'utf8');
+    expect(first.trim().split('\n')).toHaveLength(6);
+    bash(`generate_internal_passwords '${fake}' '${file}'`);
+    expect(readFileSync(file, 'utf8')).toBe(first);
+    expect(readFileSync(counter, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('write_secret_file leaves a root-only file', () => {
+    const file = join(scratch, 'secret.env');
+    bash(`echo 'X=1' | write_secret_file '${file}'`);
+    expect(execFileSync('stat', ['-c', '%a', file], { encoding: 'utf8' }).trim()).toBe('600');
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * Every variable we write into an upstream `.env`, with the pinned upstream file that reads it (checked with
+ * `git grep` at the pinned ref). The tests fail when a builder or script writes a name not listed here, so a
+ * guessed or misspelled name cannot ship.
+ */
+
+/** Read by Docker Compose itself, not by a compose file. */
+export const COMPOSE_BUILTIN = ['COMPOSE_FILE', 'COMPOSE_PROJECT_NAME'] as const;
+
+/** docker-jitsi-meet stable-11146-2. */
+export const JITSI_ENV: Readonly<Record<string, string>> = {
+  CONFIG: 'docker-compose.yml, jigasi.yml, jibri.yml (bind-mount sources)',
+  JITSI_IMAGE_VERSION: 'docker-compose.yml, jigasi.yml, jibri.yml (image tags)',
+  HTTP_PORT: 'docker-compose.yml (web ports, host side of 8000)',
+  HTTPS_PORT: 'docker-compose.yml (web ports, host side of 8443)',
+  TZ: 'docker-compose.yml, jigasi.yml, jibri.yml',
+  PUBLIC_URL: 'docker-compose.yml (web, prosody), jigasi.yml, jibri.yml',
+  JVB_ADVERTISE_IPS: 'docker-compose.yml (jvb)',
+  ENABLE_LETSENCRYPT: 'docker-compose.yml (web)',
+  LETSENCRYPT_DOMAIN: 'docker-compose.yml (web)',
+  LETSENCRYPT_EMAIL: 'docker-compose.yml (web)',
+  LETSENCRYPT_ACME_SERVER: 'docker-compose.yml (web; unset means ZeroSSL)',
+  ENABLE_HTTP_REDIRECT: 'docker-compose.yml (web)',
+  ENABLE_AUTH: 'docker-compose.yml (web, prosody, jicofo), jigasi.yml',
+  ENABLE_GUESTS: 'docker-compose.yml (web, prosody), jigasi.yml',
+  AUTH_TYPE: 'docker-compose.yml (prosody, jicofo)',
+  JWT_APP_ID: 'docker-compose.yml (prosody)',
+  JWT_APP_SECRET: 'docker-compose.yml (prosody)',
+  JIGASI_SIP_URI: 'docker-compose.yml (jicofo), jigasi.yml',
+  JIGASI_SIP_PASSWORD: 'jigasi.yml',
+  JIGASI_SIP_SERVER: 'jigasi.yml',
+  JIGASI_SIP_PORT: 'jigasi.yml',
+  JIGASI_SIP_TRANSPORT: 'jigasi.yml',
+  JIGASI_SIP_DEFAULT_ROOM: 'jigasi.yml',
+  JIGASI_PORT_MIN: 'jigasi.yml (command and ports)',
+  JIGASI_PORT_MAX: 'jigasi.yml (command and ports)',
+  ENABLE_RECORDING: 'docker-compose.yml (web, prosody, jicofo)',
+  JIBRI_FINALIZE_RECORDING_SCRIPT_PATH: 'jibri.yml',
+  JICOFO_AUTH_PASSWORD: 'docker-compose.yml (gen-passwords.sh)',
+  JVB_AUTH_PASSWORD: 'docker-compose.yml (gen-passwords.sh)',
+  JIGASI_XMPP_PASSWORD: 'docker-compose.yml, jigasi.yml (gen-passwords.sh)',
+  JIBRI_RECORDER_PASSWORD: 'docker-compose.yml, jibri.yml (gen-passwords.sh)',
+  JIBRI_XMPP_PASSWORD: 'docker-compose.yml, jibri.yml (gen-passwords.sh)',
+  JIGASI_TRANSCRIBER_PASSWORD: 'docker-compose.yml (gen-passwords.sh)',
+};
+
+/** rocketchat-compose f693f76; RC_* are read by our override (userdata/chat.ts) only. */
+export const ROCKETCHAT_ENV: Readonly<Record<string, string>> = {
+  RELEASE: 'compose.yml (image tag)',
+  MONGODB_VERSION: 'compose.database.yml (image tag; default 8.2 is unsupported by 8.x LTS)',
+  DOMAIN: 'compose.traefik.yml (traefik-init)',
+  ROOT_URL: 'compose.yml',
+  LETSENCRYPT_ENABLED: 'compose.traefik.yml',
+  LETSENCRYPT_EMAIL: 'compose.traefik.yml (required), our override',
+  TRAEFIK_PROTOCOL: 'compose.traefik.yml',
+  BIND_IP: 'compose.yml (host IP of 3000 and 9458)',
+  MONGODB_BIND_IP: 'compose.database.yml',
+  NATS_BIND_IP: 'compose.database.yml',
+  TRAEFIK_API_INSECURE: 'compose.traefik.yml',
+  GRAFANA_PATH: 'compose.traefik.yml (traefik-init Grafana route)',
+  RC_ADMIN_USERNAME: 'our override (ADMIN_USERNAME)',
+  RC_ADMIN_PASS: 'our override (ADMIN_PASS), written on the host from SSM',
+  RC_ADMIN_EMAIL: 'our override (ADMIN_EMAIL)',
+  RC_UPLOADS_BUCKET: 'our override (OVERWRITE_SETTING_FileUpload_S3_Bucket)',
+  RC_AWS_REGION: 'our override (OVERWRITE_SETTING_FileUpload_S3_Region)',
+};
