@@ -24,7 +24,7 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
       },
       ami: { followLatest: true },
       storage: { backupRetentionDays: 14 },
-      snapshots: { retainCount: 7 },
+      snapshots: { enabled: false, retainCount: 7 },
     },
     production: {
       dns: { subdomain: '' },
@@ -35,7 +35,7 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
       },
       ami: { followLatest: false },
       storage: { backupRetentionDays: 90 },
-      snapshots: { retainCount: 30 },
+      snapshots: { enabled: true, retainCount: 30 },
     },
   };
   return merge(common, perTier[tier]);

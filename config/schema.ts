@@ -129,7 +129,8 @@ const baseSchema = z
         /** Jitsi room that calls arriving from the trunk are put in. @default "dial-in" */
         dialInRoom: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a room name of lowercase letters, digits, - and _').default('dial-in'),
       })
-      .strict(),
+      .strict()
+      .prefault({}),
     jitsi: z
       .object({
         /** Port of the Jitsi web frontend. @default 443 */
@@ -145,7 +146,8 @@ const baseSchema = z
         /** Time zone of the Jitsi containers. @default "Asia/Jakarta" */
         timezone: z.string().regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, 'must be a tz name such as Asia/Jakarta').default('Asia/Jakarta'),
       })
-      .strict(),
+      .strict()
+      .prefault({}),
     rocketchat: z
       .object({
         /** Rocket.Chat image tag (a release still supported upstream). */
@@ -171,6 +173,8 @@ const baseSchema = z
     /** Daily DLM snapshots of the data volumes. */
     snapshots: z
       .object({
+        /** Snapshots outlive `cdktf destroy`, so staging has none by default. @default false (staging), true (production) */
+        enabled: z.boolean(),
         /** How many daily snapshots to keep. */
         retainCount: z.number().int().min(1).max(1000),
         /** UTC time of the daily snapshot. @default "19:00" (02:00 in Jakarta) */
@@ -226,7 +230,8 @@ function checkCidrList(ctx: Ctx, path: (string | number)[], list: string[], vpc:
       issue(ctx, [...path, i], `has host bits set: write ${canonical(c)}`);
       return;
     }
-    if (vpc && overlaps(c, vpc)) issue(ctx, [...path, i], `overlaps the VPC ${vpc.text}: an outside network cannot use the VPC's own addresses`);
+    if (vpc && overlaps(c, vpc))
+      issue(ctx, [...path, i], `overlaps the VPC ${vpc.text}: list the outside network's public addresses, or move network.vpcCidr to a block clear of it`);
     for (const p of parsed) {
       if (overlaps(p.c, c)) issue(ctx, [...path, i], `overlaps ${p.c.text} at index ${p.i}: remove one or merge them`);
     }

@@ -42,7 +42,8 @@ export class Dns extends Construct {
       const zone = new Route53Zone(this, 'zone', {
         name: props.zoneName,
         comment: 'WeeBeeTalk (managed by cdktf)',
-        forceDestroy: false,
+        // Staging: a leftover _acme-challenge record must not block destroy.
+        forceDestroy: !(props.protect ?? false),
         lifecycle: { preventDestroy: props.protect ?? false },
       });
       this.zoneId = zone.zoneId;

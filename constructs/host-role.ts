@@ -4,13 +4,12 @@ import { DataAwsIamPolicyDocument, type DataAwsIamPolicyDocumentStatement } from
 import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
 
 export interface HostRoleProps {
   /** Role and profile name, e.g. "weebeetalk-staging-chat". */
   readonly name: string;
-  /** AWS partition of the region (aws, aws-cn, aws-us-gov). @default "aws" */
-  readonly partition?: string;
+  /** ARN of the instances this role may register with SSM, e.g. arn:aws:ec2:<region>:<account>:instance/*. */
+  readonly instanceArns: string;
   /** Least-privilege grants of this role; each names its resources. @default none */
   readonly statements?: DataAwsIamPolicyDocumentStatement[];
 }
@@ -29,15 +28,19 @@ export class HostRole extends Construct {
       description: `WeeBeeTalk host ${props.name}`,
       assumeRolePolicy: trust.json,
     });
-    // Session Manager instead of SSH keys.
-    new IamRolePolicyAttachment(this, 'ssm-core', {
-      role: this.role.name,
-      policyArn: `arn:${props.partition ?? 'aws'}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
-    });
-    if (props.statements && props.statements.length > 0) {
-      const doc = new DataAwsIamPolicyDocument(this, 'grants', { statement: props.statements });
-      new IamRolePolicy(this, 'grants-policy', { name: 'weebeetalk-host', role: this.role.id, policy: doc.json });
-    }
+    // Session Manager instead of SSH keys: AWS's minimal instance policy for it. Not AmazonSSMManagedInstanceCore,
+    // which also grants ssm:GetParameter(s) on every parameter and would let any host read the others' secrets.
+    const sessionManager: DataAwsIamPolicyDocumentStatement[] = [
+      { sid: 'SessionManagerRegister', actions: ['ssm:UpdateInstanceInformation'], resources: [props.instanceArns] },
+      {
+        sid: 'SessionManagerChannels',
+        // ssmmessages has no resource-level permissions.
+        actions: ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'],
+        resources: ['*'],
+      },
+    ];
+    const doc = new DataAwsIamPolicyDocument(this, 'grants', { statement: [...sessionManager, ...(props.statements ?? [])] });
+    new IamRolePolicy(this, 'grants-policy', { name: 'weebeetalk-host', role: this.role.id, policy: doc.json });
     this.profile = new IamInstanceProfile(this, 'profile', { name: props.name, role: this.role.name });
   }
 }

@@ -16,6 +16,7 @@ import { chatUserData } from '../userdata/chat';
 import type { RoleContext } from '../userdata/context';
 import { meetUserData } from '../userdata/meet';
 import { pbxUserData } from '../userdata/pbx';
+import { applyAudit } from './audit/aspect';
 import { DebianHost } from './debian-host';
 import { Dns } from './dns';
 import { Firewalls } from './firewalls';
@@ -177,7 +178,7 @@ export class WeeBeeTalkStack extends TerraformStack {
     for (const role of ROLES) {
       const hostRole = new HostRole(this, `${role}-role`, {
         name: `${name}-${role}`,
-        partition,
+        instanceArns: `arn:${partition}:ec2:${region}:${account}:instance/*`,
         statements: [
           { sid: 'OwnSecretsOnly', actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'], resources: [ssmArn(role), `${ssmArn(role)}/*`] },
           ...grants[role],
@@ -202,13 +203,17 @@ export class WeeBeeTalkStack extends TerraformStack {
     }
     this.hosts = hosts;
 
-    new VolumeSnapshots(this, 'snapshots', {
-      name,
-      targetTag: { key: 'weebeetalk:snapshot', value: `${config.name}-daily` },
-      retainCount: config.snapshots.retainCount,
-      time: config.snapshots.time,
-      partition,
-    });
+    if (config.snapshots.enabled) {
+      if (!production)
+        Annotations.of(this).addWarning('snapshots.enabled in a staging tier: DLM snapshots outlive `cdktf destroy` until their retention deletes them');
+      new VolumeSnapshots(this, 'snapshots', {
+        name,
+        targetTag: { key: 'weebeetalk:snapshot', value: `${config.name}-daily` },
+        retainCount: config.snapshots.retainCount,
+        time: config.snapshots.time,
+        partition,
+      });
+    }
 
     // Outputs: names and addresses only, never a secret.
     new TerraformOutput(this, 'chat_url', { value: `https://${fqdn.chat}`, description: 'Rocket.Chat' });
@@ -225,5 +230,6 @@ export class WeeBeeTalkStack extends TerraformStack {
     if (dns.nameServers) new TerraformOutput(this, 'name_servers', { value: dns.nameServers, description: `Delegate ${config.dns.zoneName ?? config.dns.domain} to these` });
     for (const purpose of BUCKETS) new TerraformOutput(this, `${purpose}_bucket`, { value: buckets[purpose].bucket.bucket });
     new TerraformOutput(this, 'ssm_parameter_prefix', { value: ssmRoot, description: 'Secrets (SecureString) live under this path' });
+    applyAudit(this, config);
   }
 }
