@@ -1,0 +1,255 @@
+/**
+ * End-to-end test of the post-deploy smoke check against a fake stack on 127.0.0.1 (test/support/smoke-fixture.ts):
+ * no internet, ephemeral ports, a throw-away CA.
+ */
+import { execFile } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  buildSipOptions,
+  type CheckResult,
+  endpointsFromOutputs,
+  isHttpsRedirectTo,
+  main,
+  parseSipResponse,
+  runSmoke,
+  selectStackOutputs,
+  type SmokeOptions,
+  UsageError,
+} from '../scripts/smoke-lib';
+import { FQDNS, LOOPBACK, ROCKET_CHAT_VERSION, type SmokeFixture, startSmokeFixture, WRONG_NAME } from './support/smoke-fixture';
+
+let fx: SmokeFixture;
+
+beforeAll(async () => {
+  fx = await startSmokeFixture();
+});
+
+afterAll(async () => {
+  await fx?.close();
+});
+
+/** Options aimed at the fixture; each test overrides what it breaks. */
+function fixtureOptions(overrides: Partial<SmokeOptions> = {}): SmokeOptions {
+  return {
+    env: fx.env,
+    outputsFile: fx.outputsFile,
+    resolver: `${LOOPBACK}:${fx.dnsPort}`,
+    caFile: fx.pki.caFile,
+    httpsPort: fx.httpsPort,
+    httpPort: fx.httpPort,
+    sipPort: fx.sip.port,
+    sipsPort: fx.sipsPort,
+    timeoutMs: 2000,
+    ...overrides,
+  };
+}
+
+function row(results: CheckResult[], check: string, component: string): CheckResult {
+  const found = results.find((r) => r.check === check && r.component === component);
+  if (!found) throw new Error(`no result for ${check}:${component}`);
+  return found;
+}
+
+function captureIo(): { out: string[]; err: string[]; io: { out(t: string): void; err(t: string): void } } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (t) => void out.push(t), err: (t) => void err.push(t) } };
+}
+
+describe('smoke check against a healthy fake stack', () => {
+  test('every check passes and the exit code is 0', async () => {
+    const report = await runSmoke(fixtureOptions());
+    const summary = report.results.map((r) => `${r.check}:${r.component}=${r.status} ${r.detail}`);
+    expect(report.results.filter((r) => r.status !== 'PASS')).toEqual([]);
+    expect(report.exitCode).toBe(0);
+    expect(report.results.map((r) => `${r.check}:${r.component}`)).toEqual([
+      'dns:chat',
+      'dns:meet',
+      'dns:pbx',
+      'https:chat',
+      'https:meet',
+      'http-redirect:chat',
+      'http-redirect:meet',
+      'sip:pbx',
+      'sip-tls:pbx',
+    ]);
+    expect(row(report.results, 'https', 'chat').detail).toMatch(new RegExp(`Rocket\\.Chat ${ROCKET_CHAT_VERSION}.*expires in (29|30) days`));
+    expect(row(report.results, 'https', 'meet').detail).toContain('Jitsi Meet');
+    expect(row(report.results, 'http-redirect', 'chat').detail).toContain(`-> https://${FQDNS.chat}/`);
+    expect(row(report.results, 'sip', 'pbx').detail).toMatch(/^SIP\/2\.0 200 OK .*Asterisk/);
+    expect(row(report.results, 'sip-tls', 'pbx').detail).toMatch(/TLSv1\.[23] handshake OK; cert OK for pbx\.example\.test/);
+    expect(summary.length).toBe(9);
+  });
+
+  test('the SIP OPTIONS request is well-formed RFC 3261', () => {
+    const request = fx.sip.requests.at(-1) ?? '';
+    const lines = request.split('\r\n');
+    expect(lines[0]).toBe(`OPTIONS sip:${FQDNS.pbx}:${fx.sip.port} SIP/2.0`);
+    expect(request).toMatch(/\r\nVia: SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;branch=z9hG4bK[0-9a-f]+;rport\r\n/);
+    expect(request).toMatch(/\r\nFrom: .*<sip:[^>]+>;tag=[0-9a-f]+\r\n/);
+    expect(request).toContain(`\r\nTo: <sip:${FQDNS.pbx}:${fx.sip.port}>\r\n`);
+    expect(request).toMatch(/\r\nCall-ID: \S+\r\n/);
+    expect(request).toContain('\r\nCSeq: 1 OPTIONS\r\n');
+    expect(request).toContain('\r\nMax-Forwards: 70\r\n');
+    expect(request).toMatch(/\r\nContact: <sip:smoke@127\.0\.0\.1:\d+>\r\n/);
+    expect(request.endsWith('\r\nContent-Length: 0\r\n\r\n')).toBe(true);
+  });
+
+  test('the CLI prints JSON and reads camelCase, construct-nested outputs', async () => {
+    // cdktf may camelCase keys and nests outputs of nested constructs by construct id.
+    const file = join(fx.pki.dir, 'outputs-camel.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        [fx.env]: {
+          chatFqdn: FQDNS.chat,
+          chatPublicIp: LOOPBACK,
+          meet: { fqdn: FQDNS.meet, publicIp: LOOPBACK },
+          pbx_fqdn_1A2B3C4D: FQDNS.pbx,
+          pbxPublicIP: LOOPBACK,
+        },
+      }),
+    );
+    const { out, io } = captureIo();
+    const argv = [fx.env, '--outputs', file, '--json', '--resolver', `${LOOPBACK}:${fx.dnsPort}`, '--ca', fx.pki.caFile,
+      '--https-port', String(fx.httpsPort), '--http-port', String(fx.httpPort), '--sip-port', String(fx.sip.port),
+      '--sips-port', String(fx.sipsPort), '--timeout', '2000', '--skip', 'http-redirect,https:meet'];
+    const code = await main(argv, io);
+    const parsed = JSON.parse(out.join('')) as { exitCode: number; results: CheckResult[] };
+    expect(parsed.results.filter((r) => r.status === 'FAIL')).toEqual([]);
+    expect(code).toBe(0);
+    expect(parsed.results.map((r) => r.status).filter((s) => s === 'SKIP')).toHaveLength(3);
+    expect(row(parsed.results, 'https', 'meet').status).toBe('SKIP');
+  });
+
+  test('the table has one row per check and a summary', async () => {
+    const { out, io } = captureIo();
+    const code = await main([fx.env, '--outputs', fx.outputsFile, '--resolver', `${LOOPBACK}:${fx.dnsPort}`, '--skip', 'https,http-redirect,sip,sip-tls'], io);
+    const text = out.join('');
+    expect(code).toBe(0);
+    expect(text).toMatch(/^CHECK +TARGET +RESULT +DETAIL\n/);
+    expect(text).toMatch(/\ndns +chat\.example\.test +PASS +A 127\.0\.0\.1 via 127\.0\.0\.1:\d+\n/);
+    expect(text).toContain('3 passed, 0 failed, 6 skipped (smoketest): OK');
+  });
+});
+
+describe('smoke check failures', () => {
+  test('a certificate for another name fails HTTPS and names both names', async () => {
+    const report = await runSmoke(fixtureOptions({ httpsPort: fx.wrongHttpsPort, skip: ['dns', 'sip', 'sip-tls'] }));
+    const chat = row(report.results, 'https', 'chat');
+    expect(chat.status).toBe('FAIL');
+    expect(chat.detail).toContain(`certificate is not valid for ${FQDNS.chat}`);
+    expect(chat.detail).toContain(`DNS:${WRONG_NAME}`);
+    expect(row(report.results, 'https', 'meet').detail).toContain(`not valid for ${FQDNS.meet}`);
+    expect(row(report.results, 'http-redirect', 'chat').status).toBe('PASS');
+    expect(report.exitCode).toBe(1);
+  });
+
+  test('a certificate from an untrusted CA fails HTTPS', async () => {
+    // Without --ca the default store applies, which does not know the test CA.
+    const report = await runSmoke(fixtureOptions({ caFile: undefined, skip: ['dns', 'http-redirect', 'sip', 'sip-tls', 'https:meet'] }));
+    expect(row(report.results, 'https', 'chat').detail).toMatch(/^untrusted: .*\[UNABLE_TO_(VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT_LOCALLY)\]/);
+    expect(report.exitCode).toBe(1);
+  });
+
+  test('a silent SIP server fails the SIP check and says SIP is limited to allowed CIDRs', async () => {
+    const before = fx.silentSip.requests.length;
+    const report = await runSmoke(fixtureOptions({ sipPort: fx.silentSip.port, timeoutMs: 700, skip: ['dns', 'https', 'http-redirect', 'sip-tls'] }));
+    const sip = row(report.results, 'sip', 'pbx');
+    expect(sip.status).toBe('FAIL');
+    // Normally 2 sent (a retransmission after 500 ms, RFC 3261 timer E); a loaded machine may lag.
+    expect(sip.detail).toMatch(/^timed out after 700 ms while waiting for a SIP response \([12] OPTIONS sent/);
+    expect(sip.detail).toContain('NOT open to the world');
+    expect(sip.detail).toContain('--skip sip');
+    expect(fx.silentSip.requests.length - before).toBeGreaterThanOrEqual(1);
+    expect(report.exitCode).toBe(1);
+  });
+
+  test('a closed SIP port fails fast on ICMP port unreachable', async () => {
+    const probe = dgram.createSocket('udp4');
+    const closedPort = await new Promise<number>((resolve) => probe.bind(0, LOOPBACK, () => resolve(probe.address().port)));
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const report = await runSmoke(fixtureOptions({ sipPort: closedPort, skip: ['dns', 'https', 'http-redirect', 'sip-tls'] }));
+    const sip = row(report.results, 'sip', 'pbx');
+    expect(sip.detail).toContain('ICMP port unreachable');
+    expect(sip.durationMs).toBeLessThan(1000);
+  });
+
+  test('DNS pointing elsewhere than the Elastic IP fails DNS', async () => {
+    const report = await runSmoke(
+      fixtureOptions({
+        outputsFile: undefined,
+        outputs: { chat_fqdn: FQDNS.chat, chat_public_ip: '192.0.2.10', meet_fqdn: 'nope.example.test', meet_public_ip: LOOPBACK },
+        skip: ['https', 'http-redirect', 'sip', 'sip-tls'],
+      }),
+    );
+    expect(row(report.results, 'dns', 'chat').detail).toMatch(/^A 127\.0\.0\.1, expected 192\.0\.2\.10 \(Elastic IP\)/);
+    expect(row(report.results, 'dns', 'meet').detail).toMatch(/^NXDOMAIN/);
+    expect(row(report.results, 'dns', 'pbx').detail).toBe('stack output pbx_fqdn and pbx_public_ip missing');
+    expect(report.exitCode).toBe(1);
+  });
+
+  test('usage errors exit 2 without checking anything', async () => {
+    const cases: string[][] = [['--bogus'], ['a', 'b'], ['--skip', 'nope', '--outputs', fx.outputsFile], ['--timeout', 'soon'],
+      ['--outputs', join(fx.pki.dir, 'missing.json')], ['--outputs', fx.outputsFile, 'no-such-env'], ['--resolver', 'dns.google', '--outputs', fx.outputsFile]];
+    for (const argv of cases) {
+      const { err, io } = captureIo();
+      expect(await main(argv, io)).toBe(2);
+      expect(err.join('')).toMatch(/^smoke: .+\nRun with --help for usage\.\n$/);
+    }
+  });
+});
+
+describe('smoke helpers', () => {
+  test('outputs: flat, per-env, terraform-style and ambiguous shapes', () => {
+    expect(selectStackOutputs({ chat_fqdn: 'c' }, 'prod')).toEqual({ chat_fqdn: 'c' });
+    expect(selectStackOutputs({ prod: { chat_fqdn: 'c' }, dev: {} }, 'prod')).toEqual({ chat_fqdn: 'c' });
+    expect(selectStackOutputs({ only: { chat_fqdn: 'c' } }, undefined)).toEqual({ chat_fqdn: 'c' });
+    expect(() => selectStackOutputs({ a: {}, b: {} }, undefined)).toThrow(UsageError);
+    const endpoints = endpointsFromOutputs({
+      chat_fqdn: { value: 'Chat.Example.org.', type: 'string', sensitive: false },
+      chat_public_ip: '198.51.100.1',
+      meet_url: 'https://meet.example.org:8443/',
+      meet_fqdn: 'meet.example.org',
+    });
+    expect(endpoints.chat).toEqual({ fqdn: 'chat.example.org', ip: '198.51.100.1', urlPort: undefined });
+    expect(endpoints.meet.urlPort).toBe(8443);
+    expect(endpoints.pbx).toEqual({ fqdn: undefined, ip: undefined, urlPort: undefined });
+  });
+
+  test('redirect targets must be exactly the FQDN over https', () => {
+    expect(isHttpsRedirectTo('https://chat.example.org/', 'chat.example.org')).toBe(true);
+    expect(isHttpsRedirectTo('https://chat.example.org', 'chat.example.org')).toBe(true);
+    expect(isHttpsRedirectTo('https://chat.example.org:8443/x', 'chat.example.org')).toBe(true);
+    expect(isHttpsRedirectTo('https://chat.example.org.evil.net/', 'chat.example.org')).toBe(false);
+    expect(isHttpsRedirectTo('http://chat.example.org/', 'chat.example.org')).toBe(false);
+  });
+
+  test('SIP request and response round trip', () => {
+    const text = buildSipOptions({ targetHost: 'pbx.example.org', targetPort: 5060, localAddress: '::1', localPort: 4000, branch: 'z9hG4bKx', tag: 't', callId: 'c@h' });
+    expect(text.split('\r\n').slice(0, 2)).toEqual(['OPTIONS sip:pbx.example.org SIP/2.0', 'Via: SIP/2.0/UDP [::1]:4000;branch=z9hG4bKx;rport']);
+    const res = parseSipResponse('SIP/2.0 401 Unauthorized\r\ni: c@h\r\nServer: Asterisk\r\n\r\n');
+    expect(res?.code).toBe(401);
+    expect(res?.headers.get('call-id')).toBe('c@h');
+    expect(parseSipResponse('HTTP/1.1 200 OK\r\n\r\n')).toBeUndefined();
+  });
+});
+
+describe('smoke CLI process', () => {
+  test('--help prints the usage and exits 0', async () => {
+    const root = join(__dirname, '..');
+    const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', '--help'], { cwd: root, timeout: 10_000 }, (error, stdout) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }),
+      );
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: npm run smoke -- <env> \[options\]/);
+    expect(result.stdout).toContain('SIP IS NOT OPEN TO THE WORLD');
+    for (const option of ['--outputs', '--resolver', '--timeout', '--skip', '--json', '--ca', '--https-port', '--http-port', '--sip-port', '--sips-port']) {
+      expect(result.stdout).toContain(option);
+    }
+  });
+});
