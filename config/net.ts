@@ -1,4 +1,4 @@
-/** IPv4 CIDR arithmetic for validation and address planning (no dependency does this smaller). */
+/** IPv4 CIDR arithmetic for validation and address planning (no dependency does this smaller), and ARN partitions. */
 
 export interface Cidr {
   readonly text: string;
@@ -57,4 +57,11 @@ export function subnet(block: Cidr, prefix: number, index: number): Cidr {
 /** The address at an offset inside a block (AWS reserves .0-.3 and the last address of every subnet). */
 export function hostAddress(block: Cidr, offset: number): string {
   return toIp(block.base + offset);
+}
+
+/** The ARN partition of a region. */
+export function partitionOf(region: string): 'aws' | 'aws-cn' | 'aws-us-gov' {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
 }

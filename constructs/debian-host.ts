@@ -9,6 +9,7 @@ import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { VolumeAttachment } from '@cdktf/provider-aws/lib/volume-attachment';
+import { partitionOf } from '../config/net';
 import { HostUserData, type HostUserDataProps } from '../userdata/host-user-data';
 
 /** Debian's own AWS account, publisher of the official AMIs. */
@@ -21,12 +22,6 @@ export type Arch = 'amd64' | 'arm64';
 /** Graviton families (a "g" after the generation digit, e.g. t4g, m7g, c7gn) need the arm64 image. */
 export function archOf(instanceType: string): Arch {
   return /^[a-z]+\d+g[a-z]*\./.test(instanceType) ? 'arm64' : 'amd64';
-}
-
-function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
 }
 
 export interface DebianHostProps {

@@ -9,7 +9,7 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import type { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
-import { hostAddress } from '../config/net';
+import { hostAddress, partitionOf } from '../config/net';
 import { portPlan } from '../config/ports';
 import { ROLES, type EnvironmentConfig, type Role } from '../config/schema';
 import { chatUserData } from '../userdata/chat';
@@ -64,7 +64,7 @@ export class WeeBeeTalkStack extends TerraformStack {
     const config = (this.config = props.config);
     const name = `weebeetalk-${config.name}`;
     const region = config.aws.region;
-    const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+    const partition = partitionOf(region);
     const production = config.tier === 'production';
     const az = config.aws.availabilityZone ?? `${region}a`;
 

@@ -44,12 +44,17 @@ export function aclOf(cidr: string): string {
 }
 
 const CODECS: Option[] = [['disallow', 'all'], ['allow', 'ulaw,alaw']];
+
+/** Transports: the Elastic IP outside, the VPC inside (Asterisk rewrites SDP and Contact for outside peers). */
+function transportNat(a: AsteriskContext): Option[] {
+  return [['external_media_address', a.publicIp], ['external_signaling_address', a.publicIp], ['local_net', a.vpcCidr]];
+}
 /** Behind NAT (Jigasi in Docker, phones behind office routers): answer where the packets come from. */
 const NAT: Option[] = [['direct_media', 'no'], ['rtp_symmetric', 'yes'], ['force_rport', 'yes'], ['rewrite_contact', 'yes']];
 
 export function pjsipConf(a: AsteriskContext): string {
   const { sip, jitsi } = a.config;
-  const nat: Option[] = [['external_media_address', a.publicIp], ['external_signaling_address', a.publicIp], ['local_net', a.vpcCidr]];
+  const nat = transportNat(a);
   const sections: Section[] = [
     {
       name: 'global',
@@ -117,7 +122,7 @@ export function pjsipConf(a: AsteriskContext): string {
 
 /** Transports that need the Let's Encrypt certificate (written on the host after certbot succeeded). */
 export function pjsipTlsConf(a: AsteriskContext): string {
-  const nat: Option[] = [['external_media_address', a.publicIp], ['external_signaling_address', a.publicIp], ['local_net', a.vpcCidr]];
+  const nat = transportNat(a);
   const sections: Section[] = [
     {
       name: 'transport-tls',

@@ -8,7 +8,7 @@ import { Document, Scalar, type YAMLSeq } from 'yaml';
 import { renderEnvFile, type WriteFile } from './cloud-config';
 import { commonEnv, type RoleContext } from './context';
 import type { HostUserDataProps } from './host-user-data';
-import { composeUnit, dailyJob } from './systemd';
+import { composeUnit, DAILY_AT, scheduledJob } from './systemd';
 import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from './upstream';
 
 export const RC_ETC = '/etc/weebeetalk/rocketchat';
@@ -111,7 +111,7 @@ export function traefikDynamic(fqdn: string): string {
 }
 
 export function chatUserData(ctx: RoleContext): HostUserDataProps {
-  const backup = dailyJob('WeeBeeTalk MongoDB dump to S3', '/usr/local/lib/weebeetalk/rocketchat-backup.sh', '*-*-* 18:30:00 UTC');
+  const backup = scheduledJob('WeeBeeTalk MongoDB dump to S3', '/usr/local/lib/weebeetalk/rocketchat-backup.sh', DAILY_AT('*-*-* 18:30:00 UTC'));
   const files: WriteFile[] = [
     { path: `${RC_ETC}/upstream.sha256`, content: manifest(ROCKETCHAT_COMPOSE), permissions: '0644' },
     { path: `${RC_ETC}/settings.env`, content: renderEnvFile(rocketchatSettings(ctx)), permissions: '0644' },

@@ -6,7 +6,7 @@
 import { renderEnvFile, type WriteFile } from './cloud-config';
 import { commonEnv, type RoleContext } from './context';
 import { DATA_DIR, type HostUserDataProps } from './host-user-data';
-import { composeUnit, renderUnit } from './systemd';
+import { composeUnit, scheduledJob } from './systemd';
 import { DOCKER_JITSI_MEET, manifest } from './upstream';
 
 export const JITSI_ETC = '/etc/weebeetalk/jitsi';
@@ -68,24 +68,13 @@ export function meetUserData(ctx: RoleContext): HostUserDataProps {
     { path: '/etc/systemd/system/weebeetalk-jitsi.service', content: composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR), permissions: '0644' },
   ];
   if (jitsi.jibri) {
+    const upload = scheduledJob('WeeBeeTalk: upload finished Jibri recordings to S3', '/usr/local/lib/weebeetalk/recordings-upload.sh', {
+      OnBootSec: '5min',
+      OnUnitInactiveSec: '2min',
+    });
     files.push(
-      {
-        path: '/etc/systemd/system/weebeetalk-recordings-upload.service',
-        permissions: '0644',
-        content: renderUnit({
-          Unit: { Description: 'WeeBeeTalk: upload finished Jibri recordings to S3', RequiresMountsFor: DATA_DIR },
-          Service: { Type: 'oneshot', ExecStart: '/usr/local/lib/weebeetalk/recordings-upload.sh' },
-        }),
-      },
-      {
-        path: '/etc/systemd/system/weebeetalk-recordings-upload.timer',
-        permissions: '0644',
-        content: renderUnit({
-          Unit: { Description: 'WeeBeeTalk: upload finished Jibri recordings every two minutes' },
-          Timer: { OnBootSec: '5min', OnUnitInactiveSec: '2min' },
-          Install: { WantedBy: 'timers.target' },
-        }),
-      },
+      { path: '/etc/systemd/system/weebeetalk-recordings-upload.service', content: upload.service, permissions: '0644' },
+      { path: '/etc/systemd/system/weebeetalk-recordings-upload.timer', content: upload.timer, permissions: '0644' },
     );
   }
   return {

@@ -35,17 +35,20 @@ export function composeUnit(description: string, workingDirectory: string): stri
   });
 }
 
-/** A oneshot service and its daily timer. */
-export function dailyJob(description: string, command: string, onCalendar: string): { service: string; timer: string } {
+/** A oneshot service (after Docker and the data volume) and the timer that runs it. */
+export function scheduledJob(description: string, command: string, timer: Record<string, string>): { service: string; timer: string } {
   return {
     service: renderUnit({
       Unit: { Description: description, Requires: 'docker.service', After: 'docker.service', RequiresMountsFor: DATA_DIR },
       Service: { Type: 'oneshot', ExecStart: command },
     }),
     timer: renderUnit({
-      Unit: { Description: `${description} (daily)` },
-      Timer: { OnCalendar: onCalendar, Persistent: 'true', RandomizedDelaySec: '15min' },
+      Unit: { Description: `${description} (timer)` },
+      Timer: timer,
       Install: { WantedBy: 'timers.target' },
     }),
   };
 }
+
+/** Daily at a fixed time; a run missed while the host was off happens at the next boot. */
+export const DAILY_AT = (time: string): Record<string, string> => ({ OnCalendar: time, Persistent: 'true', RandomizedDelaySec: '15min' });

@@ -43,15 +43,6 @@ write_secret_file() {
   mv -f "$tmp" "$path"
 }
 
-# fetch_verified URL DEST SHA256: download once, verify against the checksum kept in the repository.
-fetch_verified() {
-  local url=$1 dest=$2 sum=$3
-  if [[ -f "$dest" ]] && echo "${sum}  ${dest}" | sha256sum -c --status; then return 0; fi
-  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${dest}.part" "$url"
-  echo "${sum}  ${dest}.part" | sha256sum -c --status || die "checksum mismatch for ${url}"
-  mv -f "${dest}.part" "$dest"
-}
-
 # ensure_filesystem DEVICE LABEL: make an ext4 filesystem only when the device has none.
 # Never formats a volume that holds data: that is the whole point of the separate volume.
 ensure_filesystem() {
