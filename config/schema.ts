@@ -259,6 +259,12 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
   checkCidrList(ctx, ['sip', 'trunkMediaCidrs'], env.sip.trunkMediaCidrs, vpcOk, sipWorld);
   checkCidrList(ctx, ['sip', 'clientCidrs'], env.sip.clientCidrs, vpcOk, sipWorld);
 
+  // Every host name must live in the zone the records are written to.
+  const zone = env.dns.zoneName ?? env.dns.domain;
+  const sipDomain = [env.dns.subdomain, env.dns.domain].filter((p) => p !== '').join('.');
+  if (DOMAIN_RE.test(env.dns.domain) && sipDomain !== zone && !sipDomain.endsWith(`.${zone}`))
+    issue(ctx, ['dns', 'zoneName'], `does not contain ${sipDomain}, where the host names live: use ${env.dns.domain} or a parent of it`);
+
   // Production must name the one account it may run in.
   if (env.tier === 'production' && env.aws.allowedAccountIds.length === 0)
     issue(ctx, ['aws', 'allowedAccountIds'], 'must list the production AWS account id, so a deploy with the wrong credentials stops before it changes anything');

@@ -4,12 +4,14 @@
  * instance on a failed system status check. Replacing the instance re-attaches interface and volume.
  */
 import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { VolumeAttachment } from '@cdktf/provider-aws/lib/volume-attachment';
 import { partitionOf } from '../config/net';
+import { INSTANCE_TAG } from '../userdata/context';
 import { HostUserData, type HostUserDataProps } from '../userdata/host-user-data';
 
 /** Debian's own AWS account, publisher of the official AMIs. */
@@ -42,10 +44,14 @@ export interface DebianHostProps {
   /** @default 16 */
   readonly rootVolumeGiB?: number;
   readonly dataVolumeGiB: number;
-  /** The bootstrap; DATA_VOLUME_ID is added to its settings. */
+  /** The host's Elastic IP: the bootstrap reads it (and the data volume id) from instance tags. */
+  readonly publicIp: string;
+  /** The bootstrap. */
   readonly userData: HostUserDataProps;
   /** Tag the snapshot policy selects the data volume by. */
   readonly snapshotTag: { readonly key: string; readonly value: string };
+  /** What the bootstrap needs at first boot: routes, the Elastic IP's association, IAM grants, SSM parameters. @default none */
+  readonly dependsOn?: ITerraformDependable[];
   /** Production: termination protection and prevent_destroy on the data volume. @default false */
   readonly protect?: boolean;
 }
@@ -82,10 +88,7 @@ export class DebianHost extends Construct {
       lifecycle: { preventDestroy: protect },
     });
 
-    this.userData = new HostUserData(this, 'user-data', {
-      ...props.userData,
-      env: { ...props.userData.env, DATA_VOLUME_ID: this.dataVolume.id },
-    });
+    this.userData = new HostUserData(this, 'user-data', props.userData);
 
     this.instance = new Instance(this, 'instance', {
       ami,
@@ -96,7 +99,8 @@ export class DebianHost extends Construct {
         httpEndpoint: 'enabled',
         httpTokens: 'required',
         httpPutResponseHopLimit: props.metadataHopLimit ?? 1,
-        instanceMetadataTags: 'disabled',
+        // The bootstrap reads its Elastic IP and data volume id from these tags (never a secret).
+        instanceMetadataTags: 'enabled',
       },
       rootBlockDevice: {
         volumeType: 'gp3',
@@ -109,8 +113,10 @@ export class DebianHost extends Construct {
       userDataReplaceOnChange: true,
       disableApiTermination: protect,
       monitoring: false,
-      tags: { Name: props.name },
+      // Tags change in place; user-data referencing these resources would force a replacement on any edit.
+      tags: { Name: props.name, [INSTANCE_TAG.publicIp]: props.publicIp, [INSTANCE_TAG.dataVolume]: this.dataVolume.id },
       lifecycle: props.amiId === undefined && props.followLatestAmi === false ? { ignoreChanges: ['ami'] } : undefined,
+      dependsOn: props.dependsOn,
     });
 
     new VolumeAttachment(this, 'data-attachment', {

@@ -4,6 +4,7 @@
  * public IP without a dependency cycle).
  */
 import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
 import { Eip } from '@cdktf/provider-aws/lib/eip';
 import { EipAssociation } from '@cdktf/provider-aws/lib/eip-association';
 import { NetworkInterface } from '@cdktf/provider-aws/lib/network-interface';
@@ -17,11 +18,14 @@ export interface HostIdentityProps {
   readonly securityGroupIds: string[];
   /** Refuse to destroy the Elastic IP (production): DNS and SIP trunks point at it. @default false */
   readonly protect?: boolean;
+  /** The internet gateway and routes: associating an Elastic IP before they exist fails. @default none */
+  readonly dependsOn?: ITerraformDependable[];
 }
 
 export class HostIdentity extends Construct {
   readonly networkInterface: NetworkInterface;
   readonly eip: Eip;
+  readonly association: EipAssociation;
   readonly privateIp: string;
 
   constructor(scope: Construct, id: string, props: HostIdentityProps) {
@@ -39,9 +43,10 @@ export class HostIdentity extends Construct {
       tags: { Name: props.name },
       lifecycle: { preventDestroy: props.protect ?? false },
     });
-    new EipAssociation(this, 'eip-association', {
+    this.association = new EipAssociation(this, 'eip-association', {
       allocationId: this.eip.allocationId,
       networkInterfaceId: this.networkInterface.id,
+      dependsOn: props.dependsOn,
     });
   }
 }

@@ -17,6 +17,8 @@ export interface HostRoleProps {
 export class HostRole extends Construct {
   readonly role: IamRole;
   readonly profile: IamInstanceProfile;
+  /** The role's grants: a host booting before they exist fails to read its secrets. */
+  readonly policy: IamRolePolicy;
 
   constructor(scope: Construct, id: string, props: HostRoleProps) {
     super(scope, id);
@@ -40,7 +42,7 @@ export class HostRole extends Construct {
       },
     ];
     const doc = new DataAwsIamPolicyDocument(this, 'grants', { statement: [...sessionManager, ...(props.statements ?? [])] });
-    new IamRolePolicy(this, 'grants-policy', { name: 'weebeetalk-host', role: this.role.id, policy: doc.json });
+    this.policy = new IamRolePolicy(this, 'grants-policy', { name: 'weebeetalk-host', role: this.role.id, policy: doc.json });
     this.profile = new IamInstanceProfile(this, 'profile', { name: props.name, role: this.role.name });
   }
 }

@@ -1,5 +1,6 @@
 /** The environment's own VPC: one public subnet in the hosts' zone, an internet gateway, no NAT (hosts have EIPs). */
 import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
 import { DefaultSecurityGroup } from '@cdktf/provider-aws/lib/default-security-group';
 import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
 import { Route } from '@cdktf/provider-aws/lib/route';
@@ -23,6 +24,8 @@ export class Network extends Construct {
   readonly publicSubnet: Subnet;
   /** The public subnet's block, for planning the hosts' fixed private addresses. */
   readonly publicSubnetCidr: Cidr;
+  /** What must exist before a host or an Elastic IP can reach the internet. */
+  readonly internetAccess: ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -50,7 +53,8 @@ export class Network extends Construct {
       tags: { Name: `${props.name}-public-${props.availabilityZone}` },
     });
     const routes = new RouteTable(this, 'public-routes', { vpcId: this.vpc.id, tags: { Name: `${props.name}-public` } });
-    new Route(this, 'default-route', { routeTableId: routes.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id });
-    new RouteTableAssociation(this, 'public-subnet-routes', { subnetId: this.publicSubnet.id, routeTableId: routes.id });
+    const route = new Route(this, 'default-route', { routeTableId: routes.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id });
+    const association = new RouteTableAssociation(this, 'public-subnet-routes', { subnetId: this.publicSubnet.id, routeTableId: routes.id });
+    this.internetAccess = [igw, route, association];
   }
 }

@@ -71,10 +71,12 @@ export class PrivateBucket extends Construct {
         filter: [{ prefix: '' }],
         noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionDays }],
         abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
-        ...(props.expireAfterDays === undefined
-          ? { expiration: [{ expiredObjectDeleteMarker: true }] }
-          : { expiration: [{ days: props.expireAfterDays }] }),
+        // Expiring a current version leaves a delete marker; "days" and marker cleanup need separate rules.
+        expiration: [props.expireAfterDays === undefined ? { expiredObjectDeleteMarker: true } : { days: props.expireAfterDays }],
       },
+      ...(props.expireAfterDays === undefined
+        ? []
+        : [{ id: 'delete-markers', status: 'Enabled', filter: [{ prefix: '' }], expiration: [{ expiredObjectDeleteMarker: true }] }]),
     ];
     new S3BucketLifecycleConfiguration(this, 'lifecycle', { bucket, rule: rules });
   }

@@ -26,6 +26,8 @@ export class Secrets extends Construct {
   private readonly prefix: string;
   /** Full parameter names by relative path. */
   readonly parameterNames: Record<string, string> = {};
+  /** Every parameter, by relative path (hosts must not boot before theirs exist). */
+  readonly parameters: Record<string, SsmParameter> = {};
 
   constructor(scope: Construct, id: string, props: SecretsProps) {
     super(scope, id);
@@ -50,7 +52,7 @@ export class Secrets extends Construct {
 
   private parameter(path: string, description: string, type: 'String' | 'SecureString', value: string, keep: boolean): void {
     const name = `${this.prefix}/${path}`;
-    new SsmParameter(this, path.replace(/\//g, '-'), {
+    this.parameters[path] = new SsmParameter(this, path.replace(/\//g, '-'), {
       name,
       description,
       type,

@@ -38,7 +38,8 @@ export class VolumeSnapshots extends Construct {
         targetTags: { [props.targetTag.key]: props.targetTag.value },
         schedule: [
           {
-            name: `daily-${props.retainCount}`,
+            // Constant: renaming a schedule leaves its earlier snapshots unmanaged forever.
+            name: 'daily',
             createRule: { interval: 24, intervalUnit: 'HOURS', times: [props.time] },
             retainRule: { count: props.retainCount },
             copyTags: true,

@@ -70,6 +70,8 @@ export class WeeBeeTalkStack extends TerraformStack {
 
     if (EXAMPLE_DOMAIN_RE.test(config.dns.domain))
       Annotations.of(this).addWarning(`dns.domain "${config.dns.domain}" is a documentation domain: set your own in config/environments/${config.name}.ts before deploying`);
+    if (config.aws.allowedAccountIds.length === 0)
+      Annotations.of(this).addWarning('aws.allowedAccountIds is empty: whatever credentials are active decide the account; list the account id to guard against deploying into the wrong one');
     if (config.aws.allowedAccountIds.includes('123456789012'))
       Annotations.of(this).addWarning('aws.allowedAccountIds holds the documentation account 123456789012: set your account id before deploying');
 
@@ -104,12 +106,15 @@ export class WeeBeeTalkStack extends TerraformStack {
       buckets[purpose] = new PrivateBucket(this, `${purpose}-bucket`, {
         bucketName: bucketNameOf(config, purpose),
         expireAfterDays: purpose === 'recordings' ? config.storage.recordingsRetentionDays : purpose === 'backups' ? config.storage.backupRetentionDays : undefined,
-        noncurrentVersionDays: config.storage.noncurrentVersionDays,
+        // Recordings: an expired recording must be gone, not kept as a noncurrent version for weeks.
+        noncurrentVersionDays: purpose === 'recordings' ? 1 : config.storage.noncurrentVersionDays,
         protect: production,
         forceDestroy: !production,
       });
     }
-    const bucketNames = { recordings: buckets.recordings.bucket.bucket, uploads: buckets.uploads.bucket.bucket, backups: buckets.backups.bucket.bucket };
+    // Plain names (known at synth), not references: see PUBLIC_IP in userdata/context.ts.
+    const bucketNames = { recordings: bucketNameOf(config, 'recordings'), uploads: bucketNameOf(config, 'uploads'), backups: bucketNameOf(config, 'backups') };
+    const bucketArn = (purpose: (typeof BUCKETS)[number]): string => `arn:${partition}:s3:::${bucketNames[purpose]}`;
 
     const ssmRoot = `/weebeetalk/${config.name}`;
     const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot });
@@ -133,6 +138,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         privateIp: privateIp[role],
         securityGroupIds: [firewalls.groups[role].id],
         protect: production,
+        dependsOn: network.internetAccess,
       });
     }
 
@@ -151,11 +157,11 @@ export class WeeBeeTalkStack extends TerraformStack {
     const ssmArn = (role: Role): string => `arn:${partition}:ssm:${region}:${account}:parameter${ssmRoot}/${role}`;
     const grants: Record<Role, DataAwsIamPolicyDocumentStatement[]> = {
       chat: [
-        { sid: 'UploadsReadWrite', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [`${buckets.uploads.bucket.arn}/*`] },
-        { sid: 'UploadsList', actions: ['s3:ListBucket'], resources: [buckets.uploads.bucket.arn] },
-        { sid: 'BackupsWrite', actions: ['s3:PutObject', 's3:GetObject'], resources: [`${buckets.backups.bucket.arn}/chat/*`] },
+        { sid: 'UploadsReadWrite', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [`${bucketArn('uploads')}/*`] },
+        { sid: 'UploadsList', actions: ['s3:ListBucket'], resources: [bucketArn('uploads')] },
+        { sid: 'BackupsWrite', actions: ['s3:PutObject', 's3:GetObject'], resources: [`${bucketArn('backups')}/chat/*`] },
       ],
-      meet: config.jitsi.jibri ? [{ sid: 'RecordingsWrite', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [`${buckets.recordings.bucket.arn}/*`] }] : [],
+      meet: config.jitsi.jibri ? [{ sid: 'RecordingsWrite', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [`${bucketArn('recordings')}/*`] }] : [],
       pbx: [
         {
           sid: 'AcmeChallengeOnly',
@@ -198,14 +204,21 @@ export class WeeBeeTalkStack extends TerraformStack {
         dataVolumeGiB: config.hosts[role].dataVolumeGiB,
         snapshotTag: { key: 'weebeetalk:snapshot', value: `${config.name}-daily` },
         protect: production,
-        userData: builders[role]({ config, fqdn, privateIp, publicIp: identities[role].eip.publicIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${role}` }),
+        publicIp: identities[role].eip.publicIp,
+        dependsOn: [
+          ...network.internetAccess,
+          identities[role].association,
+          hostRole.policy,
+          ...Object.entries(secrets.parameters).filter(([path]) => path.startsWith(`${role}/`)).map(([, p]) => p),
+        ],
+        userData: builders[role]({ config, fqdn, privateIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${role}` }),
       });
     }
     this.hosts = hosts;
 
     if (config.snapshots.enabled) {
       if (!production)
-        Annotations.of(this).addWarning('snapshots.enabled in a staging tier: DLM snapshots outlive `cdktf destroy` until their retention deletes them');
+        Annotations.of(this).addWarning('snapshots.enabled in a staging tier: DLM snapshots outlive `cdktf destroy` (deleting the policy keeps them): delete them by hand after a teardown');
       new VolumeSnapshots(this, 'snapshots', {
         name,
         targetTag: { key: 'weebeetalk:snapshot', value: `${config.name}-daily` },

@@ -291,6 +291,15 @@ describe('names and shapes', () => {
     }
   });
 
+  test('a zone that does not contain the host names', () => {
+    expectRefused(variant(staging, { dns: { zoneName: 'other.example' } }), {
+      field: 'dns.zoneName',
+      value: 'other.example',
+      says: /does not contain staging\.weebeetalk\.example/,
+      fix: /use weebeetalk\.example or a parent of it/,
+    });
+  });
+
   test('a malformed email', () => {
     for (const bad of ['ops', 'ops@', '@example.com', 'ops example.com', 'ops@example']) {
       expectRefused(variant(staging, { letsEncryptEmail: bad }), { field: 'letsEncryptEmail', value: bad, says: /must be an email address/, fix: /such as ops@example\.com/ });

@@ -141,7 +141,11 @@ describe.each(ENVS)('buckets of %s', (_label, synth) => {
       expect(wide.map((r) => r.expirationDays).filter((d) => d !== undefined)).toEqual(expected[purpose] === undefined ? [] : [expected[purpose]]);
       if (expected[purpose] === undefined) expect(rules.map((r) => r.expirationDays).filter((d) => d !== undefined)).toEqual([]);
       const noncurrent = wide.flatMap((r) => (r.block.noncurrent_version_expiration === undefined ? [] : [one(r.block.noncurrent_version_expiration, 'noncurrent').noncurrent_days]));
-      expect(noncurrent).toEqual([storage.noncurrentVersionDays]);
+      // Recordings keep no old versions: an expired recording must really be gone (privacy).
+      expect(noncurrent).toEqual([purpose === 'recordings' ? 1 : storage.noncurrentVersionDays]);
+      // Expiring current versions leaves delete markers: a rule must clean them up.
+      if (expected[purpose] !== undefined)
+        expect(wide.some((r) => r.block.expiration !== undefined && one(r.block.expiration, 'expiration').expired_object_delete_marker === true)).toBe(true);
       const multipart = wide.flatMap((r) => (r.block.abort_incomplete_multipart_upload === undefined ? [] : [Number(one(r.block.abort_incomplete_multipart_upload, 'abort').days_after_initiation)]));
       expect(multipart).toHaveLength(1);
       expect(multipart[0]).toBeGreaterThanOrEqual(1);
@@ -307,7 +311,9 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
   test('S3: chat gets uploads and its backups, meet gets recordings only with Jibri, pbx gets no bucket', () => {
     const s = synth();
     const buckets = bucketsOf(s);
-    const obj = (p: Purpose, key: string): string => `${buckets[p].ref('arn')}/${key}`;
+    // Grants name buckets by their (synth-time) names, not by reference: see PUBLIC_IP in userdata/context.ts.
+    const arn = (p: Purpose): string => `arn:aws:s3:::${asString(buckets[p].block.bucket, 'bucket')}`;
+    const obj = (p: Purpose, key: string): string => `${arn(p)}/${key}`;
     const can = (role: Role, action: string, resource: string): boolean => allows(hostIam(s, role).inline, action, resource);
     // chat: Rocket.Chat's uploads (read, write, delete) and its own prefix of the backups bucket (write, read back).
     for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']) expect(can('chat', action, obj('uploads', 'f/1'))).toBe(true);
@@ -319,11 +325,11 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     expect(can('meet', 's3:GetObject', obj('recordings', 'r/1.mp4'))).toBe(false);
     expect(can('meet', 's3:DeleteObject', obj('recordings', 'r/1.mp4'))).toBe(false);
     const s3Resources = (role: Role): string[] => hostIam(s, role).inline.filter((st) => st.actions.some((a) => a.startsWith('s3:'))).flatMap((st) => [...st.resources]);
-    for (const r of s3Resources('chat')) expect(r.startsWith(buckets.uploads.ref('arn')) || r.startsWith(obj('backups', 'chat/'))).toBe(true);
+    for (const r of s3Resources('chat')) expect(r.startsWith(arn('uploads')) || r.startsWith(obj('backups', 'chat/'))).toBe(true);
     for (const r of s3Resources('meet')) expect(r).toBe(obj('recordings', '*'));
     if (!s.config.jitsi.jibri) expect(s3Resources('meet')).toEqual([]);
     expect(s3Resources('pbx')).toEqual([]);
-    for (const role of ROLES) for (const p of PURPOSES) expect(can(role, 's3:DeleteBucket', buckets[p].ref('arn'))).toBe(false);
+    for (const role of ROLES) for (const p of PURPOSES) expect(can(role, 's3:DeleteBucket', arn(p))).toBe(false);
   });
 
   test("pbx may only answer ACME DNS challenges for its own name in the environment's zone", () => {

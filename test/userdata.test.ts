@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
 import { rocketchatOverride, rocketchatSettings } from '../userdata/chat';
-import type { RoleContext } from '../userdata/context';
+import { PUBLIC_IP, type RoleContext } from '../userdata/context';
 import { SCRIPTS_DIR } from '../userdata/host-user-data';
 import { jitsiSettings } from '../userdata/meet';
 import { asteriskCompose } from '../userdata/pbx';
@@ -139,13 +139,12 @@ describe('compose files we write', () => {
 });
 
 describe('upstream variables', () => {
-  const ctx = (env: string, publicIp = '203.0.113.10'): RoleContext => {
+  const ctx = (env: string): RoleContext => {
     const config = synthEnvironment(env).config;
     return {
       config,
       fqdn: { chat: 'chat.x.test', meet: 'meet.x.test', pbx: 'pbx.x.test' },
       privateIp: { chat: '10.0.0.10', meet: '10.0.0.11', pbx: '10.0.0.12' },
-      publicIp,
       buckets: { recordings: 'r', uploads: 'u', backups: 'b' },
       ssmPrefix: '/weebeetalk/x/role',
     };
@@ -171,9 +170,10 @@ describe('upstream variables', () => {
   });
 
   it('Jitsi uses Let\'s Encrypt (the CAA record refuses the ZeroSSL default) and the Elastic IP', () => {
-    const s = jitsiSettings(ctx('staging', '198.51.100.7'));
+    const s = jitsiSettings(ctx('staging'));
     expect(s.LETSENCRYPT_ACME_SERVER).toBe('letsencrypt');
-    expect(s.JVB_ADVERTISE_IPS.split(',')).toContain('198.51.100.7');
+    // The Elastic IP is put in on the host (render in lib.sh), from the instance's tag.
+    expect(s.JVB_ADVERTISE_IPS.split(',')).toEqual([PUBLIC_IP, '10.0.0.11']);
     expect(s.HTTP_PORT).toBe('80');
   });
 
@@ -183,6 +183,25 @@ describe('upstream variables', () => {
     expect(s.MONGODB_VERSION).not.toBe('8.2');
     expect(s.BIND_IP).toBe('127.0.0.1');
     expect(s.ROOT_URL).toMatch(/^https:\/\//);
+  });
+});
+
+describe('user-data and instance replacement', () => {
+  it('references no resource: a pending in-place change (a tag, a volume size) must not defer it to apply and replace the host', () => {
+    for (const { env, host, parts } of userDataParts())
+      for (const p of parts) expect([`${env}/${host}/${p.filename}`, /(?<!\$)\$\{(?:aws_|data\.|var\.|local\.)/.test(p.content)]).toEqual([`${env}/${host}/${p.filename}`, false]);
+  });
+
+  it('each instance carries its Elastic IP and data volume id as tags readable from instance metadata', () => {
+    for (const env of shippedNames()) {
+      const instances = Object.values(synthEnvironment(env).json.resource?.aws_instance ?? {}) as Block[];
+      expect(instances).toHaveLength(3);
+      for (const i of instances) {
+        expect((i.metadata_options as Block).instance_metadata_tags).toBe('enabled');
+        expect((i.tags as Record<string, string>).WeebeetalkPublicIp).toMatch(/^\$\{aws_eip\..*\.public_ip\}$/);
+        expect((i.tags as Record<string, string>).WeebeetalkDataVolume).toMatch(/^\$\{aws_ebs_volume\..*\.id\}$/);
+      }
+    }
   });
 });
 
@@ -237,6 +256,13 @@ describe('bootstrap idempotence', () => {
     bash(`generate_internal_passwords '${fake}' '${file}'`);
     expect(readFileSync(file, 'utf8')).toBe(first);
     expect(readFileSync(counter, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('render puts in the Elastic IP and refuses anything that is not an IPv4 address', () => {
+    const file = join(scratch, 'tpl.conf');
+    writeFileSync(file, `external_media_address=${PUBLIC_IP}\nx=${PUBLIC_IP}\n`);
+    expect(bash(`PUBLIC_IP=198.51.100.7 render '${file}'`)).toBe('external_media_address=198.51.100.7\nx=198.51.100.7\n');
+    expect(() => bash(`PUBLIC_IP='1.2.3.4/g; s/x/y' render '${file}' 2>/dev/null`)).toThrow();
   });
 
   it('write_secret_file leaves a root-only file', () => {

@@ -4,7 +4,7 @@
  * registered to the PBX, Jibri recording to S3 through the host (the containers get no AWS credentials).
  */
 import { renderEnvFile, type WriteFile } from './cloud-config';
-import { commonEnv, type RoleContext } from './context';
+import { commonEnv, PUBLIC_IP, type RoleContext } from './context';
 import { DATA_DIR, type HostUserDataProps } from './host-user-data';
 import { composeUnit, scheduledJob } from './systemd';
 import { DOCKER_JITSI_MEET, manifest } from './upstream';
@@ -33,7 +33,7 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
     TZ: jitsi.timezone,
     PUBLIC_URL: meetPublicUrl(ctx),
     // The Elastic IP for clients, the private IP for the path inside the VPC.
-    JVB_ADVERTISE_IPS: `${ctx.publicIp},${ctx.privateIp.meet}`,
+    JVB_ADVERTISE_IPS: `${PUBLIC_IP},${ctx.privateIp.meet}`,
     ENABLE_LETSENCRYPT: '1',
     LETSENCRYPT_DOMAIN: ctx.fqdn.meet,
     LETSENCRYPT_EMAIL: ctx.config.letsEncryptEmail,

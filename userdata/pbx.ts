@@ -6,7 +6,7 @@
 import { Document } from 'yaml';
 import { renderConf, extensionsConf, httpConf, loggerConf, managerConf, modulesConf, pjsipConf, pjsipTlsConf, rtpConf, type AsteriskContext } from './asterisk-config';
 import type { WriteFile } from './cloud-config';
-import { commonEnv, type RoleContext } from './context';
+import { commonEnv, PUBLIC_IP, type RoleContext } from './context';
 import { DATA_DIR, type HostUserDataProps } from './host-user-data';
 import { composeUnit } from './systemd';
 import { ASTERISK_IMAGE } from './upstream';
@@ -48,7 +48,7 @@ export function fail2banJail(meetPrivateIp: string): string {
 }
 
 export function pbxUserData(ctx: RoleContext): HostUserDataProps {
-  const a: AsteriskContext = { config: ctx.config, publicIp: ctx.publicIp, privateIp: ctx.privateIp.pbx, meetPrivateIp: ctx.privateIp.meet, vpcCidr: ctx.config.network.vpcCidr };
+  const a: AsteriskContext = { config: ctx.config, publicIp: PUBLIC_IP, privateIp: ctx.privateIp.pbx, meetPrivateIp: ctx.privateIp.meet, vpcCidr: ctx.config.network.vpcCidr };
   const conf = (name: string, content: string): WriteFile => ({ path: `${ASTERISK_ETC}/${name}`, content, permissions: '0644' });
   const files: WriteFile[] = [
     conf('pjsip.conf', pjsipConf(a)),

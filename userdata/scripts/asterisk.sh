@@ -12,7 +12,8 @@ install -d -m 0755 "$dir" "$ASTERISK_STATE" "${ASTERISK_STATE}/log" "${ASTERISK_
 install -d -m 0750 "$conf"
 install -m 0644 "${src}/compose.yml" "${dir}/compose.yml"
 for f in pjsip.conf rtp.conf extensions.conf logger.conf modules.conf http.conf manager.conf; do
-  install -m 0640 "${src}/${f}" "${conf}/${f}"
+  render "${src}/${f}" > "${conf}/${f}"
+  chmod 0640 "${conf}/${f}"
 done
 
 # Digest credentials from SSM, root-only on the host (the image runs Asterisk as uid 1000 and chowns its config).
@@ -41,7 +42,8 @@ ln -sf /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh /etc/letsencrypt/renewa
 if certbot certonly --non-interactive --agree-tos --email "$LETSENCRYPT_EMAIL" --dns-route53 \
   --domain "$FQDN" --keep-until-expiring --deploy-hook /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh; then
   [[ -s "${conf}/keys/fullchain.pem" ]] || RENEWED_LINEAGE="/etc/letsencrypt/live/${FQDN}" /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh
-  install -m 0640 "${src}/pjsip.tls.conf.pending" "${conf}/pjsip.tls.conf"
+  render "${src}/pjsip.tls.conf.pending" > "${conf}/pjsip.tls.conf"
+  chmod 0640 "${conf}/pjsip.tls.conf"
 else
   log "WARNING: no certificate for ${FQDN} yet (is the zone delegated?): Asterisk starts without TLS 5061/WSS; run weebeetalk-bootstrap again later"
 fi

@@ -26,7 +26,7 @@ if [[ "$JIBRI_ENABLED" == 1 ]]; then
 fi
 
 {
-  cat "${etc}/settings.env"
+  render "${etc}/settings.env"
   cat "${state}/passwords.env"
   if [[ "$JITSI_AUTH" == jwt ]]; then
     printf 'JWT_APP_ID="%s"\n' "$(ssm_secret meet/jwt-app-id)"

@@ -8,12 +8,31 @@ WBT_LIB=/usr/local/lib/weebeetalk
 log() { echo "[$(date -Is)] ${0##*/}: $*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
 
-# Non-secret settings written by cloud-init (user-data); secrets come from SSM only.
+# imds_tag KEY: an instance tag from instance metadata (IMDSv2).
+imds_tag() {
+  local token
+  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) || return 1
+  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/tags/instance/$1"
+}
+
+# Settings: non-secret ones written by cloud-init (user-data), plus the Elastic IP and the data volume id from
+# instance tags (they may change in place, so user-data does not carry them). Secrets come from SSM only.
 load_env() {
   set -a
   # shellcheck source=/dev/null
   . "${WBT_ETC}/host.env"
   set +a
+  if [[ -z "${PUBLIC_IP:-}" ]]; then
+    PUBLIC_IP=$(retry 10 3 imds_tag WeebeetalkPublicIp) || die "instance tag WeebeetalkPublicIp unreadable (instance metadata tags enabled?)"
+    DATA_VOLUME_ID=$(retry 10 3 imds_tag WeebeetalkDataVolume) || die "instance tag WeebeetalkDataVolume unreadable"
+    export PUBLIC_IP DATA_VOLUME_ID
+  fi
+}
+
+# render FILE: a generated file with the Elastic IP put in for its @PUBLIC_IP@ placeholder.
+render() {
+  [[ "$PUBLIC_IP" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "PUBLIC_IP '${PUBLIC_IP}' is not an IPv4 address"
+  sed "s/@PUBLIC_IP@/${PUBLIC_IP}/g" "$1"
 }
 
 # retry ATTEMPTS DELAY COMMAND...: network calls at first boot may race the network or IAM.
@@ -22,7 +41,8 @@ retry() {
   shift 2
   for ((i = 1; i <= attempts; i++)); do
     if "$@"; then return 0; fi
-    log "attempt ${i}/${attempts} failed: $*"
+    # stderr: callers capture stdout (a secret, a tag value).
+    log "attempt ${i}/${attempts} failed: $*" >&2
     sleep "$delay"
   done
   return 1
