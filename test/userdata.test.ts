@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
 import { rocketchatOverride, rocketchatSettings } from '../userdata/chat';
@@ -149,8 +150,9 @@ describe('upstream variables', () => {
       ssmPrefix: '/weebeetalk/x/role',
     };
   };
+  // Names the scripts append to .env: printf 'NAME="%s"\n' ... and "NAME=\"${value}\"" array entries.
   const scriptVars = (script: string): string[] =>
-    [...readFileSync(join(SCRIPTS_DIR, script), 'utf8').matchAll(/printf '([A-Z_]+)="%s"\\n'/g)].map((m) => m[1]);
+    [...readFileSync(join(SCRIPTS_DIR, script), 'utf8').matchAll(/printf '([A-Z_]+)="%s"\\n'|"([A-Z][A-Z0-9_]+)=\\"\$\{/g)].map((m) => m[1] ?? m[2]);
 
   it.each(shippedNames())('%s: every Jitsi .env name is one docker-jitsi-meet reads', (env) => {
     const names = [...Object.keys(jitsiSettings(ctx(env))), ...scriptVars('jitsi.sh')];
@@ -187,6 +189,13 @@ describe('upstream variables', () => {
 });
 
 describe('user-data and instance replacement', () => {
+  it('fits EC2\'s 16 KB user-data limit once gzipped (the multipart headers need a few hundred bytes more)', () => {
+    for (const { env, host, parts } of userDataParts()) {
+      const size = gzipSync(parts.map((p) => fromTerraformLiteral(p.content)).join('\n'), { level: 9 }).length;
+      expect([`${env}/${host}`, size < 14 * 1024]).toEqual([`${env}/${host}`, true]);
+    }
+  });
+
   it('references no resource: a pending in-place change (a tag, a volume size) must not defer it to apply and replace the host', () => {
     for (const { env, host, parts } of userDataParts())
       for (const p of parts) expect([`${env}/${host}/${p.filename}`, /(?<!\$)\$\{(?:aws_|data\.|var\.|local\.)/.test(p.content)]).toEqual([`${env}/${host}/${p.filename}`, false]);
@@ -263,6 +272,13 @@ describe('bootstrap idempotence', () => {
     writeFileSync(file, `external_media_address=${PUBLIC_IP}\nx=${PUBLIC_IP}\n`);
     expect(bash(`PUBLIC_IP=198.51.100.7 render '${file}'`)).toBe('external_media_address=198.51.100.7\nx=198.51.100.7\n');
     expect(() => bash(`PUBLIC_IP='1.2.3.4/g; s/x/y' render '${file}' 2>/dev/null`)).toThrow();
+  });
+
+  it('an empty secret in SSM stops the step instead of writing an empty password', () => {
+    const script = `AWS_REGION=x SSM_PREFIX=/p; aws() { echo ""; }; v=$(ssm_secret chat/admin-password); echo "wrote $v"`;
+    expect(() => bash(`${script} 2>/dev/null`)).toThrow();
+    const ok = `AWS_REGION=x SSM_PREFIX=/p; aws() { echo "s3cr3t"; }; v=$(ssm_secret chat/admin-password); echo "read \${#v}"`;
+    expect(bash(ok).trim()).toBe('read 6');
   });
 
   it('write_secret_file leaves a root-only file', () => {

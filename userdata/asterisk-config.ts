@@ -200,9 +200,10 @@ export function loggerConf(): string {
 export function modulesConf(): string {
   // autoload with targeted noload: an explicit list must carry every dependency (Asterisk 22 modules.conf.sample).
   const noload = [
-    'chan_iax2.so', 'chan_alsa.so', 'chan_console.so', 'chan_oss.so', 'chan_mgcp.so', 'chan_skinny.so', 'chan_unistim.so',
-    'pbx_dundi.so', 'res_xmpp.so', 'res_hep.so', 'res_hep_pjsip.so', 'res_hep_rtcp.so', 'res_phoneprov.so', 'res_pjsip_phoneprov_provider.so',
-    'res_pjsip_endpoint_identifier_anonymous.so', 'res_ari.so', 'res_stasis.so', 'app_voicemail_imap.so', 'app_voicemail_odbc.so',
+    'chan_iax2.so', 'chan_console.so', 'chan_unistim.so', 'pbx_dundi.so', 'res_xmpp.so', 'res_hep.so', 'res_hep_pjsip.so',
+    'res_hep_rtcp.so', 'res_phoneprov.so', 'res_pjsip_phoneprov_provider.so',
+    // Without it, requests that match no endpoint cannot be identified as "anonymous".
+    'res_pjsip_endpoint_identifier_anonymous.so', 'app_voicemail_imap.so', 'app_voicemail_odbc.so',
   ];
   return renderConf('modules.conf', [{ name: 'modules', options: [['autoload', 'yes'], ...noload.map<Option>((m) => ['noload', m])] }]);
 }
@@ -213,6 +214,11 @@ export function httpConf(a: AsteriskContext): string {
     ? [['enabled', 'yes'], ['bindaddr', '127.0.0.1'], ['bindport', 8088], ['servername', ''], ['tlsenable', 'yes'], ['tlsbindaddr', '0.0.0.0:8089'], ['tlscertfile', '/etc/asterisk/keys/fullchain.pem'], ['tlsprivatekey', '/etc/asterisk/keys/privkey.pem']]
     : [['enabled', 'no']];
   return renderConf('http.conf', [{ name: 'general', options }]);
+}
+
+/** Registrations live in astdb: keep it on the data volume (the mounted spool) so a restart keeps them. */
+export function asteriskConf(): string {
+  return renderConf('asterisk.conf', [{ name: 'directories', op: '=>', options: [['astdbdir', '/var/spool/asterisk/astdb']] }]);
 }
 
 /** AMI off: nothing here needs it, and 5038 must never be exposed. */

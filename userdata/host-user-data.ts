@@ -25,8 +25,9 @@ function commonFiles(): WriteFile[] {
     {
       path: '/etc/docker/daemon.json',
       permissions: '0644',
-      // Data root on the data volume; bounded logs so a chatty container cannot fill the disk.
-      content: `${JSON.stringify({ 'data-root': `${DATA_DIR}/docker`, 'log-driver': 'local', 'log-opts': { 'max-size': '20m', 'max-file': '5' } }, null, 2)}\n`,
+      // Data root on the data volume; bounded logs so a chatty container cannot fill the disk. json-file, because
+      // rocketchat-compose pins that driver and Docker applies these options only to the default driver.
+      content: `${JSON.stringify({ 'data-root': `${DATA_DIR}/docker`, 'log-driver': 'json-file', 'log-opts': { 'max-size': '20m', 'max-file': '5' } }, null, 2)}\n`,
     },
     {
       path: '/etc/systemd/system/docker.service.d/10-weebeetalk-data.conf',

@@ -4,11 +4,11 @@
  * Route53 plugin (DNS-01: no port 80 on the PBX), and fail2ban on Asterisk's security log.
  */
 import { Document } from 'yaml';
-import { renderConf, extensionsConf, httpConf, loggerConf, managerConf, modulesConf, pjsipConf, pjsipTlsConf, rtpConf, type AsteriskContext } from './asterisk-config';
+import { asteriskConf, renderConf, extensionsConf, httpConf, loggerConf, managerConf, modulesConf, pjsipConf, pjsipTlsConf, rtpConf, type AsteriskContext } from './asterisk-config';
 import type { WriteFile } from './cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from './context';
 import { DATA_DIR, type HostUserDataProps } from './host-user-data';
-import { composeUnit } from './systemd';
+import { composeUnit, renderUnit } from './systemd';
 import { ASTERISK_IMAGE } from './upstream';
 
 export const ASTERISK_ETC = '/etc/weebeetalk/asterisk';
@@ -51,6 +51,7 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
   const a: AsteriskContext = { config: ctx.config, publicIp: PUBLIC_IP, privateIp: ctx.privateIp.pbx, meetPrivateIp: ctx.privateIp.meet, vpcCidr: ctx.config.network.vpcCidr };
   const conf = (name: string, content: string): WriteFile => ({ path: `${ASTERISK_ETC}/${name}`, content, permissions: '0644' });
   const files: WriteFile[] = [
+    conf('asterisk.conf', asteriskConf()),
     conf('pjsip.conf', pjsipConf(a)),
     conf('pjsip.tls.conf.pending', pjsipTlsConf(a)),
     conf('rtp.conf', rtpConf(a)),
@@ -61,6 +62,17 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
     conf('manager.conf', managerConf()),
     conf('compose.yml', asteriskCompose()),
     { path: '/etc/fail2ban/jail.d/weebeetalk.local', content: fail2banJail(ctx.privateIp.meet), permissions: '0644' },
+    {
+      // The jail's log is on the data volume (mounted nofail): fail2ban exits for good if it starts first.
+      path: '/etc/systemd/system/fail2ban.service.d/10-weebeetalk.conf',
+      content: renderUnit({ Unit: { RequiresMountsFor: DATA_DIR } }),
+      permissions: '0644',
+    },
+    {
+      path: '/etc/logrotate.d/weebeetalk-asterisk',
+      permissions: '0644',
+      content: `${ASTERISK_STATE}/log/*.log {\n  weekly\n  rotate 8\n  compress\n  delaycompress\n  missingok\n  notifempty\n  postrotate\n    docker exec asterisk asterisk -rx 'logger reload' >/dev/null 2>&1 || true\n  endscript\n}\n`,
+    },
     { path: '/etc/systemd/system/weebeetalk-asterisk.service', content: composeUnit('WeeBeeTalk Asterisk PBX', ASTERISK_DIR), permissions: '0644' },
   ];
   const { sip, jitsi } = ctx.config;

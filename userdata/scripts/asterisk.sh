@@ -11,24 +11,29 @@ conf="${ASTERISK_STATE}/etc"
 install -d -m 0755 "$dir" "$ASTERISK_STATE" "${ASTERISK_STATE}/log" "${ASTERISK_STATE}/spool"
 install -d -m 0750 "$conf"
 install -m 0644 "${src}/compose.yml" "${dir}/compose.yml"
-for f in pjsip.conf rtp.conf extensions.conf logger.conf modules.conf http.conf manager.conf; do
+for f in asterisk.conf pjsip.conf rtp.conf extensions.conf logger.conf modules.conf http.conf manager.conf; do
   render "${src}/${f}" > "${conf}/${f}"
   chmod 0640 "${conf}/${f}"
 done
 
-# Digest credentials from SSM, root-only on the host (the image runs Asterisk as uid 1000 and chowns its config).
-{
-  if [[ "$JIGASI_ENABLED" == 1 ]]; then
-    printf '[jigasi-auth]\ntype=auth\nauth_type=digest\nusername=jigasi\npassword=%s\n\n' "$(ssm_secret pbx/jigasi-sip-password)"
-  fi
-  for ext in $SIP_USERS; do
-    password=$(ssm_secret "pbx/sip-users/${ext}")
-    printf '[%s-auth]\ntype=auth\nauth_type=digest\nusername=%s\npassword=%s\n\n' "$ext" "$ext" "$password"
-    if [[ "$SIP_WSS" == 1 ]]; then
-      printf '[webrtc-%s-auth]\ntype=auth\nauth_type=digest\nusername=webrtc-%s\npassword=%s\n\n' "$ext" "$ext" "$password"
-    fi
-  done
-} | write_secret_file "${conf}/pjsip.auth.conf"
+# Digest credentials from SSM, root-only on the host. Read them all before writing: a failed read must not
+# leave a truncated pjsip.auth.conf behind.
+auth=""
+add_auth() { # SECTION USERNAME PASSWORD
+  local section
+  printf -v section '[%s]\ntype=auth\nauth_type=digest\nusername=%s\npassword=%s\n\n' "$1" "$2" "$3"
+  auth+=$section
+}
+if [[ "$JIGASI_ENABLED" == 1 ]]; then
+  jigasi_password=$(ssm_secret pbx/jigasi-sip-password)
+  add_auth jigasi-auth jigasi "$jigasi_password"
+fi
+for ext in $SIP_USERS; do
+  password=$(ssm_secret "pbx/sip-users/${ext}")
+  add_auth "${ext}-auth" "$ext" "$password"
+  if [[ "$SIP_WSS" == 1 ]]; then add_auth "webrtc-${ext}-auth" "webrtc-${ext}" "$password"; fi
+done
+printf '%s' "$auth" | write_secret_file "${conf}/pjsip.auth.conf"
 
 # Certificates live on the data volume: a replaced instance must not ask Let's Encrypt again.
 if [[ ! -L /etc/letsencrypt ]]; then
@@ -37,10 +42,13 @@ if [[ ! -L /etc/letsencrypt ]]; then
   ln -s "${DATA_DIR}/letsencrypt" /etc/letsencrypt
 fi
 install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy
-ln -sf /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh /etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
+hook=/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
+ln -sf /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh "$hook"
 # DNS-01 through Route53: the instance role may only touch the _acme-challenge TXT record of this name.
+# --deploy-hook runs on first issuance; the same path in renewal-hooks/deploy runs on renewals (certbot
+# dedupes by path, so it runs once). RSA: older desk phones fail TLS handshakes with ECDSA certificates.
 if certbot certonly --non-interactive --agree-tos --email "$LETSENCRYPT_EMAIL" --dns-route53 \
-  --domain "$FQDN" --keep-until-expiring --deploy-hook /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh; then
+  --domain "$FQDN" --key-type rsa --keep-until-expiring --deploy-hook "$hook"; then
   [[ -s "${conf}/keys/fullchain.pem" ]] || RENEWED_LINEAGE="/etc/letsencrypt/live/${FQDN}" /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh
   render "${src}/pjsip.tls.conf.pending" > "${conf}/pjsip.tls.conf"
   chmod 0640 "${conf}/pjsip.tls.conf"
@@ -49,12 +57,18 @@ else
 fi
 systemctl enable --now certbot.timer
 
+# Asterisk runs as uid 1000 and the image chowns /etc/asterisk only when its top directory is not 1000's:
+# files written by a re-run must be handed over, or an unreadable #include would reject pjsip.conf.
+install -d "${ASTERISK_STATE}/spool/astdb"
+chown -R 1000:1000 "$conf" "${ASTERISK_STATE}/log" "${ASTERISK_STATE}/spool"
+
 systemctl daemon-reload
 systemctl enable weebeetalk-asterisk.service
 systemctl restart weebeetalk-asterisk.service
 
 # fail2ban refuses to start when a jail's log file does not exist yet.
 touch "${ASTERISK_STATE}/log/security.log"
+chown 1000:1000 "${ASTERISK_STATE}/log/security.log"
 systemctl enable fail2ban
 systemctl restart fail2ban
 log "Asterisk running; fail2ban watching ${ASTERISK_STATE}/log/security.log"

@@ -23,9 +23,8 @@ codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 echo "deb [arch=$(dpkg --print-architecture) signed-by=${key}] https://download.docker.com/linux/debian ${codename} stable" \
   > /etc/apt/sources.list.d/docker.list
 if ! dpkg-query -W -f='${Status}' docker-ce 2>/dev/null | grep -q 'install ok installed'; then
-  retry 5 10 apt-get update -q
-  DEBIAN_FRONTEND=noninteractive retry 3 10 apt-get install -y -q \
-    docker-ce docker-ce-cli containerd.io docker-compose-plugin
+  retry 5 10 apt-get -o DPkg::Lock::Timeout=600 update -q
+  apt_install docker-ce docker-ce-cli containerd.io docker-compose-plugin
 fi
 systemctl enable --now docker
 docker info --format '{{.DockerRootDir}}' | grep -qx "${DATA_DIR}/docker" || die "Docker's data root is not on ${DATA_DIR}"

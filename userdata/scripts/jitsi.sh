@@ -25,16 +25,21 @@ if [[ "$JIBRI_ENABLED" == 1 ]]; then
   install -m 0755 /usr/local/lib/weebeetalk/jibri-finalize.sh "${JITSI_CONFIG}/jibri/finalize.sh"
 fi
 
+# Secrets first: a failed read stops here, before anything is written.
+secrets=()
+if [[ "$JITSI_AUTH" == jwt ]]; then
+  jwt_id=$(ssm_secret meet/jwt-app-id)
+  jwt_secret=$(ssm_secret meet/jwt-app-secret)
+  secrets+=("JWT_APP_ID=\"${jwt_id}\"" "JWT_APP_SECRET=\"${jwt_secret}\"")
+fi
+if [[ "$JIGASI_ENABLED" == 1 ]]; then
+  jigasi_password=$(ssm_secret meet/jigasi-sip-password)
+  secrets+=("JIGASI_SIP_PASSWORD=\"${jigasi_password}\"")
+fi
 {
   render "${etc}/settings.env"
   cat "${state}/passwords.env"
-  if [[ "$JITSI_AUTH" == jwt ]]; then
-    printf 'JWT_APP_ID="%s"\n' "$(ssm_secret meet/jwt-app-id)"
-    printf 'JWT_APP_SECRET="%s"\n' "$(ssm_secret meet/jwt-app-secret)"
-  fi
-  if [[ "$JIGASI_ENABLED" == 1 ]]; then
-    printf 'JIGASI_SIP_PASSWORD="%s"\n' "$(ssm_secret meet/jigasi-sip-password)"
-  fi
+  if ((${#secrets[@]} > 0)); then printf '%s\n' "${secrets[@]}"; fi
 } | write_secret_file "${dir}/.env"
 
 systemctl daemon-reload

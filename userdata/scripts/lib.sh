@@ -49,9 +49,14 @@ retry() {
 }
 
 # ssm_secret NAME: a SecureString under this host's own SSM path, printed to stdout (never logged).
+# Fails on an empty value: a silently empty password would break what it protects. Call it as a plain
+# assignment (v=$(ssm_secret x)) so that set -e stops the step when it fails.
 ssm_secret() {
-  retry 10 6 aws ssm get-parameter --region "${AWS_REGION}" --with-decryption \
-    --name "${SSM_PREFIX}/$1" --query Parameter.Value --output text
+  local value
+  value=$(retry 10 6 aws ssm get-parameter --region "${AWS_REGION}" --with-decryption \
+    --name "${SSM_PREFIX}/$1" --query Parameter.Value --output text) || die "cannot read ${SSM_PREFIX}/$1 from SSM"
+  [[ -n "$value" && "$value" != None ]] || die "${SSM_PREFIX}/$1 is empty in SSM"
+  printf '%s' "$value"
 }
 
 # write_secret_file PATH: stdin to a root-only file, replaced atomically.
@@ -82,13 +87,19 @@ fetch_release() {
   local url=$1 dir=$2 manifest=$3 tmp
   if [[ -d "$dir" ]] && (cd "$dir" && sha256sum -c --status "$manifest"); then return 0; fi
   tmp=$(mktemp -d)
-  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${tmp}/release.tar.gz" "$url"
+  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${tmp}/release.tar.gz" "$url" || { rm -rf "$tmp"; die "cannot download ${url}"; }
   mkdir -p "${tmp}/tree"
   tar -xzf "${tmp}/release.tar.gz" -C "${tmp}/tree" --strip-components=1 --no-same-owner
-  (cd "${tmp}/tree" && sha256sum -c --quiet "$manifest") || die "upstream files of ${url} do not match ${manifest}"
+  (cd "${tmp}/tree" && sha256sum -c --quiet "$manifest") || { rm -rf "$tmp"; die "upstream files of ${url} do not match ${manifest}"; }
+  install -d -m 0755 "$(dirname "$dir")"
   rm -rf "$dir"
   mv "${tmp}/tree" "$dir"
   rm -rf "$tmp"
+}
+
+# apt_install PACKAGE...: waits for the dpkg lock (unattended-upgrades may hold it at first boot).
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive retry 3 10 apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@"
 }
 
 # generate_internal_passwords GEN_PASSWORDS_SH FILE: run upstream's gen-passwords.sh once and keep its six

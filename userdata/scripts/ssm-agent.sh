@@ -14,6 +14,6 @@ deb=/var/cache/weebeetalk/amazon-ssm-agent.deb
 install -d -m 0755 /var/cache/weebeetalk
 retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "$deb" \
   "https://s3.${AWS_REGION}.amazonaws.com/amazon-ssm-${AWS_REGION}/latest/debian_${arch}/amazon-ssm-agent.deb"
-dpkg -i "$deb"
+apt_install "$deb"
 systemctl enable --now amazon-ssm-agent
 log "amazon-ssm-agent installed"
