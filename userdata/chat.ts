@@ -111,15 +111,13 @@ export function traefikDynamic(fqdn: string): string {
 }
 
 export function chatUserData(ctx: RoleContext): HostUserDataProps {
-  const backup = scheduledJob('WeeBeeTalk MongoDB dump to S3', '/usr/local/lib/weebeetalk/rocketchat-backup.sh', DAILY_AT('*-*-* 18:30:00 UTC'));
   const files: WriteFile[] = [
     { path: `${RC_ETC}/upstream.sha256`, content: manifest(ROCKETCHAT_COMPOSE), permissions: '0644' },
     { path: `${RC_ETC}/settings.env`, content: renderEnvFile(rocketchatSettings(ctx)), permissions: '0644' },
     { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(), permissions: '0644' },
     { path: `${RC_ETC}/traefik-dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), permissions: '0644' },
     { path: '/etc/systemd/system/weebeetalk-rocketchat.service', content: composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR), permissions: '0644' },
-    { path: '/etc/systemd/system/weebeetalk-rocketchat-backup.service', content: backup.service, permissions: '0644' },
-    { path: '/etc/systemd/system/weebeetalk-rocketchat-backup.timer', content: backup.timer, permissions: '0644' },
+    ...scheduledJob('weebeetalk-rocketchat-backup', 'WeeBeeTalk MongoDB dump to S3', '/usr/local/lib/weebeetalk/rocketchat-backup.sh', DAILY_AT('*-*-* 18:30:00 UTC')),
   ];
   return {
     env: {

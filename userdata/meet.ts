@@ -68,14 +68,8 @@ export function meetUserData(ctx: RoleContext): HostUserDataProps {
     { path: '/etc/systemd/system/weebeetalk-jitsi.service', content: composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR), permissions: '0644' },
   ];
   if (jitsi.jibri) {
-    const upload = scheduledJob('WeeBeeTalk: upload finished Jibri recordings to S3', '/usr/local/lib/weebeetalk/recordings-upload.sh', {
-      OnBootSec: '5min',
-      OnUnitInactiveSec: '2min',
-    });
-    files.push(
-      { path: '/etc/systemd/system/weebeetalk-recordings-upload.service', content: upload.service, permissions: '0644' },
-      { path: '/etc/systemd/system/weebeetalk-recordings-upload.timer', content: upload.timer, permissions: '0644' },
-    );
+    const upload = '/usr/local/lib/weebeetalk/recordings-upload.sh';
+    files.push(...scheduledJob('weebeetalk-recordings-upload', 'WeeBeeTalk: upload finished Jibri recordings to S3', upload, { OnBootSec: '5min', OnUnitInactiveSec: '2min' }));
   }
   return {
     env: {

@@ -1,4 +1,5 @@
 /** systemd units as typed data: one unit per Docker Compose stack, and timers for periodic jobs. */
+import type { WriteFile } from './cloud-config';
 import { DATA_DIR } from './host-user-data';
 
 type Section = Record<string, string | readonly string[]>;
@@ -35,19 +36,19 @@ export function composeUnit(description: string, workingDirectory: string): stri
   });
 }
 
-/** A oneshot service (after Docker and the data volume) and the timer that runs it. */
-export function scheduledJob(description: string, command: string, timer: Record<string, string>): { service: string; timer: string } {
-  return {
-    service: renderUnit({
-      Unit: { Description: description, Requires: 'docker.service', After: 'docker.service', RequiresMountsFor: DATA_DIR },
-      Service: { Type: 'oneshot', ExecStart: command },
-    }),
-    timer: renderUnit({
-      Unit: { Description: `${description} (timer)` },
-      Timer: timer,
-      Install: { WantedBy: 'timers.target' },
-    }),
-  };
+/** /etc/systemd/system/<name>.service, a oneshot after Docker and the data volume, and <name>.timer that runs it. */
+export function scheduledJob(name: string, description: string, command: string, timer: Record<string, string>): WriteFile[] {
+  const unit = (suffix: string, content: string): WriteFile => ({ path: `/etc/systemd/system/${name}.${suffix}`, content, permissions: '0644' });
+  return [
+    unit(
+      'service',
+      renderUnit({
+        Unit: { Description: description, Requires: 'docker.service', After: 'docker.service', RequiresMountsFor: DATA_DIR },
+        Service: { Type: 'oneshot', ExecStart: command },
+      }),
+    ),
+    unit('timer', renderUnit({ Unit: { Description: `${description} (timer)` }, Timer: timer, Install: { WantedBy: 'timers.target' } })),
+  ];
 }
 
 /** Daily at a fixed time; a run missed while the host was off happens at the next boot. */
