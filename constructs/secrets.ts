@@ -24,8 +24,6 @@ export interface SecretSpec {
 
 export class Secrets extends Construct {
   private readonly prefix: string;
-  /** Full parameter names by relative path. */
-  readonly parameterNames: Record<string, string> = {};
   /** Every parameter, by relative path (hosts must not boot before theirs exist). */
   readonly parameters: Record<string, SsmParameter> = {};
 
@@ -59,6 +57,5 @@ export class Secrets extends Construct {
       value,
       lifecycle: keep ? { ignoreChanges: ['value'] } : undefined,
     });
-    this.parameterNames[path] = name;
   }
 }

@@ -101,10 +101,12 @@ export class WeeBeeTalkStack extends TerraformStack {
     const network = new Network(this, 'network', { name, vpcCidr: config.network.vpcCidr, availabilityZone: az });
     const firewalls = new Firewalls(this, 'firewalls', { name, vpcId: network.vpc.id, rules: portPlan(config) });
 
+    // Plain names (known at synth), not references: see PUBLIC_IP in userdata/context.ts.
+    const bucketNames = Object.fromEntries(BUCKETS.map((p) => [p, bucketNameOf(config, p)])) as Record<(typeof BUCKETS)[number], string>;
     const buckets = {} as Record<(typeof BUCKETS)[number], PrivateBucket>;
     for (const purpose of BUCKETS) {
       buckets[purpose] = new PrivateBucket(this, `${purpose}-bucket`, {
-        bucketName: bucketNameOf(config, purpose),
+        bucketName: bucketNames[purpose],
         expireAfterDays: purpose === 'recordings' ? config.storage.recordingsRetentionDays : purpose === 'backups' ? config.storage.backupRetentionDays : undefined,
         // Recordings: an expired recording must be gone, not kept as a noncurrent version for weeks.
         noncurrentVersionDays: purpose === 'recordings' ? 1 : config.storage.noncurrentVersionDays,
@@ -112,8 +114,6 @@ export class WeeBeeTalkStack extends TerraformStack {
         forceDestroy: !production,
       });
     }
-    // Plain names (known at synth), not references: see PUBLIC_IP in userdata/context.ts.
-    const bucketNames = { recordings: bucketNameOf(config, 'recordings'), uploads: bucketNameOf(config, 'uploads'), backups: bucketNameOf(config, 'backups') };
     const bucketArn = (purpose: (typeof BUCKETS)[number]): string => `arn:${partition}:s3:::${bucketNames[purpose]}`;
 
     const ssmRoot = `/weebeetalk/${config.name}`;

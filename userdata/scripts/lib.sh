@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Shared helpers for the bootstrap steps; sourced, never run.
-# shellcheck disable=SC2034  # variables here are used by the steps that source this file
 
 WBT_ETC=/etc/weebeetalk
-WBT_LIB=/usr/local/lib/weebeetalk
 
 log() { echo "[$(date -Is)] ${0##*/}: $*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
