@@ -5,11 +5,23 @@ import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 
+/**
+ * What the SSM agent calls for itself, as AmazonSSMManagedInstanceCore allows it (without GetParameter(s)):
+ * https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedInstanceCore.html
+ */
+export const SSM_AGENT_ACTIONS = {
+  ssm: [
+    'DescribeAssociation', 'GetDeployablePatchSnapshotForInstance', 'GetDocument', 'DescribeDocument', 'GetManifest', 'ListAssociations',
+    'ListInstanceAssociations', 'PutInventory', 'PutComplianceItems', 'PutConfigurePackageResult', 'UpdateAssociationStatus',
+    'UpdateInstanceAssociationStatus', 'UpdateInstanceInformation',
+  ],
+  ssmmessages: ['CreateControlChannel', 'CreateDataChannel', 'OpenControlChannel', 'OpenDataChannel'],
+  ec2messages: ['AcknowledgeMessage', 'DeleteMessage', 'FailMessage', 'GetEndpoint', 'GetMessages', 'SendReply'],
+} as const;
+
 export interface HostRoleProps {
   /** Role and profile name, e.g. "weebeetalk-staging-chat". */
   readonly name: string;
-  /** ARN of the instances this role may register with SSM, e.g. arn:aws:ec2:<region>:<account>:instance/*. */
-  readonly instanceArns: string;
   /** Least-privilege grants of this role; each names its resources. @default none */
   readonly statements?: DataAwsIamPolicyDocumentStatement[];
 }
@@ -30,18 +42,15 @@ export class HostRole extends Construct {
       description: `WeeBeeTalk host ${props.name}`,
       assumeRolePolicy: trust.json,
     });
-    // Session Manager instead of SSH keys: AWS's minimal instance policy for it. Not AmazonSSMManagedInstanceCore,
-    // which also grants ssm:GetParameter(s) on every parameter and would let any host read the others' secrets.
-    const sessionManager: DataAwsIamPolicyDocumentStatement[] = [
-      { sid: 'SessionManagerRegister', actions: ['ssm:UpdateInstanceInformation'], resources: [props.instanceArns] },
-      {
-        sid: 'SessionManagerChannels',
-        // ssmmessages has no resource-level permissions.
-        actions: ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'],
-        resources: ['*'],
-      },
+    // The SSM agent (Session Manager instead of SSH keys, State Manager for configuration) with the actions of AWS's
+    // AmazonSSMManagedInstanceCore, on "*" as there: the agent's calls do not take narrower resources. Not the managed
+    // policy itself: it also grants ssm:GetParameter(s) on every parameter, so any host could read the others' secrets.
+    const agent: DataAwsIamPolicyDocumentStatement[] = [
+      { sid: 'SsmAgent', actions: SSM_AGENT_ACTIONS.ssm.map((a) => `ssm:${a}`), resources: ['*'] },
+      { sid: 'SessionManagerChannels', actions: SSM_AGENT_ACTIONS.ssmmessages.map((a) => `ssmmessages:${a}`), resources: ['*'] },
+      { sid: 'SsmAgentMessages', actions: SSM_AGENT_ACTIONS.ec2messages.map((a) => `ec2messages:${a}`), resources: ['*'] },
     ];
-    const doc = new DataAwsIamPolicyDocument(this, 'grants', { statement: [...sessionManager, ...(props.statements ?? [])] });
+    const doc = new DataAwsIamPolicyDocument(this, 'grants', { statement: [...agent, ...(props.statements ?? [])] });
     this.policy = new IamRolePolicy(this, 'grants-policy', { name: 'weebeetalk-host', role: this.role.id, policy: doc.json });
     this.profile = new IamInstanceProfile(this, 'profile', { name: props.name, role: this.role.name });
   }

@@ -184,7 +184,6 @@ export class WeeBeeTalkStack extends TerraformStack {
     for (const role of ROLES) {
       const hostRole = new HostRole(this, `${role}-role`, {
         name: `${name}-${role}`,
-        instanceArns: `arn:${partition}:ec2:${region}:${account}:instance/*`,
         statements: [
           { sid: 'OwnSecretsOnly', actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'], resources: [ssmArn(role), `${ssmArn(role)}/*`] },
           ...grants[role],
@@ -208,6 +207,8 @@ export class WeeBeeTalkStack extends TerraformStack {
         dependsOn: [
           ...network.internetAccess,
           identities[role].association,
+          // Its name resolves before any ACME client on it starts (the bootstrap also waits for public DNS).
+          ...dns.hostRecords[role],
           hostRole.policy,
           ...Object.entries(secrets.parameters).filter(([path]) => path.startsWith(`${role}/`)).map(([, p]) => p),
         ],

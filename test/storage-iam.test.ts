@@ -11,7 +11,7 @@ import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { parse } from 'yaml';
 import { ROLES, type Role } from '../config/schema';
 import { bucketNameOf, fqdnOf } from '../constructs/weebeetalk-stack';
-import { allows, documentStatements, hostIam, type Statement } from './support/iam';
+import { allows, documentStatements, hostIam, MANAGED_POLICIES, type Statement } from './support/iam';
 import {
   allResources,
   asArray,
@@ -280,6 +280,19 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     expect(seen.size).toBe(3);
   });
 
+  test("the SSM agent may do what AmazonSSMManagedInstanceCore allows it, on \"*\", except reading parameters", () => {
+    const s = synth();
+    // The agent's own calls (registration, Session Manager's channels, State Manager) take Resource "*" in AWS's
+    // managed policy; a narrower resource may refuse the registration and leave the host unreachable.
+    const agent = MANAGED_POLICIES.AmazonSSMManagedInstanceCore.flatMap((st) => st.actions).filter((a) => !SSM_READS.includes(a));
+    for (const role of ROLES) {
+      const { inline } = hostIam(s, role);
+      const refused = agent.filter((a) => !allows(inline, a, '*'));
+      expect({ role, refused }).toEqual({ role, refused: [] });
+      for (const a of SSM_READS) expect({ role, action: a, onStar: allows(inline, a, '*') }).toEqual({ role, action: a, onStar: false });
+    }
+  });
+
   test("the hosts' own policies grant SSM reads on their own path only", () => {
     const s = synth();
     for (const role of ROLES) {
@@ -340,8 +353,8 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       resources: [...st.resources].sort(),
       conditions: st.conditions.map((c): Record<string, unknown> => ({ ...c, values: asStrings(c.values, 'values').slice().sort() })).sort((a, b) => String(a.variable).localeCompare(String(b.variable))),
     });
-    // Everything but the SSM statements (own path, Session Manager) every host has.
-    const route53 = hostIam(s, 'pbx').inline.filter((st) => !st.actions.some((a) => a.startsWith('ssm:') || a.startsWith('ssmmessages:'))).map(normalize);
+    // Everything but the SSM statements (own path, the SSM agent) every host has.
+    const route53 = hostIam(s, 'pbx').inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a))).map(normalize);
     expect(route53).toEqual([
       {
         effect: 'Allow',
@@ -359,7 +372,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     for (const role of ['chat', 'meet'] as const) expect(hostIam(s, role).inline.flatMap((st) => st.actions).filter((a) => a.startsWith('route53:'))).toEqual([]);
   });
 
-  test('no host policy names "*" as a resource except for ListHostedZones, nor a wildcard action', () => {
+  test('no host policy names "*" as a resource except for ListHostedZones and the SSM agent, nor a wildcard action', () => {
     const s = synth();
     for (const role of ROLES) {
       for (const st of hostIam(s, role).inline) {
@@ -367,8 +380,9 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
         expect(st.notActions).toEqual([]);
         expect(st.notResources).toEqual([]);
         for (const a of st.actions) expect(a).not.toContain('*');
-        // Only actions without resource-level permissions may name "*": zone discovery and Session Manager's channels.
-        const noResourceLevel = ['route53:ListHostedZones', 'ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'];
+        // Only zone discovery and the SSM agent's own calls (as in AWS's managed policy) may name "*".
+        const agent = MANAGED_POLICIES.AmazonSSMManagedInstanceCore.flatMap((x) => x.actions).filter((a) => !SSM_READS.includes(a));
+        const noResourceLevel = ['route53:ListHostedZones', ...agent];
         if (st.resources.includes('*')) for (const a of st.actions) expect({ role, action: a, allowed: noResourceLevel.includes(a) }).toEqual({ role, action: a, allowed: true });
       }
     }
