@@ -34,6 +34,8 @@ export class Dns extends Construct {
   readonly zoneId: string;
   /** Name servers to delegate to, when the zone is created here. */
   readonly nameServers?: string[];
+  /** Each host's A and CAA records, by host id: a host must not ask for a certificate before they exist. */
+  readonly hostRecords: Record<string, Route53Record[]> = {};
 
   constructor(scope: Construct, id: string, props: DnsProps) {
     super(scope, id);
@@ -55,8 +57,10 @@ export class Dns extends Construct {
     // overriding the CA choices the organisation made for the rest of its zone.
     const caa = ['0 issue "letsencrypt.org"', '0 issuewild ";"', ...(props.caaIodef ? [`0 iodef "${props.caaIodef}"`] : [])];
     for (const h of props.hosts) {
-      new Route53Record(this, `${h.id}-a`, { zoneId: this.zoneId, name: h.fqdn, type: 'A', ttl, records: [h.ip] });
-      new Route53Record(this, `${h.id}-caa`, { zoneId: this.zoneId, name: h.fqdn, type: 'CAA', ttl, records: caa });
+      this.hostRecords[h.id] = [
+        new Route53Record(this, `${h.id}-a`, { zoneId: this.zoneId, name: h.fqdn, type: 'A', ttl, records: [h.ip] }),
+        new Route53Record(this, `${h.id}-caa`, { zoneId: this.zoneId, name: h.fqdn, type: 'CAA', ttl, records: caa }),
+      ];
     }
     if (props.sipsSrv)
       new Route53Record(this, 'sips-tcp-srv', { zoneId: this.zoneId, name: `_sips._tcp.${props.sipDomain}`, type: 'SRV', ttl, records: [`10 10 5061 ${props.pbxFqdn}.`] });

@@ -3,6 +3,7 @@
  * encryption, TLS-only policy, versioning, and lifecycle rules that clean up what privacy asks to forget.
  */
 import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketLifecycleConfiguration, type S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
@@ -37,19 +38,22 @@ export class PrivateBucket extends Construct {
       lifecycle: { preventDestroy: props.protect ?? false },
     });
     const bucket = this.bucket.id;
-    new S3BucketPublicAccessBlock(this, 'public-access-block', {
+    // One change at a time: S3 answers 409 OperationAborted to concurrent changes of one bucket's settings.
+    // Private first, then the rest, each after the one before.
+    let previous: ITerraformDependable = new S3BucketPublicAccessBlock(this, 'public-access-block', {
       bucket,
       blockPublicAcls: true,
       blockPublicPolicy: true,
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
-    new S3BucketOwnershipControls(this, 'ownership', { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } });
-    new S3BucketServerSideEncryptionConfigurationA(this, 'encryption', {
+    previous = new S3BucketOwnershipControls(this, 'ownership', { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' }, dependsOn: [previous] });
+    previous = new S3BucketServerSideEncryptionConfigurationA(this, 'encryption', {
       bucket,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
+      dependsOn: [previous],
     });
-    new S3BucketVersioningA(this, 'versioning', { bucket, versioningConfiguration: { status: 'Enabled' } });
+    previous = new S3BucketVersioningA(this, 'versioning', { bucket, versioningConfiguration: { status: 'Enabled' }, dependsOn: [previous] });
     const tlsOnly = new DataAwsIamPolicyDocument(this, 'tls-only', {
       statement: [
         {
@@ -62,7 +66,7 @@ export class PrivateBucket extends Construct {
         },
       ],
     });
-    new S3BucketPolicy(this, 'policy', { bucket, policy: tlsOnly.json });
+    previous = new S3BucketPolicy(this, 'policy', { bucket, policy: tlsOnly.json, dependsOn: [previous] });
 
     const rules: S3BucketLifecycleConfigurationRule[] = [
       {
@@ -78,6 +82,7 @@ export class PrivateBucket extends Construct {
         ? []
         : [{ id: 'delete-markers', status: 'Enabled', filter: [{ prefix: '' }], expiration: [{ expiredObjectDeleteMarker: true }] }]),
     ];
-    new S3BucketLifecycleConfiguration(this, 'lifecycle', { bucket, rule: rules });
+    // After versioning: its noncurrent-version rules apply to a versioned bucket.
+    new S3BucketLifecycleConfiguration(this, 'lifecycle', { bucket, rule: rules, dependsOn: [previous] });
   }
 }
