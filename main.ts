@@ -1,12 +1,23 @@
 /** The cdktf app: one stack per environment, named after it (`cdktf deploy staging`). */
-import { App } from 'cdktf';
-import { environments } from './config/environments';
-import { loadEnvironment } from './config/load';
+import { Annotations, App } from 'cdktf';
+import { runEntryPoint, synthesizeOrFail } from './config/entry';
+import { loadEnvironments } from './config/files';
+import { configWarnings } from './config/warnings';
 import { WeeBeeTalkStack } from './constructs/weebeetalk-stack';
 
-export function buildApp(app: App = new App()): App {
-  for (const file of environments) new WeeBeeTalkStack(app, file.name, { config: loadEnvironment(file) });
+export interface BuildOptions {
+  /** Folder of environment files. @default $WEEBEETALK_ENVIRONMENTS_DIR, else config/environments */
+  readonly dir?: string;
+  /** The day of synthesis (Rocket.Chat support windows). @default now */
+  readonly now?: Date;
+}
+
+export function buildApp(app: App = new App(), options: BuildOptions = {}): App {
+  for (const env of loadEnvironments(options.dir, options.now)) {
+    const stack = new WeeBeeTalkStack(app, env.config.name, { config: env.config });
+    for (const w of configWarnings(env.config, options.now)) Annotations.of(stack).addWarning(`${env.path}: ${w}`);
+  }
   return app;
 }
 
-if (require.main === module) buildApp().synth();
+if (require.main === module) runEntryPoint('synth', () => synthesizeOrFail(() => buildApp()), { viaCdktfCli: true });

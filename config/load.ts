@@ -1,5 +1,5 @@
 /** Loads an environment file over its tier's defaults and validates it, failing loudly. */
-import { environmentSchema, type EnvironmentConfig, type EnvironmentInput } from './schema';
+import { environmentSchemaAt, type EnvironmentConfig, type EnvironmentInput } from './schema';
 
 type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -53,13 +53,30 @@ export function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/**
+ * A mistake in the configuration: the environment (or the files) at fault and one line per problem,
+ * `<field> = <value>: <what is wrong and how to fix it>`. Entry points print it as one block (config/entry.ts).
+ */
 export class ConfigError extends Error {
   constructor(
     readonly environment: string,
     readonly problems: string[],
+    /** The file at fault, relative to the repository, when known. */
+    readonly file?: string,
+    /** Replaces the first line, for mistakes that are not one environment's (files, collisions). */
+    heading?: string,
   ) {
-    super(`Invalid configuration for environment "${environment}":\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    const first = heading ?? `Invalid configuration for environment "${environment}"${file ? ` (${file})` : ''}:`;
+    super(`${first}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
+  }
+}
+
+/** Several ConfigErrors found in one run (every environment is checked before any stops the run). */
+export class ConfigErrors extends Error {
+  constructor(readonly errors: readonly ConfigError[]) {
+    super(errors.map((e) => e.message).join('\n\n'));
+    this.name = 'ConfigErrors';
   }
 }
 
@@ -67,13 +84,20 @@ function valueAt(root: unknown, path: PropertyKey[]): unknown {
   return path.reduce<unknown>((v, k) => (isPlainObject(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[k] : undefined), root);
 }
 
-function show(v: unknown): string {
+export function show(v: unknown): string {
   return v === undefined ? '(missing)' : JSON.stringify(v);
 }
 
-export function loadEnvironment(file: EnvironmentFile): EnvironmentConfig {
+export interface LoadOptions {
+  /** The day of synthesis: Rocket.Chat releases must be supported on it. @default now */
+  readonly now?: Date;
+  /** The file the environment came from, named in the error. @default none */
+  readonly source?: string;
+}
+
+export function loadEnvironment(file: EnvironmentFile, options: LoadOptions = {}): EnvironmentConfig {
   const input = merge(tierDefaults(file.tier), file);
-  const result = environmentSchema.safeParse(input);
+  const result = environmentSchemaAt(options.now ?? new Date()).safeParse(input);
   if (result.success) return result.data;
   const env = typeof file.name === 'string' ? file.name : '(unnamed)';
   const problems = result.error.issues.map((i) => {
@@ -81,5 +105,5 @@ export function loadEnvironment(file: EnvironmentFile): EnvironmentConfig {
     const message = i.code === 'unrecognized_keys' ? `has unknown field(s) ${i.keys.join(', ')}: remove them or check the spelling` : i.message;
     return `${field} = ${show(valueAt(input, i.path))}: ${message}`;
   });
-  throw new ConfigError(env, problems);
+  throw new ConfigError(env, problems, options.source);
 }

@@ -22,7 +22,17 @@ export interface PortRule {
   readonly peer: Peer;
   /** Security-group description: the service that needs the port (AWS allows a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*). */
   readonly description: string;
+  /** The configuration field that sets the ports, when one does (errors about the rule name it). @default fixed ports */
+  readonly portField?: string;
 }
+
+/** The configuration list a CIDR peer comes from, by peer label. */
+export const PEER_FIELD: Readonly<Record<string, string>> = {
+  trunk: 'sip.trunkSignallingCidrs',
+  'trunk-media': 'sip.trunkMediaCidrs',
+  'sip-client': 'sip.clientCidrs',
+  admin: 'adminCidrs',
+};
 
 const WORLD: Peer = { kind: 'world' };
 
@@ -50,8 +60,8 @@ function slug(p: Peer): string {
 
 export function portPlan(env: EnvironmentConfig): PortRule[] {
   const rules: PortRule[] = [];
-  const add = (role: Role, service: string, protocol: Protocol, from: number, to: number, peers: Peer[], description: string): void => {
-    for (const peer of peers) rules.push({ id: `${role}-${service}-${slug(peer)}`, role, protocol, from, to, peer, description });
+  const add = (role: Role, service: string, protocol: Protocol, from: number, to: number, peers: Peer[], description: string, portField?: string): void => {
+    for (const peer of peers) rules.push({ id: `${role}-${service}-${slug(peer)}`, role, protocol, from, to, peer, description, ...(portField ? { portField } : {}) });
   };
   const cidrs = (list: string[], label: string): Peer[] => list.map((cidr) => ({ kind: 'cidr', cidr, label }));
   const { sip, jitsi } = env;
@@ -63,17 +73,17 @@ export function portPlan(env: EnvironmentConfig): PortRule[] {
   add('chat', 'https', 'tcp', 443, 443, [WORLD], 'Rocket.Chat web and API via Traefik; ACME TLS-ALPN-01');
   add('chat', 'http', 'tcp', 80, 80, [WORLD], 'Traefik redirect from HTTP to HTTPS');
 
-  add('meet', 'https', 'tcp', jitsi.httpsPort, jitsi.httpsPort, [WORLD], 'Jitsi Meet web frontend (HTTPS)');
+  add('meet', 'https', 'tcp', jitsi.httpsPort, jitsi.httpsPort, [WORLD], 'Jitsi Meet web frontend (HTTPS)', 'jitsi.httpsPort');
   add('meet', 'http', 'tcp', 80, 80, [WORLD], 'Jitsi web: ACME HTTP-01 challenge and redirect to HTTPS');
   add('meet', 'jvb', 'udp', 10000, 10000, [WORLD], 'Jitsi Videobridge media (RTP over UDP)');
   if (jitsi.jigasi)
-    add('meet', 'jigasi-media', 'udp', jitsi.jigasiPorts.from, jitsi.jigasiPorts.to, [{ kind: 'host', role: 'pbx' }], 'Jigasi RTP media from Asterisk');
+    add('meet', 'jigasi-media', 'udp', jitsi.jigasiPorts.from, jitsi.jigasiPorts.to, [{ kind: 'host', role: 'pbx' }], 'Jigasi RTP media from Asterisk', 'jitsi.jigasiPorts');
 
   add('pbx', 'sip-udp', 'udp', 5060, 5060, [...meetIfJigasi, ...trunkSignalling], 'Asterisk SIP signalling (UDP) from Jigasi or the SIP trunk');
   add('pbx', 'sip-tcp', 'tcp', 5060, 5060, [...meetIfJigasi, ...trunkSignalling], 'Asterisk SIP signalling (TCP) from Jigasi or the SIP trunk');
   add('pbx', 'sips', 'tcp', 5061, 5061, clients, 'Asterisk SIP over TLS for registered phones');
   if (sip.wss) add('pbx', 'wss', 'tcp', 8089, 8089, clients, 'Asterisk secure websocket for WebRTC phones');
-  add('pbx', 'rtp', 'udp', sip.rtpPorts.from, sip.rtpPorts.to, [...meetIfJigasi, ...trunkMedia, ...clients], 'Asterisk RTP media for calls');
+  add('pbx', 'rtp', 'udp', sip.rtpPorts.from, sip.rtpPorts.to, [...meetIfJigasi, ...trunkMedia, ...clients], 'Asterisk RTP media for calls', 'sip.rtpPorts');
 
   for (const role of ['chat', 'meet', 'pbx'] as const)
     add(role, 'ssh', 'tcp', 22, 22, cidrs(env.adminCidrs, 'admin'), 'SSH for administrators (SSM Session Manager is the default)');

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { canonical, isCanonical, isIpv6, isWorldCidr, overlaps, parseCidr } from './net';
+import { checkRocketChat } from './rocketchat-support';
 
 export const ROLES = ['chat', 'meet', 'pbx'] as const;
 export type Role = (typeof ROLES)[number];
@@ -25,6 +26,20 @@ const HOST_LABEL_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const EMAIL_RE = new RegExp(`^[A-Za-z0-9._%+-]+@(?:${LABEL}\\.)+[a-z]{2,63}$`);
 const AMI_RE = /^ami-[0-9a-f]{8,17}$/;
 const ACCOUNT_RE = /^\d{12}$/;
+/**
+ * A phone's display name lands in pjsip.conf as `callerid="<name>" <ext>`: no quote, `;` (comment), brackets
+ * (section header), angle brackets (the number), backslash or control character may reach it.
+ */
+const SIP_NAME_RE = /^[\p{L}\p{N}][\p{L}\p{N} .,'()&/_+-]*$/u;
+/** AWS tag keys and values: letters, digits, spaces and `_ . : / = + - @` (EC2 and S3 accept only these). */
+const TAG_TEXT_RE = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
+
+export type Architecture = 'x86_64' | 'arm64';
+
+/** Graviton families (a "g" after the generation digit, e.g. t4g, m7g, c7gn) run arm64; all others x86_64. */
+export function architectureOf(instanceType: string): Architecture {
+  return /^[a-z]+\d+g[a-z]*[.-]/.test(instanceType) ? 'arm64' : 'x86_64';
+}
 
 const port = z
   .number({ error: 'must be a whole number from 1 to 65535' })
@@ -42,13 +57,22 @@ const hostSize = z
     instanceType: z.string().regex(INSTANCE_TYPE_RE, 'must be an EC2 instance type such as t3.medium or m6i.xlarge'),
     dataVolumeGiB: z.number().int('must be a whole number of GiB').max(16384, 'must be at most 16384 GiB (gp3 limit)'),
     rootVolumeGiB: z.number().int().min(8, 'must be at least 8 GiB (the Debian 12 AMI size)').max(1024).default(16),
+    /** Pin this role's AMI (wins over ami.id), e.g. an arm64 image for a Graviton role. @default ami.id or lookup */
+    amiId: z.string().regex(AMI_RE, 'must be an AMI id such as ami-0123456789abcdef0').optional(),
+    /** Architecture of the pinned amiId, checked against the instance type. @default not checked at synthesis */
+    amiArchitecture: z.enum(['x86_64', 'arm64']).optional(),
   })
   .strict();
 
 const sipUser = z
   .object({
     extension: z.string().regex(/^[1-9]\d{2,5}$/, 'must be 3 to 6 digits not starting with 0, e.g. "1001"'),
-    name: z.string().min(1).max(64),
+    /** Display name shown on phones (pjsip.conf callerid): letters, digits, spaces and . , ' ( ) & / _ + - */
+    name: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(64, 'must be at most 64 characters')
+      .regex(SIP_NAME_RE, 'may hold only letters, digits, spaces and . , \' ( ) & / _ + - (it is written into pjsip.conf, where a quote, ; [ ] < > or a line break would change the configuration)'),
   })
   .strict();
 
@@ -106,6 +130,8 @@ const baseSchema = z
         id: z.string().regex(AMI_RE, 'must be an AMI id such as ami-0123456789abcdef0').optional(),
         /** With lookup: replace instances when Debian publishes a new AMI (true) or keep the one running (false). */
         followLatest: z.boolean(),
+        /** Architecture of the pinned id, checked against every role's instance type. @default not checked at synthesis */
+        architecture: z.enum(['x86_64', 'arm64']).optional(),
       })
       .strict(),
     /** Sources allowed to reach tcp 22; empty keeps 22 closed (use SSM Session Manager). @default [] */
@@ -144,7 +170,11 @@ const baseSchema = z
         /** "jwt" (shared with Rocket.Chat, guests may join), "internal" (Prosody accounts) or "none". @default "jwt" */
         auth: z.enum(['jwt', 'internal', 'none']).default('jwt'),
         /** Time zone of the Jitsi containers. @default "Asia/Jakarta" */
-        timezone: z.string().regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, 'must be a tz name such as Asia/Jakarta').default('Asia/Jakarta'),
+        timezone: z
+          .string()
+          .regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, 'must be a tz name such as Asia/Jakarta')
+          .refine(timeZoneExists, 'is not a time zone of the tz database: use a name such as Asia/Jakarta or Europe/Berlin')
+          .default('Asia/Jakarta'),
       })
       .strict()
       .prefault({}),
@@ -193,12 +223,22 @@ const baseSchema = z
       })
       .strict()
       .optional(),
+    /** Production only: accept local state (a file on one laptop holding production's secrets). @default false */
+    allowLocalState: z.boolean().default(false),
     /** Extra tags on every resource (never put a secret here). @default {} */
     tags: z.record(z.string(), z.string()).default({}),
   })
   .strict();
 
-export const environmentSchema = baseSchema.superRefine(checkCrossFieldRules);
+/** The schema as of a day: Rocket.Chat releases must be supported on it (config/rocketchat-support.ts). */
+export function environmentSchemaAt(now: Date) {
+  return baseSchema.superRefine((env, ctx) => {
+    checkCrossFieldRules(env, ctx);
+    for (const v of checkRocketChat(env.rocketchat.release, env.rocketchat.mongodbVersion, now)) issue(ctx, v.field.split('.'), v.message);
+  });
+}
+
+export const environmentSchema = environmentSchemaAt(new Date());
 
 export type EnvironmentInput = z.input<typeof environmentSchema>;
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
@@ -237,6 +277,49 @@ function checkCidrList(ctx: Ctx, path: (string | number)[], list: string[], vpc:
     }
     parsed.push({ i, c });
   });
+}
+
+function timeZoneExists(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Shannon entropy in bits per character: random tokens score above 4, words and ids well below. */
+function entropy(text: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bits = 0;
+  for (const n of counts.values()) bits -= (n / text.length) * Math.log2(n / text.length);
+  return bits;
+}
+
+/** Why a tag value looks like a secret, or undefined. Tags are readable by anyone with Describe rights. */
+export function secretLookingTag(key: string, value: string): string | undefined {
+  if (/pass(word|wd)?|secret|token|api[-_ ]?key|private[-_ ]?key|credential/i.test(key)) return `the key "${key}" names a secret`;
+  if (/(password|passwd|pwd|secret|token|api[-_]?key)\s*[=:]/i.test(value)) return 'it holds a "name=value" secret';
+  if (/\b(AKIA|ASIA)[0-9A-Z]{16}\b/.test(value)) return 'it holds an AWS access key id';
+  if (value.length >= 20 && /^[A-Za-z0-9+/=_-]+$/.test(value) && /[A-Za-z]/.test(value) && /\d/.test(value) && entropy(value) > 4)
+    return 'it is a long random-looking string, like a password or key';
+  return undefined;
+}
+
+function checkTags(ctx: Ctx, tags: Record<string, string>): void {
+  for (const [key, value] of Object.entries(tags)) {
+    const path = ['tags', key];
+    if (key.length < 1 || key.length > 128) issue(ctx, path, `key "${key}" must be 1 to 128 characters (AWS tag limit)`);
+    else if (!TAG_TEXT_RE.test(key)) issue(ctx, path, `key "${key}" may hold only letters, digits, spaces and _ . : / = + - @ (AWS tag rules)`);
+    else if (/^aws:/i.test(key)) issue(ctx, path, `key "${key}" starts with "aws:", which AWS reserves: choose another key`);
+    else if (/^weebeetalk:/i.test(key) || ['project', 'environment', 'managedby', 'name'].includes(key.toLowerCase()))
+      issue(ctx, path, `key "${key}" is set by this project (Project, Environment, ManagedBy, Name and weebeetalk:*): choose another key`);
+    if (value.length > 256) issue(ctx, path, 'must be at most 256 characters (AWS tag limit)');
+    else if (!TAG_TEXT_RE.test(value)) issue(ctx, path, 'may hold only letters, digits, spaces and _ . : / = + - @ (AWS tag rules)');
+    const secret = secretLookingTag(key, value);
+    if (secret) issue(ctx, path, `looks like a secret (${secret}): tags are readable by anyone with Describe rights; keep secrets in SSM Parameter Store`);
+  }
 }
 
 function within(range: PortRange, p: number): boolean {
@@ -314,4 +397,40 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
 
   if (env.ami.id === undefined && env.tier === 'production' && env.ami.followLatest)
     issue(ctx, ['ami', 'followLatest'], 'would replace production hosts whenever Debian publishes an AMI: set it to false, or pin ami.id');
+
+  // Each role needs its own name: two roles on one name would fight over its A and CAA records.
+  const roleOfName = new Map<string, Role>();
+  for (const role of ROLES) {
+    const label = env.dns.hostNames[role];
+    const other = roleOfName.get(label);
+    if (other) issue(ctx, ['dns', 'hostNames', role], `is also the ${other} host's name: give each role its own name (records of one would overwrite the other's)`);
+    else roleOfName.set(label, role);
+  }
+
+  // Architectures: an image boots only on instance types of its architecture.
+  const pinnedGlobally = ROLES.filter((r) => env.hosts[r].amiId === undefined);
+  if (env.ami.id !== undefined) {
+    const archs = new Set(pinnedGlobally.map((r) => architectureOf(env.hosts[r].instanceType)));
+    if (archs.size > 1) {
+      const list = pinnedGlobally.map((r) => `${r} ${env.hosts[r].instanceType} (${architectureOf(env.hosts[r].instanceType)})`).join(', ');
+      issue(ctx, ['ami', 'id'], `is one image for roles of two architectures (${list}): one image boots only one of them: pin each role's image with hosts.<role>.amiId, or use instance types of one architecture`);
+    }
+    if (env.ami.architecture !== undefined)
+      for (const r of pinnedGlobally)
+        if (architectureOf(env.hosts[r].instanceType) !== env.ami.architecture)
+          issue(ctx, ['hosts', r, 'instanceType'], `is ${architectureOf(env.hosts[r].instanceType)} but the pinned ami.id is ${env.ami.architecture}: EC2 cannot boot it: choose a${env.ami.architecture === 'arm64' ? ' Graviton (e.g. t4g, m7g)' : 'n x86_64 (e.g. t3, m6i)'} type or pin an ${architectureOf(env.hosts[r].instanceType)} image`);
+  } else if (env.ami.architecture !== undefined) issue(ctx, ['ami', 'architecture'], 'describes a pinned image, but ami.id is not set: remove it, or pin ami.id');
+  for (const role of ROLES) {
+    const h = env.hosts[role];
+    if (h.amiArchitecture !== undefined && h.amiId === undefined) issue(ctx, ['hosts', role, 'amiArchitecture'], `describes a pinned image, but hosts.${role}.amiId is not set: remove it, or pin the image`);
+    else if (h.amiArchitecture !== undefined && architectureOf(h.instanceType) !== h.amiArchitecture)
+      issue(ctx, ['hosts', role, 'instanceType'], `is ${architectureOf(h.instanceType)} but hosts.${role}.amiId is an ${h.amiArchitecture} image: EC2 cannot boot it: pin an ${architectureOf(h.instanceType)} image or choose a${h.amiArchitecture === 'arm64' ? ' Graviton' : 'n x86_64'} type`);
+  }
+
+  // Production keeps its state (and the secrets in it) in the S3 backend, not in a file on one machine.
+  if (env.tier === 'production' && env.state === undefined && !env.allowLocalState)
+    issue(ctx, ['state'], 'is missing in a production environment: local state would keep production\'s secrets in one file on one machine: set state { bucket, region } (README, "Deploy and destroy"), or set allowLocalState: true on purpose');
+  if (env.tier !== 'production' && env.allowLocalState) issue(ctx, ['allowLocalState'], 'only applies to production (staging may always keep local state): remove it');
+
+  checkTags(ctx, env.tags);
 }

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { App } from 'cdktf';
-import { environments } from '../config/environments';
-import { loadEnvironment } from '../config/load';
+import { formatFailure, runEntryPoint } from '../config/entry';
+import { loadEnvironments } from '../config/files';
 import type { EnvironmentConfig } from '../config/schema';
 import { auditStack, diffExposure, type Json, type StackAudit } from '../constructs/audit/matrix';
 import { FORMATS, render, violationCount, type Format, type Report } from '../constructs/audit/report';
@@ -109,7 +109,7 @@ export function runAudit(argv: readonly string[]): AuditRun {
     const format = values.format as Format;
     if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${values.format}"`);
 
-    const configs = new Map(environments.map((file) => [file.name, loadEnvironment(file)]));
+    const configs = new Map(loadEnvironments().map((e) => [e.config.name, e.config]));
     const stacks = values.out !== undefined ? readSynthesis(values.out) : synthesizeInProcess();
     const source = values.out ?? 'in-process synthesis of main.ts';
     const audits = audit(stacks, configs, values.env, source);
@@ -123,6 +123,9 @@ export function runAudit(argv: readonly string[]): AuditRun {
     const report: Report = { audits, source, diff };
     return { code: violationCount(report) > 0 ? 1 : 0, stdout: render(report, format), stderr: '' };
   } catch (e) {
+    // A configuration mistake (an input error): the same one block as `cdktf synth` prints.
+    const block = formatFailure(e);
+    if (block !== undefined) return { code: 2, stdout: '', stderr: block };
     // Duck-typed: errors thrown by Node internals come from another realm under jest's VM.
     const err = typeof e === 'object' && e !== null ? (e as { message?: unknown; code?: unknown }) : {};
     const message = typeof err.message === 'string' ? err.message : String(e);
@@ -131,9 +134,10 @@ export function runAudit(argv: readonly string[]): AuditRun {
   }
 }
 
-if (require.main === module) {
-  const run = runAudit(process.argv.slice(2));
-  process.stdout.write(run.stdout);
-  process.stderr.write(run.stderr);
-  process.exitCode = run.code;
-}
+if (require.main === module)
+  runEntryPoint('audit', () => {
+    const run = runAudit(process.argv.slice(2));
+    process.stdout.write(run.stdout);
+    process.stderr.write(run.stderr);
+    return run.code;
+  });

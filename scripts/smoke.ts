@@ -2,10 +2,13 @@
  * `npm run smoke -- <env> [options]`: post-deploy smoke check of a WeeBeeTalk stack (see --help).
  * The logic lives in smoke-lib.ts so tests can run it in-process.
  */
+import { runEntryPoint } from '../config/entry';
 import { main } from './smoke-lib';
 
-void main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-  // Let stdout drain, but never hang on a straggling socket once the report is printed.
-  setTimeout(() => process.exit(code), 1000).unref();
-});
+runEntryPoint('smoke', () =>
+  main(process.argv.slice(2)).then((code) => {
+    // Let stdout drain, but never hang on a straggling socket once the report is printed.
+    setTimeout(() => process.exit(code), 1000).unref();
+    return code;
+  }),
+);

@@ -80,6 +80,8 @@ describe('tier defaults', () => {
       name: `min-${tier}`,
       tier,
       aws: tier === 'production' ? { allowedAccountIds: ['111122223333'] } : {},
+      // Production refuses local state unless told (test/config-mistakes.test.ts); the defaults are what is tested here.
+      ...(tier === 'production' ? { allowLocalState: true } : {}),
       dns: { domain: 'example.org' },
       letsEncryptEmail: 'ops@example.org',
       // Every field of these has a default, but the sections themselves are required (see the report).

@@ -1,0 +1,192 @@
+/**
+ * Operator mistakes that used to pass silently (or crash with a stack), each through the real entry point:
+ * main.ts's buildApp over a folder of environment files, as `cdktf synth` runs it. Every refusal is one block
+ * naming the file, the field and the bad value; likely mistakes are warnings on the stack.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AnnotationMetadataEntryType, App, Testing } from 'cdktf';
+import { formatFailure, SynthesisError, synthesizeOrFail } from '../config/entry';
+import { ConfigError, ConfigErrors } from '../config/load';
+import { buildApp } from '../main';
+import { environmentsDir, shipped, type FileContent } from './support/environments-dir';
+
+/** The day the shipped defaults were checked against the Rocket.Chat support table. */
+const TODAY = new Date('2026-12-01T12:00:00Z');
+
+function withDir<T>(files: Record<string, FileContent>, listed: readonly string[] | undefined, fn: (dir: string) => T): T {
+  const d = environmentsDir(files, listed);
+  try {
+    return fn(d.dir);
+  } finally {
+    d.remove();
+  }
+}
+
+/** The block the entry point would print, or a failure saying the mistake passed. */
+function refusal(files: Record<string, FileContent>, options: { listed?: readonly string[]; now?: Date } = {}): string {
+  return withDir(files, options.listed, (dir) => {
+    let caught: unknown;
+    try {
+      buildApp(Testing.app(), { dir, now: options.now ?? TODAY });
+    } catch (e) {
+      caught = e;
+    }
+    if (caught === undefined) throw new Error(`accepted silently: ${JSON.stringify(files).slice(0, 300)}`);
+    if (!(caught instanceof ConfigError || caught instanceof ConfigErrors)) throw caught;
+    const block = formatFailure(caught);
+    if (block === undefined) throw new Error('no block');
+    expect(block).not.toMatch(/^\s+at /m);
+    return block;
+  });
+}
+
+/** Warnings the stacks carry after buildApp. */
+function warnings(files: Record<string, FileContent>): string[] {
+  return withDir(files, undefined, (dir) => {
+    const app = buildApp(Testing.app(), { dir, now: TODAY });
+    return app.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.WARN).map((m) => String(m.data)));
+  });
+}
+
+function withoutState(file: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...file };
+  delete copy.state;
+  return copy;
+}
+
+const both = (s: Record<string, unknown> = {}, p: Record<string, unknown> = {}): Record<string, FileContent> => ({ staging: shipped('staging', s), production: shipped('production', p) });
+
+interface Case {
+  readonly name: string;
+  readonly files: Record<string, FileContent>;
+  readonly listed?: readonly string[];
+  readonly now?: Date;
+  /** Every string must appear in the block: the file, the field, the value, the fix. */
+  readonly says: readonly string[];
+}
+
+describe('the shipped environments through buildApp', () => {
+  test('load, with today as the day of synthesis', () => {
+    const app = buildApp(Testing.app(), { now: TODAY });
+    expect(app.node.children.map((c) => c.node.id)).toEqual(['staging', 'production']);
+  });
+});
+
+describe('the shape of the environment files names the file', () => {
+  const cases: Case[] = [
+    { name: 'an empty file', files: { ...both(), qa: '' }, says: ['qa.ts exports nothing', 'export default'] },
+    { name: 'a named export instead of the default', files: { ...both(), qa: `export const qa = ${JSON.stringify(shipped('staging', { name: 'qa' }))};\n` }, says: ['qa.ts has no default export (it exports qa)', 'export default qa;'] },
+    { name: 'a file index.ts does not list', files: { ...both(), qa: shipped('staging', { name: 'qa' }) }, listed: ['staging', 'production'], says: ['qa.ts is not listed in', "add 'qa' to ENVIRONMENT_FILES"] },
+    { name: 'a file index.ts lists but is absent', files: both(), listed: ['staging', 'production', 'qa'], says: ["lists 'qa' but", 'qa.ts does not exist'] },
+    { name: 'two files with one name', files: { ...both(), qa: shipped('staging', { dns: { subdomain: 'qa' } }) }, says: ['qa.ts and', 'staging.ts both have name = "staging"', "name: 'qa'"] },
+    { name: 'a name that is not the file name', files: { ...both(), qa: shipped('staging', { name: 'qa2', dns: { subdomain: 'qa' } }) }, says: ['qa.ts: name = "qa2" differs from the file name'] },
+    { name: 'a production file with a staging tier', files: { ...both(), 'production-eu': shipped('staging', { name: 'production-eu', dns: { subdomain: 'eu' } }) }, says: ['production-eu.ts: tier = "staging" contradicts the file name', "tier: 'production'"] },
+    { name: 'a staging file with a production tier', files: { ...both(), 'staging-2': shipped('production', { name: 'staging-2', dns: { subdomain: 's2' }, state: { bucket: 'other-state-bucket', region: 'ap-southeast-3' } }) }, says: ['staging-2.ts: tier = "production" contradicts the file name'] },
+    { name: 'a file that does not compile', files: { ...both(), qa: 'export default { name: "qa", tier: ' }, says: ['qa.ts cannot be loaded'] },
+  ];
+  test.each(cases)('$name', ({ files, listed, says }) => {
+    const block = refusal(files, { listed });
+    expect(block).toMatch(/^Invalid environment files in .*:\n  - /);
+    for (const s of says) expect(block).toContain(s);
+  });
+});
+
+describe('collisions between environments', () => {
+  const prodState = { bucket: 'weebeetalk-terraform-state-example', region: 'ap-southeast-3', key: 'weebeetalk/production/terraform.tfstate' };
+  const cases: Case[] = [
+    { name: "staging's state is production's bucket and key", files: both({ state: prodState }), says: ['staging.ts', 'state.key = "weebeetalk/production/terraform.tfstate"', "is already production's", 'a deploy or destroy of staging would act on production'] },
+    { name: 'two environments on the same names', files: { ...both(), qa: shipped('staging', { name: 'qa' }) }, says: ['qa.ts', 'dns.hostNames.chat = "chat"', "name chat.staging.weebeetalk.example is already staging's"] },
+    { name: "a production host name inside staging's names", files: both({}, { dns: { hostNames: { chat: 'chat.staging' } } }), says: ['staging.ts', 'production.ts', 'dns.hostNames.chat', "name chat.staging.weebeetalk.example is already production's"] },
+    { name: 'two created zones of one name', files: both({ dns: { zone: 'create' } }, { dns: { zone: 'create' } }), says: ['staging.ts', 'dns.zone = "create"', "zone weebeetalk.example is already production's"] },
+  ];
+  test.each(cases)('$name', ({ files, says }) => {
+    const block = refusal(files);
+    for (const s of says) expect(block).toContain(s);
+  });
+
+  test('a state in the same bucket under its own key is fine', () => {
+    expect(() => withDir(both({ state: { bucket: prodState.bucket, region: 'ap-southeast-3' } }), undefined, (dir) => buildApp(Testing.app(), { dir, now: TODAY }))).not.toThrow();
+  });
+});
+
+describe('mistakes inside one environment', () => {
+  const bad = (name: string, s: Record<string, unknown>, says: string[], now?: Date): Case => ({ name, files: both(s), says: ['staging.ts', ...says], now });
+  const cases: Case[] = [
+    bad('two roles with one host name', { dns: { hostNames: { meet: 'chat' } } }, ['dns.hostNames.meet = "chat": is also the chat host\'s name']),
+    { name: 'production without remote state', files: { staging: shipped('staging'), production: withoutState(shipped('production')) }, says: ['production.ts', 'state = (missing)', 'allowLocalState: true'] },
+    bad('allowLocalState outside production', { allowLocalState: true }, ['allowLocalState = true: only applies to production']),
+    // Versions, against the day of synthesis.
+    bad('an end-of-life Rocket.Chat release', { rocketchat: { release: '7.10.10', mongodbVersion: '7.0' } }, ['rocketchat.release = "7.10.10"', '7.10 reached end of life on 2026-06-30', '8.9 LTS (until 2027-09-30)']),
+    bad('an unknown Rocket.Chat release', { rocketchat: { release: '6.5.0' } }, ['rocketchat.release = "6.5.0": is not in the support table', 'config/rocketchat-support.ts']),
+    bad('a MongoDB the release does not support', { rocketchat: { release: '8.9.1', mongodbVersion: '8.2' } }, ['rocketchat.mongodbVersion = "8.2": is not supported by Rocket.Chat 8.9, which supports MongoDB 8.0']),
+    bad('the shipped release once it is past its end of life', {}, ['rocketchat.release = "8.9.1"', '8.9 reached end of life on 2027-09-30'], new Date('2027-10-15T00:00:00Z')),
+    bad('a time zone that does not exist', { jitsi: { timezone: 'Asia/Jakartaa' } }, ['jitsi.timezone = "Asia/Jakartaa": is not a time zone']),
+    // Hardware.
+    bad('one pinned image for x86 and Graviton roles', { ami: { id: 'ami-0123456789abcdef0' }, hosts: { chat: { instanceType: 't4g.medium' } } }, ['ami.id = "ami-0123456789abcdef0": is one image for roles of two architectures', 'chat t4g.medium (arm64)', 'hosts.<role>.amiId']),
+    bad('a Graviton type with a pinned x86 image', { ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' }, hosts: { chat: { instanceType: 't4g.medium' }, meet: { instanceType: 'm7g.large' }, pbx: { instanceType: 't4g.small' } } }, ['hosts.chat.instanceType = "t4g.medium": is arm64 but the pinned ami.id is x86_64']),
+    bad('an x86 type with a pinned arm64 role image', { hosts: { pbx: { amiId: 'ami-0fedcba9876543210', amiArchitecture: 'arm64' } } }, ['hosts.pbx.instanceType = "t3.small": is x86_64 but hosts.pbx.amiId is an arm64 image']),
+    // Free-form text that reaches generated files or AWS.
+    ...['Line\nexten => 9999,1,Dial(PJSIP/trunk)', 'Sales; allow=all', 'Say "hi"', '[trunk]', 'Boss <1000>', 'back\\slash'].map((name) =>
+      bad(`a SIP user name ${JSON.stringify(name)}`, { sip: { users: [{ extension: '1001', name }] } }, [`sip.users.0.name = ${JSON.stringify(name)}: may hold only letters`, 'pjsip.conf']),
+    ),
+    bad('a dial-in room with a line break', { sip: { dialInRoom: 'dial-in\nexten' } }, ['sip.dialInRoom = "dial-in\\nexten": must be a room name']),
+    bad('a tag under the reserved aws: prefix', { tags: { 'aws:owner': 'ops' } }, ['tags.aws:owner = "ops": key "aws:owner" starts with "aws:"']),
+    bad('a tag that overrides a project tag', { tags: { Environment: 'prod' } }, ['tags.Environment = "prod": key "Environment" is set by this project']),
+    bad('a tag holding password=...', { tags: { Owner: 'password=hunter2' } }, ['tags.Owner = "password=hunter2"', 'looks like a secret']),
+    bad('a tag holding an access key id', { tags: { Deployer: 'AKIAIOSFODNN7EXAMPLE' } }, ['tags.Deployer = "AKIAIOSFODNN7EXAMPLE"', 'AWS access key id']),
+    bad('a tag holding a random token', { tags: { Build: 'k8J2mQ9xZ4vT7pL1wR5nB3cY6dF0' } }, ['tags.Build = "k8J2mQ9xZ4vT7pL1wR5nB3cY6dF0"', 'long random-looking string']),
+    bad('a tag key naming a secret', { tags: { DbPassword: 'x' } }, ['tags.DbPassword = "x"', 'names a secret']),
+    bad('a tag value with a line break', { tags: { Team: 'ops\nadmin' } }, ['tags.Team = "ops\\nadmin": may hold only letters']),
+  ];
+  test.each(cases)('$name', ({ files, says, now }) => {
+    const block = refusal(files, { now });
+    for (const s of says) expect(block).toContain(s);
+  });
+
+  test('what is valid stays valid: per-role images, real time zones, ordinary names and tags', () => {
+    const ok = both({
+      ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' },
+      hosts: { chat: { instanceType: 't4g.medium', amiId: 'ami-0fedcba9876543210', amiArchitecture: 'arm64' } },
+      jitsi: { timezone: 'Europe/Berlin' },
+      sip: { users: [{ extension: '1001', name: "O'Brien (Sales) & Co., 2/F" }, { extension: '1002', name: 'Ünal-Çelik' }] },
+      tags: { CostCenter: 'CC-1234', Owner: 'ops@weebeetalk.example', Repo: 'github.com/weebeetalk/infra' },
+    });
+    expect(() => withDir(ok, undefined, (dir) => buildApp(Testing.app(), { dir, now: TODAY }))).not.toThrow();
+  });
+});
+
+describe('likely mistakes are warnings', () => {
+  test.each([
+    { name: 'a private SIP client network on a public host', s: { sip: { clientCidrs: ['10.99.0.0/16'] } }, says: 'sip.clientCidrs.0 = "10.99.0.0/16": is a private network' },
+    { name: 'an RTP range too small for the phones', s: { sip: { rtpPorts: { from: 10000, to: 10005 } } }, says: 'sip.rtpPorts = {"from":10000,"to":10005}: 6 ports carry fewer than the 8 that 2 phones' },
+    { name: "a Let's Encrypt email on a documentation domain", s: {}, says: 'letsEncryptEmail = "ops@weebeetalk.example": is on a documentation domain' },
+  ])('$name', ({ s, says }) => {
+    const found = warnings(both(s)).filter((w) => w.includes(says) && w.includes('staging.ts: '));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^.*staging\.ts: /);
+  });
+});
+
+describe('synthesis errors name the configuration field', () => {
+  test('a Jitsi HTTPS port on an internal port fails the audit gate naming jitsi.httpsPort', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-mistakes-'));
+    const d = environmentsDir(both({ jitsi: { httpsPort: 9090 } }));
+    try {
+      let caught: unknown;
+      try {
+        synthesizeOrFail(() => buildApp(new App({ outdir, stackTraces: false }), { dir: d.dir, now: TODAY }));
+      } catch (e) {
+        caught = e;
+      }
+      if (!(caught instanceof SynthesisError)) throw caught;
+      const block = formatFailure(caught) ?? '';
+      expect(block).toMatch(/^Synthesis of environment "staging" failed:\n  - jitsi\.httpsPort = 9090: WBT-SG-INTERNAL /);
+      expect(block).not.toContain('production');
+    } finally {
+      d.remove();
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
