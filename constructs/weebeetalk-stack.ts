@@ -25,6 +25,7 @@ import { HostRole } from './host-role';
 import { Network } from './network';
 import { PrivateBucket } from './private-bucket';
 import { Secrets } from './secrets';
+import { USER_DATA_LIMIT_BYTES, userDataBytes, type UserDataPart } from './user-data-size';
 import { VolumeSnapshots } from './volume-snapshots';
 
 export interface WeeBeeTalkStackProps {
@@ -194,7 +195,8 @@ export class WeeBeeTalkStack extends TerraformStack {
         region,
         availabilityZone: az,
         instanceType: config.hosts[role].instanceType,
-        amiId: config.ami.id,
+        // A role's own pin wins (e.g. an arm64 image for a Graviton role).
+        amiId: config.hosts[role].amiId ?? config.ami.id,
         followLatestAmi: config.ami.followLatest,
         networkInterfaceId: identities[role].networkInterface.id,
         instanceProfileName: hostRole.profile.name,
@@ -216,6 +218,18 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
     }
     this.hosts = hosts;
+
+    // EC2 refuses user-data over 16 KB: found at apply, a replacement would fail with the old host already gone.
+    for (const role of ROLES) {
+      const parts = hosts[role].userData.config.partInput;
+      if (!Array.isArray(parts)) continue;
+      const bytes = userDataBytes(parts.map((p): UserDataPart => ({ filename: p.filename ?? '', contentType: p.contentType ?? 'text/plain', content: p.content })));
+      const grows = role === 'pbx' ? `it grows with sip.users (${config.sip.users.length} phones): fewer phones per environment` : 'trim what the role writes';
+      const what = `user-data of the ${role} host is ${bytes} bytes gzipped, EC2's limit is ${USER_DATA_LIMIT_BYTES} bytes (raw, before base64)`;
+      if (bytes > USER_DATA_LIMIT_BYTES) Annotations.of(hosts[role]).addError(`${what}: the instance could not be launched or replaced: ${grows}`);
+      // zlib stands in for the provider's Go deflater at synthesis: keep 5% clear of the limit.
+      else if (bytes > USER_DATA_LIMIT_BYTES * 0.95) Annotations.of(hosts[role]).addWarning(`${what}: within 5% of the limit: ${grows}`);
+    }
 
     if (config.snapshots.enabled) {
       if (!production)

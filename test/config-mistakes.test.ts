@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AnnotationMetadataEntryType, App, Testing } from 'cdktf';
+import { AnnotationMetadataEntryType, App, TerraformStack, Testing } from 'cdktf';
 import { formatFailure, SynthesisError, synthesizeOrFail } from '../config/entry';
 import { ConfigError, ConfigErrors } from '../config/load';
 import { buildApp } from '../main';
@@ -153,7 +153,13 @@ describe('mistakes inside one environment', () => {
       sip: { users: [{ extension: '1001', name: "O'Brien (Sales) & Co., 2/F" }, { extension: '1002', name: 'Ünal-Çelik' }] },
       tags: { CostCenter: 'CC-1234', Owner: 'ops@weebeetalk.example', Repo: 'github.com/weebeetalk/infra' },
     });
-    expect(() => withDir(ok, undefined, (dir) => buildApp(Testing.app(), { dir, now: TODAY }))).not.toThrow();
+    const amis = withDir(ok, undefined, (dir) => {
+      const stack = buildApp(Testing.app(), { dir, now: TODAY }).node.findChild('staging') as TerraformStack;
+      const json = JSON.parse(Testing.synth(stack)) as { resource: { aws_instance: Record<string, { ami: string; tags: { Name: string } }> } };
+      return Object.fromEntries(Object.values(json.resource.aws_instance).map((i) => [i.tags.Name, i.ami]));
+    });
+    // The role's own pin wins over ami.id.
+    expect(amis).toEqual({ 'weebeetalk-staging-chat': 'ami-0fedcba9876543210', 'weebeetalk-staging-meet': 'ami-0123456789abcdef0', 'weebeetalk-staging-pbx': 'ami-0123456789abcdef0' });
   });
 });
 
@@ -184,6 +190,27 @@ describe('synthesis errors name the configuration field', () => {
       const block = formatFailure(caught) ?? '';
       expect(block).toMatch(/^Synthesis of environment "staging" failed:\n  - jitsi\.httpsPort = 9090: WBT-SG-INTERNAL /);
       expect(block).not.toContain('production');
+    } finally {
+      d.remove();
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test('user-data past EC2\'s 16 KB (a PBX with 200 phones) fails naming its size and sip.users', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-mistakes-'));
+    const users = Array.from({ length: 200 }, (_, i) => ({ extension: String(1001 + i), name: `Phone ${i}` }));
+    const d = environmentsDir(both({ sip: { users } }));
+    try {
+      let caught: unknown;
+      try {
+        synthesizeOrFail(() => buildApp(new App({ outdir, stackTraces: false }), { dir: d.dir, now: TODAY }));
+      } catch (e) {
+        caught = e;
+      }
+      if (!(caught instanceof SynthesisError)) throw caught ?? new Error('accepted silently');
+      expect(formatFailure(caught)).toMatch(
+        /^Synthesis of environment "staging" failed:\n  - \[staging\/pbx-host\] user-data of the pbx host is \d{5} bytes gzipped, EC2's limit is 16384 bytes \(raw, before base64\): .*sip\.users \(200 phones\)/,
+      );
     } finally {
       d.remove();
       rmSync(outdir, { recursive: true, force: true });
