@@ -21,6 +21,9 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The first-boot harness's sandbox root (root only; cached).
+bash scripts/setup-boot-root.sh
+
 export CHECKPOINT_DISABLE=1
 npm ci --no-audit --no-fund
 npm run synth

@@ -28,12 +28,12 @@ fi
 # Secrets first: a failed read stops here, before anything is written.
 secrets=()
 if [[ "$JITSI_AUTH" == jwt ]]; then
-  jwt_id=$(ssm_secret meet/jwt-app-id)
-  jwt_secret=$(ssm_secret meet/jwt-app-secret)
+  jwt_id=$(ssm_secret jwt-app-id)
+  jwt_secret=$(ssm_secret jwt-app-secret)
   secrets+=("JWT_APP_ID=\"${jwt_id}\"" "JWT_APP_SECRET=\"${jwt_secret}\"")
 fi
 if [[ "$JIGASI_ENABLED" == 1 ]]; then
-  jigasi_password=$(ssm_secret meet/jigasi-sip-password)
+  jigasi_password=$(ssm_secret jigasi-sip-password)
   secrets+=("JIGASI_SIP_PASSWORD=\"${jigasi_password}\"")
 fi
 {

@@ -9,8 +9,9 @@ die() { log "ERROR: $*" >&2; exit 1; }
 # imds_tag KEY: an instance tag from instance metadata (IMDSv2).
 imds_tag() {
   local token
-  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) || return 1
-  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/tags/instance/$1"
+  # Bounded: IMDS answers in milliseconds; a hung call must time out so that retry gets its turn.
+  token=$(curl -fsS --connect-timeout 1 --max-time 3 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) || return 1
+  curl -fsS --connect-timeout 1 --max-time 3 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/tags/instance/$1"
 }
 
 # Settings: non-secret ones written by cloud-init (user-data), plus the Elastic IP and the data volume id from
@@ -46,14 +47,32 @@ retry() {
   return 1
 }
 
-# ssm_secret NAME: a SecureString under this host's own SSM path, printed to stdout (never logged).
-# Fails on an empty value: a silently empty password would break what it protects. Call it as a plain
-# assignment (v=$(ssm_secret x)) so that set -e stops the step when it fails.
+# ssm_secret NAME: the parameter SSM_PREFIX/NAME (NAME relative to this host's own path, the only one its role
+# may read, e.g. `ssm_secret admin-password` on chat), decrypted, printed to stdout (never logged).
+# Throttling and network errors are retried; a missing or forbidden name fails at once, naming it. Fails on an
+# empty value: a silently empty password would break what it protects. Call it as a plain assignment
+# (v=$(ssm_secret x)) so that set -e stops the step when it fails.
 ssm_secret() {
-  local value
-  value=$(retry 10 6 aws ssm get-parameter --region "${AWS_REGION}" --with-decryption \
-    --name "${SSM_PREFIX}/$1" --query Parameter.Value --output text) || die "cannot read ${SSM_PREFIX}/$1 from SSM"
-  [[ -n "$value" && "$value" != None ]] || die "${SSM_PREFIX}/$1 is empty in SSM"
+  local name="${SSM_PREFIX}/$1" value err i
+  [[ "$1" != /* && "$1" != "${WBT_ROLE:-}/"* ]] || die "ssm_secret takes a name relative to ${SSM_PREFIX}, got $1"
+  err=$(mktemp)
+  for ((i = 1; i <= 10; i++)); do
+    if value=$(aws ssm get-parameter --region "${AWS_REGION}" --with-decryption --name "$name" \
+      --query Parameter.Value --output text 2> "$err"); then
+      break
+    fi
+    if grep -qE 'ParameterNotFound|AccessDenied' "$err"; then
+      log "ERROR: SSM parameter ${name}: $(tr -s '\n' ' ' < "$err")" >&2
+      rm -f "$err"
+      die "cannot read ${name} from SSM (the plan must create it and this host's role must grant it)"
+    fi
+    log "attempt ${i}/10 to read ${name} failed: $(tr -s '\n' ' ' < "$err")" >&2
+    value=""
+    sleep 6
+  done
+  rm -f "$err"
+  [[ -n "$value" ]] || die "cannot read ${name} from SSM"
+  [[ "$value" != None ]] || die "${name} is empty in SSM"
   printf '%s' "$value"
 }
 

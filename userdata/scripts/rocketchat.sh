@@ -12,7 +12,7 @@ fetch_release "$RC_COMPOSE_URL" "$dir" "${etc}/upstream.sha256"
 # .env = the settings from user-data + the initial admin password from SSM, root-only. Rewritten on every run
 # so a changed setting takes effect. Rocket.Chat uses ADMIN_PASS only while no admin exists: SSM keeps the
 # initial password; change it later in Rocket.Chat itself.
-admin_pass=$(ssm_secret chat/admin-password)
+admin_pass=$(ssm_secret admin-password)
 {
   cat "${etc}/settings.env"
   printf 'RC_ADMIN_PASS="%s"\n' "$admin_pass"

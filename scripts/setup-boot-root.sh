@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One-time build of the first-boot harness's sandbox root (test/boot.test.ts): a Debian 12 minbase with what
+# the AMI and cloud-init's `packages` give the bootstrap scripts to run. Cached; rebuilt when the list changes.
+set -euo pipefail
+
+cache=/var/cache/weebeetalk-test
+root="${cache}/bookworm-root"
+# What the scripts really execute: blkid/mount/mountpoint (util-linux, mount), mkfs.ext4/resize2fs (e2fsprogs),
+# curl against instance metadata, jq, gpg (the apt key's fingerprint), openssl (the certbot stand-in), tar/gzip.
+packages=(bash coreutils util-linux mount e2fsprogs curl jq gnupg openssl ca-certificates iproute2 procps tar gzip sed gawk findutils)
+stamp="bookworm minbase ${packages[*]}"
+key="${cache}/docker-ce.asc"
+
+# Docker's apt key for the stand-in download.docker.com, from Debian's own copy (extrepo-offline-data).
+docker_key() {
+  [[ -s "$key" ]] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 0755 "$tmp" # apt downloads as _apt
+  (cd "$tmp" && { apt-get download -q extrepo-offline-data || { apt-get update -q && apt-get download -q extrepo-offline-data; }; })
+  dpkg-deb -x "$tmp"/extrepo-offline-data_*.deb "${tmp}/x"
+  install -m 0644 "${tmp}/x/usr/share/extrepo/offline-data/debian/bookworm/docker-ce.asc" "$key"
+  rm -rf "$tmp"
+}
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "boot sandbox root: needs root (debootstrap); the first-boot tests are skipped without it" >&2
+  exit 0
+fi
+install -d -m 0755 "$cache"
+docker_key
+if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == "$stamp" ]]; then
+  echo "boot sandbox root up to date: ${root}"
+  exit 0
+fi
+if ! command -v debootstrap >/dev/null; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap
+fi
+tmp=$(mktemp -d "${cache}/build.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+include=$(IFS=,; echo "${packages[*]}")
+debootstrap --variant=minbase --include="$include" bookworm "${tmp}/root" http://deb.debian.org/debian
+# Nothing in the sandbox may reach the package archive or start daemons.
+rm -rf "${tmp}/root/var/cache/apt/archives/"*.deb
+echo "$stamp" > "${tmp}/root/.weebeetalk-stamp"
+rm -rf "$root"
+mv "${tmp}/root" "$root"
+echo "boot sandbox root built: ${root}"

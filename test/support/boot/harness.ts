@@ -1,0 +1,276 @@
+/**
+ * The first-boot harness: one host of one environment, booted from its user-data exactly as synthesized, as root
+ * in a throwaway sandbox (test/support/boot/sandbox.sh under unshare: private mount, network and PID
+ * namespaces, an overlay over the Debian 12 root that scripts/setup-boot-root.sh builds, the data volume a real
+ * ext4 on a loop device). Stand-ins derived from the plan answer as AWS does (server.ts, standins/).
+ *
+ * One deliberate deviation from "exactly as synthesized": the stand-in internet cannot serve upstream's bytes
+ * (and they may not be copied here), so it serves stand-in release trees and the upstream manifests written by
+ * cloud-init are re-pinned to those trees. A test shows the unmodified manifest refuses them.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { transformFileSync } from '@swc/core';
+import type { Faults, ServerWorld } from './server';
+import type { HostPlan, WriteFileSpec } from './plan';
+
+const run = promisify(execFile);
+
+export const BOOT_CACHE = '/var/cache/weebeetalk-test';
+export const BOOT_ROOT = `${BOOT_CACHE}/bookworm-root`;
+/** Docker's apt key as Debian ships it (extrepo-offline-data), extracted by scripts/setup-boot-root.sh. */
+export const DOCKER_KEY = `${BOOT_CACHE}/docker-ce.asc`;
+const HERE = __dirname;
+
+/** Files shared by every sandbox of a test file: the transpiled server, fixtures. */
+export class BootKit {
+  readonly dir = mkdtempSync(join(tmpdir(), 'wbt-boot-'));
+  private readonly trees = new Map<string, { tarball: string; manifest: string }>();
+
+  constructor() {
+    const server = join(this.dir, 'server');
+    mkdirSync(server);
+    for (const name of ['server', 'policy']) {
+      const out = transformFileSync(join(HERE, `${name}.ts`), { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } });
+      writeFileSync(join(server, `${name}.js`), out.code);
+    }
+    // The SSM agent package: a real (empty) .deb, so the apt-get stand-in reads its name as dpkg would.
+    const deb = join(this.dir, 'ssm-agent');
+    mkdirSync(join(deb, 'DEBIAN'), { recursive: true });
+    writeFileSync(join(deb, 'DEBIAN', 'control'), 'Package: amazon-ssm-agent\nVersion: 3.3.0.0-1\nArchitecture: amd64\nMaintainer: stand-in <none@invalid>\nDescription: stand-in\n');
+    execFileSync('dpkg-deb', ['--build', '--root-owner-group', deb, join(this.dir, 'amazon-ssm-agent.deb')], { stdio: 'ignore' });
+  }
+
+  /**
+   * A stand-in release tree holding the files a manifest names (gen-passwords.sh with upstream's contract:
+   * rewrite the six NAME= lines of the .env beside it), as a GitHub archive with one top-level directory.
+   */
+  releaseTree(manifest: string): { tarball: string; manifest: string } {
+    const hit = this.trees.get(manifest);
+    if (hit) return hit;
+    const id = createHash('sha256').update(manifest).digest('hex').slice(0, 12);
+    const top = join(this.dir, `tree-${id}`, 'release');
+    mkdirSync(top, { recursive: true });
+    const names = manifest.trim().split('\n').map((l) => l.split(/\s+/)[1]);
+    for (const name of names) {
+      const body =
+        name === 'gen-passwords.sh'
+          ? '#!/usr/bin/env bash\n# stand-in with the upstream contract\nenv_file="$(dirname "$0")/.env"\nfor n in JICOFO_AUTH JVB_AUTH JIGASI_XMPP JIBRI_RECORDER JIBRI_XMPP JIGASI_TRANSCRIBER; do\n  sed -i.bak "s#${n}_PASSWORD=.*#${n}_PASSWORD=$(openssl rand -hex 16)#g" "$env_file"\ndone\n'
+          : `# stand-in for upstream's ${name}\n`;
+      writeFileSync(join(top, name), body);
+    }
+    const tarball = join(this.dir, `tree-${id}.tar.gz`);
+    execFileSync('tar', ['-czf', tarball, '-C', join(this.dir, `tree-${id}`), 'release']);
+    const sums = names.map((n) => `${createHash('sha256').update(readFileSync(join(top, n))).digest('hex')}  ${n}`).join('\n');
+    const tree = { tarball, manifest: `${sums}\n` };
+    this.trees.set(manifest, tree);
+    return tree;
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface SandboxOptions {
+  readonly faults?: Faults;
+  /** Seconds (real) before the data volume's device appears. @default 0 */
+  readonly attachDelay?: number;
+  /** Data volume size in MiB. @default 64 */
+  readonly volumeMiB?: number;
+  /** Serve the plan's manifests unmodified (the stand-in trees then fail the checksum check). @default false */
+  readonly keepUpstreamManifests?: boolean;
+  /** Parameters the stand-in SSM does not have (deleted out of band). @default none */
+  readonly withoutParameters?: readonly string[];
+}
+
+export interface BootResult {
+  readonly code: number;
+  /** What the boot printed (the bootstrap tees its log here too). */
+  readonly output: string;
+  /** Per-run exit codes of the `run` steps. */
+  readonly codes: readonly number[];
+}
+
+export interface Inspection {
+  readonly files: readonly { path: string; exists: boolean; mode?: string; owner?: string; sha256?: string; loginUserReads?: boolean }[];
+  readonly volume: { uuid: string; fsBytes: number; deviceBytes: number } | null;
+}
+
+export interface Logged {
+  readonly cmd: string;
+  readonly cwd: string;
+  readonly argv: readonly string[];
+  readonly extra: Record<string, unknown> | null;
+}
+
+const hostEnvValue = (files: readonly WriteFileSpec[], key: string): string | undefined => {
+  const env = files.find((f) => f.path === '/etc/weebeetalk/host.env')?.content ?? '';
+  return new RegExp(`^${key}="([^"]*)"$`, 'm').exec(env)?.[1];
+};
+
+/** One host: its data volume image and its root filesystems (a fresh one per instance). */
+export class HostSandbox {
+  readonly dir: string;
+  readonly image: string;
+  private generation = 0;
+  private root = '';
+
+  constructor(
+    private readonly kit: BootKit,
+    readonly plan: HostPlan,
+    private readonly options: SandboxOptions = {},
+  ) {
+    this.dir = mkdtempSync(join(kit.dir, `${plan.world.env}-${plan.world.role}-`));
+    this.image = join(this.dir, 'data.img');
+    execFileSync('truncate', ['-s', `${options.volumeMiB ?? 64}M`, this.image]);
+    this.newInstance();
+  }
+
+  get instanceId(): string {
+    return `i-0${createHash('sha256').update(`${this.plan.world.env}/${this.plan.world.role}/${this.generation}`).digest('hex').slice(0, 16)}`;
+  }
+
+  /** The root directory of the current instance's overlay (upper/ holds everything the boot wrote). */
+  get run(): string {
+    return this.root;
+  }
+
+  /** A replacement: a new instance (fresh root filesystem, new id) that gets the same data volume. */
+  newInstance(): void {
+    this.generation += 1;
+    this.root = join(this.dir, `instance-${this.generation}`);
+    const share = join(this.root, 'share');
+    mkdirSync(join(share, 'log'), { recursive: true });
+    mkdirSync(join(share, 'cloud'), { recursive: true });
+    const { plan, kit } = this;
+    const internet: Record<string, string> = {
+      'https://download.docker.com/linux/debian/gpg': DOCKER_KEY,
+      [`https://s3.${plan.world.region}.amazonaws.com/amazon-ssm-${plan.world.region}/latest/debian_amd64/amazon-ssm-agent.deb`]: join(kit.dir, 'amazon-ssm-agent.deb'),
+    };
+    const writeFiles = plan.writeFiles.map((f) => {
+      if (!f.path.endsWith('/upstream.sha256')) return f;
+      const tree = kit.releaseTree(f.content);
+      const urls = plan.writeFiles
+        .filter((w) => w.path === '/etc/weebeetalk/host.env')
+        .flatMap((w) => [...w.content.matchAll(/^([A-Z_]+_URL)="(https:\/\/[^"]+\.tar\.gz)"$/gm)].map((m) => m[2]));
+      if (urls.length !== 1) throw new Error(`${plan.world.role}: expected one release URL in host.env beside ${f.path}, found ${urls.join(', ')}`);
+      internet[urls[0]] = tree.tarball;
+      return this.options.keepUpstreamManifests ? f : { ...f, content: tree.manifest };
+    });
+    const fqdn = hostEnvValue(plan.writeFiles, 'FQDN');
+    if (!fqdn) throw new Error(`${plan.world.role}: host.env has no FQDN`);
+    const without = new Set(this.options.withoutParameters ?? []);
+    const world: ServerWorld = {
+      region: plan.world.region,
+      account: plan.world.account,
+      roleName: plan.world.roleName,
+      instanceId: this.instanceId,
+      publicIp: plan.world.publicIp,
+      fqdn,
+      tags: plan.world.tags,
+      parameters: plan.world.parameters.filter((p) => !without.has(p.name)),
+      statements: plan.world.statements,
+      buckets: plan.world.buckets,
+      zones: plan.world.zones,
+      aRecords: plan.world.aRecords as Record<string, string[]>,
+      internet,
+      rootDir: join(this.root, 'merged'),
+      logDir: join(share, 'log'),
+      faults: this.options.faults ?? {},
+      readyFile: join(share, 'ready'),
+    };
+    writeFileSync(join(share, 'world.json'), JSON.stringify(world, null, 1));
+    // Laid out for cloud-init-boot to read without a JSON parser (files.tsv: index, path, permissions, owner).
+    const cloud = join(share, 'cloud');
+    mkdirSync(join(cloud, 'files'));
+    writeFiles.forEach((f, i) => writeFileSync(join(cloud, 'files', String(i)), f.content));
+    for (const f of writeFiles) if (/[\t\n]/.test(f.path + f.permissions + f.owner)) throw new Error(`write_files ${f.path}: tab or newline in path, permissions or owner`);
+    writeFileSync(join(cloud, 'files.tsv'), writeFiles.map((f, i) => `${i}\t${f.path}\t${f.permissions}\t${f.owner}\n`).join(''));
+    writeFileSync(join(cloud, 'package-flags'), `${plan.packageUpdate} ${plan.packageUpgrade}\n`);
+    writeFileSync(join(cloud, 'packages'), plan.packages.map((p) => `${p}\n`).join(''));
+    writeFileSync(join(cloud, 'script-name'), plan.script.filename);
+    writeFileSync(join(cloud, 'script'), plan.script.content);
+  }
+
+  /**
+   * Boot (or run steps on) the current instance. Steps: ['run', shell command] inside the host,
+   * or ['grow', MiB] to grow the volume under the running host.
+   */
+  async session(steps: readonly (readonly ['run', string] | readonly ['grow', number])[]): Promise<BootResult> {
+    const share = join(this.root, 'share');
+    writeFileSync(join(share, 'steps'), `${steps.map(([a, b]) => `${a} ${b}`).join('\n')}\n`);
+    rmSync(join(share, 'log', 'rc'), { force: true });
+    const before = existsSync(join(share, 'log', 'boot.out')) ? readFileSync(join(share, 'log', 'boot.out'), 'utf8').length : 0;
+    const script = join(HERE, 'sandbox.sh');
+    chmodSync(script, 0o755);
+    let code = 0;
+    try {
+      await run('unshare', ['--mount', '--net', '--pid', '--fork', '--kill-child', '/bin/bash', script], {
+        env: {
+          PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+          WBT_RUN: this.root,
+          WBT_ROOT: BOOT_ROOT,
+          WBT_IMAGE: this.image,
+          WBT_STANDINS: join(HERE, 'standins'),
+          WBT_NODE: process.execPath,
+          WBT_SERVER: join(this.kit.dir, 'server', 'server.js'),
+          WBT_VOLUME_SERIAL: this.plan.world.dataVolumeId.replace(/-/g, ''),
+          WBT_ATTACH_DELAY: String(this.options.attachDelay ?? 0),
+        },
+        timeout: 90_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } catch (e) {
+      code = (e as { code?: number }).code ?? 1;
+      const stderr = (e as { stderr?: string }).stderr ?? '';
+      if (code >= 90) throw new Error(`sandbox failed (${code}): ${stderr}`);
+    }
+    const output = readFileSync(join(share, 'log', 'boot.out'), 'utf8').slice(before);
+    const codes = existsSync(join(share, 'log', 'rc')) ? readFileSync(join(share, 'log', 'rc'), 'utf8').trim().split('\n').map(Number) : [];
+    return { code, output, codes };
+  }
+
+  /** cloud-init's first boot of this instance (write_files, packages, the bootstrap part). */
+  firstBoot(): Promise<BootResult> {
+    return this.session([['run', '/opt/wbt-standins/cloud-init-boot']]);
+  }
+
+  /** An operator's `sudo weebeetalk-bootstrap` on the running instance. */
+  rerun(): Promise<BootResult> {
+    return this.session([['run', '/usr/local/sbin/weebeetalk-bootstrap']]);
+  }
+
+  /** Paths to stat inside the host (and the data volume) after the steps of the next session. */
+  inspecting(paths: readonly string[]): ['run', string] {
+    writeFileSync(join(this.root, 'share', 'inspect-paths'), `${paths.join('\n')}\n`);
+    return ['run', '/opt/wbt-standins/inspect'];
+  }
+
+  inspection(): Inspection {
+    return JSON.parse(readFileSync(join(this.root, 'share', 'inspect.json'), 'utf8')) as Inspection;
+  }
+
+  /** JSON lines a stand-in logged during this instance's life (commands, aws, ssm, imds, dns, acme...). */
+  log<T = Logged>(name: string): T[] {
+    const file = join(this.root, 'share', 'log', name);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+  }
+
+  /** A path of the instance's root filesystem as the boot left it (the overlay's upper layer). */
+  upper(path: string): string {
+    return join(this.root, 'upper', path);
+  }
+}
+
+/** Loop devices backed by files under dir (the harness must leave none). */
+export function loopsUnder(dir: string): string[] {
+  return execFileSync('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(dir));
+}

@@ -1,0 +1,164 @@
+/**
+ * What a booting host meets in AWS, read from the synthesized plan only (never from the code under test):
+ * its user-data parts, instance tags, IAM statements, the SSM parameters, buckets, zone and A records.
+ * Values Terraform knows only after apply (Elastic IPs, volume ids, the account, the zone id, generated
+ * passwords) get fake but consistent values; an unknown reference fails loudly.
+ */
+import { createHash } from 'node:crypto';
+import { parse } from 'yaml';
+import type { Role } from '../../../config/schema';
+import { fromTerraformLiteral } from '../../../userdata/cloud-config';
+import { hostIam } from '../iam';
+import { asArray, asObject, asString, dataSources, isObject, referenced, resources, single, type Block, type Synthesized } from '../synth';
+import type { PolicyStatement } from './policy';
+
+export const ACCOUNT = '111122223333';
+
+export interface WriteFileSpec {
+  readonly path: string;
+  readonly content: string;
+  readonly permissions: string;
+  readonly owner: string;
+}
+
+export interface Parameter {
+  readonly name: string;
+  readonly type: 'String' | 'SecureString' | 'StringList';
+  readonly value: string;
+}
+
+/** Everything the stand-ins of one host know. */
+export interface World {
+  readonly env: string;
+  readonly role: Role;
+  readonly region: string;
+  readonly account: string;
+  readonly roleName: string;
+  readonly publicIp: string;
+  readonly dataVolumeId: string;
+  /** Instance tags as IMDS lists them (provider default tags included). */
+  readonly tags: Record<string, string>;
+  readonly parameters: readonly Parameter[];
+  readonly statements: readonly PolicyStatement[];
+  readonly buckets: readonly string[];
+  readonly zones: readonly { readonly id: string; readonly name: string }[];
+  /** Public A records of the zone: name to addresses. */
+  readonly aRecords: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface HostPlan {
+  readonly world: World;
+  readonly writeFiles: readonly WriteFileSpec[];
+  readonly packages: readonly string[];
+  readonly packageUpdate: boolean;
+  readonly packageUpgrade: boolean;
+  /** The text/x-shellscript part: its filename and content as cloud-init saves it. */
+  readonly script: { readonly filename: string; readonly content: string };
+  /** cloud-config keys the harness does not render (the test fails on them rather than skipping them silently). */
+  readonly unrenderedKeys: readonly string[];
+}
+
+const hex = (seed: string, n: number): string => createHash('sha256').update(seed).digest('hex').slice(0, n);
+
+/** A fake, deterministic value for each reference the plan leaves to apply time. */
+function resolver(s: Synthesized): (text: string) => string {
+  const eips = resources(s, 'aws_eip').map((e) => e.address).sort();
+  const fake = (address: string, attribute: string): string => {
+    const [type] = address.replace(/^data\./, '').split('.');
+    if (type === 'aws_eip' && attribute === 'public_ip') {
+      // TEST-NET-2 (RFC 5737): documentation addresses, never routed.
+      return `198.51.100.${10 + eips.indexOf(address)}`;
+    }
+    if (type === 'aws_ebs_volume' && attribute === 'id') return `vol-0${hex(address, 16)}`;
+    if (type === 'aws_caller_identity' && attribute === 'account_id') return ACCOUNT;
+    if (type === 'aws_route53_zone' && attribute === 'zone_id') return `Z0${hex(address, 18).toUpperCase()}`;
+    if (type === 'aws_secretsmanager_random_password' && attribute === 'random_password') return `R${hex(address, 31)}`;
+    throw new Error(`the boot harness has no stand-in value for \${${address}.${attribute}}`);
+  };
+  return (text) =>
+    text.replace(/\$\{((?:data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+)\.([a-z_]+)\}/g, (_m, address: string, attribute: string) => {
+      const [kind, type] = address.startsWith('data.') ? ['data', address.split('.')[1]] : ['resource', address.split('.')[0]];
+      const list = kind === 'data' ? dataSources(s, type) : resources(s, type);
+      if (!list.some((i) => i.address === address)) throw new Error(`reference to ${address}, which the plan does not contain`);
+      return fake(address, attribute);
+    });
+}
+
+function part(parts: readonly Block[], contentType: string, what: string): Block {
+  const found = parts.filter((p) => p.content_type === contentType);
+  if (found.length !== 1) throw new Error(`${what}: expected one ${contentType} part, found ${found.length}`);
+  return found[0];
+}
+
+export function hostPlan(s: Synthesized, role: Role): HostPlan {
+  const resolve = resolver(s);
+  const name = `weebeetalk-${s.config.name}-${role}`;
+  const instance = single(resources(s, 'aws_instance'), `instance ${name}`, (i) => isObject(i.block.tags) && i.block.tags.Name === name);
+  const userData = referenced(dataSources(s, 'cloudinit_config'), instance.block.user_data_base64);
+  const parts = asArray(userData.block.part, `${userData.address}.part`).map((p) => asObject(p, 'part'));
+  const literal = (text: string, what: string): string => {
+    // User-data references no resource: anything Terraform would still interpolate is a defect.
+    const unescaped = /(?<!\$)\$\{[^}]*\}|(?<!%)%\{[^}]*\}/.exec(text);
+    if (unescaped) throw new Error(`${what} still holds a Terraform interpolation: ${unescaped[0]}`);
+    return fromTerraformLiteral(text);
+  };
+  const cc = part(parts, 'text/cloud-config', name);
+  const sh = part(parts, 'text/x-shellscript', name);
+  const doc = parse(literal(asString(cc.content, 'cloud-config'), `${name} cloud-config`)) as Record<string, unknown>;
+  const rendered = new Set(['write_files', 'packages', 'package_update', 'package_upgrade', 'timezone']);
+
+  const provider = asArray(s.json.provider?.aws, 'provider.aws')[0] as Block;
+  const defaultTags = ((provider.default_tags as Block[] | undefined)?.[0]?.tags ?? {}) as Record<string, string>;
+  const instanceTags = Object.fromEntries(Object.entries(asObject(instance.block.tags, 'tags')).map(([k, v]) => [k, resolve(asString(v, `tag ${k}`))]));
+  const tags = { ...defaultTags, ...instanceTags };
+
+  const iam = hostIam(s, role);
+  const statements: PolicyStatement[] = iam.effective.map((st) => ({
+    ...st,
+    resources: st.resources.map(resolve),
+    notResources: st.notResources.map(resolve),
+    conditions: st.conditions.map((c) => ({ ...c, values: asArray(c.values, 'condition values').map((v) => resolve(String(v))) })),
+  }));
+
+  const zones = [...resources(s, 'aws_route53_zone'), ...dataSources(s, 'aws_route53_zone')].map((z) => ({
+    id: resolve(z.ref('zone_id')),
+    name: asString(z.block.name, 'zone name').replace(/\.$/, ''),
+  }));
+  const aRecords: Record<string, string[]> = {};
+  for (const r of resources(s, 'aws_route53_record').filter((x) => x.block.type === 'A'))
+    aRecords[asString(r.block.name, 'record name')] = asArray(r.block.records, 'records').map((v) => resolve(String(v)));
+
+  const world: World = {
+    env: s.config.name,
+    role,
+    region: s.config.aws.region,
+    account: ACCOUNT,
+    roleName: asString(iam.role.block.name, 'role name'),
+    publicIp: tags.WeebeetalkPublicIp,
+    dataVolumeId: tags.WeebeetalkDataVolume,
+    tags,
+    parameters: resources(s, 'aws_ssm_parameter').map((p) => ({
+      name: asString(p.block.name, 'parameter name'),
+      type: asString(p.block.type, 'parameter type') as Parameter['type'],
+      value: resolve(asString(p.block.value, 'parameter value')),
+    })),
+    statements,
+    buckets: resources(s, 'aws_s3_bucket').map((b) => asString(b.block.bucket, 'bucket')),
+    zones,
+    aRecords,
+  };
+  const writeFiles = asArray(doc.write_files ?? [], 'write_files').map((raw) => {
+    const f = asObject(raw, 'write_files[]');
+    if (f.encoding !== undefined || f.append !== undefined || f.defer !== undefined) throw new Error(`write_files ${String(f.path)}: encoding/append/defer are not rendered by the harness`);
+    return { path: asString(f.path, 'path'), content: asString(f.content ?? '', 'content'), permissions: String(f.permissions ?? '0644'), owner: String(f.owner ?? 'root:root') };
+  });
+  return {
+    world,
+    writeFiles,
+    packages: asArray(doc.packages ?? [], 'packages').map(String),
+    packageUpdate: doc.package_update === true,
+    packageUpgrade: doc.package_upgrade === true,
+    script: { filename: asString(sh.filename, 'shell part filename'), content: literal(asString(sh.content, 'shell part'), `${name} bootstrap part`) },
+    unrenderedKeys: Object.keys(doc).filter((k) => !rendered.has(k)),
+  };
+}
