@@ -163,7 +163,28 @@ describe('mistakes inside one environment', () => {
   });
 });
 
+describe('several mistakes at once', () => {
+  test('every environment is checked: one block per environment, in one run', () => {
+    const block = refusal(both({ sip: { clientCidrs: ['198.51.100.7/24'] } }, { jitsi: { timezone: 'Nowhere/City' } }));
+    const blocks = block.trimEnd().split('\n\n');
+    expect(blocks).toHaveLength(2);
+    expect(blocks[0]).toMatch(/^Invalid configuration for environment "staging" \(.*staging\.ts\):\n  - sip\.clientCidrs\.0 = "198\.51\.100\.7\/24": has host bits set/);
+    expect(blocks[1]).toMatch(/^Invalid configuration for environment "production" \(.*production\.ts\):\n  - jitsi\.timezone = "Nowhere\/City": is not a time zone/);
+  });
+});
+
 describe('likely mistakes are warnings', () => {
+  test('a Rocket.Chat release close to its end of life', () => {
+    const d = environmentsDir(both());
+    try {
+      const app = buildApp(Testing.app(), { dir: d.dir, now: new Date('2027-09-01T00:00:00Z') });
+      const found = app.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.WARN).map((m) => String(m.data)));
+      expect(found.filter((w) => w.includes('rocketchat.release = "8.9.1": 8.9 reaches end of life on 2027-09-30: plan the upgrade'))).toHaveLength(2);
+    } finally {
+      d.remove();
+    }
+  });
+
   test.each([
     { name: 'a private SIP client network on a public host', s: { sip: { clientCidrs: ['10.99.0.0/16'] } }, says: 'sip.clientCidrs.0 = "10.99.0.0/16": is a private network' },
     { name: 'an RTP range too small for the phones', s: { sip: { rtpPorts: { from: 10000, to: 10005 } } }, says: 'sip.rtpPorts = {"from":10000,"to":10005}: 6 ports carry fewer than the 8 that 2 phones' },
