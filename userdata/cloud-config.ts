@@ -22,6 +22,8 @@ export interface CloudConfig {
   readonly write_files: readonly WriteFile[];
   /** Host time zone; containers get their own. */
   readonly timezone?: string;
+  /** Users cloud-init creates; `[]` creates none (not even the image's default user). @default the default user */
+  readonly users?: readonly never[];
 }
 
 /**

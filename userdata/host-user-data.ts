@@ -69,6 +69,9 @@ export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
     package_update: true,
     package_upgrade: true,
     packages: ['awscli', 'ca-certificates', 'curl', 'gnupg', 'jq', 'unattended-upgrades', ...(props.packages ?? [])],
+    // No default user: with no key pair nobody logs in as Debian's `admin`, whose uid 1000 is also the uid the
+    // containers (Jitsi, Asterisk) own their files with. The ssm-agent step reserves 1000 for a locked account.
+    users: [],
     write_files: [
       { path: '/etc/weebeetalk/host.env', content: renderEnvFile(props.env), permissions: '0644' },
       ...commonFiles(),

@@ -5,6 +5,17 @@ set -euo pipefail
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
 
+# The containers run as uid 1000 and own their files (Asterisk's TLS key among them) by that uid. Keep it for a
+# locked system account before the agent exists: the agent creates its login user ssm-user on the first session,
+# with the first free uid, which must not be 1000.
+owner=$(getent passwd 1000 | cut -d: -f1 || true)
+if [[ -z "$owner" ]]; then
+  useradd --uid 1000 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+    --comment 'WeeBeeTalk containers (not a login)' weebeetalk-container
+elif [[ "$owner" != weebeetalk-container ]]; then
+  die "uid 1000 belongs to ${owner}: that login user could read the containers' files (Asterisk's TLS key); boot an image without it"
+fi
+
 if systemctl is-active --quiet amazon-ssm-agent; then
   log "amazon-ssm-agent already running"
   exit 0

@@ -10,7 +10,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -84,9 +84,13 @@ export interface SandboxOptions {
   readonly volumeMiB?: number;
   /** Serve the plan's manifests unmodified (the stand-in trees then fail the checksum check). @default false */
   readonly keepUpstreamManifests?: boolean;
+  /** Files on the host whose values are secrets it generates itself (the secret scan looks for them too). @default none */
+  readonly generatedSecrets?: readonly string[];
   /** Parameters the stand-in SSM does not have (deleted out of band). @default none */
   readonly withoutParameters?: readonly string[];
 }
+
+export type Step = readonly ['run', string] | readonly ['grow', number];
 
 export interface BootResult {
   readonly code: number;
@@ -96,9 +100,22 @@ export interface BootResult {
   readonly codes: readonly number[];
 }
 
+export interface Inspected {
+  readonly path: string;
+  readonly exists: boolean;
+  readonly mode?: string;
+  readonly owner?: string;
+  readonly sha256?: string;
+  /** Login users (cloud-init's default user, the SSM agent's ssm-user) that can read it. */
+  readonly readableBy?: readonly string[];
+}
+
 export interface Inspection {
-  readonly files: readonly { path: string; exists: boolean; mode?: string; owner?: string; sha256?: string; loginUserReads?: boolean }[];
-  readonly volume: { uuid: string; fsBytes: number; deviceBytes: number } | null;
+  /** Every file holding a secret value of the plan or a private key. */
+  readonly secrets: readonly Inspected[];
+  readonly files: readonly Inspected[];
+  /** The data volume as mounted: filesystem UUID, sizes, and `sha256sum` of every file on it. */
+  readonly volume: { uuid: string; fsBytes: number; deviceBytes: number; files: string } | null;
 }
 
 export interface Logged {
@@ -185,12 +202,19 @@ export class HostSandbox {
       readyFile: join(share, 'ready'),
     };
     writeFileSync(join(share, 'world.json'), JSON.stringify(world, null, 1));
+    writeFileSync(join(share, 'generated-secrets'), (this.options.generatedSecrets ?? []).map((p) => `${p}\n`).join(''));
+    // What the secret scan looks for: every SecureString value of the plan.
+    writeFileSync(join(share, 'secrets'), plan.world.parameters.filter((p) => p.type === 'SecureString').map((p) => `${p.value}\n`).join(''));
     // Laid out for cloud-init-boot to read without a JSON parser (files.tsv: index, path, permissions, owner).
     const cloud = join(share, 'cloud');
     mkdirSync(join(cloud, 'files'));
     writeFiles.forEach((f, i) => writeFileSync(join(cloud, 'files', String(i)), f.content));
     for (const f of writeFiles) if (/[\t\n]/.test(f.path + f.permissions + f.owner)) throw new Error(`write_files ${f.path}: tab or newline in path, permissions or owner`);
     writeFileSync(join(cloud, 'files.tsv'), writeFiles.map((f, i) => `${i}\t${f.path}\t${f.permissions}\t${f.owner}\n`).join(''));
+    // users: only "the image's default user" (absent, or ["default"]) and "none" ([]) are rendered.
+    const users = plan.users === undefined || (plan.users.length === 1 && plan.users[0] === 'default') ? 'default' : plan.users.length === 0 ? 'none' : undefined;
+    if (users === undefined) throw new Error(`cloud-config users ${JSON.stringify(plan.users)} is not rendered by the harness`);
+    writeFileSync(join(cloud, 'users'), `${users}\n`);
     writeFileSync(join(cloud, 'package-flags'), `${plan.packageUpdate} ${plan.packageUpgrade}\n`);
     writeFileSync(join(cloud, 'packages'), plan.packages.map((p) => `${p}\n`).join(''));
     writeFileSync(join(cloud, 'script-name'), plan.script.filename);
@@ -201,7 +225,7 @@ export class HostSandbox {
    * Boot (or run steps on) the current instance. Steps: ['run', shell command] inside the host,
    * or ['grow', MiB] to grow the volume under the running host.
    */
-  async session(steps: readonly (readonly ['run', string] | readonly ['grow', number])[]): Promise<BootResult> {
+  async session(steps: readonly Step[]): Promise<BootResult> {
     const share = join(this.root, 'share');
     writeFileSync(join(share, 'steps'), `${steps.map(([a, b]) => `${a} ${b}`).join('\n')}\n`);
     rmSync(join(share, 'log', 'rc'), { force: true });
@@ -235,19 +259,22 @@ export class HostSandbox {
     return { code, output, codes };
   }
 
-  /** cloud-init's first boot of this instance (write_files, packages, the bootstrap part). */
-  firstBoot(): Promise<BootResult> {
-    return this.session([['run', '/opt/wbt-standins/cloud-init-boot']]);
+  /** cloud-init's first boot of this instance (write_files, users, packages, the bootstrap part), then more steps. */
+  firstBoot(...then: Step[]): Promise<BootResult> {
+    return this.session([['run', '/opt/wbt-standins/cloud-init-boot'], ...then]);
   }
 
-  /** An operator's `sudo weebeetalk-bootstrap` on the running instance. */
-  rerun(): Promise<BootResult> {
-    return this.session([['run', '/usr/local/sbin/weebeetalk-bootstrap']]);
+  /** An operator's `sudo weebeetalk-bootstrap` on the running instance, then more steps. */
+  rerun(...then: Step[]): Promise<BootResult> {
+    return this.session([['run', '/usr/local/sbin/weebeetalk-bootstrap'], ...then]);
   }
 
-  /** Paths to stat inside the host (and the data volume) after the steps of the next session. */
-  inspecting(paths: readonly string[]): ['run', string] {
-    writeFileSync(join(this.root, 'share', 'inspect-paths'), `${paths.join('\n')}\n`);
+  /**
+   * A step that looks inside the running host: files holding a secret, the given paths, the data volume
+   * (see standins/inspect); read the result with inspection().
+   */
+  inspecting(paths: readonly string[] = []): Step {
+    writeFileSync(join(this.root, 'share', 'inspect-paths'), paths.map((p) => `${p}\n`).join(''));
     return ['run', '/opt/wbt-standins/inspect'];
   }
 
@@ -266,6 +293,29 @@ export class HostSandbox {
   upper(path: string): string {
     return join(this.root, 'upper', path);
   }
+}
+
+/** Paths of the root filesystem a boot rewrites every time by design (logs, the completion stamp, stand-in state). */
+const VOLATILE = [/^var\/log\//, /^var\/lib\/weebeetalk\/bootstrap\.done$/, /^var\/lib\/wbt-standin\//, /^root\/\.gnupg\//, /^tmp\//, /^run\//];
+
+/** Every file the instance's boots wrote to its root filesystem: path to "mode uid:gid sha256" (or a link target). */
+export function rootTree(box: HostSandbox): Map<string, string> {
+  const upper = box.upper('');
+  const out = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const d of readdirSync(join(upper, dir), { withFileTypes: true })) {
+      const rel = dir === '' ? d.name : `${dir}/${d.name}`;
+      if (VOLATILE.some((re) => re.test(rel))) continue;
+      const st = lstatSync(join(upper, rel));
+      if (d.isDirectory()) {
+        out.set(`${rel}/`, `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`);
+        walk(rel);
+      } else if (d.isSymbolicLink()) out.set(rel, `-> ${readlinkSync(join(upper, rel))}`);
+      else out.set(rel, `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${createHash('sha256').update(readFileSync(join(upper, rel))).digest('hex')}`);
+    }
+  };
+  walk('');
+  return out;
 }
 
 /** Loop devices backed by files under dir (the harness must leave none). */

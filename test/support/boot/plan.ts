@@ -54,6 +54,8 @@ export interface HostPlan {
   readonly packageUpgrade: boolean;
   /** The text/x-shellscript part: its filename and content as cloud-init saves it. */
   readonly script: { readonly filename: string; readonly content: string };
+  /** cloud-config `users`: undefined means the image's default user, [] none. */
+  readonly users: readonly unknown[] | undefined;
   /** cloud-config keys the harness does not render (the test fails on them rather than skipping them silently). */
   readonly unrenderedKeys: readonly string[];
 }
@@ -105,7 +107,7 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
   const cc = part(parts, 'text/cloud-config', name);
   const sh = part(parts, 'text/x-shellscript', name);
   const doc = parse(literal(asString(cc.content, 'cloud-config'), `${name} cloud-config`)) as Record<string, unknown>;
-  const rendered = new Set(['write_files', 'packages', 'package_update', 'package_upgrade', 'timezone']);
+  const rendered = new Set(['write_files', 'packages', 'package_update', 'package_upgrade', 'timezone', 'users']);
 
   const provider = asArray(s.json.provider?.aws, 'provider.aws')[0] as Block;
   const defaultTags = ((provider.default_tags as Block[] | undefined)?.[0]?.tags ?? {}) as Record<string, string>;
@@ -159,6 +161,7 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
     packageUpdate: doc.package_update === true,
     packageUpgrade: doc.package_upgrade === true,
     script: { filename: asString(sh.filename, 'shell part filename'), content: literal(asString(sh.content, 'shell part'), `${name} bootstrap part`) },
+    users: doc.users === undefined ? undefined : asArray(doc.users, 'users'),
     unrenderedKeys: Object.keys(doc).filter((k) => !rendered.has(k)),
   };
 }
