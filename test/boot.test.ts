@@ -4,7 +4,7 @@
  * answer as AWS does from the synthesized plan (IMDSv2 with the plan's tags, SSM with the plan's parameters and
  * the host role's policy, Route53 and S3 against the same policy, public DNS from the plan's A records).
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { ROLES, type Role } from '../config/schema';
 import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, loopsUnder, rootTree, type Logged } from './support/boot/harness';
 import { hostPlan, type HostPlan } from './support/boot/plan';

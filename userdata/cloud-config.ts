@@ -15,6 +15,17 @@ export interface WriteFile {
   readonly owner?: string;
 }
 
+/** A cloud-init `users` entry (the keys we use). */
+export interface CloudUser {
+  readonly name: string;
+  readonly uid?: number;
+  readonly gecos?: string;
+  readonly homedir?: string;
+  readonly no_create_home?: boolean;
+  readonly shell?: string;
+  readonly lock_passwd?: boolean;
+}
+
 export interface CloudConfig {
   readonly package_update: boolean;
   readonly package_upgrade: boolean;
@@ -22,8 +33,8 @@ export interface CloudConfig {
   readonly write_files: readonly WriteFile[];
   /** Host time zone; containers get their own. */
   readonly timezone?: string;
-  /** Users cloud-init creates; `[]` creates none (not even the image's default user). @default the default user */
-  readonly users?: readonly never[];
+  /** Users cloud-init creates; without "default" in the list, not the image's default user. @default ["default"] */
+  readonly users?: readonly CloudUser[];
 }
 
 /**

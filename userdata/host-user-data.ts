@@ -11,6 +11,8 @@ import { renderCloudConfig, renderEnvFile, terraformLiteral, terraformLiteralKee
 
 export const SCRIPTS_DIR = join(__dirname, 'scripts');
 export const STEPS_DIR = '/usr/local/lib/weebeetalk/steps';
+/** The locked account that owns uid 1000, the containers' uid (see ssm-agent.sh). */
+export const CONTAINER_ACCOUNT = 'weebeetalk-container';
 /** Where each host keeps all of its state: the data volume. */
 export const DATA_DIR = '/srv/weebeetalk';
 
@@ -69,9 +71,10 @@ export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
     package_update: true,
     package_upgrade: true,
     packages: ['awscli', 'ca-certificates', 'curl', 'gnupg', 'jq', 'unattended-upgrades', ...(props.packages ?? [])],
-    // No default user: with no key pair nobody logs in as Debian's `admin`, whose uid 1000 is also the uid the
-    // containers (Jitsi, Asterisk) own their files with. The ssm-agent step reserves 1000 for a locked account.
-    users: [],
+    // Not Debian's default user `admin` (no key pair: nobody logs in as it): its uid, 1000, is the one the
+    // containers (Jitsi, Asterisk) own their files with, Asterisk's TLS key among them. A locked account holds
+    // 1000 instead, so the SSM agent's login user (created on the first session) gets another uid.
+    users: [{ name: CONTAINER_ACCOUNT, uid: 1000, gecos: 'WeeBeeTalk containers (not a login)', homedir: '/nonexistent', no_create_home: true, shell: '/usr/sbin/nologin', lock_passwd: true }],
     write_files: [
       { path: '/etc/weebeetalk/host.env', content: renderEnvFile(props.env), permissions: '0644' },
       ...commonFiles(),

@@ -211,10 +211,16 @@ export class HostSandbox {
     writeFiles.forEach((f, i) => writeFileSync(join(cloud, 'files', String(i)), f.content));
     for (const f of writeFiles) if (/[\t\n]/.test(f.path + f.permissions + f.owner)) throw new Error(`write_files ${f.path}: tab or newline in path, permissions or owner`);
     writeFileSync(join(cloud, 'files.tsv'), writeFiles.map((f, i) => `${i}\t${f.path}\t${f.permissions}\t${f.owner}\n`).join(''));
-    // users: only "the image's default user" (absent, or ["default"]) and "none" ([]) are rendered.
-    const users = plan.users === undefined || (plan.users.length === 1 && plan.users[0] === 'default') ? 'default' : plan.users.length === 0 ? 'none' : undefined;
-    if (users === undefined) throw new Error(`cloud-config users ${JSON.stringify(plan.users)} is not rendered by the harness`);
-    writeFileSync(join(cloud, 'users'), `${users}\n`);
+    // users (users-groups): "default" is the image's default user; an entry is useradd with its keys, in order.
+    const users = (plan.users ?? ['default']).map((u) => {
+      if (u === 'default') return 'default';
+      const e = u as Record<string, unknown>;
+      const known = ['name', 'uid', 'gecos', 'homedir', 'no_create_home', 'shell', 'lock_passwd'];
+      const unknown = Object.keys(e).filter((k) => !known.includes(k));
+      if (unknown.length > 0 || typeof e.name !== 'string') throw new Error(`cloud-config user ${JSON.stringify(u)}: ${unknown.join(', ')} not rendered by the harness`);
+      return [e.name, e.uid ?? '', e.gecos ?? '', e.homedir ?? '', e.no_create_home === true, e.shell ?? '', e.lock_passwd !== false].join('\t');
+    });
+    writeFileSync(join(cloud, 'users'), users.map((u) => `${u}\n`).join(''));
     writeFileSync(join(cloud, 'package-flags'), `${plan.packageUpdate} ${plan.packageUpgrade}\n`);
     writeFileSync(join(cloud, 'packages'), plan.packages.map((p) => `${p}\n`).join(''));
     writeFileSync(join(cloud, 'script-name'), plan.script.filename);
