@@ -23,6 +23,8 @@ fi
 
 # The first-boot harness's sandbox root (root only; cached).
 bash scripts/setup-boot-root.sh
+# The real-Asterisk tests' sid chroot (Asterisk 22, SIPp with TLS) and Debian 12's fail2ban (root only; cached).
+bash scripts/setup-asterisk-root.sh
 
 export CHECKPOINT_DISABLE=1
 npm ci --no-audit --no-fund

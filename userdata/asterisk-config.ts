@@ -71,7 +71,7 @@ export function pjsipConf(a: AsteriskContext): string {
         comment: 'Jigasi on the meet host: digest auth, and only from the meet host address.',
         options: [
           ['type', 'endpoint'], ['context', 'from-jigasi'], ['transport', 'transport-udp'], ...CODECS, ...NAT,
-          ['auth', 'jigasi-auth'], ['aors', 'jigasi'], ['allow_unauthenticated_options', 'no'],
+          ['identify_by', 'username'], ['auth', 'jigasi-auth'], ['aors', 'jigasi'], ['allow_unauthenticated_options', 'no'],
           ['deny', '0.0.0.0/0.0.0.0'], ['permit', `${a.meetPrivateIp}/255.255.255.255`],
         ],
       },
@@ -82,8 +82,12 @@ export function pjsipConf(a: AsteriskContext): string {
     sections.push(
       {
         name: 'trunk',
-        comment: 'Inbound calls from the SIP provider, identified by source address; they can only reach the Jitsi room.',
-        options: [['type', 'endpoint'], ['context', 'from-trunk'], ['transport', 'transport-udp'], ...CODECS, ...NAT, ['allow_unauthenticated_options', 'no']],
+        // identify_by=ip: without it a stranger whose From user is "trunk" is this endpoint, which has no auth.
+        comment: 'Inbound calls from the SIP provider, identified by source address alone; they can only reach the Jitsi room.',
+        options: [
+          ['type', 'endpoint'], ['context', 'from-trunk'], ['transport', 'transport-udp'], ...CODECS, ...NAT, ['identify_by', 'ip'],
+          ['allow_unauthenticated_options', 'no'], ['deny', '0.0.0.0/0.0.0.0'], ...sip.trunkSignallingCidrs.map<Option>((c) => ['permit', aclOf(c)]),
+        ],
       },
       { name: 'trunk', options: [['type', 'identify'], ['endpoint', 'trunk'], ...sip.trunkSignallingCidrs.map<Option>((c) => ['match', c])] },
     );
@@ -96,7 +100,7 @@ export function pjsipConf(a: AsteriskContext): string {
         comment: `${user.name}: a phone over TLS from the client networks, SRTP when the phone offers it.`,
         options: [
           ['type', 'endpoint'], ['context', 'internal'], ['transport', 'transport-tls'], ...CODECS, ...NAT,
-          ['auth', `${user.extension}-auth`], ['aors', user.extension], ['callerid', `"${user.name}" <${user.extension}>`],
+          ['identify_by', 'username'], ['auth', `${user.extension}-auth`], ['aors', user.extension], ['callerid', `"${user.name}" <${user.extension}>`],
           ['media_encryption', 'sdes'], ['media_encryption_optimistic', 'yes'], ['allow_unauthenticated_options', 'no'], ...clientAcl,
         ],
       },
@@ -109,7 +113,7 @@ export function pjsipConf(a: AsteriskContext): string {
           comment: `${user.name} in a browser (WSS on 8089, DTLS-SRTP).`,
           options: [
             ['type', 'endpoint'], ['context', 'internal'], ['transport', 'transport-wss'], ['webrtc', 'yes'], ['disallow', 'all'], ['allow', 'opus,ulaw,alaw'],
-            ['auth', `webrtc-${user.extension}-auth`], ['aors', `webrtc-${user.extension}`], ['callerid', `"${user.name}" <${user.extension}>`], ...clientAcl,
+            ['identify_by', 'username'], ['allow_unauthenticated_options', 'no'], ['auth', `webrtc-${user.extension}-auth`], ['aors', `webrtc-${user.extension}`], ['callerid', `"${user.name}" <${user.extension}>`], ...clientAcl,
           ],
         },
         { name: `webrtc-${user.extension}`, options: [['type', 'aor'], ['max_contacts', 2], ['remove_existing', 'yes']] },
@@ -120,6 +124,18 @@ export function pjsipConf(a: AsteriskContext): string {
   return renderConf('pjsip.conf', sections, '\n#tryinclude pjsip.tls.conf\n#include pjsip.auth.conf\n');
 }
 
+/**
+ * TLS 1.2 and 1.3 for phones, nothing older. pjproject's `method` names one exact version (tlsv1_2 refuses
+ * TLS 1.3), so the method is sslv23 (every version OpenSSL offers). TLS 1.0 and 1.1 are then refused twice
+ * over: OpenSSL 3 disables them at its default security level, and this TLS 1.2 cipher list holds only ECDHE
+ * with AEAD, which they cannot negotiate (so an image whose openssl.cnf lowers the level still refuses them).
+ * TLS 1.3 suites are not set by `cipher` and keep OpenSSL's defaults.
+ */
+export const TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+] as const;
+
 /** Transports that need the Let's Encrypt certificate (written on the host after certbot succeeded). */
 export function pjsipTlsConf(a: AsteriskContext): string {
   const nat = transportNat(a);
@@ -128,7 +144,7 @@ export function pjsipTlsConf(a: AsteriskContext): string {
       name: 'transport-tls',
       options: [
         ['type', 'transport'], ['protocol', 'tls'], ['bind', '0.0.0.0:5061'], ['cert_file', '/etc/asterisk/keys/fullchain.pem'],
-        ['priv_key_file', '/etc/asterisk/keys/privkey.pem'], ['method', 'tlsv1_2'], ...nat,
+        ['priv_key_file', '/etc/asterisk/keys/privkey.pem'], ['method', 'sslv23'], ['cipher', TLS_CIPHERS.join(',')], ...nat,
       ],
     },
   ];
@@ -197,15 +213,64 @@ export function loggerConf(): string {
   ]);
 }
 
-export function modulesConf(): string {
-  // autoload with targeted noload: an explicit list must carry every dependency (Asterisk 22 modules.conf.sample).
-  const noload = [
-    'chan_iax2.so', 'chan_console.so', 'chan_unistim.so', 'pbx_dundi.so', 'res_xmpp.so', 'res_hep.so', 'res_hep_pjsip.so',
-    'res_hep_rtcp.so', 'res_phoneprov.so', 'res_pjsip_phoneprov_provider.so',
-    // Without it, requests that match no endpoint cannot be identified as "anonymous".
-    'res_pjsip_endpoint_identifier_anonymous.so', 'app_voicemail_imap.so', 'app_voicemail_odbc.so',
+/**
+ * An explicit module set (autoload=no): with autoload, a directory holding only our files logs dozens of ERROR
+ * lines per boot (every module without its config file, chan_motif without res_xmpp) and loads what nobody
+ * asked for, such as res_pjsip_endpoint_identifier_anonymous (any stranger would be the "anonymous"
+ * endpoint if one were ever defined). Each line is needed: its dependencies are listed too, as
+ * modules.conf.sample asks of explicit lists. The same names exist in Debian's asterisk-modules and in
+ * source builds with menuselect defaults (andrius/asterisk), which include res_srtp when libsrtp2 is present.
+ */
+export function asteriskModules(a: AsteriskContext): string[] {
+  return [
+    // Configuration storage for res_pjsip's objects; astdb keeps registrations across restarts.
+    'res_sorcery_config.so', 'res_sorcery_memory.so', 'res_sorcery_astdb.so', 'res_pjproject.so',
+    'res_pjsip.so', 'res_pjsip_session.so', 'res_pjsip_pubsub.so', 'chan_pjsip.so',
+    // Who is calling: the trunk by address, everyone else by name and digest password.
+    'res_pjsip_endpoint_identifier_ip.so', 'res_pjsip_endpoint_identifier_user.so', 'res_pjsip_authenticator_digest.so',
+    'res_pjsip_registrar.so', 'res_pjsip_sdp_rtp.so', 'res_pjsip_nat.so', 'res_pjsip_caller_id.so', 'res_pjsip_dtmf_info.so',
+    // PJSIP_HEADER (X-Room-Name for Jigasi); "pjsip set logger" for operators.
+    'res_pjsip_header_funcs.so', 'res_pjsip_logger.so',
+    ...(a.config.sip.wss ? ['res_http_websocket.so', 'res_pjsip_transport_websocket.so'] : []),
+    // Media: RTP, SDES/DTLS-SRTP, G.711 both ways, bridges.
+    'res_rtp_asterisk.so', 'res_srtp.so', 'res_timing_timerfd.so', 'codec_ulaw.so', 'codec_alaw.so', 'codec_a_mu.so',
+    'bridge_simple.so', 'bridge_native_rtp.so',
+    // The dialplan: extensions.conf, Dial with its pre-dial handler (GoSub).
+    'pbx_config.so', 'app_dial.so', 'app_stack.so',
+    // security.log, which fail2ban reads.
+    'res_security_log.so',
   ];
-  return renderConf('modules.conf', [{ name: 'modules', options: [['autoload', 'yes'], ...noload.map<Option>((m) => ['noload', m])] }]);
+}
+
+export function modulesConf(a: AsteriskContext): string {
+  return renderConf('modules.conf', [{ name: 'modules', options: [['autoload', 'no'], ...asteriskModules(a).map<Option>((m) => ['load', m])] }]);
+}
+
+/**
+ * Files the Asterisk core reads at every start whatever modules load: missing, each logs an ERROR or WARNING.
+ * CDR and CEL are off (no backend is loaded, and call records are not kept on the PBX).
+ */
+export function coreConfs(): Record<string, string> {
+  return {
+    'cdr.conf': renderConf('cdr.conf', [{ name: 'general', options: [['enable', 'no']] }]),
+    'cel.conf': renderConf('cel.conf', [{ name: 'general', options: [['enable', 'no']] }]),
+    // Defaults: present so that the core does not report them missing.
+    'ccss.conf': renderConf('ccss.conf', [{ name: 'general', options: [] }]),
+    'features.conf': renderConf('features.conf', [{ name: 'general', options: [] }]),
+    'udptl.conf': renderConf('udptl.conf', [{ name: 'general', options: [] }]),
+    // Tones Asterisk may play to a caller (ringback, busy, congestion); phones make their own.
+    'indications.conf': renderConf('indications.conf', [
+      { name: 'general', options: [['country', 'us']] },
+      {
+        name: 'us',
+        options: [['description', 'United States / North America'], ['ringcadence', '2000,4000'], ['dial', '350+440'], ['busy', '480+620/500,0/500'], ['ring', '440+480/2000,0/4000'], ['congestion', '480+620/250,0/250']],
+      },
+    ]),
+    // Named ACLs are not used (each endpoint carries its own permit/deny); pjproject's defaults are kept.
+    'acl.conf': renderConf('acl.conf', []),
+    'pjproject.conf': renderConf('pjproject.conf', []),
+    'stasis.conf': renderConf('stasis.conf', []),
+  };
 }
 
 /** HTTP only on loopback; with WSS, TLS on 8089 for the client networks (the security group decides who). */

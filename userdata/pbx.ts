@@ -4,7 +4,7 @@
  * Route53 plugin (DNS-01: no port 80 on the PBX), and fail2ban on Asterisk's security log.
  */
 import { Document } from 'yaml';
-import { asteriskConf, renderConf, extensionsConf, httpConf, loggerConf, managerConf, modulesConf, pjsipConf, pjsipTlsConf, rtpConf, type AsteriskContext } from './asterisk-config';
+import { asteriskConf, coreConfs, renderConf, extensionsConf, httpConf, loggerConf, managerConf, modulesConf, pjsipConf, pjsipTlsConf, rtpConf, type AsteriskContext } from './asterisk-config';
 import type { WriteFile } from './cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from './context';
 import { DATA_DIR, type HostUserDataProps } from './host-user-data';
@@ -57,7 +57,8 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
     conf('rtp.conf', rtpConf(a)),
     conf('extensions.conf', extensionsConf(a)),
     conf('logger.conf', loggerConf()),
-    conf('modules.conf', modulesConf()),
+    conf('modules.conf', modulesConf(a)),
+    ...Object.entries(coreConfs()).map(([name, content]) => conf(name, content)),
     conf('http.conf', httpConf(a)),
     conf('manager.conf', managerConf()),
     conf('compose.yml', asteriskCompose()),
@@ -86,7 +87,7 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
     },
     steps: ['asterisk'],
     files,
-    scripts: ['asterisk-cert-deploy'],
+    scripts: ['asterisk-cert-deploy', 'asterisk-auth'],
     packages: ['certbot', 'python3-certbot-dns-route53', 'fail2ban', 'python3-systemd'],
   };
 }

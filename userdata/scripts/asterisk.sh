@@ -11,29 +11,15 @@ conf="${ASTERISK_STATE}/etc"
 install -d -m 0755 "$dir" "$ASTERISK_STATE" "${ASTERISK_STATE}/log" "${ASTERISK_STATE}/spool"
 install -d -m 0750 "$conf"
 install -m 0644 "${src}/compose.yml" "${dir}/compose.yml"
-for f in asterisk.conf pjsip.conf rtp.conf extensions.conf logger.conf modules.conf http.conf manager.conf; do
-  render "${src}/${f}" > "${conf}/${f}"
+# Every generated .conf (pjsip.tls.conf waits for its certificate as .pending).
+for path in "${src}"/*.conf; do
+  f=${path##*/}
+  render "$path" > "${conf}/${f}"
   chmod 0640 "${conf}/${f}"
 done
 
-# Digest credentials from SSM, root-only on the host. Read them all before writing: a failed read must not
-# leave a truncated pjsip.auth.conf behind.
-auth=""
-add_auth() { # SECTION USERNAME PASSWORD
-  local section
-  printf -v section '[%s]\ntype=auth\nauth_type=digest\nusername=%s\npassword=%s\n\n' "$1" "$2" "$3"
-  auth+=$section
-}
-if [[ "$JIGASI_ENABLED" == 1 ]]; then
-  jigasi_password=$(ssm_secret pbx/jigasi-sip-password)
-  add_auth jigasi-auth jigasi "$jigasi_password"
-fi
-for ext in $SIP_USERS; do
-  password=$(ssm_secret "pbx/sip-users/${ext}")
-  add_auth "${ext}-auth" "$ext" "$password"
-  if [[ "$SIP_WSS" == 1 ]]; then add_auth "webrtc-${ext}-auth" "webrtc-${ext}" "$password"; fi
-done
-printf '%s' "$auth" | write_secret_file "${conf}/pjsip.auth.conf"
+# Digest credentials from SSM, root-only on the host (a file of its own: the tests run it with an SSM stand-in).
+/usr/local/lib/weebeetalk/asterisk-auth.sh "${conf}/pjsip.auth.conf"
 
 # Certificates live on the data volume: a replaced instance must not ask Let's Encrypt again.
 if [[ ! -L /etc/letsencrypt ]]; then

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One-time build for the real-Asterisk tests (test/asterisk-*.test.ts): a Debian sid minbase chroot with
+# Asterisk 22 (Debian 12 and 13 have none) and SIPp 3.8 (bookworm's sip-tester 3.6 is built without TLS),
+# plus Debian 12's fail2ban unpacked (not installed: no daemon on this machine) for fail2ban-regex.
+# Cached under /var/cache/weebeetalk-test; rebuilt only when the package list changes.
+set -euo pipefail
+
+cache=/var/cache/weebeetalk-test
+root="${cache}/sid-asterisk"
+f2b="${cache}/fail2ban-bookworm"
+packages=(asterisk sip-tester)
+stamp="sid minbase ${packages[*]} resolv-loopback"
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "asterisk test root: needs root (debootstrap, network namespaces); the real-Asterisk tests are skipped without it" >&2
+  exit 0
+fi
+host_missing=()
+for p in debootstrap iproute2 util-linux openssl python3; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || host_missing+=("$p")
+done
+if ((${#host_missing[@]} > 0)); then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${host_missing[@]}"
+fi
+install -d -m 0755 "$cache"
+
+if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == "$stamp" ]]; then
+  echo "asterisk test root up to date: ${root}"
+else
+  tmp=$(mktemp -d "${cache}/build.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  include=$(IFS=,; echo "${packages[*]}")
+  # debootstrap verifies the Release signature but not its Valid-Until (sid's may be expired).
+  debootstrap --variant=minbase --include="$include" sid "${tmp}/root" http://deb.debian.org/debian
+  rm -rf "${tmp}/root/var/cache/apt/archives/"*.deb
+  # debootstrap copied this machine's resolver: the tests' namespaces have none, and nothing may leave them.
+  echo 'nameserver 127.0.0.1' > "${tmp}/root/etc/resolv.conf"
+  # The tests bind their own configuration over it: the samples must never be what Asterisk loads.
+  chroot "${tmp}/root" asterisk -V
+  # sipp -v exits non-zero by design: check its text.
+  [[ $(chroot "${tmp}/root" sipp -v || true) == *TLS* ]]
+  echo "$stamp" > "${tmp}/root/.weebeetalk-stamp"
+  rm -rf "$root"
+  mv "${tmp}/root" "$root"
+  rm -rf "$tmp"
+  trap - EXIT
+  echo "asterisk test root built: ${root}"
+fi
+
+# fail2ban as Debian 12 ships it (its filter.d/asterisk.conf is what the pbx host runs).
+f2b_version=$(apt-cache policy fail2ban | sed -n 's/^  Candidate: //p')
+if [[ -f "${f2b}/.weebeetalk-stamp" && "$(cat "${f2b}/.weebeetalk-stamp")" == "$f2b_version" ]]; then
+  echo "fail2ban ${f2b_version} unpacked: ${f2b}"
+else
+  tmp=$(mktemp -d "${cache}/build.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  if ! (cd "$tmp" && apt-get download "fail2ban=${f2b_version}"); then
+    apt-get update -q
+    f2b_version=$(apt-cache policy fail2ban | sed -n 's/^  Candidate: //p')
+    (cd "$tmp" && apt-get download "fail2ban=${f2b_version}")
+  fi
+  dpkg-deb -x "$tmp"/fail2ban_*.deb "${tmp}/tree"
+  echo "$f2b_version" > "${tmp}/tree/.weebeetalk-stamp"
+  rm -rf "$f2b"
+  mv "${tmp}/tree" "$f2b"
+  rm -rf "$tmp"
+  trap - EXIT
+  echo "fail2ban ${f2b_version} unpacked: ${f2b}"
+fi

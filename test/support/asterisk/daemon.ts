@@ -1,0 +1,101 @@
+/**
+ * A real Asterisk 22 (Debian sid's, from the chroot scripts/setup-asterisk-root.sh builds) in the pbx
+ * network namespace. The chroot stays read-only: Asterisk runs in a private mount namespace with the
+ * generated configuration bound over /etc/asterisk, its log directory bound to a scratch directory the
+ * test reads, and tmpfs for its run and spool directories.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Network } from './netns';
+
+const run = promisify(execFile);
+
+export const TEST_CACHE = '/var/cache/weebeetalk-test';
+export const SID_ROOT = `${TEST_CACHE}/sid-asterisk`;
+export const FAIL2BAN_ROOT = `${TEST_CACHE}/fail2ban-bookworm`;
+
+export interface Asterisk {
+  readonly pid: number;
+  /** Output of the process itself (what it writes before its logger is up). */
+  output(): string;
+  /** A log file of /var/log/asterisk, e.g. "messages.log". */
+  log(name: string): string;
+  /** One CLI command through the control socket (asterisk -rx). */
+  cli(command: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A shell word in single quotes. */
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export async function startAsterisk(net: Network, party: string, dirs: { etc: string; log: string; hosts: string }, bootTimeoutMs = 15000): Promise<Asterisk> {
+  const r = SID_ROOT;
+  const script = [
+    'set -e',
+    // A read-only view of the chroot; everything Asterisk may write is scratch.
+    `mount --bind ${r} ${r}`,
+    `mount -o remount,bind,ro ${r}`,
+    `mount -t proc proc ${r}/proc`,
+    `mount --rbind /dev ${r}/dev`,
+    `mount -t tmpfs -o mode=0755 tmpfs ${r}/run`,
+    `mkdir -p ${r}/run/asterisk`,
+    `mount -t tmpfs tmpfs ${r}/tmp`,
+    `mount -t tmpfs tmpfs ${r}/var/spool/asterisk`,
+    // asterisk.sh creates the astdb directory asterisk.conf names on the data volume.
+    `mkdir ${r}/var/spool/asterisk/astdb`,
+    // pjproject resolves the host name at start: answer it locally (the namespace has no DNS).
+    `mount --bind ${q(dirs.hosts)} ${r}/etc/hosts`,
+    `mount --bind ${q(dirs.etc)} ${r}/etc/asterisk`,
+    `mount --bind ${q(dirs.log)} ${r}/var/log/asterisk`,
+    // Foreground, no console, as root (the image's uid does not matter to what is tested here).
+    `exec chroot ${r} /usr/sbin/asterisk -f -n`,
+  ].join('\n');
+  const child: ChildProcess = net.track(
+    spawn('ip', ['netns', 'exec', net.ns(party), 'unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('asterisk did not start');
+
+  const cli = async (command: string): Promise<string> => {
+    const { stdout } = await run('nsenter', ['--target', String(pid), '--mount', '--net', '--root', '/usr/sbin/asterisk', '-rx', command], { timeout: 5000 });
+    return stdout;
+  };
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(pid, 'SIGKILL');
+      await exited;
+    }
+  };
+  const deadline = Date.now() + bootTimeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`asterisk exited while booting:\n${output}`);
+    try {
+      await cli('core waitfullybooted');
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`asterisk not fully booted after ${bootTimeoutMs} ms:\n${output}`);
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+  return {
+    pid,
+    output: () => output,
+    log: (name) => {
+      const p = join(dirs.log, name);
+      return existsSync(p) ? readFileSync(p, 'utf8') : '';
+    },
+    cli,
+    stop,
+  };
+}

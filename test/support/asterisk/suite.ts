@@ -1,0 +1,253 @@
+/**
+ * The pbx host's generated configuration in a real Asterisk 22, attacked and used the way the world will:
+ * Jigasi from the meet host, the SIP trunk from its network, phones over TLS from the client networks, and a
+ * stranger from anywhere else, each from its own network namespace with the address the plan gives it.
+ * One Asterisk per environment; every scenario runs against it.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { describeAsRoot } from '../root';
+import { synthEnvironment } from '../synth';
+import { FAIL2BAN_ROOT, SID_ROOT, startAsterisk, type Asterisk } from './daemon';
+import { createNetwork, runIn, type Network } from './netns';
+import { parseConf, pbxPlan, planFile, values, type PbxPlan } from './plan';
+import { preparePbx, type PreparedPbx } from './prepare';
+import { describeRun, finalStatus, receivedRequests, sipp, statuses, type SippRun } from './sipp';
+
+const run = promisify(execFile);
+
+/** Per test: a few SIPp runs with bounded timeouts each. */
+const TEST_MS = 20000;
+
+/** TEST-NET-3 stands in for the Elastic IP; TEST-NET-2's benchmark neighbour for a stranger. */
+const PUBLIC_IP = '203.0.113.12';
+const STRANGER_IP = '198.18.0.66';
+
+function ipToInt(a: string): number {
+  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+}
+export function inCidr(addr: string, cidr: string): boolean {
+  const [net, len] = cidr.split('/');
+  const size = 2 ** (32 - Number(len));
+  const base = ipToInt(net) - (ipToInt(net) % size);
+  return ipToInt(addr) >= base && ipToInt(addr) < base + size;
+}
+/** The n-th address of a CIDR (n must fit). */
+function nth(cidr: string, n: number): string {
+  const [net, len] = cidr.split('/');
+  if (n >= 2 ** (32 - Number(len)) - 1) throw new Error(`${cidr} has no address #${n}`);
+  return intToIp(ipToInt(net) + n);
+}
+
+export function realAsteriskSuite(env: string): void {
+  const synth = synthEnvironment(env);
+  const { sip, jitsi, network } = synth.config;
+  const plan: PbxPlan = pbxPlan(synth);
+  const trunkCidr = sip.trunkSignallingCidrs[0];
+  const clientCidr = sip.clientCidrs[0];
+  const everyCidr = [network.vpcCidr, ...sip.clientCidrs, ...sip.trunkSignallingCidrs, ...sip.trunkMediaCidrs];
+  if (everyCidr.some((c) => inCidr(STRANGER_IP, c) || inCidr(PUBLIC_IP, c))) throw new Error(`${env}: pick other test addresses: they fall in a configured network`);
+  const parties: Record<string, string[]> = {
+    pbx: [plan.privateIp.pbx, PUBLIC_IP],
+    meet: [plan.privateIp.meet],
+    chat: [plan.privateIp.chat],
+    strgr: [STRANGER_IP],
+    ...(clientCidr ? { phone: [nth(clientCidr, 20)] } : {}),
+    ...(trunkCidr ? { trunk: [nth(trunkCidr, 5)] } : {}),
+  };
+  const pbxPrivate = `${plan.privateIp.pbx}:5060`;
+  const pbxPublic = `${PUBLIC_IP}:5060`;
+  const ssm = (name: string): string => `${plan.hostEnv.SSM_PREFIX}/${name}`;
+  const users = sip.users.map((u) => u.extension);
+
+  describeAsRoot(`Asterisk 22 with ${env}'s configuration (real daemon, SIPp in network namespaces)`, [SID_ROOT, FAIL2BAN_ROOT])(`real Asterisk 22: ${env}`, () => {
+    let work = '';
+    let net: Network | undefined;
+    let pbx: Asterisk | undefined;
+    let prepared: PreparedPbx;
+    const password = (name: string): string => {
+      const p = prepared.passwords[ssm(name)];
+      if (!p) throw new Error(`no SSM parameter ${ssm(name)} in the plan`);
+      return p;
+    };
+    const registerJigasi = (from: string, pass: string): Promise<SippRun> =>
+      sipp(net!, from, work, { scenario: 'register.xml', local: parties[from][0], remote: pbxPrivate, transport: 'u1', keys: { user: 'jigasi' }, auth: { user: 'jigasi', password: pass } });
+    /** Jigasi registered from the meet host, then answering one INVITE on the same port (once it listens). */
+    const jigasiAnswering = async (): Promise<{ done: Promise<SippRun> }> => {
+      const reg = await registerJigasi('meet', password('jigasi-sip-password'));
+      if (finalStatus(reg) !== 200) throw new Error(`Jigasi could not register: ${describeRun(reg)}`);
+      const done = sipp(net!, 'meet', work, { scenario: 'jigasi-uas.xml', local: parties.meet[0], remote: pbxPrivate, transport: 'u1', timeoutMs: 8000 });
+      for (let i = 0; i < 40; i++) {
+        const ss = await runIn(net!, 'meet', ['ss', '-Hlun', 'sport', '=', ':5060'], { timeoutMs: 2000 });
+        if (ss.stdout.trim()) return { done };
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error('the Jigasi stand-in does not listen on 5060');
+    };
+
+    beforeAll(async () => {
+      work = mkdtempSync(join(tmpdir(), `wbt-asterisk-${env}-`));
+      prepared = preparePbx(plan, work, PUBLIC_IP);
+      net = createNetwork(`wbt${env.slice(0, 3)}${process.pid % 10000}`, parties);
+      pbx = await startAsterisk(net, 'pbx', prepared);
+    }, 30000);
+
+    afterAll(async () => {
+      await pbx?.stop();
+      net?.destroy();
+      // WBT_KEEP_ASTERISK=1 keeps the scratch directory (configuration, logs, SIPp traces) for a post-mortem.
+      if (work && !process.env.WBT_KEEP_ASTERISK) rmSync(work, { recursive: true, force: true });
+    });
+
+    it('loads with zero ERROR and WARNING lines', () => {
+      const lines = pbx!.log('messages.log').split('\n').concat(pbx!.output().split('\n'));
+      expect(lines.filter((l) => /\b(ERROR|WARNING)\[/.test(l))).toEqual([]);
+      expect(pbx!.log('messages.log')).toMatch(/Asterisk Ready|modules will be loaded/);
+    }, TEST_MS);
+
+    if (jitsi.jigasi) {
+      it('Jigasi registers from the meet host with its password', async () => {
+        const r = await registerJigasi('meet', password('jigasi-sip-password'));
+        expect({ status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 });
+      }, TEST_MS);
+
+      it('Jigasi with a wrong password is refused', async () => {
+        const r = await registerJigasi('meet', 'not-the-password');
+        expect(finalStatus(r)).not.toBe(200);
+        expect(statuses(r)).not.toContain(200);
+      }, TEST_MS);
+
+      it("Jigasi's name and password from any other address are refused (a VPC neighbour, a stranger)", async () => {
+        for (const from of ['chat', 'strgr']) {
+          const r = await registerJigasi(from, password('jigasi-sip-password'));
+          expect({ from, statuses: statuses(r) }).not.toMatchObject({ statuses: expect.arrayContaining([200]) });
+        }
+      }, TEST_MS);
+    }
+
+    it('a stranger is never routed, whatever endpoint name it puts in From (challenged or refused)', async () => {
+      const names = ['trunk', 'jigasi', 'anonymous', ...users];
+      for (const user of names) {
+        const r = await sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, remote: pbxPublic, transport: 'u1', keys: { user }, service: users[0] ?? '8000' });
+        const final = finalStatus(r);
+        expect({ user, final, answered: statuses(r).includes(200) }).toEqual({ user, final: expect.any(Number), answered: false });
+        // 404 would already mean a dialplan lookup: the request was let in.
+        expect([401, 403, 407]).toContain(final);
+      }
+    }, TEST_MS);
+
+    if (trunkCidr) {
+      it('the trunk, identified by its source address alone, reaches Jigasi with X-Room-Name of the dial-in room', async () => {
+        const uas = await jigasiAnswering();
+        // A caller id that names no endpoint: only the address may identify the trunk.
+        const call = await sipp(net!, 'trunk', work, { scenario: 'invite.xml', local: parties.trunk[0], remote: pbxPublic, transport: 'u1', keys: { user: '+62215550100' }, service: '+6221555000' });
+        const jigasi = await uas.done;
+        expect({ final: finalStatus(call), run: describeRun(call) }).toMatchObject({ final: 200 });
+        const invites = receivedRequests(jigasi, 'INVITE');
+        expect(invites).toHaveLength(1);
+        expect(invites[0]).toMatch(new RegExp(`^X-Room-Name: ${sip.dialInRoom}\\r?$`, 'm'));
+      }, TEST_MS);
+
+      it("the trunk's name from outside its network is not the trunk", async () => {
+        const r = await sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, remote: pbxPublic, transport: 'u1', keys: { user: 'trunk' }, service: '+6221555000' });
+        expect(statuses(r)).not.toContain(200);
+        expect(pbx!.log('security.log')).toMatch(new RegExp(`RemoteAddress="IPV4/UDP/${STRANGER_IP.replace(/\./g, '\\.')}/`));
+      }, TEST_MS);
+    }
+
+    if (clientCidr && users.length > 0) {
+      const tlsFiles = (): { cert: string; key: string } => ({ cert: prepared.clientCert, key: prepared.clientKey });
+      const handshake = async (version: string): Promise<{ code: number | null; out: string }> => {
+        // OpenSSL 3 clients offer TLS 1.0/1.1 only at security level 0: let this client try; the server decides.
+        const legacy = version === 'tls1' || version === 'tls1_1' ? ['-cipher', 'DEFAULT@SECLEVEL=0'] : [];
+        const r = await runIn(net!, 'phone', ['openssl', 's_client', '-connect', `${PUBLIC_IP}:5061`, `-${version}`, ...legacy, '-CAfile', prepared.caFile, '-verify_return_error', '-servername', plan.hostEnv.FQDN], {
+          timeoutMs: 5000,
+          input: '',
+        });
+        return { code: r.code, out: r.stdout + r.stderr };
+      };
+
+      it('TLS 1.2 and 1.3 handshakes succeed on 5061 with the certificate', async () => {
+        for (const [flag, name] of [['tls1_2', 'TLSv1.2'], ['tls1_3', 'TLSv1.3']]) {
+          const h = await handshake(flag);
+          expect({ flag, code: h.code, protocol: /Protocol\s*:\s*(\S+)/.exec(h.out)?.[1] ?? /New, (\S+),/.exec(h.out)?.[1], out: h.out.slice(-400) }).toMatchObject({ code: 0, protocol: name });
+          expect(h.out).toMatch(/Verify return code: 0 \(ok\)/);
+        }
+      }, TEST_MS);
+
+      it('TLS 1.0 and 1.1 are refused by the server', async () => {
+        for (const flag of ['tls1', 'tls1_1']) {
+          const h = await handshake(flag);
+          expect(h.code).not.toBe(0);
+          // The refusal must come from the server (an alert), not from a client that never offered the version.
+          expect(h.out).not.toMatch(/no protocols available|no ciphers available/);
+          expect({ flag, out: h.out.slice(-600) }).toMatchObject({ out: expect.stringMatching(/alert|wrong version|unsupported protocol/i) });
+        }
+      }, TEST_MS);
+
+      it('a phone registers over TLS 1.2 and over TLS 1.3 from the client network', async () => {
+        for (const version of ['1.2', '1.3'] as const) {
+          const r = await sipp(net!, 'phone', work, {
+            scenario: 'register.xml', local: parties.phone[0], remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user: users[0] },
+            auth: { user: users[0], password: password(`sip-users/${users[0]}`) }, tls: { ...tlsFiles(), version },
+          });
+          expect({ version, status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 });
+        }
+      }, TEST_MS);
+
+      it('OPTIONS without credentials to the phones and Jigasi are challenged, never answered 200', async () => {
+        for (const user of [...users, ...(jitsi.jigasi ? ['jigasi'] : [])]) {
+          const r = await sipp(net!, 'phone', work, { scenario: 'options.xml', local: parties.phone[0], remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user }, tls: tlsFiles() });
+          expect({ user, final: finalStatus(r) }).toEqual({ user, final: expect.any(Number) });
+          expect({ user, final: finalStatus(r) }).not.toEqual({ user, final: 200 });
+        }
+      }, TEST_MS);
+
+      if (jitsi.jigasi) {
+        it('a phone calls the dial-in room over TLS with SDES: SRTP answered, Jigasi gets X-Room-Name', async () => {
+          const uas = await jigasiAnswering();
+          const call = await sipp(net!, 'phone', work, {
+            scenario: 'phone-call.xml', local: parties.phone[0], remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user: users[0] }, service: '8000',
+            auth: { user: users[0], password: password(`sip-users/${users[0]}`) }, tls: tlsFiles(), timeoutMs: 8000,
+          });
+          const jigasi = await uas.done;
+          expect({ final: finalStatus(call), run: describeRun(call) }).toMatchObject({ final: 200 });
+          const answer = call.messages.filter((m) => m.dir === 'received' && /^SIP\/2\.0 200/.test(m.text) && /CSeq: \d+ INVITE/.test(m.text)).pop()?.text ?? '';
+          expect(answer).toMatch(/^m=audio \d+ RTP\/SAVP /m);
+          expect(answer).toMatch(/^a=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:/m);
+          expect(receivedRequests(jigasi, 'INVITE')[0]).toMatch(new RegExp(`^X-Room-Name: ${sip.dialInRoom}\\r?$`, 'm'));
+        }, TEST_MS);
+      }
+    }
+
+    it("Debian 12's fail2ban filter, with the jail's settings, finds the stranger in Asterisk's security log", async () => {
+      const jail = parseConf(planFile(plan, '/etc/fail2ban/jail.d/weebeetalk.local'));
+      const [filter] = values(jail, 'asterisk', 'filter');
+      const [tz] = values(jail, 'asterisk', 'logtimezone');
+      const [logpath] = values(jail, 'asterisk', 'logpath');
+      // The jail reads the file Asterisk's logger writes (the compose file mounts the log directory there).
+      const compose = parse(planFile(plan, '/etc/weebeetalk/asterisk/compose.yml')) as { services: { asterisk: { volumes: string[] } } };
+      const logMount = compose.services.asterisk.volumes.map((v) => v.split(':')).find(([, inside]) => inside === '/var/log/asterisk');
+      expect(logMount && `${logMount[0]}/security.log`).toBe(logpath);
+      const securityLog = join(prepared.log, 'security.log');
+      const { stdout } = await run(
+        'python3',
+        [`${FAIL2BAN_ROOT}/usr/bin/fail2ban-regex`, '--timezone', tz, '--raw', '-o', 'ip', securityLog, `${FAIL2BAN_ROOT}/etc/fail2ban/filter.d/${filter}.conf`],
+        { env: { PATH: '/usr/bin:/bin', PYTHONPATH: `${FAIL2BAN_ROOT}/usr/lib/python3/dist-packages` }, timeout: 15000 },
+      );
+      const hosts = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+      expect(hosts).toContain(STRANGER_IP);
+      // Jigasi's failed attempt from the meet host is in the log too, but the jail ignores that address.
+      expect(values(jail, 'asterisk', 'ignoreip').join(' ').split(/\s+/)).toContain(plan.privateIp.meet);
+      const [maxretry] = values(jail, 'asterisk', 'maxretry');
+      expect(hosts.filter((h) => h === STRANGER_IP).length).toBeGreaterThanOrEqual(Number(maxretry));
+    }, TEST_MS);
+  });
+}
