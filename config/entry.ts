@@ -5,7 +5,7 @@
  */
 import type { IConstruct } from 'constructs';
 import { AnnotationMetadataEntryType, Annotations, App, TerraformStack } from 'cdktf';
-import { ConfigError, ConfigErrors, show } from './load';
+import { ConfigError, ConfigErrors, show, valueAt } from './load';
 import { PEER_FIELD, portPlan } from './ports';
 import type { EnvironmentConfig } from './schema';
 
@@ -17,21 +17,17 @@ export class SynthesisError extends Error {
   }
 }
 
-function valueAt(root: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined), root);
-}
-
 /** The configuration field(s) behind a construct: a security-group rule of config/ports.ts names its port field and source list. */
 export function fieldsBehind(node: IConstruct, config: EnvironmentConfig | undefined, message: string): string[] {
   if (!config) return [];
   const rule = portPlan(config).find((r) => r.id === node.node.id && node.node.scope?.node.id === 'firewalls');
   if (!rule) return [];
   const fields: string[] = [];
-  const port = rule.portField ? `${rule.portField} = ${show(valueAt(config, rule.portField))}` : undefined;
+  const port = rule.portField ? `${rule.portField} = ${show(valueAt(config, rule.portField.split('.')))}` : undefined;
   let peer: string | undefined;
   if (rule.peer.kind === 'cidr' && PEER_FIELD[rule.peer.label]) {
     const list = PEER_FIELD[rule.peer.label];
-    const index = (valueAt(config, list) as string[] | undefined)?.indexOf(rule.peer.cidr) ?? -1;
+    const index = (valueAt(config, list.split('.')) as string[] | undefined)?.indexOf(rule.peer.cidr) ?? -1;
     peer = `${list}.${index} = ${show(rule.peer.cidr)}`;
   }
   // A port clash is the port field's doing; an exposure is the source list's.

@@ -99,7 +99,7 @@ export function readEnvironmentFiles(dir: string = DEFAULT_ENVIRONMENTS_DIR, ids
       continue;
     }
     if (!isObject(exported) || typeof exported.name !== 'string' || typeof exported.tier !== 'string') {
-      problems.push(`${path} must \`export default\` an environment object with a name and a tier, found ${show(exported)?.slice(0, 120)}`);
+      problems.push(`${path} must \`export default\` an environment object with a name and a tier, found ${show(exported).slice(0, 120)}`);
       continue;
     }
     sources.push({ id, path, file: exported as unknown as EnvironmentFile });
@@ -122,15 +122,31 @@ export function readEnvironmentFiles(dir: string = DEFAULT_ENVIRONMENTS_DIR, ids
   return sources;
 }
 
-/** What one environment claims that no other may: a later claim of the same key is a collision. */
-function claims(config: EnvironmentConfig): [string, string, string][] {
-  const out: [string, string, string][] = [];
+interface Claim {
+  /** What is claimed, e.g. "name chat.staging.example.com" or "state s3://bucket/key". */
+  readonly key: string;
+  /** The field that makes the claim, and its value as written. */
+  readonly field: string;
+  readonly value: unknown;
+  readonly what: string;
+}
+
+/** What one environment claims that no other may: a second claim of the same key is a collision. */
+function claims(config: EnvironmentConfig): Claim[] {
+  const out: Claim[] = [];
   const zone = config.dns.zoneName ?? config.dns.domain;
-  for (const role of ROLES) out.push([`name ${fqdnOf(config, role)}`, `dns.hostNames.${role}`, `its A and CAA records (${role} host)`]);
-  out.push([`name _sips._tcp.${sipDomainOf(config)}`, 'dns.subdomain', 'its SIP SRV records']);
-  if (config.dns.zone === 'create') out.push([`zone ${zone}`, 'dns.zone', 'a created hosted zone (two zones of one name: only one can be delegated)']);
+  for (const role of ROLES)
+    out.push({ key: `name ${fqdnOf(config, role)}`, field: `dns.hostNames.${role}`, value: config.dns.hostNames[role], what: `its A and CAA records (${role} host)` });
+  out.push({ key: `name _sips._tcp.${sipDomainOf(config)}`, field: 'dns.subdomain', value: config.dns.subdomain, what: 'its SIP SRV records' });
+  if (config.dns.zone === 'create') out.push({ key: `zone ${zone}`, field: 'dns.zone', value: config.dns.zone, what: 'a created hosted zone (two zones of one name: only one can be delegated)' });
   const key = stateKeyOf(config);
-  if (config.state && key) out.push([`state s3://${config.state.bucket}/${key}`, config.state.key ? 'state.key' : 'state.bucket', 'its Terraform state object']);
+  if (config.state && key)
+    out.push({
+      key: `state s3://${config.state.bucket}/${key}`,
+      field: config.state.key ? 'state.key' : 'state.bucket',
+      value: config.state.key ?? config.state.bucket,
+      what: 'its Terraform state object',
+    });
   return out;
 }
 
@@ -142,13 +158,14 @@ export function checkAcrossEnvironments(loaded: readonly LoadedEnvironment[]): C
   const order = [...loaded].sort((a, b) => Number(b.config.tier === 'production') - Number(a.config.tier === 'production'));
   for (const env of order) {
     const problems: string[] = [];
-    for (const [key, field, what] of claims(env.config)) {
-      const other = owner.get(key);
-      if (other && other !== env) {
-        const value = field === 'state.key' ? env.config.state?.key : field === 'state.bucket' ? env.config.state?.bucket : field.startsWith('dns.hostNames.') ? env.config.dns.hostNames[field.split('.')[2] as (typeof ROLES)[number]] : field === 'dns.zone' ? env.config.dns.zone : env.config.dns.subdomain;
-        const fix = key.startsWith('state') ? 'give each environment its own state key (or leave state.key out: it defaults to weebeetalk/<name>/terraform.tfstate)' : 'give each environment its own dns.subdomain or host names';
-        problems.push(`${field} = ${show(value)}: ${key} is already ${other.config.name}'s (${other.path}, ${what}): a deploy or destroy of ${env.config.name} would act on ${other.config.name}: ${fix}`);
-      } else if (!other) owner.set(key, env);
+    for (const c of claims(env.config)) {
+      const other = owner.get(c.key);
+      if (!other) {
+        owner.set(c.key, env);
+        continue;
+      }
+      const fix = c.key.startsWith('state') ? 'give each environment its own state key (or leave state.key out: it defaults to weebeetalk/<name>/terraform.tfstate)' : 'give each environment its own dns.subdomain or host names';
+      problems.push(`${c.field} = ${show(c.value)}: ${c.key} is already ${other.config.name}'s (${other.path}, ${c.what}): a deploy or destroy of ${env.config.name} would act on ${other.config.name}: ${fix}`);
     }
     if (problems.length > 0) errors.push(new ConfigError(env.config.name, problems, env.path));
   }

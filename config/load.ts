@@ -80,7 +80,8 @@ export class ConfigErrors extends Error {
   }
 }
 
-function valueAt(root: unknown, path: PropertyKey[]): unknown {
+/** The value at a path of an object, or undefined. */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return path.reduce<unknown>((v, k) => (isPlainObject(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[k] : undefined), root);
 }
 
