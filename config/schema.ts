@@ -149,7 +149,13 @@ const baseSchema = z
         /** Asterisk RTP ports. @default 10000-19999 */
         rtpPorts: portRange.default({ from: 10000, to: 19999 }),
         /** A written reason to accept 0.0.0.0/0 in a SIP list; the audit report shows it. @default none */
-        worldOpenJustification: z.string().min(20, 'must explain in at least 20 characters why SIP is open to the world').optional(),
+        worldOpenJustification: z
+          .string()
+          .min(20, 'must explain in at least 20 characters why SIP is open to the world')
+          .max(300, 'must be at most 300 characters')
+          // The audit report prints it in a markdown table: one line, no cell separator.
+          .regex(/^[^\p{Cc}|]+$/u, 'must be one line without "|" (the audit report prints it in a table)')
+          .optional(),
         /** Extensions of the internal phones; passwords are generated into SSM. @default [] */
         users: z.array(sipUser).default([]),
         /** Jitsi room that calls arriving from the trunk are put in. @default "dial-in" */
@@ -217,9 +223,18 @@ const baseSchema = z
         bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
         region: z.string().regex(REGION_RE, 'must be an AWS region name such as ap-southeast-3'),
         /** @default "weebeetalk/<env>/terraform.tfstate" */
-        key: z.string().min(1).optional(),
+        key: z
+          .string()
+          .regex(/^(?!\/)(?!.*\/\/)(?!.*\/$)[A-Za-z0-9!_.*'()/-]{1,1024}$/, 'must be an S3 key such as weebeetalk/qa/terraform.tfstate (no leading, trailing or double "/", safe characters only)')
+          .optional(),
         /** KMS key for the state object. @default S3-managed encryption */
-        kmsKeyId: z.string().optional(),
+        kmsKeyId: z
+          .string()
+          .regex(
+            /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[0-9a-f-]{36}|alias\/[A-Za-z0-9/_-]+)|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias\/[A-Za-z0-9/_-]+)$/,
+            'must be a KMS key id, key ARN or alias (alias/terraform-state)',
+          )
+          .optional(),
       })
       .strict()
       .optional(),

@@ -131,6 +131,9 @@ describe('mistakes inside one environment', () => {
     ...['Line\nexten => 9999,1,Dial(PJSIP/trunk)', 'Sales; allow=all', 'Say "hi"', '[trunk]', 'Boss <1000>', 'back\\slash'].map((name) =>
       bad(`a SIP user name ${JSON.stringify(name)}`, { sip: { users: [{ extension: '1001', name }] } }, [`sip.users.0.name = ${JSON.stringify(name)}: may hold only letters`, 'pjsip.conf']),
     ),
+    bad('a justification that would break the audit table', { sip: { worldOpenJustification: 'Provider signals from | anywhere at all' } }, ['sip.worldOpenJustification = "Provider signals from | anywhere at all": must be one line without "|"']),
+    bad('a state key with a leading slash', { state: { bucket: 'weebeetalk-state-qa', region: 'ap-southeast-3', key: '/weebeetalk/staging.tfstate' } }, ['state.key = "/weebeetalk/staging.tfstate": must be an S3 key']),
+    bad('a KMS key id that is not one', { state: { bucket: 'weebeetalk-state-qa', region: 'ap-southeast-3', kmsKeyId: 'my key' } }, ['state.kmsKeyId = "my key": must be a KMS key id, key ARN or alias']),
     bad('a dial-in room with a line break', { sip: { dialInRoom: 'dial-in\nexten' } }, ['sip.dialInRoom = "dial-in\\nexten": must be a room name']),
     bad('a tag under the reserved aws: prefix', { tags: { 'aws:owner': 'ops' } }, ['tags.aws:owner = "ops": key "aws:owner" starts with "aws:"']),
     bad('a tag that overrides a project tag', { tags: { Environment: 'prod' } }, ['tags.Environment = "prod": key "Environment" is set by this project']),
