@@ -139,10 +139,9 @@ function claims(config: EnvironmentConfig): Claim[] {
     out.push({ key: `name ${fqdnOf(config, role)}`, field: `dns.hostNames.${role}`, value: config.dns.hostNames[role], what: `its A and CAA records (${role} host)` });
   out.push({ key: `name _sips._tcp.${sipDomainOf(config)}`, field: 'dns.subdomain', value: config.dns.subdomain, what: 'its SIP SRV records' });
   if (config.dns.zone === 'create') out.push({ key: `zone ${zone}`, field: 'dns.zone', value: config.dns.zone, what: 'a created hosted zone (two zones of one name: only one can be delegated)' });
-  const key = stateKeyOf(config);
-  if (config.state && key)
+  if (config.state)
     out.push({
-      key: `state s3://${config.state.bucket}/${key}`,
+      key: `state s3://${config.state.bucket}/${stateKeyOf(config, config.state)}`,
       field: config.state.key ? 'state.key' : 'state.bucket',
       value: config.state.key ?? config.state.bucket,
       what: 'its Terraform state object',

@@ -9,7 +9,7 @@ export function fqdnOf(config: EnvironmentConfig, role: Role): string {
   return [config.dns.hostNames[role], sipDomainOf(config)].join('.');
 }
 
-/** Key of the state object in the S3 backend. */
-export function stateKeyOf(config: EnvironmentConfig): string | undefined {
-  return config.state ? (config.state.key ?? `weebeetalk/${config.name}/terraform.tfstate`) : undefined;
+/** Key of the environment's state object in its S3 backend. */
+export function stateKeyOf(config: EnvironmentConfig, state: { readonly key?: string }): string {
+  return state.key ?? `weebeetalk/${config.name}/terraform.tfstate`;
 }
