@@ -36,6 +36,13 @@ export function configWarnings(config: EnvironmentConfig, now: Date = new Date()
   const email = config.letsEncryptEmail;
   if (DOCUMENTATION_DOMAIN_RE.test(email.split('@')[1] ?? ''))
     out.push(`letsEncryptEmail = "${email}": is on a documentation domain, where Let's Encrypt's expiry notices are never delivered: set a mailbox you read`);
+  const admin = config.rocketchat.adminEmail;
+  if (admin !== undefined && DOCUMENTATION_DOMAIN_RE.test(admin.split('@')[1] ?? ''))
+    out.push(`rocketchat.adminEmail = "${admin}": is on a documentation domain: the first administrator could never receive a password reset: set a mailbox you read`);
+  if (config.tier === 'production' && config.jitsi.auth === 'none')
+    out.push('jitsi.auth = "none": anyone who finds the production meet host can open rooms on it: use "jwt" (shared with Rocket.Chat) or "internal"');
+  if (!config.jitsi.jigasi && config.sip.trunkSignallingCidrs.length > 0)
+    out.push(`jitsi.jigasi = false: calls from sip.trunkSignallingCidrs are put into the Jitsi room ${config.sip.dialInRoom} through Jigasi, so without it they reach nothing: turn Jigasi on, or leave the trunk lists empty`);
   const cycle = ROCKETCHAT_CYCLES.find((c) => config.rocketchat.release.startsWith(`${c.cycle}.`));
   if (cycle) {
     const days = Math.floor((Date.parse(cycle.endOfLife) - now.getTime()) / 86_400_000);

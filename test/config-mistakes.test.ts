@@ -192,11 +192,18 @@ describe('likely mistakes are warnings', () => {
     { name: 'a private SIP client network on a public host', s: { sip: { clientCidrs: ['10.99.0.0/16'] } }, says: 'sip.clientCidrs.0 = "10.99.0.0/16": is a private network' },
     { name: 'an RTP range too small for the phones', s: { sip: { rtpPorts: { from: 10000, to: 10005 } } }, says: 'sip.rtpPorts = {"from":10000,"to":10005}: 6 ports carry fewer than the 8 that 2 phones' },
     { name: "a Let's Encrypt email on a documentation domain", s: {}, says: 'letsEncryptEmail = "ops@weebeetalk.example": is on a documentation domain' },
+    { name: 'an administrator email on a documentation domain', s: { rocketchat: { adminEmail: 'admin@example.com' } }, says: 'rocketchat.adminEmail = "admin@example.com": is on a documentation domain' },
+    { name: 'a SIP trunk without Jigasi to put its calls into Jitsi', s: { jitsi: { jigasi: false }, sip: { trunkSignallingCidrs: ['192.0.2.0/28'] } }, says: 'jitsi.jigasi = false: calls from sip.trunkSignallingCidrs' },
   ])('$name', ({ s, says }) => {
     const found = warnings(both(s)).filter((w) => w.includes(says) && w.includes('staging.ts: '));
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/^.*staging\.ts: /);
   });
+});
+
+test('production Jitsi without authentication is a warning', () => {
+  const found = warnings(both({}, { jitsi: { auth: 'none' } })).filter((w) => w.includes('production.ts: jitsi.auth = "none": anyone'));
+  expect(found).toHaveLength(1);
 });
 
 describe('synthesis errors name the configuration field', () => {
