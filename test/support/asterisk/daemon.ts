@@ -32,6 +32,9 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** An OpenSSL policy that lets TLS 1.0 through: what the TLS transport refuses, its own settings refuse. */
+export const PERMISSIVE_OPENSSL = join(__dirname, 'openssl-permissive.cnf');
+
 export async function startAsterisk(net: Network, party: string, dirs: { etc: string; log: string; hosts: string }, bootTimeoutMs = 15000): Promise<Asterisk> {
   const r = SID_ROOT;
   const script = [
@@ -44,6 +47,7 @@ export async function startAsterisk(net: Network, party: string, dirs: { etc: st
     `mount -t tmpfs -o mode=0755 tmpfs ${r}/run`,
     `mkdir -p ${r}/run/asterisk`,
     `mount -t tmpfs tmpfs ${r}/tmp`,
+    `cp ${q(PERMISSIVE_OPENSSL)} ${r}/tmp/openssl.cnf`,
     `mount -t tmpfs tmpfs ${r}/var/spool/asterisk`,
     // asterisk.sh creates the astdb directory asterisk.conf names on the data volume.
     `mkdir ${r}/var/spool/asterisk/astdb`,
@@ -52,7 +56,7 @@ export async function startAsterisk(net: Network, party: string, dirs: { etc: st
     `mount --bind ${q(dirs.etc)} ${r}/etc/asterisk`,
     `mount --bind ${q(dirs.log)} ${r}/var/log/asterisk`,
     // Foreground, no console, as root (the image's uid does not matter to what is tested here).
-    `exec chroot ${r} /usr/sbin/asterisk -f -n`,
+    `exec env OPENSSL_CONF=/tmp/openssl.cnf chroot ${r} /usr/sbin/asterisk -f -n`,
   ].join('\n');
   const child: ChildProcess = net.track(
     spawn('ip', ['netns', 'exec', net.ns(party), 'unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] }),
