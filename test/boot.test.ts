@@ -4,9 +4,11 @@
  * answer as AWS does from the synthesized plan (IMDSv2 with the plan's tags, SSM with the plan's parameters and
  * the host role's policy, Route53 and S3 against the same policy, public DNS from the plan's A records).
  */
-import { lstatSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { parse } from 'yaml';
 import { ROLES, type Role } from '../config/schema';
-import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, loopsUnder, rootTree, type Logged } from './support/boot/harness';
+import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, loopsUnder, rootTree, type BootResult, type Inspection, type Logged, type SandboxOptions } from './support/boot/harness';
 import { hostPlan, type HostPlan } from './support/boot/plan';
 import { describeAsRoot } from './support/root';
 import { shippedNames, synthEnvironment } from './support/synth';
@@ -36,15 +38,30 @@ function composeUnits(plan: HostPlan): Map<string, string> {
   return units;
 }
 
-/** Files whose secrets the host writes, by role (the secret scan must also find them). */
+/** Files the host writes secrets into, by role (the secret scan must find them too). */
 const SECRET_FILES: Record<Role, string[]> = {
   chat: ['/opt/weebeetalk/rocketchat-compose/.env'],
   meet: ['/opt/weebeetalk/docker-jitsi-meet/.env', '/srv/weebeetalk/jitsi/passwords.env'],
-  pbx: ['/srv/weebeetalk/asterisk/etc/pjsip.auth.conf'],
+  pbx: ['/srv/weebeetalk/asterisk/etc/pjsip.auth.conf', '/srv/weebeetalk/asterisk/etc/keys/privkey.pem'],
 };
+const GENERATED: Record<Role, string[]> = { chat: [], meet: ['/srv/weebeetalk/jitsi/passwords.env'], pbx: [] };
+
+const fqdnOf = (plan: HostPlan): string => /^FQDN="([^"]*)"$/m.exec(plan.writeFiles.find((f) => f.path === '/etc/weebeetalk/host.env')?.content ?? '')?.[1] ?? '';
+
+interface FirstBoot {
+  readonly plan: HostPlan;
+  readonly box: HostSandbox;
+  readonly boot: BootResult;
+  readonly inspected: Inspection;
+  readonly starts: Started[];
+  readonly ssm: { name: string; decrypted: boolean }[];
+  readonly aws: { argv?: string[]; code?: number; stderr?: string }[];
+  readonly acme: { domain: string; issued: boolean }[];
+}
 
 describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOOT_ROOT, DOCKER_KEY])('first boot', () => {
   let kit: BootKit;
+  const boots = new Map<string, Promise<FirstBoot>>();
   beforeAll(() => {
     kit = new BootKit();
   });
@@ -54,13 +71,37 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(left).toEqual([]);
   });
 
+  const sandbox = (env: string, role: Role, options: SandboxOptions = {}): HostSandbox =>
+    new HostSandbox(kit, hostPlan(synthEnvironment(env), role), { generatedSecrets: GENERATED[role], ...options });
+
+  /** The first boot of a host (once per file; the named tests below read the same boot). */
+  const firstBoot = (env: string, role: Role): Promise<FirstBoot> => {
+    const key = `${env}/${role}`;
+    const hit = boots.get(key);
+    if (hit) return hit;
+    const promise = (async () => {
+      const box = sandbox(env, role);
+      const boot = await box.firstBoot(['run', 'echo kept > /srv/weebeetalk/marker'], box.inspecting([...SECRET_FILES[role], `/etc/letsencrypt/live/${fqdnOf(box.plan)}/privkey.pem`]));
+      return {
+        plan: box.plan,
+        box,
+        boot,
+        inspected: box.inspection(),
+        starts: started(box),
+        ssm: box.log<FirstBoot['ssm'][number]>('ssm.jsonl'),
+        aws: box.log<FirstBoot['aws'][number]>('aws.jsonl'),
+        acme: box.log<FirstBoot['acme'][number]>('acme.jsonl'),
+      };
+    })();
+    boots.set(key, promise);
+    return promise;
+  };
+
   const hosts = shippedNames().flatMap((env) => ROLES.map((role) => [env, role] as const));
 
   it.concurrent.each(hosts)('%s %s: boots, a second run changes nothing, a replacement comes back with its data', async (env, role) => {
-    const plan = hostPlan(synthEnvironment(env), role);
+    const { plan, box, boot, inspected, starts } = await firstBoot(env, role);
     expect(plan.unrenderedKeys).toEqual([]);
-    const box = new HostSandbox(kit, plan, { generatedSecrets: role === 'meet' ? ['/srv/weebeetalk/jitsi/passwords.env'] : [] });
-    const boot = await box.firstBoot(['run', 'echo kept > /srv/weebeetalk/marker'], box.inspecting(SECRET_FILES[role]));
     expect([boot.codes, boot.output]).toEqual([[0, 0, 0], expect.stringContaining('bootstrap complete')]);
 
     // Every file of the user-data, with its owner and mode.
@@ -69,19 +110,15 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect([f.path, (st.mode & 0o7777).toString(8).padStart(4, '0'), `${st.uid}:${st.gid}`]).toEqual([f.path, f.permissions, f.owner === 'root:root' ? '0:0' : f.owner]);
     }
 
-    // Every file holding a secret: 0600 and unreadable by any login user.
-    const inspected = box.inspection();
-    expect(inspected.files.filter((f) => !f.exists).map((f) => f.path)).toEqual([]);
-    const readable = plan.world.parameters.filter((p) => p.type === 'SecureString' && p.name.startsWith(`/weebeetalk/${env}/${role}/`));
-    expect(readable.length).toBeGreaterThan(0);
-    const holders = [...inspected.secrets, ...inspected.files];
-    for (const h of holders) expect([h.path, h.mode, h.readableBy]).toEqual([h.path, '600', []]);
+    // Every file holding a secret: 0600 and readable by no login user.
+    const own = plan.world.parameters.filter((p) => p.type === 'SecureString' && p.name.startsWith(`/weebeetalk/${env}/${role}/`));
+    expect(own.length).toBeGreaterThan(0);
+    for (const h of [...inspected.secrets, ...inspected.files.filter((f) => f.exists)]) expect([h.path, h.mode, h.readableBy]).toEqual([h.path, '600', []]);
     for (const p of SECRET_FILES[role]) expect(inspected.secrets.map((s) => s.path)).toContain(p);
 
     // Each compose stack starts in its directory with a complete environment.
     const units = composeUnits(plan);
     expect(units.size).toBe(1);
-    const starts = started(box);
     for (const [unit, dir] of units) {
       const s = starts.filter((x) => x.start === unit);
       expect(s.length).toBeGreaterThan(0);
@@ -95,18 +132,178 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     // A second run changes nothing.
     const tree = rootTree(box);
     const volume = inspected.volume;
+    const issued = box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued).length;
     const again = await box.rerun(box.inspecting(SECRET_FILES[role]));
     expect([again.codes, again.output]).toEqual([[0, 0], expect.stringContaining('bootstrap complete')]);
     expect(again.output).toContain('keeping its data');
     expect(Object.fromEntries(rootTree(box))).toEqual(Object.fromEntries(tree));
     expect(box.inspection().volume).toEqual(volume);
 
-    // A replacement: a fresh root filesystem, the same volume.
+    // A replacement: a fresh root filesystem, the same volume: same data, same generated passwords, no new certificate.
     box.newInstance();
     const replaced = await box.firstBoot(box.inspecting(SECRET_FILES[role]));
     expect([replaced.codes, replaced.output]).toEqual([[0, 0], expect.stringContaining('bootstrap complete')]);
     expect(replaced.output).not.toContain('creating ext4');
     expect(box.inspection().volume).toEqual(volume);
     expect(volume?.files).toContain('./marker');
+    expect(issued + box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued).length).toBe(role === 'pbx' ? 1 : 0);
+  });
+
+  it.each(shippedNames())("%s pbx: Asterisk's TLS private key is 0600 and readable by no login user", async (env) => {
+    const { inspected, plan, acme } = await firstBoot(env, 'pbx');
+    expect(acme).toEqual([expect.objectContaining({ domain: fqdnOf(plan), issued: true })]);
+    const keys = inspected.files.filter((f) => f.path.endsWith('privkey.pem'));
+    expect(keys.map((k) => [k.path, k.exists, k.mode, k.readableBy])).toEqual([
+      ['/srv/weebeetalk/asterisk/etc/keys/privkey.pem', true, '600', []],
+      [`/etc/letsencrypt/live/${fqdnOf(plan)}/privkey.pem`, true, '600', []],
+    ]);
+  });
+
+  it.each(hosts)('%s %s: reads exactly its own SSM parameters, by the names the plan creates, decrypted', async (env, role) => {
+    const { plan, ssm, aws } = await firstBoot(env, role);
+    const own = plan.world.parameters.filter((p) => p.name.startsWith(`/weebeetalk/${env}/${role}/`)).map((p) => p.name).sort();
+    expect([...new Set(ssm.map((r) => r.name))].sort()).toEqual(own);
+    expect(ssm.every((r) => r.decrypted)).toBe(true);
+    expect(aws.filter((a) => a.code !== undefined && a.code !== 0)).toEqual([]);
+  });
+
+  it.each(shippedNames())('%s chat: Rocket.Chat starts with registration closed and the admin password from SSM', async (env) => {
+    const { box, plan, starts } = await firstBoot(env, 'chat');
+    const [unit, dir] = [...composeUnits(plan)][0];
+    const start = starts.filter((s) => s.start === unit).pop();
+    // The environment compose gives the rocketchat service: its files in order (later wins), .env interpolated.
+    const env_ = Object.fromEntries(
+      readFileSync(box.upper(join(dir, '.env')), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^"|"$/g, '')]),
+    );
+    const environment: Record<string, string> = {};
+    for (const f of start?.compose?.files ?? []) {
+      const path = box.upper(isAbsolute(f) ? f : join(dir, f));
+      const doc = parse(readFileSync(path, 'utf8'), { customTags: [{ tag: '!override', collection: 'seq', resolve: (v: unknown) => v }] }) as { services?: Record<string, { environment?: Record<string, string> }> } | null;
+      Object.assign(environment, doc?.services?.rocketchat?.environment ?? {});
+    }
+    const value = (k: string): string => String(environment[k] ?? '').replace(/\$\{([A-Z_]+)\}/g, (_m, v: string) => env_[v] ?? '');
+    expect(value('OVERWRITE_SETTING_Accounts_RegistrationForm')).toBe('Disabled');
+    const admin = plan.world.parameters.find((p) => p.name === `/weebeetalk/${env}/chat/admin-password`);
+    expect(value('ADMIN_PASS')).toBe(admin?.value);
+  });
+
+  it.each(shippedNames())("%s meet: a failed certificate request cannot restart the web container forever", async (env) => {
+    const { box, plan, starts } = await firstBoot(env, 'meet');
+    const [unit, dir] = [...composeUnits(plan)][0];
+    const files = starts.filter((s) => s.start === unit).pop()?.compose?.files ?? [];
+    let restart: unknown;
+    for (const f of files) {
+      const doc = parse(readFileSync(box.upper(isAbsolute(f) ? f : join(dir, f)), 'utf8')) as { services?: { web?: { restart?: string } } } | null;
+      if (doc?.services?.web?.restart !== undefined) restart = doc.services.web.restart;
+    }
+    expect(String(restart)).toMatch(/^(no|on-failure:[1-3])$/);
+  });
+
+  describe('faults', () => {
+    it.concurrent('instance metadata slow at first: the tag reads time out, are retried, and the boot completes', async () => {
+      const box = sandbox('staging', 'chat', { faults: { imdsSlow: { count: 2, ms: 4000 } } });
+      const r = await box.firstBoot();
+      expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
+      expect(r.output).toMatch(/attempt 1\/10 failed: imds_tag WeebeetalkPublicIp/);
+    });
+
+    it.concurrent('SSM throttling for a while: the CLI gives up, the bootstrap retries, the boot completes', async () => {
+      const box = sandbox('staging', 'meet', { faults: { ssmThrottle: 4 } });
+      const r = await box.firstBoot();
+      expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
+      expect(r.output).toContain('An error occurred (ThrottlingException) when calling the GetParameter operation (reached max retries: 2): Rate exceeded');
+    });
+
+    it.concurrent('the data volume attaches late: the bootstrap waits for it, then formats it once', async () => {
+      const box = sandbox('staging', 'pbx', { attachDelay: 0.3 });
+      const r = await box.firstBoot();
+      expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
+      expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'sleep' && c.argv[0] === '5').length).toBeGreaterThanOrEqual(3);
+      expect(r.output.match(/creating ext4/g)).toHaveLength(1);
+    });
+
+    it.concurrent('public DNS late: no ACME client starts before the name resolves to the Elastic IP; one certificate', async () => {
+      const box = sandbox('staging', 'pbx', { faults: { dnsDelay: 3 } });
+      const r = await box.firstBoot();
+      expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
+      const fqdn = fqdnOf(box.plan);
+      expect(r.output).toContain(`waiting for ${fqdn} to resolve to ${box.plan.world.publicIp} (DNS answers: nothing), 3/60`);
+      expect(box.log('acme.jsonl')).toEqual([expect.objectContaining({ domain: fqdn, issued: true })]);
+    });
+
+    it.concurrent('a zone never delegated: chat stops before Traefik could ask Let\'s Encrypt, within its bound', async () => {
+      const box = sandbox('staging', 'chat', { faults: { dnsDelay: -1 } });
+      const r = await box.firstBoot();
+      expect(r.codes[0]).not.toBe(0);
+      expect(r.output).toContain(`${fqdnOf(box.plan)} does not resolve to ${box.plan.world.publicIp} after 10 minutes`);
+      expect(started(box).map((s) => s.start)).not.toContain('weebeetalk-rocketchat.service');
+      expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'sleep' && c.argv[0] === '10')).toHaveLength(60);
+    });
+
+    it.concurrent('a zone never delegated: pbx asks Let\'s Encrypt nothing and starts Asterisk without TLS', async () => {
+      const box = sandbox('staging', 'pbx', { faults: { dnsDelay: -1 } });
+      const r = await box.firstBoot();
+      expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('Asterisk starts without TLS')]);
+      expect(box.log('acme.jsonl')).toEqual([]);
+      expect(started(box).map((s) => s.start)).toContain('weebeetalk-asterisk.service');
+    });
+
+    it.concurrent('a parameter missing in SSM fails loudly and at once, naming it, before anything is written', async () => {
+      const name = '/weebeetalk/staging/chat/admin-password';
+      const box = sandbox('staging', 'chat', { withoutParameters: [name] });
+      const r = await box.firstBoot();
+      expect(r.codes[0]).not.toBe(0);
+      expect(r.output).toContain(`An error occurred (ParameterNotFound) when calling the GetParameter operation: `);
+      expect(r.output).toContain(`cannot read ${name} from SSM`);
+      expect(box.log<{ argv?: string[] }>('aws.jsonl').filter((a) => a.argv?.includes(name))).toHaveLength(1);
+      expect(existsSync(box.upper('/opt/weebeetalk/rocketchat-compose/.env'))).toBe(false);
+      expect(existsSync(box.upper('/var/lib/weebeetalk/bootstrap.done'))).toBe(false);
+      expect(started(box).map((s) => s.start)).not.toContain('weebeetalk-rocketchat.service');
+    });
+
+    it.concurrent("an upstream archive that is not the pinned one is refused (the plan's own manifest)", async () => {
+      const box = sandbox('staging', 'meet', { keepUpstreamManifests: true });
+      const r = await box.firstBoot();
+      expect(r.codes[0]).not.toBe(0);
+      expect(r.output).toMatch(/upstream files of https:\/\/github\.com\/jitsi\/docker-jitsi-meet\/.* do not match/);
+    });
+  });
+
+  it('growing the data volume grows its filesystem on the running host (as udev starts it) and at the next boot', async () => {
+    const box = sandbox('staging', 'chat', { volumeMiB: 64 });
+    // What the udev rule of the plan runs when the kernel reports a resized disk.
+    const rule = box.plan.writeFiles.find((f) => f.path.startsWith('/etc/udev/rules.d/'))?.content ?? '';
+    expect(rule).toMatch(/ACTION=="change", SUBSYSTEM=="block", ENV\{RESIZE\}=="1"/);
+    const unitName = /systemctl --no-block start ([\w.-]+)"/.exec(rule)?.[1];
+    const unit = box.plan.writeFiles.find((f) => f.path === `/etc/systemd/system/${unitName}`)?.content ?? '';
+    const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    expect([exec, unit]).toEqual([expect.stringMatching(/^\//), expect.stringContaining('WantedBy=multi-user.target')]);
+    const boot = await box.firstBoot(['run', 'echo kept > /srv/weebeetalk/marker'], box.inspecting());
+    expect(boot.codes).toEqual([0, 0, 0]);
+    const before = box.inspection().volume;
+    expect(before?.fsBytes).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(started(box).map((s) => s.start)).not.toContain(unitName);
+    expect(box.log<Logged>('commands.jsonl').some((c) => c.cmd === 'systemctl' && c.argv.join(' ') === `enable ${unitName}`)).toBe(true);
+
+    // On the running host: online, which needs CAP_SYS_RESOURCE (root on EC2 has it; some CI containers do not).
+    const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
+    if ((capEff >> 24n) & 1n) {
+      const online = await box.session([['grow', 96], ['run', exec], box.inspecting()]);
+      expect(online.codes).toEqual([0, 0]);
+      expect(box.inspection().volume).toEqual(expect.objectContaining({ uuid: before?.uuid, deviceBytes: 96 * 1024 * 1024, files: before?.files }));
+      expect(box.inspection().volume?.fsBytes).toBeGreaterThan(95 * 1024 * 1024);
+    } else {
+      process.stderr.write('SKIPPED (no CAP_SYS_RESOURCE here): online growth of a mounted data volume; the next-boot growth below still runs\n');
+    }
+
+    // Grown while no instance had it (a replacement after dataVolumeGiB grew): the boot grows it before mounting.
+    box.newInstance();
+    const next = await box.session([['grow', 128], ['run', '/opt/wbt-standins/cloud-init-boot'], box.inspecting()]);
+    expect([next.codes, next.output]).toEqual([[0, 0], expect.stringContaining('growing the filesystem')]);
+    expect(box.inspection().volume).toEqual(expect.objectContaining({ uuid: before?.uuid, deviceBytes: 128 * 1024 * 1024, files: before?.files }));
+    expect(box.inspection().volume?.fsBytes).toBeGreaterThan(127 * 1024 * 1024);
   });
 });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { DataCloudinitConfig } from '@cdktf/provider-cloudinit/lib/data-cloudinit-config';
+import { renderUnit } from './systemd';
 import { renderCloudConfig, renderEnvFile, terraformLiteral, terraformLiteralKeepingReferences, type CloudConfig, type WriteFile } from './cloud-config';
 
 export const SCRIPTS_DIR = join(__dirname, 'scripts');
@@ -35,6 +36,23 @@ function commonFiles(): WriteFile[] {
       path: '/etc/systemd/system/docker.service.d/10-weebeetalk-data.conf',
       permissions: '0644',
       content: `# Docker keeps its data on the data volume: never start it before the volume is mounted.\n[Unit]\nRequiresMountsFor=${DATA_DIR}\n`,
+    },
+    // Growing dataVolumeGiB grows the device under the running host; the kernel reports it (RESIZE=1 on a
+    // block "change" event) and this grows the filesystem at once. data-volume.sh also does it on every boot.
+    { path: '/usr/local/lib/weebeetalk/grow-data.sh', content: readScript('grow-data'), permissions: '0755' },
+    {
+      path: '/etc/systemd/system/weebeetalk-grow-data.service',
+      permissions: '0644',
+      content: renderUnit({
+        Unit: { Description: 'WeeBeeTalk: grow the data volume filesystem to its device size', RequiresMountsFor: DATA_DIR },
+        Service: { Type: 'oneshot', ExecStart: '/usr/local/lib/weebeetalk/grow-data.sh' },
+        Install: { WantedBy: 'multi-user.target' },
+      }),
+    },
+    {
+      path: '/etc/udev/rules.d/90-weebeetalk-grow-data.rules',
+      permissions: '0644',
+      content: 'ACTION=="change", SUBSYSTEM=="block", ENV{RESIZE}=="1", RUN+="/usr/bin/systemctl --no-block start weebeetalk-grow-data.service"\n',
     },
     {
       path: '/etc/apt/apt.conf.d/20auto-upgrades',

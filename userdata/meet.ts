@@ -3,6 +3,7 @@
  * ZeroSSL default, which the CAA record refuses), JWT shared with Rocket.Chat with guests allowed, Jigasi
  * registered to the PBX, Jibri recording to S3 through the host (the containers get no AWS credentials).
  */
+import { Document } from 'yaml';
 import { renderEnvFile, type WriteFile } from './cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from './context';
 import { DATA_DIR, type HostUserDataProps } from './host-user-data';
@@ -14,6 +15,20 @@ export const JITSI_DIR = '/opt/weebeetalk/docker-jitsi-meet';
 /** Jitsi's CONFIG: every byte of its state, on the data volume. */
 export const JITSI_CONFIG = `${DATA_DIR}/jitsi/config`;
 
+/** Our compose override, last in COMPOSE_FILE. */
+export const JITSI_OVERRIDE = `${JITSI_ETC}/compose.weebeetalk.yml`;
+
+/**
+ * The web container requests its certificate when it starts and, when that fails, sleeps 15 s and exits
+ * (docker-jitsi-meet stable-11146-2 web/rootfs/etc/s6-overlay/scripts/config; S6_BEHAVIOUR_IF_STAGE2_FAILS=2 in
+ * base/Dockerfile). Upstream's `restart: unless-stopped` would then ask Let's Encrypt every ~20 s forever, far
+ * past its 5 failed validations per name per hour: at most 3 restarts, then it stays down (a re-run of the
+ * bootstrap tries again). A certificate already issued lives in CONFIG/storage and is not requested again.
+ */
+export function jitsiOverride(): string {
+  return new Document({ services: { web: { restart: 'on-failure:3' } } }).toString({ lineWidth: 0 });
+}
+
 export function meetPublicUrl(ctx: RoleContext): string {
   const port = ctx.config.jitsi.httpsPort;
   return `https://${ctx.fqdn.meet}${port === 443 ? '' : `:${port}`}`;
@@ -22,7 +37,7 @@ export function meetPublicUrl(ctx: RoleContext): string {
 /** Variables the pinned docker-jitsi-meet reads (docker-compose.yml, jigasi.yml, jibri.yml; see test/upstream-env). */
 export function jitsiSettings(ctx: RoleContext): Record<string, string> {
   const { jitsi } = ctx.config;
-  const files = ['docker-compose.yml', ...(jitsi.jigasi ? ['jigasi.yml'] : []), ...(jitsi.jibri ? ['jibri.yml'] : [])];
+  const files = ['docker-compose.yml', ...(jitsi.jigasi ? ['jigasi.yml'] : []), ...(jitsi.jibri ? ['jibri.yml'] : []), JITSI_OVERRIDE];
   const settings: Record<string, string> = {
     COMPOSE_PROJECT_NAME: 'jitsi',
     COMPOSE_FILE: files.join(':'),
@@ -65,6 +80,7 @@ export function meetUserData(ctx: RoleContext): HostUserDataProps {
   const files: WriteFile[] = [
     { path: `${JITSI_ETC}/upstream.sha256`, content: manifest(DOCKER_JITSI_MEET), permissions: '0644' },
     { path: `${JITSI_ETC}/settings.env`, content: renderEnvFile(jitsiSettings(ctx)), permissions: '0644' },
+    { path: JITSI_OVERRIDE, content: jitsiOverride(), permissions: '0644' },
     { path: '/etc/systemd/system/weebeetalk-jitsi.service', content: composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR), permissions: '0644' },
   ];
   if (jitsi.jibri) {

@@ -18,6 +18,8 @@ done
 [[ -n "$dev" ]] || die "data volume ${DATA_VOLUME_ID} never appeared"
 
 ensure_filesystem "$dev" wbt-data
+# Grown while no instance had it mounted (a replacement after dataVolumeGiB grew): grow it before the mount.
+if ! findmnt -rno TARGET "$dev" >/dev/null; then grow_filesystem "$dev"; fi
 uuid=$(blkid -o value -s UUID "$dev")
 install -d -m 0755 "$DATA_DIR"
 entry="UUID=${uuid} ${DATA_DIR} ext4 defaults,nofail,x-systemd.device-timeout=5min 0 2"
@@ -28,4 +30,8 @@ if ! grep -qxF "$entry" /etc/fstab; then
   systemctl daemon-reload
 fi
 mountpoint -q "$DATA_DIR" || mount "$DATA_DIR"
+# Grown under a running host: udev starts weebeetalk-grow-data.service; it also runs on every boot (a reboot after
+# the volume grew while the instance was stopped), and so does this.
+grow_filesystem "$dev"
+systemctl enable weebeetalk-grow-data.service
 log "data volume ${DATA_VOLUME_ID} (${dev}, UUID ${uuid}) mounted at ${DATA_DIR}"

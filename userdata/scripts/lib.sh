@@ -47,6 +47,25 @@ retry() {
   return 1
 }
 
+# wait_for_public_dns: until DNS gives this host's Elastic IP, and only it, for FQDN (bounded: 10 minutes,
+# logged). Every ACME client (Traefik, the Jitsi web container, certbot) must wait for it: Let's Encrypt checks
+# the name in public DNS, and each failed validation counts against its limit (5 per name per hour).
+# The VPC resolver recurses through public DNS, so it sees what Let's Encrypt sees.
+wait_for_public_dns() {
+  local i answer
+  for ((i = 1; i <= 60; i++)); do
+    answer=$(getent ahostsv4 "$FQDN" | awk '{ print $1 }' | sort -u | paste -sd ' ' || true)
+    if [[ "$answer" == "$PUBLIC_IP" ]]; then
+      log "${FQDN} resolves to ${PUBLIC_IP}"
+      return 0
+    fi
+    log "waiting for ${FQDN} to resolve to ${PUBLIC_IP} (DNS answers: ${answer:-nothing}), ${i}/60"
+    sleep 10
+  done
+  log "${FQDN} does not resolve to ${PUBLIC_IP} after 10 minutes: is the zone delegated to Route53?"
+  return 1
+}
+
 # ssm_secret NAME: the parameter SSM_PREFIX/NAME (NAME relative to this host's own path, the only one its role
 # may read, e.g. `ssm_secret admin-password` on chat), decrypted, printed to stdout (never logged).
 # Throttling and network errors are retried; a missing or forbidden name fails at once, naming it. Fails on an
@@ -96,6 +115,24 @@ ensure_filesystem() {
   else
     log "${dev} already holds ${fstype}: keeping its data"
   fi
+}
+
+# grow_filesystem DEVICE: grow the ext4 on DEVICE to the device's size, when the device grew. Mounted: online
+# (the kernel does it; needs CAP_SYS_RESOURCE, which root has on EC2). Not mounted: offline, after the forced
+# check resize2fs requires.
+grow_filesystem() {
+  local dev=$1 device_bytes fs_bytes rc=0
+  device_bytes=$(blockdev --getsize64 "$dev")
+  fs_bytes=$(dumpe2fs -h "$dev" 2>/dev/null | awk -F: '/^Block count/ { c = $2 } /^Block size/ { s = $2 } END { printf "%d", c * s }')
+  # Less than a MiB is the filesystem's rounding to whole blocks and groups, not growth.
+  if ((device_bytes - fs_bytes < 1048576)); then return 0; fi
+  log "${dev} has grown to ${device_bytes} bytes (filesystem: ${fs_bytes}): growing the filesystem"
+  if ! findmnt -rno TARGET "$dev" >/dev/null; then
+    # e2fsck: 0 clean, 1 errors corrected; anything else must stop before resize2fs touches it.
+    e2fsck -f -p "$dev" || rc=$?
+    ((rc <= 1)) || die "e2fsck found errors on ${dev} it could not correct (exit ${rc}): not growing it"
+  fi
+  resize2fs "$dev"
 }
 
 # fetch_release URL DIR MANIFEST: unpack an upstream release archive into DIR, then check every file we use

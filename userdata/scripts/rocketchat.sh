@@ -20,6 +20,8 @@ admin_pass=$(ssm_secret admin-password)
 
 systemctl daemon-reload
 systemctl enable weebeetalk-rocketchat.service weebeetalk-rocketchat-backup.timer
+# Traefik asks Let's Encrypt once per start (no retry loop): not before the name resolves to this host.
+wait_for_public_dns || die "not starting Rocket.Chat (Traefik would request a certificate that cannot validate); run weebeetalk-bootstrap once DNS works"
 systemctl restart weebeetalk-rocketchat.service
 systemctl start weebeetalk-rocketchat-backup.timer
 log "Rocket.Chat starting at https://${FQDN} (first start pulls images and initialises MongoDB: a few minutes)"

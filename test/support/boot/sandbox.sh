@@ -53,7 +53,12 @@ attach() {
   install -d "${dev}/disk/by-id"
   ln -s "../../${name}" "${dev}/disk/by-id/nvme-Amazon_Elastic_Block_Store_${WBT_VOLUME_SERIAL}"
 }
-if [[ "${WBT_ATTACH_DELAY:-0}" == 0 ]]; then attach; else (sleep "$WBT_ATTACH_DELAY" && attach) & fi
+if [[ "${WBT_ATTACH_DELAY:-0}" == 0 ]]; then
+  attach
+else
+  # Late: only some time after the data-volume step began looking for it.
+  (until grep -qs 'data-volume.sh' "${share}/log/boot.out"; do sleep 0.02; done && sleep "$WBT_ATTACH_DELAY" && attach) &
+fi
 
 # What the VPC gives an instance: a resolver (here: the public DNS stand-in), a host name.
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "${merged}/etc/resolv.conf"
