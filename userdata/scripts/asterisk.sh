@@ -33,7 +33,8 @@ ln -sf /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh "$hook"
 # DNS-01 through Route53: the instance role may only touch the _acme-challenge TXT record of this name.
 # --deploy-hook runs on first issuance; the same path in renewal-hooks/deploy runs on renewals (certbot
 # dedupes by path, so it runs once). RSA: older desk phones fail TLS handshakes with ECDSA certificates.
-if certbot certonly --non-interactive --agree-tos --email "$LETSENCRYPT_EMAIL" --dns-route53 \
+# Not before the name resolves to this host (a failed validation counts against Let's Encrypt's limits).
+if wait_for_public_dns && certbot certonly --non-interactive --agree-tos --email "$LETSENCRYPT_EMAIL" --dns-route53 \
   --domain "$FQDN" --key-type rsa --keep-until-expiring --deploy-hook "$hook"; then
   [[ -s "${conf}/keys/fullchain.pem" ]] || RENEWED_LINEAGE="/etc/letsencrypt/live/${FQDN}" /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh
   render "${src}/pjsip.tls.conf.pending" > "${conf}/pjsip.tls.conf"
