@@ -273,10 +273,17 @@ export function coreConfs(): Record<string, string> {
   };
 }
 
-/** HTTP only on loopback; with WSS, TLS on 8089 for the client networks (the security group decides who). */
+/**
+ * HTTP only on loopback; with WSS, TLS on 8089 for the client networks (the security group decides who), with
+ * the same floor as SIP over TLS: no TLS 1.0/1.1 (Asterisk's HTTP server disables only 1.0 by default).
+ */
 export function httpConf(a: AsteriskContext): string {
   const options: Option[] = a.config.sip.wss
-    ? [['enabled', 'yes'], ['bindaddr', '127.0.0.1'], ['bindport', 8088], ['servername', ''], ['tlsenable', 'yes'], ['tlsbindaddr', '0.0.0.0:8089'], ['tlscertfile', '/etc/asterisk/keys/fullchain.pem'], ['tlsprivatekey', '/etc/asterisk/keys/privkey.pem']]
+    ? [
+        ['enabled', 'yes'], ['bindaddr', '127.0.0.1'], ['bindport', 8088], ['servername', ''], ['tlsenable', 'yes'], ['tlsbindaddr', '0.0.0.0:8089'],
+        ['tlscertfile', '/etc/asterisk/keys/fullchain.pem'], ['tlsprivatekey', '/etc/asterisk/keys/privkey.pem'],
+        ['tlsdisablev1', 'yes'], ['tlsdisablev11', 'yes'], ['tlscipher', TLS_CIPHERS.join(':')], ['tlsservercipherorder', 'yes'],
+      ]
     : [['enabled', 'no']];
   return renderConf('http.conf', [{ name: 'general', options }]);
 }

@@ -24,7 +24,9 @@ export interface SippOptions {
   readonly localPort?: number;
   /** host:port */
   readonly remote: string;
-  readonly transport: 'u1' | 'l1';
+  readonly transport: 'u1' | 'l1' | 'x1';
+  /** WebSocket path (x1). */
+  readonly wsPath?: string;
   /** Values of the scenario's [keyword]s (-key). */
   readonly keys?: Readonly<Record<string, string>>;
   /** Request-URI user ([service]). */
@@ -53,6 +55,7 @@ export async function sipp(net: Network, party: string, work: string, o: SippOpt
     '-timeout', `${timeoutS}s`, '-timeout_error', '-recv_timeout', '3000', '-max_recv_loops', '1000',
     '-trace_msg', '-message_file', `/mnt/runs/${id}.msg`,
     ...(o.service ? ['-s', o.service] : []),
+    ...(o.wsPath ? ['-ws_path', o.wsPath] : []),
     ...(o.auth ? ['-au', o.auth.user, '-ap', o.auth.password] : []),
     ...(o.tls ? ['-tls_cert', inChroot(o.tls.cert), '-tls_key', inChroot(o.tls.key), ...(o.tls.version ? ['-tls_version', o.tls.version] : [])] : []),
     ...Object.entries(o.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
