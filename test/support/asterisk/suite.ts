@@ -130,17 +130,20 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       }, TEST_MS);
 
       it("Jigasi's name and password from any other address are refused (a VPC neighbour, a stranger)", async () => {
-        for (const from of ['chat', 'strgr']) {
-          const r = await registerJigasi(from, password('jigasi-sip-password'));
-          expect({ from, statuses: statuses(r) }).not.toMatchObject({ statuses: expect.arrayContaining([200]) });
-        }
+        const froms = ['chat', 'strgr'];
+        const runs = await Promise.all(froms.map((from) => registerJigasi(from, password('jigasi-sip-password'))));
+        runs.forEach((r, i) => expect({ from: froms[i], statuses: statuses(r) }).not.toMatchObject({ statuses: expect.arrayContaining([200]) }));
       }, TEST_MS);
     }
 
     (all ? it : it.skip)('a stranger is never routed, whatever endpoint name it puts in From (challenged or refused)', async () => {
       const names = ['trunk', 'jigasi', 'anonymous', ...users];
-      for (const user of names) {
-        const r = await sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, remote: pbxPublic, transport: 'u1', keys: { user }, service: users[0] ?? '8000' });
+      // In parallel, each from its own port.
+      const runs = await Promise.all(
+        names.map((user, i) => sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, localPort: 5070 + i, remote: pbxPublic, transport: 'u1', keys: { user }, service: users[0] ?? '8000' })),
+      );
+      for (const [i, user] of names.entries()) {
+        const r = runs[i];
         const final = finalStatus(r);
         expect({ user, final, answered: statuses(r).includes(200) }).toEqual({ user, final: expect.any(Number), answered: false });
         // 404 would already mean a dialplan lookup: the request was let in.
@@ -225,18 +228,25 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       }, TEST_MS);
 
       it('a phone registers over TLS 1.2 and over TLS 1.3 from the client network', async () => {
-        for (const version of ['1.2', '1.3'] as const) {
-          const r = await sipp(net!, 'phone', work, {
-            scenario: 'register.xml', local: parties.phone[0], remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user: users[0] },
-            auth: { user: users[0], password: password(`sip-users/${users[0]}`) }, tls: { ...tlsFiles(), version },
-          });
-          expect({ version, status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 });
-        }
+        const versions = ['1.2', '1.3'] as const;
+        const runs = await Promise.all(
+          versions.map((version, i) =>
+            sipp(net!, 'phone', work, {
+              scenario: 'register.xml', local: parties.phone[0], localPort: 5070 + i, remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user: users[0] },
+              auth: { user: users[0], password: password(`sip-users/${users[0]}`) }, tls: { ...tlsFiles(), version },
+            }),
+          ),
+        );
+        runs.forEach((r, i) => expect({ version: versions[i], status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 }));
       }, TEST_MS);
 
       it('OPTIONS without credentials to the phones and Jigasi are challenged, never answered 200', async () => {
-        for (const user of [...users, ...(jitsi.jigasi ? ['jigasi'] : [])]) {
-          const r = await sipp(net!, 'phone', work, { scenario: 'options.xml', local: parties.phone[0], remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user }, tls: tlsFiles() });
+        const names = [...users, ...(jitsi.jigasi ? ['jigasi'] : [])];
+        const runs = await Promise.all(
+          names.map((user, i) => sipp(net!, 'phone', work, { scenario: 'options.xml', local: parties.phone[0], localPort: 5070 + i, remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user }, tls: tlsFiles() })),
+        );
+        for (const [i, user] of names.entries()) {
+          const r = runs[i];
           expect({ user, final: finalStatus(r) }).toEqual({ user, final: expect.any(Number) });
           expect({ user, final: finalStatus(r) }).not.toEqual({ user, final: 200 });
         }
