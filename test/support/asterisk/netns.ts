@@ -17,8 +17,24 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** Namespaces of this kind (PREFIX-PID-party) left by a test process that was killed: removed. */
+function reapStale(prefix: string): void {
+  const base = prefix.replace(/-\d+$/, '');
+  const listed = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  for (const line of listed.split('\n')) {
+    const name = line.split(' ')[0];
+    const m = new RegExp(`^${base}-(\\d+)-[a-z]+$`).exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch {
+      ip('netns', 'del', name);
+    }
+  }
+}
+
 /**
- * @param prefix unique per test file and run (namespace names are global)
+ * @param prefix unique per test file and run (namespace names are global): NAME-PID
  * @param parties party name (at most 5 characters) to its IPv4 addresses; the first is its source address
  */
 export function createNetwork(prefix: string, parties: Readonly<Record<string, readonly string[]>>): Network {
@@ -45,6 +61,7 @@ export function createNetwork(prefix: string, parties: Readonly<Record<string, r
     }
     created.length = 0;
   };
+  reapStale(prefix);
   try {
     ip('netns', 'add', hub);
     created.push(hub);

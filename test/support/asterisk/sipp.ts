@@ -40,6 +40,8 @@ let seq = 0;
 
 /** work: a scratch directory (bound at /mnt in the chroot); TLS files must live under it. */
 export async function sipp(net: Network, party: string, work: string, o: SippOptions): Promise<SippRun> {
+  // A run that outlives its suite (a timed-out test) must not recreate the removed scratch directory.
+  if (!existsSync(work)) throw new Error(`sipp: ${work} is gone (its suite has finished)`);
   const scen = join(work, 'scenarios');
   if (!existsSync(scen)) cpSync(SCENARIOS, scen, { recursive: true });
   mkdirSync(join(work, 'runs'), { recursive: true });
