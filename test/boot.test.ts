@@ -202,23 +202,47 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(String(restart)).toMatch(/^(no|on-failure:[1-3])$/);
   });
 
+  /** What a unit of the plan runs (its ExecStart), as a timer would start it. */
+  const execOf = (plan: HostPlan, unit: string): string => /^ExecStart=(.*)$/m.exec(plan.writeFiles.find((f) => f.path === `/etc/systemd/system/${unit}`)?.content ?? '')?.[1] ?? '';
+
+  it('staging meet: a finished recording goes to the recordings bucket (as the role allows), then leaves the host', async () => {
+    const box = sandbox('staging', 'meet');
+    const exec = execOf(box.plan, 'weebeetalk-recordings-upload.service');
+    expect(exec).not.toBe('');
+    const session = '/srv/weebeetalk/jitsi/config/storage/jibri/recordings/abc123';
+    const r = await box.firstBoot(['run', `install -d ${session} && echo video > ${session}/room.mp4 && touch ${session}/.weebeetalk-complete`], ['run', exec], ['run', `test ! -e ${session}`]);
+    expect(r.codes).toEqual([0, 0, 0, 0]);
+    const uploads = box.log<{ bucket: string; key: string }>('s3.jsonl');
+    const bucket = box.plan.world.buckets.find((b) => b.includes('-recordings-'));
+    expect(uploads).toEqual([{ bucket, key: expect.stringMatching(/^recordings\/\d{4}\/\d{2}\/\d{2}\/abc123\/room\.mp4$/), bytes: 6 }]);
+  });
+
+  it('staging chat: the nightly MongoDB dump goes to the backups bucket under chat/ (as the role allows)', async () => {
+    const box = sandbox('staging', 'chat');
+    const exec = execOf(box.plan, 'weebeetalk-rocketchat-backup.service');
+    const r = await box.firstBoot(['run', exec]);
+    expect([r.codes, r.output]).toEqual([[0, 0], expect.stringContaining('dump uploaded to s3://')]);
+    const bucket = box.plan.world.buckets.find((b) => b.includes('-backups-'));
+    expect(box.log('s3.jsonl')).toEqual([expect.objectContaining({ bucket, key: expect.stringMatching(/^chat\/mongodump\//) })]);
+  });
+
   describe('faults', () => {
     it.concurrent('instance metadata slow at first: the tag reads time out, are retried, and the boot completes', async () => {
-      const box = sandbox('staging', 'chat', { faults: { imdsSlow: { count: 2, ms: 4000 } } });
+      const box = sandbox('staging', 'chat', { faults: { imdsSlow: { count: 2, ms: 2500 } } });
       const r = await box.firstBoot();
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
       expect(r.output).toMatch(/attempt 1\/10 failed: imds_tag WeebeetalkPublicIp/);
     });
 
     it.concurrent('SSM throttling for a while: the CLI gives up, the bootstrap retries, the boot completes', async () => {
-      const box = sandbox('staging', 'meet', { faults: { ssmThrottle: 4 } });
+      const box = sandbox('staging', 'chat', { faults: { ssmThrottle: 4 } });
       const r = await box.firstBoot();
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
       expect(r.output).toContain('An error occurred (ThrottlingException) when calling the GetParameter operation (reached max retries: 2): Rate exceeded');
     });
 
     it.concurrent('the data volume attaches late: the bootstrap waits for it, then formats it once', async () => {
-      const box = sandbox('staging', 'pbx', { attachDelay: 0.3 });
+      const box = sandbox('staging', 'chat', { attachDelay: 0.3 });
       const r = await box.firstBoot();
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
       expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'sleep' && c.argv[0] === '5').length).toBeGreaterThanOrEqual(3);
@@ -265,10 +289,10 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     });
 
     it.concurrent("an upstream archive that is not the pinned one is refused (the plan's own manifest)", async () => {
-      const box = sandbox('staging', 'meet', { keepUpstreamManifests: true });
+      const box = sandbox('staging', 'chat', { keepUpstreamManifests: true });
       const r = await box.firstBoot();
       expect(r.codes[0]).not.toBe(0);
-      expect(r.output).toMatch(/upstream files of https:\/\/github\.com\/jitsi\/docker-jitsi-meet\/.* do not match/);
+      expect(r.output).toMatch(/upstream files of https:\/\/github\.com\/RocketChat\/rocketchat-compose\/.* do not match/);
     });
   });
 

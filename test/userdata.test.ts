@@ -281,6 +281,25 @@ describe('bootstrap idempotence', () => {
     expect(bash(ok).trim()).toBe('read 6');
   });
 
+  it("ssm_secret reads the host's own path (SSM_PREFIX/NAME) and refuses a name that repeats the role", () => {
+    const script = `AWS_REGION=r SSM_PREFIX=/weebeetalk/staging/chat WBT_ROLE=chat; aws() { while (($#)); do if [[ $1 == --name ]]; then echo "$2"; fi; shift; done; }`;
+    expect(bash(`${script}; ssm_secret admin-password`)).toBe('/weebeetalk/staging/chat/admin-password');
+    expect(() => bash(`${script}; ssm_secret chat/admin-password 2>/dev/null`)).toThrow();
+    expect(() => bash(`${script}; ssm_secret /weebeetalk/staging/chat/admin-password 2>/dev/null`)).toThrow();
+  });
+
+  it('ssm_secret fails at once on a missing or forbidden parameter, and retries throttling', () => {
+    const calls = join(scratch, 'ssm-calls');
+    const fake = (stderr: string, okAfter: number): string =>
+      `AWS_REGION=r SSM_PREFIX=/p WBT_ROLE=x; sleep() { :; }; aws() { echo x >> '${calls}'; if (( $(wc -l < '${calls}') > ${okAfter} )); then echo v; return 0; fi; echo '${stderr}' >&2; return 254; }`;
+    writeFileSync(calls, '');
+    expect(() => bash(`${fake('An error occurred (ParameterNotFound) when calling the GetParameter operation: ', 99)}; v=$(ssm_secret a) 2>/dev/null`)).toThrow();
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toHaveLength(1);
+    writeFileSync(calls, '');
+    expect(bash(`${fake('An error occurred (ThrottlingException) when calling the GetParameter operation (reached max retries: 2): Rate exceeded', 3)}; ssm_secret a 2>/dev/null`)).toBe('v');
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toHaveLength(4);
+  });
+
   it('write_secret_file leaves a root-only file', () => {
     const file = join(scratch, 'secret.env');
     bash(`echo 'X=1' | write_secret_file '${file}'`);

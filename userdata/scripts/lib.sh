@@ -10,8 +10,8 @@ die() { log "ERROR: $*" >&2; exit 1; }
 imds_tag() {
   local token
   # Bounded: IMDS answers in milliseconds; a hung call must time out so that retry gets its turn.
-  token=$(curl -fsS --connect-timeout 1 --max-time 3 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) || return 1
-  curl -fsS --connect-timeout 1 --max-time 3 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/tags/instance/$1"
+  token=$(curl -fsS --connect-timeout 1 --max-time 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) || return 1
+  curl -fsS --connect-timeout 1 --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/tags/instance/$1"
 }
 
 # Settings: non-secret ones written by cloud-init (user-data), plus the Elastic IP and the data volume id from

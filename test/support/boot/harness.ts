@@ -80,7 +80,7 @@ export interface SandboxOptions {
   readonly faults?: Faults;
   /** Seconds (real) before the data volume's device appears. @default 0 */
   readonly attachDelay?: number;
-  /** Data volume size in MiB. @default 64 */
+  /** Data volume size in MiB. @default 32 */
   readonly volumeMiB?: number;
   /** Serve the plan's manifests unmodified (the stand-in trees then fail the checksum check). @default false */
   readonly keepUpstreamManifests?: boolean;
@@ -144,7 +144,7 @@ export class HostSandbox {
   ) {
     this.dir = mkdtempSync(join(kit.dir, `${plan.world.env}-${plan.world.role}-`));
     this.image = join(this.dir, 'data.img');
-    execFileSync('truncate', ['-s', `${options.volumeMiB ?? 64}M`, this.image]);
+    execFileSync('truncate', ['-s', `${options.volumeMiB ?? 32}M`, this.image]);
     this.newInstance();
   }
 
