@@ -1,7 +1,9 @@
 /**
  * Asterisk 22 configuration generated from the environment's settings: pjsip.conf, rtp.conf, extensions.conf,
- * logger.conf, modules.conf, http.conf, manager.conf. Secrets (auth sections) are not here: the host writes
- * pjsip.auth.conf from SSM. Option names checked against Asterisk 22's sample configs.
+ * logger.conf, modules.conf, http.conf, manager.conf, and the core's own files (coreConfs). Secrets (auth
+ * sections) are not here: the host writes pjsip.auth.conf from SSM (asterisk-auth.sh). Option names checked
+ * against Asterisk 22's sample configs and documentation; the result is run in a real Asterisk 22 by
+ * test/asterisk-*.test.ts.
  */
 import { CONFERENCE_EXTENSION, type EnvironmentConfig } from '../config/schema';
 
@@ -214,12 +216,13 @@ export function loggerConf(): string {
 }
 
 /**
- * An explicit module set (autoload=no): with autoload, a directory holding only our files logs dozens of ERROR
- * lines per boot (every module without its config file, chan_motif without res_xmpp) and loads what nobody
- * asked for, such as res_pjsip_endpoint_identifier_anonymous (any stranger would be the "anonymous"
- * endpoint if one were ever defined). Each line is needed: its dependencies are listed too, as
- * modules.conf.sample asks of explicit lists. The same names exist in Debian's asterisk-modules and in
- * source builds with menuselect defaults (andrius/asterisk), which include res_srtp when libsrtp2 is present.
+ * An explicit module set (autoload=no): with autoload, a directory holding only our files logs 77 ERROR lines
+ * per boot (every module without its config file, chan_motif without res_xmpp) and loads what nobody asked
+ * for, such as res_pjsip_endpoint_identifier_anonymous (any unidentified stranger would become an endpoint
+ * named "anonymous" if one were ever defined). Each module is here for the reason next to it, with the
+ * modules it requires, as modules.conf.sample asks of explicit lists. The same names exist in Debian's
+ * asterisk-modules and in source builds with menuselect defaults (andrius/asterisk builds with libsrtp2, so
+ * res_srtp is there too).
  */
 export function asteriskModules(a: AsteriskContext): string[] {
   return [
