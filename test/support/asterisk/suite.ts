@@ -14,7 +14,7 @@ import { describeAsRoot } from '../root';
 import { synthEnvironment, synthVariant, type EnvironmentOverride } from '../synth';
 import { FAIL2BAN_ROOT, SID_ROOT, startAsterisk, type Asterisk } from './daemon';
 import { createNetwork, runIn, type Network } from './netns';
-import { parseConf, pbxPlan, planFile, values, type PbxPlan } from './plan';
+import { parseConf, pbxPlan, planFile, renderPublicIp, values, type PbxPlan } from './plan';
 import { preparePbx, type PreparedPbx } from './prepare';
 import { describeRun, finalStatus, receivedRequests, sipp, statuses, type SippRun } from './sipp';
 
@@ -81,6 +81,13 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       const p = prepared.passwords[ssm(name)];
       if (!p) throw new Error(`no SSM parameter ${ssm(name)} in the plan`);
       return p;
+    };
+    const rtp = parseConf(renderPublicIp(planFile(plan, '/etc/weebeetalk/asterisk/rtp.conf'), PUBLIC_IP));
+    const rtpRange = [Number(values(rtp, 'general', 'rtpstart')[0]), Number(values(rtp, 'general', 'rtpend')[0])];
+    /** The SDP's connection address, and whether its audio port lies in rtp.conf's range. */
+    const media = (sipMessage: string): { address?: string; inRange: boolean } => {
+      const port = Number(/^m=audio (\d+) /m.exec(sipMessage)?.[1]);
+      return { address: /^c=IN IP4 (\S+)/m.exec(sipMessage)?.[1], inRange: port >= rtpRange[0] && port <= rtpRange[1] };
     };
     const registerJigasi = (from: string, pass: string): Promise<SippRun> =>
       sipp(net!, from, work, { scenario: 'register.xml', local: parties[from][0], remote: pbxPrivate, transport: 'u1', keys: { user: 'jigasi' }, auth: { user: 'jigasi', password: pass } });
@@ -161,6 +168,11 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
         const invites = receivedRequests(jigasi, 'INVITE');
         expect(invites).toHaveLength(1);
         expect(invites[0]).toMatch(new RegExp(`^X-Room-Name: ${sip.dialInRoom}\\r?$`, 'm'));
+        // NAT as the transports state it: the Elastic IP towards the trunk, the private address inside the VPC
+        // (local_net), and media ports inside rtp.conf's range (which the security group opens).
+        const answer = call.messages.filter((m) => m.dir === 'received' && /^SIP\/2\.0 200/.test(m.text) && /CSeq: \d+ INVITE/.test(m.text)).pop()?.text ?? '';
+        expect(media(answer)).toEqual({ address: PUBLIC_IP, inRange: true });
+        expect(media(invites[0])).toEqual({ address: plan.privateIp.pbx, inRange: true });
       }, TEST_MS);
 
       it("the trunk's name from outside its network is not the trunk", async () => {
@@ -264,6 +276,7 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
           const answer = call.messages.filter((m) => m.dir === 'received' && /^SIP\/2\.0 200/.test(m.text) && /CSeq: \d+ INVITE/.test(m.text)).pop()?.text ?? '';
           expect(answer).toMatch(/^m=audio \d+ RTP\/SAVP /m);
           expect(answer).toMatch(/^a=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:/m);
+          expect(media(answer)).toEqual({ address: PUBLIC_IP, inRange: true });
           expect(receivedRequests(jigasi, 'INVITE')[0]).toMatch(new RegExp(`^X-Room-Name: ${sip.dialInRoom}\\r?$`, 'm'));
         }, TEST_MS);
       }
