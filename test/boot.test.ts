@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { ROLES, type Role } from '../config/schema';
-import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, loopsUnder, rootTree, type BootResult, type Inspection, type Logged, type SandboxOptions } from './support/boot/harness';
+import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, leftovers, rootTree, type BootResult, type Inspection, type Logged, type SandboxOptions } from './support/boot/harness';
 import { hostPlan, type HostPlan } from './support/boot/plan';
 import { describeAsRoot } from './support/root';
 import { shippedNames, synthEnvironment } from './support/synth';
@@ -66,9 +66,10 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     kit = new BootKit();
   });
   afterAll(() => {
-    const left = loopsUnder(kit.dir);
+    // Network namespaces are anonymous (unshare): they die with their processes, which must all be gone.
+    const left = leftovers(kit.dir);
     kit.cleanup();
-    expect(left).toEqual([]);
+    expect(left).toEqual({ loops: [], mounts: [], processes: [] });
   });
 
   const sandbox = (env: string, role: Role, options: SandboxOptions = {}): HostSandbox =>
@@ -115,6 +116,8 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(own.length).toBeGreaterThan(0);
     for (const h of [...inspected.secrets, ...inspected.files.filter((f) => f.exists)]) expect([h.path, h.mode, h.readableBy]).toEqual([h.path, '600', []]);
     for (const p of SECRET_FILES[role]) expect(inspected.secrets.map((s) => s.path)).toContain(p);
+    // The Elastic IP is filled in everywhere the services read it.
+    expect(inspected.placeholders).toEqual([]);
 
     // Each compose stack starts in its directory with a complete environment.
     const units = composeUnits(plan);
@@ -247,6 +250,16 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
       expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'sleep' && c.argv[0] === '5').length).toBeGreaterThanOrEqual(3);
       expect(r.output.match(/creating ext4/g)).toHaveLength(1);
+    });
+
+    it.concurrent('public DNS late: Rocket.Chat (Traefik) starts only once the name resolves to the Elastic IP', async () => {
+      const box = sandbox('staging', 'chat', { faults: { dnsDelay: 3 } });
+      const r = await box.firstBoot();
+      expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
+      const waited = r.output.indexOf(`waiting for ${fqdnOf(box.plan)} to resolve to ${box.plan.world.publicIp} (DNS answers: nothing), 3/60`);
+      const resolved = r.output.indexOf(`${fqdnOf(box.plan)} resolves to ${box.plan.world.publicIp}`);
+      expect([waited >= 0, resolved > waited, r.output.indexOf('Rocket.Chat starting') > resolved]).toEqual([true, true, true]);
+      expect(started(box).map((s) => s.start)).toContain('weebeetalk-rocketchat.service');
     });
 
     it.concurrent('public DNS late: no ACME client starts before the name resolves to the Elastic IP; one certificate', async () => {

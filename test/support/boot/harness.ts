@@ -116,6 +116,8 @@ export interface Inspection {
   readonly files: readonly Inspected[];
   /** The data volume as mounted: filesystem UUID, sizes, and `sha256sum` of every file on it. */
   readonly volume: { uuid: string; fsBytes: number; deviceBytes: number; files: string } | null;
+  /** Files under /opt and /srv still holding the @PUBLIC_IP@ placeholder. */
+  readonly placeholders: readonly string[];
 }
 
 export interface Logged {
@@ -324,9 +326,29 @@ export function rootTree(box: HostSandbox): Map<string, string> {
   return out;
 }
 
-/** Loop devices backed by files under dir (the harness must leave none). */
-export function loopsUnder(dir: string): string[] {
-  return execFileSync('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' })
+/**
+ * What the harness left on the test machine under dir: loop devices (detached here, so that a failed run does
+ * not leak them), mounts and processes. Both must be empty: the sandboxes detach their loop devices and their mounts live
+ * in namespaces that died with them.
+ */
+export function leftovers(dir: string): { loops: string[]; mounts: string[]; processes: string[] } {
+  const loops = execFileSync('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' })
     .split('\n')
     .filter((l) => l.includes(dir));
+  for (const l of loops) execFileSync('losetup', ['-d', l.trim().split(/\s+/)[0]]);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
+  // The stand-in servers run from dir: none may outlive its sandbox.
+  const processes = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .map((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      } catch {
+        return '';
+      }
+    })
+    .filter((c) => c.includes(dir));
+  return { loops, mounts, processes };
 }
