@@ -27,21 +27,25 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "boot sandbox root: needs root (debootstrap); the first-boot tests are skipped without it" >&2
   exit 0
 fi
+# The harness itself (test/support/boot/sandbox.sh) needs ip in its namespaces; debootstrap builds the root.
+missing=()
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v ip >/dev/null || missing+=(iproute2)
+if ((${#missing[@]} > 0)); then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
 install -d -m 0755 "$cache"
 docker_key
 if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == "$stamp" ]]; then
   echo "boot sandbox root up to date: ${root}"
   exit 0
 fi
-if ! command -v debootstrap >/dev/null; then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap
-fi
 tmp=$(mktemp -d "${cache}/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 include=$(IFS=,; echo "${packages[*]}")
 debootstrap --variant=minbase --include="$include" bookworm "${tmp}/root" http://deb.debian.org/debian
-# Nothing in the sandbox may reach the package archive or start daemons.
+# The downloaded archives are not needed in the root (it is only ever an overlay's lower layer).
 rm -rf "${tmp}/root/var/cache/apt/archives/"*.deb
 echo "$stamp" > "${tmp}/root/.weebeetalk-stamp"
 rm -rf "$root"

@@ -148,6 +148,9 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect([replaced.codes, replaced.output]).toEqual([[0, 0], expect.stringContaining('bootstrap complete')]);
     expect(replaced.output).not.toContain('creating ext4');
     expect(box.inspection().volume).toEqual(volume);
+    // The same secrets where the services read them: SSM's, and the internal passwords generated on first boot.
+    const sums = (i: Inspection): string[] => i.files.filter((f) => SECRET_FILES[role].includes(f.path)).map((f) => `${f.path} ${f.sha256}`);
+    expect(sums(box.inspection())).toEqual(sums(inspected));
     expect(volume?.files).toContain('./marker');
     expect(issued + box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued).length).toBe(role === 'pbx' ? 1 : 0);
   });
@@ -203,6 +206,32 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       if (doc?.services?.web?.restart !== undefined) restart = doc.services.web.restart;
     }
     expect(String(restart)).toMatch(/^(no|on-failure:[1-3])$/);
+  });
+
+  it('the stand-ins refuse what AWS refuses: IMDS without a token, another host\'s parameter, no decryption', async () => {
+    const box = sandbox('staging', 'chat');
+    const meetSecret = '/weebeetalk/staging/meet/jwt-app-secret';
+    const own = '/weebeetalk/staging/chat/admin-password';
+    const imds = 'http://169.254.169.254/latest';
+    const { region } = box.plan.world;
+    const script = [
+      `curl -s -o /dev/null -w 'tokenless %{http_code}\\n' ${imds}/meta-data/tags/instance/Name`,
+      `curl -s -o /dev/null -w 'no-ttl %{http_code}\\n' -X PUT ${imds}/api/token`,
+      `t=$(curl -s -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${imds}/api/token); echo "tag $(curl -s -H "X-aws-ec2-metadata-token: $t" ${imds}/meta-data/tags/instance/WeebeetalkPublicIp)"`,
+      `aws ssm get-parameter --region ${region} --with-decryption --name ${meetSecret} --query Parameter.Value --output text; echo "other-host exit $?"`,
+      `echo "plain $(aws ssm get-parameter --region ${region} --name ${own} --query Parameter.Value --output text)"`,
+    ].join('; ');
+    const r = await box.session([['run', script]]);
+    const role = box.plan.world.roleName;
+    expect(r.output).toContain('tokenless 401\n');
+    expect(r.output).toContain('no-ttl 400\n');
+    expect(r.output).toContain(`tag ${box.plan.world.publicIp}\n`);
+    expect(r.output).toContain(
+      `An error occurred (AccessDeniedException) when calling the GetParameter operation: User: arn:aws:sts::111122223333:assumed-role/${role}/${box.instanceId} is not authorized to perform: ssm:GetParameter on resource: arn:aws:ssm:${region}:111122223333:parameter${meetSecret} because no identity-based policy allows the ssm:GetParameter action\nother-host exit 254\n`,
+    );
+    const value = box.plan.world.parameters.find((p) => p.name === own)?.value ?? '';
+    expect(r.output).toMatch(/plain [A-Za-z0-9+/=]{20,}\n/);
+    expect(r.output).not.toContain(`plain ${value}`);
   });
 
   /** What a unit of the plan runs (its ExecStart), as a timer would start it. */
