@@ -44,6 +44,19 @@ const SECRET_FILES: Record<Role, string[]> = {
   meet: ['/opt/weebeetalk/docker-jitsi-meet/.env', '/srv/weebeetalk/jitsi/passwords.env'],
   pbx: ['/srv/weebeetalk/asterisk/etc/pjsip.auth.conf', '/srv/weebeetalk/asterisk/etc/keys/privkey.pem'],
 };
+/**
+ * What the upstream stacks cannot start without (DESIGN.md, "Upstream versions" and "How the products connect"):
+ * docker-jitsi-meet's public URL, advertised address and the internal passwords gen-passwords.sh fills, the JWT
+ * pair and Jigasi's SIP password; rocketchat-compose's release, URL and certificate settings, and our admin.
+ */
+const REQUIRED: Record<Role, string[]> = {
+  chat: ['RELEASE', 'MONGODB_VERSION', 'DOMAIN', 'ROOT_URL', 'LETSENCRYPT_EMAIL', 'RC_ADMIN_PASS', 'RC_UPLOADS_BUCKET'],
+  meet: [
+    'PUBLIC_URL', 'JVB_ADVERTISE_IPS', 'LETSENCRYPT_DOMAIN', 'LETSENCRYPT_EMAIL', 'JICOFO_AUTH_PASSWORD', 'JVB_AUTH_PASSWORD', 'JIGASI_XMPP_PASSWORD',
+    'JIBRI_RECORDER_PASSWORD', 'JIBRI_XMPP_PASSWORD', 'JWT_APP_ID', 'JWT_APP_SECRET', 'JIGASI_SIP_PASSWORD',
+  ],
+  pbx: [],
+};
 const GENERATED: Record<Role, string[]> = { chat: [], meet: ['/srv/weebeetalk/jitsi/passwords.env'], pbx: [] };
 
 const fqdnOf = (plan: HostPlan): string => /^FQDN="([^"]*)"$/m.exec(plan.writeFiles.find((f) => f.path === '/etc/weebeetalk/host.env')?.content ?? '')?.[1] ?? '';
@@ -128,6 +141,9 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       const last = s[s.length - 1];
       expect([unit, last.workingDirectory, last.stale]).toEqual([unit, dir, false]);
       expect(last.compose?.variables.filter((v) => v.length === 0).map((v) => v.name)).toEqual([]);
+      const names = last.compose?.variables.map((v) => v.name) ?? [];
+      expect(REQUIRED[role].filter((n) => !names.includes(n))).toEqual([]);
+      if (role === 'meet') expect(readFileSync(box.upper(join(dir, '.env')), 'utf8')).toMatch(new RegExp(`^JVB_ADVERTISE_IPS="${plan.world.publicIp.replace(/\./g, '\\.')},`, 'm'));
       if (last.compose?.envMode !== 'none') expect(last.compose?.envMode).toBe('600 root');
     }
     expect(starts.filter((x) => x.stale)).toEqual([]);
