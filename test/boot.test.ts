@@ -4,7 +4,8 @@
  * answer as AWS does from the synthesized plan (IMDSv2 with the plan's tags, SSM with the plan's parameters and
  * the host role's policy, Route53 and S3 against the same policy, public DNS from the plan's A records).
  */
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { ROLES, type Role } from '../config/schema';
@@ -71,6 +72,15 @@ interface FirstBoot {
   readonly aws: { argv?: string[]; code?: number; stderr?: string }[];
   readonly acme: { domain: string; issued: boolean }[];
 }
+
+describe("the harness's own scripts", () => {
+  it('pass shellcheck (sandbox, stand-ins, setup)', () => {
+    const dir = join(__dirname, 'support', 'boot');
+    const files = ['sandbox.sh', ...readdirSync(join(dir, 'standins')).map((f) => join('standins', f))].map((f) => join(dir, f));
+    const out = spawnSync('shellcheck', ['-x', '--source-path', join(dir, 'standins'), '--format', 'gcc', ...files, join(__dirname, '..', 'scripts', 'setup-boot-root.sh')], { encoding: 'utf8' });
+    expect([out.error?.message, out.stdout]).toEqual([undefined, '']);
+  });
+});
 
 describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOOT_ROOT, DOCKER_KEY])('first boot', () => {
   let kit: BootKit;

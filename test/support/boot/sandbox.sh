@@ -8,6 +8,7 @@ run=$WBT_RUN
 merged="${run}/merged"
 share="${run}/share"
 loop="" server=""
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; fi
   umount -R -l "$merged" 2>/dev/null || true
