@@ -154,11 +154,6 @@ export class HostSandbox {
     return `i-0${createHash('sha256').update(`${this.plan.world.env}/${this.plan.world.role}/${this.generation}`).digest('hex').slice(0, 16)}`;
   }
 
-  /** The root directory of the current instance's overlay (upper/ holds everything the boot wrote). */
-  get run(): string {
-    return this.root;
-  }
-
   /** A replacement: a new instance (fresh root filesystem, new id) that gets the same data volume. */
   newInstance(): void {
     this.generation += 1;

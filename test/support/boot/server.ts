@@ -104,6 +104,8 @@ class ApiError extends Error {
     readonly code: string,
     readonly operation: string,
     message: string,
+    /** Retries the CLI made before giving up (printed as "reached max retries"). */
+    readonly retries?: number,
   ) {
     super(message);
   }
@@ -158,7 +160,7 @@ function withRetries(operation: string, call: () => unknown): unknown {
     const throttled = ssmCalls <= (world.faults.ssmThrottle ?? 0);
     log('aws.jsonl', { operation, attempt, throttled });
     if (!throttled) return call();
-    if (attempt === 3) throw Object.assign(new ApiError('ThrottlingException', operation, 'Rate exceeded'), { retries: 2 });
+    if (attempt === 3) throw new ApiError('ThrottlingException', operation, 'Rate exceeded', 2);
   }
 }
 
@@ -231,7 +233,7 @@ function cli(argv: readonly string[]): CliResult {
     if (service === 's3') return s3(op, p);
     throw new Error(`aws ${service} is not implemented by the stand-in`);
   } catch (e) {
-    if (e instanceof ApiError) return clientError(e, (e as ApiError & { retries?: number }).retries);
+    if (e instanceof ApiError) return clientError(e, e.retries);
     throw e;
   }
 }
