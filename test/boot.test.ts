@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { ROLES, type Role } from '../config/schema';
 import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, leftovers, rootTree, type BootResult, type Inspection, type Logged, type SandboxOptions } from './support/boot/harness';
 import { hostPlan, type HostPlan } from './support/boot/plan';
+import { evaluate } from './support/boot/policy';
 import { describeAsRoot } from './support/root';
 import { shippedNames, synthEnvironment } from './support/synth';
 
@@ -79,6 +80,27 @@ describe("the harness's own scripts", () => {
     const files = ['sandbox.sh', ...readdirSync(join(dir, 'standins')).map((f) => join('standins', f))].map((f) => join(dir, f));
     const out = spawnSync('shellcheck', ['-x', '--source-path', join(dir, 'standins'), '--format', 'gcc', ...files, join(__dirname, '..', 'scripts', 'setup-boot-root.sh')], { encoding: 'utf8' });
     expect([out.error?.message, out.stdout]).toEqual([undefined, '']);
+  });
+});
+
+describe('the policy evaluation the stand-ins enforce (conditions included), on the plan', () => {
+  it.each(shippedNames())('%s: pbx may change only the TXT record _acme-challenge.<its name>, with UPSERT or DELETE', (env) => {
+    const plan = hostPlan(synthEnvironment(env), 'pbx');
+    const zone = plan.world.zones[0];
+    const fqdn = fqdnOf(plan);
+    const change = (name: string, type: string, action: string): string =>
+      evaluate(plan.world.statements, 'route53:ChangeResourceRecordSets', `arn:aws:route53:::hostedzone/${zone.id}`, {
+        'route53:ChangeResourceRecordSetsNormalizedRecordNames': [name],
+        'route53:ChangeResourceRecordSetsRecordTypes': [type],
+        'route53:ChangeResourceRecordSetsActions': [action],
+      });
+    expect(change(`_acme-challenge.${fqdn}`, 'TXT', 'UPSERT')).toBe('allow');
+    expect(change(`_acme-challenge.${fqdn}`, 'TXT', 'DELETE')).toBe('allow');
+    expect(change(fqdn, 'A', 'UPSERT')).toBe('implicit-deny');
+    expect(change(`_acme-challenge.${fqdn}`, 'TXT', 'CREATE')).toBe('implicit-deny');
+    expect(change(`_acme-challenge.chat.${zone.name}`, 'TXT', 'UPSERT')).toBe('implicit-deny');
+    expect(evaluate(plan.world.statements, 'route53:ChangeResourceRecordSets', 'arn:aws:route53:::hostedzone/ZOTHER', {})).toBe('implicit-deny');
+    expect(evaluate(hostPlan(synthEnvironment(env), 'chat').world.statements, 'route53:ListHostedZones', '*')).toBe('implicit-deny');
   });
 });
 
