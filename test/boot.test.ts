@@ -268,6 +268,9 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       `t=$(curl -s -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${imds}/api/token); echo "tag $(curl -s -H "X-aws-ec2-metadata-token: $t" ${imds}/meta-data/tags/instance/WeebeetalkPublicIp)"`,
       `aws ssm get-parameter --region ${region} --with-decryption --name ${meetSecret} --query Parameter.Value --output text; echo "other-host exit $?"`,
       `echo "plain $(aws ssm get-parameter --region ${region} --name ${own} --query Parameter.Value --output text)"`,
+      // apt: only what Debian 12's archive (or a configured repository) has.
+      `apt-get install -y -q python3-certbot-dns-route35; echo "apt-typo exit $?"`,
+      `apt-get install -y -q python3-certbot-dns-route53 >/dev/null; echo "apt-real exit $?"`,
     ].join('; ');
     const r = await box.session([['run', script]]);
     const role = box.plan.world.roleName;
@@ -280,6 +283,8 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     const value = box.plan.world.parameters.find((p) => p.name === own)?.value ?? '';
     expect(r.output).toMatch(/plain [A-Za-z0-9+/=]{20,}\n/);
     expect(r.output).not.toContain(`plain ${value}`);
+    expect(r.output).toContain('E: Unable to locate package python3-certbot-dns-route35\napt-typo exit 100\n');
+    expect(r.output).toContain('apt-real exit 0\n');
   });
 
   /** What a unit of the plan runs (its ExecStart), as a timer would start it. */
@@ -333,7 +338,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       const box = sandbox('staging', 'chat', { faults: { dnsDelay: 3 } });
       const r = await box.firstBoot();
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
-      const waited = r.output.indexOf(`waiting for ${fqdnOf(box.plan)} to resolve to ${box.plan.world.publicIp} (DNS answers: nothing), 3/60`);
+      const waited = r.output.indexOf(`waiting for ${fqdnOf(box.plan)} to resolve to ${box.plan.world.publicIp} (DNS answers: nothing), 3/120`);
       const resolved = r.output.indexOf(`${fqdnOf(box.plan)} resolves to ${box.plan.world.publicIp}`);
       expect([waited >= 0, resolved > waited, r.output.indexOf('Rocket.Chat starting') > resolved]).toEqual([true, true, true]);
       expect(started(box).map((s) => s.start)).toContain('weebeetalk-rocketchat.service');
@@ -344,7 +349,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       const r = await box.firstBoot();
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
       const fqdn = fqdnOf(box.plan);
-      expect(r.output).toContain(`waiting for ${fqdn} to resolve to ${box.plan.world.publicIp} (DNS answers: nothing), 3/60`);
+      expect(r.output).toContain(`waiting for ${fqdn} to resolve to ${box.plan.world.publicIp} (DNS answers: nothing), 3/120`);
       expect(box.log('acme.jsonl')).toEqual([expect.objectContaining({ domain: fqdn, issued: true })]);
     });
 
@@ -352,9 +357,11 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       const box = sandbox('staging', 'chat', { faults: { dnsDelay: -1 } });
       const r = await box.firstBoot();
       expect(r.codes[0]).not.toBe(0);
-      expect(r.output).toContain(`${fqdnOf(box.plan)} does not resolve to ${box.plan.world.publicIp} after 10 minutes`);
+      expect(r.output).toContain(`${fqdnOf(box.plan)} does not resolve to ${box.plan.world.publicIp} after 20 minutes`);
       expect(started(box).map((s) => s.start)).not.toContain('weebeetalk-rocketchat.service');
-      expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'sleep' && c.argv[0] === '10')).toHaveLength(60);
+      // Not enabled either: a reboot (or EC2's recover action) must not start Traefik without the DNS check.
+      expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'systemctl' && c.argv[0] === 'enable' && c.argv.includes('weebeetalk-rocketchat.service'))).toEqual([]);
+      expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'sleep' && c.argv[0] === '10')).toHaveLength(120);
     });
 
     it.concurrent('a zone never delegated: pbx asks Let\'s Encrypt nothing and starts Asterisk without TLS', async () => {

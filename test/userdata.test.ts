@@ -3,7 +3,7 @@
  * `shellcheck`, `dclint` for the compose files we write), the upstream variables we set, no secret values,
  * and the idempotence rules of the bootstrap (never reformat, never regenerate Jitsi's passwords).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -298,6 +298,24 @@ describe('bootstrap idempotence', () => {
     writeFileSync(calls, '');
     expect(bash(`${fake('An error occurred (ThrottlingException) when calling the GetParameter operation (reached max retries: 2): Rate exceeded', 3)}; ssm_secret a 2>/dev/null`)).toBe('v');
     expect(readFileSync(calls, 'utf8').trim().split('\n')).toHaveLength(4);
+  });
+
+  it('ensure_filesystem never formats a volume blkid could not probe (an I/O error is not an empty volume)', () => {
+    const img = join(scratch, 'unreadable.img');
+    execFileSync('truncate', ['-s', '16M', img]);
+    // blkid's exit 4 (usage or I/O error) and 8 (ambivalent probe) must stop the step; only 2 means "nothing".
+    for (const code of [4, 8]) {
+      const out = spawnSync('/bin/bash', ['-c', `set -euo pipefail; source '${lib}'; blkid() { return ${code}; }; mkfs.ext4() { echo MKFS; }; ensure_filesystem '${img}' wbt-data`], { encoding: 'utf8' });
+      expect({ code, status: out.status, formatted: out.stdout.includes('MKFS'), said: /cannot tell what .* holds/.test(out.stderr) }).toEqual({ code, status: 1, formatted: false, said: true });
+    }
+  });
+
+  it('ssm_secret refuses a value the files it goes into cannot carry (";" starts a comment in pjsip.auth.conf)', () => {
+    for (const value of ['abc;def', 'a"b', 'a$b', 'a\\b', 'a b']) {
+      const out = spawnSync('/bin/bash', ['-c', `set -euo pipefail; source '${lib}'; AWS_REGION=x SSM_PREFIX=/p; aws() { printf '%s\\n' '${value.replace(/'/g, "'\\''")}'; }; v=$(ssm_secret x); echo "read $v"`], { encoding: 'utf8' });
+      expect({ value, status: out.status, read: out.stdout.includes('read') }).toEqual({ value, status: 1, read: false });
+    }
+    expect(bash(`AWS_REGION=x SSM_PREFIX=/p; aws() { echo 'Abc-123_x.y~z+/='; }; ssm_secret x`)).toBe('Abc-123_x.y~z+/=');
   });
 
   it('write_secret_file leaves a root-only file', () => {

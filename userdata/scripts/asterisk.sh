@@ -24,9 +24,13 @@ done
 # Certificates live on the data volume: a replaced instance must not ask Let's Encrypt again.
 if [[ ! -L /etc/letsencrypt ]]; then
   install -d -m 0755 "${DATA_DIR}/letsencrypt"
-  if [[ -d /etc/letsencrypt ]]; then cp -a /etc/letsencrypt/. "${DATA_DIR}/letsencrypt/" && rm -rf /etc/letsencrypt; fi
+  if [[ -d /etc/letsencrypt ]]; then
+    cp -a /etc/letsencrypt/. "${DATA_DIR}/letsencrypt/" || die "cannot move /etc/letsencrypt to the data volume"
+    rm -rf /etc/letsencrypt
+  fi
   ln -s "${DATA_DIR}/letsencrypt" /etc/letsencrypt
 fi
+[[ -L /etc/letsencrypt ]] || die "/etc/letsencrypt is not the data volume's: a replaced instance would ask Let's Encrypt again"
 install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy
 hook=/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
 ln -sf /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh "$hook"

@@ -5,7 +5,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
-load_env
+# Settings only: growing needs no instance metadata (udev may start this before the network is up).
+load_settings
 
 mountpoint -q "$DATA_DIR" || die "${DATA_DIR} is not mounted"
 grow_filesystem "$(findmnt -no SOURCE "$DATA_DIR")"

@@ -43,9 +43,10 @@ fi
 } | write_secret_file "${dir}/.env"
 
 systemctl daemon-reload
-systemctl enable weebeetalk-jitsi.service
 if [[ "$JIBRI_ENABLED" == 1 ]]; then systemctl enable --now weebeetalk-recordings-upload.timer; fi
-# The web container requests its certificate on start: not before the name resolves to this host.
+# The web container requests its certificate on start: not before the name resolves to this host. Enabled only
+# after that, so that a reboot of a host whose DNS never worked does not start it unchecked.
 wait_for_public_dns || die "not starting Jitsi (its web container would request a certificate that cannot validate); run weebeetalk-bootstrap once DNS works"
+systemctl enable weebeetalk-jitsi.service
 systemctl restart weebeetalk-jitsi.service
 log "Jitsi Meet starting at ${JITSI_PUBLIC_URL} (the web container obtains its certificate on first start)"

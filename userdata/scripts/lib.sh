@@ -14,13 +14,18 @@ imds_tag() {
   curl -fsS --connect-timeout 1 --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/tags/instance/$1"
 }
 
-# Settings: non-secret ones written by cloud-init (user-data), plus the Elastic IP and the data volume id from
-# instance tags (they may change in place, so user-data does not carry them). Secrets come from SSM only.
-load_env() {
+# load_settings: the non-secret settings cloud-init wrote (user-data), without asking instance metadata.
+load_settings() {
   set -a
   # shellcheck source=/dev/null
   . "${WBT_ETC}/host.env"
   set +a
+}
+
+# Settings: non-secret ones written by cloud-init (user-data), plus the Elastic IP and the data volume id from
+# instance tags (they may change in place, so user-data does not carry them). Secrets come from SSM only.
+load_env() {
+  load_settings
   if [[ -z "${PUBLIC_IP:-}" ]]; then
     PUBLIC_IP=$(retry 10 3 imds_tag WeebeetalkPublicIp) || die "instance tag WeebeetalkPublicIp unreadable (instance metadata tags enabled?)"
     DATA_VOLUME_ID=$(retry 10 3 imds_tag WeebeetalkDataVolume) || die "instance tag WeebeetalkDataVolume unreadable"
@@ -47,22 +52,23 @@ retry() {
   return 1
 }
 
-# wait_for_public_dns: until DNS gives this host's Elastic IP, and only it, for FQDN (bounded: 10 minutes,
-# logged). Every ACME client (Traefik, the Jitsi web container, certbot) must wait for it: Let's Encrypt checks
-# the name in public DNS, and each failed validation counts against its limit (5 per name per hour).
-# The VPC resolver recurses through public DNS, so it sees what Let's Encrypt sees.
+# wait_for_public_dns: until DNS gives this host's Elastic IP, and only it, for FQDN (bounded and logged: 120
+# tries 10 s apart, each lookup at most 5 s). Every ACME client (Traefik, the Jitsi web container, certbot) must
+# wait for it: Let's Encrypt checks the name in public DNS, and each failed validation counts against its limit
+# (5 per name per hour). The VPC resolver recurses through public DNS, so it sees what Let's Encrypt sees; the
+# 20 minutes outlast Route53's default negative-caching time (the SOA's 900 s) of a name asked for too early.
 wait_for_public_dns() {
   local i answer
-  for ((i = 1; i <= 60; i++)); do
-    answer=$(getent ahostsv4 "$FQDN" | awk '{ print $1 }' | sort -u | paste -sd ' ' || true)
+  for ((i = 1; i <= 120; i++)); do
+    answer=$(timeout 5 getent ahostsv4 "$FQDN" | awk '{ print $1 }' | sort -u | paste -sd ' ' || true)
     if [[ "$answer" == "$PUBLIC_IP" ]]; then
       log "${FQDN} resolves to ${PUBLIC_IP}"
       return 0
     fi
-    log "waiting for ${FQDN} to resolve to ${PUBLIC_IP} (DNS answers: ${answer:-nothing}), ${i}/60"
+    log "waiting for ${FQDN} to resolve to ${PUBLIC_IP} (DNS answers: ${answer:-nothing}), ${i}/120"
     sleep 10
   done
-  log "${FQDN} does not resolve to ${PUBLIC_IP} after 10 minutes: is the zone delegated to Route53?"
+  log "${FQDN} does not resolve to ${PUBLIC_IP} after 20 minutes: is the zone delegated to Route53?"
   return 1
 }
 
@@ -92,6 +98,9 @@ ssm_secret() {
   rm -f "$err"
   [[ -n "$value" ]] || die "cannot read ${name} from SSM"
   [[ "$value" != None ]] || die "${name} is empty in SSM"
+  # The files these go into (.env in double quotes, pjsip.auth.conf where ";" starts a comment) carry these
+  # characters as they are; anything else (a hand-rotated value) must fail here, not truncate a password.
+  [[ "$value" =~ ^[A-Za-z0-9._~+/=-]+$ ]] || die "${name} holds characters outside A-Z a-z 0-9 . _ ~ + / = -: set a value without them (README, \"Secrets and state\")"
   printf '%s' "$value"
 }
 
@@ -107,13 +116,17 @@ write_secret_file() {
 # ensure_filesystem DEVICE LABEL: make an ext4 filesystem only when the device has none.
 # Never formats a volume that holds data: that is the whole point of the separate volume.
 ensure_filesystem() {
-  local dev=$1 label=$2 fstype
-  fstype=$(blkid -o value -s TYPE "$dev" || true)
-  if [[ -z "$fstype" ]]; then
+  local dev=$1 label=$2 fstype rc=0
+  # Low-level probe of the device itself (no cache). Exit 2 is "nothing found"; any other failure (an I/O
+  # error, an ambivalent probe) must stop here rather than reach mkfs.
+  fstype=$(blkid -p -o value -s TYPE "$dev") || rc=$?
+  if ((rc == 2)); then
     log "no filesystem on ${dev}: creating ext4"
     mkfs.ext4 -q -L "$label" "$dev"
-  else
+  elif ((rc == 0)) && [[ -n "$fstype" ]]; then
     log "${dev} already holds ${fstype}: keeping its data"
+  else
+    die "cannot tell what ${dev} holds (blkid exit ${rc}): not formatting it"
   fi
 }
 
@@ -128,9 +141,10 @@ grow_filesystem() {
   if ((device_bytes - fs_bytes < 1048576)); then return 0; fi
   log "${dev} has grown to ${device_bytes} bytes (filesystem: ${fs_bytes}): growing the filesystem"
   if ! findmnt -rno TARGET "$dev" >/dev/null; then
-    # e2fsck: 0 clean, 1 errors corrected; anything else must stop before resize2fs touches it.
+    # e2fsck's exit is a bit mask: 1 errors corrected, 2 "reboot" (meaningless unmounted); 4 and up must stop
+    # before resize2fs touches it.
     e2fsck -f -p "$dev" || rc=$?
-    ((rc <= 1)) || die "e2fsck found errors on ${dev} it could not correct (exit ${rc}): not growing it"
+    (((rc & ~3) == 0)) || die "e2fsck found errors on ${dev} it could not correct (exit ${rc}): not growing it"
   fi
   resize2fs "$dev"
 }

@@ -19,9 +19,10 @@ admin_pass=$(ssm_secret admin-password)
 } | write_secret_file "${dir}/.env"
 
 systemctl daemon-reload
-systemctl enable weebeetalk-rocketchat.service weebeetalk-rocketchat-backup.timer
-# Traefik asks Let's Encrypt once per start (no retry loop): not before the name resolves to this host.
+# Traefik asks Let's Encrypt once per start (no retry loop): not before the name resolves to this host. Enabled
+# only after that, so that a reboot of a host whose DNS never worked does not start it unchecked.
 wait_for_public_dns || die "not starting Rocket.Chat (Traefik would request a certificate that cannot validate); run weebeetalk-bootstrap once DNS works"
+systemctl enable weebeetalk-rocketchat.service weebeetalk-rocketchat-backup.timer
 systemctl restart weebeetalk-rocketchat.service
 systemctl start weebeetalk-rocketchat-backup.timer
 log "Rocket.Chat starting at https://${FQDN} (first start pulls images and initialises MongoDB: a few minutes)"
