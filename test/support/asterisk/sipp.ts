@@ -101,6 +101,14 @@ export function receivedRequests(run: SippRun, method: string): string[] {
   return run.messages.filter((m) => m.dir === 'received' && m.text.startsWith(`${method} `)).map((m) => m.text);
 }
 
+/** The Call-ID of the run's first request (Asterisk's security events carry it as SessionID). */
+export function callId(run: SippRun): string {
+  const sent = run.messages.find((m) => m.dir === 'sent');
+  const id = sent && /^Call-ID: *(\S+)/im.exec(sent.text)?.[1];
+  if (!id) throw new Error(`no Call-ID in what SIPp sent:\n${describeRun(run)}`);
+  return id;
+}
+
 /** A human summary for failure messages. */
 export function describeRun(run: SippRun): string {
   return `sipp exit ${run.code}; received ${JSON.stringify(statuses(run))}\n${run.stderr.slice(-800)}\n${run.messages.map((m) => `${m.dir}: ${m.text.split('\n')[0]}`).join('\n')}`;

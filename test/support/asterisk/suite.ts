@@ -16,7 +16,7 @@ import { FAIL2BAN_ROOT, SID_ROOT, startAsterisk, type Asterisk } from './daemon'
 import { createNetwork, runIn, type Network } from './netns';
 import { parseConf, pbxPlan, planFile, renderPublicIp, values, type PbxPlan } from './plan';
 import { preparePbx, type PreparedPbx } from './prepare';
-import { describeRun, finalStatus, receivedRequests, sipp, statuses, type SippRun } from './sipp';
+import { callId, describeRun, finalStatus, receivedRequests, sipp, statuses, type SippRun } from './sipp';
 
 const run = promisify(execFile);
 
@@ -104,6 +104,21 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       throw new Error('the Jigasi stand-in does not listen on 5060');
     };
 
+    /** The run's final status is one of `allowed` (the diff names the run and what came back otherwise). */
+    const expectFinal = (r: SippRun, allowed: readonly number[], context: Record<string, string> = {}): void => {
+      const final = finalStatus(r);
+      const ok = final !== undefined && allowed.includes(final);
+      expect({ ...context, final, ...(ok ? {} : { run: describeRun(r) }) }).toEqual({ ...context, final: ok ? final : `one of ${allowed.join(', ')}` });
+    };
+    /** The security events Asterisk logged for one Call-ID (its SessionID), waiting briefly for the logger. */
+    const securityEvents = async (id: string): Promise<Record<string, string>[]> => {
+      const parse = (): Record<string, string>[] =>
+        pbx!.log('security.log').split('\n').filter((l) => l.includes(`SessionID="${id}"`))
+          .map((l) => Object.fromEntries([...l.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])));
+      for (let i = 0; i < 20 && parse().length === 0; i++) await new Promise((res) => setTimeout(res, 50));
+      return parse();
+    };
+
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), `wbt-asterisk-${env}-`));
       prepared = preparePbx(plan, work, PUBLIC_IP);
@@ -176,9 +191,16 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       }, TEST_MS);
 
       it("the trunk's name from outside its network is not the trunk", async () => {
-        const r = await sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, remote: pbxPublic, transport: 'u1', keys: { user: 'trunk' }, service: '+6221555000' });
-        expect(statuses(r)).not.toContain(200);
-        expect(pbx!.log('security.log')).toMatch(new RegExp(`RemoteAddress="IPV4/UDP/${STRANGER_IP.replace(/\./g, '\\.')}/`));
+        // The trunk's number, so that a call wrongly taken for the trunk would be routed (to from-trunk, then to
+        // a Jigasi that is not listening now: 408/480/503, never 200; so the final status must be a refusal).
+        const r = await sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, localPort: 5090, remote: pbxPublic, transport: 'u1', keys: { user: 'trunk' }, service: '+6221555000' });
+        expectFinal(r, [401, 403]);
+        // This call's own failure event (its Call-ID and source), as fail2ban reads it: the earlier stranger test
+        // left events from this address too.
+        const events = await securityEvents(callId(r));
+        expect(events.filter((e) => /^(InvalidAccountID|FailedACL)$/.test(e.SecurityEvent) && e.RemoteAddress === `IPV4/UDP/${STRANGER_IP}/5090`)).toEqual([
+          expect.objectContaining({ AccountID: 'trunk' }),
+        ]);
       }, TEST_MS);
     }
 
@@ -225,7 +247,7 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
         expect({ status: finalStatus(ok), run: describeRun(ok) }).toMatchObject({ status: 200 });
         const wrong = await sipp(net!, 'phone', work, { scenario: 'register.xml', ...wss, auth: { user, password: 'not-the-password' } });
         expect(statuses(wrong)).not.toContain(200);
-        const options = await sipp(net!, 'phone', work, { scenario: 'options.xml', ...wss });
+        const options = await sipp(net!, 'phone', work, { scenario: 'options.xml', ...wss, service: user });
         expect({ final: finalStatus(options) }).toEqual({ final: 401 });
       }, TEST_MS);
     }
@@ -252,16 +274,18 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
         runs.forEach((r, i) => expect({ version: versions[i], status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 }));
       }, TEST_MS);
 
-      it('OPTIONS without credentials to the phones and Jigasi are challenged, never answered 200', async () => {
+      it("OPTIONS without credentials in the phones' and Jigasi's names are challenged or refused (401/403), never let in", async () => {
         const names = [...users, ...(jitsi.jigasi ? ['jigasi'] : [])];
+        // To the endpoint's own name (answered 200 if let in) and to a number no dialplan has, as scanners
+        // probe (answered 404 if let in).
+        const probes = names.flatMap((user) => [user, '100'].map((to) => ({ user, to })));
         const runs = await Promise.all(
-          names.map((user, i) => sipp(net!, 'phone', work, { scenario: 'options.xml', local: parties.phone[0], localPort: 5070 + i, remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user }, tls: tlsFiles() })),
+          probes.map(({ user, to }, i) =>
+            sipp(net!, 'phone', work, { scenario: 'options.xml', local: parties.phone[0], localPort: 5070 + i, remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user }, service: to, tls: tlsFiles() }),
+          ),
         );
-        for (const [i, user] of names.entries()) {
-          const r = runs[i];
-          expect({ user, final: finalStatus(r) }).toEqual({ user, final: expect.any(Number) });
-          expect({ user, final: finalStatus(r) }).not.toEqual({ user, final: 200 });
-        }
+        // Challenged (401) or refused (403): anything else means the request was let in without credentials.
+        probes.forEach(({ user, to }, i) => expectFinal(runs[i], [401, 403], { user, to }));
       }, TEST_MS);
 
       if (jitsi.jigasi) {
