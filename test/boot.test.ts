@@ -370,6 +370,20 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('Asterisk starts without TLS')]);
       expect(box.log('acme.jsonl')).toEqual([]);
       expect(started(box).map((s) => s.start)).toContain('weebeetalk-asterisk.service');
+      // ... and keeps asking, every 2 hours, until it has one.
+      expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'systemctl' && c.extra === null && c.argv.join(' ') === 'enable --now weebeetalk-pbx-certificate.timer')).toHaveLength(1);
+    });
+
+    it.concurrent('DNS delegated after the first boot: the certificate timer obtains it, configures TLS, then stops', async () => {
+      // The first boot's 120 lookups fail; the timer's run, later, finds the name.
+      const box = sandbox('staging', 'pbx', { faults: { dnsDelay: 125 } });
+      const exec = execOf(box.plan, 'weebeetalk-pbx-certificate.service');
+      const tls = '/srv/weebeetalk/asterisk/etc/pjsip.tls.conf';
+      const r = await box.firstBoot(['run', `test ! -e ${tls}`], ['run', exec], ['run', `grep -q '^\\[transport-tls\\]' ${tls} && stat -c '%a %u' ${tls}`]);
+      expect([r.codes, r.output]).toEqual([[0, 0, 0, 0], expect.stringContaining('640 1000\n')]);
+      expect(box.log('acme.jsonl')).toEqual([expect.objectContaining({ domain: fqdnOf(box.plan), issued: true })]);
+      const timer = box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'systemctl' && c.extra === null && c.argv.includes('weebeetalk-pbx-certificate.timer')).map((c) => c.argv.join(' '));
+      expect(timer).toEqual(['enable --now weebeetalk-pbx-certificate.timer', 'disable --now weebeetalk-pbx-certificate.timer']);
     });
 
     it.concurrent('a parameter missing in SSM fails loudly and at once, naming it, before anything is written', async () => {

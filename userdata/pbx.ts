@@ -8,7 +8,7 @@ import { asteriskConf, coreConfs, renderConf, extensionsConf, httpConf, loggerCo
 import type { WriteFile } from './cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from './context';
 import { DATA_DIR, type HostUserDataProps } from './host-user-data';
-import { composeUnit, renderUnit } from './systemd';
+import { composeUnit, renderUnit, scheduledJob } from './systemd';
 import { ASTERISK_IMAGE } from './upstream';
 
 export const ASTERISK_ETC = '/etc/weebeetalk/asterisk';
@@ -74,6 +74,8 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
       permissions: '0644',
       content: `${ASTERISK_STATE}/log/*.log {\n  weekly\n  rotate 8\n  compress\n  delaycompress\n  missingok\n  notifempty\n  postrotate\n    docker exec asterisk asterisk -rx 'logger reload' >/dev/null 2>&1 || true\n  endscript\n}\n`,
     },
+    // Enabled by asterisk-certificate.sh only while no certificate exists (it disables it once one does).
+    ...scheduledJob('weebeetalk-pbx-certificate', 'WeeBeeTalk: obtain the PBX certificate', '/usr/local/lib/weebeetalk/asterisk-certificate.sh', { OnBootSec: '15min', OnUnitActiveSec: '2h' }),
     { path: '/etc/systemd/system/weebeetalk-asterisk.service', content: composeUnit('WeeBeeTalk Asterisk PBX', ASTERISK_DIR), permissions: '0644' },
   ];
   const { sip, jitsi } = ctx.config;
@@ -87,7 +89,7 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
     },
     steps: ['asterisk'],
     files,
-    scripts: ['asterisk-cert-deploy', 'asterisk-auth'],
+    scripts: ['asterisk-cert-deploy', 'asterisk-auth', 'asterisk-certificate'],
     packages: ['certbot', 'python3-certbot-dns-route53', 'fail2ban', 'python3-systemd'],
   };
 }

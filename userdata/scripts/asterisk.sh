@@ -34,18 +34,8 @@ fi
 install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy
 hook=/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
 ln -sf /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh "$hook"
-# DNS-01 through Route53: the instance role may only touch the _acme-challenge TXT record of this name.
-# --deploy-hook runs on first issuance; the same path in renewal-hooks/deploy runs on renewals (certbot
-# dedupes by path, so it runs once). RSA: older desk phones fail TLS handshakes with ECDSA certificates.
-# Not before the name resolves to this host (a failed validation counts against Let's Encrypt's limits).
-if wait_for_public_dns && certbot certonly --non-interactive --agree-tos --email "$LETSENCRYPT_EMAIL" --dns-route53 \
-  --domain "$FQDN" --key-type rsa --keep-until-expiring --deploy-hook "$hook"; then
-  [[ -s "${conf}/keys/fullchain.pem" ]] || RENEWED_LINEAGE="/etc/letsencrypt/live/${FQDN}" /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh
-  render "${src}/pjsip.tls.conf.pending" > "${conf}/pjsip.tls.conf"
-  chmod 0640 "${conf}/pjsip.tls.conf"
-else
-  log "WARNING: no certificate for ${FQDN} yet (is the zone delegated?): Asterisk starts without TLS 5061/WSS; run weebeetalk-bootstrap again later"
-fi
+# The certificate, or a timer that keeps asking for one (Asterisk starts without TLS meanwhile).
+/usr/local/lib/weebeetalk/asterisk-certificate.sh || log "WARNING: Asterisk starts without TLS 5061/WSS for now"
 systemctl enable --now certbot.timer
 
 # Asterisk runs as uid 1000 and the image chowns /etc/asterisk only when its top directory is not 1000's:

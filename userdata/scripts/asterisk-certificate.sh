@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The PBX's certificate: certbot with its Route53 plugin (DNS-01) once public DNS gives this host's Elastic IP,
+# then TLS on 5061 (and WSS) configured for Asterisk. asterisk.sh runs it on every bootstrap. While no
+# certificate exists, weebeetalk-pbx-certificate.timer runs it again every 2 hours: a transient failure at first
+# boot (throttling, IAM propagation, an ACME outage, late delegation) must not leave the PBX without TLS for good,
+# and 12 tries a day stay far below Let's Encrypt's 5 failed validations per name per hour. certbot.timer renews
+# from then on.
+set -euo pipefail
+# shellcheck source=lib.sh
+. /usr/local/lib/weebeetalk/lib.sh
+load_env
+src=/etc/weebeetalk/asterisk
+conf="${ASTERISK_STATE}/etc"
+lineage="/etc/letsencrypt/live/${FQDN}"
+hook=/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
+timer=weebeetalk-pbx-certificate.timer
+
+if [[ ! -s "${lineage}/fullchain.pem" ]]; then
+  # DNS-01 through Route53: the instance role may only touch the _acme-challenge TXT record of this name.
+  # --deploy-hook runs on first issuance; the same path in renewal-hooks/deploy runs on renewals (certbot
+  # dedupes by path, so it runs once). RSA: older desk phones fail TLS handshakes with ECDSA certificates.
+  # Not before the name resolves to this host (a failed validation counts against Let's Encrypt's limits).
+  if ! { wait_for_public_dns && certbot certonly --non-interactive --agree-tos --email "$LETSENCRYPT_EMAIL" --dns-route53 \
+    --domain "$FQDN" --key-type rsa --keep-until-expiring --deploy-hook "$hook"; }; then
+    systemctl enable --now "$timer"
+    die "no certificate for ${FQDN} yet (is the zone delegated?): Asterisk runs without TLS 5061/WSS; ${timer} tries again every 2 hours"
+  fi
+fi
+[[ -s "${conf}/keys/fullchain.pem" ]] || RENEWED_LINEAGE="$lineage" /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh
+
+tmp=$(mktemp "${conf}/pjsip.tls.conf.XXXXXX")
+render "${src}/pjsip.tls.conf.pending" > "$tmp"
+chmod 0640 "$tmp"
+chown 1000:1000 "$tmp"
+if cmp -s "$tmp" "${conf}/pjsip.tls.conf"; then
+  rm -f "$tmp"
+else
+  mv -f "$tmp" "${conf}/pjsip.tls.conf"
+  # A running Asterisk picks up the new TLS transport by a reload (calls in progress survive).
+  if docker inspect -f '{{.State.Running}}' asterisk 2>/dev/null | grep -qx true; then
+    docker exec asterisk asterisk -rx 'module reload res_pjsip.so'
+    docker exec asterisk asterisk -rx 'module reload http'
+  fi
+  log "TLS for ${FQDN} configured in ${conf}/pjsip.tls.conf"
+fi
+if systemctl is-enabled --quiet "$timer" 2>/dev/null; then systemctl disable --now "$timer"; fi
