@@ -2,7 +2,8 @@
 # One-time build for the real-Asterisk tests (test/asterisk-*.test.ts): a Debian sid minbase chroot with
 # Asterisk 22 (Debian 12 and 13 have none) and SIPp 3.8 (bookworm's sip-tester 3.6 is built without TLS),
 # plus Debian 12's fail2ban unpacked (not installed: no daemon on this machine) for fail2ban-regex.
-# Cached under /var/cache/weebeetalk-test; rebuilt only when the package list changes.
+# Cached under /var/cache/weebeetalk-test; rebuilt only when the package list changes. Its Asterisk must have
+# the major version of production's image pin (userdata/upstream.ts), checked at every run.
 set -euo pipefail
 
 cache=/var/cache/weebeetalk-test
@@ -25,7 +26,38 @@ if ((${#host_missing[@]} > 0)); then
 fi
 install -d -m 0755 "$cache"
 
+# The version production runs, from its image pin (andrius/asterisk:<version>_debian-trixie).
+pin=$(sed -n "s/^export const ASTERISK_IMAGE = 'andrius\/asterisk:\([0-9][0-9.]*\)_.*';$/\1/p" "$(dirname "$0")/../userdata/upstream.ts")
+if [[ ! $pin =~ ^([0-9]+)\.([0-9]+)\. ]]; then
+  echo "asterisk test root: cannot read the Asterisk version from ASTERISK_IMAGE in userdata/upstream.ts (got '${pin}')" >&2
+  exit 1
+fi
+pin_major=${BASH_REMATCH[1]}
+pin_minor=${BASH_REMATCH[2]}
+
+# The tests stand for production only with the same Asterisk major: sid moves on, and snapshot.debian.org
+# (to pin an older sid) may not be reachable, so a chroot with another major is refused, not used.
+check_asterisk_version() {
+  local out version
+  out=$(chroot "$1" asterisk -V) || { echo "asterisk test root: 'asterisk -V' failed in $1" >&2; return 1; }
+  echo "$out"
+  if [[ ! $out =~ ^Asterisk\ (([0-9]+)\.([0-9]+)\.[0-9]+) ]]; then
+    echo "asterisk test root: cannot read a version from '${out}'" >&2
+    return 1
+  fi
+  version=${BASH_REMATCH[1]}
+  if [[ ${BASH_REMATCH[2]} != "$pin_major" ]]; then
+    echo "asterisk test root: sid has Asterisk ${version}, production runs ${pin} (andrius/asterisk): the tests need Asterisk ${pin_major}.x." >&2
+    echo "  Build the chroot from a Debian snapshot with Asterisk ${pin_major}.x (snapshot.debian.org), or change the pin on purpose." >&2
+    return 1
+  fi
+  if [[ ${BASH_REMATCH[3]} != "$pin_minor" ]]; then
+    echo "asterisk test root: WARNING: sid has Asterisk ${version}, production runs ${pin}: same major, another minor" >&2
+  fi
+}
+
 if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == "$stamp" ]]; then
+  check_asterisk_version "$root"
   echo "asterisk test root up to date: ${root}"
 else
   tmp=$(mktemp -d "${cache}/build.XXXXXX")
@@ -37,7 +69,7 @@ else
   # debootstrap copied this machine's resolver: the tests' namespaces have none, and nothing may leave them.
   echo 'nameserver 127.0.0.1' > "${tmp}/root/etc/resolv.conf"
   # The tests bind their own configuration over it: the samples must never be what Asterisk loads.
-  chroot "${tmp}/root" asterisk -V
+  check_asterisk_version "${tmp}/root"
   # sipp -v exits non-zero by design: check its text.
   [[ $(chroot "${tmp}/root" sipp -v || true) == *TLS* ]]
   echo "$stamp" > "${tmp}/root/.weebeetalk-stamp"

@@ -4,10 +4,11 @@
  * generated configuration bound over /etc/asterisk, its log directory bound to a scratch directory the
  * test reads, and tmpfs for its run and spool directories.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ASTERISK_IMAGE } from '../../../userdata/upstream';
 import type { Network } from './netns';
 
 const run = promisify(execFile);
@@ -30,6 +31,24 @@ export interface Asterisk {
 /** A shell word in single quotes. */
 function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The chroot's Asterisk must be production's major version (userdata/upstream.ts's image pin): sid moves on,
+ * and a newer major would test a configuration production does not run. Throws a clear message when it is
+ * not; a different minor is worth a warning only. scripts/setup-asterisk-root.sh checks the same at setup.
+ */
+export function checkChrootAsterisk(root = SID_ROOT, image = ASTERISK_IMAGE): string {
+  const pin = /:(\d+)\.(\d+)\.\d+/.exec(image);
+  if (!pin) throw new Error(`cannot read an Asterisk version from the image pin ${image}`);
+  const out = execFileSync('chroot', [root, '/usr/sbin/asterisk', '-V'], { encoding: 'utf8', timeout: 5000 }).trim();
+  const got = /^Asterisk ((\d+)\.(\d+)\.\d+)/.exec(out);
+  if (!got) throw new Error(`${root}: cannot read a version from 'asterisk -V': ${out}`);
+  if (got[2] !== pin[1]) {
+    throw new Error(`${root} has Asterisk ${got[1]}, production runs ${image}: these tests need Asterisk ${pin[1]}.x. Rebuild the chroot with scripts/setup-asterisk-root.sh (it refuses another major).`);
+  }
+  if (got[3] !== pin[2]) process.stderr.write(`WARNING: ${root} has Asterisk ${got[1]}, production runs ${image} (same major, another minor)\n`);
+  return got[1];
 }
 
 /** An OpenSSL policy that lets TLS 1.0 through: what the TLS transport refuses, its own settings refuse. */

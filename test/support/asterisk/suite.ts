@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { describeAsRoot } from '../root';
 import { synthEnvironment, synthVariant, type EnvironmentOverride } from '../synth';
-import { FAIL2BAN_ROOT, SID_ROOT, startAsterisk, type Asterisk } from './daemon';
+import { checkChrootAsterisk, FAIL2BAN_ROOT, SID_ROOT, startAsterisk, type Asterisk } from './daemon';
 import { createNetwork, runIn, type Network } from './netns';
 import { parseConf, pbxPlan, planFile, renderPublicIp, values, type PbxPlan } from './plan';
 import { preparePbx, type PreparedPbx } from './prepare';
@@ -120,6 +120,8 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
     };
 
     beforeAll(async () => {
+      // Loudly, before anything runs: every test of the suite fails with this message.
+      checkChrootAsterisk();
       work = mkdtempSync(join(tmpdir(), `wbt-asterisk-${env}-`));
       prepared = preparePbx(plan, work, PUBLIC_IP);
       net = createNetwork(`wbt${env.slice(0, 3)}${env.length}-${process.pid}`, parties);
