@@ -4,13 +4,14 @@
  * instance on a failed system status check. Replacing the instance re-attaches interface and volume.
  */
 import { Construct } from 'constructs';
-import type { ITerraformDependable } from 'cdktf';
+import { DataResource, dependable, type ITerraformDependable } from 'cdktf';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { VolumeAttachment } from '@cdktf/provider-aws/lib/volume-attachment';
 import { partitionOf } from '../config/net';
+import { architectureOf } from '../config/schema';
 import { INSTANCE_TAG } from '../userdata/context';
 import { HostUserData, type HostUserDataProps } from '../userdata/host-user-data';
 
@@ -21,9 +22,9 @@ export const DATA_DEVICE_NAME = '/dev/sdf';
 
 export type Arch = 'amd64' | 'arm64';
 
-/** Graviton families (a "g" after the generation digit, e.g. t4g, m7g, c7gn) need the arm64 image. */
+/** Graviton families (a "g" after the generation digit, e.g. t4g, m7g, c7gn) need the arm64 image (config/schema.ts decides). */
 export function archOf(instanceType: string): Arch {
-  return /^[a-z]+\d+g[a-z]*\./.test(instanceType) ? 'arm64' : 'amd64';
+  return architectureOf(instanceType) === 'arm64' ? 'arm64' : 'amd64';
 }
 
 export interface DebianHostProps {
@@ -65,6 +66,20 @@ export class DebianHost extends Construct {
     super(scope, id);
     const protect = props.protect ?? false;
     const arch = archOf(props.instanceType);
+    const ec2Arch = arch === 'amd64' ? 'x86_64' : 'arm64';
+    // A pinned image is checked at plan time: EC2 cannot boot an image of the other architecture.
+    if (props.amiId !== undefined)
+      new DataAwsAmi(this, 'pinned-ami', {
+        filter: [{ name: 'image-id', values: [props.amiId] }],
+        lifecycle: {
+          postcondition: [
+            {
+              condition: `\${self.architecture == "${ec2Arch}"}`,
+              errorMessage: `${props.name}: the pinned image ${props.amiId} is not ${ec2Arch}, which ${props.instanceType} needs: pin an ${ec2Arch} image (hosts.<role>.amiId) or choose an instance type of the image's architecture`,
+            },
+          ],
+        },
+      });
     const ami =
       props.amiId ??
       new DataAwsAmi(this, 'debian-12', {
@@ -72,7 +87,7 @@ export class DebianHost extends Construct {
         mostRecent: true,
         filter: [
           { name: 'name', values: [`debian-12-${arch}-*`] },
-          { name: 'architecture', values: [arch === 'amd64' ? 'x86_64' : 'arm64'] },
+          { name: 'architecture', values: [ec2Arch] },
           { name: 'virtualization-type', values: ['hvm'] },
         ],
       }).id;
@@ -89,6 +104,12 @@ export class DebianHost extends Construct {
     });
 
     this.userData = new HostUserData(this, 'user-data', props.userData);
+
+    // Kept AMIs (ignore_changes) would survive a switch of architecture, and EC2 refuses to start the old image
+    // on the new type: a change of architecture replaces the instance instead, with an image of the new one.
+    // (Terraform triggers on an update of the marker, not on its creation: adding it replaces nothing.)
+    const keepsAmi = props.amiId === undefined && props.followLatestAmi === false;
+    const architecture = keepsAmi ? new DataResource(this, 'architecture', { input: { architecture: ec2Arch } }) : undefined;
 
     this.instance = new Instance(this, 'instance', {
       ami,
@@ -115,7 +136,8 @@ export class DebianHost extends Construct {
       monitoring: false,
       // Tags change in place; user-data referencing these resources would force a replacement on any edit.
       tags: { Name: props.name, [INSTANCE_TAG.publicIp]: props.publicIp, [INSTANCE_TAG.dataVolume]: this.dataVolume.id },
-      lifecycle: props.amiId === undefined && props.followLatestAmi === false ? { ignoreChanges: ['ami'] } : undefined,
+      // As a plain address: cdktf 0.21 renders a dependable here as "${...}", which Terraform's JSON syntax refuses.
+      lifecycle: architecture ? { ignoreChanges: ['ami'], replaceTriggeredBy: [dependable(architecture)] } : undefined,
       dependsOn: props.dependsOn,
     });
 

@@ -9,6 +9,7 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import type { DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
+import { fqdnOf, sipDomainOf, stateKeyOf } from '../config/names';
 import { hostAddress, partitionOf } from '../config/net';
 import { portPlan } from '../config/ports';
 import { ROLES, type EnvironmentConfig, type Role } from '../config/schema';
@@ -42,13 +43,8 @@ const BUCKETS = ['recordings', 'uploads', 'backups'] as const;
 /** Domains reserved for documentation: a deploy with them cannot get a certificate. */
 const EXAMPLE_DOMAIN_RE = /(^|\.)(example|test|invalid|localhost)$|(^|\.)example\.(com|net|org)$/;
 
-export function fqdnOf(config: EnvironmentConfig, role: Role): string {
-  return [config.dns.hostNames[role], config.dns.subdomain, config.dns.domain].filter((p) => p !== '').join('.');
-}
-
-export function sipDomainOf(config: EnvironmentConfig): string {
-  return [config.dns.subdomain, config.dns.domain].filter((p) => p !== '').join('.');
-}
+// One derivation of the names, shared with the cross-environment checks (config/files.ts).
+export { fqdnOf, sipDomainOf } from '../config/names';
 
 /** Stable, globally unique bucket names derived from the domain and environment (no randomness at synth). */
 export function bucketNameOf(config: EnvironmentConfig, purpose: (typeof BUCKETS)[number]): string {
@@ -86,7 +82,7 @@ export class WeeBeeTalkStack extends TerraformStack {
     if (config.state) {
       new S3Backend(this, {
         bucket: config.state.bucket,
-        key: config.state.key ?? `weebeetalk/${config.name}/terraform.tfstate`,
+        key: stateKeyOf(config, config.state),
         region: config.state.region,
         encrypt: true,
         kmsKeyId: config.state.kmsKeyId,
