@@ -174,10 +174,11 @@ export function extensionsConf(a: AsteriskContext): string {
         ['same', 'n,Hangup()'],
       ]
     : [['exten', 's,1,Hangup(34)']];
-  const users = sip.users.flatMap<Option>((u) => [
-    ['exten', `${u.extension},1,Dial(PJSIP/${u.extension}${sip.wss ? `&PJSIP/webrtc-${u.extension}` : ''},30)`],
-    ['same', 'n,Hangup()'],
-  ]);
+  const users = sip.users.flatMap<Option>((u) => {
+    const devices = `PJSIP/${u.extension}${sip.wss ? `&PJSIP/webrtc-${u.extension}` : ''}`;
+    // The hint: busy-lamp and presence subscriptions (res_pjsip_exten_state) watch these devices.
+    return [['exten', `${u.extension},hint,${devices}`], ['exten', `${u.extension},1,Dial(${devices},30)`], ['same', 'n,Hangup()']];
+  });
   return renderConf(
     'extensions.conf',
     [
@@ -234,7 +235,13 @@ export function asteriskModules(a: AsteriskContext): string[] {
     'res_pjsip_registrar.so', 'res_pjsip_sdp_rtp.so', 'res_pjsip_nat.so', 'res_pjsip_caller_id.so', 'res_pjsip_dtmf_info.so',
     // PJSIP_HEADER (X-Room-Name for Jigasi); "pjsip set logger" for operators.
     'res_pjsip_header_funcs.so', 'res_pjsip_logger.so',
-    ...(a.config.sip.wss ? ['res_http_websocket.so', 'res_pjsip_transport_websocket.so'] : []),
+    // Desk phones: transfer (REFER); message-waiting, busy-lamp and presence SUBSCRIBEs (without a handler
+    // for their event package pubsub answers 489 Bad Event) with the bodies their NOTIFYs carry (simple
+    // message summary, dialog-info, PIDF, XPIDF). res_pjsip_exten_state links against res_pjsip_outbound_publish.
+    'res_pjsip_refer.so', 'res_pjsip_mwi.so', 'res_pjsip_mwi_body_generator.so', 'res_pjsip_outbound_publish.so', 'res_pjsip_exten_state.so',
+    'res_pjsip_pidf_body_generator.so', 'res_pjsip_xpidf_body_generator.so', 'res_pjsip_dialog_info_body_generator.so',
+    // WebRTC: the WebSocket transport, and opus's SDP attributes (browser endpoints allow opus).
+    ...(a.config.sip.wss ? ['res_http_websocket.so', 'res_pjsip_transport_websocket.so', 'res_format_attr_opus.so'] : []),
     // Media: RTP, SDES/DTLS-SRTP, G.711 both ways, bridges.
     'res_rtp_asterisk.so', 'res_srtp.so', 'res_timing_timerfd.so', 'codec_ulaw.so', 'codec_alaw.so', 'codec_a_mu.so',
     'bridge_simple.so', 'bridge_native_rtp.so',

@@ -290,6 +290,35 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
         probes.forEach(({ user, to }, i) => expectFinal(runs[i], [401, 403], { user, to }));
       }, TEST_MS);
 
+      it("a phone's message-waiting, busy-lamp and presence SUBSCRIBEs are handled (never 489 Bad Event)", async () => {
+        const watched = users[users.length - 1];
+        const packages = [
+          { event: 'message-summary', accept: 'application/simple-message-summary', to: users[0] },
+          { event: 'dialog', accept: 'application/dialog-info+xml', to: watched },
+          { event: 'presence', accept: 'application/pidf+xml', to: watched },
+        ];
+        const runs = await Promise.all(
+          packages.map(({ event, accept, to }, i) =>
+            sipp(net!, 'phone', work, {
+              scenario: 'subscribe.xml', local: parties.phone[0], localPort: 5080 + i, remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user: users[0], event, accept }, service: to,
+              auth: { user: users[0], password: password(`sip-users/${users[0]}`) }, tls: tlsFiles(),
+            }),
+          ),
+        );
+        // Without a handler for the event package pubsub answers 489. Message-waiting: 404, as this PBX keeps
+        // no voicemail (no AOR names a mailbox). Busy lamp and presence: accepted, and the first NOTIFY
+        // carries the state of the watched extension's hint.
+        const outcome = packages.map(({ event }, i) => ({ event, final: finalStatus(runs[i]), notify: receivedRequests(runs[i], 'NOTIFY')[0]?.match(/^Content-Type: *(\S+)/im)?.[1] }));
+        expect({ outcome, runs: outcome.some((o) => o.final === 489) ? runs.map(describeRun) : [] }).toEqual({
+          outcome: [
+            { event: 'message-summary', final: 404, notify: undefined },
+            { event: 'dialog', final: 200, notify: 'application/dialog-info+xml' },
+            { event: 'presence', final: 200, notify: 'application/pidf+xml' },
+          ],
+          runs: [],
+        });
+      }, TEST_MS);
+
       if (jitsi.jigasi) {
         it('a phone calls the dial-in room over TLS with SDES: SRTP answered, Jigasi gets X-Room-Name', async () => {
           const uas = await jigasiAnswering();
