@@ -130,12 +130,16 @@ export function pjsipConf(a: AsteriskContext): string {
  * TLS 1.2 and 1.3 for phones, nothing older. pjproject's `method` names one exact version (tlsv1_2 refuses
  * TLS 1.3), so the method is sslv23 (every version OpenSSL offers). TLS 1.0 and 1.1 are then refused twice
  * over: OpenSSL 3 disables them at its default security level, and this TLS 1.2 cipher list holds only ECDHE
- * with AEAD, which they cannot negotiate (so an image whose openssl.cnf lowers the level still refuses them).
+ * suites that exist in TLS 1.2 alone (AEAD, or CBC with SHA-256/384 MACs), which they cannot negotiate (so an
+ * image whose openssl.cnf lowers the level still refuses them). AEAD first; the two ECDHE-RSA CBC suites are
+ * for TLS 1.2 desk phones without AEAD (older Yealink, Grandstream, Fanvil firmware). No ECDSA CBC suites: the
+ * PBX certificate is RSA (certbot --key-type rsa in asterisk.sh), so they could never be chosen.
  * TLS 1.3 suites are not set by `cipher` and keep OpenSSL's defaults.
  */
 export const TLS_CIPHERS = [
   'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
   'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-SHA256', 'ECDHE-RSA-AES256-SHA384',
 ] as const;
 
 /** Transports that need the Let's Encrypt certificate (written on the host after certbot succeeded). */

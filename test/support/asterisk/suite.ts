@@ -208,9 +208,9 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
 
     // Asterisk runs under an OpenSSL policy that allows TLS 1.0 (daemon.ts): what is refused, the generated
     // configuration refuses (pjsip.tls.conf on 5061, http.conf on 8089).
-    const handshake = async (port: number, version: string): Promise<{ code: number | null; out: string }> => {
+    const handshake = async (port: number, version: string, cipher?: string): Promise<{ code: number | null; out: string }> => {
       // OpenSSL 3 clients offer TLS 1.0/1.1 only at security level 0: let this client try; the server decides.
-      const legacy = version === 'tls1' || version === 'tls1_1' ? ['-cipher', 'DEFAULT@SECLEVEL=0'] : [];
+      const legacy = version === 'tls1' || version === 'tls1_1' ? ['-cipher', 'DEFAULT@SECLEVEL=0'] : cipher ? ['-cipher', cipher] : [];
       const r = await runIn(net!, 'phone', ['openssl', 's_client', '-brief', '-connect', `${PUBLIC_IP}:${port}`, `-${version}`, ...legacy, '-CAfile', prepared.caFile, '-verify_return_error', '-servername', plan.hostEnv.FQDN], {
         timeoutMs: 5000,
         input: '',
@@ -221,6 +221,17 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       for (const [flag, name] of [['tls1_2', 'TLSv1.2'], ['tls1_3', 'TLSv1.3']]) {
         const h = await handshake(port, flag);
         expect({ port, flag, code: h.code, protocol: /^Protocol version: (\S+)/m.exec(h.out)?.[1], out: h.out.slice(-400) }).toMatchObject({ code: 0, protocol: name });
+        expect(h.out).toMatch(/^Verification: OK$/m);
+      }
+    };
+    /**
+     * TLS 1.2 desk phones whose firmware has no AEAD suite (older Yealink, Grandstream, Fanvil): a client that
+     * offers one ECDHE-RSA CBC suite alone gets it (the certificate is RSA, as certbot is asked for).
+     */
+    const expectCbcTls12 = async (port: number): Promise<void> => {
+      for (const cipher of ['ECDHE-RSA-AES128-SHA256', 'ECDHE-RSA-AES256-SHA384']) {
+        const h = await handshake(port, 'tls1_2', cipher);
+        expect({ port, cipher, code: h.code, suite: /^Ciphersuite: (\S+)/m.exec(h.out)?.[1], out: h.out.slice(-400) }).toMatchObject({ code: 0, suite: cipher });
         expect(h.out).toMatch(/^Verification: OK$/m);
       }
     };
@@ -237,8 +248,9 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
     const tlsFiles = (): { cert: string; key: string } => ({ cert: prepared.clientCert, key: prepared.clientKey });
 
     if (sip.wss && clientCidr && users.length > 0) {
-      it('WSS on 8089: TLS 1.2 and 1.3 with the certificate, TLS 1.0 and 1.1 refused by the server', async () => {
+      it('WSS on 8089: TLS 1.2 (also CBC-only clients) and 1.3 with the certificate, TLS 1.0 and 1.1 refused by the server', async () => {
         await expectModernTls(8089);
+        await expectCbcTls12(8089);
         await expectLegacyTlsRefused(8089);
       }, TEST_MS);
 
@@ -257,6 +269,10 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
     if (all && clientCidr && users.length > 0) {
       it('TLS 1.2 and 1.3 handshakes succeed on 5061 with the certificate', async () => {
         await expectModernTls(5061);
+      }, TEST_MS);
+
+      it('a TLS 1.2 phone offering only an ECDHE-RSA CBC suite (SHA-256/384) completes the handshake on 5061', async () => {
+        await expectCbcTls12(5061);
       }, TEST_MS);
 
       it('TLS 1.0 and 1.1 are refused by the server', async () => {
