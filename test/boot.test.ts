@@ -327,7 +327,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     });
 
     it.concurrent('the data volume attaches late: the bootstrap waits for it, then formats it once', async () => {
-      const box = sandbox('staging', 'chat', { attachDelay: 0.3 });
+      const box = sandbox('staging', 'chat', { attachAfterPolls: 3 });
       const r = await box.firstBoot();
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
       expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'sleep' && c.argv[0] === '5').length).toBeGreaterThanOrEqual(3);

@@ -40,6 +40,9 @@ function requireTool(tool: string, pkg: string): void {
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'wbt-userdata-'));
+// The validators are real programs (cloud-init schema, shellcheck, dclint), run a dozen at a time: on a loaded
+// 2-core machine they take longer than jest's default 5 s.
+jest.setTimeout(60_000);
 
 describe('cloud-config documents', () => {
   const docs = userDataParts().map(({ env, host, parts }) => {

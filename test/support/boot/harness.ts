@@ -78,8 +78,8 @@ export class BootKit {
 
 export interface SandboxOptions {
   readonly faults?: Faults;
-  /** Seconds (real) before the data volume's device appears. @default 0 */
-  readonly attachDelay?: number;
+  /** The data volume's device appears only after the data-volume step polled for it this many times. @default 0 */
+  readonly attachAfterPolls?: number;
   /** Data volume size in MiB. @default 32 */
   readonly volumeMiB?: number;
   /** Serve the plan's manifests unmodified (the stand-in trees then fail the checksum check). @default false */
@@ -247,7 +247,7 @@ export class HostSandbox {
           WBT_NODE: process.execPath,
           WBT_SERVER: join(this.kit.dir, 'server', 'server.js'),
           WBT_VOLUME_SERIAL: this.plan.world.dataVolumeId.replace(/-/g, ''),
-          WBT_ATTACH_DELAY: String(this.options.attachDelay ?? 0),
+          WBT_ATTACH_AFTER_POLLS: String(this.options.attachAfterPolls ?? 0),
         },
         timeout: 90_000,
         maxBuffer: 16 * 1024 * 1024,

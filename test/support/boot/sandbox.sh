@@ -54,11 +54,13 @@ attach() {
   install -d "${dev}/disk/by-id"
   ln -s "../../${name}" "${dev}/disk/by-id/nvme-Amazon_Elastic_Block_Store_${WBT_VOLUME_SERIAL}"
 }
-if [[ "${WBT_ATTACH_DELAY:-0}" == 0 ]]; then
+polls() { grep -cs '"cmd":"sleep","cwd":"[^"]*","argv":\["5"\]' "${share}/log/commands.jsonl" || true; }
+if [[ "${WBT_ATTACH_AFTER_POLLS:-0}" == 0 ]]; then
   attach
 else
-  # Late: only some time after the data-volume step began looking for it.
-  (until grep -qs 'data-volume.sh' "${share}/log/boot.out"; do sleep 0.02; done && sleep "$WBT_ATTACH_DELAY" && attach) &
+  # Late: only after the data-volume step has looked for it (and slept) that many times; counted, not timed, so a
+  # loaded machine cannot change what the test sees.
+  (until (($(polls) >= WBT_ATTACH_AFTER_POLLS)); do sleep 0.01; done && attach) &
 fi
 
 # What the VPC gives an instance: a resolver (here: the public DNS stand-in), a host name.
