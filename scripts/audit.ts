@@ -11,7 +11,9 @@ import { App } from 'cdktf';
 import { formatFailure, runEntryPoint } from '../config/entry';
 import { loadEnvironments } from '../config/files';
 import type { EnvironmentConfig } from '../config/schema';
-import { auditStack, diffExposure, type Json, type StackAudit } from '../constructs/audit/matrix';
+import { diffExposure } from '../constructs/audit/diff';
+import type { Json } from '../constructs/audit/plan';
+import { auditStack, type StackAudit } from '../constructs/audit/stack-audit';
 import { FORMATS, render, violationCount, type Format, type Report } from '../constructs/audit/report';
 import { buildApp } from '../main';
 

@@ -1,5 +1,5 @@
 /**
- * The synthesis gate: an Aspect that audits the stack as it will be synthesized (matrix.ts, the same rules the
+ * The synthesis gate: an Aspect that audits the stack as it will be synthesized (stack-audit.ts, the same rules the
  * report prints) and puts an error annotation on every offending resource. `cdktf synth`, `app.synth()` and
  * `Testing.fullSynth()` then fail, naming the construct, the rule and the fix. (`Testing.synth()` ignores
  * annotations: test the gate through a path that fails.)
@@ -7,7 +7,9 @@
 import type { IConstruct } from 'constructs';
 import { AnnotationMetadataEntryType, Annotations, Aspects, type IAspect, TerraformStack } from 'cdktf';
 import type { EnvironmentConfig } from '../../config/schema';
-import { auditStack, findingMessage, type Json } from './matrix';
+import { findingMessage } from './finding';
+import type { Json } from './plan';
+import { auditStack } from './stack-audit';
 
 export class SecurityAuditAspect implements IAspect {
   constructor(

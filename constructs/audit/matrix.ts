@@ -1,26 +1,18 @@
 /**
- * Evaluates a synthesized stack (the JSON of cdktf.out/stacks/<env>/cdk.tf.json, or stack.toTerraform()) against
- * the policy: every security-group rule becomes a matrix row with a verdict, every instance, volume, bucket and
- * user-data document a check. Pure functions: the synthesis gate (aspect.ts) and the report share them.
+ * The security-group matrix of a synthesized plan: every rule of every group (separate rule resources, legacy
+ * aws_security_group_rule and inline blocks alike) becomes a row, its peer resolved to something an operator
+ * reads, judged against the policy (policy.ts) and compared with the port plan (config/ports.ts). Pure functions.
  */
 import { isWorldCidr, parseCidr } from '../../config/net';
 import { EGRESS, peerLabel, portPlan, type PortRule } from '../../config/ports';
 import { ROLES, type EnvironmentConfig, type Role } from '../../config/schema';
-import { ADMIN_PORTS, INTERNAL_PORTS, SIP_SIGNALLING_PORTS, ruleById, sipExposure, worldAllowlist, type Exposure, type RuleId } from './policy';
-
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+import type { Finding } from './finding';
+import { blocks, elements, isObject, isTrue, lookup, num, reference, str, strings, type Element, type JsonObject } from './plan';
+import { ADMIN_PORTS, INTERNAL_PORTS, SIP_SIGNALLING_PORTS, sipExposure, worldAllowlist, type Exposure, type RuleId } from './policy';
 
 export type Verdict = 'ok' | 'accepted' | 'violation';
 export type Direction = 'ingress' | 'egress';
 
-/** A violation: the rule, the Terraform address and construct path of the resource, and what is wrong. */
-export interface Finding {
-  readonly rule: RuleId;
-  readonly address: string;
-  readonly path: string;
-  readonly detail: string;
-}
 
 export interface MatrixRow {
   readonly direction: Direction;
@@ -57,95 +49,9 @@ export interface GroupMatrix {
   readonly rows: readonly MatrixRow[];
 }
 
-/** A resource-level check: IMDSv2, encryption, user-data secrets, bucket protections, group descriptions. */
-export interface Check {
-  readonly rule: RuleId;
-  /** The construct path inside the stack, e.g. "chat-host/instance". */
-  readonly subject: string;
-  readonly verdict: 'ok' | 'violation';
-  readonly detail: string;
-  readonly findings: readonly Finding[];
-  readonly address: string;
-  readonly path: string;
-}
 
-export interface StackAudit {
-  readonly environment: string;
-  readonly groups: readonly GroupMatrix[];
-  readonly checks: readonly Check[];
-  /** Every violation of the stack, matrix and checks together. */
-  readonly findings: readonly Finding[];
-  readonly accepted: number;
-}
-
-// ---------------------------------------------------------------------------------------------- JSON access
-
-function isObject(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function str(v: Json | undefined): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-function num(v: Json | undefined): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  return Number.isFinite(n) ? n : undefined;
-}
-
-function isTrue(v: Json | undefined): boolean {
-  return v === true || v === 'true';
-}
-
-/** A nested block: cdktf writes single blocks as objects and repeated ones as arrays. */
-function blocks(v: Json | undefined): JsonObject[] {
-  if (Array.isArray(v)) return v.filter(isObject);
-  return isObject(v) ? [v] : [];
-}
-
-function strings(v: Json | undefined): string[] {
-  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
-  return typeof v === 'string' ? [v] : [];
-}
-
-interface Element {
-  /** Terraform address: aws_instance.chat-host_instance_02E1A649, data.cloudinit_config.x. */
-  readonly address: string;
-  readonly path: string;
-  readonly body: JsonObject;
-}
-
-function elements(tf: JsonObject, kind: 'resource' | 'data', type: string): Element[] {
-  const byName = kind === 'resource' ? tf.resource : tf.data;
-  const all = isObject(byName) ? byName[type] : undefined;
-  if (!isObject(all)) return [];
-  return Object.entries(all)
-    .filter((e): e is [string, JsonObject] => isObject(e[1]))
-    .map(([name, body]) => {
-      const address = `${kind === 'data' ? 'data.' : ''}${type}.${name}`;
-      const meta = isObject(body['//']) && isObject(body['//'].metadata) ? body['//'].metadata : undefined;
-      return { address, path: str(meta?.path) ?? address, body };
-    });
-}
-
-/** `${aws_s3_bucket.x.id}` -> { address: "aws_s3_bucket.x", attribute: "id" }. */
-function reference(v: string | undefined): { address: string; attribute: string } | undefined {
-  const m = v === undefined ? null : /^\$\{((?:data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+)\.([a-z0-9_]+)\}$/.exec(v);
-  return m ? { address: m[1], attribute: m[2] } : undefined;
-}
-
-function lookup(tf: JsonObject, address: string): JsonObject | undefined {
-  const parts = address.split('.');
-  const [root, type, name] = parts[0] === 'data' ? ['data', parts[1], parts[2]] : ['resource', parts[0], parts[1]];
-  const byType = tf[root];
-  const byName = isObject(byType) ? byType[type] : undefined;
-  const body = isObject(byName) ? byName[name] : undefined;
-  return isObject(body) ? body : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------- security groups
-
-interface Group {
+/** A security group of the stack, with the host role it belongs to (by name or Name tag). */
+export interface Group {
   readonly name: string;
   readonly role?: Role;
   readonly host: string;
@@ -192,7 +98,7 @@ function peersOf(body: JsonObject, inline: boolean): Peer[] {
   ];
 }
 
-function collectGroups(tf: JsonObject, env: EnvironmentConfig): Map<string, Group> {
+export function collectGroups(tf: JsonObject, env: EnvironmentConfig): Map<string, Group> {
   const groups = new Map<string, Group>();
   const prefix = `weebeetalk-${env.name}-`;
   for (const element of elements(tf, 'resource', 'aws_security_group')) {
@@ -380,165 +286,8 @@ function rowOrder(a: MatrixRow, b: MatrixRow): number {
   );
 }
 
-// ---------------------------------------------------------------------------------------------- resource checks
-
-/** Names whose value is a credential (JWT_APP_SECRET, RC_ADMIN_PASS, GITHUB_TOKEN...). */
-const SECRET_NAME_RE = /PASSWORD|PASSWD|SECRET|_PASS$|TOKEN$|API_?KEY$|PRIVATE_KEY$/i;
-/** Names that point at a secret (an SSM path, a file) rather than hold one. */
-const POINTER_NAME_RE = /_(?:PATH|PARAM|PARAMETER|NAME|FILE|ARN|DIR|PREFIX|LENGTH)$/i;
-/** A literal value: not empty, not a reference ($VAR, ${...}, $(...)), not a pattern or format ([0-9a-f], %s). */
-const LITERAL_VALUE_RE = /^[A-Za-z0-9][A-Za-z0-9_+/=.@!:,~-]*$/;
-const NOT_A_SECRET = new Set(['true', 'false', 'yes', 'no', 'on', 'off', '0', '1']);
-const SECRET_PATTERNS: readonly { readonly what: string; readonly re: RegExp }[] = [
-  { what: 'an AWS access key id', re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/ },
-  { what: 'a private key block', re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/ },
-  {
-    // Terraform interpolates the secret itself into user-data: use insecure_value for non-secrets, ssm_secret for secrets.
-    what: 'a Terraform reference to a secret value',
-    re: /(?<!\$)\$\{[^}]*?\b(?:aws_ssm_parameter\.[\w-]+\.value|random_password\.[\w-]+\.result|aws_secretsmanager_random_password\.[\w-]+\.random_password|aws_secretsmanager_secret_version\.[\w-]+\.secret_string|tls_private_key\.[\w-]+\.private_key_\w+|aws_iam_access_key\.[\w-]+\.(?:secret|ses_smtp_password_v4))\b/,
-  },
-];
-
-/** What looks like a secret in a user-data text; names the variable and line, never the value. */
-export function secretsIn(text: string): string[] {
-  const found: string[] = [];
-  text.split('\n').forEach((line, i) => {
-    for (const p of SECRET_PATTERNS) if (p.re.test(line)) found.push(`${p.what} on line ${i + 1}`);
-    for (const m of line.matchAll(/(?<![A-Za-z0-9_$])([A-Za-z_][A-Za-z0-9_]*)=(["']?)([^\s"']*)/g)) {
-      const [, name, , value] = m;
-      if (SECRET_NAME_RE.test(name) && !POINTER_NAME_RE.test(name) && LITERAL_VALUE_RE.test(value) && !NOT_A_SECRET.has(value.toLowerCase()))
-        found.push(`${name}= assigned a literal value on line ${i + 1}`);
-    }
-  });
-  return found;
-}
-
-function check(stack: string, element: Element, rule: RuleId, problems: string[], okDetail: string, target: Element = element): Check {
-  const subject = element.path.startsWith(`${stack}/`) ? element.path.slice(stack.length + 1) : element.path;
-  const findings = problems.map((p): Finding => ({ rule, address: target.address, path: target.path, detail: `${subject}: ${p}` }));
-  return { rule, subject, verdict: findings.length > 0 ? 'violation' : 'ok', detail: problems.length > 0 ? problems.join('; ') : okDetail, findings, address: target.address, path: target.path };
-}
-
-function instanceChecks(tf: JsonObject, stack: string): Check[] {
-  const out: Check[] = [];
-  for (const e of elements(tf, 'resource', 'aws_instance')) {
-    const md = blocks(e.body.metadata_options)[0];
-    const tokens = str(md?.http_tokens);
-    const imdsOk = tokens === 'required' || str(md?.http_endpoint) === 'disabled';
-    out.push(check(stack, e, 'WBT-EC2-IMDS', imdsOk ? [] : [`http_tokens is ${tokens ?? 'unset (IMDSv1 allowed)'}`], 'http_tokens = required'));
-
-    const root = blocks(e.body.root_block_device)[0];
-    const devices = blocks(e.body.ebs_block_device);
-    const unencrypted = [...(root && isTrue(root.encrypted) ? [] : ['root_block_device']), ...devices.filter((d) => !isTrue(d.encrypted)).map((d) => `ebs_block_device ${str(d.device_name) ?? ''}`.trim())];
-    out.push(check(stack, e, 'WBT-EC2-ROOT-ENC', unencrypted.map((d) => `${d} is not encrypted`), `root${devices.length > 0 ? ` and ${devices.length} block device(s)` : ''} encrypted`));
-
-    // Literal user-data on the instance itself; a ${data.cloudinit_config...} reference is checked at its source.
-    const plain = str(e.body.user_data);
-    const b64 = str(e.body.user_data_base64);
-    const literal = plain !== undefined && !reference(plain) ? plain : b64 !== undefined && !b64.includes('${') ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
-    if (literal !== undefined) out.push(check(stack, e, 'WBT-EC2-USERDATA', secretsIn(literal), 'no secret-looking values'));
-  }
-  for (const e of elements(tf, 'data', 'cloudinit_config')) {
-    const problems = blocks(e.body.part).flatMap((part, i) => secretsIn(str(part.content) ?? '').map((p) => `part ${str(part.filename) ?? i + 1}: ${p}`));
-    out.push(check(stack, e, 'WBT-EC2-USERDATA', problems, `${blocks(e.body.part).length} part(s), no secret-looking values`));
-  }
-  for (const e of elements(tf, 'resource', 'aws_ebs_volume'))
-    out.push(check(stack, e, 'WBT-EBS-ENC', isTrue(e.body.encrypted) ? [] : ['encrypted is not true'], 'encrypted'));
-  return out;
-}
-
-/** Does a bucket-scoped resource (public access block, policy) point at this bucket? */
-function pointsAt(bucketRef: Json | undefined, bucket: Element): boolean {
-  const v = str(bucketRef);
-  const r = reference(v);
-  if (r) return r.address === bucket.address && (r.attribute === 'id' || r.attribute === 'bucket');
-  return v !== undefined && v === str(bucket.body.bucket);
-}
-
-interface Statement {
-  readonly effect: string;
-  readonly principals: string[];
-  readonly actions: string[];
-  readonly resources: string[];
-  readonly secureTransportFalse: boolean;
-}
-
-/** Statements of a bucket policy: an aws_iam_policy_document data source, or literal JSON. */
-function statementsOf(tf: JsonObject, policy: string | undefined): Statement[] | undefined {
-  const r = reference(policy);
-  if (r && r.attribute === 'json' && r.address.startsWith('data.aws_iam_policy_document.')) {
-    const doc = lookup(tf, r.address);
-    return blocks(doc?.statement).map((s) => ({
-      effect: str(s.effect) ?? 'Allow',
-      principals: blocks(s.principals).flatMap((p) => (['*', 'AWS'].includes(str(p.type) ?? '') ? strings(p.identifiers) : [])),
-      actions: strings(s.actions),
-      resources: strings(s.resources),
-      secureTransportFalse: blocks(s.condition).some((c) => ['Bool', 'BoolIfExists'].includes(str(c.test) ?? '') && str(c.variable) === 'aws:SecureTransport' && strings(c.values).includes('false')),
-    }));
-  }
-  if (policy === undefined || policy.includes('${')) return undefined;
-  let doc: Json;
-  try {
-    doc = JSON.parse(policy) as Json;
-  } catch {
-    return undefined;
-  }
-  if (!isObject(doc)) return undefined;
-  return blocks(doc.Statement).map((s) => {
-    const principal = s.Principal;
-    const cond = isObject(s.Condition) ? s.Condition : {};
-    const bool = [cond.Bool, cond.BoolIfExists].filter(isObject);
-    return {
-      effect: str(s.Effect) ?? '',
-      principals: principal === '*' ? ['*'] : isObject(principal) ? strings(principal.AWS) : [],
-      actions: strings(s.Action),
-      resources: strings(s.Resource),
-      secureTransportFalse: bool.some((b) => [b['aws:SecureTransport']].flat().some((v) => v === false || v === 'false')),
-    };
-  });
-}
-
-function bucketChecks(tf: JsonObject, stack: string): Check[] {
-  const out: Check[] = [];
-  const blocksOfPab = elements(tf, 'resource', 'aws_s3_bucket_public_access_block');
-  const policies = elements(tf, 'resource', 'aws_s3_bucket_policy');
-  const FLAGS = ['block_public_acls', 'block_public_policy', 'ignore_public_acls', 'restrict_public_buckets'];
-  for (const bucket of elements(tf, 'resource', 'aws_s3_bucket')) {
-    const name = str(bucket.body.bucket) ?? bucket.address;
-    const pab = blocksOfPab.find((b) => pointsAt(b.body.bucket, bucket));
-    const off = pab ? FLAGS.filter((f) => !isTrue(pab.body[f])) : [];
-    out.push(
-      check(stack, bucket, 'WBT-S3-PAB', pab ? off.map((f) => `${f} is not true`) : ['no aws_s3_bucket_public_access_block'], `${name}: all four flags`, pab ?? bucket),
-    );
-
-    const policy = policies.find((p) => pointsAt(p.body.bucket, bucket));
-    const statements = policy ? statementsOf(tf, str(policy.body.policy)) : undefined;
-    const tlsOnly = (statements ?? []).some(
-      (s) =>
-        s.effect === 'Deny' &&
-        s.secureTransportFalse &&
-        s.principals.includes('*') &&
-        s.actions.some((a) => a === 's3:*' || a === '*') &&
-        s.resources.some((r) => r === '*' || r.endsWith('/*')),
-    );
-    const problem = !policy
-      ? 'no bucket policy'
-      : statements === undefined
-        ? 'the policy cannot be read at synthesis (use a data.aws_iam_policy_document or literal JSON)'
-        : 'no statement denies s3:* on the objects to principal * when aws:SecureTransport is false';
-    out.push(check(stack, bucket, 'WBT-S3-TLS', tlsOnly ? [] : [problem], `${name}: denies aws:SecureTransport = false`, policy ?? bucket));
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------- the audit
-
-/** Audits one synthesized stack against the policy of its environment. */
-export function auditStack(tf: Json, env: EnvironmentConfig): StackAudit {
-  if (!isObject(tf)) throw new Error('audit: the synthesized stack is not a JSON object');
-  const meta = isObject(tf['//']) && isObject(tf['//'].metadata) ? tf['//'].metadata : undefined;
-  const stack = str(meta?.stackName) ?? env.name;
-  const groups = collectGroups(tf, env);
+/** The matrix of every group of the stack, hosts first (in ROLES order); rules on groups outside it last. */
+export function securityGroupMatrix(tf: JsonObject, env: EnvironmentConfig, groups: Map<string, Group>): GroupMatrix[] {
   const plan = new Map(portPlan(env).map((r) => [planKey(r.role, r.protocol, r.from, r.to, planPeerKey(r)), r]));
   const rows = rawRules(tf, groups).map((r) => ({ group: r.group, row: evaluateRule(tf, r, env, groups, plan) }));
 
@@ -548,54 +297,5 @@ export function auditStack(tf: Json, env: EnvironmentConfig): StackAudit {
     matrices.push({ host: g.host, role: g.role, name: g.name, description: g.description, address: g.element.address, rows: rows.filter((r) => r.group === g).map((r) => r.row).sort(rowOrder) });
   const orphans = rows.filter((r) => r.group === undefined).map((r) => r.row);
   if (orphans.length > 0) matrices.push({ host: 'other', name: 'groups outside this stack', description: '', address: '-', rows: orphans.sort(rowOrder) });
-
-  const checks: Check[] = [
-    ...[...groups.values()]
-      .filter((g) => !g.isDefault)
-      .map((g) => {
-        const d = g.description.trim();
-        // Terraform's default description says nothing about why the group exists.
-        return check(stack, g.element, 'WBT-SG-DESC', d === '' || d === 'Managed by Terraform' ? ['the security group has no description'] : [], 'described');
-      }),
-    ...instanceChecks(tf, stack),
-    ...bucketChecks(tf, stack),
-  ];
-  const allRows = matrices.flatMap((m) => m.rows);
-  return {
-    environment: env.name,
-    groups: matrices,
-    checks,
-    findings: [...allRows.flatMap((r) => r.findings), ...checks.flatMap((c) => c.findings)],
-    accepted: allRows.filter((r) => r.verdict === 'accepted').length,
-  };
-}
-
-/** The error text of a finding: rule, resource, what is wrong, and the fix. */
-export function findingMessage(f: Finding): string {
-  const rule = ruleById(f.rule);
-  return `${f.rule} ${rule.title}: ${f.address} (${f.detail}). Fix: ${rule.fix}.`;
-}
-
-// ---------------------------------------------------------------------------------------------- diff
-
-export interface ExposureChange {
-  readonly environment: string;
-  readonly host: string;
-  readonly row: MatrixRow;
-}
-
-/** Exposure opened and closed between two syntheses, compared by host, direction, protocol, ports and peer. */
-export function diffExposure(current: readonly StackAudit[], previous: readonly StackAudit[]): { opened: ExposureChange[]; closed: ExposureChange[] } {
-  const flatten = (audits: readonly StackAudit[]): Map<string, ExposureChange> =>
-    new Map(
-      audits.flatMap((a) =>
-        a.groups.flatMap((g) => g.rows.map((row): [string, ExposureChange] => [[a.environment, g.host, row.direction, row.protocol, row.ports, row.peer].join('|'), { environment: a.environment, host: g.host, row }])),
-      ),
-    );
-  const now = flatten(current);
-  const before = flatten(previous);
-  return {
-    opened: [...now].filter(([k]) => !before.has(k)).map(([, c]) => c),
-    closed: [...before].filter(([k]) => !now.has(k)).map(([, c]) => c),
-  };
+  return matrices;
 }

@@ -2,7 +2,7 @@
  * The security policy as data: what each host role may expose to the world and why, what may never be exposed,
  * and the rules the audit enforces, each mapped to the checkov and trivy checks auditors already know.
  * Derived from the environment configuration, like the port plan it judges (config/ports.ts).
- * Evaluation lives in matrix.ts; the synthesis gate (aspect.ts) and the report (scripts/audit.ts) share it.
+ * Evaluation lives in stack-audit.ts (matrix.ts, checks.ts); the synthesis gate (aspect.ts) and the report (scripts/audit.ts) share it.
  */
 import type { Protocol } from '../../config/ports';
 import type { EnvironmentConfig, Role } from '../../config/schema';

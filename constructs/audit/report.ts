@@ -1,8 +1,12 @@
 /**
- * Renders audits (matrix.ts) for people and tools: an aligned table for the terminal, markdown for a pull-request
+ * Renders audits (stack-audit.ts) for people and tools: an aligned table for the terminal, markdown for a pull-request
  * comment, JSON for scripts. Pure and deterministic, so the output can be snapshot-tested.
  */
-import { findingMessage, type Check, type ExposureChange, type GroupMatrix, type MatrixRow, type StackAudit } from './matrix';
+import type { Check } from './checks';
+import type { ExposureChange } from './diff';
+import { findingMessage } from './finding';
+import type { GroupMatrix, MatrixRow } from './matrix';
+import type { StackAudit } from './stack-audit';
 import { RULES, ruleById } from './policy';
 
 export type Format = 'table' | 'markdown' | 'json';
