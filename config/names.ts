@@ -1,5 +1,13 @@
-/** Names an environment claims outside its own stack: DNS names, state location. Derived once, here. */
+/**
+ * Names an environment claims: DNS names, resource names, bucket names, SSM paths, the state location.
+ * Derived once, here; the stack, the constructs, the audit and the tests all read them from this module.
+ */
+import { createHash } from 'node:crypto';
 import type { EnvironmentConfig, Role } from './schema';
+
+/** The environment's private buckets, by purpose. */
+export const BUCKETS = ['recordings', 'uploads', 'backups'] as const;
+export type BucketPurpose = (typeof BUCKETS)[number];
 
 export function sipDomainOf(config: EnvironmentConfig): string {
   return [config.dns.subdomain, config.dns.domain].filter((p) => p !== '').join('.');
@@ -7,6 +15,32 @@ export function sipDomainOf(config: EnvironmentConfig): string {
 
 export function fqdnOf(config: EnvironmentConfig, role: Role): string {
   return [config.dns.hostNames[role], sipDomainOf(config)].join('.');
+}
+
+/** Every host's public name, by role. */
+export function fqdnsOf(config: EnvironmentConfig, roles: readonly Role[]): Record<Role, string> {
+  return Object.fromEntries(roles.map((r) => [r, fqdnOf(config, r)])) as Record<Role, string>;
+}
+
+/** Name of the environment's resources ("weebeetalk-staging"), or of one host's ("weebeetalk-staging-chat"). */
+export function resourceNameOf(config: Pick<EnvironmentConfig, 'name'>, role?: Role): string {
+  return role === undefined ? `weebeetalk-${config.name}` : `weebeetalk-${config.name}-${role}`;
+}
+
+/** Stable, globally unique bucket names derived from the domain and environment (no randomness at synth). */
+export function bucketNameOf(config: EnvironmentConfig, purpose: BucketPurpose): string {
+  const hash = createHash('sha256').update(`${config.dns.domain}/${config.name}`).digest('hex').slice(0, 10);
+  return `weebeetalk-${config.name}-${purpose}-${hash}`;
+}
+
+/** Root of the environment's SSM parameters, e.g. /weebeetalk/staging; a host reads only `<root>/<role>`. */
+export function ssmRootOf(config: Pick<EnvironmentConfig, 'name'>): string {
+  return `/weebeetalk/${config.name}`;
+}
+
+/** Tag the snapshot policy selects the data volumes by. */
+export function snapshotTagOf(config: Pick<EnvironmentConfig, 'name'>): { readonly key: string; readonly value: string } {
+  return { key: 'weebeetalk:snapshot', value: `${config.name}-daily` };
 }
 
 /** Key of the environment's state object in its S3 backend. */

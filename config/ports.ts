@@ -1,7 +1,9 @@
 /**
- * The port plan: every port a host accepts, derived from the configuration and nowhere typed twice.
+ * The port plan's vocabulary: rules, peers, SSH and egress. Each role's own ports are in its RoleSpec
+ * (constructs/roles/<role>.ts); `portPlan` concatenates them with SSH (constructs/roles/index.ts).
  * Security groups (constructs/firewalls.ts) and the audit (constructs/audit/) both read it.
  */
+import { portPlan as rolesPortPlan } from '../constructs/roles';
 import type { EnvironmentConfig, Role } from './schema';
 
 export type Protocol = 'tcp' | 'udp';
@@ -34,8 +36,6 @@ export const PEER_FIELD: Readonly<Record<string, string>> = {
   admin: 'adminCidrs',
 };
 
-const WORLD: Peer = { kind: 'world' };
-
 export function peerLabel(p: Peer): string {
   switch (p.kind) {
     case 'world':
@@ -47,47 +47,12 @@ export function peerLabel(p: Peer): string {
   }
 }
 
-function slug(p: Peer): string {
-  switch (p.kind) {
-    case 'world':
-      return 'world';
-    case 'cidr':
-      return `${p.label}-${p.cidr.replace(/[./]/g, '-')}`;
-    case 'host':
-      return `from-${p.role}`;
-  }
-}
-
+/**
+ * The port plan: every port a host accepts, derived from the configuration and nowhere typed twice: the
+ * roles' own ports (each RoleSpec's `ports`), then SSH from the administrators' networks on every host.
+ */
 export function portPlan(env: EnvironmentConfig): PortRule[] {
-  const rules: PortRule[] = [];
-  const add = (role: Role, service: string, protocol: Protocol, from: number, to: number, peers: Peer[], description: string, portField?: string): void => {
-    for (const peer of peers) rules.push({ id: `${role}-${service}-${slug(peer)}`, role, protocol, from, to, peer, description, ...(portField ? { portField } : {}) });
-  };
-  const cidrs = (list: string[], label: string): Peer[] => list.map((cidr) => ({ kind: 'cidr', cidr, label }));
-  const { sip, jitsi } = env;
-  const trunkSignalling = cidrs(sip.trunkSignallingCidrs, 'trunk');
-  const trunkMedia = cidrs(sip.trunkMediaCidrs, 'trunk-media');
-  const clients = cidrs(sip.clientCidrs, 'sip-client');
-  const meetIfJigasi: Peer[] = jitsi.jigasi ? [{ kind: 'host', role: 'meet' }] : [];
-
-  add('chat', 'https', 'tcp', 443, 443, [WORLD], 'Rocket.Chat web and API via Traefik; ACME TLS-ALPN-01');
-  add('chat', 'http', 'tcp', 80, 80, [WORLD], 'Traefik redirect from HTTP to HTTPS');
-
-  add('meet', 'https', 'tcp', jitsi.httpsPort, jitsi.httpsPort, [WORLD], 'Jitsi Meet web frontend (HTTPS)', 'jitsi.httpsPort');
-  add('meet', 'http', 'tcp', 80, 80, [WORLD], 'Jitsi web: ACME HTTP-01 challenge and redirect to HTTPS');
-  add('meet', 'jvb', 'udp', 10000, 10000, [WORLD], 'Jitsi Videobridge media (RTP over UDP)');
-  if (jitsi.jigasi)
-    add('meet', 'jigasi-media', 'udp', jitsi.jigasiPorts.from, jitsi.jigasiPorts.to, [{ kind: 'host', role: 'pbx' }], 'Jigasi RTP media from Asterisk', 'jitsi.jigasiPorts');
-
-  add('pbx', 'sip-udp', 'udp', 5060, 5060, [...meetIfJigasi, ...trunkSignalling], 'Asterisk SIP signalling (UDP) from Jigasi or the SIP trunk');
-  add('pbx', 'sip-tcp', 'tcp', 5060, 5060, [...meetIfJigasi, ...trunkSignalling], 'Asterisk SIP signalling (TCP) from Jigasi or the SIP trunk');
-  add('pbx', 'sips', 'tcp', 5061, 5061, clients, 'Asterisk SIP over TLS for registered phones');
-  if (sip.wss) add('pbx', 'wss', 'tcp', 8089, 8089, clients, 'Asterisk secure websocket for WebRTC phones');
-  add('pbx', 'rtp', 'udp', sip.rtpPorts.from, sip.rtpPorts.to, [...meetIfJigasi, ...trunkMedia, ...clients], 'Asterisk RTP media for calls', 'sip.rtpPorts');
-
-  for (const role of ['chat', 'meet', 'pbx'] as const)
-    add(role, 'ssh', 'tcp', 22, 22, cidrs(env.adminCidrs, 'admin'), 'SSH for administrators (SSM Session Manager is the default)');
-  return rules;
+  return rolesPortPlan(env);
 }
 
 /** Egress stays open (apt, registries, ACME, SSM, S3; media to arbitrary client ports) but never protocol -1. */

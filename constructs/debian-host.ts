@@ -4,7 +4,7 @@
  * instance on a failed system status check. Replacing the instance re-attaches interface and volume.
  */
 import { Construct } from 'constructs';
-import { DataResource, dependable, type ITerraformDependable } from 'cdktf';
+import { Annotations, DataResource, dependable, type ITerraformDependable } from 'cdktf';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
@@ -14,6 +14,9 @@ import { partitionOf } from '../config/net';
 import { architectureOf } from '../config/schema';
 import { INSTANCE_TAG } from '../userdata/context';
 import { HostUserData, type HostUserDataProps } from '../userdata/host-user-data';
+import type { HostIdentity } from './host-identity';
+import type { HostRole } from './host-role';
+import { USER_DATA_LIMIT_BYTES, userDataBytes, type UserDataPart } from './user-data-size';
 
 /** Debian's own AWS account, publisher of the official AMIs. */
 export const DEBIAN_AMI_OWNER = '136693071363';
@@ -37,22 +40,27 @@ export interface DebianHostProps {
   readonly amiId?: string;
   /** With lookup: replace the instance when Debian publishes a new AMI. @default true */
   readonly followLatestAmi?: boolean;
-  /** The HostIdentity interface the instance boots on. */
-  readonly networkInterfaceId: string;
-  readonly instanceProfileName: string;
+  /** The interface, Elastic IP and private address the instance boots on (they outlive it). */
+  readonly identity: HostIdentity;
+  /** The instance profile; the host waits for its grants and granted secrets. */
+  readonly role: HostRole;
   /** IMDSv2 hop limit: 2 when containers call AWS APIs through the instance role, else 1. @default 1 */
   readonly metadataHopLimit?: number;
   /** @default 16 */
   readonly rootVolumeGiB?: number;
   readonly dataVolumeGiB: number;
-  /** The host's Elastic IP: the bootstrap reads it (and the data volume id) from instance tags. */
-  readonly publicIp: string;
   /** The bootstrap. */
   readonly userData: HostUserDataProps;
   /** Tag the snapshot policy selects the data volume by. */
   readonly snapshotTag: { readonly key: string; readonly value: string };
-  /** What the bootstrap needs at first boot: routes, the Elastic IP's association, IAM grants, SSM parameters. @default none */
-  readonly dependsOn?: ITerraformDependable[];
+  /**
+   * Its name's records: it resolves before any ACME client on the host starts (the bootstrap also waits for
+   * public DNS). Besides them the host waits for the identity's routes and association and the role's
+   * grants and secrets. @default none
+   */
+  readonly nameRecords?: readonly ITerraformDependable[];
+  /** What makes the user-data grow, said when it nears EC2's limit. @default "trim what the role writes" */
+  readonly userDataGrowth?: string;
   /** Production: termination protection and prevent_destroy on the data volume. @default false */
   readonly protect?: boolean;
 }
@@ -104,6 +112,7 @@ export class DebianHost extends Construct {
     });
 
     this.userData = new HostUserData(this, 'user-data', props.userData);
+    this.checkUserDataSize(props.userDataGrowth ?? 'trim what the role writes');
 
     // Kept AMIs (ignore_changes) would survive a switch of architecture, and EC2 refuses to start the old image
     // on the new type: a change of architecture replaces the instance instead, with an image of the new one.
@@ -114,8 +123,8 @@ export class DebianHost extends Construct {
     this.instance = new Instance(this, 'instance', {
       ami,
       instanceType: props.instanceType,
-      primaryNetworkInterface: { networkInterfaceId: props.networkInterfaceId },
-      iamInstanceProfile: props.instanceProfileName,
+      primaryNetworkInterface: { networkInterfaceId: props.identity.networkInterface.id },
+      iamInstanceProfile: props.role.profile.name,
       metadataOptions: {
         httpEndpoint: 'enabled',
         httpTokens: 'required',
@@ -135,10 +144,10 @@ export class DebianHost extends Construct {
       disableApiTermination: protect,
       monitoring: false,
       // Tags change in place; user-data referencing these resources would force a replacement on any edit.
-      tags: { Name: props.name, [INSTANCE_TAG.publicIp]: props.publicIp, [INSTANCE_TAG.dataVolume]: this.dataVolume.id },
+      tags: { Name: props.name, [INSTANCE_TAG.publicIp]: props.identity.eip.publicIp, [INSTANCE_TAG.dataVolume]: this.dataVolume.id },
       // As a plain address: cdktf 0.21 renders a dependable here as "${...}", which Terraform's JSON syntax refuses.
       lifecycle: architecture ? { ignoreChanges: ['ami'], replaceTriggeredBy: [dependable(architecture)] } : undefined,
-      dependsOn: props.dependsOn,
+      dependsOn: [...props.identity.internetAccess, props.identity.association, ...(props.nameRecords ?? []), ...props.role.prerequisites],
     });
 
     new VolumeAttachment(this, 'data-attachment', {
@@ -162,5 +171,16 @@ export class DebianHost extends Construct {
       comparisonOperator: 'GreaterThanThreshold',
       alarmActions: [`arn:${partitionOf(props.region)}:automate:${props.region}:ec2:recover`],
     });
+  }
+
+  /** EC2 refuses user-data over 16 KB: found at apply, a replacement would fail with the old host already gone. */
+  private checkUserDataSize(grows: string): void {
+    const parts = this.userData.config.partInput;
+    if (!Array.isArray(parts)) return;
+    const bytes = userDataBytes(parts.map((p): UserDataPart => ({ filename: p.filename ?? '', contentType: p.contentType ?? 'text/plain', content: p.content })));
+    const what = `user-data of the ${this.node.id.replace(/-host$/, '')} host is ${bytes} bytes gzipped, EC2's limit is ${USER_DATA_LIMIT_BYTES} bytes (raw, before base64)`;
+    if (bytes > USER_DATA_LIMIT_BYTES) Annotations.of(this).addError(`${what}: the instance could not be launched or replaced: ${grows}`);
+    // zlib stands in for the provider's Go deflater at synthesis: keep 5% clear of the limit.
+    else if (bytes > USER_DATA_LIMIT_BYTES * 0.95) Annotations.of(this).addWarning(`${what}: within 5% of the limit: ${grows}`);
   }
 }

@@ -3,6 +3,7 @@
  * per host to its Elastic IP, CAA records that let only Let's Encrypt issue for those names, and SIP SRV records.
  */
 import { Construct } from 'constructs';
+import type { HostRole } from './host-role';
 import { DataAwsRoute53Zone } from '@cdktf/provider-aws/lib/data-aws-route53-zone';
 import { Route53Record } from '@cdktf/provider-aws/lib/route53-record';
 import { Route53Zone } from '@cdktf/provider-aws/lib/route53-zone';
@@ -28,6 +29,8 @@ export interface DnsProps {
   readonly protect?: boolean;
   /** @default 300 */
   readonly ttl?: number;
+  /** The partition's ARN prefix, for grants. @default aws */
+  readonly partition?: string;
 }
 
 export class Dns extends Construct {
@@ -36,10 +39,12 @@ export class Dns extends Construct {
   readonly nameServers?: string[];
   /** Each host's A and CAA records, by host id: a host must not ask for a certificate before they exist. */
   readonly hostRecords: Record<string, Route53Record[]> = {};
+  private readonly partition: string;
 
   constructor(scope: Construct, id: string, props: DnsProps) {
     super(scope, id);
     const ttl = props.ttl ?? 300;
+    this.partition = props.partition ?? 'aws';
     if (props.zoneMode === 'create') {
       const zone = new Route53Zone(this, 'zone', {
         name: props.zoneName,
@@ -68,5 +73,27 @@ export class Dns extends Construct {
       new Route53Record(this, 'sip-udp-srv', { zoneId: this.zoneId, name: `_sip._udp.${props.sipDomain}`, type: 'SRV', ttl, records: [`10 10 5060 ${props.pbxFqdn}.`] });
       new Route53Record(this, 'sip-tcp-srv', { zoneId: this.zoneId, name: `_sip._tcp.${props.sipDomain}`, type: 'SRV', ttl, records: [`10 10 5060 ${props.pbxFqdn}.`] });
     }
+  }
+
+  /**
+   * Lets `role` answer DNS-01 challenges for `fqdn` (certbot-dns-route53): UPSERT and DELETE of the TXT record
+   * _acme-challenge.<fqdn> in this zone and nothing else, plus the change status and the zone lookup.
+   */
+  grantAcmeChallenge(role: HostRole, fqdn: string): void {
+    role.grant([
+      {
+        sid: 'AcmeChallengeOnly',
+        actions: ['route53:ChangeResourceRecordSets'],
+        resources: [`arn:${this.partition}:route53:::hostedzone/${this.zoneId}`],
+        condition: [
+          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsNormalizedRecordNames', values: [`_acme-challenge.${fqdn}`] },
+          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsRecordTypes', values: ['TXT'] },
+          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsActions', values: ['UPSERT', 'DELETE'] },
+        ],
+      },
+      { sid: 'AcmeChangeStatus', actions: ['route53:GetChange'], resources: [`arn:${this.partition}:route53:::change/*`] },
+      // certbot-dns-route53 finds the zone by listing; the action has no resource-level permission.
+      { sid: 'AcmeFindZone', actions: ['route53:ListHostedZones'], resources: ['*'] },
+    ]);
   }
 }

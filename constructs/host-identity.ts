@@ -27,10 +27,13 @@ export class HostIdentity extends Construct {
   readonly eip: Eip;
   readonly association: EipAssociation;
   readonly privateIp: string;
+  /** What the interface's Elastic IP needs to route (hosts on this identity need it too). */
+  readonly internetAccess: readonly ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: HostIdentityProps) {
     super(scope, id);
     this.privateIp = props.privateIp;
+    this.internetAccess = props.dependsOn ?? [];
     this.networkInterface = new NetworkInterface(this, 'eni', {
       subnetId: props.subnetId,
       privateIps: [props.privateIp],

@@ -1,5 +1,6 @@
 /** A host's IAM role and instance profile: SSM Session Manager for every host, plus the role's own grants. */
 import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
 import { DataAwsIamPolicyDocument, type DataAwsIamPolicyDocumentStatement } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
@@ -22,7 +23,7 @@ export const SSM_AGENT_ACTIONS = {
 export interface HostRoleProps {
   /** Role and profile name, e.g. "weebeetalk-staging-chat". */
   readonly name: string;
-  /** Least-privilege grants of this role; each names its resources. @default none */
+  /** Least-privilege grants of this role; each names its resources (more through `grant`). @default none */
   readonly statements?: DataAwsIamPolicyDocumentStatement[];
 }
 
@@ -31,6 +32,11 @@ export class HostRole extends Construct {
   readonly profile: IamInstanceProfile;
   /** The role's grants: a host booting before they exist fails to read its secrets. */
   readonly policy: IamRolePolicy;
+  /** What a host on this role must not boot before: the grants' policy and every secret it was granted. */
+  readonly prerequisites: ITerraformDependable[];
+  private readonly grants: DataAwsIamPolicyDocument;
+  private readonly agent: DataAwsIamPolicyDocumentStatement[];
+  private readonly statements: DataAwsIamPolicyDocumentStatement[];
 
   constructor(scope: Construct, id: string, props: HostRoleProps) {
     super(scope, id);
@@ -45,13 +51,26 @@ export class HostRole extends Construct {
     // The SSM agent (Session Manager instead of SSH keys, State Manager for configuration) with the actions of AWS's
     // AmazonSSMManagedInstanceCore, on "*" as there: the agent's calls do not take narrower resources. Not the managed
     // policy itself: it also grants ssm:GetParameter(s) on every parameter, so any host could read the others' secrets.
-    const agent: DataAwsIamPolicyDocumentStatement[] = [
+    this.agent = [
       { sid: 'SsmAgent', actions: SSM_AGENT_ACTIONS.ssm.map((a) => `ssm:${a}`), resources: ['*'] },
       { sid: 'SessionManagerChannels', actions: SSM_AGENT_ACTIONS.ssmmessages.map((a) => `ssmmessages:${a}`), resources: ['*'] },
       { sid: 'SsmAgentMessages', actions: SSM_AGENT_ACTIONS.ec2messages.map((a) => `ec2messages:${a}`), resources: ['*'] },
     ];
-    const doc = new DataAwsIamPolicyDocument(this, 'grants', { statement: [...agent, ...(props.statements ?? [])] });
-    this.policy = new IamRolePolicy(this, 'grants-policy', { name: 'weebeetalk-host', role: this.role.id, policy: doc.json });
+    this.statements = [...(props.statements ?? [])];
+    this.grants = new DataAwsIamPolicyDocument(this, 'grants', { statement: [...this.agent, ...this.statements] });
+    this.policy = new IamRolePolicy(this, 'grants-policy', { name: 'weebeetalk-host', role: this.role.id, policy: this.grants.json });
+    this.prerequisites = [this.policy];
     this.profile = new IamInstanceProfile(this, 'profile', { name: props.name, role: this.role.name });
+  }
+
+  /**
+   * Adds grants after the agent's and the earlier ones, in call order (the constructs' grant methods call it:
+   * PrivateBucket.grantReadWrite, Secrets.grantRead, Dns.grantAcmeChallenge). `needs`: what must exist before a
+   * host on this role boots (e.g. the parameters it reads).
+   */
+  grant(statements: readonly DataAwsIamPolicyDocumentStatement[], needs: readonly ITerraformDependable[] = []): void {
+    this.statements.push(...statements);
+    this.grants.putStatement([...this.agent, ...this.statements]);
+    this.prerequisites.push(...needs);
   }
 }

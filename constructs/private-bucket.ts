@@ -3,6 +3,7 @@
  * encryption, TLS-only policy, versioning, and lifecycle rules that clean up what privacy asks to forget.
  */
 import { Construct } from 'constructs';
+import type { HostRole } from './host-role';
 import type { ITerraformDependable } from 'cdktf';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
@@ -24,13 +25,22 @@ export interface PrivateBucketProps {
   readonly protect?: boolean;
   /** Staging: destroy empties the bucket, versions included. @default false */
   readonly forceDestroy?: boolean;
+  /** The partition's ARN prefix: grants name the bucket by a plain ARN, known at synth. @default aws */
+  readonly partition?: string;
+  /** The bucket's purpose as grants' statement ids begin with it, e.g. "Uploads". @default the construct id */
+  readonly sidPrefix?: string;
 }
 
 export class PrivateBucket extends Construct {
   readonly bucket: S3Bucket;
+  /** The bucket's ARN as plain text (a name known at synth, not a reference). */
+  readonly arn: string;
+  private readonly sidPrefix: string;
 
   constructor(scope: Construct, id: string, props: PrivateBucketProps) {
     super(scope, id);
+    this.arn = `arn:${props.partition ?? 'aws'}:s3:::${props.bucketName}`;
+    this.sidPrefix = props.sidPrefix ?? id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
     if (props.protect && props.forceDestroy) throw new Error(`PrivateBucket ${id}: protect and forceDestroy contradict each other`);
     this.bucket = new S3Bucket(this, 'bucket', {
       bucket: props.bucketName,
@@ -84,5 +94,22 @@ export class PrivateBucket extends Construct {
     ];
     // After versioning: its noncurrent-version rules apply to a versioned bucket.
     new S3BucketLifecycleConfiguration(this, 'lifecycle', { bucket, rule: rules, dependsOn: [previous] });
+  }
+
+  /** Read, write and delete objects (under `prefix`), and list the bucket. */
+  grantReadWrite(role: HostRole, prefix = ''): void {
+    role.grant([
+      { sid: `${this.sidPrefix}ReadWrite`, actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [`${this.arn}/${prefix}*`] },
+      { sid: `${this.sidPrefix}List`, actions: ['s3:ListBucket'], resources: [this.arn] },
+    ]);
+  }
+
+  /**
+   * Put objects under `prefix`, never delete or list them. `readBack`: also read them (a backup checks what it
+   * wrote); otherwise multipart uploads may be aborted (large recordings).
+   */
+  grantPut(role: HostRole, prefix = '', options: { readonly readBack?: boolean } = {}): void {
+    const actions = options.readBack ? ['s3:PutObject', 's3:GetObject'] : ['s3:PutObject', 's3:AbortMultipartUpload'];
+    role.grant([{ sid: `${this.sidPrefix}Write`, actions, resources: [`${this.arn}/${prefix}*`] }]);
   }
 }

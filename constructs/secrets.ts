@@ -4,12 +4,15 @@
  * encrypted state. `ignore_changes` keeps a value once written: a new random value each plan must not rotate it.
  */
 import { Construct } from 'constructs';
+import type { HostRole } from './host-role';
 import { DataAwsSecretsmanagerRandomPassword } from '@cdktf/provider-aws/lib/data-aws-secretsmanager-random-password';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 
 export interface SecretsProps {
   /** Parameter path prefix, e.g. /weebeetalk/staging. */
   readonly prefix: string;
+  /** For grants: the parameters' ARNs are plain text built from these (the account may be a reference). */
+  readonly arn?: { readonly partition: string; readonly region: string; readonly account: string };
 }
 
 export interface SecretSpec {
@@ -24,12 +27,25 @@ export interface SecretSpec {
 
 export class Secrets extends Construct {
   private readonly prefix: string;
+  private readonly arnPrefix: string;
   /** Every parameter, by relative path (hosts must not boot before theirs exist). */
   readonly parameters: Record<string, SsmParameter> = {};
 
   constructor(scope: Construct, id: string, props: SecretsProps) {
     super(scope, id);
     this.prefix = props.prefix;
+    const arn = props.arn ?? { partition: 'aws', region: '*', account: '*' };
+    this.arnPrefix = `arn:${arn.partition}:ssm:${arn.region}:${arn.account}:parameter${props.prefix}`;
+  }
+
+  /**
+   * Lets `role` read the parameters under `path` (one host's folder, e.g. "pbx") and nothing else; a host on
+   * the role then waits for every parameter under that path at apply.
+   */
+  grantRead(role: HostRole, path: string): void {
+    const arn = `${this.arnPrefix}/${path}`;
+    const own = Object.entries(this.parameters).filter(([p]) => p.startsWith(`${path}/`)).map(([, p]) => p);
+    role.grant([{ sid: 'OwnSecretsOnly', actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'], resources: [arn, `${arn}/*`] }], own);
   }
 
   /** A generated secret stored under each of spec.paths (same value: e.g. both ends of the Jigasi trunk). */

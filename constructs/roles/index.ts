@@ -1,0 +1,27 @@
+/**
+ * The role registry: every role of a host, in the order the stack builds them. A new role is a module
+ * beside these (constructs/roles/<role>.ts), its bootstrap folder (userdata/<role>/) and one line here.
+ */
+import type { EnvironmentConfig, Role } from '../../config/schema';
+import type { PortRule } from '../../config/ports';
+import { sshRules } from './ports';
+import { chat } from './chat';
+import { meet } from './meet';
+import { pbx } from './pbx';
+import type { RoleSpec } from './spec';
+
+export type { GrantContext, RoleSpec } from './spec';
+
+export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = { chat, meet, pbx };
+
+/** The roles' specs in registry order. */
+export const roleSpecs = (): RoleSpec[] => Object.values(ROLE_SPECS);
+
+/**
+ * The port plan: every port a host accepts, derived from the configuration and nowhere typed twice: the
+ * roles' own ports, then SSH from the administrators' networks on every host (egress: EGRESS in config/ports.ts).
+ */
+export function portPlan(env: EnvironmentConfig): PortRule[] {
+  const specs = roleSpecs();
+  return [...specs.flatMap((s) => s.ports(env)), ...sshRules(env, specs.map((s) => s.role))];
+}

@@ -1,0 +1,36 @@
+/**
+ * The meet host: Jitsi Meet (web, prosody, jicofo, JVB), optionally Jigasi (SIP to the pbx host) and Jibri
+ * (recordings uploaded to S3). Bootstrap: userdata/meet/ (its README says what runs there and how to debug it).
+ */
+import { MIN_DATA_VOLUME_GIB, MIN_DATA_VOLUME_GIB_WITH_JIBRI } from '../../config/schema';
+import { roleRules, WORLD_PEER } from './ports';
+import { meetUserData } from '../../userdata/meet';
+import type { RoleSpec } from './spec';
+
+export const meet: RoleSpec = {
+  role: 'meet',
+  addressOffset: 11,
+  metadataHopLimit: 1,
+  minDataVolumeGiB: (config) => (config.jitsi.jibri ? MIN_DATA_VOLUME_GIB_WITH_JIBRI : MIN_DATA_VOLUME_GIB.meet),
+  ports: ({ jitsi }) =>
+    roleRules('meet', (add) => {
+      add('https', 'tcp', jitsi.httpsPort, jitsi.httpsPort, [WORLD_PEER], 'Jitsi Meet web frontend (HTTPS)', 'jitsi.httpsPort');
+      add('http', 'tcp', 80, 80, [WORLD_PEER], 'Jitsi web: ACME HTTP-01 challenge and redirect to HTTPS');
+      add('jvb', 'udp', 10000, 10000, [WORLD_PEER], 'Jitsi Videobridge media (RTP over UDP)');
+      if (jitsi.jigasi)
+        add('jigasi-media', 'udp', jitsi.jigasiPorts.from, jitsi.jigasiPorts.to, [{ kind: 'host', role: 'pbx' }], 'Jigasi RTP media from Asterisk', 'jitsi.jigasiPorts');
+    }),
+  secrets: (config, secrets) => {
+    if (config.jitsi.auth === 'jwt') {
+      secrets.addPlain('meet/jwt-app-id', 'Jitsi JWT application id (also set in the Rocket.Chat Jitsi app)', `weebeetalk-${config.name}`);
+      secrets.add({ id: 'jitsi-jwt', description: 'Jitsi JWT application secret (also set in the Rocket.Chat Jitsi app)', paths: ['meet/jwt-app-secret'], length: 48 });
+    }
+    // Both ends of the Jigasi trunk: the same value under meet/ and pbx/.
+    if (config.jitsi.jigasi)
+      secrets.add({ id: 'jigasi-sip', description: 'Password of the jigasi SIP endpoint on Asterisk', paths: ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] });
+  },
+  grants: ({ config, role, buckets }) => {
+    if (config.jitsi.jibri) buckets.recordings.grantPut(role);
+  },
+  userData: meetUserData,
+};
