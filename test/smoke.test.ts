@@ -6,18 +6,12 @@ import { execFile } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  buildSipOptions,
-  type CheckResult,
-  endpointsFromOutputs,
-  isHttpsRedirectTo,
-  main,
-  parseSipResponse,
-  runSmoke,
-  selectStackOutputs,
-  type SmokeOptions,
-  UsageError,
-} from '../scripts/smoke-lib';
+import { type CheckResult, type SmokeOptions, UsageError } from '../scripts/smoke/check';
+import { main } from '../scripts/smoke/cli';
+import { isHttpsRedirectTo } from '../scripts/smoke/http';
+import { endpointsFromOutputs, selectStackOutputs } from '../scripts/smoke/outputs';
+import { runSmoke } from '../scripts/smoke/run';
+import { buildSipOptions, parseSipResponse } from '../scripts/smoke/sip';
 import { FQDNS, LOOPBACK, ROCKET_CHAT_VERSION, type SmokeFixture, startSmokeFixture, WRONG_NAME } from './support/smoke-fixture';
 
 let fx: SmokeFixture;

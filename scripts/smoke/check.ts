@@ -1,0 +1,135 @@
+/**
+ * What every smoke check shares: the names and results, the options, the usage error, the errors an operator
+ * reads, and how one check runs within its own timeout (runPlan), saying where it got stuck when it times out.
+ */
+import * as net from 'node:net';
+
+export type Component = 'chat' | 'meet' | 'pbx';
+export type CheckName = 'dns' | 'https' | 'http-redirect' | 'sip' | 'sip-tls';
+export type Status = 'PASS' | 'FAIL' | 'SKIP';
+
+export const CHECK_NAMES: readonly CheckName[] = ['dns', 'https', 'http-redirect', 'sip', 'sip-tls'];
+export const COMPONENTS: readonly Component[] = ['chat', 'meet', 'pbx'];
+
+export const DEFAULTS = { timeoutMs: 5000, httpsPort: 443, httpPort: 80, sipPort: 5060, sipsPort: 5061 } as const;
+
+export interface CheckResult {
+  check: CheckName;
+  component: Component;
+  target: string;
+  status: Status;
+  detail: string;
+  durationMs: number;
+}
+
+export interface SmokeOptions {
+  /** Stack name: selects the stack in a cdktf outputs file, and is what `cdktf output` is run for. */
+  env?: string;
+  /** Path of a cdktf outputs JSON file; without it (and without `outputs`) `npx cdktf output` is run. */
+  outputsFile?: string;
+  /** Already-parsed outputs JSON (same shapes as the file). */
+  outputs?: unknown;
+  /** DNS server `ip`, `ip:port` or `[ipv6]:port`; default: the system resolver configuration. */
+  resolver?: string;
+  timeoutMs?: number;
+  /** Overrides every HTTPS port; otherwise a port in `<role>_url` is used, else 443. */
+  httpsPort?: number;
+  httpPort?: number;
+  sipPort?: number;
+  sipsPort?: number;
+  /** PEM file whose certificates replace the default trusted CAs. */
+  caFile?: string;
+  /** Check names (`sip`) or check:component (`https:meet`). */
+  skip?: string[];
+}
+
+export interface SmokeReport {
+  env?: string;
+  results: CheckResult[];
+  exitCode: 0 | 1;
+}
+
+/** Bad arguments or unusable outputs: nothing was checked, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+
+export function errorCode(err: unknown): string | undefined {
+  return isRecord(err) && typeof err.code === 'string' ? err.code : undefined;
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Error text that keeps the errno code, which is what an operator searches for. */
+export function netErrorText(err: unknown): string {
+  const code = errorCode(err);
+  const msg = errorText(err);
+  if (code === 'ECONNREFUSED') return `connection refused (${code}): nothing listening, or the service is down`;
+  if (code === 'ECONNRESET') return `connection reset by peer (${code})`;
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `host/network unreachable (${code})`;
+  return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+export function hostPort(ip: string, port: number): string {
+  return net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** What a check reports while running, so a timeout can say where it got stuck. */
+export interface CheckContext {
+  signal: AbortSignal;
+  stage(text: string): void;
+}
+
+export interface Outcome {
+  ok: boolean;
+  detail: string;
+}
+
+export interface CheckPlan {
+  check: CheckName;
+  component: Component;
+  target: string;
+  run(ctx: CheckContext): Promise<Outcome>;
+  /** Check-specific explanation of a timeout (e.g. "SIP only answers allowed networks"). */
+  timeoutHint?: string;
+}
+
+class CheckTimeout extends Error {}
+
+export async function runPlan(plan: CheckPlan, timeoutMs: number): Promise<CheckResult> {
+  const started = Date.now();
+  const controller = new AbortController();
+  let stage = 'starting';
+  const timer = setTimeout(() => controller.abort(new CheckTimeout()), timeoutMs);
+  const aborted = new Promise<never>((_, reject) =>
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }),
+  );
+  const finish = (status: Status, detail: string): CheckResult => ({
+    check: plan.check,
+    component: plan.component,
+    target: plan.target,
+    status,
+    detail,
+    durationMs: Date.now() - started,
+  });
+  try {
+    const outcome = await Promise.race([plan.run({ signal: controller.signal, stage: (s) => (stage = s) }), aborted]);
+    return finish(outcome.ok ? 'PASS' : 'FAIL', outcome.detail);
+  } catch (err) {
+    if (err instanceof CheckTimeout) {
+      return finish('FAIL', `timed out after ${timeoutMs} ms while ${stage}${plan.timeoutHint ? ` — ${plan.timeoutHint}` : ''}`);
+    }
+    return finish('FAIL', netErrorText(err));
+  } finally {
+    clearTimeout(timer);
+    // Aborting after the fact closes whatever sockets the check still holds.
+    if (!controller.signal.aborted) controller.abort(new Error('check finished'));
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Post-deploy smoke check: DNS, HTTPS (certificate + app), HTTP->HTTPS redirect, SIP OPTIONS over UDP and
+ * SIP over TLS, against the outputs of a deployed stack. Node standard library only, so it runs anywhere
+ * `npm ci` ran. The CLI is cli.ts (entry point scripts/smoke.ts); tests drive runSmoke()/main() in-process.
+ */
+import { readFile } from 'node:fs/promises';
+import * as net from 'node:net';
+import { CHECK_NAMES, COMPONENTS, DEFAULTS, errorText, hostPort, runPlan, UsageError, type CheckContext, type CheckName, type CheckPlan, type CheckResult, type Component, type Outcome, type SmokeOptions, type SmokeReport } from './check';
+import { checkDns } from './dns';
+import { checkChatHttps, checkMeetHttps, checkRedirect } from './http';
+import { endpointsFromOutputs, loadOutputs, selectStackOutputs, type Endpoints } from './outputs';
+import { checkSip, checkSipTls } from './sip';
+
+/** Friendlier spellings accepted by --skip. */
+const CHECK_ALIASES: Readonly<Record<string, CheckName>> = {
+  http: 'http-redirect',
+  redirect: 'http-redirect',
+  tls: 'sip-tls',
+  sips: 'sip-tls',
+};
+
+interface SkipRule {
+  check: CheckName;
+  component?: Component;
+}
+
+export function parseSkip(entries: readonly string[]): SkipRule[] {
+  const rules: SkipRule[] = [];
+  for (const raw of entries.flatMap((e) => e.split(','))) {
+    const entry = raw.trim().toLowerCase();
+    if (entry === '') continue;
+    const [name, component, extra] = entry.split(':');
+    const check = CHECK_ALIASES[name] ?? (CHECK_NAMES as readonly string[]).find((c) => c === name);
+    if (check === undefined || extra !== undefined) {
+      throw new UsageError(`--skip: unknown check "${raw.trim()}" (checks: ${CHECK_NAMES.join(', ')}; optionally check:chat|meet|pbx)`);
+    }
+    const comp = COMPONENTS.find((c) => c === component);
+    if (component !== undefined && comp === undefined) throw new UsageError(`--skip: unknown component in "${raw.trim()}" (chat, meet or pbx)`);
+    rules.push({ check, component: comp });
+  }
+  return rules;
+}
+
+function validPort(n: number | undefined, what: string): void {
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 65535)) throw new UsageError(`${what} must be a port from 1 to 65535`);
+}
+
+export function validateResolver(addr: string): void {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(addr) ?? /^([^:]+)(?::(\d+))?$/.exec(addr);
+  const host = m ? m[1] : addr;
+  const port = m?.[2] !== undefined ? Number(m[2]) : undefined;
+  if (net.isIP(host) === 0 || (port !== undefined && !(port >= 1 && port <= 65535))) {
+    throw new UsageError(`--resolver must be an IP address with an optional port (1.1.1.1, 127.0.0.1:5353, [::1]:53), got "${addr}"`);
+  }
+}
+
+function plansFor(endpoints: Endpoints, opts: Required<Pick<SmokeOptions, 'timeoutMs'>> & SmokeOptions, ca: string | undefined): CheckPlan[] {
+  const plans: CheckPlan[] = [];
+  // A missing or malformed output fails its checks instead of aborting the whole run.
+  const add = (
+    check: CheckName,
+    component: Component,
+    port: number | undefined,
+    run: (fqdn: string, ip: string, ctx: CheckContext) => Promise<Outcome>,
+    timeoutHint?: string,
+  ): void => {
+    const { fqdn, ip } = endpoints[component];
+    const target = `${fqdn ?? `${component}_fqdn?`}${port === undefined ? '' : ` @ ${hostPort(ip ?? '?', port)}`}`;
+    const missing = [fqdn === undefined ? `${component}_fqdn` : '', ip === undefined ? `${component}_public_ip` : ''].filter(Boolean);
+    plans.push({
+      check,
+      component,
+      target,
+      timeoutHint,
+      run: async (ctx) => {
+        if (missing.length > 0) return { ok: false, detail: `stack output ${missing.join(' and ')} missing` };
+        if (net.isIP(ip as string) === 0) return { ok: false, detail: `stack output ${component}_public_ip is not an IP address: "${ip}"` };
+        return run(fqdn as string, ip as string, ctx);
+      },
+    });
+  };
+  const httpsPort = (c: Component): number => opts.httpsPort ?? endpoints[c].urlPort ?? DEFAULTS.httpsPort;
+  const httpPort = opts.httpPort ?? DEFAULTS.httpPort;
+  const sipPort = opts.sipPort ?? DEFAULTS.sipPort;
+  const sipsPort = opts.sipsPort ?? DEFAULTS.sipsPort;
+
+  for (const c of COMPONENTS) add('dns', c, undefined, (fqdn, ip, ctx) => checkDns(ctx, fqdn, ip, opts.resolver, opts.timeoutMs));
+  add('https', 'chat', httpsPort('chat'), (fqdn, ip, ctx) => checkChatHttps(ctx, ip, httpsPort('chat'), fqdn, ca), 'is the port open and the instance up?');
+  add('https', 'meet', httpsPort('meet'), (fqdn, ip, ctx) => checkMeetHttps(ctx, ip, httpsPort('meet'), fqdn, ca), 'is the port open and the instance up?');
+  for (const c of ['chat', 'meet'] as const) {
+    add('http-redirect', c, httpPort, (fqdn, ip, ctx) => checkRedirect(ctx, ip, httpPort, fqdn), 'is port 80 open and the instance up?');
+  }
+  add(
+    'sip',
+    'pbx',
+    sipPort,
+    (fqdn, ip, ctx) => checkSip(ctx, fqdn, ip, sipPort),
+    `no SIP response. udp/${sipPort} is NOT open to the world: only the SIP trunk CIDRs (sip.trunkSignallingCidrs), and the meet host when Jigasi is on, may send. ` +
+      'Run this from an allowed network, or pass --skip sip',
+  );
+  add(
+    'sip-tls',
+    'pbx',
+    sipsPort,
+    (fqdn, ip, ctx) => checkSipTls(ctx, fqdn, ip, sipsPort, ca),
+    `tcp/${sipsPort} only admits the SIP client CIDRs (sip.clientCidrs): run from an allowed network, or pass --skip sip-tls`,
+  );
+  return plans;
+}
+
+/** Runs every check not skipped, in parallel, each within its own timeout. Throws UsageError on bad input. */
+export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
+  const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
+  if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw new UsageError('--timeout must be a positive number of milliseconds');
+  validPort(options.httpsPort, '--https-port');
+  validPort(options.httpPort, '--http-port');
+  validPort(options.sipPort, '--sip-port');
+  validPort(options.sipsPort, '--sips-port');
+  if (options.resolver !== undefined) validateResolver(options.resolver);
+  const skip = parseSkip(options.skip ?? []);
+  let ca: string | undefined;
+  if (options.caFile !== undefined) {
+    try {
+      ca = await readFile(options.caFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --ca file ${options.caFile}: ${errorText(err)}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca file ${options.caFile} holds no PEM certificate`);
+  }
+  const endpoints = endpointsFromOutputs(selectStackOutputs(await loadOutputs(options), options.env));
+
+  const plans = plansFor(endpoints, { ...options, timeoutMs }, ca);
+  const results = await Promise.all(
+    plans.map((plan) =>
+      skip.some((r) => r.check === plan.check && (r.component === undefined || r.component === plan.component))
+        ? Promise.resolve<CheckResult>({ check: plan.check, component: plan.component, target: plan.target, status: 'SKIP', detail: 'skipped (--skip)', durationMs: 0 })
+        : runPlan(plan, timeoutMs),
+    ),
+  );
+  return { env: options.env, results, exitCode: results.some((r) => r.status === 'FAIL') ? 1 : 0 };
+}
