@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian 12's own cloud-init (22.4.2, what the AMI runs) validates user-data; shellcheck the scripts;
-# e2fsprogs and openssl serve the bootstrap and smoke tests.
-packages=(cloud-init shellcheck e2fsprogs openssl)
+# Debian 12's own cloud-init (22.4.2, what the AMI runs) validates user-data; shellcheck the scripts and
+# shfmt their layout (npm run lint); e2fsprogs and openssl serve the bootstrap and smoke tests.
+packages=(cloud-init shellcheck shfmt e2fsprogs openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
