@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's static checks, run by `npm test` (with --typecheck) and `npm run lint`:
+# The project's static checks, run by `npm test` (scripts/test.sh, with --typecheck) and `npm run lint`:
 #   eslint            TypeScript rules (eslint.config.mjs), no type information: a few seconds
 #   prettier --check  layout of TypeScript, JavaScript, JSON and YAML (.prettierrc.json, .prettierignore)
 #   shfmt -d          layout of every shell script, found by extension or shebang (shfmt -f)
