@@ -1,16 +1,20 @@
 /**
  * Issue "Environment lifecycle", part 1: `cdktf destroy staging` meets nothing that blocks it and leaves nothing
- * behind, and production protects every stateful resource and refuses the wrong account.
+ * behind, and production protects every stateful resource and refuses the wrong account. The one place for the
+ * protections (prevent_destroy, termination protection, force_destroy, final snapshots, state and account guard).
  *
  * Every resource type staging synthesizes is classified below; a new type fails the suite until someone says
  * what destroying it takes.
  */
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
+import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { Route53Zone } from '@cdktf/provider-aws/lib/route53-zone';
+import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { ROLES } from '../config/schema';
 import { allows, hostIam } from './support/iam';
 import { allResources, asArray, asObject, isObject, one, preventsDestroy, resources, resourceTypes, synthEnvironment, synthVariant, type Block, type Item, type Synthesized } from './support/synth';
+import { portVariants } from './support/variants';
 import './support/matchers';
 
 const staging = (): Synthesized => synthEnvironment('staging');
@@ -136,6 +140,7 @@ describe('cdktf destroy staging', () => {
     expect(resources(s, 'aws_ebs_volume').map((v) => v.block.final_snapshot === true)).toEqual([false, false, false]);
     expect(resources(s, 'aws_instance').map((i) => i.block.disable_api_termination === true)).toEqual([false, false, false]);
     expect(s.text).not.toHaveResourceWithProperties(EbsVolume, { final_snapshot: true });
+    expect(s.text).not.toHaveResourceWithProperties(Instance, { disable_api_termination: true });
   });
 
   test('with its own zone, the zone does not block destroy either', () => {
@@ -156,9 +161,11 @@ describe('cdktf destroy staging', () => {
     expect(granted).toEqual([]);
   });
 
-  test('state is local: no remote backend outlives the stack', () => {
+  test('state is local: no remote backend outlives the stack; no account guard', () => {
     const backend = staging().json.terraform?.backend;
     if (backend !== undefined) expect(Object.keys(asObject(backend, 'terraform.backend'))).toEqual(['local']);
+    const provider = one(asArray(staging().json.provider?.aws, 'provider.aws'), 'provider.aws');
+    expect(provider.allowed_account_ids).toBeUndefined();
   });
 });
 
@@ -175,7 +182,9 @@ describe('production refuses accidental destruction', () => {
   test('every data volume, bucket and Elastic IP has prevent_destroy (and no force_destroy)', () => {
     const s = production();
     expect(STATEFUL.flatMap((t) => resources(s, t)).length).toBe(9);
+    for (const type of ['aws_ebs_volume', 'aws_s3_bucket', 'aws_eip']) expect({ type, count: resources(s, type).length }).toEqual({ type, count: 3 });
     expect(unprotected(s)).toEqual([]);
+    expect(s.text).toHaveResourceWithProperties(S3Bucket, { force_destroy: false, lifecycle: { prevent_destroy: true } });
   });
 
   test('a created zone is protected too', () => {
@@ -188,6 +197,7 @@ describe('production refuses accidental destruction', () => {
   test('instances have termination protection; data volumes leave a final snapshot if removed on purpose', () => {
     const s = production();
     expect(resources(s, 'aws_instance').map((i) => i.block.disable_api_termination)).toEqual([true, true, true]);
+    expect(s.text).toHaveResourceWithProperties(Instance, { disable_api_termination: true });
     expect(resources(s, 'aws_ebs_volume').map((v) => v.block.final_snapshot)).toEqual([true, true, true]);
   });
 
@@ -197,5 +207,25 @@ describe('production refuses accidental destruction', () => {
     expect(provider.allowed_account_ids).toEqual(s.config.aws.allowedAccountIds);
     expect(s.config.aws.allowedAccountIds.length).toBeGreaterThan(0);
     expect(s.text).toHaveProviderWithProperties(AwsProvider, { allowed_account_ids: s.config.aws.allowedAccountIds });
+  });
+
+  test('state lives in an encrypted S3 backend with S3-native locking', () => {
+    const s = production();
+    const backend = asObject(asObject(s.json.terraform?.backend, 'terraform.backend').s3, 'terraform.backend.s3');
+    const state = s.config.state;
+    if (!state) throw new Error('production has no state configuration');
+    expect(backend).toMatchObject({ bucket: state.bucket, region: state.region, key: 'weebeetalk/production/terraform.tfstate', encrypt: true, use_lockfile: true });
+    expect(backend.dynamodb_table).toBeUndefined();
+  });
+});
+
+describe('the variants differ only where configured', () => {
+  test('production protections are absent from every staging-based variant', () => {
+    for (const make of Object.values(portVariants)) {
+      const v: Synthesized = make();
+      expect(allResources(v).filter((r) => preventsDestroy(r.block)).map((r) => r.address)).toEqual([]);
+      expect(Object.keys(v.json.terraform?.backend ?? {}).filter((b) => b !== 'local')).toEqual([]);
+      for (const i of resources(v, 'aws_instance')) expect(i.block.disable_api_termination).toBe(false);
+    }
   });
 });

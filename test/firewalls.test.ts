@@ -1,0 +1,215 @@
+/**
+ * The security groups of the synthesized plans: each host's group accepts exactly its port plan (DESIGN.md, "Port
+ * plan"), in every shipped environment and in the variants that switch the plan's optional rows; SSH only from
+ * administrators' networks, no internal service port, every rule described, no protocol -1, no inline rules.
+ */
+import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { portPlan } from '../config/ports';
+import { ROLES, type Role } from '../config/schema';
+import { hosts } from './support/hosts';
+import { asString, isObject, resources, synthEnvironment, type Synthesized } from './support/synth';
+import { portVariants as variants } from './support/variants';
+import './support/matchers';
+
+const WORLD = '0.0.0.0/0';
+const STAGING_CLIENTS = '198.51.100.0/24';
+
+type Expected = Record<Role, string[]>;
+/** A rule as `<protocol> <port or range> <- <source>`, source a CIDR or `sg:<role>`. */
+const rule = (protocol: 'tcp' | 'udp', ports: string, source: string): string => `${protocol} ${ports} <- ${source}`;
+const ssh = (cidrs: string[]): string[] => cidrs.map((c) => rule('tcp', '22', c));
+
+/**
+ * Hand-written from DESIGN.md's port plan table for each configuration (not computed by config/ports.ts).
+ * pbx's SIP and RTP from meet exist only with Jigasi: without it nothing on meet speaks SIP.
+ */
+const EXPECTED: Record<string, Expected> = {
+  staging: {
+    chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx')],
+    pbx: [
+      rule('udp', '5060', 'sg:meet'),
+      rule('tcp', '5060', 'sg:meet'),
+      rule('tcp', '5061', STAGING_CLIENTS),
+      rule('udp', '10000-19999', 'sg:meet'),
+      rule('udp', '10000-19999', STAGING_CLIENTS),
+    ],
+  },
+  production: {
+    chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx')],
+    pbx: [
+      rule('udp', '5060', 'sg:meet'),
+      rule('udp', '5060', '192.0.2.0/28'),
+      rule('tcp', '5060', 'sg:meet'),
+      rule('tcp', '5060', '192.0.2.0/28'),
+      rule('tcp', '5061', STAGING_CLIENTS),
+      rule('udp', '10000-19999', 'sg:meet'),
+      rule('udp', '10000-19999', '192.0.2.0/24'),
+      rule('udp', '10000-19999', STAGING_CLIENTS),
+    ],
+  },
+  'jigasi-off-wss-on': {
+    chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
+    meet: [rule('tcp', '8443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD)],
+    pbx: [rule('tcp', '5061', STAGING_CLIENTS), rule('tcp', '8089', STAGING_CLIENTS), rule('udp', '10000-19999', STAGING_CLIENTS)],
+  },
+  'admin-and-trunk': {
+    chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
+    meet: [
+      rule('tcp', '443', WORLD),
+      rule('tcp', '80', WORLD),
+      rule('udp', '10000', WORLD),
+      rule('udp', '20000-20050', 'sg:pbx'),
+      ...ssh(['203.0.113.0/28', '198.18.0.0/15']),
+    ],
+    pbx: [
+      rule('udp', '5060', 'sg:meet'),
+      rule('udp', '5060', '192.0.2.0/28'),
+      rule('tcp', '5060', 'sg:meet'),
+      rule('tcp', '5060', '192.0.2.0/28'),
+      rule('tcp', '5061', STAGING_CLIENTS),
+      rule('udp', '10000-19999', 'sg:meet'),
+      rule('udp', '10000-19999', '192.0.2.0/24'),
+      rule('udp', '10000-19999', '203.0.113.128/25'),
+      rule('udp', '10000-19999', STAGING_CLIENTS),
+      ...ssh(['203.0.113.0/28', '198.18.0.0/15']),
+    ],
+  },
+};
+
+const CONFIGS: [string, () => Synthesized][] = [
+  ['staging', () => synthEnvironment('staging')],
+  ['production', () => synthEnvironment('production')],
+  ['jigasi-off-wss-on', variants['jigasi-off-wss-on']],
+  ['admin-and-trunk', variants['admin-and-trunk']],
+];
+
+/** What each host's security group accepts, as `rule(...)` strings, read from the ingress rule resources. */
+function accepted(s: Synthesized): Record<Role, string[]> {
+  const h = hosts(s);
+  const roleOfGroup = (ref: unknown): string => {
+    const role = ROLES.find((r) => ref === h[r].sg.ref('id'));
+    if (!role) throw new Error(`rule references a group that belongs to no host: ${String(ref)}`);
+    return `sg:${role}`;
+  };
+  const out: Record<Role, string[]> = { chat: [], meet: [], pbx: [] };
+  for (const r of resources(s, 'aws_vpc_security_group_ingress_rule')) {
+    const b = r.block;
+    const role = ROLES.find((x) => b.security_group_id === h[x].sg.ref('id'));
+    if (!role) throw new Error(`${r.address} is on a group that belongs to no host: ${String(b.security_group_id)}`);
+    const sources = [b.cidr_ipv4, b.cidr_ipv6, b.prefix_list_id, b.referenced_security_group_id].filter((x) => x !== undefined);
+    expect(sources).toHaveLength(1);
+    const source = b.referenced_security_group_id !== undefined ? roleOfGroup(b.referenced_security_group_id) : asString(b.cidr_ipv4, `${r.address}.cidr_ipv4`);
+    const protocol = asString(b.ip_protocol, `${r.address}.ip_protocol`);
+    if (protocol !== 'tcp' && protocol !== 'udp') throw new Error(`${r.address}: protocol ${protocol}`);
+    const ports = b.from_port === b.to_port ? `${String(b.from_port)}` : `${String(b.from_port)}-${String(b.to_port)}`;
+    out[role].push(rule(protocol, ports, source));
+  }
+  return out;
+}
+
+function fromPortPlan(s: Synthesized): Record<Role, string[]> {
+  const out: Record<Role, string[]> = { chat: [], meet: [], pbx: [] };
+  for (const p of portPlan(s.config)) {
+    const source = p.peer.kind === 'host' ? `sg:${p.peer.role}` : p.peer.kind === 'world' ? WORLD : p.peer.cidr;
+    out[p.role].push(rule(p.protocol, p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`, source));
+  }
+  return out;
+}
+
+const sorted = (list: string[]): string[] => [...list].sort();
+
+/** Ports that must never be reachable (DESIGN.md): internal services, bound to localhost or the Docker network. */
+const NEVER_OPEN: [number, string][] = [
+  [3000, 'Rocket.Chat'],
+  [9458, 'Rocket.Chat metrics'],
+  [8080, 'Traefik dashboard / JVB'],
+  [3001, 'Grafana'],
+  [9090, 'Prometheus'],
+  [9100, 'node-exporter'],
+  [27017, 'MongoDB'],
+  [4222, 'NATS'],
+  [5222, 'Prosody'],
+  [5269, 'Prosody'],
+  [5280, 'Prosody'],
+  [5347, 'Prosody'],
+  [8888, 'jicofo'],
+  [5038, 'Asterisk AMI'],
+  [8088, 'Asterisk HTTP'],
+];
+
+/** Every `protocol`-like value anywhere in a block. */
+function protocolsIn(value: unknown, out: unknown[] = []): unknown[] {
+  if (Array.isArray(value)) value.forEach((v) => protocolsIn(v, out));
+  else if (isObject(value))
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'protocol' || k === 'ip_protocol') out.push(v);
+      else protocolsIn(v, out);
+    }
+  return out;
+}
+
+describe.each(CONFIGS)('security groups of %s', (label, synth) => {
+  test('each host accepts exactly the port plan of DESIGN.md, nothing more', () => {
+    const s = synth();
+    const actual = accepted(s);
+    for (const role of ROLES) expect({ role, rules: sorted(actual[role]) }).toEqual({ role, rules: sorted(EXPECTED[label][role]) });
+  });
+
+  test('the rules are exactly config/ports.ts portPlan(config), one resource per entry', () => {
+    const s = synth();
+    const actual = accepted(s);
+    const planned = fromPortPlan(s);
+    for (const role of ROLES) expect({ role, rules: sorted(actual[role]) }).toEqual({ role, rules: sorted(planned[role]) });
+    expect(resources(s, 'aws_vpc_security_group_ingress_rule')).toHaveLength(portPlan(s.config).length);
+  });
+
+  test('SSH is never open to the world, and only to admin CIDRs when configured', () => {
+    const s = synth();
+    for (const r of resources(s, 'aws_vpc_security_group_ingress_rule')) {
+      const from = Number(r.block.from_port);
+      const to = Number(r.block.to_port);
+      if (from <= 22 && 22 <= to) {
+        expect(r.block.ip_protocol).toBe('tcp');
+        expect([from, to]).toEqual([22, 22]);
+        expect(s.config.adminCidrs).toContain(r.block.cidr_ipv4);
+        expect(r.block.cidr_ipv4).not.toBe(WORLD);
+        expect(r.block.cidr_ipv6).toBeUndefined();
+      }
+    }
+  });
+
+  test('no internal service port is reachable', () => {
+    const s = synth();
+    for (const r of resources(s, 'aws_vpc_security_group_ingress_rule')) {
+      for (const [port, what] of NEVER_OPEN) {
+        const covers = Number(r.block.from_port) <= port && port <= Number(r.block.to_port);
+        expect({ rule: r.address, port, what, covers }).toEqual({ rule: r.address, port, what, covers: false });
+      }
+    }
+  });
+
+  test('every rule and group has a description AWS accepts; no protocol -1 anywhere; no inline rules', () => {
+    const s = synth();
+    const described = [...resources(s, 'aws_vpc_security_group_ingress_rule'), ...resources(s, 'aws_vpc_security_group_egress_rule'), ...resources(s, 'aws_security_group')];
+    expect(described.length).toBeGreaterThan(3);
+    for (const r of described) {
+      const description = asString(r.block.description, `${r.address}.description`);
+      expect(description.length).toBeGreaterThanOrEqual(10);
+      expect(description).toMatch(/^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{1,255}$/);
+    }
+    for (const r of [...resources(s, 'aws_vpc_security_group_ingress_rule'), ...resources(s, 'aws_vpc_security_group_egress_rule')]) {
+      expect(['tcp', 'udp']).toContain(r.block.ip_protocol);
+    }
+    const everywhere = Object.values(s.json.resource ?? {}).flatMap((byKey) => Object.values(byKey).flatMap((b) => protocolsIn(b)));
+    expect(everywhere.length).toBeGreaterThan(0);
+    for (const p of everywhere) expect(['-1', -1, 'all', 'ALL']).not.toContain(p);
+    for (const sg of [...resources(s, 'aws_security_group'), ...resources(s, 'aws_default_security_group')]) {
+      expect(sg.block.ingress).toBeUndefined();
+      expect(sg.block.egress).toBeUndefined();
+    }
+    expect(s.text).toHaveResourceWithProperties(VpcSecurityGroupIngressRule, { ip_protocol: 'udp', from_port: 10000, to_port: 10000, cidr_ipv4: WORLD });
+    expect(s.text).not.toHaveResourceWithProperties(VpcSecurityGroupIngressRule, { ip_protocol: '-1' });
+  });
+});
