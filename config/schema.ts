@@ -178,8 +178,12 @@ const baseSchema = z
         /** Time zone of the Jitsi containers. @default "Asia/Jakarta" */
         timezone: z
           .string()
-          .regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, 'must be a tz name such as Asia/Jakarta')
+          .regex(/^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/, 'must be a tz name such as Asia/Jakarta')
           .refine(timeZoneExists, 'is not a time zone of the tz database: use a name such as Asia/Jakarta or Europe/Berlin')
+          .superRefine((tz, ctx) => {
+            const problem = timeZoneSpelling(tz);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
           .default('Asia/Jakarta'),
       })
       .strict()
@@ -301,6 +305,22 @@ function timeZoneExists(tz: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Why a time zone Intl knows is not spelt as the tz database spells it, or undefined. Intl ignores case, glibc
+ * does not: TZ=asia/jakarta is read as a POSIX rule "asia" with offset 0, UTC on the host without a word.
+ */
+export function timeZoneSpelling(tz: string): string | undefined {
+  if (!timeZoneExists(tz)) return undefined;
+  const lower = tz.toLowerCase();
+  const resolved = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+  const spelt = [resolved, ...Intl.supportedValuesOf('timeZone')].find((name) => name.toLowerCase() === lower);
+  const fix = 'the tz database\'s spelling (glibc on the host reads names case-sensitively and falls back to UTC without a word)';
+  if (spelt !== undefined) return spelt === tz ? undefined : `is not ${fix}: write ${spelt}`;
+  // An alias Intl maps elsewhere (EST5EDT, US/Pacific): every part of a tz name starts with a capital.
+  if (tz.split('/').some((part) => !/^[A-Z]/.test(part))) return `is not ${fix}: write it as the tz database does, e.g. Asia/Jakarta, America/New_York or EST5EDT`;
+  return undefined;
 }
 
 /** Shannon entropy in bits per character: random tokens score above 4, words and ids well below. */

@@ -123,6 +123,11 @@ describe('mistakes inside one environment', () => {
     bad('a MongoDB the release does not support', { rocketchat: { release: '8.9.1', mongodbVersion: '8.2' } }, ['rocketchat.mongodbVersion = "8.2": is not supported by Rocket.Chat 8.9, which supports MongoDB 8.0']),
     bad('the shipped release once it is past its end of life', {}, ['rocketchat.release = "8.9.1"', '8.9 reached end of life on 2027-09-30'], new Date('2027-10-15T00:00:00Z')),
     bad('a time zone that does not exist', { jitsi: { timezone: 'Asia/Jakartaa' } }, ['jitsi.timezone = "Asia/Jakartaa": is not a time zone']),
+    // Intl takes any case, glibc does not: TZ=asia/jakarta is UTC+0 on the host.
+    bad('a lowercase time zone', { jitsi: { timezone: 'asia/jakarta' } }, ['jitsi.timezone = "asia/jakarta"', 'write Asia/Jakarta']),
+    bad('a time zone in capitals', { jitsi: { timezone: 'ASIA/JAKARTA' } }, ['jitsi.timezone = "ASIA/JAKARTA"', 'write Asia/Jakarta']),
+    bad('a lowercase UTC', { jitsi: { timezone: 'utc' } }, ['jitsi.timezone = "utc"', 'write UTC']),
+    bad('a lowercase POSIX-style zone', { jitsi: { timezone: 'est5edt' } }, ['jitsi.timezone = "est5edt"', 'spelling']),
     // Hardware.
     bad('one pinned image for x86 and Graviton roles', { ami: { id: 'ami-0123456789abcdef0' }, hosts: { chat: { instanceType: 't4g.medium' } } }, ['ami.id = "ami-0123456789abcdef0": is one image for roles of two architectures', 'chat t4g.medium (arm64)', 'hosts.<role>.amiId']),
     bad('a Graviton type with a pinned x86 image', { ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' }, hosts: { chat: { instanceType: 't4g.medium' }, meet: { instanceType: 'm7g.large' }, pbx: { instanceType: 't4g.small' } } }, ['hosts.chat.instanceType = "t4g.medium": is arm64 but the pinned ami.id is x86_64']),

@@ -325,6 +325,12 @@ describe('names and shapes', () => {
     }
   });
 
+  test('tz database names, POSIX-style ones included, are accepted as spelt there', () => {
+    for (const ok of ['Asia/Jakarta', 'UTC', 'Etc/GMT+5', 'EST5EDT', 'CST6CDT', 'MST7MDT', 'PST8PDT', 'America/Port-au-Prince', 'America/Argentina/Buenos_Aires']) {
+      expect(loadEnvironment(variant(staging, { jitsi: { timezone: ok } })).jitsi.timezone).toBe(ok);
+    }
+  });
+
   test('a region that is not an AWS region name', () => {
     for (const bad of ['jakarta', 'ap-southeast', 'ap-southeast-3a', 'AP-SOUTHEAST-3']) {
       expectRefused(variant(staging, { aws: { region: bad } }), { field: 'aws.region', value: bad, says: /must be an AWS region name/, fix: /such as ap-southeast-3/ });
