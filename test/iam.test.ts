@@ -1,0 +1,164 @@
+/**
+ * IAM of the synthesized plans: each host's own role, assumable by EC2 only, with Session Manager and the SSM
+ * agent's calls; SSM reads on its own path only; S3 and Route53 exactly as its role needs; no wildcard action.
+ * And the offline IAM evaluator these tests rely on (test/support/iam.ts).
+ */
+import { fqdnOf } from '../config/names';
+import { ROLES, type Role } from '../config/schema';
+import { allows, documentStatements, hostIam, MANAGED_POLICIES, type Statement } from './support/iam';
+import { bucketsOf, PURPOSES, zoneIdRef, type Purpose } from './support/parts';
+import { asArray, asObject, asString, asStrings, dataSources, referenced, single, type Synthesized } from './support/synth';
+import { SHIPPED_AND_TUNED as ENVS } from './support/variants';
+
+const paramArn = (s: Synthesized, path: string): string =>
+  `arn:aws:ssm:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:parameter${path}`;
+const SSM_READS = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'];
+
+describe.each(ENVS)('IAM of %s', (_label, synth) => {
+  test('each instance uses its own role, assumable by EC2 only, with Session Manager', () => {
+    const s = synth();
+    const docs = dataSources(s, 'aws_iam_policy_document');
+    const seen = new Set<string>();
+    for (const role of ROLES) {
+      const iam = hostIam(s, role);
+      seen.add(iam.role.address);
+      expect(iam.role.block.name).toBe(`weebeetalk-${s.config.name}-${role}`);
+      const trust = documentStatements(referenced(docs, iam.role.block.assume_role_policy));
+      expect(trust).toHaveLength(1);
+      expect(trust[0].actions).toEqual(['sts:AssumeRole']);
+      const principals = asArray(asObject(asArray(referenced(docs, iam.role.block.assume_role_policy).block.statement, 'statement')[0], 'statement').principals, 'principals');
+      expect(principals).toEqual([{ type: 'Service', identifiers: ['ec2.amazonaws.com'] }]);
+      // Session Manager from an inline policy: AmazonSSMManagedInstanceCore would grant ssm:GetParameter(s) on "*".
+      expect(iam.managedArns).toEqual([]);
+      expect(allows(iam.inline, 'ssm:UpdateInstanceInformation', `arn:aws:ec2:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:instance/i-0123`)).toBe(true);
+      for (const a of ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'])
+        expect(allows(iam.inline, a, '*')).toBe(true);
+    }
+    expect(seen.size).toBe(3);
+  });
+
+  test("the SSM agent may do what AmazonSSMManagedInstanceCore allows it, on \"*\", except reading parameters", () => {
+    const s = synth();
+    // The agent's own calls (registration, Session Manager's channels, State Manager) take Resource "*" in AWS's
+    // managed policy; a narrower resource may refuse the registration and leave the host unreachable.
+    const agent = MANAGED_POLICIES.AmazonSSMManagedInstanceCore.flatMap((st) => st.actions).filter((a) => !SSM_READS.includes(a));
+    for (const role of ROLES) {
+      const { inline } = hostIam(s, role);
+      const refused = agent.filter((a) => !allows(inline, a, '*'));
+      expect({ role, refused }).toEqual({ role, refused: [] });
+      for (const a of SSM_READS) expect({ role, action: a, onStar: allows(inline, a, '*') }).toEqual({ role, action: a, onStar: false });
+    }
+  });
+
+  test("the hosts' own policies grant SSM reads on their own path only", () => {
+    const s = synth();
+    for (const role of ROLES) {
+      const { inline } = hostIam(s, role);
+      const own = `/weebeetalk/${s.config.name}/${role}`;
+      const ssm = inline.filter((st) => st.actions.some((a) => SSM_READS.includes(a)));
+      expect(ssm).toHaveLength(1);
+      expect([...ssm[0].actions].sort()).toEqual([...SSM_READS].sort());
+      expect([...ssm[0].resources].sort()).toEqual([paramArn(s, own), paramArn(s, `${own}/*`)].sort());
+    }
+  });
+
+  test("each host can read its own SSM path and no other host's, counting the managed policies it carries", () => {
+    const s = synth();
+    const readable: Record<Role, string[]> = { chat: [], meet: [], pbx: [] };
+    for (const role of ROLES) {
+      const { effective } = hostIam(s, role);
+      expect(allows(effective, 'ssm:GetParameter', paramArn(s, `/weebeetalk/${s.config.name}/${role}/x`))).toBe(true);
+      const foreign = [
+        ...ROLES.filter((r) => r !== role).map((r) => [`${r}'s path`, `/weebeetalk/${s.config.name}/${r}/x`]),
+        // Staging and production may share an account: the other environment's secrets are as foreign.
+        ...ROLES.map((r) => [`another environment's ${r} path`, `/weebeetalk/${s.config.name === 'production' ? 'staging' : 'production'}/${r}/x`]),
+      ];
+      for (const [what, path] of foreign) for (const action of SSM_READS) if (allows(effective, action, paramArn(s, path))) readable[role].push(`${action} on ${what}`);
+    }
+    expect(readable).toEqual({ chat: [], meet: [], pbx: [] });
+  });
+
+  test('S3: chat gets uploads and its backups, meet gets recordings only with Jibri, pbx gets no bucket', () => {
+    const s = synth();
+    const buckets = bucketsOf(s);
+    // Grants name buckets by their (synth-time) names, not by reference: see PUBLIC_IP in userdata/context.ts.
+    const arn = (p: Purpose): string => `arn:aws:s3:::${asString(buckets[p].block.bucket, 'bucket')}`;
+    const obj = (p: Purpose, key: string): string => `${arn(p)}/${key}`;
+    const can = (role: Role, action: string, resource: string): boolean => allows(hostIam(s, role).inline, action, resource);
+    // chat: Rocket.Chat's uploads (read, write, delete) and its own prefix of the backups bucket (write, read back).
+    for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']) expect(can('chat', action, obj('uploads', 'f/1'))).toBe(true);
+    expect(can('chat', 's3:PutObject', obj('backups', 'chat/dump.gz'))).toBe(true);
+    expect(can('chat', 's3:DeleteObject', obj('backups', 'chat/dump.gz'))).toBe(false);
+    expect(can('chat', 's3:PutObject', obj('backups', 'meet/x'))).toBe(false);
+    // meet: Jibri's uploads, write-only.
+    expect(can('meet', 's3:PutObject', obj('recordings', 'r/1.mp4'))).toBe(s.config.jitsi.jibri);
+    expect(can('meet', 's3:GetObject', obj('recordings', 'r/1.mp4'))).toBe(false);
+    expect(can('meet', 's3:DeleteObject', obj('recordings', 'r/1.mp4'))).toBe(false);
+    const s3Resources = (role: Role): string[] => hostIam(s, role).inline.filter((st) => st.actions.some((a) => a.startsWith('s3:'))).flatMap((st) => [...st.resources]);
+    for (const r of s3Resources('chat')) expect(r.startsWith(arn('uploads')) || r.startsWith(obj('backups', 'chat/'))).toBe(true);
+    for (const r of s3Resources('meet')) expect(r).toBe(obj('recordings', '*'));
+    if (!s.config.jitsi.jibri) expect(s3Resources('meet')).toEqual([]);
+    expect(s3Resources('pbx')).toEqual([]);
+    for (const role of ROLES) for (const p of PURPOSES) expect(can(role, 's3:DeleteBucket', arn(p))).toBe(false);
+  });
+
+  test("pbx may only answer ACME DNS challenges for its own name in the environment's zone", () => {
+    const s = synth();
+    const normalize = (st: Statement) => ({
+      effect: st.effect,
+      actions: [...st.actions].sort(),
+      resources: [...st.resources].sort(),
+      conditions: st.conditions.map((c): Record<string, unknown> => ({ ...c, values: asStrings(c.values, 'values').slice().sort() })).sort((a, b) => String(a.variable).localeCompare(String(b.variable))),
+    });
+    // Everything but the SSM statements (own path, the SSM agent) every host has.
+    const route53 = hostIam(s, 'pbx').inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a))).map(normalize);
+    expect(route53).toEqual([
+      {
+        effect: 'Allow',
+        actions: ['route53:ChangeResourceRecordSets'],
+        resources: [`arn:aws:route53:::hostedzone/${zoneIdRef(s)}`],
+        conditions: [
+          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsActions', values: ['DELETE', 'UPSERT'] },
+          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsNormalizedRecordNames', values: [`_acme-challenge.${fqdnOf(s.config, 'pbx')}`] },
+          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsRecordTypes', values: ['TXT'] },
+        ],
+      },
+      { effect: 'Allow', actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'], conditions: [] },
+      { effect: 'Allow', actions: ['route53:ListHostedZones'], resources: ['*'], conditions: [] },
+    ]);
+    for (const role of ['chat', 'meet'] as const) expect(hostIam(s, role).inline.flatMap((st) => st.actions).filter((a) => a.startsWith('route53:'))).toEqual([]);
+  });
+
+  test('no host policy names "*" as a resource except for ListHostedZones and the SSM agent, nor a wildcard action', () => {
+    const s = synth();
+    for (const role of ROLES) {
+      for (const st of hostIam(s, role).inline) {
+        expect(st.effect).toBe('Allow');
+        expect(st.notActions).toEqual([]);
+        expect(st.notResources).toEqual([]);
+        for (const a of st.actions) expect(a).not.toContain('*');
+        // Only zone discovery and the SSM agent's own calls (as in AWS's managed policy) may name "*".
+        const agent = MANAGED_POLICIES.AmazonSSMManagedInstanceCore.flatMap((x) => x.actions).filter((a) => !SSM_READS.includes(a));
+        const noResourceLevel = ['route53:ListHostedZones', ...agent];
+        if (st.resources.includes('*')) for (const a of st.actions) expect({ role, action: a, allowed: noResourceLevel.includes(a) }).toEqual({ role, action: a, allowed: true });
+      }
+    }
+  });
+});
+
+describe('the IAM evaluator of test/support/iam.ts', () => {
+  const arn = 'arn:aws:ssm:ap-southeast-3:111122223333:parameter/weebeetalk/staging/pbx/x';
+  const grant: Statement = { effect: 'Allow', actions: ['ssm:GetParameter'], notActions: [], resources: ['*'], notResources: [], conditions: [] };
+
+  test('an Allow on "*" allows, an unconditional Deny wins, a NotResource Deny spares only what it lists', () => {
+    expect(allows([grant], 'ssm:GetParameter', arn)).toBe(true);
+    expect(allows([grant], 'ssm:PutParameter', arn)).toBe(false);
+    const deny: Statement = { ...grant, effect: 'Deny', actions: ['ssm:GetParameter*'], resources: ['arn:aws:ssm:*:*:parameter/weebeetalk/staging/pbx/*'] };
+    expect(allows([grant, deny], 'ssm:GetParameter', arn)).toBe(false);
+    const denyOthers: Statement = { ...deny, resources: [], notResources: ['arn:aws:ssm:*:*:parameter/weebeetalk/staging/chat/*'] };
+    expect(allows([grant, denyOthers], 'ssm:GetParameter', arn)).toBe(false);
+    expect(allows([grant, denyOthers], 'ssm:GetParameter', arn.replace('/pbx/', '/chat/'))).toBe(true);
+    // A conditional Deny is not counted on (it may not apply).
+    expect(allows([grant, { ...deny, conditions: [{ test: 'Bool', variable: 'aws:ViaAWSService', values: ['false'] }] }], 'ssm:GetParameter', arn)).toBe(true);
+  });
+});

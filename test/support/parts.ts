@@ -1,0 +1,41 @@
+/**
+ * What several test files find in a synthesized plan the same way: each bucket by its purpose and the resources
+ * that configure it, the hosted zone's id, and the SSM parameters an environment must hold.
+ */
+import { dataSources, resources, single, type Item, type Synthesized } from './synth';
+
+export const PURPOSES = ['recordings', 'uploads', 'backups'] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+/** The three buckets of the stack, by purpose. */
+export function bucketsOf(s: Synthesized): Record<Purpose, Item> {
+  const all = resources(s, 'aws_s3_bucket');
+  expect(all).toHaveLength(3);
+  const out = {} as Record<Purpose, Item>;
+  for (const purpose of PURPOSES) out[purpose] = single(all, `${purpose} bucket`, (b) => String(b.block.bucket).includes(`-${purpose}-`));
+  return out;
+}
+
+/** The one resource of a type that configures this bucket. */
+export function companion(s: Synthesized, type: string, bucket: Item): Item {
+  return single(resources(s, type), `${type} of ${bucket.address}`, (r) => r.block.bucket === bucket.ref('id') || r.block.bucket === bucket.ref('bucket'));
+}
+
+/** The hosted zone's id as the records reference it: the created zone's, or the looked-up one's. */
+export function zoneIdRef(s: Synthesized): string {
+  if (s.config.dns.zone === 'create') return single(resources(s, 'aws_route53_zone'), 'created zone').ref('zone_id');
+  return single(dataSources(s, 'aws_route53_zone'), 'looked-up zone').ref('zone_id');
+}
+
+export /** SSM parameters every environment must hold, by relative path (hand-written from the design). */
+function expectedParameters(s: Synthesized): string[] {
+  const c = s.config;
+  return [
+    'chat/admin-password',
+    ...(c.jitsi.auth === 'jwt' ? ['meet/jwt-app-id', 'meet/jwt-app-secret'] : []),
+    ...(c.jitsi.jigasi ? ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] : []),
+    ...c.sip.users.map((u) => `pbx/sip-users/${u.extension}`),
+  ]
+    .map((p) => `/weebeetalk/${c.name}/${p}`)
+    .sort();
+}
