@@ -36,9 +36,12 @@ const TAG_TEXT_RE = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
 
 export type Architecture = 'x86_64' | 'arm64';
 
-/** Graviton families (a "g" after the generation digit, e.g. t4g, m7g, c7gn) run arm64; all others x86_64. */
+/**
+ * Graviton families run arm64: a1 (the first generation, no "g") and a "g" after the generation digit (t4g, m7g,
+ * c7gn); all others x86_64. The one rule for the schema and the image lookup (constructs/debian-host.ts, archOf).
+ */
 export function architectureOf(instanceType: string): Architecture {
-  return /^[a-z]+\d+g[a-z]*[.-]/.test(instanceType) ? 'arm64' : 'x86_64';
+  return /^(?:a1|[a-z]+\d+g[a-z]*)[.-]/.test(instanceType) ? 'arm64' : 'x86_64';
 }
 
 const port = z

@@ -25,7 +25,7 @@ export const DATA_DEVICE_NAME = '/dev/sdf';
 
 export type Arch = 'amd64' | 'arm64';
 
-/** Graviton families (a "g" after the generation digit, e.g. t4g, m7g, c7gn) need the arm64 image (config/schema.ts decides). */
+/** Graviton families (a1, and a "g" after the generation digit, e.g. t4g, m7g, c7gn) need the arm64 image (config/schema.ts architectureOf decides). */
 export function archOf(instanceType: string): Arch {
   return architectureOf(instanceType) === 'arm64' ? 'arm64' : 'amd64';
 }

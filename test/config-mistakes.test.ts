@@ -130,6 +130,8 @@ describe('mistakes inside one environment', () => {
     bad('a lowercase POSIX-style zone', { jitsi: { timezone: 'est5edt' } }, ['jitsi.timezone = "est5edt"', 'spelling']),
     // Hardware.
     bad('one pinned image for x86 and Graviton roles', { ami: { id: 'ami-0123456789abcdef0' }, hosts: { chat: { instanceType: 't4g.medium' } } }, ['ami.id = "ami-0123456789abcdef0": is one image for roles of two architectures', 'chat t4g.medium (arm64)', 'hosts.<role>.amiId']),
+    // a1 is the first Graviton generation: no "g" after its digit, still arm64 (the amd64 image cannot boot on it).
+    bad('one pinned x86 image for an a1 Graviton role', { ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' }, hosts: { chat: { instanceType: 'a1.large' } } }, ['hosts.chat.instanceType = "a1.large": is arm64 but the pinned ami.id is x86_64']),
     bad('a Graviton type with a pinned x86 image', { ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' }, hosts: { chat: { instanceType: 't4g.medium' }, meet: { instanceType: 'm7g.large' }, pbx: { instanceType: 't4g.small' } } }, ['hosts.chat.instanceType = "t4g.medium": is arm64 but the pinned ami.id is x86_64']),
     bad('an x86 type with a pinned arm64 role image', { hosts: { pbx: { amiId: 'ami-0fedcba9876543210', amiArchitecture: 'arm64' } } }, ['hosts.pbx.instanceType = "t3.small": is x86_64 but hosts.pbx.amiId is an arm64 image']),
     // Free-form text that reaches generated files or AWS.

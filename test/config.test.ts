@@ -5,7 +5,7 @@
  */
 import { environments } from '../config/environments';
 import { ConfigError, loadEnvironment, merge, type EnvironmentFile } from '../config/load';
-import { ROLES, type EnvironmentConfig } from '../config/schema';
+import { architectureOf, ROLES, type EnvironmentConfig } from '../config/schema';
 import { environmentFile, type EnvironmentOverride } from './support/synth';
 
 const staging = environmentFile('staging');
@@ -329,6 +329,12 @@ describe('names and shapes', () => {
     for (const ok of ['Asia/Jakarta', 'UTC', 'Etc/GMT+5', 'EST5EDT', 'CST6CDT', 'MST7MDT', 'PST8PDT', 'America/Port-au-Prince', 'America/Argentina/Buenos_Aires']) {
       expect(loadEnvironment(variant(staging, { jitsi: { timezone: ok } })).jitsi.timezone).toBe(ok);
     }
+  });
+
+  test('the architecture of an instance type: Graviton (a1 and a "g" after the digit) is arm64', () => {
+    const arch = (t: string): string => architectureOf(t);
+    for (const t of ['a1.medium', 'a1.large', 'a1.metal', 't4g.small', 'm7g.large', 'c7gn.2xlarge', 'r8g.metal-24xl', 'm6gd.xlarge']) expect([t, arch(t)]).toEqual([t, 'arm64']);
+    for (const t of ['t3.micro', 'm6i.xlarge', 'c6in.metal', 'm7i-flex.large', 'g5.xlarge', 'a2.large', 'inf2.xlarge', 'mac2.metal']) expect([t, arch(t)]).toEqual([t, 'x86_64']);
   });
 
   test('a region that is not an AWS region name', () => {
