@@ -1,5 +1,5 @@
 /** Loads an environment file over its tier's defaults and validates it, failing loudly. */
-import { environmentSchemaAt, type EnvironmentConfig, type EnvironmentInput } from './schema';
+import { environmentSchemaAt, TIER_MESSAGE, type EnvironmentConfig, type EnvironmentInput } from './schema';
 
 type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -96,11 +96,17 @@ export interface LoadOptions {
   readonly source?: string;
 }
 
+/** The tiers, whose defaults a file is merged over. */
+export const TIERS: readonly EnvironmentInput['tier'][] = ['staging', 'production'];
+
 export function loadEnvironment(file: EnvironmentFile, options: LoadOptions = {}): EnvironmentConfig {
+  const env = typeof file.name === 'string' ? file.name : '(unnamed)';
+  // Without a tier there are no defaults to merge: every field they fill would be reported missing, misleadingly.
+  if (!TIERS.includes(file.tier))
+    throw new ConfigError(env, [`tier = ${show(file.tier)}: ${TIER_MESSAGE}`], options.source);
   const input = merge(tierDefaults(file.tier), file);
   const result = environmentSchemaAt(options.now ?? new Date()).safeParse(input);
   if (result.success) return result.data;
-  const env = typeof file.name === 'string' ? file.name : '(unnamed)';
   const problems = result.error.issues.map((i) => {
     const field = i.path.map(String).join('.') || '(root)';
     const message = i.code === 'unrecognized_keys' ? `has unknown field(s) ${i.keys.join(', ')}: remove them or check the spelling` : i.message;

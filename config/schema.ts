@@ -34,6 +34,8 @@ const SIP_NAME_RE = /^[\p{L}\p{N}][\p{L}\p{N} .,'()&/_+-]*$/u;
 /** AWS tag keys and values: letters, digits, spaces and `_ . : / = + - @` (EC2 and S3 accept only these). */
 const TAG_TEXT_RE = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
 
+export const TIER_MESSAGE = "must be \"staging\" or \"production\" (write tier: 'staging' for a disposable environment, tier: 'production' for a protected one)";
+
 export type Architecture = 'x86_64' | 'arm64';
 
 /**
@@ -84,7 +86,7 @@ const baseSchema = z
     /** Stack id and the `<env>` of `cdktf deploy <env>`. */
     name: z.string().regex(/^[a-z][a-z0-9-]{1,20}$/, 'must be lowercase letters, digits and dashes, 2-21 characters'),
     /** Tier decides protections: production refuses destruction, staging tears down to nothing. */
-    tier: z.enum(['staging', 'production']),
+    tier: z.enum(['staging', 'production'], { error: TIER_MESSAGE }),
     aws: z
       .object({
         region: z.string().regex(REGION_RE, 'must be an AWS region name such as ap-southeast-3'),

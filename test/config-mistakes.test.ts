@@ -65,6 +65,8 @@ interface Case {
   readonly now?: Date;
   /** Every string must appear in the block: the file, the field, the value, the fix. */
   readonly says: readonly string[];
+  /** How many problem lines the block may have, when that is part of the promise. */
+  readonly lines?: number;
 }
 
 describe('the shipped environments through buildApp', () => {
@@ -116,6 +118,7 @@ describe('mistakes inside one environment', () => {
   const cases: Case[] = [
     bad('two roles with one host name', { dns: { hostNames: { meet: 'chat' } } }, ['dns.hostNames.meet = "chat": is also the chat host\'s name']),
     { name: 'production without remote state', files: { staging: shipped('staging'), production: withoutState(shipped('production')) }, says: ['production.ts', 'state = (missing)', 'allowLocalState: true'] },
+    { name: 'a mistyped tier, alone on its line', files: { staging: shipped('staging'), production: shipped('production', { tier: 'prod' }) }, says: ['production.ts', 'tier = "prod": must be "staging" or "production"'], lines: 1 },
     bad('allowLocalState outside production', { allowLocalState: true }, ['allowLocalState = true: only applies to production']),
     // Versions, against the day of synthesis.
     bad('an end-of-life Rocket.Chat release', { rocketchat: { release: '7.10.10', mongodbVersion: '7.0' } }, ['rocketchat.release = "7.10.10"', '7.10 reached end of life on 2026-06-30', '8.9 LTS (until 2027-09-30)']),
@@ -150,9 +153,10 @@ describe('mistakes inside one environment', () => {
     bad('a tag key naming a secret', { tags: { DbPassword: 'x' } }, ['tags.DbPassword = "x"', 'names a secret']),
     bad('a tag value with a line break', { tags: { Team: 'ops\nadmin' } }, ['tags.Team = "ops\\nadmin": may hold only letters']),
   ];
-  test.each(cases)('$name', ({ files, says, now }) => {
+  test.each(cases)('$name', ({ files, says, now, lines }) => {
     const block = refusal(files, { now });
     for (const s of says) expect(block).toContain(s);
+    if (lines !== undefined) expect(block.split('\n').filter((l) => l.startsWith('  - '))).toHaveLength(lines);
   });
 
   test('what is valid stays valid: per-role images, real time zones, ordinary names and tags', () => {

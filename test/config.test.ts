@@ -366,6 +366,12 @@ describe('names and shapes', () => {
 });
 
 describe('sizes and tier rules', () => {
+  test('a mistyped tier is one line, before any default of a tier is merged', () => {
+    for (const bad of ['prod', 'Production', 'stage', 42]) {
+      expectRefused(variant(staging, { tier: bad }), { field: 'tier', value: bad, says: /must be "staging" or "production"/, fix: /tier: 'production'/ });
+    }
+  });
+
   test('a data volume smaller than the role needs: meet with Jibri needs 40 GiB', () => {
     expectRefused(variant(staging, { hosts: { meet: { dataVolumeGiB: 39 } } }), {
       field: 'hosts.meet.dataVolumeGiB',
