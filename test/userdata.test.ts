@@ -4,7 +4,7 @@
  * and the idempotence rules of the bootstrap (never reformat, never regenerate Jitsi's passwords).
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
 import { rocketchatOverride, rocketchatSettings } from '../userdata/chat';
 import { PUBLIC_IP, type RoleContext } from '../userdata/context';
-import { SCRIPTS_DIR } from '../userdata/host-user-data';
+import { SCRIPTS_DIR, scriptFiles, scriptPath } from '../userdata/host-user-data';
 import { jitsiSettings } from '../userdata/meet';
 import { asteriskCompose } from '../userdata/pbx';
 import { COMPOSE_BUILTIN, JITSI_ENV, ROCKETCHAT_ENV } from '../userdata/upstream-env';
@@ -78,8 +78,8 @@ describe('cloud-config documents', () => {
     await expect(run('/usr/bin/cloud-init', ['schema', '--config-file', file])).rejects.toThrow();
   });
 
-  it('every bootstrap step and helper the documents install is a checked file of userdata/scripts', () => {
-    const scripts = new Set(readdirSync(SCRIPTS_DIR).map((f) => readFileSync(join(SCRIPTS_DIR, f), 'utf8')));
+  it('every bootstrap step and helper the documents install is a checked file of userdata/scripts or userdata/<role>/scripts', () => {
+    const scripts = new Set(scriptFiles().map((f) => readFileSync(f, 'utf8')));
     for (const d of docs) {
       const files = (parse(d.text) as { write_files: { path: string; content: string }[] }).write_files;
       const shell = files.filter((f) => f.path.endsWith('.sh'));
@@ -90,7 +90,7 @@ describe('cloud-config documents', () => {
 });
 
 describe('shell scripts', () => {
-  const scripts = readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith('.sh'));
+  const scripts = scriptFiles();
 
   it('pass shellcheck (the files, and the bootstrap part as synthesized)', async () => {
     requireTool('shellcheck', 'shellcheck');
@@ -98,7 +98,7 @@ describe('shell scripts', () => {
     expect(bootstrap).toBeDefined();
     const synthesized = join(scratch, 'bootstrap-part.sh');
     writeFileSync(synthesized, fromTerraformLiteral(bootstrap!.content));
-    const files = [...scripts.map((f) => join(SCRIPTS_DIR, f)), synthesized];
+    const files = [...scripts, synthesized];
     const { stdout } = await run('/usr/bin/shellcheck', ['--external-sources', '--source-path', SCRIPTS_DIR, '--format', 'gcc', ...files]).catch(
       (e: { stdout: string }) => ({ stdout: e.stdout }),
     );
@@ -106,8 +106,8 @@ describe('shell scripts', () => {
   });
 
   it('every runnable script is strict bash', () => {
-    for (const f of scripts.filter((s) => s !== 'lib.sh')) {
-      const text = readFileSync(join(SCRIPTS_DIR, f), 'utf8');
+    for (const f of scripts.filter((s) => s !== join(SCRIPTS_DIR, 'lib.sh'))) {
+      const text = readFileSync(f, 'utf8');
       expect([f, text.split('\n')[0]]).toEqual([f, '#!/usr/bin/env bash']);
       expect([f, /^set -euo pipefail$/m.test(text)]).toEqual([f, true]);
     }
@@ -155,7 +155,7 @@ describe('upstream variables', () => {
   };
   // Names the scripts append to .env: printf 'NAME="%s"\n' ... and "NAME=\"${value}\"" array entries.
   const scriptVars = (script: string): string[] =>
-    [...readFileSync(join(SCRIPTS_DIR, script), 'utf8').matchAll(/printf '([A-Z_]+)="%s"\\n'|"([A-Z][A-Z0-9_]+)=\\"\$\{/g)].map((m) => m[1] ?? m[2]);
+    [...readFileSync(scriptPath(script.replace(/\.sh$/, '')), 'utf8').matchAll(/printf '([A-Z_]+)="%s"\\n'|"([A-Z][A-Z0-9_]+)=\\"\$\{/g)].map((m) => m[1] ?? m[2]);
 
   it.each(shippedNames())('%s: every Jitsi .env name is one docker-jitsi-meet reads', (env) => {
     const names = [...Object.keys(jitsiSettings(ctx(env))), ...scriptVars('jitsi.sh')];

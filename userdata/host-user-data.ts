@@ -3,13 +3,14 @@
  * bootstrap script part, as a gzip+base64 multipart document from the cloudinit provider. The parts stay
  * readable text in the synthesized plan; only the rendered document is compressed (16 KB user-data limit).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Construct } from 'constructs';
 import { DataCloudinitConfig } from '@cdktf/provider-cloudinit/lib/data-cloudinit-config';
 import { renderUnit } from './systemd';
 import { renderCloudConfig, renderEnvFile, terraformLiteral, terraformLiteralKeepingReferences, type CloudConfig, type WriteFile } from './cloud-config';
 
+/** The steps and helpers every host runs (lib.sh, bootstrap.sh, data-volume.sh, ...); a role's own are in userdata/<role>/scripts. */
 export const SCRIPTS_DIR = join(__dirname, 'scripts');
 export const STEPS_DIR = '/usr/local/lib/weebeetalk/steps';
 /** The locked account that owns uid 1000, the containers' uid (see ssm-agent.sh). */
@@ -17,8 +18,26 @@ export const CONTAINER_ACCOUNT = 'weebeetalk-container';
 /** Where each host keeps all of its state: the data volume. */
 export const DATA_DIR = '/srv/weebeetalk';
 
+/** Every script folder: the common one, then each role's (userdata/<role>/scripts). */
+export function scriptDirs(): string[] {
+  const roles = readdirSync(__dirname, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(__dirname, d.name, 'scripts')));
+  return [SCRIPTS_DIR, ...roles.map((d) => join(__dirname, d.name, 'scripts'))];
+}
+
+/** Every bootstrap script file (absolute paths): what the tests shellcheck. */
+export function scriptFiles(): string[] {
+  return scriptDirs().flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.sh')).map((f) => join(dir, f)));
+}
+
+/** The file of a step or helper by name (without .sh), common or a role's; a name is one file only. */
+export function scriptPath(name: string): string {
+  const found = scriptFiles().filter((f) => basename(f) === `${name}.sh`);
+  if (found.length !== 1) throw new Error(`script ${name}.sh: ${found.length === 0 ? 'in no script folder' : `in several: ${found.join(', ')}`}`);
+  return found[0];
+}
+
 export function readScript(name: string): string {
-  return readFileSync(join(SCRIPTS_DIR, `${name}.sh`), 'utf8');
+  return readFileSync(scriptPath(name), 'utf8');
 }
 
 /** Files every host gets besides its steps. */
@@ -68,7 +87,7 @@ export const COMMON_STEPS = ['ssm-agent', 'data-volume', 'docker'] as const;
 export interface HostUserDataProps {
   /** Non-secret settings, written to /etc/weebeetalk/host.env (values may be Terraform references). */
   readonly env: Record<string, string | number | boolean>;
-  /** The role's steps, names of scripts under userdata/scripts, run after the common ones. */
+  /** The role's steps, names of scripts under userdata/<role>/scripts (or userdata/scripts), run after the common ones. */
   readonly steps: readonly string[];
   /** The role's extra files (configuration generated from the settings). @default none */
   readonly files?: readonly WriteFile[];

@@ -5,11 +5,11 @@
  * rocketchat-compose issue #28). Nightly mongodump to the backups bucket.
  */
 import { Document, Scalar, type YAMLSeq } from 'yaml';
-import { renderEnvFile, type WriteFile } from './cloud-config';
-import { commonEnv, type RoleContext } from './context';
-import type { HostUserDataProps } from './host-user-data';
-import { composeUnit, DAILY_AT, scheduledJob } from './systemd';
-import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from './upstream';
+import { renderEnvFile, type WriteFile } from '../cloud-config';
+import { commonEnv, type RoleContext } from '../context';
+import type { HostUserDataProps } from '../host-user-data';
+import { composeUnit, DAILY_AT, scheduledJob } from '../systemd';
+import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from '../upstream';
 
 export const RC_ETC = '/etc/weebeetalk/rocketchat';
 export const RC_DIR = '/opt/weebeetalk/rocketchat-compose';

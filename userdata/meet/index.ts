@@ -4,11 +4,11 @@
  * registered to the PBX, Jibri recording to S3 through the host (the containers get no AWS credentials).
  */
 import { Document } from 'yaml';
-import { renderEnvFile, type WriteFile } from './cloud-config';
-import { commonEnv, PUBLIC_IP, type RoleContext } from './context';
-import { DATA_DIR, type HostUserDataProps } from './host-user-data';
-import { composeUnit, scheduledJob } from './systemd';
-import { DOCKER_JITSI_MEET, manifest } from './upstream';
+import { renderEnvFile, type WriteFile } from '../cloud-config';
+import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
+import { DATA_DIR, type HostUserDataProps } from '../host-user-data';
+import { composeUnit, scheduledJob } from '../systemd';
+import { DOCKER_JITSI_MEET, manifest } from '../upstream';
 
 export const JITSI_ETC = '/etc/weebeetalk/jitsi';
 export const JITSI_DIR = '/opt/weebeetalk/docker-jitsi-meet';

@@ -5,7 +5,7 @@
  * against Asterisk 22's sample configs and documentation; the result is run in a real Asterisk 22 by
  * test/asterisk-*.test.ts.
  */
-import { CONFERENCE_EXTENSION, type EnvironmentConfig } from '../config/schema';
+import { CONFERENCE_EXTENSION, type EnvironmentConfig } from '../../config/schema';
 
 type Option = readonly [key: string, value: string | number];
 

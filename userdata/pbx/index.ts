@@ -5,11 +5,11 @@
  */
 import { Document } from 'yaml';
 import { asteriskConf, coreConfs, renderConf, extensionsConf, httpConf, loggerConf, managerConf, modulesConf, pjsipConf, pjsipTlsConf, rtpConf, type AsteriskContext } from './asterisk-config';
-import type { WriteFile } from './cloud-config';
-import { commonEnv, PUBLIC_IP, type RoleContext } from './context';
-import { DATA_DIR, type HostUserDataProps } from './host-user-data';
-import { composeUnit, renderUnit, scheduledJob } from './systemd';
-import { ASTERISK_IMAGE } from './upstream';
+import type { WriteFile } from '../cloud-config';
+import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
+import { DATA_DIR, type HostUserDataProps } from '../host-user-data';
+import { composeUnit, renderUnit, scheduledJob } from '../systemd';
+import { ASTERISK_IMAGE } from '../upstream';
 
 export const ASTERISK_ETC = '/etc/weebeetalk/asterisk';
 export const ASTERISK_DIR = '/opt/weebeetalk/asterisk';

@@ -1,14 +1,14 @@
 /**
  * /etc/asterisk as the pbx host ends up with it: the files asterisk.sh renders from the plan's write_files
- * (Elastic IP put in), pjsip.auth.conf written by the real userdata/scripts/asterisk-auth.sh against an SSM
+ * (Elastic IP put in), pjsip.auth.conf written by the real userdata/pbx/scripts/asterisk-auth.sh against an SSM
  * stand-in holding known test passwords, and pjsip.tls.conf from its .pending file with a certificate signed
  * by a test CA at the paths the file names (where certbot's deploy hook puts Let's Encrypt's).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SCRIPTS_DIR } from '../../../userdata/host-user-data';
+import { scriptPath } from '../../../userdata/host-user-data';
 import { ASTERISK_SRC, parseConf, planFile, renderPublicIp, values, type PbxPlan } from './plan';
 
 export interface PreparedPbx {
@@ -27,7 +27,7 @@ export interface PreparedPbx {
 
 /** The files asterisk.sh renders into /etc/asterisk (its loop over the generated *.conf), from the plan. */
 export function renderedByAsteriskSh(plan: PbxPlan): string[] {
-  const text = readFileSync(join(SCRIPTS_DIR, 'asterisk.sh'), 'utf8');
+  const text = readFileSync(scriptPath('asterisk'), 'utf8');
   if (!/^for path in "\$\{src\}"\/\*\.conf; do\n\s+f=\$\{path##\*\/\}\n\s+render "\$path" > "\$\{conf\}\/\$\{f\}"/m.test(text)) {
     throw new Error('asterisk.sh: its loop rendering ${src}/*.conf changed: update test/support/asterisk/prepare.ts');
   }
@@ -62,7 +62,11 @@ export function preparePbx(plan: PbxPlan, work: string, publicIp: string): Prepa
   const bin = join(work, 'bin');
   mkdirSync(bin, { recursive: true });
   execFileSync('ln', ['-sf', join(__dirname, 'aws-ssm-standin.sh'), join(bin, 'aws')]);
-  execFileSync('bash', [join(SCRIPTS_DIR, 'asterisk-auth.sh'), join(etc, 'pjsip.auth.conf')], {
+  // Beside lib.sh, as on the host (/usr/local/lib/weebeetalk): the repository keeps them in different folders.
+  const lib = join(work, 'lib');
+  mkdirSync(lib, { recursive: true });
+  for (const name of ['lib', 'asterisk-auth']) copyFileSync(scriptPath(name), join(lib, `${name}.sh`));
+  execFileSync('bash', [join(lib, 'asterisk-auth.sh'), join(etc, 'pjsip.auth.conf')], {
     env: {
       PATH: `${bin}:/usr/bin:/bin`,
       ...h,
