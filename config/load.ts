@@ -1,5 +1,6 @@
 /** Loads an environment file over its tier's defaults and validates it, failing loudly. */
-import { environmentSchemaAt, TIER_MESSAGE, type EnvironmentConfig, type EnvironmentInput } from './schema';
+import type { z } from 'zod';
+import { environmentSchemaAt, knownFieldsAt, TIER_MESSAGE, type EnvironmentConfig, type EnvironmentInput } from './schema';
 
 type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -89,6 +90,26 @@ export function show(v: unknown): string {
   return v === undefined ? '(missing)' : JSON.stringify(v);
 }
 
+/** Edit distance with transpositions (optimal string alignment): "Emial" is one step from "Email". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.length][b.length];
+}
+
+/** What to say about an unknown field: the nearest known field of its object, or the fields there are. */
+export function unknownField(key: string, known: readonly string[]): { message: string; nearest?: string } {
+  const scored = known.map((k) => ({ k, d: distance(key.toLowerCase(), k.toLowerCase()) })).sort((a, b) => a.d - b.d);
+  const best = scored[0];
+  if (best && best.d <= Math.max(2, Math.floor(key.length / 3))) return { message: `unknown field; did you mean ${best.k}?`, nearest: best.k };
+  return { message: known.length > 0 ? `unknown field: remove it (the fields here are ${known.join(', ')})` : 'unknown field: remove it' };
+}
+
 export interface LoadOptions {
   /** The day of synthesis: Rocket.Chat releases must be supported on it. @default now */
   readonly now?: Date;
@@ -107,10 +128,27 @@ export function loadEnvironment(file: EnvironmentFile, options: LoadOptions = {}
   const input = merge(tierDefaults(file.tier), file);
   const result = environmentSchemaAt(options.now ?? new Date()).safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => {
-    const field = i.path.map(String).join('.') || '(root)';
-    const message = i.code === 'unrecognized_keys' ? `has unknown field(s) ${i.keys.join(', ')}: remove them or check the spelling` : i.message;
-    return `${field} = ${show(valueAt(input, i.path))}: ${message}`;
+  const dotted = (path: readonly PropertyKey[]): string => path.map(String).join('.') || '(root)';
+  // A misspelt field: its own line and value, and the field it was probably meant to be (never the whole object);
+  // the field it was meant to be is then not reported missing as well.
+  const meant = new Set<string>();
+  const unknown = new Map<z.core.$ZodIssue, string[]>();
+  for (const i of result.error.issues)
+    if (i.code === 'unrecognized_keys')
+      unknown.set(
+        i,
+        i.keys.map((key) => {
+          const { message, nearest } = unknownField(key, knownFieldsAt(i.path));
+          if (nearest !== undefined) meant.add(dotted([...i.path, nearest]));
+          return `${dotted([...i.path, key])} = ${show(valueAt(input, [...i.path, key]))}: ${message}`;
+        }),
+      );
+  const problems = result.error.issues.flatMap((i) => {
+    const lines = unknown.get(i);
+    if (lines) return lines;
+    const value = valueAt(input, i.path);
+    if (value === undefined && meant.has(dotted(i.path))) return [];
+    return [`${dotted(i.path)} = ${show(value)}: ${i.message}`];
   });
   throw new ConfigError(env, problems, options.source);
 }

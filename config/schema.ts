@@ -255,6 +255,32 @@ const baseSchema = z
   .strict();
 
 /** The schema as of a day: Rocket.Chat releases must be supported on it (config/rocketchat-support.ts). */
+/** A wrapper's inner schema (optional, default, ...), or the schema itself. */
+function unwrapped(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  for (;;) {
+    const def = s._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+    if (def.innerType !== undefined) s = def.innerType;
+    else if (def.type === 'pipe' && def.in !== undefined) s = def.in;
+    else return s;
+  }
+}
+
+/** The fields the schema knows in the object at a path (array indices step into the element), or none. */
+export function knownFieldsAt(path: readonly PropertyKey[]): string[] {
+  let s: z.ZodType | undefined = baseSchema;
+  for (const key of path) {
+    if (s === undefined) return [];
+    const u = unwrapped(s);
+    if (u instanceof z.ZodObject) s = (u.shape as Record<string, z.ZodType>)[String(key)];
+    else if (u instanceof z.ZodArray) s = u.element as z.ZodType;
+    else if (u instanceof z.ZodRecord) s = u.valueType as z.ZodType;
+    else return [];
+  }
+  const u = s === undefined ? undefined : unwrapped(s);
+  return u instanceof z.ZodObject ? Object.keys(u.shape) : [];
+}
+
 export function environmentSchemaAt(now: Date) {
   return baseSchema.superRefine((env, ctx) => {
     checkCrossFieldRules(env, ctx);

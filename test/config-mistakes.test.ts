@@ -119,6 +119,7 @@ describe('mistakes inside one environment', () => {
     bad('two roles with one host name', { dns: { hostNames: { meet: 'chat' } } }, ['dns.hostNames.meet = "chat": is also the chat host\'s name']),
     { name: 'production without remote state', files: { staging: shipped('staging'), production: withoutState(shipped('production')) }, says: ['production.ts', 'state = (missing)', 'allowLocalState: true'] },
     { name: 'a mistyped tier, alone on its line', files: { staging: shipped('staging'), production: shipped('production', { tier: 'prod' }) }, says: ['production.ts', 'tier = "prod": must be "staging" or "production"'], lines: 1 },
+    { name: 'a misspelt field', files: both({ letsEncryptEmial: 'a@b.com' }), says: ['staging.ts', '  - letsEncryptEmial = "a@b.com": unknown field; did you mean letsEncryptEmail?\n'], lines: 1 },
     bad('allowLocalState outside production', { allowLocalState: true }, ['allowLocalState = true: only applies to production']),
     // Versions, against the day of synthesis.
     bad('an end-of-life Rocket.Chat release', { rocketchat: { release: '7.10.10', mongodbVersion: '7.0' } }, ['rocketchat.release = "7.10.10"', '7.10 reached end of life on 2026-06-30', '8.9 LTS (until 2027-09-30)']),

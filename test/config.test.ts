@@ -352,16 +352,16 @@ describe('names and shapes', () => {
     });
   });
 
-  test('unknown fields, at any depth', () => {
-    expectRefused(variant(staging, { jitsi: { jibrii: false } }), {
-      field: 'jitsi',
-      value: { ...staging.jitsi, jibrii: false },
-      says: /unknown field\(s\) jibrii/,
-      fix: /remove them or check the spelling/,
-    });
-    const error = configErrorOf(variant(staging, { sshKey: 'id_rsa' }));
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^\(root\) = \{.*"sshKey":"id_rsa".*\}: has unknown field\(s\) sshKey: remove them or check the spelling$/);
+  test('unknown fields, at any depth: one line per field, its own value and the nearest known field', () => {
+    expectRefused(variant(staging, { jitsi: { jibrii: false } }), { field: 'jitsi.jibrii', value: false, says: /unknown field/, fix: /did you mean jibri\?/ });
+    expectRefused(variant(staging, { letsEncryptEmial: 'a@b.com' }), { field: 'letsEncryptEmial', value: 'a@b.com', says: /^unknown field/, fix: /did you mean letsEncryptEmail\?$/ });
+    expectRefused(variant(staging, { sip: { users: [{ extension: '1001', nmae: 'Reception' }] } }), { field: 'sip.users.0.nmae', value: 'Reception', says: /unknown field/, fix: /did you mean name\?/ });
+    expectRefused(variant(staging, { hosts: { pbx: { instanceTyp: 't3.small' } } }), { field: 'hosts.pbx.instanceTyp', value: 't3.small', says: /unknown field/, fix: /did you mean instanceType\?/ });
+    // Nothing near: the fields that exist there, never the whole configuration.
+    expectRefused(variant(staging, { sshKey: 'id_rsa' }), { field: 'sshKey', value: 'id_rsa', says: /unknown field/, fix: /remove it .*letsEncryptEmail/ });
+    const two = configErrorOf(variant(staging, { jitsi: { jibrii: false, jigassi: true } }));
+    expect(two.problems).toEqual(['jitsi.jibrii = false: unknown field; did you mean jibri?', 'jitsi.jigassi = true: unknown field; did you mean jigasi?']);
+    for (const p of [...two.problems, ...configErrorOf(variant(staging, { sshKey: 'id_rsa' })).problems]) expect(p.length).toBeLessThan(300);
   });
 });
 
