@@ -40,9 +40,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function firstLine(e: unknown): string {
+/**
+ * Why a file cannot be loaded, in one line that keeps the compiler's location: esbuild (tsx) says
+ * `Transform failed with 1 error:` and then `<file>:<line>:<col>: ERROR: <what>`; swc (jest) says `x <what>`
+ * and then `,-[<file>:<line>:<col>]`. Both become `<file>:<line>:<col>: ERROR: <what>`.
+ */
+export function loadFailure(e: unknown): string {
   const message = isObject(e) && typeof e.message === 'string' ? e.message : String(e);
-  return message.split('\n')[0];
+  const esbuild = /^(.+?):(\d+):(\d+): ERROR: (.*)$/m.exec(message);
+  if (esbuild) return `${displayPath(esbuild[1])}:${esbuild[2]}:${esbuild[3]}: ERROR: ${esbuild[4]}`;
+  const swc = /^\s*x (.*)\n\s*,-\[(.+?):(\d+):(\d+)\]/m.exec(message);
+  if (swc) return `${displayPath(swc[2])}:${swc[3]}:${swc[4]}: ERROR: ${swc[1]}`;
+  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  // A heading such as "Transform failed with 1 error:" says nothing without the line after it.
+  return lines.length > 1 && lines[0].endsWith(':') ? `${lines[0]} ${lines[1]}` : (lines[0] ?? message);
 }
 
 /** The ids index.ts lists (its `ENVIRONMENT_FILES`), or a ConfigError naming index.ts. */
@@ -54,7 +65,7 @@ function listedIds(dir: string): string[] {
     mod = require(index);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof ConfigErrors) throw e;
-    throw filesError(dir, [`${displayPath(index)} cannot be loaded: ${firstLine(e)}`]);
+    throw filesError(dir, [`${displayPath(index)} cannot be loaded: ${loadFailure(e)}`]);
   }
   const list = isObject(mod) ? mod.ENVIRONMENT_FILES : undefined;
   if (!Array.isArray(list) || !list.every((x): x is string => typeof x === 'string'))
@@ -85,7 +96,7 @@ export function readEnvironmentFiles(dir: string = DEFAULT_ENVIRONMENTS_DIR, ids
     try {
       mod = require(resolve(dir, `${id}.ts`));
     } catch (e) {
-      problems.push(`${path} cannot be loaded: ${firstLine(e)}`);
+      problems.push(`${path} cannot be loaded: ${loadFailure(e)}`);
       continue;
     }
     const exported = isObject(mod) ? mod.default : undefined;

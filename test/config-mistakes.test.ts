@@ -65,6 +65,8 @@ interface Case {
   readonly now?: Date;
   /** Every string must appear in the block: the file, the field, the value, the fix. */
   readonly says: readonly string[];
+  /** A pattern the block must match, where a literal is not enough. */
+  readonly matches?: RegExp;
   /** How many problem lines the block may have, when that is part of the promise. */
   readonly lines?: number;
 }
@@ -87,11 +89,14 @@ describe('the shape of the environment files names the file', () => {
     { name: 'a production file with a staging tier', files: { ...both(), 'production-eu': shipped('staging', { name: 'production-eu', dns: { subdomain: 'eu' } }) }, says: ['production-eu.ts: tier = "staging" contradicts the file name', "tier: 'production'"] },
     { name: 'a staging file with a production tier', files: { ...both(), 'staging-2': shipped('production', { name: 'staging-2', dns: { subdomain: 's2' }, state: { bucket: 'other-state-bucket', region: 'ap-southeast-3' } }) }, says: ['staging-2.ts: tier = "production" contradicts the file name'] },
     { name: 'a file that does not compile', files: { ...both(), qa: 'export default { name: "qa", tier: ' }, says: ['qa.ts cannot be loaded'] },
+    // The compiler's own location line survives (esbuild under tsx: `qa.ts:2:0: ERROR: ...`; swc under jest: `[...qa.ts:1:...]`).
+    { name: 'a file that does not compile names the line', files: { ...both(), qa: 'export default {\n  name: "qa",\n  tier: "staging"\n  dns: {},\n};\n' }, says: ['qa.ts cannot be loaded'], matches: /qa\.ts:4:\d+/ },
   ];
-  test.each(cases)('$name', ({ files, listed, says }) => {
+  test.each(cases)('$name', ({ files, listed, says, matches }) => {
     const block = refusal(files, { listed });
     expect(block).toMatch(/^Invalid environment files in .*:\n  - /);
     for (const s of says) expect(block).toContain(s);
+    if (matches) expect(block).toMatch(matches);
   });
 });
 
