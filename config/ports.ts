@@ -9,10 +9,7 @@ import type { EnvironmentConfig, Role } from './schema';
 export type Protocol = 'tcp' | 'udp';
 
 /** Who may send: the internet, a configured network, or another host of the stack (by its security group). */
-export type Peer =
-  | { readonly kind: 'world' }
-  | { readonly kind: 'cidr'; readonly cidr: string; readonly label: string }
-  | { readonly kind: 'host'; readonly role: Role };
+export type Peer = { readonly kind: 'world' } | { readonly kind: 'cidr'; readonly cidr: string; readonly label: string } | { readonly kind: 'host'; readonly role: Role };
 
 export interface PortRule {
   /** Stable construct id of the rule: renaming it replaces the rule. */

@@ -67,8 +67,7 @@ export class Dns extends Construct {
         new Route53Record(this, `${h.id}-caa`, { zoneId: this.zoneId, name: h.fqdn, type: 'CAA', ttl, records: caa }),
       ];
     }
-    if (props.sipsSrv)
-      new Route53Record(this, 'sips-tcp-srv', { zoneId: this.zoneId, name: `_sips._tcp.${props.sipDomain}`, type: 'SRV', ttl, records: [`10 10 5061 ${props.pbxFqdn}.`] });
+    if (props.sipsSrv) new Route53Record(this, 'sips-tcp-srv', { zoneId: this.zoneId, name: `_sips._tcp.${props.sipDomain}`, type: 'SRV', ttl, records: [`10 10 5061 ${props.pbxFqdn}.`] });
     if (props.sipSrv) {
       new Route53Record(this, 'sip-udp-srv', { zoneId: this.zoneId, name: `_sip._udp.${props.sipDomain}`, type: 'SRV', ttl, records: [`10 10 5060 ${props.pbxFqdn}.`] });
       new Route53Record(this, 'sip-tcp-srv', { zoneId: this.zoneId, name: `_sip._tcp.${props.sipDomain}`, type: 'SRV', ttl, records: [`10 10 5060 ${props.pbxFqdn}.`] });

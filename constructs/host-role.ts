@@ -12,9 +12,19 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
  */
 export const SSM_AGENT_ACTIONS = {
   ssm: [
-    'DescribeAssociation', 'GetDeployablePatchSnapshotForInstance', 'GetDocument', 'DescribeDocument', 'GetManifest', 'ListAssociations',
-    'ListInstanceAssociations', 'PutInventory', 'PutComplianceItems', 'PutConfigurePackageResult', 'UpdateAssociationStatus',
-    'UpdateInstanceAssociationStatus', 'UpdateInstanceInformation',
+    'DescribeAssociation',
+    'GetDeployablePatchSnapshotForInstance',
+    'GetDocument',
+    'DescribeDocument',
+    'GetManifest',
+    'ListAssociations',
+    'ListInstanceAssociations',
+    'PutInventory',
+    'PutComplianceItems',
+    'PutConfigurePackageResult',
+    'UpdateAssociationStatus',
+    'UpdateInstanceAssociationStatus',
+    'UpdateInstanceInformation',
   ],
   ssmmessages: ['CreateControlChannel', 'CreateDataChannel', 'OpenControlChannel', 'OpenDataChannel'],
   ec2messages: ['AcknowledgeMessage', 'DeleteMessage', 'FailMessage', 'GetEndpoint', 'GetMessages', 'SendReply'],

@@ -88,9 +88,7 @@ export class PrivateBucket extends Construct {
         // Expiring a current version leaves a delete marker; "days" and marker cleanup need separate rules.
         expiration: [props.expireAfterDays === undefined ? { expiredObjectDeleteMarker: true } : { days: props.expireAfterDays }],
       },
-      ...(props.expireAfterDays === undefined
-        ? []
-        : [{ id: 'delete-markers', status: 'Enabled', filter: [{ prefix: '' }], expiration: [{ expiredObjectDeleteMarker: true }] }]),
+      ...(props.expireAfterDays === undefined ? [] : [{ id: 'delete-markers', status: 'Enabled', filter: [{ prefix: '' }], expiration: [{ expiredObjectDeleteMarker: true }] }]),
     ];
     // After versioning: its noncurrent-version rules apply to a versioned bucket.
     new S3BucketLifecycleConfiguration(this, 'lifecycle', { bucket, rule: rules, dependsOn: [previous] });

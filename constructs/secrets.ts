@@ -44,7 +44,9 @@ export class Secrets extends Construct {
    */
   grantRead(role: HostRole, path: string): void {
     const arn = `${this.arnPrefix}/${path}`;
-    const own = Object.entries(this.parameters).filter(([p]) => p.startsWith(`${path}/`)).map(([, p]) => p);
+    const own = Object.entries(this.parameters)
+      .filter(([p]) => p.startsWith(`${path}/`))
+      .map(([, p]) => p);
     role.grant([{ sid: 'OwnSecretsOnly', actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'], resources: [arn, `${arn}/*`] }], own);
   }
 

@@ -80,7 +80,10 @@ export class WeeBeeTalkStack extends TerraformStack {
     const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot, arn: { partition, region, account } });
     for (const spec of specs) spec.secrets?.(config, secrets);
 
-    const fqdn = fqdnsOf(config, specs.map((s) => s.role));
+    const fqdn = fqdnsOf(
+      config,
+      specs.map((s) => s.role),
+    );
     const privateIp = {} as Record<Role, string>;
     const identities = {} as Record<Role, HostIdentity>;
     for (const { role, addressOffset } of specs) {

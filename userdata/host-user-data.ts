@@ -26,7 +26,11 @@ export function scriptDirs(): string[] {
 
 /** Every bootstrap script file (absolute paths): what the tests shellcheck. */
 export function scriptFiles(): string[] {
-  return scriptDirs().flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.sh')).map((f) => join(dir, f)));
+  return scriptDirs().flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.sh'))
+      .map((f) => join(dir, f)),
+  );
 }
 
 /** The file of a step or helper by name (without .sh), common or a role's; a name is one file only. */

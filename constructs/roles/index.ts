@@ -23,5 +23,11 @@ export const roleSpecs = (): RoleSpec[] => Object.values(ROLE_SPECS);
  */
 export function portPlan(env: EnvironmentConfig): PortRule[] {
   const specs = roleSpecs();
-  return [...specs.flatMap((s) => s.ports(env)), ...sshRules(env, specs.map((s) => s.role))];
+  return [
+    ...specs.flatMap((s) => s.ports(env)),
+    ...sshRules(
+      env,
+      specs.map((s) => s.role),
+    ),
+  ];
 }

@@ -17,8 +17,7 @@ export const meet: RoleSpec = {
       add('https', 'tcp', jitsi.httpsPort, jitsi.httpsPort, [WORLD_PEER], 'Jitsi Meet web frontend (HTTPS)', 'jitsi.httpsPort');
       add('http', 'tcp', 80, 80, [WORLD_PEER], 'Jitsi web: ACME HTTP-01 challenge and redirect to HTTPS');
       add('jvb', 'udp', 10000, 10000, [WORLD_PEER], 'Jitsi Videobridge media (RTP over UDP)');
-      if (jitsi.jigasi)
-        add('jigasi-media', 'udp', jitsi.jigasiPorts.from, jitsi.jigasiPorts.to, [{ kind: 'host', role: 'pbx' }], 'Jigasi RTP media from Asterisk', 'jitsi.jigasiPorts');
+      if (jitsi.jigasi) add('jigasi-media', 'udp', jitsi.jigasiPorts.from, jitsi.jigasiPorts.to, [{ kind: 'host', role: 'pbx' }], 'Jigasi RTP media from Asterisk', 'jitsi.jigasiPorts');
     }),
   secrets: (config, secrets) => {
     if (config.jitsi.auth === 'jwt') {
@@ -26,8 +25,7 @@ export const meet: RoleSpec = {
       secrets.add({ id: 'jitsi-jwt', description: 'Jitsi JWT application secret (also set in the Rocket.Chat Jitsi app)', paths: ['meet/jwt-app-secret'], length: 48 });
     }
     // Both ends of the Jigasi trunk: the same value under meet/ and pbx/.
-    if (config.jitsi.jigasi)
-      secrets.add({ id: 'jigasi-sip', description: 'Password of the jigasi SIP endpoint on Asterisk', paths: ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] });
+    if (config.jitsi.jigasi) secrets.add({ id: 'jigasi-sip', description: 'Password of the jigasi SIP endpoint on Asterisk', paths: ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] });
   },
   grants: ({ config, role, buckets }) => {
     if (config.jitsi.jibri) buckets.recordings.grantPut(role);

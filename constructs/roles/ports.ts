@@ -34,8 +34,5 @@ export function roleRules(role: Role, build: (add: AddRule) => void): PortRule[]
 
 /** SSH from the administrators' networks, on every host (after the roles' own rules in the plan). */
 export function sshRules(env: EnvironmentConfig, roles: readonly Role[]): PortRule[] {
-  return roles.flatMap((role) =>
-    roleRules(role, (add) => add('ssh', 'tcp', 22, 22, cidrPeers(env.adminCidrs, 'admin'), 'SSH for administrators (SSM Session Manager is the default)')),
-  );
+  return roles.flatMap((role) => roleRules(role, (add) => add('ssh', 'tcp', 22, 22, cidrPeers(env.adminCidrs, 'admin'), 'SSH for administrators (SSM Session Manager is the default)')));
 }
-

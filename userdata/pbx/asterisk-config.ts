@@ -45,14 +45,26 @@ export function aclOf(cidr: string): string {
   return `${addr}/${mask}`;
 }
 
-const CODECS: Option[] = [['disallow', 'all'], ['allow', 'ulaw,alaw']];
+const CODECS: Option[] = [
+  ['disallow', 'all'],
+  ['allow', 'ulaw,alaw'],
+];
 
 /** Transports: the Elastic IP outside, the VPC inside (Asterisk rewrites SDP and Contact for outside peers). */
 function transportNat(a: AsteriskContext): Option[] {
-  return [['external_media_address', a.publicIp], ['external_signaling_address', a.publicIp], ['local_net', a.vpcCidr]];
+  return [
+    ['external_media_address', a.publicIp],
+    ['external_signaling_address', a.publicIp],
+    ['local_net', a.vpcCidr],
+  ];
 }
 /** Behind NAT (Jigasi in Docker, phones behind office routers): answer where the packets come from. */
-const NAT: Option[] = [['direct_media', 'no'], ['rtp_symmetric', 'yes'], ['force_rport', 'yes'], ['rewrite_contact', 'yes']];
+const NAT: Option[] = [
+  ['direct_media', 'no'],
+  ['rtp_symmetric', 'yes'],
+  ['force_rport', 'yes'],
+  ['rewrite_contact', 'yes'],
+];
 
 export function pjsipConf(a: AsteriskContext): string {
   const { sip, jitsi } = a.config;
@@ -61,7 +73,12 @@ export function pjsipConf(a: AsteriskContext): string {
     {
       name: 'global',
       comment: 'IP first: the trunk is known by address, everything else must authenticate by username.',
-      options: [['type', 'global'], ['endpoint_identifier_order', 'ip,username'], ['user_agent', 'WeeBeeTalk PBX'], ['max_forwards', 20]],
+      options: [
+        ['type', 'global'],
+        ['endpoint_identifier_order', 'ip,username'],
+        ['user_agent', 'WeeBeeTalk PBX'],
+        ['max_forwards', 20],
+      ],
     },
     { name: 'transport-udp', options: [['type', 'transport'], ['protocol', 'udp'], ['bind', '0.0.0.0:5060'], ...nat] },
     { name: 'transport-tcp', options: [['type', 'transport'], ['protocol', 'tcp'], ['bind', '0.0.0.0:5060'], ...nat] },
@@ -72,12 +89,28 @@ export function pjsipConf(a: AsteriskContext): string {
         name: 'jigasi',
         comment: 'Jigasi on the meet host: digest auth, and only from the meet host address.',
         options: [
-          ['type', 'endpoint'], ['context', 'from-jigasi'], ['transport', 'transport-udp'], ...CODECS, ...NAT,
-          ['identify_by', 'username'], ['auth', 'jigasi-auth'], ['aors', 'jigasi'], ['allow_unauthenticated_options', 'no'],
-          ['deny', '0.0.0.0/0.0.0.0'], ['permit', `${a.meetPrivateIp}/255.255.255.255`],
+          ['type', 'endpoint'],
+          ['context', 'from-jigasi'],
+          ['transport', 'transport-udp'],
+          ...CODECS,
+          ...NAT,
+          ['identify_by', 'username'],
+          ['auth', 'jigasi-auth'],
+          ['aors', 'jigasi'],
+          ['allow_unauthenticated_options', 'no'],
+          ['deny', '0.0.0.0/0.0.0.0'],
+          ['permit', `${a.meetPrivateIp}/255.255.255.255`],
         ],
       },
-      { name: 'jigasi', options: [['type', 'aor'], ['max_contacts', 1], ['remove_existing', 'yes'], ['qualify_frequency', 0]] },
+      {
+        name: 'jigasi',
+        options: [
+          ['type', 'aor'],
+          ['max_contacts', 1],
+          ['remove_existing', 'yes'],
+          ['qualify_frequency', 0],
+        ],
+      },
     );
   }
   if (sip.trunkSignallingCidrs.length > 0) {
@@ -87,8 +120,15 @@ export function pjsipConf(a: AsteriskContext): string {
         // identify_by=ip: without it a stranger whose From user is "trunk" is this endpoint, which has no auth.
         comment: 'Inbound calls from the SIP provider, identified by source address alone; they can only reach the Jitsi room.',
         options: [
-          ['type', 'endpoint'], ['context', 'from-trunk'], ['transport', 'transport-udp'], ...CODECS, ...NAT, ['identify_by', 'ip'],
-          ['allow_unauthenticated_options', 'no'], ['deny', '0.0.0.0/0.0.0.0'], ...sip.trunkSignallingCidrs.map<Option>((c) => ['permit', aclOf(c)]),
+          ['type', 'endpoint'],
+          ['context', 'from-trunk'],
+          ['transport', 'transport-udp'],
+          ...CODECS,
+          ...NAT,
+          ['identify_by', 'ip'],
+          ['allow_unauthenticated_options', 'no'],
+          ['deny', '0.0.0.0/0.0.0.0'],
+          ...sip.trunkSignallingCidrs.map<Option>((c) => ['permit', aclOf(c)]),
         ],
       },
       { name: 'trunk', options: [['type', 'identify'], ['endpoint', 'trunk'], ...sip.trunkSignallingCidrs.map<Option>((c) => ['match', c])] },
@@ -101,12 +141,30 @@ export function pjsipConf(a: AsteriskContext): string {
         name: user.extension,
         comment: `${user.name}: a phone over TLS from the client networks, SRTP when the phone offers it.`,
         options: [
-          ['type', 'endpoint'], ['context', 'internal'], ['transport', 'transport-tls'], ...CODECS, ...NAT,
-          ['identify_by', 'username'], ['auth', `${user.extension}-auth`], ['aors', user.extension], ['callerid', `"${user.name}" <${user.extension}>`],
-          ['media_encryption', 'sdes'], ['media_encryption_optimistic', 'yes'], ['allow_unauthenticated_options', 'no'], ...clientAcl,
+          ['type', 'endpoint'],
+          ['context', 'internal'],
+          ['transport', 'transport-tls'],
+          ...CODECS,
+          ...NAT,
+          ['identify_by', 'username'],
+          ['auth', `${user.extension}-auth`],
+          ['aors', user.extension],
+          ['callerid', `"${user.name}" <${user.extension}>`],
+          ['media_encryption', 'sdes'],
+          ['media_encryption_optimistic', 'yes'],
+          ['allow_unauthenticated_options', 'no'],
+          ...clientAcl,
         ],
       },
-      { name: user.extension, options: [['type', 'aor'], ['max_contacts', 2], ['remove_existing', 'yes'], ['qualify_frequency', 60]] },
+      {
+        name: user.extension,
+        options: [
+          ['type', 'aor'],
+          ['max_contacts', 2],
+          ['remove_existing', 'yes'],
+          ['qualify_frequency', 60],
+        ],
+      },
     );
     if (sip.wss) {
       sections.push(
@@ -114,11 +172,28 @@ export function pjsipConf(a: AsteriskContext): string {
           name: `webrtc-${user.extension}`,
           comment: `${user.name} in a browser (WSS on 8089, DTLS-SRTP).`,
           options: [
-            ['type', 'endpoint'], ['context', 'internal'], ['transport', 'transport-wss'], ['webrtc', 'yes'], ['disallow', 'all'], ['allow', 'opus,ulaw,alaw'],
-            ['identify_by', 'username'], ['allow_unauthenticated_options', 'no'], ['auth', `webrtc-${user.extension}-auth`], ['aors', `webrtc-${user.extension}`], ['callerid', `"${user.name}" <${user.extension}>`], ...clientAcl,
+            ['type', 'endpoint'],
+            ['context', 'internal'],
+            ['transport', 'transport-wss'],
+            ['webrtc', 'yes'],
+            ['disallow', 'all'],
+            ['allow', 'opus,ulaw,alaw'],
+            ['identify_by', 'username'],
+            ['allow_unauthenticated_options', 'no'],
+            ['auth', `webrtc-${user.extension}-auth`],
+            ['aors', `webrtc-${user.extension}`],
+            ['callerid', `"${user.name}" <${user.extension}>`],
+            ...clientAcl,
           ],
         },
-        { name: `webrtc-${user.extension}`, options: [['type', 'aor'], ['max_contacts', 2], ['remove_existing', 'yes']] },
+        {
+          name: `webrtc-${user.extension}`,
+          options: [
+            ['type', 'aor'],
+            ['max_contacts', 2],
+            ['remove_existing', 'yes'],
+          ],
+        },
       );
     }
   }
@@ -137,9 +212,14 @@ export function pjsipConf(a: AsteriskContext): string {
  * TLS 1.3 suites are not set by `cipher` and keep OpenSSL's defaults.
  */
 export const TLS_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-AES128-SHA256', 'ECDHE-RSA-AES256-SHA384',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-SHA256',
+  'ECDHE-RSA-AES256-SHA384',
 ] as const;
 
 /** Transports that need the Let's Encrypt certificate (written on the host after certbot succeeded). */
@@ -149,8 +229,14 @@ export function pjsipTlsConf(a: AsteriskContext): string {
     {
       name: 'transport-tls',
       options: [
-        ['type', 'transport'], ['protocol', 'tls'], ['bind', '0.0.0.0:5061'], ['cert_file', '/etc/asterisk/keys/fullchain.pem'],
-        ['priv_key_file', '/etc/asterisk/keys/privkey.pem'], ['method', 'sslv23'], ['cipher', TLS_CIPHERS.join(',')], ...nat,
+        ['type', 'transport'],
+        ['protocol', 'tls'],
+        ['bind', '0.0.0.0:5061'],
+        ['cert_file', '/etc/asterisk/keys/fullchain.pem'],
+        ['priv_key_file', '/etc/asterisk/keys/privkey.pem'],
+        ['method', 'sslv23'],
+        ['cipher', TLS_CIPHERS.join(',')],
+        ...nat,
       ],
     },
   ];
@@ -163,7 +249,12 @@ export function rtpConf(a: AsteriskContext): string {
   return renderConf('rtp.conf', [
     {
       name: 'general',
-      options: [['rtpstart', rtpPorts.from], ['rtpend', rtpPorts.to], ['strictrtp', 'yes'], ['icesupport', a.config.sip.wss ? 'yes' : 'no']],
+      options: [
+        ['rtpstart', rtpPorts.from],
+        ['rtpend', rtpPorts.to],
+        ['strictrtp', 'yes'],
+        ['icesupport', a.config.sip.wss ? 'yes' : 'no'],
+      ],
     },
     { name: 'ice_host_candidates', comment: 'WebRTC: advertise the Elastic IP for the private address.', op: '=>', options: [[a.privateIp, a.publicIp]] },
   ]);
@@ -181,42 +272,70 @@ export function extensionsConf(a: AsteriskContext): string {
   const users = sip.users.flatMap<Option>((u) => {
     const devices = `PJSIP/${u.extension}${sip.wss ? `&PJSIP/webrtc-${u.extension}` : ''}`;
     // The hint: busy-lamp and presence subscriptions (res_pjsip_exten_state) watch these devices.
-    return [['exten', `${u.extension},hint,${devices}`], ['exten', `${u.extension},1,Dial(${devices},30)`], ['same', 'n,Hangup()']];
+    return [
+      ['exten', `${u.extension},hint,${devices}`],
+      ['exten', `${u.extension},1,Dial(${devices},30)`],
+      ['same', 'n,Hangup()'],
+    ];
   });
-  return renderConf(
-    'extensions.conf',
-    [
-      { name: 'general', options: [['static', 'yes'], ['writeprotect', 'yes'], ['clearglobalvars', 'no']] },
-      {
-        name: 'internal', op: '=>',
-        comment: 'Registered phones: each other, and the Jitsi dial-in room. No route to the trunk (no toll fraud).',
-        options: [...users, ['exten', `${CONFERENCE_EXTENSION},1,Set(ROOM=${sip.dialInRoom})`], ['same', 'n,Goto(to-jitsi,s,1)']],
-      },
-      {
-        name: 'from-trunk', op: '=>',
-        comment: 'Calls from the SIP provider go to the Jitsi dial-in room only.',
-        options: [['exten', `_[+0-9a-zA-Z].,1,Set(ROOM=${sip.dialInRoom})`], ['same', 'n,Goto(to-jitsi,s,1)'], ['exten', `s,1,Set(ROOM=${sip.dialInRoom})`], ['same', 'n,Goto(to-jitsi,s,1)']],
-      },
-      {
-        name: 'from-jigasi', op: '=>',
-        comment: 'Calls from a Jitsi meeting may ring internal phones only.',
-        options: sip.users.flatMap<Option>((u) => [['exten', `${u.extension},1,Goto(internal,${u.extension},1)`]]).concat([['exten', '_X.,1,Hangup(21)']]),
-      },
-      { name: 'to-jitsi', op: '=>', options: toJitsi },
-      {
-        name: 'jigasi-headers', op: '=>',
-        comment: 'Pre-dial handler on the Jigasi leg.',
-        options: [['exten', 's,1,Set(PJSIP_HEADER(add,X-Room-Name)=${ARG1})'], ['same', 'n,Return()']],
-      },
-    ],
-  );
+  return renderConf('extensions.conf', [
+    {
+      name: 'general',
+      options: [
+        ['static', 'yes'],
+        ['writeprotect', 'yes'],
+        ['clearglobalvars', 'no'],
+      ],
+    },
+    {
+      name: 'internal',
+      op: '=>',
+      comment: 'Registered phones: each other, and the Jitsi dial-in room. No route to the trunk (no toll fraud).',
+      options: [...users, ['exten', `${CONFERENCE_EXTENSION},1,Set(ROOM=${sip.dialInRoom})`], ['same', 'n,Goto(to-jitsi,s,1)']],
+    },
+    {
+      name: 'from-trunk',
+      op: '=>',
+      comment: 'Calls from the SIP provider go to the Jitsi dial-in room only.',
+      options: [
+        ['exten', `_[+0-9a-zA-Z].,1,Set(ROOM=${sip.dialInRoom})`],
+        ['same', 'n,Goto(to-jitsi,s,1)'],
+        ['exten', `s,1,Set(ROOM=${sip.dialInRoom})`],
+        ['same', 'n,Goto(to-jitsi,s,1)'],
+      ],
+    },
+    {
+      name: 'from-jigasi',
+      op: '=>',
+      comment: 'Calls from a Jitsi meeting may ring internal phones only.',
+      options: sip.users.flatMap<Option>((u) => [['exten', `${u.extension},1,Goto(internal,${u.extension},1)`]]).concat([['exten', '_X.,1,Hangup(21)']]),
+    },
+    { name: 'to-jitsi', op: '=>', options: toJitsi },
+    {
+      name: 'jigasi-headers',
+      op: '=>',
+      comment: 'Pre-dial handler on the Jigasi leg.',
+      options: [
+        ['exten', 's,1,Set(PJSIP_HEADER(add,X-Room-Name)=${ARG1})'],
+        ['same', 'n,Return()'],
+      ],
+    },
+  ]);
 }
 
 export function loggerConf(): string {
   return renderConf('logger.conf', [
     { name: 'general', options: [['dateformat', '%F %T']] },
     // fail2ban watches security.log (failed auth, ACL, unknown accounts).
-    { name: 'logfiles', op: '=>', options: [['console', 'notice,warning,error'], ['messages.log', 'notice,warning,error'], ['security.log', 'security']] },
+    {
+      name: 'logfiles',
+      op: '=>',
+      options: [
+        ['console', 'notice,warning,error'],
+        ['messages.log', 'notice,warning,error'],
+        ['security.log', 'security'],
+      ],
+    },
   ]);
 }
 
@@ -232,25 +351,52 @@ export function loggerConf(): string {
 export function asteriskModules(a: AsteriskContext): string[] {
   return [
     // Configuration storage for res_pjsip's objects; astdb keeps registrations across restarts.
-    'res_sorcery_config.so', 'res_sorcery_memory.so', 'res_sorcery_astdb.so', 'res_pjproject.so',
-    'res_pjsip.so', 'res_pjsip_session.so', 'res_pjsip_pubsub.so', 'chan_pjsip.so',
+    'res_sorcery_config.so',
+    'res_sorcery_memory.so',
+    'res_sorcery_astdb.so',
+    'res_pjproject.so',
+    'res_pjsip.so',
+    'res_pjsip_session.so',
+    'res_pjsip_pubsub.so',
+    'chan_pjsip.so',
     // Who is calling: the trunk by address, everyone else by name and digest password.
-    'res_pjsip_endpoint_identifier_ip.so', 'res_pjsip_endpoint_identifier_user.so', 'res_pjsip_authenticator_digest.so',
-    'res_pjsip_registrar.so', 'res_pjsip_sdp_rtp.so', 'res_pjsip_nat.so', 'res_pjsip_caller_id.so', 'res_pjsip_dtmf_info.so',
+    'res_pjsip_endpoint_identifier_ip.so',
+    'res_pjsip_endpoint_identifier_user.so',
+    'res_pjsip_authenticator_digest.so',
+    'res_pjsip_registrar.so',
+    'res_pjsip_sdp_rtp.so',
+    'res_pjsip_nat.so',
+    'res_pjsip_caller_id.so',
+    'res_pjsip_dtmf_info.so',
     // PJSIP_HEADER (X-Room-Name for Jigasi); "pjsip set logger" for operators.
-    'res_pjsip_header_funcs.so', 'res_pjsip_logger.so',
+    'res_pjsip_header_funcs.so',
+    'res_pjsip_logger.so',
     // Desk phones: transfer (REFER); message-waiting, busy-lamp and presence SUBSCRIBEs (without a handler
     // for their event package pubsub answers 489 Bad Event) with the bodies their NOTIFYs carry (simple
     // message summary, dialog-info, PIDF, XPIDF). res_pjsip_exten_state links against res_pjsip_outbound_publish.
-    'res_pjsip_refer.so', 'res_pjsip_mwi.so', 'res_pjsip_mwi_body_generator.so', 'res_pjsip_outbound_publish.so', 'res_pjsip_exten_state.so',
-    'res_pjsip_pidf_body_generator.so', 'res_pjsip_xpidf_body_generator.so', 'res_pjsip_dialog_info_body_generator.so',
+    'res_pjsip_refer.so',
+    'res_pjsip_mwi.so',
+    'res_pjsip_mwi_body_generator.so',
+    'res_pjsip_outbound_publish.so',
+    'res_pjsip_exten_state.so',
+    'res_pjsip_pidf_body_generator.so',
+    'res_pjsip_xpidf_body_generator.so',
+    'res_pjsip_dialog_info_body_generator.so',
     // WebRTC: the WebSocket transport, and opus's SDP attributes (browser endpoints allow opus).
     ...(a.config.sip.wss ? ['res_http_websocket.so', 'res_pjsip_transport_websocket.so', 'res_format_attr_opus.so'] : []),
     // Media: RTP, SDES/DTLS-SRTP, G.711 both ways, bridges.
-    'res_rtp_asterisk.so', 'res_srtp.so', 'res_timing_timerfd.so', 'codec_ulaw.so', 'codec_alaw.so', 'codec_a_mu.so',
-    'bridge_simple.so', 'bridge_native_rtp.so',
+    'res_rtp_asterisk.so',
+    'res_srtp.so',
+    'res_timing_timerfd.so',
+    'codec_ulaw.so',
+    'codec_alaw.so',
+    'codec_a_mu.so',
+    'bridge_simple.so',
+    'bridge_native_rtp.so',
     // The dialplan: extensions.conf, Dial with its pre-dial handler (GoSub).
-    'pbx_config.so', 'app_dial.so', 'app_stack.so',
+    'pbx_config.so',
+    'app_dial.so',
+    'app_stack.so',
     // security.log, which fail2ban reads.
     'res_security_log.so',
   ];
@@ -277,7 +423,14 @@ export function coreConfs(): Record<string, string> {
       { name: 'general', options: [['country', 'us']] },
       {
         name: 'us',
-        options: [['description', 'United States / North America'], ['ringcadence', '2000,4000'], ['dial', '350+440'], ['busy', '480+620/500,0/500'], ['ring', '440+480/2000,0/4000'], ['congestion', '480+620/250,0/250']],
+        options: [
+          ['description', 'United States / North America'],
+          ['ringcadence', '2000,4000'],
+          ['dial', '350+440'],
+          ['busy', '480+620/500,0/500'],
+          ['ring', '440+480/2000,0/4000'],
+          ['congestion', '480+620/250,0/250'],
+        ],
       },
     ]),
     // Named ACLs are not used (each endpoint carries its own permit/deny); pjproject's defaults are kept.
@@ -294,9 +447,18 @@ export function coreConfs(): Record<string, string> {
 export function httpConf(a: AsteriskContext): string {
   const options: Option[] = a.config.sip.wss
     ? [
-        ['enabled', 'yes'], ['bindaddr', '127.0.0.1'], ['bindport', 8088], ['servername', ''], ['tlsenable', 'yes'], ['tlsbindaddr', '0.0.0.0:8089'],
-        ['tlscertfile', '/etc/asterisk/keys/fullchain.pem'], ['tlsprivatekey', '/etc/asterisk/keys/privkey.pem'],
-        ['tlsdisablev1', 'yes'], ['tlsdisablev11', 'yes'], ['tlscipher', TLS_CIPHERS.join(':')], ['tlsservercipherorder', 'yes'],
+        ['enabled', 'yes'],
+        ['bindaddr', '127.0.0.1'],
+        ['bindport', 8088],
+        ['servername', ''],
+        ['tlsenable', 'yes'],
+        ['tlsbindaddr', '0.0.0.0:8089'],
+        ['tlscertfile', '/etc/asterisk/keys/fullchain.pem'],
+        ['tlsprivatekey', '/etc/asterisk/keys/privkey.pem'],
+        ['tlsdisablev1', 'yes'],
+        ['tlsdisablev11', 'yes'],
+        ['tlscipher', TLS_CIPHERS.join(':')],
+        ['tlsservercipherorder', 'yes'],
       ]
     : [['enabled', 'no']];
   return renderConf('http.conf', [{ name: 'general', options }]);

@@ -39,8 +39,15 @@ export function fail2banJail(meetPrivateIp: string): string {
     {
       name: 'asterisk',
       options: [
-        ['enabled', 'true'], ['filter', 'asterisk'], ['backend', 'auto'], ['logpath', `${ASTERISK_STATE}/log/security.log`],
-        ['logtimezone', 'UTC'], ['banaction', 'iptables-allports'], ['maxretry', 5], ['findtime', '10m'], ['bantime', '1h'],
+        ['enabled', 'true'],
+        ['filter', 'asterisk'],
+        ['backend', 'auto'],
+        ['logpath', `${ASTERISK_STATE}/log/security.log`],
+        ['logtimezone', 'UTC'],
+        ['banaction', 'iptables-allports'],
+        ['maxretry', 5],
+        ['findtime', '10m'],
+        ['bantime', '1h'],
         ['ignoreip', `127.0.0.1/8 ${meetPrivateIp}`],
       ],
     },

@@ -1,0 +1,87 @@
+/** The constructs' grant methods on a bare stack: each adds its statements to the role, in call order, and the host waits for what it was granted. */
+import { App, TerraformStack, Testing } from 'cdktf';
+import { Dns } from '../constructs/dns';
+import { HostRole } from '../constructs/host-role';
+import { PrivateBucket } from '../constructs/private-bucket';
+import { Secrets } from '../constructs/secrets';
+
+type Statement = { sid?: string; actions?: string[]; resources?: string[]; condition?: { test: string; variable: string; values: string[] }[] };
+
+function bare(): { stack: TerraformStack; role: HostRole } {
+  const stack = new TerraformStack(Testing.app() as App, 'bare');
+  return { stack, role: new HostRole(stack, 'role', { name: 'r' }) };
+}
+
+/** The role's statements after the SSM agent's three. */
+function granted(stack: TerraformStack): Statement[] {
+  const json = JSON.parse(Testing.synth(stack)) as { data: { aws_iam_policy_document: Record<string, { statement: Statement[] }> } };
+  const doc = Object.entries(json.data.aws_iam_policy_document).find(([k]) => k.includes('grants'))![1];
+  expect(doc.statement.slice(0, 3).map((s) => s.sid)).toEqual(['SsmAgent', 'SessionManagerChannels', 'SsmAgentMessages']);
+  return doc.statement.slice(3);
+}
+
+describe('grant methods', () => {
+  it('PrivateBucket.grantReadWrite: objects (under a prefix) read, written, deleted; the bucket listed', () => {
+    const { stack, role } = bare();
+    new PrivateBucket(stack, 'uploads-bucket', { bucketName: 'b-up', noncurrentVersionDays: 1, partition: 'aws-cn', sidPrefix: 'Uploads' }).grantReadWrite(role, 'x/');
+    expect(granted(stack)).toEqual([
+      { sid: 'UploadsReadWrite', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: ['arn:aws-cn:s3:::b-up/x/*'] },
+      { sid: 'UploadsList', actions: ['s3:ListBucket'], resources: ['arn:aws-cn:s3:::b-up'] },
+    ]);
+  });
+
+  it('PrivateBucket.grantPut: put only (with multipart abort, or read back), never delete or list', () => {
+    const { stack, role } = bare();
+    new PrivateBucket(stack, 'recordings-bucket', { bucketName: 'b-rec', noncurrentVersionDays: 1 }).grantPut(role);
+    new PrivateBucket(stack, 'backups-bucket', { bucketName: 'b-bak', noncurrentVersionDays: 1, sidPrefix: 'Backups' }).grantPut(role, 'chat/', { readBack: true });
+    expect(granted(stack)).toEqual([
+      { sid: 'RecordingsBucketWrite', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: ['arn:aws:s3:::b-rec/*'] },
+      { sid: 'BackupsWrite', actions: ['s3:PutObject', 's3:GetObject'], resources: ['arn:aws:s3:::b-bak/chat/*'] },
+    ]);
+  });
+
+  it('Secrets.grantRead: one host folder only, and the host waits for exactly the parameters in it', () => {
+    const { stack, role } = bare();
+    const secrets = new Secrets(stack, 'secrets', { prefix: '/w/e', arn: { partition: 'aws', region: 'r-1', account: '111122223333' } });
+    secrets.add({ id: 'shared', description: 'both', paths: ['meet/x', 'pbx/x'] });
+    secrets.add({ id: 'pbx-only', description: 'pbx', paths: ['pbx/sip/1'] });
+    secrets.addPlain('meet/id', 'meet', 'v');
+    secrets.grantRead(role, 'pbx');
+    expect(granted(stack)).toEqual([
+      {
+        sid: 'OwnSecretsOnly',
+        actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
+        resources: ['arn:aws:ssm:r-1:111122223333:parameter/w/e/pbx', 'arn:aws:ssm:r-1:111122223333:parameter/w/e/pbx/*'],
+      },
+    ]);
+    expect(role.prerequisites).toEqual([role.policy, secrets.parameters['pbx/x'], secrets.parameters['pbx/sip/1']]);
+  });
+
+  it('Dns.grantAcmeChallenge: only the TXT record _acme-challenge.<fqdn> of its zone, UPSERT and DELETE', () => {
+    const { stack, role } = bare();
+    const dns = new Dns(stack, 'dns', { zoneName: 'z.test', zoneMode: 'lookup', hosts: [], sipDomain: 'z.test', pbxFqdn: 'pbx.z.test', partition: 'aws-us-gov' });
+    dns.grantAcmeChallenge(role, 'pbx.z.test');
+    const [change, status, find] = granted(stack);
+    expect(change.sid).toBe('AcmeChallengeOnly');
+    expect(change.actions).toEqual(['route53:ChangeResourceRecordSets']);
+    expect(change.resources![0]).toMatch(/^arn:aws-us-gov:route53:::hostedzone\/\$\{data\.aws_route53_zone\.[A-Za-z0-9_]+\.zone_id\}$/);
+    expect(change.condition).toEqual([
+      { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsNormalizedRecordNames', values: ['_acme-challenge.pbx.z.test'] },
+      { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsRecordTypes', values: ['TXT'] },
+      { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsActions', values: ['UPSERT', 'DELETE'] },
+    ]);
+    expect([status, find]).toEqual([
+      { sid: 'AcmeChangeStatus', actions: ['route53:GetChange'], resources: ['arn:aws-us-gov:route53:::change/*'] },
+      { sid: 'AcmeFindZone', actions: ['route53:ListHostedZones'], resources: ['*'] },
+    ]);
+  });
+
+  it('grants come out in call order, after the agent, whatever construct adds them', () => {
+    const { stack, role } = bare();
+    const bucket = new PrivateBucket(stack, 'b', { bucketName: 'b', noncurrentVersionDays: 1, sidPrefix: 'B' });
+    bucket.grantPut(role);
+    new Secrets(stack, 'secrets', { prefix: '/p' }).grantRead(role, 'chat');
+    bucket.grantReadWrite(role);
+    expect(granted(stack).map((s) => s.sid)).toEqual(['BWrite', 'OwnSecretsOnly', 'BReadWrite', 'BList']);
+  });
+});
