@@ -167,11 +167,17 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
     }
     if (dns.nameServers) new TerraformOutput(this, 'name_servers', { value: dns.nameServers, description: `Delegate ${config.dns.zoneName ?? config.dns.domain} to these` });
-    for (const purpose of BUCKETS) new TerraformOutput(this, `${purpose}_bucket`, { value: buckets[purpose].bucket.bucket });
+    for (const purpose of BUCKETS) new TerraformOutput(this, `${purpose}_bucket`, { value: buckets[purpose].bucket.bucket, description: BUCKET_OUTPUT[purpose] });
     new TerraformOutput(this, 'ssm_parameter_prefix', { value: ssmRoot, description: 'Secrets (SecureString) live under this path' });
     applyAudit(this, config);
   }
 }
+
+const BUCKET_OUTPUT: Record<BucketPurpose, string> = {
+  recordings: 'Bucket of the Jibri recordings (private; expire after storage.recordingsRetentionDays)',
+  uploads: 'Bucket of the Rocket.Chat file uploads (private)',
+  backups: 'Bucket of the nightly Rocket.Chat backups (private; expire after storage.backupRetentionDays)',
+};
 
 /** Warnings about values left from the shipped examples: a deploy with them fails or lands in the wrong place. */
 function warnAboutPlaceholders(stack: TerraformStack, config: EnvironmentConfig): void {
