@@ -24,6 +24,11 @@ const LABEL = '(?!-)[a-z0-9-]{1,63}(?<!-)';
 const DOMAIN_RE = new RegExp(`^(?:${LABEL}\\.)+[a-z]{2,63}$`);
 const HOST_LABEL_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const EMAIL_RE = new RegExp(`^[A-Za-z0-9._%+-]+@(?:${LABEL}\\.)+[a-z]{2,63}$`);
+/**
+ * Mail domains Let's Encrypt's Boulder refuses as an account contact: example.com/.net/.org (RFC 2606), and names
+ * without a public suffix (RFC 2606/6761 reserved TLDs, mDNS .local, and .internal, .lan, .home.arpa).
+ */
+export const NON_PUBLIC_MAIL_DOMAIN_RE = /(^|\.)example\.(com|net|org)$|(^|\.)(example|test|invalid|localhost|local|internal|lan|home\.arpa)$/;
 const AMI_RE = /^ami-[0-9a-f]{8,17}$/;
 const ACCOUNT_RE = /^\d{12}$/;
 /**
@@ -121,8 +126,18 @@ const baseSchema = z
           .default({ chat: 'chat', meet: 'meet', pbx: 'pbx' }),
       })
       .strict(),
-    /** Let's Encrypt account contact (expiry notices). */
-    letsEncryptEmail: z.string().regex(EMAIL_RE, 'must be an email address such as ops@example.com'),
+    /** Let's Encrypt account contact (it no longer sends expiry emails since 2025-06-04; the account still needs one it accepts). */
+    letsEncryptEmail: z
+      .string()
+      .regex(EMAIL_RE, 'must be an email address such as ops@example.com')
+      .superRefine((email, ctx) => {
+        const domain = email.split('@')[1] ?? '';
+        if (EMAIL_RE.test(email) && NON_PUBLIC_MAIL_DOMAIN_RE.test(domain))
+          ctx.addIssue({
+            code: 'custom',
+            message: `is on ${domain}, a documentation or non-public domain: Let's Encrypt refuses it as an account contact (invalidContact), so no host would get a certificate: set a mailbox of your own public domain`,
+          });
+      }),
     network: z
       .object({
         vpcCidr: z.string(),

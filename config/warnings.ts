@@ -4,12 +4,14 @@
  */
 import { overlaps, parseCidr } from './net';
 import { ROCKETCHAT_CYCLES } from './rocketchat-support';
-import type { EnvironmentConfig } from './schema';
+import { NON_PUBLIC_MAIL_DOMAIN_RE, type EnvironmentConfig } from './schema';
 
 /** Private and shared address space: a host on the internet never sees a phone's packets come from these. */
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'].map((c) => parseCidr(c)!);
-/** Domains reserved for documentation and tests (RFC 2606, RFC 6761): mail to them is never delivered. */
-const DOCUMENTATION_DOMAIN_RE = /(^|\.)(example|test|invalid|localhost)$|(^|\.)example\.(com|net|org)$/;
+/** Domains reserved for documentation and tests, or without a public suffix: mail to them is never delivered. */
+const DOCUMENTATION_DOMAIN_RE = NON_PUBLIC_MAIL_DOMAIN_RE;
+/** The shipped environment files' contact: a public domain (Let's Encrypt accepts it) that says what to do. */
+export const PLACEHOLDER_MAIL_DOMAIN = 'replace-with-your-domain.com';
 /** Asterisk takes an RTP and an RTCP port per call leg; a phone's call to the trunk or Jitsi has two legs. */
 export const RTP_PORTS_PER_PHONE = 4;
 /** Warn this many days before the Rocket.Chat release's end of life. */
@@ -34,10 +36,11 @@ export function configWarnings(config: EnvironmentConfig, now: Date = new Date()
   if (size < need)
     out.push(`sip.rtpPorts = ${JSON.stringify(rtp)}: ${size} ports carry fewer than the ${need} that ${config.sip.users.length} phones in calls at once take (${RTP_PORTS_PER_PHONE} each: RTP and RTCP per call leg): widen the range, e.g. 10000-19999`);
   const email = config.letsEncryptEmail;
-  if (DOCUMENTATION_DOMAIN_RE.test(email.split('@')[1] ?? ''))
-    out.push(`letsEncryptEmail = "${email}": is on a documentation domain, where Let's Encrypt's expiry notices are never delivered: set a mailbox you read`);
+  // A documentation or non-public domain is refused (config/schema.ts): Let's Encrypt would refuse the account.
+  if ((email.split('@')[1] ?? '') === PLACEHOLDER_MAIL_DOMAIN)
+    out.push(`letsEncryptEmail = "${email}": is the shipped placeholder: set a mailbox you read (Let's Encrypt stopped sending expiry emails on 2025-06-04, but writes to the account contact about revocations and policy changes)`);
   const admin = config.rocketchat.adminEmail;
-  if (admin !== undefined && DOCUMENTATION_DOMAIN_RE.test(admin.split('@')[1] ?? ''))
+  if (admin !== undefined && (DOCUMENTATION_DOMAIN_RE.test(admin.split('@')[1] ?? '') || admin.endsWith(`@${PLACEHOLDER_MAIL_DOMAIN}`)))
     out.push(`rocketchat.adminEmail = "${admin}": is on a documentation domain: the first administrator could never receive a password reset: set a mailbox you read`);
   if (config.tier === 'production' && config.jitsi.auth === 'none')
     out.push('jitsi.auth = "none": anyone who finds the production meet host can open rooms on it: use "jwt" (shared with Rocket.Chat) or "internal"');

@@ -125,6 +125,11 @@ describe('mistakes inside one environment', () => {
     { name: 'production without remote state', files: { staging: shipped('staging'), production: withoutState(shipped('production')) }, says: ['production.ts', 'state = (missing)', 'allowLocalState: true'] },
     { name: 'a mistyped tier, alone on its line', files: { staging: shipped('staging'), production: shipped('production', { tier: 'prod' }) }, says: ['production.ts', 'tier = "prod": must be "staging" or "production"'], lines: 1 },
     { name: 'a misspelt field', files: both({ letsEncryptEmial: 'a@b.com' }), says: ['staging.ts', '  - letsEncryptEmial = "a@b.com": unknown field; did you mean letsEncryptEmail?\n'], lines: 1 },
+    // Let's Encrypt (Boulder) refuses such an account contact: no certificate, the hosts fail at boot.
+    ...['ops@example.com', 'ops@mail.example.net', 'ops@example.org', 'ops@weebeetalk.example', 'ops@corp.test', 'ops@x.invalid', 'ops@box.localhost', 'ops@nas.local', 'ops@corp.internal', 'ops@router.lan', 'ops@printer.home.arpa'].map((email) =>
+      bad(`a Let's Encrypt email at ${email}`, { letsEncryptEmail: email }, [`letsEncryptEmail = ${JSON.stringify(email)}: `, "Let's Encrypt refuses it"]),
+    ),
+    { name: "a Let's Encrypt email on a documentation domain in production too", files: both({}, { letsEncryptEmail: 'ops@weebeetalk.example' }), says: ['production.ts', 'letsEncryptEmail = "ops@weebeetalk.example"', "Let's Encrypt refuses it"] },
     bad('allowLocalState outside production', { allowLocalState: true }, ['allowLocalState = true: only applies to production']),
     // Versions, against the day of synthesis.
     bad('an end-of-life Rocket.Chat release', { rocketchat: { release: '7.10.10', mongodbVersion: '7.0' } }, ['rocketchat.release = "7.10.10"', '7.10 reached end of life on 2026-06-30', '8.9 LTS (until 2027-09-30)']),
@@ -208,7 +213,7 @@ describe('likely mistakes are warnings', () => {
   test.each([
     { name: 'a private SIP client network on a public host', s: { sip: { clientCidrs: ['10.99.0.0/16'] } }, says: 'sip.clientCidrs.0 = "10.99.0.0/16": is a private network' },
     { name: 'an RTP range too small for the phones', s: { sip: { rtpPorts: { from: 10000, to: 10005 } } }, says: 'sip.rtpPorts = {"from":10000,"to":10005}: 6 ports carry fewer than the 8 that 2 phones' },
-    { name: "a Let's Encrypt email on a documentation domain", s: {}, says: 'letsEncryptEmail = "ops@weebeetalk.example": is on a documentation domain' },
+    { name: "the shipped placeholder Let's Encrypt email", s: {}, says: 'letsEncryptEmail = "ops@replace-with-your-domain.com": is the shipped placeholder' },
     { name: 'an administrator email on a documentation domain', s: { rocketchat: { adminEmail: 'admin@example.com' } }, says: 'rocketchat.adminEmail = "admin@example.com": is on a documentation domain' },
     { name: 'a SIP trunk without Jigasi to put its calls into Jitsi', s: { jitsi: { jigasi: false }, sip: { trunkSignallingCidrs: ['192.0.2.0/28'] } }, says: 'jitsi.jigasi = false: calls from sip.trunkSignallingCidrs' },
   ])('$name', ({ s, says }) => {

@@ -83,7 +83,7 @@ describe('tier defaults', () => {
       // Production refuses local state unless told (test/config-mistakes.test.ts); the defaults are what is tested here.
       ...(tier === 'production' ? { allowLocalState: true } : {}),
       dns: { domain: 'example.org' },
-      letsEncryptEmail: 'ops@example.org',
+      letsEncryptEmail: 'ops@weebeetalk.co.id',
       // Every field of these has a default, but the sections themselves are required (see the report).
       sip: {},
       jitsi: {},
@@ -306,6 +306,10 @@ describe('names and shapes', () => {
     for (const bad of ['ops', 'ops@', '@example.com', 'ops example.com', 'ops@example']) {
       expectRefused(variant(staging, { letsEncryptEmail: bad }), { field: 'letsEncryptEmail', value: bad, says: /must be an email address/, fix: /such as ops@example\.com/ });
     }
+  });
+
+  test("a Let's Encrypt email on a public domain is accepted", () => {
+    for (const ok of ['ops@weebeetalk.co.id', 'noc@example.co.uk', 'certs@mail.examples.com', 'a@testing.io']) expect(loadEnvironment(variant(staging, { letsEncryptEmail: ok })).letsEncryptEmail).toBe(ok);
   });
 
   test('an instance type of unknown shape', () => {

@@ -7,7 +7,8 @@ const production: EnvironmentFile = {
   // The provider refuses any other account: set your production account id.
   aws: { region: 'ap-southeast-3', allowedAccountIds: ['123456789012'] },
   dns: { domain: 'weebeetalk.example', zone: 'lookup', caaIodef: 'mailto:security@weebeetalk.example' },
-  letsEncryptEmail: 'ops@weebeetalk.example',
+  // A mailbox you read, on a public domain: Let's Encrypt refuses example.com and .example, .test, .local... contacts.
+  letsEncryptEmail: 'ops@replace-with-your-domain.com',
   sip: {
     // Documentation ranges: replace with your SIP provider's and offices' networks.
     trunkSignallingCidrs: ['192.0.2.0/28'],

@@ -7,7 +7,8 @@ const staging: EnvironmentFile = {
   aws: { region: 'ap-southeast-3' },
   // Replace with your organisation's domain and contact before the first deploy.
   dns: { domain: 'weebeetalk.example', zone: 'lookup' },
-  letsEncryptEmail: 'ops@weebeetalk.example',
+  // A mailbox you read, on a public domain: Let's Encrypt refuses example.com and .example, .test, .local... contacts.
+  letsEncryptEmail: 'ops@replace-with-your-domain.com',
   sip: {
     // Documentation range: replace with your office network, or leave the lists empty.
     clientCidrs: ['198.51.100.0/24'],
