@@ -145,7 +145,7 @@ interface Claim {
 /** What one environment claims that no other may: a second claim of the same key is a collision. */
 function claims(config: EnvironmentConfig): Claim[] {
   const out: Claim[] = [];
-  const zone = config.dns.zoneName ?? config.dns.domain;
+  const zone = zoneOf(config);
   for (const role of ROLES)
     out.push({ key: `name ${fqdnOf(config, role)}`, field: `dns.hostNames.${role}`, value: config.dns.hostNames[role], what: `its A and CAA records (${role} host)` });
   out.push({ key: `name _sips._tcp.${sipDomainOf(config)}`, field: 'dns.subdomain', value: config.dns.subdomain, what: 'its SIP SRV records' });
@@ -177,9 +177,30 @@ export function checkAcrossEnvironments(loaded: readonly LoadedEnvironment[]): C
       const fix = c.key.startsWith('state') ? 'give each environment its own state key (or leave state.key out: it defaults to weebeetalk/<name>/terraform.tfstate)' : 'give each environment its own dns.subdomain or host names';
       problems.push(`${c.field} = ${show(c.value)}: ${c.key} is already ${other.config.name}'s (${other.path}, ${c.what}): a deploy or destroy of ${env.config.name} would act on ${other.config.name}: ${fix}`);
     }
+    problems.push(...shadowedZones(env, loaded));
     if (problems.length > 0) errors.push(new ConfigError(env.config.name, problems, env.path));
   }
   return errors;
+}
+
+/**
+ * A zone this environment creates that another environment looks up by the same name: Route53 then holds two
+ * zones of that name, the lookup fails ("multiple zones matched") or finds the wrong one, and only one of them can
+ * be delegated. (Two creates are the claims' collision above.)
+ */
+function shadowedZones(env: LoadedEnvironment, loaded: readonly LoadedEnvironment[]): string[] {
+  if (env.config.dns.zone !== 'create') return [];
+  const zone = zoneOf(env.config);
+  return loaded
+    .filter((other) => other !== env && other.config.dns.zone === 'lookup' && zoneOf(other.config) === zone)
+    .map(
+      (other) =>
+        `dns.zone = ${show(env.config.dns.zone)}: creates zone ${zone}, which ${other.config.name} looks up (${other.path}): a second hosted zone of that name breaks ${other.config.name}'s lookup (or answers it with the wrong zone) and only one can be delegated: set dns.zone: 'lookup' to share the existing zone, or give one environment its own dns.zoneName`,
+    );
+}
+
+function zoneOf(config: EnvironmentConfig): string {
+  return config.dns.zoneName ?? config.dns.domain;
 }
 
 /** Every environment of a folder, loaded and checked; all mistakes of all files at once, or none. */

@@ -106,11 +106,18 @@ describe('collisions between environments', () => {
     { name: "staging's state is production's bucket and key", files: both({ state: prodState }), says: ['staging.ts', 'state.key = "weebeetalk/production/terraform.tfstate"', "is already production's", 'a deploy or destroy of staging would act on production'] },
     { name: 'two environments on the same names', files: { ...both(), qa: shipped('staging', { name: 'qa' }) }, says: ['qa.ts', 'dns.hostNames.chat = "chat"', "name chat.staging.weebeetalk.example is already staging's"] },
     { name: "a production host name inside staging's names", files: both({}, { dns: { hostNames: { chat: 'chat.staging' } } }), says: ['staging.ts', 'production.ts', 'dns.hostNames.chat', "name chat.staging.weebeetalk.example is already production's"] },
+    { name: "a created zone shadowing production's looked-up zone", files: both({ dns: { zone: 'create' } }), says: ['staging.ts', 'production.ts', 'dns.zone = "create"', 'zone weebeetalk.example', "production looks up"] },
+    { name: "a created production zone shadowing staging's looked-up zone", files: both({}, { dns: { zone: 'create' } }), says: ['production.ts', 'staging.ts', 'dns.zone = "create"', 'zone weebeetalk.example', 'staging looks up'] },
+    { name: 'a created zone named by zoneName, looked up by another', files: both({ dns: { zone: 'create', domain: 'staging.weebeetalk.example', subdomain: '', zoneName: 'weebeetalk.example' } }), says: ['staging.ts', 'production.ts', 'zone weebeetalk.example'] },
     { name: 'two created zones of one name', files: both({ dns: { zone: 'create' } }, { dns: { zone: 'create' } }), says: ['staging.ts', 'dns.zone = "create"', "zone weebeetalk.example is already production's"] },
   ];
   test.each(cases)('$name', ({ files, says }) => {
     const block = refusal(files);
     for (const s of says) expect(block).toContain(s);
+  });
+
+  test('two environments looking up one zone share it: fine', () => {
+    expect(() => withDir(both(), undefined, (dir) => buildApp(Testing.app(), { dir, now: TODAY }))).not.toThrow();
   });
 
   test('a state in the same bucket under its own key is fine', () => {
