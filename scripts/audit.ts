@@ -82,15 +82,17 @@ export function synthesizeInProcess(): Map<string, Json> {
 function audit(stacks: Map<string, Json>, configs: Map<string, EnvironmentConfig>, only: string | undefined, where: string): StackAudit[] {
   if (only !== undefined && !stacks.has(only)) throw new UsageError(`no stack "${only}" in ${where}; stacks: ${[...stacks.keys()].join(', ')}`);
   const order = [...configs.keys()];
-  return [...stacks]
-    .filter(([name]) => only === undefined || name === only)
-    // In the order config/environments lists them (staging first), not the manifest's.
-    .sort(([a], [b]) => (order.indexOf(a) + 1 || order.length + 1) - (order.indexOf(b) + 1 || order.length + 1) || a.localeCompare(b))
-    .map(([name, tf]) => {
-      const config = configs.get(name);
-      if (!config) throw new UsageError(`stack "${name}" in ${where} has no environment in config/environments: the policy depends on it`);
-      return auditStack(tf, config);
-    });
+  return (
+    [...stacks]
+      .filter(([name]) => only === undefined || name === only)
+      // In the order config/environments lists them (staging first), not the manifest's.
+      .sort(([a], [b]) => (order.indexOf(a) + 1 || order.length + 1) - (order.indexOf(b) + 1 || order.length + 1) || a.localeCompare(b))
+      .map(([name, tf]) => {
+        const config = configs.get(name);
+        if (!config) throw new UsageError(`stack "${name}" in ${where} has no environment in config/environments: the policy depends on it`);
+        return auditStack(tf, config);
+      })
+  );
 }
 
 export function runAudit(argv: readonly string[]): AuditRun {
@@ -120,7 +122,13 @@ export function runAudit(argv: readonly string[]): AuditRun {
       const other = readSynthesis(values.diff);
       // Only environments both syntheses hold, judged by today's configuration.
       const shared = new Map([...other].filter(([name]) => configs.has(name) && (values.env === undefined || name === values.env)));
-      diff = { against: values.diff, ...diffExposure(audits.filter((a) => shared.has(a.environment)), audit(shared, configs, undefined, values.diff)) };
+      diff = {
+        against: values.diff,
+        ...diffExposure(
+          audits.filter((a) => shared.has(a.environment)),
+          audit(shared, configs, undefined, values.diff),
+        ),
+      };
     }
     const report: Report = { audits, source, diff };
     return { code: violationCount(report) > 0 ? 1 : 0, stdout: render(report, format), stderr: '' };

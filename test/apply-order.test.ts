@@ -3,7 +3,7 @@
  * after its own DNS names exist (an ACME client must never ask before the name can resolve), and the settings
  * of one S3 bucket are changed one after another (S3 answers 409 OperationAborted to concurrent changes).
  */
-import { fqdnOf } from '../constructs/weebeetalk-stack';
+import { fqdnOf } from '../config/names';
 import { ROLES } from '../config/schema';
 import { allResources, byNameTag, dataSources, resources, synthEnvironment, synthVariant, type Item, type Synthesized } from './support/synth';
 
@@ -69,7 +69,8 @@ describe.each(ENVS)('apply order of %s', (env) => {
         }
       // The bucket is private before anything else is set on it.
       const pab = subs.find((i) => i.type === 'aws_s3_bucket_public_access_block') as Item;
-      for (const other of subs) if (other !== pab) expect({ sub: other.address, afterPublicAccessBlock: dependencyClosure(s, other).has(pab.address) }).toEqual({ sub: other.address, afterPublicAccessBlock: true });
+      for (const other of subs)
+        if (other !== pab) expect({ sub: other.address, afterPublicAccessBlock: dependencyClosure(s, other).has(pab.address) }).toEqual({ sub: other.address, afterPublicAccessBlock: true });
     }
     expect(parallel).toEqual([]);
   });

@@ -49,9 +49,10 @@ function freshStack(env: EnvironmentConfig = config): { app: App; stack: Terrafo
   const stack = new TerraformStack(app, env.name);
   new AwsProvider(stack, 'aws', { region: env.aws.region });
   applyAudit(stack, env);
-  const sg = Object.fromEntries(
-    ROLES.map((role) => [role, new SecurityGroup(stack, `sg-${role}`, { name: `weebeetalk-${env.name}-${role}`, description: `WeeBeeTalk ${role} host` })]),
-  ) as Record<Role, SecurityGroup>;
+  const sg = Object.fromEntries(ROLES.map((role) => [role, new SecurityGroup(stack, `sg-${role}`, { name: `weebeetalk-${env.name}-${role}`, description: `WeeBeeTalk ${role} host` })])) as Record<
+    Role,
+    SecurityGroup
+  >;
   return { app, stack, sg };
 }
 
@@ -73,18 +74,19 @@ type Add = (stack: TerraformStack, sg: Record<Role, SecurityGroup>) => void;
 
 /** An ingress rule on a host's group, from a CIDR in `rule` or from another host's group. */
 function ingress(role: Role, rule: Omit<VpcSecurityGroupIngressRuleConfig, 'securityGroupId'>, fromHost?: Role): Add {
-  return (stack, sg) =>
-    void new VpcSecurityGroupIngressRule(stack, 'bad', { securityGroupId: sg[role].id, ...(fromHost ? { referencedSecurityGroupId: sg[fromHost].id } : {}), ...rule });
+  return (stack, sg) => void new VpcSecurityGroupIngressRule(stack, 'bad', { securityGroupId: sg[role].id, ...(fromHost ? { referencedSecurityGroupId: sg[fromHost].id } : {}), ...rule });
 }
 
-const instance = (extra: Partial<ConstructorParameters<typeof Instance>[2]>): Add => (stack) =>
-  void new Instance(stack, 'bad', {
-    ami: 'ami-0123456789abcdef0',
-    instanceType: 't3.micro',
-    metadataOptions: { httpTokens: 'required' },
-    rootBlockDevice: { encrypted: true },
-    ...extra,
-  });
+const instance =
+  (extra: Partial<ConstructorParameters<typeof Instance>[2]>): Add =>
+  (stack) =>
+    void new Instance(stack, 'bad', {
+      ami: 'ami-0123456789abcdef0',
+      instanceType: 't3.micro',
+      metadataOptions: { httpTokens: 'required' },
+      rootBlockDevice: { encrypted: true },
+      ...extra,
+    });
 
 const TLS_ONLY = (arn: string): string =>
   JSON.stringify({
@@ -103,9 +105,21 @@ interface BadCase {
 
 const BAD: Record<RuleId, readonly BadCase[]> = {
   'WBT-SG-WORLD': [
-    { name: 'tcp 8443 world-open on chat (not on its allowlist)', add: ingress('chat', { ipProtocol: 'tcp', fromPort: 8443, toPort: 8443, cidrIpv4: '0.0.0.0/0', description: 'Alternative HTTPS' }), fires: ['WBT-SG-WORLD'] },
-    { name: 'udp 10000 world-open on chat (allowlisted on meet only)', add: ingress('chat', { ipProtocol: 'udp', fromPort: 10000, toPort: 10000, cidrIpv4: '0.0.0.0/0', description: 'Media' }), fires: ['WBT-SG-WORLD'] },
-    { name: '0.0.0.0/1 counts as the world', add: ingress('meet', { ipProtocol: 'tcp', fromPort: 8443, toPort: 8443, cidrIpv4: '0.0.0.0/1', description: 'Half the internet' }), fires: ['WBT-SG-WORLD'] },
+    {
+      name: 'tcp 8443 world-open on chat (not on its allowlist)',
+      add: ingress('chat', { ipProtocol: 'tcp', fromPort: 8443, toPort: 8443, cidrIpv4: '0.0.0.0/0', description: 'Alternative HTTPS' }),
+      fires: ['WBT-SG-WORLD'],
+    },
+    {
+      name: 'udp 10000 world-open on chat (allowlisted on meet only)',
+      add: ingress('chat', { ipProtocol: 'udp', fromPort: 10000, toPort: 10000, cidrIpv4: '0.0.0.0/0', description: 'Media' }),
+      fires: ['WBT-SG-WORLD'],
+    },
+    {
+      name: '0.0.0.0/1 counts as the world',
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 8443, toPort: 8443, cidrIpv4: '0.0.0.0/1', description: 'Half the internet' }),
+      fires: ['WBT-SG-WORLD'],
+    },
     { name: 'IPv6 ::/0', add: ingress('chat', { ipProtocol: 'tcp', fromPort: 8443, toPort: 8443, cidrIpv6: '::/0', description: 'Alternative HTTPS' }), fires: ['WBT-SG-WORLD'] },
   ],
   'WBT-SG-ADMIN': [
@@ -113,13 +127,25 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
     { name: 'RDP world-open', add: ingress('meet', { ipProtocol: 'tcp', fromPort: 3389, toPort: 3389, cidrIpv4: '0.0.0.0/0', description: 'RDP' }), fires: ['WBT-SG-ADMIN', 'WBT-SG-WORLD'] },
   ],
   'WBT-SG-SIP': [
-    { name: 'udp 5060 world-open on pbx without a justification', add: ingress('pbx', { ipProtocol: 'udp', fromPort: 5060, toPort: 5060, cidrIpv4: '0.0.0.0/0', description: 'SIP' }), fires: ['WBT-SG-SIP'] },
+    {
+      name: 'udp 5060 world-open on pbx without a justification',
+      add: ingress('pbx', { ipProtocol: 'udp', fromPort: 5060, toPort: 5060, cidrIpv4: '0.0.0.0/0', description: 'SIP' }),
+      fires: ['WBT-SG-SIP'],
+    },
     { name: 'RTP world-open on pbx', add: ingress('pbx', { ipProtocol: 'udp', fromPort: 10000, toPort: 19999, cidrIpv4: '0.0.0.0/0', description: 'RTP' }), fires: ['WBT-SG-SIP'] },
-    { name: 'tcp 5061 world-open on meet', add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5061, toPort: 5061, cidrIpv4: '0.0.0.0/0', description: 'SIP TLS' }), fires: ['WBT-SG-SIP', 'WBT-SG-WORLD'] },
+    {
+      name: 'tcp 5061 world-open on meet',
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5061, toPort: 5061, cidrIpv4: '0.0.0.0/0', description: 'SIP TLS' }),
+      fires: ['WBT-SG-SIP', 'WBT-SG-WORLD'],
+    },
   ],
   'WBT-SG-INTERNAL': [
     { name: 'MongoDB from the meet host', add: ingress('chat', { ipProtocol: 'tcp', fromPort: 27017, toPort: 27017, description: 'MongoDB' }, 'meet'), fires: ['WBT-SG-INTERNAL'] },
-    { name: 'a range containing Grafana 3000, from an office CIDR', add: ingress('chat', { ipProtocol: 'tcp', fromPort: 2900, toPort: 3100, cidrIpv4: '198.51.100.0/24', description: 'Dashboards' }), fires: ['WBT-SG-INTERNAL'] },
+    {
+      name: 'a range containing Grafana 3000, from an office CIDR',
+      add: ingress('chat', { ipProtocol: 'tcp', fromPort: 2900, toPort: 3100, cidrIpv4: '198.51.100.0/24', description: 'Dashboards' }),
+      fires: ['WBT-SG-INTERNAL'],
+    },
     { name: 'Asterisk AMI from the meet host', add: ingress('pbx', { ipProtocol: 'tcp', fromPort: 5038, toPort: 5038, description: 'AMI' }, 'meet'), fires: ['WBT-SG-INTERNAL'] },
   ],
   'WBT-SG-DESC': [
@@ -267,7 +293,12 @@ describe('the gate on the WeeBeeTalk stack', () => {
     const audit = auditStack(stack.toTerraform() as Json, open);
     const accepted = audit.groups.flatMap((g) => g.rows.filter((r) => r.verdict === 'accepted').map((r) => `${g.host} ${r.protocol} ${r.ports} ${r.peer}`));
     expect(accepted.sort()).toEqual(['pbx tcp 5060 0.0.0.0/0 (trunk)', 'pbx udp 10000-19999 0.0.0.0/0 (trunk-media)', 'pbx udp 5060 0.0.0.0/0 (trunk)']);
-    expect(audit.groups.flatMap((g) => g.rows).filter((r) => r.verdict === 'accepted').every((r) => r.justification === justification && r.rules[0] === 'WBT-SG-SIP')).toBe(true);
+    expect(
+      audit.groups
+        .flatMap((g) => g.rows)
+        .filter((r) => r.verdict === 'accepted')
+        .every((r) => r.justification === justification && r.rules[0] === 'WBT-SG-SIP'),
+    ).toBe(true);
     expect(audit.accepted).toBe(3);
   });
 });

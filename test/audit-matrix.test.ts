@@ -78,7 +78,9 @@ describe('the security-group matrix (matrix.ts)', () => {
       ...ingress({ sep: onChat({ ip_protocol: 'tcp', from_port: 80, to_port: 80, cidr_ipv4: '0.0.0.0/0' }) }),
       aws_security_group_rule: { legacy: { type: 'egress', security_group_id: `\${${CHAT}.id}`, protocol: '-1', from_port: 0, to_port: 0, cidr_blocks: ['0.0.0.0/0'], description: 'Everything out' } },
     });
-    (((tf.resource as JsonObject).aws_security_group as JsonObject).chat as JsonObject).ingress = [{ protocol: 'tcp', from_port: 443, to_port: 443, cidr_blocks: ['0.0.0.0/0'], description: 'Inline HTTPS' }];
+    (((tf.resource as JsonObject).aws_security_group as JsonObject).chat as JsonObject).ingress = [
+      { protocol: 'tcp', from_port: 443, to_port: 443, cidr_blocks: ['0.0.0.0/0'], description: 'Inline HTTPS' },
+    ];
     const a = auditStack(tf, config);
     // Ingress first, by port; protocol -1 is every protocol and port.
     expect(rows(a)).toEqual(['chat ingress tcp 80 0.0.0.0/0 ok WBT-SG-WORLD', 'chat ingress tcp 443 0.0.0.0/0 ok WBT-SG-WORLD', 'chat egress all all 0.0.0.0/0 violation WBT-SG-PROTO']);
@@ -98,7 +100,9 @@ describe('the security-group matrix (matrix.ts)', () => {
       }),
     });
     (((tf.resource as JsonObject).aws_security_group as JsonObject).chat as JsonObject).ingress = { protocol: 'tcp', from_port: 4001, to_port: 4001, self: true, description: 'Members' };
-    const peers = auditStack(tf, config).groups.find((g) => g.host === 'chat')?.rows.map((r) => `${r.ports} ${r.peer} world=${r.world}`);
+    const peers = auditStack(tf, config)
+      .groups.find((g) => g.host === 'chat')
+      ?.rows.map((r) => `${r.ports} ${r.peer} world=${r.world}`);
     expect(peers).toEqual(['4001 members of this group world=false', '8443 meet host world=false', '8444 prefix list pl-0123 world=false', '8445 10.0.0.0/16 world=false']);
   });
 
@@ -140,9 +144,16 @@ describe('the security-group matrix (matrix.ts)', () => {
   });
 
   test('a finding names the rule, the resource, what is wrong, and the fix', () => {
-    const a = auditStack(plan(ingress({ mongo: onChat({ ip_protocol: 'tcp', from_port: 27017, to_port: 27017, cidr_ipv4: '198.51.100.0/24', description: 'MongoDB', '//': META('staging/mongo') }) })), config);
-    expect(a.findings).toEqual([{ rule: 'WBT-SG-INTERNAL', address: 'aws_vpc_security_group_ingress_rule.mongo', path: 'staging/mongo', detail: 'chat host: ingress tcp 27017 from 198.51.100.0/24: exposes 27017 (MongoDB)' }]);
-    expect(findingMessage(a.findings[0])).toMatch(/^WBT-SG-INTERNAL .*: aws_vpc_security_group_ingress_rule\.mongo \(chat host: ingress tcp 27017 from 198\.51\.100\.0\/24: exposes 27017 \(MongoDB\)\)\. Fix: .+\.$/);
+    const a = auditStack(
+      plan(ingress({ mongo: onChat({ ip_protocol: 'tcp', from_port: 27017, to_port: 27017, cidr_ipv4: '198.51.100.0/24', description: 'MongoDB', '//': META('staging/mongo') }) })),
+      config,
+    );
+    expect(a.findings).toEqual([
+      { rule: 'WBT-SG-INTERNAL', address: 'aws_vpc_security_group_ingress_rule.mongo', path: 'staging/mongo', detail: 'chat host: ingress tcp 27017 from 198.51.100.0/24: exposes 27017 (MongoDB)' },
+    ]);
+    expect(findingMessage(a.findings[0])).toMatch(
+      /^WBT-SG-INTERNAL .*: aws_vpc_security_group_ingress_rule\.mongo \(chat host: ingress tcp 27017 from 198\.51\.100\.0\/24: exposes 27017 \(MongoDB\)\)\. Fix: .+\.$/,
+    );
   });
 });
 
@@ -162,7 +173,12 @@ describe('resource checks (checks.ts)', () => {
       aws_security_group: {},
       aws_instance: {
         a: { metadata_options: { http_endpoint: 'disabled' }, root_block_device: { encrypted: true }, user_data: '${data.cloudinit_config.c.rendered}', '//': META('staging/a') },
-        b: { metadata_options: [{ http_tokens: 'optional' }], root_block_device: [{ encrypted: false }], user_data_base64: Buffer.from('SIP_PASSWORD=hunter2hunter2\n').toString('base64'), '//': META('staging/b') },
+        b: {
+          metadata_options: [{ http_tokens: 'optional' }],
+          root_block_device: [{ encrypted: false }],
+          user_data_base64: Buffer.from('SIP_PASSWORD=hunter2hunter2\n').toString('base64'),
+          '//': META('staging/b'),
+        },
       },
     });
     expect(checks(tf)).toEqual([
@@ -181,7 +197,11 @@ describe('resource checks (checks.ts)', () => {
       {
         aws_security_group: {},
         aws_s3_bucket: { a: { bucket: 'a', '//': META('staging/a') }, b: { bucket: 'b', '//': META('staging/b') }, c: { bucket: 'c', '//': META('staging/c') } },
-        aws_s3_bucket_public_access_block: { pa: { bucket: '${aws_s3_bucket.a.id}', ...flags }, pb: { bucket: 'b', ...flags }, pc: { bucket: '${aws_s3_bucket.c.bucket}', ...flags, ignore_public_acls: false } },
+        aws_s3_bucket_public_access_block: {
+          pa: { bucket: '${aws_s3_bucket.a.id}', ...flags },
+          pb: { bucket: 'b', ...flags },
+          pc: { bucket: '${aws_s3_bucket.c.bucket}', ...flags, ignore_public_acls: false },
+        },
         aws_s3_bucket_policy: {
           qa: { bucket: '${aws_s3_bucket.a.id}', policy: '${data.aws_iam_policy_document.tls.json}' },
           qb: { bucket: 'b', policy: JSON.stringify({ Version: '2012-10-17', Statement: [deny] }) },
@@ -192,7 +212,13 @@ describe('resource checks (checks.ts)', () => {
         aws_iam_policy_document: {
           tls: {
             statement: [
-              { effect: 'Deny', principals: [{ type: '*', identifiers: ['*'] }], actions: ['s3:*'], resources: ['${aws_s3_bucket.a.arn}/*'], condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }] },
+              {
+                effect: 'Deny',
+                principals: [{ type: '*', identifiers: ['*'] }],
+                actions: ['s3:*'],
+                resources: ['${aws_s3_bucket.a.arn}/*'],
+                condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
+              },
             ],
           },
         },

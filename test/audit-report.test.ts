@@ -77,7 +77,11 @@ describe('npm run audit on the shipped environments', () => {
   test('json for tools: every row with its peer resolved, never a ${...} token', () => {
     const run = runAudit(['--out', out, '--format', 'json', '--env', 'production']);
     expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as { ok: boolean; environments: { environment: string; violations: number; groups: { host: string; rows: { peer: string; verdict: string; rules: string[] }[] }[] }[]; policy: { id: string }[] };
+    const report = JSON.parse(run.stdout) as {
+      ok: boolean;
+      environments: { environment: string; violations: number; groups: { host: string; rows: { peer: string; verdict: string; rules: string[] }[] }[] }[];
+      policy: { id: string }[];
+    };
     expect(report.ok).toBe(true);
     expect(report.environments.map((e) => [e.environment, e.violations])).toEqual([['production', 0]]);
     const rows = report.environments[0].groups.flatMap((g) => g.rows.map((r) => ({ host: g.host, ...r })));
@@ -100,12 +104,17 @@ describe('violations, accepted exposure and diffs', () => {
     const run = runAudit(['--out', bad, '--format', 'markdown']);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('| ingress | tcp | 27017 | 0.0.0.0/0 | MongoDB for the BI tool [not in the port plan] | VIOLATION | WBT-SG-INTERNAL, WBT-SG-WORLD |');
-    expect(run.stdout).toContain('- `aws_vpc_security_group_ingress_rule.hand-added`: WBT-SG-INTERNAL Database, monitoring and internal ports never open to any peer: aws_vpc_security_group_ingress_rule.hand-added');
+    expect(run.stdout).toContain(
+      '- `aws_vpc_security_group_ingress_rule.hand-added`: WBT-SG-INTERNAL Database, monitoring and internal ports never open to any peer: aws_vpc_security_group_ingress_rule.hand-added',
+    );
     expect(run.stdout).toMatch(/❌ staging: .* 2 violation\(s\)/);
   });
 
   test('--diff shows exposure opened and closed between two syntheses', () => {
-    const bad = writeSynthesis('diff-bad', withIngress({ referenced_security_group_id: groupRef(stagingJson(), 'meet'), ip_protocol: 'tcp', from_port: 8443, to_port: 8443, description: 'Internal API' }));
+    const bad = writeSynthesis(
+      'diff-bad',
+      withIngress({ referenced_security_group_id: groupRef(stagingJson(), 'meet'), ip_protocol: 'tcp', from_port: 8443, to_port: 8443, description: 'Internal API' }),
+    );
     const opened = runAudit(['--out', bad, '--diff', out, '--env', 'staging', '--format', 'markdown']);
     expect(opened.code).toBe(0);
     expect(stable(opened.stdout)).toContain('## Exposure changes against <tmp>/cdktf.out');

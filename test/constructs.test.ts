@@ -29,8 +29,10 @@ function bare(build: (stack: TerraformStack) => void): Synthesized & { stack: Te
 /** depends_on of an item, as the addresses it names. */
 const dependsOn = (i: Item): string[] => (Array.isArray(i.block.depends_on) ? i.block.depends_on.map((d) => String(d).replace(/^\$\{|\}$/g, '')) : []);
 
-const bucket = (props: Partial<ConstructorParameters<typeof PrivateBucket>[2]> = {}) => (scope: Construct) =>
-  void new PrivateBucket(scope, 'uploads', { bucketName: 'weebeetalk-test-uploads-0123456789', noncurrentVersionDays: 30, ...props });
+const bucket =
+  (props: Partial<ConstructorParameters<typeof PrivateBucket>[2]> = {}) =>
+  (scope: Construct) =>
+    void new PrivateBucket(scope, 'uploads', { bucketName: 'weebeetalk-test-uploads-0123456789', noncurrentVersionDays: 30, ...props });
 
 describe('PrivateBucket on a bare stack', () => {
   test('a protected bucket refuses forceDestroy', () => {
@@ -97,7 +99,11 @@ describe('PrivateBucket on a bare stack', () => {
     expect(dependsOn(order[0])).toEqual([]);
     for (let i = 1; i < order.length; i++) expect({ sub: order[i].type, dependsOn: dependsOn(order[i]) }).toEqual({ sub: order[i].type, dependsOn: [order[i - 1].address] });
     // Every resource of the construct is one of them or the bucket.
-    expect(allResources(s).map((r) => r.type).sort()).toEqual(['aws_s3_bucket', ...order.map((r) => r.type)].sort());
+    expect(
+      allResources(s)
+        .map((r) => r.type)
+        .sort(),
+    ).toEqual(['aws_s3_bucket', ...order.map((r) => r.type)].sort());
   });
 
   test('lifecycle without expiry: old versions, stale multipart uploads and delete markers go; current objects stay', () => {
@@ -163,7 +169,11 @@ describe('HostIdentity on a bare stack', () => {
     expect(association.block.allocation_id).toBe(eip.ref('allocation_id'));
     expect(association.block.network_interface_id).toBe(eni.ref('id'));
     expect(association.block.instance_id).toBeUndefined();
-    expect(allResources(s).map((r) => r.type).sort()).toEqual(['aws_eip', 'aws_eip_association', 'aws_network_interface']);
+    expect(
+      allResources(s)
+        .map((r) => r.type)
+        .sort(),
+    ).toEqual(['aws_eip', 'aws_eip_association', 'aws_network_interface']);
   });
 
   test.each([
@@ -234,8 +244,21 @@ describe('Firewalls on a bare stack', () => {
     const ingress = resources(s, 'aws_vpc_security_group_ingress_rule');
     expect(ingress.map((r) => asObject(r.block.tags, 'tags').Name).sort()).toEqual(RULES.map((r) => r.id).sort());
     const byName = (id: string): Item => single(ingress, id, (r) => (r.block.tags as { Name?: string }).Name === id);
-    expect(byName('chat-https-world').block).toMatchObject({ security_group_id: groupOf(s, 'chat').ref('id'), ip_protocol: 'tcp', from_port: 443, to_port: 443, cidr_ipv4: '0.0.0.0/0', description: 'Rocket.Chat web' });
-    expect(byName('pbx-sip-from-meet').block).toMatchObject({ security_group_id: groupOf(s, 'pbx').ref('id'), ip_protocol: 'udp', from_port: 5060, to_port: 5060, referenced_security_group_id: groupOf(s, 'meet').ref('id') });
+    expect(byName('chat-https-world').block).toMatchObject({
+      security_group_id: groupOf(s, 'chat').ref('id'),
+      ip_protocol: 'tcp',
+      from_port: 443,
+      to_port: 443,
+      cidr_ipv4: '0.0.0.0/0',
+      description: 'Rocket.Chat web',
+    });
+    expect(byName('pbx-sip-from-meet').block).toMatchObject({
+      security_group_id: groupOf(s, 'pbx').ref('id'),
+      ip_protocol: 'udp',
+      from_port: 5060,
+      to_port: 5060,
+      referenced_security_group_id: groupOf(s, 'meet').ref('id'),
+    });
     expect(byName('pbx-sip-from-meet').block.cidr_ipv4).toBeUndefined();
     expect(byName('pbx-rtp-sip-client').block).toMatchObject({ security_group_id: groupOf(s, 'pbx').ref('id'), from_port: 10000, to_port: 19999, cidr_ipv4: '198.51.100.0/24' });
     // The rule's id is its construct id: renaming it replaces the rule.

@@ -27,13 +27,7 @@ const EXPECTED: Record<string, Expected> = {
   staging: {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
     meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx')],
-    pbx: [
-      rule('udp', '5060', 'sg:meet'),
-      rule('tcp', '5060', 'sg:meet'),
-      rule('tcp', '5061', STAGING_CLIENTS),
-      rule('udp', '10000-19999', 'sg:meet'),
-      rule('udp', '10000-19999', STAGING_CLIENTS),
-    ],
+    pbx: [rule('udp', '5060', 'sg:meet'), rule('tcp', '5060', 'sg:meet'), rule('tcp', '5061', STAGING_CLIENTS), rule('udp', '10000-19999', 'sg:meet'), rule('udp', '10000-19999', STAGING_CLIENTS)],
   },
   production: {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
@@ -56,13 +50,7 @@ const EXPECTED: Record<string, Expected> = {
   },
   'admin-and-trunk': {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
-    meet: [
-      rule('tcp', '443', WORLD),
-      rule('tcp', '80', WORLD),
-      rule('udp', '10000', WORLD),
-      rule('udp', '20000-20050', 'sg:pbx'),
-      ...ssh(['203.0.113.0/28', '198.18.0.0/15']),
-    ],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
     pbx: [
       rule('udp', '5060', 'sg:meet'),
       rule('udp', '5060', '192.0.2.0/28'),

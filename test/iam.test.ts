@@ -10,8 +10,7 @@ import { bucketsOf, PURPOSES, zoneIdRef, type Purpose } from './support/parts';
 import { asArray, asObject, asString, asStrings, dataSources, referenced, single, type Synthesized } from './support/synth';
 import { SHIPPED_AND_TUNED as ENVS } from './support/variants';
 
-const paramArn = (s: Synthesized, path: string): string =>
-  `arn:aws:ssm:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:parameter${path}`;
+const paramArn = (s: Synthesized, path: string): string => `arn:aws:ssm:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:parameter${path}`;
 const SSM_READS = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'];
 
 describe.each(ENVS)('IAM of %s', (_label, synth) => {
@@ -30,14 +29,16 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       expect(principals).toEqual([{ type: 'Service', identifiers: ['ec2.amazonaws.com'] }]);
       // Session Manager from an inline policy: AmazonSSMManagedInstanceCore would grant ssm:GetParameter(s) on "*".
       expect(iam.managedArns).toEqual([]);
-      expect(allows(iam.inline, 'ssm:UpdateInstanceInformation', `arn:aws:ec2:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:instance/i-0123`)).toBe(true);
+      expect(
+        allows(iam.inline, 'ssm:UpdateInstanceInformation', `arn:aws:ec2:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:instance/i-0123`),
+      ).toBe(true);
       for (const a of ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'])
         expect(allows(iam.inline, a, '*')).toBe(true);
     }
     expect(seen.size).toBe(3);
   });
 
-  test("the SSM agent may do what AmazonSSMManagedInstanceCore allows it, on \"*\", except reading parameters", () => {
+  test('the SSM agent may do what AmazonSSMManagedInstanceCore allows it, on "*", except reading parameters', () => {
     const s = synth();
     // The agent's own calls (registration, Session Manager's channels, State Manager) take Resource "*" in AWS's
     // managed policy; a narrower resource may refuse the registration and leave the host unreachable.
@@ -94,7 +95,10 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     expect(can('meet', 's3:PutObject', obj('recordings', 'r/1.mp4'))).toBe(s.config.jitsi.jibri);
     expect(can('meet', 's3:GetObject', obj('recordings', 'r/1.mp4'))).toBe(false);
     expect(can('meet', 's3:DeleteObject', obj('recordings', 'r/1.mp4'))).toBe(false);
-    const s3Resources = (role: Role): string[] => hostIam(s, role).inline.filter((st) => st.actions.some((a) => a.startsWith('s3:'))).flatMap((st) => [...st.resources]);
+    const s3Resources = (role: Role): string[] =>
+      hostIam(s, role)
+        .inline.filter((st) => st.actions.some((a) => a.startsWith('s3:')))
+        .flatMap((st) => [...st.resources]);
     for (const r of s3Resources('chat')) expect(r.startsWith(arn('uploads')) || r.startsWith(obj('backups', 'chat/'))).toBe(true);
     for (const r of s3Resources('meet')) expect(r).toBe(obj('recordings', '*'));
     if (!s.config.jitsi.jibri) expect(s3Resources('meet')).toEqual([]);
@@ -108,10 +112,14 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       effect: st.effect,
       actions: [...st.actions].sort(),
       resources: [...st.resources].sort(),
-      conditions: st.conditions.map((c): Record<string, unknown> => ({ ...c, values: asStrings(c.values, 'values').slice().sort() })).sort((a, b) => String(a.variable).localeCompare(String(b.variable))),
+      conditions: st.conditions
+        .map((c): Record<string, unknown> => ({ ...c, values: asStrings(c.values, 'values').slice().sort() }))
+        .sort((a, b) => String(a.variable).localeCompare(String(b.variable))),
     });
     // Everything but the SSM statements (own path, the SSM agent) every host has.
-    const route53 = hostIam(s, 'pbx').inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a))).map(normalize);
+    const route53 = hostIam(s, 'pbx')
+      .inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a)))
+      .map(normalize);
     expect(route53).toEqual([
       {
         effect: 'Allow',
@@ -126,7 +134,12 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       { effect: 'Allow', actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'], conditions: [] },
       { effect: 'Allow', actions: ['route53:ListHostedZones'], resources: ['*'], conditions: [] },
     ]);
-    for (const role of ['chat', 'meet'] as const) expect(hostIam(s, role).inline.flatMap((st) => st.actions).filter((a) => a.startsWith('route53:'))).toEqual([]);
+    for (const role of ['chat', 'meet'] as const)
+      expect(
+        hostIam(s, role)
+          .inline.flatMap((st) => st.actions)
+          .filter((a) => a.startsWith('route53:')),
+      ).toEqual([]);
   });
 
   test('no host policy names "*" as a resource except for ListHostedZones and the SSM agent, nor a wildcard action', () => {

@@ -107,9 +107,28 @@ describe('smoke check against a healthy fake stack', () => {
       }),
     );
     const { out, io } = captureIo();
-    const argv = [fx.env, '--outputs', file, '--json', '--resolver', `${LOOPBACK}:${fx.dnsPort}`, '--ca', fx.pki.caFile,
-      '--https-port', String(fx.httpsPort), '--http-port', String(fx.httpPort), '--sip-port', String(fx.sip.port),
-      '--sips-port', String(fx.sipsPort), '--timeout', '2000', '--skip', 'http-redirect,https:meet'];
+    const argv = [
+      fx.env,
+      '--outputs',
+      file,
+      '--json',
+      '--resolver',
+      `${LOOPBACK}:${fx.dnsPort}`,
+      '--ca',
+      fx.pki.caFile,
+      '--https-port',
+      String(fx.httpsPort),
+      '--http-port',
+      String(fx.httpPort),
+      '--sip-port',
+      String(fx.sip.port),
+      '--sips-port',
+      String(fx.sipsPort),
+      '--timeout',
+      '2000',
+      '--skip',
+      'http-redirect,https:meet',
+    ];
     const code = await main(argv, io);
     const parsed = JSON.parse(out.join('')) as { exitCode: number; results: CheckResult[] };
     expect(parsed.results.filter((r) => r.status === 'FAIL')).toEqual([]);
@@ -186,8 +205,15 @@ describe('smoke check failures', () => {
   });
 
   test('usage errors exit 2 without checking anything', async () => {
-    const cases: string[][] = [['--bogus'], ['a', 'b'], ['--skip', 'nope', '--outputs', fx.outputsFile], ['--timeout', 'soon'],
-      ['--outputs', join(fx.pki.dir, 'missing.json')], ['--outputs', fx.outputsFile, 'no-such-env'], ['--resolver', 'dns.google', '--outputs', fx.outputsFile]];
+    const cases: string[][] = [
+      ['--bogus'],
+      ['a', 'b'],
+      ['--skip', 'nope', '--outputs', fx.outputsFile],
+      ['--timeout', 'soon'],
+      ['--outputs', join(fx.pki.dir, 'missing.json')],
+      ['--outputs', fx.outputsFile, 'no-such-env'],
+      ['--resolver', 'dns.google', '--outputs', fx.outputsFile],
+    ];
     for (const argv of cases) {
       const { err, io } = captureIo();
       expect(await main(argv, io)).toBe(2);
@@ -235,9 +261,7 @@ describe('smoke CLI process', () => {
   test('--help prints the usage and exits 0', async () => {
     const root = join(__dirname, '..');
     const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', '--help'], { cwd: root, timeout: 10_000 }, (error, stdout) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }),
-      );
+      execFile(process.execPath, ['--import', 'tsx', 'scripts/smoke.ts', '--help'], { cwd: root, timeout: 10_000 }, (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }));
     });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: npm run smoke -- <env> \[options\]/);

@@ -90,8 +90,7 @@ describe.each(ENVS)('buckets of %s', (_label, synth) => {
       // Recordings keep no old versions: an expired recording must really be gone (privacy).
       expect(noncurrent).toEqual([purpose === 'recordings' ? 1 : storage.noncurrentVersionDays]);
       // Expiring current versions leaves delete markers: a rule must clean them up.
-      if (expected[purpose] !== undefined)
-        expect(wide.some((r) => r.block.expiration !== undefined && one(r.block.expiration, 'expiration').expired_object_delete_marker === true)).toBe(true);
+      if (expected[purpose] !== undefined) expect(wide.some((r) => r.block.expiration !== undefined && one(r.block.expiration, 'expiration').expired_object_delete_marker === true)).toBe(true);
       const multipart = wide.flatMap((r) => (r.block.abort_incomplete_multipart_upload === undefined ? [] : [Number(one(r.block.abort_incomplete_multipart_upload, 'abort').days_after_initiation)]));
       expect(multipart).toHaveLength(1);
       expect(multipart[0]).toBeGreaterThanOrEqual(1);

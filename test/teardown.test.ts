@@ -156,7 +156,8 @@ describe('cdktf destroy staging', () => {
     const granted: string[] = [];
     for (const role of ROLES) {
       const { effective } = hostIam(s, role);
-      for (const action of CREATES_UNTRACKED) if (allows(effective, action, '*') || allows(effective, action, 'arn:aws:ssm:ap-southeast-3:111122223333:parameter/weebeetalk/staging/x')) granted.push(`${role}: ${action}`);
+      for (const action of CREATES_UNTRACKED)
+        if (allows(effective, action, '*') || allows(effective, action, 'arn:aws:ssm:ap-southeast-3:111122223333:parameter/weebeetalk/staging/x')) granted.push(`${role}: ${action}`);
     }
     expect(granted).toEqual([]);
   });
@@ -223,7 +224,11 @@ describe('the variants differ only where configured', () => {
   test('production protections are absent from every staging-based variant', () => {
     for (const make of Object.values(portVariants)) {
       const v: Synthesized = make();
-      expect(allResources(v).filter((r) => preventsDestroy(r.block)).map((r) => r.address)).toEqual([]);
+      expect(
+        allResources(v)
+          .filter((r) => preventsDestroy(r.block))
+          .map((r) => r.address),
+      ).toEqual([]);
       expect(Object.keys(v.json.terraform?.backend ?? {}).filter((b) => b !== 'local')).toEqual([]);
       for (const i of resources(v, 'aws_instance')) expect(i.block.disable_api_termination).toBe(false);
     }

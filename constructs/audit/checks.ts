@@ -78,8 +78,19 @@ export function instanceChecks(tf: JsonObject, stack: string): Check[] {
 
     const root = blocks(e.body.root_block_device)[0];
     const devices = blocks(e.body.ebs_block_device);
-    const unencrypted = [...(root && isTrue(root.encrypted) ? [] : ['root_block_device']), ...devices.filter((d) => !isTrue(d.encrypted)).map((d) => `ebs_block_device ${str(d.device_name) ?? ''}`.trim())];
-    out.push(check(stack, e, 'WBT-EC2-ROOT-ENC', unencrypted.map((d) => `${d} is not encrypted`), `root${devices.length > 0 ? ` and ${devices.length} block device(s)` : ''} encrypted`));
+    const unencrypted = [
+      ...(root && isTrue(root.encrypted) ? [] : ['root_block_device']),
+      ...devices.filter((d) => !isTrue(d.encrypted)).map((d) => `ebs_block_device ${str(d.device_name) ?? ''}`.trim()),
+    ];
+    out.push(
+      check(
+        stack,
+        e,
+        'WBT-EC2-ROOT-ENC',
+        unencrypted.map((d) => `${d} is not encrypted`),
+        `root${devices.length > 0 ? ` and ${devices.length} block device(s)` : ''} encrypted`,
+      ),
+    );
 
     // Literal user-data on the instance itself; a ${data.cloudinit_config...} reference is checked at its source.
     const plain = str(e.body.user_data);
@@ -91,8 +102,7 @@ export function instanceChecks(tf: JsonObject, stack: string): Check[] {
     const problems = blocks(e.body.part).flatMap((part, i) => secretsIn(str(part.content) ?? '').map((p) => `part ${str(part.filename) ?? i + 1}: ${p}`));
     out.push(check(stack, e, 'WBT-EC2-USERDATA', problems, `${blocks(e.body.part).length} part(s), no secret-looking values`));
   }
-  for (const e of elements(tf, 'resource', 'aws_ebs_volume'))
-    out.push(check(stack, e, 'WBT-EBS-ENC', isTrue(e.body.encrypted) ? [] : ['encrypted is not true'], 'encrypted'));
+  for (const e of elements(tf, 'resource', 'aws_ebs_volume')) out.push(check(stack, e, 'WBT-EBS-ENC', isTrue(e.body.encrypted) ? [] : ['encrypted is not true'], 'encrypted'));
   return out;
 }
 
@@ -157,19 +167,12 @@ export function bucketChecks(tf: JsonObject, stack: string): Check[] {
     const name = str(bucket.body.bucket) ?? bucket.address;
     const pab = blocksOfPab.find((b) => pointsAt(b.body.bucket, bucket));
     const off = pab ? FLAGS.filter((f) => !isTrue(pab.body[f])) : [];
-    out.push(
-      check(stack, bucket, 'WBT-S3-PAB', pab ? off.map((f) => `${f} is not true`) : ['no aws_s3_bucket_public_access_block'], `${name}: all four flags`, pab ?? bucket),
-    );
+    out.push(check(stack, bucket, 'WBT-S3-PAB', pab ? off.map((f) => `${f} is not true`) : ['no aws_s3_bucket_public_access_block'], `${name}: all four flags`, pab ?? bucket));
 
     const policy = policies.find((p) => pointsAt(p.body.bucket, bucket));
     const statements = policy ? statementsOf(tf, str(policy.body.policy)) : undefined;
     const tlsOnly = (statements ?? []).some(
-      (s) =>
-        s.effect === 'Deny' &&
-        s.secureTransportFalse &&
-        s.principals.includes('*') &&
-        s.actions.some((a) => a === 's3:*' || a === '*') &&
-        s.resources.some((r) => r === '*' || r.endsWith('/*')),
+      (s) => s.effect === 'Deny' && s.secureTransportFalse && s.principals.includes('*') && s.actions.some((a) => a === 's3:*' || a === '*') && s.resources.some((r) => r === '*' || r.endsWith('/*')),
     );
     const problem = !policy
       ? 'no bucket policy'

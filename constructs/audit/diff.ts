@@ -16,7 +16,9 @@ export function diffExposure(current: readonly StackAudit[], previous: readonly 
   const flatten = (audits: readonly StackAudit[]): Map<string, ExposureChange> =>
     new Map(
       audits.flatMap((a) =>
-        a.groups.flatMap((g) => g.rows.map((row): [string, ExposureChange] => [[a.environment, g.host, row.direction, row.protocol, row.ports, row.peer].join('|'), { environment: a.environment, host: g.host, row }])),
+        a.groups.flatMap((g) =>
+          g.rows.map((row): [string, ExposureChange] => [[a.environment, g.host, row.direction, row.protocol, row.ports, row.peer].join('|'), { environment: a.environment, host: g.host, row }]),
+        ),
       ),
     );
   const now = flatten(current);

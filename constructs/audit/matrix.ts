@@ -13,7 +13,6 @@ import { ADMIN_PORTS, INTERNAL_PORTS, SIP_SIGNALLING_PORTS, sipExposure, worldAl
 export type Verdict = 'ok' | 'accepted' | 'violation';
 export type Direction = 'ingress' | 'egress';
 
-
 export interface MatrixRow {
   readonly direction: Direction;
   /** tcp, udp, all (-1), icmp, or the protocol number. */
@@ -49,7 +48,6 @@ export interface GroupMatrix {
   readonly rows: readonly MatrixRow[];
 }
 
-
 /** A security group of the stack, with the host role it belongs to (by name or Name tag). */
 export interface Group {
   readonly name: string;
@@ -60,11 +58,7 @@ export interface Group {
   readonly isDefault: boolean;
 }
 
-type Peer =
-  | { readonly kind: 'cidr'; readonly cidr: string }
-  | { readonly kind: 'group'; readonly ref: string }
-  | { readonly kind: 'self' }
-  | { readonly kind: 'prefix-list'; readonly id: string };
+type Peer = { readonly kind: 'cidr'; readonly cidr: string } | { readonly kind: 'group'; readonly ref: string } | { readonly kind: 'self' } | { readonly kind: 'prefix-list'; readonly id: string };
 
 /** One rule towards one peer, whatever resource type wrote it. */
 interface RawRule {
@@ -248,7 +242,12 @@ function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, gro
     }
     const allowlist = role ? worldAllowlist(env)[role] : [];
     if (!sipInside && !allowlist.some((e) => covers(e, protocol, from, to)))
-      flag('WBT-SG-WORLD', role ? `not on the ${role} allowlist (${allowlist.map((e) => `${e.protocol} ${e.from === e.to ? e.from : `${e.from}-${e.to}`}`).join(', ') || 'nothing'})` : 'world-open on a group of no host role');
+      flag(
+        'WBT-SG-WORLD',
+        role
+          ? `not on the ${role} allowlist (${allowlist.map((e) => `${e.protocol} ${e.from === e.to ? e.from : `${e.from}-${e.to}`}`).join(', ') || 'nothing'})`
+          : 'world-open on a group of no host role',
+      );
   }
 
   const findings = violated.map((v): Finding => ({ rule: v.rule, address: rule.element.address, path: rule.element.path, detail: v.detail }));
@@ -257,7 +256,15 @@ function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, gro
     protocol,
     from,
     to,
-    ports: !portsApply ? (protocol.startsWith('icmp') && rule.from !== undefined ? `type ${rule.from} code ${rule.to ?? -1}` : '-') : protocol === 'all' ? 'all' : from === to ? String(from) : `${from}-${to}`,
+    ports: !portsApply
+      ? protocol.startsWith('icmp') && rule.from !== undefined
+        ? `type ${rule.from} code ${rule.to ?? -1}`
+        : '-'
+      : protocol === 'all'
+        ? 'all'
+        : from === to
+          ? String(from)
+          : `${from}-${to}`,
     peer,
     world,
     description: rule.description,
@@ -294,7 +301,17 @@ export function securityGroupMatrix(tf: JsonObject, env: EnvironmentConfig, grou
   const matrices: GroupMatrix[] = [];
   const ordered = [...groups.values()].sort((a, b) => (a.role ? ROLES.indexOf(a.role) : 9) - (b.role ? ROLES.indexOf(b.role) : 9) || a.name.localeCompare(b.name));
   for (const g of ordered)
-    matrices.push({ host: g.host, role: g.role, name: g.name, description: g.description, address: g.element.address, rows: rows.filter((r) => r.group === g).map((r) => r.row).sort(rowOrder) });
+    matrices.push({
+      host: g.host,
+      role: g.role,
+      name: g.name,
+      description: g.description,
+      address: g.element.address,
+      rows: rows
+        .filter((r) => r.group === g)
+        .map((r) => r.row)
+        .sort(rowOrder),
+    });
   const orphans = rows.filter((r) => r.group === undefined).map((r) => r.row);
   if (orphans.length > 0) matrices.push({ host: 'other', name: 'groups outside this stack', description: '', address: '-', rows: orphans.sort(rowOrder) });
   return matrices;

@@ -49,7 +49,7 @@ export const RULES: readonly PolicyRule[] = [
     title: 'Admin ports (22, 3389) never world-open',
     checkov: ['CKV_AWS_24', 'CKV_AWS_25'],
     trivy: ['AWS-0107'],
-    fix: 'list the administrators\' networks in adminCidrs, or better, leave port 22 closed and use SSM Session Manager',
+    fix: "list the administrators' networks in adminCidrs, or better, leave port 22 closed and use SSM Session Manager",
   },
   {
     id: 'WBT-SG-SIP',
@@ -122,7 +122,7 @@ export const RULES: readonly PolicyRule[] = [
     title: 'Buckets refuse non-TLS access',
     checkov: ['CKV_AWS_379'],
     trivy: [],
-    fix: 'attach a bucket policy with a Deny statement for principal *, action s3:*, the bucket\'s objects, condition Bool aws:SecureTransport = false (constructs/private-bucket.ts does)',
+    fix: "attach a bucket policy with a Deny statement for principal *, action s3:*, the bucket's objects, condition Bool aws:SecureTransport = false (constructs/private-bucket.ts does)",
     note: 'CKV_AWS_379 looks for the same statement but only on buckets with a public ACL; trivy has none. AWS Config s3-bucket-ssl-requests-only and CIS AWS 2.1.1 are the same control.',
   },
 ];

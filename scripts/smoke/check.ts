@@ -58,7 +58,6 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-
 export function errorCode(err: unknown): string | undefined {
   return isRecord(err) && typeof err.code === 'string' ? err.code : undefined;
 }
@@ -108,9 +107,7 @@ export async function runPlan(plan: CheckPlan, timeoutMs: number): Promise<Check
   const controller = new AbortController();
   let stage = 'starting';
   const timer = setTimeout(() => controller.abort(new CheckTimeout()), timeoutMs);
-  const aborted = new Promise<never>((_, reject) =>
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }),
-  );
+  const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
   const finish = (status: Status, detail: string): CheckResult => ({
     check: plan.check,
     component: plan.component,

@@ -79,9 +79,7 @@ export function formatTable(report: SmokeReport, color = false): string {
   const rows = report.results.map((r) => [r.check, r.target, r.status, r.detail]);
   const widths = [0, 1, 2].map((i) => Math.max(header[i].length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[], status?: Status): string =>
-    [cells[0].padEnd(widths[0]), cells[1].padEnd(widths[1]), (status ? paint(status) + ' '.repeat(widths[2] - status.length) : cells[2].padEnd(widths[2])), cells[3]]
-      .join('  ')
-      .trimEnd();
+    [cells[0].padEnd(widths[0]), cells[1].padEnd(widths[1]), status ? paint(status) + ' '.repeat(widths[2] - status.length) : cells[2].padEnd(widths[2]), cells[3]].join('  ').trimEnd();
   const count = (s: Status): number => report.results.filter((r) => r.status === s).length;
   const summary = `${count('PASS')} passed, ${count('FAIL')} failed, ${count('SKIP')} skipped${report.env ? ` (${report.env})` : ''}: ${report.exitCode === 0 ? 'OK' : 'FAILED'}`;
   return [line(header), ...report.results.map((r, i) => line(rows[i], r.status)), '', summary, ''].join('\n');

@@ -40,14 +40,7 @@ function httpGet(ctx: CheckContext, options: http.RequestOptions, what: string):
 }
 
 /** GET over a fresh TLS connection to the IP; the certificate is judged before the request is sent. */
-async function httpsGet(
-  ctx: CheckContext,
-  ip: string,
-  port: number,
-  fqdn: string,
-  path: string,
-  ca: string | undefined,
-): Promise<{ cert: CertVerdict; response?: HttpResponse }> {
+async function httpsGet(ctx: CheckContext, ip: string, port: number, fqdn: string, path: string, ca: string | undefined): Promise<{ cert: CertVerdict; response?: HttpResponse }> {
   const socket = await connectTls(ctx, ip, port, fqdn, ca);
   const cert = judgeCertificate(socket, fqdn);
   if (!cert.ok) {
@@ -117,11 +110,7 @@ export function isHttpsRedirectTo(location: string, fqdn: string): boolean {
 
 export async function checkRedirect(ctx: CheckContext, ip: string, port: number, fqdn: string): Promise<Outcome> {
   ctx.stage(`connecting to ${hostPort(ip, port)}`);
-  const res = await httpGet(
-    ctx,
-    { host: ip, port, path: '/', agent: false, headers: { Host: fqdn, 'User-Agent': 'weebeetalk-smoke/1', Connection: 'close' } },
-    `GET http://${fqdn}/`,
-  );
+  const res = await httpGet(ctx, { host: ip, port, path: '/', agent: false, headers: { Host: fqdn, 'User-Agent': 'weebeetalk-smoke/1', Connection: 'close' } }, `GET http://${fqdn}/`);
   const location = res.headers.location;
   if (![301, 302, 307, 308].includes(res.status)) {
     return { ok: false, detail: `GET http://${fqdn}/ -> HTTP ${res.status}, expected a 301/302/307/308 redirect to https://${fqdn}` };

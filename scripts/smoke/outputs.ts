@@ -43,8 +43,7 @@ function flattenOutputs(obj: Record<string, unknown>, prefix = '', into = new Ma
 
 function lookup(flat: Map<string, unknown>, name: string): string | undefined {
   const wanted = normaliseKey(name);
-  const asString = (v: unknown): string | undefined =>
-    typeof v === 'string' && v.trim() !== '' ? v.trim() : typeof v === 'number' ? String(v) : undefined;
+  const asString = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : typeof v === 'number' ? String(v) : undefined);
   if (flat.has(wanted)) return asString(flat.get(wanted));
   const suffixed = [...flat.entries()].filter(([k]) => k.endsWith(wanted));
   const values = new Set(suffixed.map(([, v]) => asString(v)).filter((v): v is string => v !== undefined));
@@ -67,11 +66,7 @@ export function selectStackOutputs(json: unknown, env: string | undefined): Reco
   const stacks = Object.keys(json).filter((k) => isRecord(json[k]));
   if (stacks.length === 1 && env === undefined) return json[stacks[0]] as Record<string, unknown>;
   if (stacks.length === 0) throw new UsageError('outputs contain no chat_fqdn/meet_fqdn/pbx_fqdn/..._public_ip values');
-  throw new UsageError(
-    env === undefined
-      ? `outputs hold several stacks (${stacks.join(', ')}): name the environment`
-      : `outputs have no stack "${env}" (found: ${stacks.join(', ')})`,
-  );
+  throw new UsageError(env === undefined ? `outputs hold several stacks (${stacks.join(', ')}): name the environment` : `outputs have no stack "${env}" (found: ${stacks.join(', ')})`);
 }
 
 export function endpointsFromOutputs(stack: Record<string, unknown>): Endpoints {

@@ -5,7 +5,23 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
-import { CHECK_NAMES, COMPONENTS, DEFAULTS, errorText, hostPort, runPlan, UsageError, type CheckContext, type CheckName, type CheckPlan, type CheckResult, type Component, type Outcome, type SmokeOptions, type SmokeReport } from './check';
+import {
+  CHECK_NAMES,
+  COMPONENTS,
+  DEFAULTS,
+  errorText,
+  hostPort,
+  runPlan,
+  UsageError,
+  type CheckContext,
+  type CheckName,
+  type CheckPlan,
+  type CheckResult,
+  type Component,
+  type Outcome,
+  type SmokeOptions,
+  type SmokeReport,
+} from './check';
 import { checkDns } from './dns';
 import { checkChatHttps, checkMeetHttps, checkRedirect } from './http';
 import { endpointsFromOutputs, loadOutputs, selectStackOutputs, type Endpoints } from './outputs';
@@ -57,13 +73,7 @@ export function validateResolver(addr: string): void {
 function plansFor(endpoints: Endpoints, opts: Required<Pick<SmokeOptions, 'timeoutMs'>> & SmokeOptions, ca: string | undefined): CheckPlan[] {
   const plans: CheckPlan[] = [];
   // A missing or malformed output fails its checks instead of aborting the whole run.
-  const add = (
-    check: CheckName,
-    component: Component,
-    port: number | undefined,
-    run: (fqdn: string, ip: string, ctx: CheckContext) => Promise<Outcome>,
-    timeoutHint?: string,
-  ): void => {
+  const add = (check: CheckName, component: Component, port: number | undefined, run: (fqdn: string, ip: string, ctx: CheckContext) => Promise<Outcome>, timeoutHint?: string): void => {
     const { fqdn, ip } = endpoints[component];
     const target = `${fqdn ?? `${component}_fqdn?`}${port === undefined ? '' : ` @ ${hostPort(ip ?? '?', port)}`}`;
     const missing = [fqdn === undefined ? `${component}_fqdn` : '', ip === undefined ? `${component}_public_ip` : ''].filter(Boolean);

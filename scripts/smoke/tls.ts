@@ -54,10 +54,9 @@ export function judgeCertificate(socket: tls.TLSSocket, fqdn: string, now = new 
   const days = Math.floor((validTo.getTime() - now.getTime()) / 86_400_000);
   const date = Number.isNaN(validTo.getTime()) ? cert.valid_to : validTo.toISOString().slice(0, 10);
   // Let's Encrypt renews 30 days ahead: under 14 days left means renewal is not happening.
-  const expiry =
-    days < 0 ? `expired ${-days} days ago (${date})` : `expires in ${days} days (${date})${days < 14 ? ', renewal overdue?' : ''}`;
+  const expiry = days < 0 ? `expired ${-days} days ago (${date})` : `expires in ${days} days (${date})${days < 14 ? ', renewal overdue?' : ''}`;
   const issuer = [cert.issuer?.O, cert.issuer?.CN].filter(Boolean).join(' ') || 'unknown issuer';
-  const staging = /staging|fake/i.test(issuer) ? ' — a Let\'s Encrypt STAGING certificate' : '';
+  const staging = /staging|fake/i.test(issuer) ? " — a Let's Encrypt STAGING certificate" : '';
   if (problems.length > 0) return { ok: false, detail: `${problems.join('; ')}; issuer ${issuer}${staging}; ${expiry}` };
   return { ok: true, detail: `cert OK for ${fqdn} (issuer ${issuer}), ${expiry}` };
 }
