@@ -388,14 +388,33 @@ export function secretLookingTag(key: string, value: string): string | undefined
   return undefined;
 }
 
+/** AWS's limit of user tags per resource (keys under aws: do not count). */
+export const AWS_TAGS_PER_RESOURCE = 50;
+/**
+ * The most tags this project puts on one resource besides the user's (the provider's default tags Project,
+ * Environment, ManagedBy on every one): the instance adds Name, WeebeetalkPublicIp and WeebeetalkDataVolume
+ * (constructs/debian-host.ts); a DLM snapshot copies its volume's Name and weebeetalk:snapshot and adds
+ * SnapshotCreator (constructs/volume-snapshots.ts). test/config-mistakes.test.ts counts them in the plan.
+ */
+export const PROJECT_TAGS_PER_RESOURCE = 6;
+/** User tags that leave room for the project's own on every resource. */
+export const USER_TAG_LIMIT = AWS_TAGS_PER_RESOURCE - PROJECT_TAGS_PER_RESOURCE;
+/** Tag keys the project sets on some resources (besides weebeetalk:*), lowercase. */
+const PROJECT_TAG_KEYS = ['project', 'environment', 'managedby', 'name', 'weebeetalkpublicip', 'weebeetalkdatavolume', 'snapshotcreator'];
+
 function checkTags(ctx: Ctx, tags: Record<string, string>): void {
+  const keys = Object.keys(tags);
+  if (keys.length > USER_TAG_LIMIT) {
+    const first = keys[USER_TAG_LIMIT];
+    issue(ctx, ['tags', first], `is user tag ${USER_TAG_LIMIT + 1} of ${keys.length}: AWS allows ${AWS_TAGS_PER_RESOURCE} tags per resource and this project sets up to ${PROJECT_TAGS_PER_RESOURCE} on one (Project, Environment, ManagedBy, Name and the instance's or snapshot's own): at most ${USER_TAG_LIMIT} user tags: remove ${keys.length - USER_TAG_LIMIT}`);
+  }
   for (const [key, value] of Object.entries(tags)) {
     const path = ['tags', key];
     if (key.length < 1 || key.length > 128) issue(ctx, path, `key "${key}" must be 1 to 128 characters (AWS tag limit)`);
     else if (!TAG_TEXT_RE.test(key)) issue(ctx, path, `key "${key}" may hold only letters, digits, spaces and _ . : / = + - @ (AWS tag rules)`);
     else if (/^aws:/i.test(key)) issue(ctx, path, `key "${key}" starts with "aws:", which AWS reserves: choose another key`);
-    else if (/^weebeetalk:/i.test(key) || ['project', 'environment', 'managedby', 'name'].includes(key.toLowerCase()))
-      issue(ctx, path, `key "${key}" is set by this project (Project, Environment, ManagedBy, Name and weebeetalk:*): choose another key`);
+    else if (/^weebeetalk:/i.test(key) || PROJECT_TAG_KEYS.includes(key.toLowerCase()))
+      issue(ctx, path, `key "${key}" is set by this project (Project, Environment, ManagedBy, Name, WeebeetalkPublicIp, WeebeetalkDataVolume, SnapshotCreator and weebeetalk:*): choose another key`);
     if (value.length > 256) issue(ctx, path, 'must be at most 256 characters (AWS tag limit)');
     else if (!TAG_TEXT_RE.test(value)) issue(ctx, path, 'may hold only letters, digits, spaces and _ . : / = + - @ (AWS tag rules)');
     const secret = secretLookingTag(key, value);

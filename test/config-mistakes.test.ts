@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { AnnotationMetadataEntryType, App, TerraformStack, Testing } from 'cdktf';
 import { formatFailure, SynthesisError, synthesizeOrFail } from '../config/entry';
 import { ConfigError, ConfigErrors } from '../config/load';
+import { PROJECT_TAGS_PER_RESOURCE, USER_TAG_LIMIT } from '../config/schema';
 import { buildApp } from '../main';
 import { environmentsDir, shipped, type FileContent } from './support/environments-dir';
 
@@ -169,6 +170,8 @@ describe('mistakes inside one environment', () => {
     bad('a tag holding an access key id', { tags: { Deployer: 'AKIAIOSFODNN7EXAMPLE' } }, ['tags.Deployer = "AKIAIOSFODNN7EXAMPLE"', 'AWS access key id']),
     bad('a tag holding a random token', { tags: { Build: 'k8J2mQ9xZ4vT7pL1wR5nB3cY6dF0' } }, ['tags.Build = "k8J2mQ9xZ4vT7pL1wR5nB3cY6dF0"', 'long random-looking string']),
     bad('a tag key naming a secret', { tags: { DbPassword: 'x' } }, ['tags.DbPassword = "x"', 'names a secret']),
+    bad('more user tags than leave room for the project\'s on one resource', { tags: Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`Team${i + 1}`, 'ops'])) }, ['tags.Team45 = "ops": is user tag 45', 'AWS allows 50 tags per resource', 'at most 44 user tags', 'remove 1']),
+    bad('a user tag over a tag the instance carries', { tags: { WeebeetalkPublicIp: '1.2.3.4' } }, ['tags.WeebeetalkPublicIp = "1.2.3.4": key "WeebeetalkPublicIp" is set by this project']),
     bad('a tag value with a line break', { tags: { Team: 'ops\nadmin' } }, ['tags.Team = "ops\\nadmin": may hold only letters']),
   ];
   test.each(cases)('$name', ({ files, says, now, lines }) => {
@@ -193,6 +196,31 @@ describe('mistakes inside one environment', () => {
     // The role's own pin wins over ami.id.
     expect(amis).toEqual({ 'weebeetalk-staging-chat': 'ami-0fedcba9876543210', 'weebeetalk-staging-meet': 'ami-0123456789abcdef0', 'weebeetalk-staging-pbx': 'ami-0123456789abcdef0' });
   });
+});
+
+test('the project\'s own tags on one resource, counted from the plan, are what the tag limit leaves room for', () => {
+  const json = withDir(both({ snapshots: { enabled: true } }), undefined, (dir) => {
+    const stack = buildApp(Testing.app(), { dir, now: TODAY }).node.findChild('staging') as TerraformStack;
+    return JSON.parse(Testing.synth(stack)) as {
+      provider: { aws: { default_tags?: { tags: Record<string, string> }[] }[] };
+      resource: Record<string, Record<string, { tags?: Record<string, string>; policy_details?: { schedule?: { copy_tags?: boolean; tags_to_add?: Record<string, string> }[]; target_tags?: Record<string, string> } }>>;
+    };
+  });
+  const defaults = Object.keys(json.provider.aws[0].default_tags?.[0]?.tags ?? {});
+  const counted = (keys: string[]): number => new Set([...defaults, ...keys].filter((k) => !k.startsWith('aws:'))).size;
+  let most = 0;
+  for (const [type, blocks] of Object.entries(json.resource))
+    for (const block of Object.values(blocks)) {
+      most = Math.max(most, counted(Object.keys(block.tags ?? {})));
+      // DLM copies the volume's tags onto each snapshot and adds its own.
+      if (type === 'aws_dlm_lifecycle_policy')
+        for (const schedule of block.policy_details?.schedule ?? []) {
+          const volume = Object.values(json.resource.aws_ebs_volume).find((v) => Object.entries(block.policy_details?.target_tags ?? {}).every(([k, v2]) => v.tags?.[k] === v2));
+          most = Math.max(most, counted([...(schedule.copy_tags ? Object.keys(volume?.tags ?? {}) : []), ...Object.keys(schedule.tags_to_add ?? {})]));
+        }
+    }
+  expect(most).toBe(PROJECT_TAGS_PER_RESOURCE);
+  expect(USER_TAG_LIMIT).toBe(50 - most);
 });
 
 describe('several mistakes at once', () => {

@@ -415,6 +415,11 @@ describe('sizes and tier rules', () => {
   });
 });
 
+test('as many user tags as leave room for the project\'s own are accepted', () => {
+  const tags = Object.fromEntries(Array.from({ length: 44 }, (_, i) => [`Team${i + 1}`, 'ops']));
+  expect(Object.keys(loadEnvironment(variant(staging, { tags })).tags)).toHaveLength(44);
+});
+
 describe('SIP users', () => {
   test('users without client CIDRs to register from', () => {
     expectRefused(variant(staging, { sip: { clientCidrs: [] } }), {
