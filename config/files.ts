@@ -125,7 +125,8 @@ export function readEnvironmentFiles(dir: string = DEFAULT_ENVIRONMENTS_DIR, ids
   }
   for (const s of sources) {
     const tier = s.file.tier;
-    if (tier === 'staging' && /prod/.test(s.id)) problems.push(`${s.path}: tier = "staging" contradicts the file name ${s.id}: a production environment needs tier: 'production' (termination protection, prevent_destroy, snapshots)`);
+    // "prod" as a word of the name (prod, prod-eu, prod2, eu-production), not inside one (preprod, nonprod, products).
+    if (tier === 'staging' && /(^|-)prod(uction)?(-|\d|$)/.test(s.id)) problems.push(`${s.path}: tier = "staging" contradicts the file name ${s.id}: a production environment needs tier: 'production' (termination protection, prevent_destroy, snapshots)`);
     if (tier === 'production' && /(^|-)(stag(e|ing)?|stg|dev|test|qa|sandbox|demo)(-|\d|$)/.test(s.id))
       problems.push(`${s.path}: tier = "production" contradicts the file name ${s.id}: use tier: 'staging' for a disposable environment, or rename the file`);
   }

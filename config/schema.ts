@@ -80,6 +80,8 @@ const sipUser = z
     /** Display name shown on phones (pjsip.conf callerid): letters, digits, spaces and . , ' ( ) & / _ + - */
     name: z
       .string()
+      // Composed form first: an "é" typed as e + U+0301 is a letter, not a letter and a stray mark.
+      .normalize('NFC')
       .min(1, 'must not be empty')
       .max(64, 'must be at most 64 characters')
       .regex(SIP_NAME_RE, 'may hold only letters, digits, spaces and . , \' ( ) & / _ + - (it is written into pjsip.conf, where a quote, ; [ ] < > or a line break would change the configuration)'),
@@ -378,13 +380,36 @@ function entropy(text: string): number {
   return bits;
 }
 
+/** The words of a tag key, lowercase: split at separators and camelCase humps (DbPassword, GITHUB_TOKEN, APIKey). */
+function keyWords(key: string): string[] {
+  return key
+    .replace(/([a-z\d])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(/[^A-Za-z\d]+/)
+    .filter((w) => w !== '')
+    .map((w) => w.toLowerCase());
+}
+
+const SECRET_NOUNS = new Set(['pass', 'password', 'passwords', 'passwd', 'pwd', 'secret', 'secrets', 'token', 'tokens', 'credential', 'credentials', 'apikey', 'privatekey']);
+
+/** A key naming a secret ends with the secret's noun (DbPassword, ApiKey, GITHUB_TOKEN), not only contains it (CompassId, TokenRing). */
+function namesSecret(key: string): boolean {
+  const words = keyWords(key);
+  const last = words[words.length - 1] ?? '';
+  const lastTwo = words.slice(-2).join('');
+  return SECRET_NOUNS.has(last) || ['apikey', 'privatekey', 'secretkey', 'accesskey'].includes(lastTwo);
+}
+
 /** Why a tag value looks like a secret, or undefined. Tags are readable by anyone with Describe rights. */
 export function secretLookingTag(key: string, value: string): string | undefined {
-  if (/pass(word|wd)?|secret|token|api[-_ ]?key|private[-_ ]?key|credential/i.test(key)) return `the key "${key}" names a secret`;
+  if (namesSecret(key)) return `the key "${key}" names a secret`;
   if (/(password|passwd|pwd|secret|token|api[-_]?key)\s*[=:]/i.test(value)) return 'it holds a "name=value" secret';
   if (/\b(AKIA|ASIA)[0-9A-Z]{16}\b/.test(value)) return 'it holds an AWS access key id';
-  if (value.length >= 20 && /^[A-Za-z0-9+/=_-]+$/.test(value) && /[A-Za-z]/.test(value) && /\d/.test(value) && entropy(value) > 4)
-    return 'it is a long random-looking string, like a password or key';
+  if (/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/.test(value)) return 'it holds a JSON Web Token';
+  // One unbroken run of base64-like characters with both cases and digits: words joined by - or _, ids in one case
+  // (ULIDs, hex commit ids) and dates are not it.
+  for (const run of value.match(/[A-Za-z0-9+/=]{20,}/g) ?? [])
+    if (/[a-z]/.test(run) && /[A-Z]/.test(run) && /\d/.test(run) && entropy(run) > 4) return 'it is a long random-looking string, like a password or key';
   return undefined;
 }
 

@@ -88,6 +88,7 @@ describe('the shape of the environment files names the file', () => {
     { name: 'two files with one name', files: { ...both(), qa: shipped('staging', { dns: { subdomain: 'qa' } }) }, says: ['qa.ts and', 'staging.ts both have name = "staging"', "name: 'qa'"] },
     { name: 'a name that is not the file name', files: { ...both(), qa: shipped('staging', { name: 'qa2', dns: { subdomain: 'qa' } }) }, says: ['qa.ts: name = "qa2" differs from the file name'] },
     { name: 'a production file with a staging tier', files: { ...both(), 'production-eu': shipped('staging', { name: 'production-eu', dns: { subdomain: 'eu' } }) }, says: ['production-eu.ts: tier = "staging" contradicts the file name', "tier: 'production'"] },
+    ...['prod', 'prod-eu', 'prod2', 'eu-production'].map((id): Case => ({ name: `a staging tier in ${id}.ts`, files: { ...both(), [id]: shipped('staging', { name: id, dns: { subdomain: id } }) }, says: [`${id}.ts: tier = "staging" contradicts the file name`] })),
     { name: 'a staging file with a production tier', files: { ...both(), 'staging-2': shipped('production', { name: 'staging-2', dns: { subdomain: 's2' }, state: { bucket: 'other-state-bucket', region: 'ap-southeast-3' } }) }, says: ['staging-2.ts: tier = "production" contradicts the file name'] },
     { name: 'a file that does not compile', files: { ...both(), qa: 'export default { name: "qa", tier: ' }, says: ['qa.ts cannot be loaded'] },
     // The compiler's own location line survives (esbuild under tsx: `qa.ts:2:0: ERROR: ...`; swc under jest: `[...qa.ts:1:...]`).
@@ -99,6 +100,12 @@ describe('the shape of the environment files names the file', () => {
     for (const s of says) expect(block).toContain(s);
     if (matches) expect(block).toMatch(matches);
   });
+});
+
+test('a staging tier is fine in files whose name only contains "prod" (preprod, nonprod, products)', () => {
+  const files = { ...both(), ...Object.fromEntries(['preprod', 'nonprod', 'products'].map((id) => [id, shipped('staging', { name: id, dns: { subdomain: id } })])) };
+  const ids = withDir(files, undefined, (dir) => buildApp(Testing.app(), { dir, now: TODAY }).node.children.map((c) => c.node.id));
+  expect(ids).toEqual(['staging', 'production', 'preprod', 'nonprod', 'products']);
 });
 
 describe('collisions between environments', () => {
@@ -170,6 +177,10 @@ describe('mistakes inside one environment', () => {
     bad('a tag holding an access key id', { tags: { Deployer: 'AKIAIOSFODNN7EXAMPLE' } }, ['tags.Deployer = "AKIAIOSFODNN7EXAMPLE"', 'AWS access key id']),
     bad('a tag holding a random token', { tags: { Build: 'k8J2mQ9xZ4vT7pL1wR5nB3cY6dF0' } }, ['tags.Build = "k8J2mQ9xZ4vT7pL1wR5nB3cY6dF0"', 'long random-looking string']),
     bad('a tag key naming a secret', { tags: { DbPassword: 'x' } }, ['tags.DbPassword = "x"', 'names a secret']),
+    ...['db_password', 'GITHUB_TOKEN', 'ClientSecret', 'api-key', 'ApiKey', 'PrivateKey', 'Credentials', 'Passwd'].map((key) => bad(`a tag key ${key}`, { tags: { [key]: 'x' } }, [`tags.${key} = "x"`, 'names a secret'])),
+    bad('a tag holding an AWS secret access key', { tags: { Deployer: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } }, ['tags.Deployer = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', 'looks like a secret']),
+    bad('a tag holding a JWT', { tags: { Session: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' } }, ['tags.Session = "eyJ', 'JSON Web Token']),
+    bad('a tag holding token: ...', { tags: { Note: 'deploy token: abc' } }, ['tags.Note = "deploy token: abc"', 'name=value']),
     bad('more user tags than leave room for the project\'s on one resource', { tags: Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`Team${i + 1}`, 'ops'])) }, ['tags.Team45 = "ops": is user tag 45', 'AWS allows 50 tags per resource', 'at most 44 user tags', 'remove 1']),
     bad('a user tag over a tag the instance carries', { tags: { WeebeetalkPublicIp: '1.2.3.4' } }, ['tags.WeebeetalkPublicIp = "1.2.3.4": key "WeebeetalkPublicIp" is set by this project']),
     bad('a tag value with a line break', { tags: { Team: 'ops\nadmin' } }, ['tags.Team = "ops\\nadmin": may hold only letters']),
@@ -185,8 +196,22 @@ describe('mistakes inside one environment', () => {
       ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' },
       hosts: { chat: { instanceType: 't4g.medium', amiId: 'ami-0fedcba9876543210', amiArchitecture: 'arm64' } },
       jitsi: { timezone: 'Europe/Berlin' },
-      sip: { users: [{ extension: '1001', name: "O'Brien (Sales) & Co., 2/F" }, { extension: '1002', name: 'Ünal-Çelik' }] },
-      tags: { CostCenter: 'CC-1234', Owner: 'ops@weebeetalk.example', Repo: 'github.com/weebeetalk/infra' },
+      sip: { users: [{ extension: '1001', name: "O'Brien (Sales) & Co., 2/F" }, { extension: '1002', name: 'Ünal-Çelik' }, { extension: '1003', name: 'Rene\u0301 Lefe\u0300vre' }] },
+      tags: {
+        CostCenter: 'CC-1234',
+        Owner: 'ops@weebeetalk.example',
+        Repo: 'github.com/weebeetalk/infra',
+        // Words that only contain a secret's name, and ordinary long values.
+        CompassId: 'north-7',
+        BypassBackup: 'false',
+        PassportOffice: 'Jakarta',
+        TokenRing: 'legacy',
+        Campaign: 'Marketing-Campaign-Q3-2026',
+        Budget: 'CC-2024-Engineering-Platform-07',
+        Run: 'gh-run-9f8e7d6c5b4a-attempt-2',
+        Build: '01ARZ3NDEKTSV4RRFFQ69G5FAV',
+        Commit: 'a94a8fe5ccb19ba61c4c0873d391e987982fbbd3',
+      },
     });
     const amis = withDir(ok, undefined, (dir) => {
       const stack = buildApp(Testing.app(), { dir, now: TODAY }).node.findChild('staging') as TerraformStack;

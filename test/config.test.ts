@@ -430,6 +430,11 @@ describe('SIP users', () => {
     });
   });
 
+  test('a name typed in decomposed Unicode (e + combining accent) is accepted, as NFC', () => {
+    const config = loadEnvironment(variant(staging, { sip: { users: [{ extension: '1001', name: 'Rene\u0301 Lefe\u0300vre' }] } }));
+    expect(config.sip.users[0].name).toBe('Ren\u00e9 Lef\u00e8vre');
+  });
+
   test('duplicate extensions', () => {
     const users = [
       { extension: '1001', name: 'Reception' },
