@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, ConfigErrors, loadEnvironment, show, type EnvironmentFile } from './load';
 import { fqdnOf, sipDomainOf, stateKeyOf } from './names';
-import { ROLES, type EnvironmentConfig } from './schema';
+import { ENVIRONMENT_NAME_RE, ROLES, type EnvironmentConfig } from './schema';
 
 /** The shipped folder. */
 export const DEFAULT_ENVIRONMENTS_DIR = join(__dirname, 'environments');
@@ -120,7 +120,12 @@ export function readEnvironmentFiles(dir: string = DEFAULT_ENVIRONMENTS_DIR, ids
   for (const s of sources) {
     const other = byName.get(s.file.name);
     if (other) problems.push(`${s.path} and ${other.path} both have name = "${s.file.name}": one stack (and one state) per name: give ${s.path} name: '${s.id}'`);
-    else if (s.file.name !== s.id) problems.push(`${s.path}: name = "${s.file.name}" differs from the file name: name each file after its environment (name: '${s.id}', or rename the file to ${s.file.name}.ts)`);
+    else if (s.file.name !== s.id) {
+      // Renaming the file is advice only when the name is one the schema accepts (Staging is not).
+      const rename = ENVIRONMENT_NAME_RE.test(s.file.name) ? `rename the file to ${s.file.name}.ts` : undefined;
+      const fix = !ENVIRONMENT_NAME_RE.test(s.id) && rename ? rename : `name: '${s.id}'${rename ? `, or ${rename}` : ''}`;
+      problems.push(`${s.path}: name = "${s.file.name}" differs from the file name: name each file after its environment (${fix})`);
+    }
     byName.set(s.file.name, s);
   }
   for (const s of sources) {

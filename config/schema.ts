@@ -29,6 +29,8 @@ const EMAIL_RE = new RegExp(`^[A-Za-z0-9._%+-]+@(?:${LABEL}\\.)+[a-z]{2,63}$`);
  * without a public suffix (RFC 2606/6761 reserved TLDs, mDNS .local, and .internal, .lan, .home.arpa).
  */
 export const NON_PUBLIC_MAIL_DOMAIN_RE = /(^|\.)example\.(com|net|org)$|(^|\.)(example|test|invalid|localhost|local|internal|lan|home\.arpa)$/;
+/** An environment's name: the stack id, the file name and part of every resource name. */
+export const ENVIRONMENT_NAME_RE = /^[a-z][a-z0-9-]{1,20}$/;
 const AMI_RE = /^ami-[0-9a-f]{8,17}$/;
 const ACCOUNT_RE = /^\d{12}$/;
 /**
@@ -91,7 +93,7 @@ const sipUser = z
 const baseSchema = z
   .object({
     /** Stack id and the `<env>` of `cdktf deploy <env>`. */
-    name: z.string().regex(/^[a-z][a-z0-9-]{1,20}$/, 'must be lowercase letters, digits and dashes, 2-21 characters'),
+    name: z.string().regex(ENVIRONMENT_NAME_RE, 'must be lowercase letters, digits and dashes, 2-21 characters'),
     /** Tier decides protections: production refuses destruction, staging tears down to nothing. */
     tier: z.enum(['staging', 'production'], { error: TIER_MESSAGE }),
     aws: z
@@ -556,6 +558,8 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
   if (env.tier === 'production' && env.state === undefined && !env.allowLocalState)
     issue(ctx, ['state'], 'is missing in a production environment: local state would keep production\'s secrets in one file on one machine: set state { bucket, region } (README, "Deploy and destroy"), or set allowLocalState: true on purpose');
   if (env.tier !== 'production' && env.allowLocalState) issue(ctx, ['allowLocalState'], 'only applies to production (staging may always keep local state): remove it');
+  else if (env.allowLocalState && env.state !== undefined)
+    issue(ctx, ['allowLocalState'], `contradicts state (s3://${env.state.bucket}): the state is remote, so there is no local state to allow: remove allowLocalState, or remove state to keep local state on purpose`);
 
   checkTags(ctx, env.tags);
 }

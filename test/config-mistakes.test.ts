@@ -66,6 +66,8 @@ interface Case {
   readonly now?: Date;
   /** Every string must appear in the block: the file, the field, the value, the fix. */
   readonly says: readonly string[];
+  /** What the block must not say (advice that would not work). */
+  readonly excludes?: readonly string[];
   /** A pattern the block must match, where a literal is not enough. */
   readonly matches?: RegExp;
   /** How many problem lines the block may have, when that is part of the promise. */
@@ -87,6 +89,7 @@ describe('the shape of the environment files names the file', () => {
     { name: 'a file index.ts lists but is absent', files: both(), listed: ['staging', 'production', 'qa'], says: ["lists 'qa' but", 'qa.ts does not exist'] },
     { name: 'two files with one name', files: { ...both(), qa: shipped('staging', { dns: { subdomain: 'qa' } }) }, says: ['qa.ts and', 'staging.ts both have name = "staging"', "name: 'qa'"] },
     { name: 'a name that is not the file name', files: { ...both(), qa: shipped('staging', { name: 'qa2', dns: { subdomain: 'qa' } }) }, says: ['qa.ts: name = "qa2" differs from the file name'] },
+    { name: 'a name in capitals is not advised as a file name', files: { staging: shipped('staging', { name: 'Staging' }), production: shipped('production') }, says: ['staging.ts: name = "Staging" differs from the file name', "name: 'staging'"], excludes: ['Staging.ts'] },
     { name: 'a production file with a staging tier', files: { ...both(), 'production-eu': shipped('staging', { name: 'production-eu', dns: { subdomain: 'eu' } }) }, says: ['production-eu.ts: tier = "staging" contradicts the file name', "tier: 'production'"] },
     ...['prod', 'prod-eu', 'prod2', 'eu-production'].map((id): Case => ({ name: `a staging tier in ${id}.ts`, files: { ...both(), [id]: shipped('staging', { name: id, dns: { subdomain: id } }) }, says: [`${id}.ts: tier = "staging" contradicts the file name`] })),
     { name: 'a staging file with a production tier', files: { ...both(), 'staging-2': shipped('production', { name: 'staging-2', dns: { subdomain: 's2' }, state: { bucket: 'other-state-bucket', region: 'ap-southeast-3' } }) }, says: ['staging-2.ts: tier = "production" contradicts the file name'] },
@@ -94,10 +97,11 @@ describe('the shape of the environment files names the file', () => {
     // The compiler's own location line survives (esbuild under tsx: `qa.ts:2:0: ERROR: ...`; swc under jest: `[...qa.ts:1:...]`).
     { name: 'a file that does not compile names the line', files: { ...both(), qa: 'export default {\n  name: "qa",\n  tier: "staging"\n  dns: {},\n};\n' }, says: ['qa.ts cannot be loaded'], matches: /qa\.ts:4:\d+/ },
   ];
-  test.each(cases)('$name', ({ files, listed, says, matches }) => {
+  test.each(cases)('$name', ({ files, listed, says, matches, excludes }) => {
     const block = refusal(files, { listed });
     expect(block).toMatch(/^Invalid environment files in .*:\n  - /);
     for (const s of says) expect(block).toContain(s);
+    for (const s of excludes ?? []) expect(block).not.toContain(s);
     if (matches) expect(block).toMatch(matches);
   });
 });
@@ -145,6 +149,7 @@ describe('mistakes inside one environment', () => {
       bad(`a Let's Encrypt email at ${email}`, { letsEncryptEmail: email }, [`letsEncryptEmail = ${JSON.stringify(email)}: `, "Let's Encrypt refuses it"]),
     ),
     { name: "a Let's Encrypt email on a documentation domain in production too", files: both({}, { letsEncryptEmail: 'ops@weebeetalk.example' }), says: ['production.ts', 'letsEncryptEmail = "ops@weebeetalk.example"', "Let's Encrypt refuses it"] },
+    { name: 'allowLocalState together with state', files: both({}, { allowLocalState: true }), says: ['production.ts', 'allowLocalState = true: contradicts state'] },
     bad('allowLocalState outside production', { allowLocalState: true }, ['allowLocalState = true: only applies to production']),
     // Versions, against the day of synthesis.
     bad('an end-of-life Rocket.Chat release', { rocketchat: { release: '7.10.10', mongodbVersion: '7.0' } }, ['rocketchat.release = "7.10.10"', '7.10 reached end of life on 2026-06-30', '8.9 LTS (until 2027-09-30)']),
