@@ -1,7 +1,8 @@
 /**
  * Single constructs, each on a bare TerraformStack of its own (cdktf's Testing), asserting what the construct
- * promises whatever stack uses it: PrivateBucket, HostIdentity, Firewalls, VolumeSnapshots and Network. The
- * whole stack's plans are tested by subject (storage, hosts, firewalls, ...); here nothing else is in the plan.
+ * promises whatever stack uses it: PrivateBucket, HostIdentity, Firewalls, VolumeSnapshots, Network, Dns and
+ * Secrets (their grant methods are test/grants.test.ts). The whole stack's plans are tested by subject (storage,
+ * hosts, firewalls, ...); here nothing else is in the plan.
  */
 import { Testing, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
@@ -11,10 +12,12 @@ import { EGRESS, type PortRule } from '../config/ports';
 import { ROLES } from '../config/schema';
 import type { Json } from '../constructs/audit/plan';
 import { auditStack } from '../constructs/audit/stack-audit';
+import { Dns } from '../constructs/dns';
 import { Firewalls } from '../constructs/firewalls';
 import { HostIdentity } from '../constructs/host-identity';
 import { Network } from '../constructs/network';
 import { PrivateBucket } from '../constructs/private-bucket';
+import { Secrets } from '../constructs/secrets';
 import { VolumeSnapshots } from '../constructs/volume-snapshots';
 import { allResources, asArray, asObject, dataSources, one, preventsDestroy, referenced, resources, single, type Item, type Synthesized } from './support/synth';
 
@@ -344,5 +347,104 @@ describe('Network on a bare stack', () => {
   test('a /24 VPC is its own subnet; a block that is no IPv4 CIDR is refused', () => {
     expect(single(resources(network('10.30.5.0/24'), 'aws_subnet'), 'subnet').block.cidr_block).toBe('10.30.5.0/24');
     expect(() => network('10.30.5.0')).toThrow(/vpcCidr 10.30.5.0 is not an IPv4 CIDR/);
+  });
+});
+
+describe('Dns on a bare stack', () => {
+  const HOSTS = [
+    { id: 'chat', fqdn: 'chat.staging.example.org', ip: '203.0.113.10' },
+    { id: 'pbx', fqdn: 'pbx.staging.example.org', ip: '203.0.113.12' },
+  ];
+  const dns = (props: Partial<ConstructorParameters<typeof Dns>[2]> = {}) =>
+    bare((stack) => void new Dns(stack, 'dns', { zoneName: 'example.org', zoneMode: 'lookup', hosts: HOSTS, sipDomain: 'staging.example.org', pbxFqdn: 'pbx.staging.example.org', ...props }));
+
+  test('a looked-up zone is a public one, and every record is in it', () => {
+    const s = dns();
+    const zone = single(dataSources(s, 'aws_route53_zone'), 'zone');
+    expect(zone.block).toEqual({ name: 'example.org', private_zone: false });
+    expect(resources(s, 'aws_route53_zone')).toEqual([]);
+    for (const r of resources(s, 'aws_route53_record')) expect(r.block.zone_id).toBe(zone.ref('zone_id'));
+  });
+
+  test.each([
+    ['unprotected (staging)', false, { force_destroy: true, prevent_destroy: false }],
+    ['protected (production)', true, { force_destroy: false, prevent_destroy: true }],
+  ])('a created zone, %s: force_destroy and prevent_destroy', (_label, protect, expected) => {
+    const s = dns({ zoneMode: 'create', protect });
+    const zone = single(resources(s, 'aws_route53_zone'), 'zone');
+    expect(zone.block.name).toBe('example.org');
+    expect({ force_destroy: zone.block.force_destroy, prevent_destroy: preventsDestroy(zone.block) }).toEqual(expected);
+    expect(dataSources(s, 'aws_route53_zone')).toEqual([]);
+    for (const r of resources(s, 'aws_route53_record')) expect(r.block.zone_id).toBe(zone.ref('zone_id'));
+  });
+
+  test("each host: an A record to its address and CAA records that let only Let's Encrypt issue (iodef when given)", () => {
+    const records = (s: Synthesized) => resources(s, 'aws_route53_record').map((r) => [r.block.type, r.block.name, r.block.ttl, r.block.records]);
+    expect(records(dns())).toEqual([
+      ['A', 'chat.staging.example.org', 300, ['203.0.113.10']],
+      ['CAA', 'chat.staging.example.org', 300, ['0 issue "letsencrypt.org"', '0 issuewild ";"']],
+      ['A', 'pbx.staging.example.org', 300, ['203.0.113.12']],
+      ['CAA', 'pbx.staging.example.org', 300, ['0 issue "letsencrypt.org"', '0 issuewild ";"']],
+    ]);
+    expect(records(dns({ caaIodef: 'mailto:security@example.org', ttl: 60, hosts: HOSTS.slice(0, 1) }))).toEqual([
+      ['A', 'chat.staging.example.org', 60, ['203.0.113.10']],
+      ['CAA', 'chat.staging.example.org', 60, ['0 issue "letsencrypt.org"', '0 issuewild ";"', '0 iodef "mailto:security@example.org"']],
+    ]);
+  });
+
+  test('SIP SRV records only when asked: _sips._tcp for phones, _sip._udp and _sip._tcp for a trunk', () => {
+    const srv = (s: Synthesized) =>
+      resources(s, 'aws_route53_record')
+        .filter((r) => r.block.type === 'SRV')
+        .map((r) => `${String(r.block.name)} ${asArray(r.block.records, 'records').join(',')}`);
+    expect(srv(dns())).toEqual([]);
+    expect(srv(dns({ sipsSrv: true }))).toEqual(['_sips._tcp.staging.example.org 10 10 5061 pbx.staging.example.org.']);
+    expect(srv(dns({ sipSrv: true })).sort()).toEqual(['_sip._tcp.staging.example.org 10 10 5060 pbx.staging.example.org.', '_sip._udp.staging.example.org 10 10 5060 pbx.staging.example.org.']);
+  });
+});
+
+describe('Secrets on a bare stack', () => {
+  const secrets = () =>
+    bare((stack) => {
+      const s = new Secrets(stack, 'secrets', { prefix: '/weebeetalk/test' });
+      s.add({ id: 'jigasi', description: 'Jigasi SIP password', paths: ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] });
+      s.add({ id: 'admin', description: 'Rocket.Chat admin password', paths: ['chat/admin-password'], length: 40 });
+      s.addPlain('meet/jwt-app-id', 'Jitsi JWT application id', 'weebeetalk-test');
+    });
+
+  test('a generated secret: one alphanumeric random password, a SecureString under each of its paths, kept once written', () => {
+    const s = secrets();
+    const randoms = dataSources(s, 'aws_secretsmanager_random_password');
+    expect(randoms.map((r) => r.block).sort((a, b) => Number(a.password_length) - Number(b.password_length))).toEqual([
+      { password_length: 32, exclude_punctuation: true, include_space: false },
+      { password_length: 40, exclude_punctuation: true, include_space: false },
+    ]);
+    const jigasi = single(randoms, 'jigasi random', (r) => r.block.password_length === 32);
+    const byName = (name: string): Item => single(resources(s, 'aws_ssm_parameter'), name, (p) => p.block.name === name);
+    for (const path of ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'])
+      expect(byName(`/weebeetalk/test/${path}`).block).toEqual({
+        name: `/weebeetalk/test/${path}`,
+        description: 'Jigasi SIP password',
+        type: 'SecureString',
+        value: jigasi.ref('random_password'),
+        lifecycle: { ignore_changes: ['value'] },
+      });
+    expect(byName('/weebeetalk/test/chat/admin-password').block.value).not.toBe(jigasi.ref('random_password'));
+  });
+
+  test('a plain parameter is a String holding its value, and follows changes', () => {
+    const p = single(resources(secrets(), 'aws_ssm_parameter'), 'jwt app id', (r) => r.block.name === '/weebeetalk/test/meet/jwt-app-id');
+    expect(p.block).toEqual({ name: '/weebeetalk/test/meet/jwt-app-id', description: 'Jitsi JWT application id', type: 'String', value: 'weebeetalk-test' });
+  });
+
+  test('parameters are listed by relative path (hosts wait for theirs)', () => {
+    let paths: string[] = [];
+    bare((stack) => {
+      const s = new Secrets(stack, 'secrets', { prefix: '/weebeetalk/test' });
+      s.add({ id: 'x', description: 'X secret', paths: ['pbx/x', 'meet/x'] });
+      s.addPlain('meet/id', 'An id', 'v');
+      paths = Object.keys(s.parameters).sort();
+    });
+    expect(paths).toEqual(['meet/id', 'meet/x', 'pbx/x']);
   });
 });
