@@ -51,7 +51,10 @@ export function loadFailure(e: unknown): string {
   if (esbuild) return `${displayPath(esbuild[1])}:${esbuild[2]}:${esbuild[3]}: ERROR: ${esbuild[4]}`;
   const swc = /^\s*x (.*)\n\s*,-\[(.+?):(\d+):(\d+)\]/m.exec(message);
   if (swc) return `${displayPath(swc[2])}:${swc[3]}:${swc[4]}: ERROR: ${swc[1]}`;
-  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   // A heading such as "Transform failed with 1 error:" says nothing without the line after it.
   return lines.length > 1 && lines[0].endsWith(':') ? `${lines[0]} ${lines[1]}` : (lines[0] ?? message);
 }
@@ -77,7 +80,11 @@ function listedIds(dir: string): string[] {
 export function readEnvironmentFiles(dir: string = DEFAULT_ENVIRONMENTS_DIR, ids: readonly string[] = listedIds(dir)): EnvironmentSource[] {
   const problems: string[] = [];
   const index = displayPath(join(dir, 'index.ts'));
-  const present = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'index.ts').map((f) => f.slice(0, -3)) : [];
+  const present = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'index.ts')
+        .map((f) => f.slice(0, -3))
+    : [];
   for (const id of present) if (!ids.includes(id)) problems.push(`${displayPath(join(dir, `${id}.ts`))} is not listed in ${index}: add '${id}' to ENVIRONMENT_FILES, or delete the file`);
   const seen = new Set<string>();
   const sources: EnvironmentSource[] = [];
@@ -131,7 +138,8 @@ export function readEnvironmentFiles(dir: string = DEFAULT_ENVIRONMENTS_DIR, ids
   for (const s of sources) {
     const tier = s.file.tier;
     // "prod" as a word of the name (prod, prod-eu, prod2, eu-production), not inside one (preprod, nonprod, products).
-    if (tier === 'staging' && /(^|-)prod(uction)?(-|\d|$)/.test(s.id)) problems.push(`${s.path}: tier = "staging" contradicts the file name ${s.id}: a production environment needs tier: 'production' (termination protection, prevent_destroy, snapshots)`);
+    if (tier === 'staging' && /(^|-)prod(uction)?(-|\d|$)/.test(s.id))
+      problems.push(`${s.path}: tier = "staging" contradicts the file name ${s.id}: a production environment needs tier: 'production' (termination protection, prevent_destroy, snapshots)`);
     if (tier === 'production' && /(^|-)(stag(e|ing)?|stg|dev|test|qa|sandbox|demo)(-|\d|$)/.test(s.id))
       problems.push(`${s.path}: tier = "production" contradicts the file name ${s.id}: use tier: 'staging' for a disposable environment, or rename the file`);
   }
@@ -152,8 +160,7 @@ interface Claim {
 function claims(config: EnvironmentConfig): Claim[] {
   const out: Claim[] = [];
   const zone = zoneOf(config);
-  for (const role of ROLES)
-    out.push({ key: `name ${fqdnOf(config, role)}`, field: `dns.hostNames.${role}`, value: config.dns.hostNames[role], what: `its A and CAA records (${role} host)` });
+  for (const role of ROLES) out.push({ key: `name ${fqdnOf(config, role)}`, field: `dns.hostNames.${role}`, value: config.dns.hostNames[role], what: `its A and CAA records (${role} host)` });
   out.push({ key: `name _sips._tcp.${sipDomainOf(config)}`, field: 'dns.subdomain', value: config.dns.subdomain, what: 'its SIP SRV records' });
   if (config.dns.zone === 'create') out.push({ key: `zone ${zone}`, field: 'dns.zone', value: config.dns.zone, what: 'a created hosted zone (two zones of one name: only one can be delegated)' });
   if (config.state)
@@ -180,8 +187,12 @@ export function checkAcrossEnvironments(loaded: readonly LoadedEnvironment[]): C
         owner.set(c.key, env);
         continue;
       }
-      const fix = c.key.startsWith('state') ? 'give each environment its own state key (or leave state.key out: it defaults to weebeetalk/<name>/terraform.tfstate)' : 'give each environment its own dns.subdomain or host names';
-      problems.push(`${c.field} = ${show(c.value)}: ${c.key} is already ${other.config.name}'s (${other.path}, ${c.what}): a deploy or destroy of ${env.config.name} would act on ${other.config.name}: ${fix}`);
+      const fix = c.key.startsWith('state')
+        ? 'give each environment its own state key (or leave state.key out: it defaults to weebeetalk/<name>/terraform.tfstate)'
+        : 'give each environment its own dns.subdomain or host names';
+      problems.push(
+        `${c.field} = ${show(c.value)}: ${c.key} is already ${other.config.name}'s (${other.path}, ${c.what}): a deploy or destroy of ${env.config.name} would act on ${other.config.name}: ${fix}`,
+      );
     }
     problems.push(...shadowedZones(env, loaded));
     if (problems.length > 0) errors.push(new ConfigError(env.config.name, problems, env.path));

@@ -123,8 +123,7 @@ export const TIERS: readonly EnvironmentInput['tier'][] = ['staging', 'productio
 export function loadEnvironment(file: EnvironmentFile, options: LoadOptions = {}): EnvironmentConfig {
   const env = typeof file.name === 'string' ? file.name : '(unnamed)';
   // Without a tier there are no defaults to merge: every field they fill would be reported missing, misleadingly.
-  if (!TIERS.includes(file.tier))
-    throw new ConfigError(env, [`tier = ${show(file.tier)}: ${TIER_MESSAGE}`], options.source);
+  if (!TIERS.includes(file.tier)) throw new ConfigError(env, [`tier = ${show(file.tier)}: ${TIER_MESSAGE}`], options.source);
   const input = merge(tierDefaults(file.tier), file);
   const result = environmentSchemaAt(options.now ?? new Date()).safeParse(input);
   if (result.success) return result.data;

@@ -31,8 +31,22 @@ export interface RocketChatCycle {
 }
 
 export const ROCKETCHAT_CYCLES: readonly RocketChatCycle[] = [
-  { cycle: '9.0', lts: false, released: '2026-11-07', endOfLife: '2027-04-30', mongodb: ['8.0'], note: 'release after 9.0.0-rc.8 of 2026-11-07; six months, end of the month before, until version-durability lists it' },
-  { cycle: '8.9', lts: true, released: '2026-10-03', endOfLife: '2027-09-30', mongodb: ['8.0'], note: 'LTS, twelve months from a release after 8.9.0-rc.5 of 2026-10-03 (discussion 42302); end of the month before' },
+  {
+    cycle: '9.0',
+    lts: false,
+    released: '2026-11-07',
+    endOfLife: '2027-04-30',
+    mongodb: ['8.0'],
+    note: 'release after 9.0.0-rc.8 of 2026-11-07; six months, end of the month before, until version-durability lists it',
+  },
+  {
+    cycle: '8.9',
+    lts: true,
+    released: '2026-10-03',
+    endOfLife: '2027-09-30',
+    mongodb: ['8.0'],
+    note: 'LTS, twelve months from a release after 8.9.0-rc.5 of 2026-10-03 (discussion 42302); end of the month before',
+  },
   { cycle: '8.8', lts: false, released: '2026-09-02', endOfLife: '2027-02-28', mongodb: ['8.0'], note: 'six months from release (endoflife.date PR 10883), end of the month before' },
   { cycle: '8.7', lts: false, released: '2026-08-07', endOfLife: '2027-01-31', mongodb: ['8.0'] },
   { cycle: '8.6', lts: false, released: '2026-07-03', endOfLife: '2027-01-31', mongodb: ['8.0'] },
@@ -43,7 +57,14 @@ export const ROCKETCHAT_CYCLES: readonly RocketChatCycle[] = [
   { cycle: '8.1', lts: false, released: '2026-02-10', endOfLife: '2026-08-31', mongodb: ['8.2'] },
   { cycle: '8.0', lts: false, released: '2026-01-12', endOfLife: '2026-07-11', mongodb: ['8.2'] },
   { cycle: '7.13', lts: false, released: '2025-12-05', endOfLife: '2026-06-15', mongodb: ['5.0', '6.0', '7.0', '8.0'] },
-  { cycle: '7.10', lts: true, released: '2025-09-04', endOfLife: '2026-06-30', mongodb: ['5.0', '6.0', '7.0'], note: 'DESIGN.md and endoflife.date (first) say 2026-06-30; discussion 42302 later extended it to 2026-09-30' },
+  {
+    cycle: '7.10',
+    lts: true,
+    released: '2025-09-04',
+    endOfLife: '2026-06-30',
+    mongodb: ['5.0', '6.0', '7.0'],
+    note: 'DESIGN.md and endoflife.date (first) say 2026-06-30; discussion 42302 later extended it to 2026-09-30',
+  },
 ];
 
 export interface SupportVerdict {
@@ -70,13 +91,23 @@ export function checkRocketChat(release: string, mongodbVersion: string, now: Da
   if (cycle === undefined) return [];
   const entry = ROCKETCHAT_CYCLES.find((c) => c.cycle === cycle);
   if (!entry)
-    return [{ field: 'rocketchat.release', message: `is not in the support table (config/rocketchat-support.ts, checked ${SUPPORT_TABLE_CHECKED}): choose a supported release: ${choices(now)}; or add ${cycle} with its dates and MongoDB versions from the sources named there` }];
+    return [
+      {
+        field: 'rocketchat.release',
+        message: `is not in the support table (config/rocketchat-support.ts, checked ${SUPPORT_TABLE_CHECKED}): choose a supported release: ${choices(now)}; or add ${cycle} with its dates and MongoDB versions from the sources named there`,
+      },
+    ];
   if (day(now) > entry.endOfLife)
     return [{ field: 'rocketchat.release', message: `${cycle} reached end of life on ${entry.endOfLife} (no security fixes; push and marketplace stop): choose a supported release: ${choices(now)}` }];
   if (day(now) < entry.released)
     return [{ field: 'rocketchat.release', message: `${cycle} is not released yet according to the support table (from ${entry.released}): choose a supported release: ${choices(now)}` }];
   const major = /^(\d+\.\d+)/.exec(mongodbVersion)?.[1] ?? mongodbVersion;
   if (!entry.mongodb.includes(major))
-    return [{ field: 'rocketchat.mongodbVersion', message: `is not supported by Rocket.Chat ${cycle}, which supports MongoDB ${entry.mongodb.join(', ')} (its release notes): set mongodbVersion to one of them` }];
+    return [
+      {
+        field: 'rocketchat.mongodbVersion',
+        message: `is not supported by Rocket.Chat ${cycle}, which supports MongoDB ${entry.mongodb.join(', ')} (its release notes): set mongodbVersion to one of them`,
+      },
+    ];
   return [];
 }

@@ -17,8 +17,7 @@ export const MIN_DATA_VOLUME_GIB: Record<Role, number> = { chat: 20, meet: 20, p
 /** Jibri keeps a recording on disk until it is uploaded: a full-HD hour is a few GB. */
 export const MIN_DATA_VOLUME_GIB_WITH_JIBRI = 40;
 
-const REGION_RE =
-  /^(?:(?:af|ap|ca|eu|il|me|mx|sa|us)-(?:central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9]|us-gov-(?:east|west)-1|cn-(?:north|northwest)-1)$/;
+const REGION_RE = /^(?:(?:af|ap|ca|eu|il|me|mx|sa|us)-(?:central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9]|us-gov-(?:east|west)-1|cn-(?:north|northwest)-1)$/;
 const INSTANCE_TYPE_RE = /^[a-z][a-z0-9]*[0-9][a-z0-9-]*\.(?:nano|micro|small|medium|large|metal(?:-\d+xl)?|\d*xlarge)$/;
 const LABEL = '(?!-)[a-z0-9-]{1,63}(?<!-)';
 const DOMAIN_RE = new RegExp(`^(?:${LABEL}\\.)+[a-z]{2,63}$`);
@@ -41,7 +40,7 @@ const SIP_NAME_RE = /^[\p{L}\p{N}][\p{L}\p{N} .,'()&/_+-]*$/u;
 /** AWS tag keys and values: letters, digits, spaces and `_ . : / = + - @` (EC2 and S3 accept only these). */
 const TAG_TEXT_RE = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
 
-export const TIER_MESSAGE = "must be \"staging\" or \"production\" (write tier: 'staging' for a disposable environment, tier: 'production' for a protected one)";
+export const TIER_MESSAGE = 'must be "staging" or "production" (write tier: \'staging\' for a disposable environment, tier: \'production\' for a protected one)';
 
 export type Architecture = 'x86_64' | 'arm64';
 
@@ -86,7 +85,7 @@ const sipUser = z
       .normalize('NFC')
       .min(1, 'must not be empty')
       .max(64, 'must be at most 64 characters')
-      .regex(SIP_NAME_RE, 'may hold only letters, digits, spaces and . , \' ( ) & / _ + - (it is written into pjsip.conf, where a quote, ; [ ] < > or a line break would change the configuration)'),
+      .regex(SIP_NAME_RE, "may hold only letters, digits, spaces and . , ' ( ) & / _ + - (it is written into pjsip.conf, where a quote, ; [ ] < > or a line break would change the configuration)"),
   })
   .strict();
 
@@ -183,7 +182,10 @@ const baseSchema = z
         /** Extensions of the internal phones; passwords are generated into SSM. @default [] */
         users: z.array(sipUser).default([]),
         /** Jitsi room that calls arriving from the trunk are put in. @default "dial-in" */
-        dialInRoom: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a room name of lowercase letters, digits, - and _').default('dial-in'),
+        dialInRoom: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a room name of lowercase letters, digits, - and _')
+          .default('dial-in'),
       })
       .strict()
       .prefault({}),
@@ -219,7 +221,10 @@ const baseSchema = z
         /** MongoDB version the release supports. */
         mongodbVersion: z.string().regex(/^\d+\.\d+(?:\.\d+)?$/, 'must be a MongoDB version such as 7.0'),
         /** First administrator; the password is generated into SSM. @default "admin" */
-        adminUsername: z.string().regex(/^[a-zA-Z0-9._-]{3,32}$/, 'must be 3-32 letters, digits, dot, dash or underscore').default('admin'),
+        adminUsername: z
+          .string()
+          .regex(/^[a-zA-Z0-9._-]{3,32}$/, 'must be 3-32 letters, digits, dot, dash or underscore')
+          .default('admin'),
         /** Email of the first administrator. @default letsEncryptEmail */
         adminEmail: z.string().regex(EMAIL_RE, 'must be an email address such as ops@example.com').optional(),
       })
@@ -242,7 +247,10 @@ const baseSchema = z
         /** How many daily snapshots to keep. */
         retainCount: z.number().int().min(1).max(1000),
         /** UTC time of the daily snapshot. @default "19:00" (02:00 in Jakarta) */
-        time: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM in UTC, e.g. 19:00').default('19:00'),
+        time: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM in UTC, e.g. 19:00')
+          .default('19:00'),
       })
       .strict(),
     /** Remote state in S3 with native locking; none keeps local state (fine for a first synth). @default none */
@@ -323,7 +331,8 @@ function checkCidrList(ctx: Ctx, path: (string | number)[], list: string[], vpc:
   list.forEach((text, i) => {
     if (isWorldCidr(text)) {
       if (world === 'never') issue(ctx, [...path, i], 'must never be the whole internet: list the networks that need it, or leave it empty and use SSM Session Manager');
-      if (world === 'justified') issue(ctx, [...path, i], 'opens SIP to the whole internet (toll-fraud scanners find it within minutes): list your provider/office networks, or set sip.worldOpenJustification');
+      if (world === 'justified')
+        issue(ctx, [...path, i], 'opens SIP to the whole internet (toll-fraud scanners find it within minutes): list your provider/office networks, or set sip.worldOpenJustification');
       return;
     }
     if (isIpv6(text)) {
@@ -339,8 +348,7 @@ function checkCidrList(ctx: Ctx, path: (string | number)[], list: string[], vpc:
       issue(ctx, [...path, i], `has host bits set: write ${canonical(c)}`);
       return;
     }
-    if (vpc && overlaps(c, vpc))
-      issue(ctx, [...path, i], `overlaps the VPC ${vpc.text}: list the outside network's public addresses, or move network.vpcCidr to a block clear of it`);
+    if (vpc && overlaps(c, vpc)) issue(ctx, [...path, i], `overlaps the VPC ${vpc.text}: list the outside network's public addresses, or move network.vpcCidr to a block clear of it`);
     for (const p of parsed) {
       if (overlaps(p.c, c)) issue(ctx, [...path, i], `overlaps ${p.c.text} at index ${p.i}: remove one or merge them`);
     }
@@ -366,7 +374,7 @@ export function timeZoneSpelling(tz: string): string | undefined {
   const lower = tz.toLowerCase();
   const resolved = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
   const spelt = [resolved, ...Intl.supportedValuesOf('timeZone')].find((name) => name.toLowerCase() === lower);
-  const fix = 'the tz database\'s spelling (glibc on the host reads names case-sensitively and falls back to UTC without a word)';
+  const fix = "the tz database's spelling (glibc on the host reads names case-sensitively and falls back to UTC without a word)";
   if (spelt !== undefined) return spelt === tz ? undefined : `is not ${fix}: write ${spelt}`;
   // An alias Intl maps elsewhere (EST5EDT, US/Pacific): every part of a tz name starts with a capital.
   if (tz.split('/').some((part) => !/^[A-Z]/.test(part))) return `is not ${fix}: write it as the tz database does, e.g. Asia/Jakarta, America/New_York or EST5EDT`;
@@ -433,7 +441,11 @@ function checkTags(ctx: Ctx, tags: Record<string, string>): void {
   const keys = Object.keys(tags);
   if (keys.length > USER_TAG_LIMIT) {
     const first = keys[USER_TAG_LIMIT];
-    issue(ctx, ['tags', first], `is user tag ${USER_TAG_LIMIT + 1} of ${keys.length}: AWS allows ${AWS_TAGS_PER_RESOURCE} tags per resource and this project sets up to ${PROJECT_TAGS_PER_RESOURCE} on one (Project, Environment, ManagedBy, Name and the instance's or snapshot's own): at most ${USER_TAG_LIMIT} user tags: remove ${keys.length - USER_TAG_LIMIT}`);
+    issue(
+      ctx,
+      ['tags', first],
+      `is user tag ${USER_TAG_LIMIT + 1} of ${keys.length}: AWS allows ${AWS_TAGS_PER_RESOURCE} tags per resource and this project sets up to ${PROJECT_TAGS_PER_RESOURCE} on one (Project, Environment, ManagedBy, Name and the instance's or snapshot's own): at most ${USER_TAG_LIMIT} user tags: remove ${keys.length - USER_TAG_LIMIT}`,
+    );
   }
   for (const [key, value] of Object.entries(tags)) {
     const path = ['tags', key];
@@ -486,7 +498,13 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
   if (rtp.from > rtp.to) issue(ctx, ['sip', 'rtpPorts'], `is inverted (from ${rtp.from} > to ${rtp.to}): write { from: ${rtp.to}, to: ${rtp.from} }`);
   else if (rtp.from < 1024) issue(ctx, ['sip', 'rtpPorts'], 'must start at 1024 or above (privileged ports); the usual range is 10000-19999');
   else {
-    const pbxPorts: [number, string][] = [[5060, 'SIP'], [5061, 'SIP over TLS'], [5038, 'AMI'], [8088, 'Asterisk HTTP'], [8089, 'WSS']];
+    const pbxPorts: [number, string][] = [
+      [5060, 'SIP'],
+      [5061, 'SIP over TLS'],
+      [5038, 'AMI'],
+      [8088, 'Asterisk HTTP'],
+      [8089, 'WSS'],
+    ];
     for (const [p, what] of pbxPorts)
       if (within(rtp, p)) issue(ctx, ['sip', 'rtpPorts'], `${rtp.from}-${rtp.to} contains ${p} (${what}) on the pbx host: choose a range clear of it, such as 10000-19999`);
   }
@@ -495,25 +513,35 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
   if (jg.from > jg.to) issue(ctx, ['jitsi', 'jigasiPorts'], `is inverted (from ${jg.from} > to ${jg.to}): write { from: ${jg.to}, to: ${jg.from} }`);
   else if (jg.from < 1024) issue(ctx, ['jitsi', 'jigasiPorts'], 'must start at 1024 or above; the usual range is 20000-20050');
   else {
-    const meetPorts: [number, string][] = [[10000, 'JVB media'], [https, 'HTTPS'], [80, 'HTTP']];
+    const meetPorts: [number, string][] = [
+      [10000, 'JVB media'],
+      [https, 'HTTPS'],
+      [80, 'HTTP'],
+    ];
     for (const [p, what] of meetPorts)
       if (within(jg, p)) issue(ctx, ['jitsi', 'jigasiPorts'], `${jg.from}-${jg.to} contains ${p} (${what}) on the meet host: choose a range clear of it, such as 20000-20050`);
   }
-  const reservedMeet: [number, string][] = [[80, 'HTTP and ACME HTTP-01'], [10000, 'JVB media (udp)'], [22, 'SSH'], [5222, 'Prosody'], [5280, 'Prosody'], [5347, 'Prosody'], [8888, 'jicofo'], [8080, 'JVB']];
-  for (const [p, what] of reservedMeet)
-    if (https === p) issue(ctx, ['jitsi', 'httpsPort'], `cannot be ${p}, which is ${what}: use 443 or 8443`);
+  const reservedMeet: [number, string][] = [
+    [80, 'HTTP and ACME HTTP-01'],
+    [10000, 'JVB media (udp)'],
+    [22, 'SSH'],
+    [5222, 'Prosody'],
+    [5280, 'Prosody'],
+    [5347, 'Prosody'],
+    [8888, 'jicofo'],
+    [8080, 'JVB'],
+  ];
+  for (const [p, what] of reservedMeet) if (https === p) issue(ctx, ['jitsi', 'httpsPort'], `cannot be ${p}, which is ${what}: use 443 or 8443`);
 
   // Data volumes: the role's minimum.
   for (const role of ROLES) {
     const need = role === 'meet' && env.jitsi.jibri ? MIN_DATA_VOLUME_GIB_WITH_JIBRI : MIN_DATA_VOLUME_GIB[role];
     const why = role === 'meet' && env.jitsi.jibri ? 'Jibri keeps recordings there until uploaded' : 'Docker images and state live there';
-    if (env.hosts[role].dataVolumeGiB < need)
-      issue(ctx, ['hosts', role, 'dataVolumeGiB'], `is too small for ${role}: at least ${need} GiB (${why})`);
+    if (env.hosts[role].dataVolumeGiB < need) issue(ctx, ['hosts', role, 'dataVolumeGiB'], `is too small for ${role}: at least ${need} GiB (${why})`);
   }
 
   // SIP users need a network to register from; Jigasi needs the PBX for something to talk to.
-  if (env.sip.users.length > 0 && env.sip.clientCidrs.length === 0)
-    issue(ctx, ['sip', 'clientCidrs'], 'is empty but sip.users are defined: list the office networks the phones register from');
+  if (env.sip.users.length > 0 && env.sip.clientCidrs.length === 0) issue(ctx, ['sip', 'clientCidrs'], 'is empty but sip.users are defined: list the office networks the phones register from');
   const seen = new Set<string>();
   env.sip.users.forEach((u, i) => {
     if (seen.has(u.extension)) issue(ctx, ['sip', 'users', i, 'extension'], 'is used twice: each phone needs its own extension');
@@ -540,26 +568,47 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
     const archs = new Set(pinnedGlobally.map((r) => architectureOf(env.hosts[r].instanceType)));
     if (archs.size > 1) {
       const list = pinnedGlobally.map((r) => `${r} ${env.hosts[r].instanceType} (${architectureOf(env.hosts[r].instanceType)})`).join(', ');
-      issue(ctx, ['ami', 'id'], `is one image for roles of two architectures (${list}): one image boots only one of them: pin each role's image with hosts.<role>.amiId, or use instance types of one architecture`);
+      issue(
+        ctx,
+        ['ami', 'id'],
+        `is one image for roles of two architectures (${list}): one image boots only one of them: pin each role's image with hosts.<role>.amiId, or use instance types of one architecture`,
+      );
     }
     if (env.ami.architecture !== undefined)
       for (const r of pinnedGlobally)
         if (architectureOf(env.hosts[r].instanceType) !== env.ami.architecture)
-          issue(ctx, ['hosts', r, 'instanceType'], `is ${architectureOf(env.hosts[r].instanceType)} but the pinned ami.id is ${env.ami.architecture}: EC2 cannot boot it: choose a${env.ami.architecture === 'arm64' ? ' Graviton (e.g. t4g, m7g)' : 'n x86_64 (e.g. t3, m6i)'} type or pin an ${architectureOf(env.hosts[r].instanceType)} image`);
+          issue(
+            ctx,
+            ['hosts', r, 'instanceType'],
+            `is ${architectureOf(env.hosts[r].instanceType)} but the pinned ami.id is ${env.ami.architecture}: EC2 cannot boot it: choose a${env.ami.architecture === 'arm64' ? ' Graviton (e.g. t4g, m7g)' : 'n x86_64 (e.g. t3, m6i)'} type or pin an ${architectureOf(env.hosts[r].instanceType)} image`,
+          );
   } else if (env.ami.architecture !== undefined) issue(ctx, ['ami', 'architecture'], 'describes a pinned image, but ami.id is not set: remove it, or pin ami.id');
   for (const role of ROLES) {
     const h = env.hosts[role];
-    if (h.amiArchitecture !== undefined && h.amiId === undefined) issue(ctx, ['hosts', role, 'amiArchitecture'], `describes a pinned image, but hosts.${role}.amiId is not set: remove it, or pin the image`);
+    if (h.amiArchitecture !== undefined && h.amiId === undefined)
+      issue(ctx, ['hosts', role, 'amiArchitecture'], `describes a pinned image, but hosts.${role}.amiId is not set: remove it, or pin the image`);
     else if (h.amiArchitecture !== undefined && architectureOf(h.instanceType) !== h.amiArchitecture)
-      issue(ctx, ['hosts', role, 'instanceType'], `is ${architectureOf(h.instanceType)} but hosts.${role}.amiId is an ${h.amiArchitecture} image: EC2 cannot boot it: pin an ${architectureOf(h.instanceType)} image or choose a${h.amiArchitecture === 'arm64' ? ' Graviton' : 'n x86_64'} type`);
+      issue(
+        ctx,
+        ['hosts', role, 'instanceType'],
+        `is ${architectureOf(h.instanceType)} but hosts.${role}.amiId is an ${h.amiArchitecture} image: EC2 cannot boot it: pin an ${architectureOf(h.instanceType)} image or choose a${h.amiArchitecture === 'arm64' ? ' Graviton' : 'n x86_64'} type`,
+      );
   }
 
   // Production keeps its state (and the secrets in it) in the S3 backend, not in a file on one machine.
   if (env.tier === 'production' && env.state === undefined && !env.allowLocalState)
-    issue(ctx, ['state'], 'is missing in a production environment: local state would keep production\'s secrets in one file on one machine: set state { bucket, region } (README, "Deploy and destroy"), or set allowLocalState: true on purpose');
+    issue(
+      ctx,
+      ['state'],
+      'is missing in a production environment: local state would keep production\'s secrets in one file on one machine: set state { bucket, region } (README, "Deploy and destroy"), or set allowLocalState: true on purpose',
+    );
   if (env.tier !== 'production' && env.allowLocalState) issue(ctx, ['allowLocalState'], 'only applies to production (staging may always keep local state): remove it');
   else if (env.allowLocalState && env.state !== undefined)
-    issue(ctx, ['allowLocalState'], `contradicts state (s3://${env.state.bucket}): the state is remote, so there is no local state to allow: remove allowLocalState, or remove state to keep local state on purpose`);
+    issue(
+      ctx,
+      ['allowLocalState'],
+      `contradicts state (s3://${env.state.bucket}): the state is remote, so there is no local state to allow: remove allowLocalState, or remove state to keep local state on purpose`,
+    );
 
   checkTags(ctx, env.tags);
 }

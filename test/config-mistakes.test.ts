@@ -84,18 +84,49 @@ describe('the shipped environments through buildApp', () => {
 describe('the shape of the environment files names the file', () => {
   const cases: Case[] = [
     { name: 'an empty file', files: { ...both(), qa: '' }, says: ['qa.ts exports nothing', 'export default'] },
-    { name: 'a named export instead of the default', files: { ...both(), qa: `export const qa = ${JSON.stringify(shipped('staging', { name: 'qa' }))};\n` }, says: ['qa.ts has no default export (it exports qa)', 'export default qa;'] },
-    { name: 'a file index.ts does not list', files: { ...both(), qa: shipped('staging', { name: 'qa' }) }, listed: ['staging', 'production'], says: ['qa.ts is not listed in', "add 'qa' to ENVIRONMENT_FILES"] },
+    {
+      name: 'a named export instead of the default',
+      files: { ...both(), qa: `export const qa = ${JSON.stringify(shipped('staging', { name: 'qa' }))};\n` },
+      says: ['qa.ts has no default export (it exports qa)', 'export default qa;'],
+    },
+    {
+      name: 'a file index.ts does not list',
+      files: { ...both(), qa: shipped('staging', { name: 'qa' }) },
+      listed: ['staging', 'production'],
+      says: ['qa.ts is not listed in', "add 'qa' to ENVIRONMENT_FILES"],
+    },
     { name: 'a file index.ts lists but is absent', files: both(), listed: ['staging', 'production', 'qa'], says: ["lists 'qa' but", 'qa.ts does not exist'] },
     { name: 'two files with one name', files: { ...both(), qa: shipped('staging', { dns: { subdomain: 'qa' } }) }, says: ['qa.ts and', 'staging.ts both have name = "staging"', "name: 'qa'"] },
     { name: 'a name that is not the file name', files: { ...both(), qa: shipped('staging', { name: 'qa2', dns: { subdomain: 'qa' } }) }, says: ['qa.ts: name = "qa2" differs from the file name'] },
-    { name: 'a name in capitals is not advised as a file name', files: { staging: shipped('staging', { name: 'Staging' }), production: shipped('production') }, says: ['staging.ts: name = "Staging" differs from the file name', "name: 'staging'"], excludes: ['Staging.ts'] },
-    { name: 'a production file with a staging tier', files: { ...both(), 'production-eu': shipped('staging', { name: 'production-eu', dns: { subdomain: 'eu' } }) }, says: ['production-eu.ts: tier = "staging" contradicts the file name', "tier: 'production'"] },
-    ...['prod', 'prod-eu', 'prod2', 'eu-production'].map((id): Case => ({ name: `a staging tier in ${id}.ts`, files: { ...both(), [id]: shipped('staging', { name: id, dns: { subdomain: id } }) }, says: [`${id}.ts: tier = "staging" contradicts the file name`] })),
-    { name: 'a staging file with a production tier', files: { ...both(), 'staging-2': shipped('production', { name: 'staging-2', dns: { subdomain: 's2' }, state: { bucket: 'other-state-bucket', region: 'ap-southeast-3' } }) }, says: ['staging-2.ts: tier = "production" contradicts the file name'] },
+    {
+      name: 'a name in capitals is not advised as a file name',
+      files: { staging: shipped('staging', { name: 'Staging' }), production: shipped('production') },
+      says: ['staging.ts: name = "Staging" differs from the file name', "name: 'staging'"],
+      excludes: ['Staging.ts'],
+    },
+    {
+      name: 'a production file with a staging tier',
+      files: { ...both(), 'production-eu': shipped('staging', { name: 'production-eu', dns: { subdomain: 'eu' } }) },
+      says: ['production-eu.ts: tier = "staging" contradicts the file name', "tier: 'production'"],
+    },
+    ...['prod', 'prod-eu', 'prod2', 'eu-production'].map((id): Case => ({
+      name: `a staging tier in ${id}.ts`,
+      files: { ...both(), [id]: shipped('staging', { name: id, dns: { subdomain: id } }) },
+      says: [`${id}.ts: tier = "staging" contradicts the file name`],
+    })),
+    {
+      name: 'a staging file with a production tier',
+      files: { ...both(), 'staging-2': shipped('production', { name: 'staging-2', dns: { subdomain: 's2' }, state: { bucket: 'other-state-bucket', region: 'ap-southeast-3' } }) },
+      says: ['staging-2.ts: tier = "production" contradicts the file name'],
+    },
     { name: 'a file that does not compile', files: { ...both(), qa: 'export default { name: "qa", tier: ' }, says: ['qa.ts cannot be loaded'] },
     // The compiler's own location line survives (esbuild under tsx: `qa.ts:2:0: ERROR: ...`; swc under jest: `[...qa.ts:1:...]`).
-    { name: 'a file that does not compile names the line', files: { ...both(), qa: 'export default {\n  name: "qa",\n  tier: "staging"\n  dns: {},\n};\n' }, says: ['qa.ts cannot be loaded'], matches: /qa\.ts:4:\d+/ },
+    {
+      name: 'a file that does not compile names the line',
+      files: { ...both(), qa: 'export default {\n  name: "qa",\n  tier: "staging"\n  dns: {},\n};\n' },
+      says: ['qa.ts cannot be loaded'],
+      matches: /qa\.ts:4:\d+/,
+    },
   ];
   test.each(cases)('$name', ({ files, listed, says, matches, excludes }) => {
     const block = refusal(files, { listed });
@@ -115,13 +146,41 @@ test('a staging tier is fine in files whose name only contains "prod" (preprod, 
 describe('collisions between environments', () => {
   const prodState = { bucket: 'weebeetalk-terraform-state-example', region: 'ap-southeast-3', key: 'weebeetalk/production/terraform.tfstate' };
   const cases: Case[] = [
-    { name: "staging's state is production's bucket and key", files: both({ state: prodState }), says: ['staging.ts', 'state.key = "weebeetalk/production/terraform.tfstate"', "is already production's", 'a deploy or destroy of staging would act on production'] },
-    { name: 'two environments on the same names', files: { ...both(), qa: shipped('staging', { name: 'qa' }) }, says: ['qa.ts', 'dns.hostNames.chat = "chat"', "name chat.staging.weebeetalk.example is already staging's"] },
-    { name: "a production host name inside staging's names", files: both({}, { dns: { hostNames: { chat: 'chat.staging' } } }), says: ['staging.ts', 'production.ts', 'dns.hostNames.chat', "name chat.staging.weebeetalk.example is already production's"] },
-    { name: "a created zone shadowing production's looked-up zone", files: both({ dns: { zone: 'create' } }), says: ['staging.ts', 'production.ts', 'dns.zone = "create"', 'zone weebeetalk.example', "production looks up"] },
-    { name: "a created production zone shadowing staging's looked-up zone", files: both({}, { dns: { zone: 'create' } }), says: ['production.ts', 'staging.ts', 'dns.zone = "create"', 'zone weebeetalk.example', 'staging looks up'] },
-    { name: 'a created zone named by zoneName, looked up by another', files: both({ dns: { zone: 'create', domain: 'staging.weebeetalk.example', subdomain: '', zoneName: 'weebeetalk.example' } }), says: ['staging.ts', 'production.ts', 'zone weebeetalk.example'] },
-    { name: 'two created zones of one name', files: both({ dns: { zone: 'create' } }, { dns: { zone: 'create' } }), says: ['staging.ts', 'dns.zone = "create"', "zone weebeetalk.example is already production's"] },
+    {
+      name: "staging's state is production's bucket and key",
+      files: both({ state: prodState }),
+      says: ['staging.ts', 'state.key = "weebeetalk/production/terraform.tfstate"', "is already production's", 'a deploy or destroy of staging would act on production'],
+    },
+    {
+      name: 'two environments on the same names',
+      files: { ...both(), qa: shipped('staging', { name: 'qa' }) },
+      says: ['qa.ts', 'dns.hostNames.chat = "chat"', "name chat.staging.weebeetalk.example is already staging's"],
+    },
+    {
+      name: "a production host name inside staging's names",
+      files: both({}, { dns: { hostNames: { chat: 'chat.staging' } } }),
+      says: ['staging.ts', 'production.ts', 'dns.hostNames.chat', "name chat.staging.weebeetalk.example is already production's"],
+    },
+    {
+      name: "a created zone shadowing production's looked-up zone",
+      files: both({ dns: { zone: 'create' } }),
+      says: ['staging.ts', 'production.ts', 'dns.zone = "create"', 'zone weebeetalk.example', 'production looks up'],
+    },
+    {
+      name: "a created production zone shadowing staging's looked-up zone",
+      files: both({}, { dns: { zone: 'create' } }),
+      says: ['production.ts', 'staging.ts', 'dns.zone = "create"', 'zone weebeetalk.example', 'staging looks up'],
+    },
+    {
+      name: 'a created zone named by zoneName, looked up by another',
+      files: both({ dns: { zone: 'create', domain: 'staging.weebeetalk.example', subdomain: '', zoneName: 'weebeetalk.example' } }),
+      says: ['staging.ts', 'production.ts', 'zone weebeetalk.example'],
+    },
+    {
+      name: 'two created zones of one name',
+      files: both({ dns: { zone: 'create' } }, { dns: { zone: 'create' } }),
+      says: ['staging.ts', 'dns.zone = "create"', "zone weebeetalk.example is already production's"],
+    },
   ];
   test.each(cases)('$name', ({ files, says }) => {
     const block = refusal(files);
@@ -141,20 +200,49 @@ describe('mistakes inside one environment', () => {
   const bad = (name: string, s: Record<string, unknown>, says: string[], now?: Date): Case => ({ name, files: both(s), says: ['staging.ts', ...says], now });
   const cases: Case[] = [
     bad('two roles with one host name', { dns: { hostNames: { meet: 'chat' } } }, ['dns.hostNames.meet = "chat": is also the chat host\'s name']),
-    { name: 'production without remote state', files: { staging: shipped('staging'), production: withoutState(shipped('production')) }, says: ['production.ts', 'state = (missing)', 'allowLocalState: true'] },
-    { name: 'a mistyped tier, alone on its line', files: { staging: shipped('staging'), production: shipped('production', { tier: 'prod' }) }, says: ['production.ts', 'tier = "prod": must be "staging" or "production"'], lines: 1 },
+    {
+      name: 'production without remote state',
+      files: { staging: shipped('staging'), production: withoutState(shipped('production')) },
+      says: ['production.ts', 'state = (missing)', 'allowLocalState: true'],
+    },
+    {
+      name: 'a mistyped tier, alone on its line',
+      files: { staging: shipped('staging'), production: shipped('production', { tier: 'prod' }) },
+      says: ['production.ts', 'tier = "prod": must be "staging" or "production"'],
+      lines: 1,
+    },
     { name: 'a misspelt field', files: both({ letsEncryptEmial: 'a@b.com' }), says: ['staging.ts', '  - letsEncryptEmial = "a@b.com": unknown field; did you mean letsEncryptEmail?\n'], lines: 1 },
     // Let's Encrypt (Boulder) refuses such an account contact: no certificate, the hosts fail at boot.
-    ...['ops@example.com', 'ops@mail.example.net', 'ops@example.org', 'ops@weebeetalk.example', 'ops@corp.test', 'ops@x.invalid', 'ops@box.localhost', 'ops@nas.local', 'ops@corp.internal', 'ops@router.lan', 'ops@printer.home.arpa'].map((email) =>
-      bad(`a Let's Encrypt email at ${email}`, { letsEncryptEmail: email }, [`letsEncryptEmail = ${JSON.stringify(email)}: `, "Let's Encrypt refuses it"]),
-    ),
-    { name: "a Let's Encrypt email on a documentation domain in production too", files: both({}, { letsEncryptEmail: 'ops@weebeetalk.example' }), says: ['production.ts', 'letsEncryptEmail = "ops@weebeetalk.example"', "Let's Encrypt refuses it"] },
+    ...[
+      'ops@example.com',
+      'ops@mail.example.net',
+      'ops@example.org',
+      'ops@weebeetalk.example',
+      'ops@corp.test',
+      'ops@x.invalid',
+      'ops@box.localhost',
+      'ops@nas.local',
+      'ops@corp.internal',
+      'ops@router.lan',
+      'ops@printer.home.arpa',
+    ].map((email) => bad(`a Let's Encrypt email at ${email}`, { letsEncryptEmail: email }, [`letsEncryptEmail = ${JSON.stringify(email)}: `, "Let's Encrypt refuses it"])),
+    {
+      name: "a Let's Encrypt email on a documentation domain in production too",
+      files: both({}, { letsEncryptEmail: 'ops@weebeetalk.example' }),
+      says: ['production.ts', 'letsEncryptEmail = "ops@weebeetalk.example"', "Let's Encrypt refuses it"],
+    },
     { name: 'allowLocalState together with state', files: both({}, { allowLocalState: true }), says: ['production.ts', 'allowLocalState = true: contradicts state'] },
     bad('allowLocalState outside production', { allowLocalState: true }, ['allowLocalState = true: only applies to production']),
     // Versions, against the day of synthesis.
-    bad('an end-of-life Rocket.Chat release', { rocketchat: { release: '7.10.10', mongodbVersion: '7.0' } }, ['rocketchat.release = "7.10.10"', '7.10 reached end of life on 2026-06-30', '8.9 LTS (until 2027-09-30)']),
+    bad('an end-of-life Rocket.Chat release', { rocketchat: { release: '7.10.10', mongodbVersion: '7.0' } }, [
+      'rocketchat.release = "7.10.10"',
+      '7.10 reached end of life on 2026-06-30',
+      '8.9 LTS (until 2027-09-30)',
+    ]),
     bad('an unknown Rocket.Chat release', { rocketchat: { release: '6.5.0' } }, ['rocketchat.release = "6.5.0": is not in the support table', 'config/rocketchat-support.ts']),
-    bad('a MongoDB the release does not support', { rocketchat: { release: '8.9.1', mongodbVersion: '8.2' } }, ['rocketchat.mongodbVersion = "8.2": is not supported by Rocket.Chat 8.9, which supports MongoDB 8.0']),
+    bad('a MongoDB the release does not support', { rocketchat: { release: '8.9.1', mongodbVersion: '8.2' } }, [
+      'rocketchat.mongodbVersion = "8.2": is not supported by Rocket.Chat 8.9, which supports MongoDB 8.0',
+    ]),
     bad('the shipped release once it is past its end of life', {}, ['rocketchat.release = "8.9.1"', '8.9 reached end of life on 2027-09-30'], new Date('2027-10-15T00:00:00Z')),
     bad('a time zone that does not exist', { jitsi: { timezone: 'Asia/Jakartaa' } }, ['jitsi.timezone = "Asia/Jakartaa": is not a time zone']),
     // Intl takes any case, glibc does not: TZ=asia/jakarta is UTC+0 on the host.
@@ -163,18 +251,36 @@ describe('mistakes inside one environment', () => {
     bad('a lowercase UTC', { jitsi: { timezone: 'utc' } }, ['jitsi.timezone = "utc"', 'write UTC']),
     bad('a lowercase POSIX-style zone', { jitsi: { timezone: 'est5edt' } }, ['jitsi.timezone = "est5edt"', 'spelling']),
     // Hardware.
-    bad('one pinned image for x86 and Graviton roles', { ami: { id: 'ami-0123456789abcdef0' }, hosts: { chat: { instanceType: 't4g.medium' } } }, ['ami.id = "ami-0123456789abcdef0": is one image for roles of two architectures', 'chat t4g.medium (arm64)', 'hosts.<role>.amiId']),
+    bad('one pinned image for x86 and Graviton roles', { ami: { id: 'ami-0123456789abcdef0' }, hosts: { chat: { instanceType: 't4g.medium' } } }, [
+      'ami.id = "ami-0123456789abcdef0": is one image for roles of two architectures',
+      'chat t4g.medium (arm64)',
+      'hosts.<role>.amiId',
+    ]),
     // a1 is the first Graviton generation: no "g" after its digit, still arm64 (the amd64 image cannot boot on it).
-    bad('one pinned x86 image for an a1 Graviton role', { ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' }, hosts: { chat: { instanceType: 'a1.large' } } }, ['hosts.chat.instanceType = "a1.large": is arm64 but the pinned ami.id is x86_64']),
-    bad('a Graviton type with a pinned x86 image', { ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' }, hosts: { chat: { instanceType: 't4g.medium' }, meet: { instanceType: 'm7g.large' }, pbx: { instanceType: 't4g.small' } } }, ['hosts.chat.instanceType = "t4g.medium": is arm64 but the pinned ami.id is x86_64']),
-    bad('an x86 type with a pinned arm64 role image', { hosts: { pbx: { amiId: 'ami-0fedcba9876543210', amiArchitecture: 'arm64' } } }, ['hosts.pbx.instanceType = "t3.small": is x86_64 but hosts.pbx.amiId is an arm64 image']),
+    bad('one pinned x86 image for an a1 Graviton role', { ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' }, hosts: { chat: { instanceType: 'a1.large' } } }, [
+      'hosts.chat.instanceType = "a1.large": is arm64 but the pinned ami.id is x86_64',
+    ]),
+    bad(
+      'a Graviton type with a pinned x86 image',
+      { ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' }, hosts: { chat: { instanceType: 't4g.medium' }, meet: { instanceType: 'm7g.large' }, pbx: { instanceType: 't4g.small' } } },
+      ['hosts.chat.instanceType = "t4g.medium": is arm64 but the pinned ami.id is x86_64'],
+    ),
+    bad('an x86 type with a pinned arm64 role image', { hosts: { pbx: { amiId: 'ami-0fedcba9876543210', amiArchitecture: 'arm64' } } }, [
+      'hosts.pbx.instanceType = "t3.small": is x86_64 but hosts.pbx.amiId is an arm64 image',
+    ]),
     // Free-form text that reaches generated files or AWS.
     ...['Line\nexten => 9999,1,Dial(PJSIP/trunk)', 'Sales; allow=all', 'Say "hi"', '[trunk]', 'Boss <1000>', 'back\\slash'].map((name) =>
       bad(`a SIP user name ${JSON.stringify(name)}`, { sip: { users: [{ extension: '1001', name }] } }, [`sip.users.0.name = ${JSON.stringify(name)}: may hold only letters`, 'pjsip.conf']),
     ),
-    bad('a justification that would break the audit table', { sip: { worldOpenJustification: 'Provider signals from | anywhere at all' } }, ['sip.worldOpenJustification = "Provider signals from | anywhere at all": must be one line without "|"']),
-    bad('a state key with a leading slash', { state: { bucket: 'weebeetalk-state-qa', region: 'ap-southeast-3', key: '/weebeetalk/staging.tfstate' } }, ['state.key = "/weebeetalk/staging.tfstate": must be an S3 key']),
-    bad('a KMS key id that is not one', { state: { bucket: 'weebeetalk-state-qa', region: 'ap-southeast-3', kmsKeyId: 'my key' } }, ['state.kmsKeyId = "my key": must be a KMS key id, key ARN or alias']),
+    bad('a justification that would break the audit table', { sip: { worldOpenJustification: 'Provider signals from | anywhere at all' } }, [
+      'sip.worldOpenJustification = "Provider signals from | anywhere at all": must be one line without "|"',
+    ]),
+    bad('a state key with a leading slash', { state: { bucket: 'weebeetalk-state-qa', region: 'ap-southeast-3', key: '/weebeetalk/staging.tfstate' } }, [
+      'state.key = "/weebeetalk/staging.tfstate": must be an S3 key',
+    ]),
+    bad('a KMS key id that is not one', { state: { bucket: 'weebeetalk-state-qa', region: 'ap-southeast-3', kmsKeyId: 'my key' } }, [
+      'state.kmsKeyId = "my key": must be a KMS key id, key ARN or alias',
+    ]),
     bad('a dial-in room with a line break', { sip: { dialInRoom: 'dial-in\nexten' } }, ['sip.dialInRoom = "dial-in\\nexten": must be a room name']),
     bad('a tag under the reserved aws: prefix', { tags: { 'aws:owner': 'ops' } }, ['tags.aws:owner = "ops": key "aws:owner" starts with "aws:"']),
     bad('a tag that overrides a project tag', { tags: { Environment: 'prod' } }, ['tags.Environment = "prod": key "Environment" is set by this project']),
@@ -182,11 +288,21 @@ describe('mistakes inside one environment', () => {
     bad('a tag holding an access key id', { tags: { Deployer: 'AKIAIOSFODNN7EXAMPLE' } }, ['tags.Deployer = "AKIAIOSFODNN7EXAMPLE"', 'AWS access key id']),
     bad('a tag holding a random token', { tags: { Build: 'k8J2mQ9xZ4vT7pL1wR5nB3cY6dF0' } }, ['tags.Build = "k8J2mQ9xZ4vT7pL1wR5nB3cY6dF0"', 'long random-looking string']),
     bad('a tag key naming a secret', { tags: { DbPassword: 'x' } }, ['tags.DbPassword = "x"', 'names a secret']),
-    ...['db_password', 'GITHUB_TOKEN', 'ClientSecret', 'api-key', 'ApiKey', 'PrivateKey', 'Credentials', 'Passwd'].map((key) => bad(`a tag key ${key}`, { tags: { [key]: 'x' } }, [`tags.${key} = "x"`, 'names a secret'])),
-    bad('a tag holding an AWS secret access key', { tags: { Deployer: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } }, ['tags.Deployer = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', 'looks like a secret']),
+    ...['db_password', 'GITHUB_TOKEN', 'ClientSecret', 'api-key', 'ApiKey', 'PrivateKey', 'Credentials', 'Passwd'].map((key) =>
+      bad(`a tag key ${key}`, { tags: { [key]: 'x' } }, [`tags.${key} = "x"`, 'names a secret']),
+    ),
+    bad('a tag holding an AWS secret access key', { tags: { Deployer: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } }, [
+      'tags.Deployer = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+      'looks like a secret',
+    ]),
     bad('a tag holding a JWT', { tags: { Session: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' } }, ['tags.Session = "eyJ', 'JSON Web Token']),
     bad('a tag holding token: ...', { tags: { Note: 'deploy token: abc' } }, ['tags.Note = "deploy token: abc"', 'name=value']),
-    bad('more user tags than leave room for the project\'s on one resource', { tags: Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`Team${i + 1}`, 'ops'])) }, ['tags.Team45 = "ops": is user tag 45', 'AWS allows 50 tags per resource', 'at most 44 user tags', 'remove 1']),
+    bad("more user tags than leave room for the project's on one resource", { tags: Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`Team${i + 1}`, 'ops'])) }, [
+      'tags.Team45 = "ops": is user tag 45',
+      'AWS allows 50 tags per resource',
+      'at most 44 user tags',
+      'remove 1',
+    ]),
     bad('a user tag over a tag the instance carries', { tags: { WeebeetalkPublicIp: '1.2.3.4' } }, ['tags.WeebeetalkPublicIp = "1.2.3.4": key "WeebeetalkPublicIp" is set by this project']),
     bad('a tag value with a line break', { tags: { Team: 'ops\nadmin' } }, ['tags.Team = "ops\\nadmin": may hold only letters']),
   ];
@@ -201,7 +317,13 @@ describe('mistakes inside one environment', () => {
       ami: { id: 'ami-0123456789abcdef0', architecture: 'x86_64' },
       hosts: { chat: { instanceType: 't4g.medium', amiId: 'ami-0fedcba9876543210', amiArchitecture: 'arm64' } },
       jitsi: { timezone: 'Europe/Berlin' },
-      sip: { users: [{ extension: '1001', name: "O'Brien (Sales) & Co., 2/F" }, { extension: '1002', name: 'Ünal-Çelik' }, { extension: '1003', name: 'Rene\u0301 Lefe\u0300vre' }] },
+      sip: {
+        users: [
+          { extension: '1001', name: "O'Brien (Sales) & Co., 2/F" },
+          { extension: '1002', name: 'Ünal-Çelik' },
+          { extension: '1003', name: 'Rene\u0301 Lefe\u0300vre' },
+        ],
+      },
       tags: {
         CostCenter: 'CC-1234',
         Owner: 'ops@weebeetalk.example',
@@ -228,12 +350,15 @@ describe('mistakes inside one environment', () => {
   });
 });
 
-test('the project\'s own tags on one resource, counted from the plan, are what the tag limit leaves room for', () => {
+test("the project's own tags on one resource, counted from the plan, are what the tag limit leaves room for", () => {
   const json = withDir(both({ snapshots: { enabled: true } }), undefined, (dir) => {
     const stack = buildApp(Testing.app(), { dir, now: TODAY }).node.findChild('staging') as TerraformStack;
     return JSON.parse(Testing.synth(stack)) as {
       provider: { aws: { default_tags?: { tags: Record<string, string> }[] }[] };
-      resource: Record<string, Record<string, { tags?: Record<string, string>; policy_details?: { schedule?: { copy_tags?: boolean; tags_to_add?: Record<string, string> }[]; target_tags?: Record<string, string> } }>>;
+      resource: Record<
+        string,
+        Record<string, { tags?: Record<string, string>; policy_details?: { schedule?: { copy_tags?: boolean; tags_to_add?: Record<string, string> }[]; target_tags?: Record<string, string> } }>
+      >;
     };
   });
   const defaults = Object.keys(json.provider.aws[0].default_tags?.[0]?.tags ?? {});
@@ -277,10 +402,22 @@ describe('likely mistakes are warnings', () => {
 
   test.each([
     { name: 'a private SIP client network on a public host', s: { sip: { clientCidrs: ['10.99.0.0/16'] } }, says: 'sip.clientCidrs.0 = "10.99.0.0/16": is a private network' },
-    { name: 'an RTP range too small for the phones', s: { sip: { rtpPorts: { from: 10000, to: 10005 } } }, says: 'sip.rtpPorts = {"from":10000,"to":10005}: 6 ports carry fewer than the 8 that 2 phones' },
+    {
+      name: 'an RTP range too small for the phones',
+      s: { sip: { rtpPorts: { from: 10000, to: 10005 } } },
+      says: 'sip.rtpPorts = {"from":10000,"to":10005}: 6 ports carry fewer than the 8 that 2 phones',
+    },
     { name: "the shipped placeholder Let's Encrypt email", s: {}, says: 'letsEncryptEmail = "ops@replace-with-your-domain.com": is the shipped placeholder' },
-    { name: 'an administrator email on a documentation domain', s: { rocketchat: { adminEmail: 'admin@example.com' } }, says: 'rocketchat.adminEmail = "admin@example.com": is on a documentation domain' },
-    { name: 'a SIP trunk without Jigasi to put its calls into Jitsi', s: { jitsi: { jigasi: false }, sip: { trunkSignallingCidrs: ['192.0.2.0/28'] } }, says: 'jitsi.jigasi = false: calls from sip.trunkSignallingCidrs' },
+    {
+      name: 'an administrator email on a documentation domain',
+      s: { rocketchat: { adminEmail: 'admin@example.com' } },
+      says: 'rocketchat.adminEmail = "admin@example.com": is on a documentation domain',
+    },
+    {
+      name: 'a SIP trunk without Jigasi to put its calls into Jitsi',
+      s: { jitsi: { jigasi: false }, sip: { trunkSignallingCidrs: ['192.0.2.0/28'] } },
+      says: 'jitsi.jigasi = false: calls from sip.trunkSignallingCidrs',
+    },
   ])('$name', ({ s, says }) => {
     const found = warnings(both(s)).filter((w) => w.includes(says) && w.includes('staging.ts: '));
     expect(found).toHaveLength(1);
@@ -314,7 +451,7 @@ describe('synthesis errors name the configuration field', () => {
     }
   });
 
-  test('user-data past EC2\'s 16 KB (a PBX with 200 phones) fails naming its size and sip.users', () => {
+  test("user-data past EC2's 16 KB (a PBX with 200 phones) fails naming its size and sip.users", () => {
     const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-mistakes-'));
     const users = Array.from({ length: 200 }, (_, i) => ({ extension: String(1001 + i), name: `Phone ${i}` }));
     const d = environmentsDir(both({ sip: { users } }));

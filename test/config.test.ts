@@ -189,9 +189,7 @@ describe('CIDR lists', () => {
   });
 
   test('0.0.0.0/0 in a SIP list is accepted with a justification', () => {
-    const config = loadEnvironment(
-      variant(staging, { sip: { trunkSignallingCidrs: ['0.0.0.0/0'], worldOpenJustification: 'The SIP provider signals from changing addresses it will not list' } }),
-    );
+    const config = loadEnvironment(variant(staging, { sip: { trunkSignallingCidrs: ['0.0.0.0/0'], worldOpenJustification: 'The SIP provider signals from changing addresses it will not list' } }));
     expect(config.sip.trunkSignallingCidrs).toEqual(['0.0.0.0/0']);
   });
 
@@ -309,7 +307,8 @@ describe('names and shapes', () => {
   });
 
   test("a Let's Encrypt email on a public domain is accepted", () => {
-    for (const ok of ['ops@weebeetalk.co.id', 'noc@example.co.uk', 'certs@mail.examples.com', 'a@testing.io']) expect(loadEnvironment(variant(staging, { letsEncryptEmail: ok })).letsEncryptEmail).toBe(ok);
+    for (const ok of ['ops@weebeetalk.co.id', 'noc@example.co.uk', 'certs@mail.examples.com', 'a@testing.io'])
+      expect(loadEnvironment(variant(staging, { letsEncryptEmail: ok })).letsEncryptEmail).toBe(ok);
   });
 
   test('an instance type of unknown shape', () => {
@@ -359,7 +358,12 @@ describe('names and shapes', () => {
   test('unknown fields, at any depth: one line per field, its own value and the nearest known field', () => {
     expectRefused(variant(staging, { jitsi: { jibrii: false } }), { field: 'jitsi.jibrii', value: false, says: /unknown field/, fix: /did you mean jibri\?/ });
     expectRefused(variant(staging, { letsEncryptEmial: 'a@b.com' }), { field: 'letsEncryptEmial', value: 'a@b.com', says: /^unknown field/, fix: /did you mean letsEncryptEmail\?$/ });
-    expectRefused(variant(staging, { sip: { users: [{ extension: '1001', nmae: 'Reception' }] } }), { field: 'sip.users.0.nmae', value: 'Reception', says: /unknown field/, fix: /did you mean name\?/ });
+    expectRefused(variant(staging, { sip: { users: [{ extension: '1001', nmae: 'Reception' }] } }), {
+      field: 'sip.users.0.nmae',
+      value: 'Reception',
+      says: /unknown field/,
+      fix: /did you mean name\?/,
+    });
     expectRefused(variant(staging, { hosts: { pbx: { instanceTyp: 't3.small' } } }), { field: 'hosts.pbx.instanceTyp', value: 't3.small', says: /unknown field/, fix: /did you mean instanceType\?/ });
     // Nothing near: the fields that exist there, never the whole configuration.
     expectRefused(variant(staging, { sshKey: 'id_rsa' }), { field: 'sshKey', value: 'id_rsa', says: /unknown field/, fix: /remove it .*letsEncryptEmail/ });
@@ -415,7 +419,7 @@ describe('sizes and tier rules', () => {
   });
 });
 
-test('as many user tags as leave room for the project\'s own are accepted', () => {
+test("as many user tags as leave room for the project's own are accepted", () => {
   const tags = Object.fromEntries(Array.from({ length: 44 }, (_, i) => [`Team${i + 1}`, 'ops']));
   expect(Object.keys(loadEnvironment(variant(staging, { tags })).tags)).toHaveLength(44);
 });
