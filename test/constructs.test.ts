@@ -4,6 +4,9 @@
  * Secrets (their grant methods are test/grants.test.ts). The whole stack's plans are tested by subject (storage,
  * hosts, firewalls, ...); here nothing else is in the plan.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Testing, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
 import staging from '../config/environments/staging';
@@ -21,9 +24,16 @@ import { Secrets } from '../constructs/secrets';
 import { VolumeSnapshots } from '../constructs/volume-snapshots';
 import { allResources, asArray, asObject, dataSources, one, preventsDestroy, referenced, resources, single, type Item, type Synthesized } from './support/synth';
 
+// One output directory for the file (Testing.app() would leave a temporary directory per app behind).
+let outdir: string;
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'constructs-test-'));
+});
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
 /** A bare stack holding only what `build` adds, synthesized as the tests of whole stacks read it. */
 function bare(build: (stack: TerraformStack) => void): Synthesized & { stack: TerraformStack } {
-  const stack = new TerraformStack(Testing.app(), 'bare');
+  const stack = new TerraformStack(Testing.app({ outdir }), 'bare');
   build(stack);
   const text = Testing.synth(stack);
   return { label: 'bare', config: loadEnvironment(staging), text, json: JSON.parse(text) as Synthesized['json'], stack };

@@ -4,6 +4,9 @@
  * Shipped environments come from config/environments; variants are a shipped file with an override merged
  * over it by config/load.ts's `merge`, validated by `loadEnvironment` like the real app does.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Testing } from 'cdktf';
 import { environments } from '../../config/environments';
 import { loadEnvironment, merge, type EnvironmentFile } from '../../config/load';
@@ -54,9 +57,16 @@ export function variantFile(base: string, override: EnvironmentOverride): Enviro
 
 const cache = new Map<string, { key: string; result: Synthesized }>();
 
+// One output directory per test file, removed after it: Testing.app() alone leaves one per app in the temp dir.
+let outdir: string | undefined;
+afterAll(() => {
+  if (outdir !== undefined) rmSync(outdir, { recursive: true, force: true });
+});
+
 function synthFile(label: string, file: EnvironmentFile): Synthesized {
   const config = loadEnvironment(file);
-  const stack = new WeeBeeTalkStack(Testing.app(), config.name, { config });
+  outdir ??= mkdtempSync(join(tmpdir(), 'synth-test-'));
+  const stack = new WeeBeeTalkStack(Testing.app({ outdir }), config.name, { config });
   const text = Testing.synth(stack);
   return { label, config, text, json: JSON.parse(text) as TerraformJson };
 }
