@@ -1,6 +1,6 @@
 /** What a role's user-data builder needs to know about its environment (values may be Terraform references). */
 import type { EnvironmentConfig, Role } from '../config/schema';
-import { DATA_DIR } from './host-user-data';
+import { pathEnv, rolePathEnv } from './paths';
 
 export interface RoleContext {
   readonly config: EnvironmentConfig;
@@ -30,7 +30,8 @@ export function commonEnv(ctx: RoleContext, role: Role): Record<string, string> 
     WBT_ENVIRONMENT: ctx.config.name,
     WBT_ROLE: role,
     AWS_REGION: ctx.config.aws.region,
-    DATA_DIR,
+    ...pathEnv(),
+    ...rolePathEnv(role),
     FQDN: ctx.fqdn[role],
     PRIVATE_IP: ctx.privateIp[role],
     SSM_PREFIX: ctx.ssmPrefix,

@@ -7,16 +7,16 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Construct } from 'constructs';
 import { DataCloudinitConfig } from '@cdktf/provider-cloudinit/lib/data-cloudinit-config';
+import { DATA_DIR, HOST_ENV_FILE, helperPath, LIB_SH, STEPS_DIR } from './paths';
 import { renderUnit } from './systemd';
 import { renderCloudConfig, renderEnvFile, terraformLiteral, terraformLiteralKeepingReferences, type CloudConfig, type WriteFile } from './cloud-config';
 
 /** The steps and helpers every host runs (lib.sh, bootstrap.sh, data-volume.sh, ...); a role's own are in userdata/<role>/scripts. */
 export const SCRIPTS_DIR = join(__dirname, 'scripts');
-export const STEPS_DIR = '/usr/local/lib/weebeetalk/steps';
 /** The locked account that owns uid 1000, the containers' uid (see ssm-agent.sh). */
 export const CONTAINER_ACCOUNT = 'weebeetalk-container';
-/** Where each host keeps all of its state: the data volume. */
-export const DATA_DIR = '/srv/weebeetalk';
+// The host's paths: one module (userdata/paths.ts), re-exported for the builders.
+export { DATA_DIR, STEPS_DIR } from './paths';
 
 /** Every script folder: the common one, then each role's (userdata/<role>/scripts). */
 export function scriptDirs(): string[] {
@@ -24,14 +24,16 @@ export function scriptDirs(): string[] {
   return [SCRIPTS_DIR, ...roles.map((d) => join(__dirname, d.name, 'scripts'))];
 }
 
-/** Every bootstrap script file (absolute paths): what the tests shellcheck. */
+/** Every bootstrap script file (absolute paths): what the tests shellcheck. Listed once per process. */
 export function scriptFiles(): string[] {
-  return scriptDirs().flatMap((dir) =>
+  scriptFilesCache ??= scriptDirs().flatMap((dir) =>
     readdirSync(dir)
       .filter((f) => f.endsWith('.sh'))
       .map((f) => join(dir, f)),
   );
+  return [...scriptFilesCache];
 }
+let scriptFilesCache: string[] | undefined;
 
 /** The file of a step or helper by name (without .sh), common or a role's; a name is one file only. */
 export function scriptPath(name: string): string {
@@ -40,14 +42,18 @@ export function scriptPath(name: string): string {
   return found[0];
 }
 
+const scriptTexts = new Map<string, string>();
+
 export function readScript(name: string): string {
-  return readFileSync(scriptPath(name), 'utf8');
+  let text = scriptTexts.get(name);
+  if (text === undefined) scriptTexts.set(name, (text = readFileSync(scriptPath(name), 'utf8')));
+  return text;
 }
 
 /** Files every host gets besides its steps. */
 function commonFiles(): WriteFile[] {
   return [
-    { path: '/usr/local/lib/weebeetalk/lib.sh', content: readScript('lib'), permissions: '0644' },
+    { path: LIB_SH, content: readScript('lib'), permissions: '0644' },
     {
       path: '/etc/docker/daemon.json',
       permissions: '0644',
@@ -62,13 +68,13 @@ function commonFiles(): WriteFile[] {
     },
     // Growing dataVolumeGiB grows the device under the running host; the kernel reports it (RESIZE=1 on a
     // block "change" event) and this grows the filesystem at once. data-volume.sh also does it on every boot.
-    { path: '/usr/local/lib/weebeetalk/grow-data.sh', content: readScript('grow-data'), permissions: '0755' },
+    { path: helperPath('grow-data'), content: readScript('grow-data'), permissions: '0755' },
     {
       path: '/etc/systemd/system/weebeetalk-grow-data.service',
       permissions: '0644',
       content: renderUnit({
         Unit: { Description: 'WeeBeeTalk: grow the data volume filesystem to its device size', RequiresMountsFor: DATA_DIR },
-        Service: { Type: 'oneshot', ExecStart: '/usr/local/lib/weebeetalk/grow-data.sh' },
+        Service: { Type: 'oneshot', ExecStart: helperPath('grow-data') },
         Install: { WantedBy: 'multi-user.target' },
       }),
     },
@@ -117,10 +123,10 @@ export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
     // 1000 instead, so the SSM agent's login user (created on the first session) gets another uid.
     users: [{ name: CONTAINER_ACCOUNT, uid: 1000, gecos: 'WeeBeeTalk containers (not a login)', homedir: '/nonexistent', no_create_home: true, shell: '/usr/sbin/nologin', lock_passwd: true }],
     write_files: [
-      { path: '/etc/weebeetalk/host.env', content: renderEnvFile(props.env), permissions: '0644' },
+      { path: HOST_ENV_FILE, content: renderEnvFile(props.env), permissions: '0644' },
       ...commonFiles(),
       ...(props.files ?? []),
-      ...(props.scripts ?? []).map<WriteFile>((name) => ({ path: `/usr/local/lib/weebeetalk/${name}.sh`, content: readScript(name), permissions: '0755' })),
+      ...(props.scripts ?? []).map<WriteFile>((name) => ({ path: helperPath(name), content: readScript(name), permissions: '0755' })),
       ...steps,
     ],
   };

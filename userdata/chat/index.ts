@@ -8,11 +8,12 @@ import { Document, Scalar, type YAMLSeq } from 'yaml';
 import { renderEnvFile, type WriteFile } from '../cloud-config';
 import { commonEnv, type RoleContext } from '../context';
 import type { HostUserDataProps } from '../host-user-data';
+import { helperPath, ROLE_PATHS } from '../paths';
 import { composeUnit, DAILY_AT, scheduledJob } from '../systemd';
 import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from '../upstream';
 
-export const RC_ETC = '/etc/weebeetalk/rocketchat';
-export const RC_DIR = '/opt/weebeetalk/rocketchat-compose';
+export const RC_ETC = ROLE_PATHS.chat.etc;
+export const RC_DIR = ROLE_PATHS.chat.dir;
 const UPSTREAM_FILES = ['compose.database.yml', 'compose.traefik.yml', 'compose.yml'];
 
 /** Variables the pinned rocketchat-compose files read (research: compose.yml, compose.traefik.yml, compose.database.yml). */
@@ -117,7 +118,7 @@ export function chatUserData(ctx: RoleContext): HostUserDataProps {
     { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(), permissions: '0644' },
     { path: `${RC_ETC}/traefik-dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), permissions: '0644' },
     { path: '/etc/systemd/system/weebeetalk-rocketchat.service', content: composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR), permissions: '0644' },
-    ...scheduledJob('weebeetalk-rocketchat-backup', 'WeeBeeTalk MongoDB dump to S3', '/usr/local/lib/weebeetalk/rocketchat-backup.sh', DAILY_AT('*-*-* 18:30:00 UTC')),
+    ...scheduledJob('weebeetalk-rocketchat-backup', 'WeeBeeTalk MongoDB dump to S3', helperPath('rocketchat-backup'), DAILY_AT('*-*-* 18:30:00 UTC')),
   ];
   return {
     env: {

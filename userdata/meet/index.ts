@@ -7,11 +7,12 @@ import { Document } from 'yaml';
 import { renderEnvFile, type WriteFile } from '../cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
 import { DATA_DIR, type HostUserDataProps } from '../host-user-data';
+import { helperPath, ROLE_PATHS } from '../paths';
 import { composeUnit, scheduledJob } from '../systemd';
 import { DOCKER_JITSI_MEET, manifest } from '../upstream';
 
-export const JITSI_ETC = '/etc/weebeetalk/jitsi';
-export const JITSI_DIR = '/opt/weebeetalk/docker-jitsi-meet';
+export const JITSI_ETC = ROLE_PATHS.meet.etc;
+export const JITSI_DIR = ROLE_PATHS.meet.dir;
 /** Jitsi's CONFIG: every byte of its state, on the data volume. */
 export const JITSI_CONFIG = `${DATA_DIR}/jitsi/config`;
 
@@ -84,7 +85,7 @@ export function meetUserData(ctx: RoleContext): HostUserDataProps {
     { path: '/etc/systemd/system/weebeetalk-jitsi.service', content: composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR), permissions: '0644' },
   ];
   if (jitsi.jibri) {
-    const upload = '/usr/local/lib/weebeetalk/recordings-upload.sh';
+    const upload = helperPath('recordings-upload');
     files.push(...scheduledJob('weebeetalk-recordings-upload', 'WeeBeeTalk: upload finished Jibri recordings to S3', upload, { OnBootSec: '5min', OnUnitInactiveSec: '2min' }));
   }
   return {

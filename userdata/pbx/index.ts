@@ -8,11 +8,12 @@ import { asteriskConf, coreConfs, renderConf, extensionsConf, httpConf, loggerCo
 import type { WriteFile } from '../cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
 import { DATA_DIR, type HostUserDataProps } from '../host-user-data';
+import { helperPath, ROLE_PATHS } from '../paths';
 import { composeUnit, renderUnit, scheduledJob } from '../systemd';
 import { ASTERISK_IMAGE } from '../upstream';
 
-export const ASTERISK_ETC = '/etc/weebeetalk/asterisk';
-export const ASTERISK_DIR = '/opt/weebeetalk/asterisk';
+export const ASTERISK_ETC = ROLE_PATHS.pbx.etc;
+export const ASTERISK_DIR = ROLE_PATHS.pbx.dir;
 export const ASTERISK_STATE = `${DATA_DIR}/asterisk`;
 
 /** Our compose file for Asterisk (validated by dclint in the tests). */
@@ -82,7 +83,7 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
       content: `${ASTERISK_STATE}/log/*.log {\n  weekly\n  rotate 8\n  compress\n  delaycompress\n  missingok\n  notifempty\n  postrotate\n    docker exec asterisk asterisk -rx 'logger reload' >/dev/null 2>&1 || true\n  endscript\n}\n`,
     },
     // Enabled by asterisk-certificate.sh only while no certificate exists (it disables it once one does).
-    ...scheduledJob('weebeetalk-pbx-certificate', 'WeeBeeTalk: obtain the PBX certificate', '/usr/local/lib/weebeetalk/asterisk-certificate.sh', { OnBootSec: '15min', OnUnitActiveSec: '2h' }),
+    ...scheduledJob('weebeetalk-pbx-certificate', 'WeeBeeTalk: obtain the PBX certificate', helperPath('asterisk-certificate'), { OnBootSec: '15min', OnUnitActiveSec: '2h' }),
     { path: '/etc/systemd/system/weebeetalk-asterisk.service', content: composeUnit('WeeBeeTalk Asterisk PBX', ASTERISK_DIR), permissions: '0644' },
   ];
   const { sip, jitsi } = ctx.config;

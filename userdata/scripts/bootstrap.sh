@@ -3,19 +3,22 @@
 # cloud-init runs it once on first boot; every step is idempotent, so an operator may run it again
 # (sudo weebeetalk-bootstrap) after fixing a failure. The log is /var/log/weebeetalk/bootstrap.log.
 set -euo pipefail
+# The host's paths (userdata/paths.ts), written by cloud-init before this part runs.
+# shellcheck source=/dev/null
+. /etc/weebeetalk/host.env
 
-install -d -m 0750 /var/log/weebeetalk /var/lib/weebeetalk
-exec > >(tee -a /var/log/weebeetalk/bootstrap.log) 2>&1
+install -d -m 0750 "$WBT_LOG_DIR" "$WBT_STATE_DIR"
+exec > >(tee -a "${WBT_LOG_DIR}/bootstrap.log") 2>&1
 
 # Keep a copy on PATH so the same bootstrap can be re-run by hand.
-if [[ "$(readlink -f "$0")" != /usr/local/sbin/weebeetalk-bootstrap ]]; then
-  install -m 0755 "$0" /usr/local/sbin/weebeetalk-bootstrap
+if [[ "$(readlink -f "$0")" != "$WBT_BOOTSTRAP" ]]; then
+  install -m 0755 "$0" "$WBT_BOOTSTRAP"
 fi
 
-rm -f /var/lib/weebeetalk/bootstrap.done
-for step in /usr/local/lib/weebeetalk/steps/*.sh; do
+rm -f "${WBT_STATE_DIR}/bootstrap.done"
+for step in "$WBT_STEPS"/*.sh; do
   echo "== $(date -Is) ${step##*/}"
   bash "$step"
 done
-date -Is > /var/lib/weebeetalk/bootstrap.done
+date -Is > "${WBT_STATE_DIR}/bootstrap.done"
 echo "== $(date -Is) bootstrap complete"

@@ -21,8 +21,8 @@ if systemctl is-active --quiet amazon-ssm-agent; then
   exit 0
 fi
 arch=$(dpkg --print-architecture)
-deb=/var/cache/weebeetalk/amazon-ssm-agent.deb
-install -d -m 0755 /var/cache/weebeetalk
+deb="${WBT_CACHE_DIR}/amazon-ssm-agent.deb"
+install -d -m 0755 "$WBT_CACHE_DIR"
 retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "$deb" \
   "https://s3.${AWS_REGION}.amazonaws.com/amazon-ssm-${AWS_REGION}/latest/debian_${arch}/amazon-ssm-agent.deb"
 apt_install "$deb"

@@ -4,8 +4,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
-etc=/etc/weebeetalk/rocketchat
-dir=/opt/weebeetalk/rocketchat-compose
+etc=$WBT_RC_ETC
+dir=$WBT_RC_DIR
 
 fetch_release "$RC_COMPOSE_URL" "$dir" "${etc}/upstream.sha256"
 

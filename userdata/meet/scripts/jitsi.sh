@@ -4,8 +4,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
-etc=/etc/weebeetalk/jitsi
-dir=/opt/weebeetalk/docker-jitsi-meet
+etc=$WBT_JITSI_ETC
+dir=$WBT_JITSI_DIR
 state="${DATA_DIR}/jitsi"
 
 fetch_release "$JITSI_URL" "$dir" "${etc}/upstream.sha256"
@@ -22,7 +22,7 @@ generate_internal_passwords "$dir/gen-passwords.sh" "${state}/passwords.env"
 
 if [[ "$JIBRI_ENABLED" == 1 ]]; then
   # Runs inside the jibri container as /config/finalize.sh; the host uploader does the S3 part.
-  install -m 0755 /usr/local/lib/weebeetalk/jibri-finalize.sh "${JITSI_CONFIG}/jibri/finalize.sh"
+  install -m 0755 "${WBT_LIB}/jibri-finalize.sh" "${JITSI_CONFIG}/jibri/finalize.sh"
 fi
 
 # Secrets first: a failed read stops here, before anything is written.

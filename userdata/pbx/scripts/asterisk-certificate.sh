@@ -9,7 +9,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
-src=/etc/weebeetalk/asterisk
+src=$WBT_ASTERISK_ETC
 conf="${ASTERISK_STATE}/etc"
 lineage="/etc/letsencrypt/live/${FQDN}"
 hook=/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
@@ -26,7 +26,7 @@ if [[ ! -s "${lineage}/fullchain.pem" ]]; then
     die "no certificate for ${FQDN} yet (is the zone delegated?): Asterisk runs without TLS 5061/WSS; ${timer} tries again every 2 hours"
   fi
 fi
-[[ -s "${conf}/keys/fullchain.pem" ]] || RENEWED_LINEAGE="$lineage" /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh
+[[ -s "${conf}/keys/fullchain.pem" ]] || RENEWED_LINEAGE="$lineage" "${WBT_LIB}/asterisk-cert-deploy.sh"
 
 tmp=$(mktemp "${conf}/pjsip.tls.conf.XXXXXX")
 render "${src}/pjsip.tls.conf.pending" > "$tmp"

@@ -4,8 +4,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
-src=/etc/weebeetalk/asterisk
-dir=/opt/weebeetalk/asterisk
+src=$WBT_ASTERISK_ETC
+dir=$WBT_ASTERISK_DIR
 conf="${ASTERISK_STATE}/etc"
 
 install -d -m 0755 "$dir" "$ASTERISK_STATE" "${ASTERISK_STATE}/log" "${ASTERISK_STATE}/spool"
@@ -19,7 +19,7 @@ for path in "${src}"/*.conf; do
 done
 
 # Digest credentials from SSM, root-only on the host (a file of its own: the tests run it with an SSM stand-in).
-/usr/local/lib/weebeetalk/asterisk-auth.sh "${conf}/pjsip.auth.conf"
+"${WBT_LIB}/asterisk-auth.sh" "${conf}/pjsip.auth.conf"
 
 # Certificates live on the data volume: a replaced instance must not ask Let's Encrypt again.
 if [[ ! -L /etc/letsencrypt ]]; then
@@ -33,9 +33,9 @@ fi
 [[ -L /etc/letsencrypt ]] || die "/etc/letsencrypt is not the data volume's: a replaced instance would ask Let's Encrypt again"
 install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy
 hook=/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
-ln -sf /usr/local/lib/weebeetalk/asterisk-cert-deploy.sh "$hook"
+ln -sf "${WBT_LIB}/asterisk-cert-deploy.sh" "$hook"
 # The certificate, or a timer that keeps asking for one (Asterisk starts without TLS meanwhile).
-/usr/local/lib/weebeetalk/asterisk-certificate.sh || log "WARNING: Asterisk starts without TLS 5061/WSS for now"
+"${WBT_LIB}/asterisk-certificate.sh" || log "WARNING: Asterisk starts without TLS 5061/WSS for now"
 systemctl enable --now certbot.timer
 
 # Asterisk runs as uid 1000 and the image chowns /etc/asterisk only when its top directory is not 1000's:
