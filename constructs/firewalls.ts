@@ -43,12 +43,8 @@ export class Firewalls extends Construct {
       }
     }
     for (const rule of props.rules) {
-      if (!DESCRIPTION_RE.test(rule.description))
-        throw new Error(`Firewalls: rule ${rule.id} has a description AWS rejects (allowed: a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*): "${rule.description}"`);
-      const peer =
-        rule.peer.kind === 'host'
-          ? { referencedSecurityGroupId: groups[rule.peer.role].id }
-          : { cidrIpv4: rule.peer.kind === 'world' ? '0.0.0.0/0' : rule.peer.cidr };
+      if (!DESCRIPTION_RE.test(rule.description)) throw new Error(`Firewalls: rule ${rule.id} has a description AWS rejects (allowed: a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*): "${rule.description}"`);
+      const peer = rule.peer.kind === 'host' ? { referencedSecurityGroupId: groups[rule.peer.role].id } : { cidrIpv4: rule.peer.kind === 'world' ? '0.0.0.0/0' : rule.peer.cidr };
       new VpcSecurityGroupIngressRule(this, rule.id, {
         securityGroupId: groups[rule.role].id,
         ipProtocol: rule.protocol,

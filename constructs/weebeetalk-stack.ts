@@ -3,7 +3,7 @@
  * roles and bootstraps, DNS, buckets, secrets, snapshots and outputs. The stack id is the environment name.
  */
 import { Construct } from 'constructs';
-import { Annotations, TerraformOutput, TerraformStack } from 'cdktf';
+import { Annotations, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
@@ -17,19 +17,16 @@ import { Firewalls } from './firewalls';
 import { HostIdentity } from './host-identity';
 import { HostRole } from './host-role';
 import { Network } from './network';
-import { PrivateBucket } from './private-bucket';
 import { portPlan, roleSpecs } from './roles';
 import { Secrets } from './secrets';
 import { StateBackend } from './state-backend';
+import { environmentBuckets, stackOutputs, warnAboutPlaceholders } from './environment';
 import { VolumeSnapshots } from './volume-snapshots';
 
 export interface WeeBeeTalkStackProps {
   /** The validated environment (config/load.ts). */
   readonly config: EnvironmentConfig;
 }
-
-/** Domains reserved for documentation: a deploy with them cannot get a certificate. */
-const EXAMPLE_DOMAIN_RE = /(^|\.)(example|test|invalid|localhost)$|(^|\.)example\.(com|net|org)$/;
 
 // One derivation of the names (config/names.ts), re-exported for older callers.
 export { bucketNameOf, fqdnOf, sipDomainOf } from '../config/names';
@@ -62,19 +59,7 @@ export class WeeBeeTalkStack extends TerraformStack {
     const network = new Network(this, 'network', { name, vpcCidr: config.network.vpcCidr, availabilityZone: az });
     const firewalls = new Firewalls(this, 'firewalls', { name, vpcId: network.vpc.id, rules: portPlan(config) });
 
-    const buckets = {} as Record<BucketPurpose, PrivateBucket>;
-    for (const purpose of BUCKETS) {
-      buckets[purpose] = new PrivateBucket(this, `${purpose}-bucket`, {
-        bucketName: bucketNameOf(config, purpose),
-        expireAfterDays: purpose === 'recordings' ? config.storage.recordingsRetentionDays : purpose === 'backups' ? config.storage.backupRetentionDays : undefined,
-        // Recordings: an expired recording must be gone, not kept as a noncurrent version for weeks.
-        noncurrentVersionDays: purpose === 'recordings' ? 1 : config.storage.noncurrentVersionDays,
-        protect: production,
-        forceDestroy: !production,
-        partition,
-        sidPrefix: purpose[0].toUpperCase() + purpose.slice(1),
-      });
-    }
+    const buckets = environmentBuckets(this, config);
 
     const ssmRoot = ssmRootOf(config);
     const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot, arn: { partition, region, account } });
@@ -154,37 +139,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
     }
 
-    // Outputs: names and addresses only, never a secret.
-    new TerraformOutput(this, 'chat_url', { value: `https://${fqdn.chat}`, description: 'Rocket.Chat' });
-    const meetPort = config.jitsi.httpsPort === 443 ? '' : `:${config.jitsi.httpsPort}`;
-    new TerraformOutput(this, 'meet_url', { value: `https://${fqdn.meet}${meetPort}`, description: 'Jitsi Meet' });
-    for (const { role } of specs) {
-      new TerraformOutput(this, `${role}_fqdn`, { value: fqdn[role], description: `Public name of the ${role} host` });
-      new TerraformOutput(this, `${role}_public_ip`, { value: identities[role].eip.publicIp, description: `Elastic IP of the ${role} host` });
-      new TerraformOutput(this, `${role}_ssm_session`, {
-        value: `aws ssm start-session --region ${region} --target ${hosts[role].instance.id}`,
-        description: `Shell on the ${role} host through SSM Session Manager`,
-      });
-    }
-    if (dns.nameServers) new TerraformOutput(this, 'name_servers', { value: dns.nameServers, description: `Delegate ${config.dns.zoneName ?? config.dns.domain} to these` });
-    for (const purpose of BUCKETS) new TerraformOutput(this, `${purpose}_bucket`, { value: buckets[purpose].bucket.bucket, description: BUCKET_OUTPUT[purpose] });
-    new TerraformOutput(this, 'ssm_parameter_prefix', { value: ssmRoot, description: 'Secrets (SecureString) live under this path' });
+    stackOutputs(this, { config, fqdn, identities, hosts, dns, buckets });
     applyAudit(this, config);
   }
-}
-
-const BUCKET_OUTPUT: Record<BucketPurpose, string> = {
-  recordings: 'Bucket of the Jibri recordings (private; expire after storage.recordingsRetentionDays)',
-  uploads: 'Bucket of the Rocket.Chat file uploads (private)',
-  backups: 'Bucket of the nightly Rocket.Chat backups (private; expire after storage.backupRetentionDays)',
-};
-
-/** Warnings about values left from the shipped examples: a deploy with them fails or lands in the wrong place. */
-function warnAboutPlaceholders(stack: TerraformStack, config: EnvironmentConfig): void {
-  if (EXAMPLE_DOMAIN_RE.test(config.dns.domain))
-    Annotations.of(stack).addWarning(`dns.domain "${config.dns.domain}" is a documentation domain: set your own in config/environments/${config.name}.ts before deploying`);
-  if (config.aws.allowedAccountIds.length === 0)
-    Annotations.of(stack).addWarning('aws.allowedAccountIds is empty: whatever credentials are active decide the account; list the account id to guard against deploying into the wrong one');
-  if (config.aws.allowedAccountIds.includes('123456789012'))
-    Annotations.of(stack).addWarning('aws.allowedAccountIds holds the documentation account 123456789012: set your account id before deploying');
 }

@@ -44,7 +44,7 @@ export const JITSI_ENV: Readonly<Record<string, string>> = {
   JIGASI_TRANSCRIBER_PASSWORD: 'docker-compose.yml (gen-passwords.sh)',
 };
 
-/** rocketchat-compose f693f76; RC_* are read by our override (userdata/chat.ts) only. */
+/** rocketchat-compose f693f76; RC_* are read by our override (userdata/chat/index.ts) only. */
 export const ROCKETCHAT_ENV: Readonly<Record<string, string>> = {
   RELEASE: 'compose.yml (image tag)',
   MONGODB_VERSION: 'compose.database.yml (image tag; default 8.2 is unsupported by 8.x LTS)',

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rocket.Chat from rocketchat-compose at a pinned commit, with WeeBeeTalk's override (see userdata/chat.ts).
+# Rocket.Chat from rocketchat-compose at a pinned commit, with WeeBeeTalk's override (see userdata/chat/index.ts).
 set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
