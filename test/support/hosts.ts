@@ -1,8 +1,9 @@
 /** A host's resources found in a synthesized plan by following its references, as Terraform would. */
+import { resourceNameOf } from '../../config/names';
 import { ROLES, type Role } from '../../config/schema';
 import { asStrings, byNameTag, one, referenced, resources, type Item, type Synthesized } from './synth';
 
-export const hostName = (s: Synthesized, role: Role): string => `weebeetalk-${s.config.name}-${role}`;
+export const hostName = (s: Synthesized, role: Role): string => resourceNameOf(s.config, role);
 
 /** A host's chain: instance -> its ENI -> the ENI's security group; the EIP and data volume by name. */
 export interface Host {

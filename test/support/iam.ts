@@ -3,6 +3,7 @@
  * host's role is allowed, counting the AWS managed policies attached to it (their documents are not in the plan,
  * so the parts that matter are written down here from the AWS managed policy reference).
  */
+import { resourceNameOf } from '../../config/names';
 import type { Role } from '../../config/schema';
 import { asArray, asObject, asStrings, dataSources, isObject, referenced, resources, single, type Item, type Synthesized } from './synth';
 
@@ -107,7 +108,7 @@ export interface HostIam {
 
 /** The IAM of a host, found from its instance: instance -> instance profile -> role -> policies. */
 export function hostIam(s: Synthesized, role: Role): HostIam {
-  const name = `weebeetalk-${s.config.name}-${role}`;
+  const name = resourceNameOf(s.config, role);
   const instance = single(resources(s, 'aws_instance'), `instance ${name}`, (i) => isObject(i.block.tags) && i.block.tags.Name === name);
   const profile = referenced(resources(s, 'aws_iam_instance_profile'), instance.block.iam_instance_profile);
   const iamRole = referenced(resources(s, 'aws_iam_role'), profile.block.role);
