@@ -5,18 +5,11 @@
  */
 import { resourceNameOf } from '../../config/names';
 import type { Role } from '../../config/schema';
+import { glob, type PolicyStatement } from './boot/policy';
 import { asArray, asObject, asStrings, dataSources, isObject, referenced, resources, single, type Item, type Synthesized } from './synth';
 
-export interface Statement {
-  readonly sid?: string;
-  readonly effect: 'Allow' | 'Deny';
-  readonly actions: readonly string[];
-  readonly notActions: readonly string[];
-  readonly resources: readonly string[];
-  readonly notResources: readonly string[];
-  /** Condition blocks as synthesized ({ test, variable, values }). */
-  readonly conditions: readonly Record<string, unknown>[];
-}
+/** A statement as synthesized; the boot stand-ins' evaluator reads the same shape. */
+export type Statement = PolicyStatement;
 
 /**
  * AWS managed policies a host may carry, with what they grant. AmazonSSMManagedInstanceCore (v2, the default
@@ -74,16 +67,10 @@ export function documentStatements(doc: Item): Statement[] {
   });
 }
 
-/** IAM wildcard match: `*` any run, `?` one character; actions compare case-insensitively. */
-export function globMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, ignoreCase ? 'i' : '');
-  return re.test(value);
-}
-
 function statementMatches(st: Statement, action: string, resource: string): boolean {
-  const actionOk = st.actions.length > 0 ? st.actions.some((a) => globMatch(a, action, true)) : !st.notActions.some((a) => globMatch(a, action, true));
+  const actionOk = st.actions.length > 0 ? st.actions.some((a) => glob(a, action, true)) : !st.notActions.some((a) => glob(a, action, true));
   const resourceOk =
-    st.resources.length > 0 ? st.resources.some((r) => globMatch(r, resource, false)) : st.notResources.length > 0 && !st.notResources.some((r) => globMatch(r, resource, false));
+    st.resources.length > 0 ? st.resources.some((r) => glob(r, resource, false)) : st.notResources.length > 0 && !st.notResources.some((r) => glob(r, resource, false));
   return actionOk && resourceOk;
 }
 

@@ -20,7 +20,8 @@ export type RequestContext = Readonly<Record<string, readonly string[]>>;
 
 export type Decision = 'allow' | 'explicit-deny' | 'implicit-deny';
 
-function glob(pattern: string, value: string, ignoreCase: boolean): boolean {
+/** IAM wildcard match: `*` any run, `?` one character; actions compare case-insensitively. */
+export function glob(pattern: string, value: string, ignoreCase: boolean): boolean {
   const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, ignoreCase ? 'i' : '');
   return re.test(value);
 }
