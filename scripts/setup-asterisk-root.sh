@@ -18,7 +18,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 host_missing=()
 for p in debootstrap iproute2 util-linux openssl python3; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || host_missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || host_missing+=("$p")
 done
 if ((${#host_missing[@]} > 0)); then
   apt-get update -q
@@ -39,7 +39,10 @@ pin_minor=${BASH_REMATCH[2]}
 # (to pin an older sid) may not be reachable, so a chroot with another major is refused, not used.
 check_asterisk_version() {
   local out version
-  out=$(chroot "$1" asterisk -V) || { echo "asterisk test root: 'asterisk -V' failed in $1" >&2; return 1; }
+  out=$(chroot "$1" asterisk -V) || {
+    echo "asterisk test root: 'asterisk -V' failed in $1" >&2
+    return 1
+  }
   echo "$out"
   if [[ ! $out =~ ^Asterisk\ (([0-9]+)\.([0-9]+)\.[0-9]+) ]]; then
     echo "asterisk test root: cannot read a version from '${out}'" >&2
@@ -62,7 +65,10 @@ if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == 
 else
   tmp=$(mktemp -d "${cache}/build.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
-  include=$(IFS=,; echo "${packages[*]}")
+  include=$(
+    IFS=,
+    echo "${packages[*]}"
+  )
   # debootstrap verifies the Release signature but not its Valid-Until (sid's may be expired).
   debootstrap --variant=minbase --include="$include" sid "${tmp}/root" http://deb.debian.org/debian
   rm -rf "${tmp}/root/var/cache/apt/archives/"*.deb

@@ -29,8 +29,8 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 # The harness itself (test/support/boot/sandbox.sh) needs ip in its namespaces; debootstrap builds the root.
 missing=()
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-command -v ip >/dev/null || missing+=(iproute2)
+command -v debootstrap > /dev/null || missing+=(debootstrap)
+command -v ip > /dev/null || missing+=(iproute2)
 if ((${#missing[@]} > 0)); then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
@@ -43,7 +43,10 @@ if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == 
 fi
 tmp=$(mktemp -d "${cache}/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-include=$(IFS=,; echo "${packages[*]}")
+include=$(
+  IFS=,
+  echo "${packages[*]}"
+)
 debootstrap --variant=minbase --include="$include" bookworm "${tmp}/root" http://deb.debian.org/debian
 # The downloaded archives are not needed in the root (it is only ever an overlay's lower layer).
 rm -rf "${tmp}/root/var/cache/apt/archives/"*.deb

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(cloud-init shellcheck shfmt e2fsprogs openssl)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]} > 0)); then
   sudo=""

@@ -49,7 +49,10 @@ describe('a role switched between architectures', () => {
   });
 
   test('keeps its AMI otherwise, but is replaced when the architecture changes', () => {
-    for (const [plan, arch] of [[x86, 'x86_64'], [arm, 'arm64']] as const) {
+    for (const [plan, arch] of [
+      [x86, 'x86_64'],
+      [arm, 'arm64'],
+    ] as const) {
       const [markerKey, marker] = pbxEntry(plan.resource.terraform_data);
       expect(marker.input).toEqual({ architecture: arch });
       const lifecycle = pbxEntry(plan.resource.aws_instance)[1].lifecycle as Block;

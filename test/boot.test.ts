@@ -54,8 +54,18 @@ const SECRET_FILES: Record<Role, string[]> = {
 const REQUIRED: Record<Role, string[]> = {
   chat: ['RELEASE', 'MONGODB_VERSION', 'DOMAIN', 'ROOT_URL', 'LETSENCRYPT_EMAIL', 'RC_ADMIN_PASS', 'RC_UPLOADS_BUCKET'],
   meet: [
-    'PUBLIC_URL', 'JVB_ADVERTISE_IPS', 'LETSENCRYPT_DOMAIN', 'LETSENCRYPT_EMAIL', 'JICOFO_AUTH_PASSWORD', 'JVB_AUTH_PASSWORD', 'JIGASI_XMPP_PASSWORD',
-    'JIBRI_RECORDER_PASSWORD', 'JIBRI_XMPP_PASSWORD', 'JWT_APP_ID', 'JWT_APP_SECRET', 'JIGASI_SIP_PASSWORD',
+    'PUBLIC_URL',
+    'JVB_ADVERTISE_IPS',
+    'LETSENCRYPT_DOMAIN',
+    'LETSENCRYPT_EMAIL',
+    'JICOFO_AUTH_PASSWORD',
+    'JVB_AUTH_PASSWORD',
+    'JIGASI_XMPP_PASSWORD',
+    'JIBRI_RECORDER_PASSWORD',
+    'JIBRI_XMPP_PASSWORD',
+    'JWT_APP_ID',
+    'JWT_APP_SECRET',
+    'JIGASI_SIP_PASSWORD',
   ],
   pbx: [],
 };
@@ -215,7 +225,10 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
 
   it.each(hosts)('%s %s: reads exactly its own SSM parameters, by the names the plan creates, decrypted', async (env, role) => {
     const { plan, ssm, aws } = await firstBoot(env, role);
-    const own = plan.world.parameters.filter((p) => p.name.startsWith(`/weebeetalk/${env}/${role}/`)).map((p) => p.name).sort();
+    const own = plan.world.parameters
+      .filter((p) => p.name.startsWith(`/weebeetalk/${env}/${role}/`))
+      .map((p) => p.name)
+      .sort();
     expect([...new Set(ssm.map((r) => r.name))].sort()).toEqual(own);
     expect(ssm.every((r) => r.decrypted)).toBe(true);
     expect(aws.filter((a) => a.code !== undefined && a.code !== 0)).toEqual([]);
@@ -235,7 +248,9 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     const environment: Record<string, string> = {};
     for (const f of start?.compose?.files ?? []) {
       const path = box.upper(isAbsolute(f) ? f : join(dir, f));
-      const doc = parse(readFileSync(path, 'utf8'), { customTags: [{ tag: '!override', collection: 'seq', resolve: (v: unknown) => v }] }) as { services?: Record<string, { environment?: Record<string, string> }> } | null;
+      const doc = parse(readFileSync(path, 'utf8'), { customTags: [{ tag: '!override', collection: 'seq', resolve: (v: unknown) => v }] }) as {
+        services?: Record<string, { environment?: Record<string, string> }>;
+      } | null;
       Object.assign(environment, doc?.services?.rocketchat?.environment ?? {});
     }
     const value = (k: string): string => String(environment[k] ?? '').replace(/\$\{([A-Z_]+)\}/g, (_m, v: string) => env_[v] ?? '');
@@ -244,7 +259,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(value('ADMIN_PASS')).toBe(admin?.value);
   });
 
-  it.each(shippedNames())("%s meet: a failed certificate request cannot restart the web container forever", async (env) => {
+  it.each(shippedNames())('%s meet: a failed certificate request cannot restart the web container forever', async (env) => {
     const { box, plan, starts } = await firstBoot(env, 'meet');
     const [unit, dir] = [...composeUnits(plan)][0];
     const files = starts.filter((s) => s.start === unit).pop()?.compose?.files ?? [];
@@ -256,7 +271,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(String(restart)).toMatch(/^(no|on-failure:[1-3])$/);
   });
 
-  it('the stand-ins refuse what AWS refuses: IMDS without a token, another host\'s parameter, no decryption', async () => {
+  it("the stand-ins refuse what AWS refuses: IMDS without a token, another host's parameter, no decryption", async () => {
     const box = sandbox('staging', 'chat');
     const meetSecret = '/weebeetalk/staging/meet/jwt-app-secret';
     const own = '/weebeetalk/staging/chat/admin-password';
@@ -353,7 +368,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect(box.log('acme.jsonl')).toEqual([expect.objectContaining({ domain: fqdn, issued: true })]);
     });
 
-    it.concurrent('a zone never delegated: chat stops before Traefik could ask Let\'s Encrypt, within its bound', async () => {
+    it.concurrent("a zone never delegated: chat stops before Traefik could ask Let's Encrypt, within its bound", async () => {
       const box = sandbox('staging', 'chat', { faults: { dnsDelay: -1 } });
       const r = await box.firstBoot();
       expect(r.codes[0]).not.toBe(0);
@@ -364,7 +379,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect(box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'sleep' && c.argv[0] === '10')).toHaveLength(120);
     });
 
-    it.concurrent('a zone never delegated: pbx asks Let\'s Encrypt nothing and starts Asterisk without TLS', async () => {
+    it.concurrent("a zone never delegated: pbx asks Let's Encrypt nothing and starts Asterisk without TLS", async () => {
       const box = sandbox('staging', 'pbx', { faults: { dnsDelay: -1 } });
       const r = await box.firstBoot();
       expect([r.codes, r.output]).toEqual([[0], expect.stringContaining('Asterisk starts without TLS')]);
@@ -382,7 +397,10 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       const r = await box.firstBoot(['run', `test ! -e ${tls}`], ['run', exec], ['run', `grep -q '^\\[transport-tls\\]' ${tls} && stat -c '%a %u' ${tls}`]);
       expect([r.codes, r.output]).toEqual([[0, 0, 0, 0], expect.stringContaining('640 1000\n')]);
       expect(box.log('acme.jsonl')).toEqual([expect.objectContaining({ domain: fqdnOf(box.plan), issued: true })]);
-      const timer = box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'systemctl' && c.extra === null && c.argv.includes('weebeetalk-pbx-certificate.timer')).map((c) => c.argv.join(' '));
+      const timer = box
+        .log<Logged>('commands.jsonl')
+        .filter((c) => c.cmd === 'systemctl' && c.extra === null && c.argv.includes('weebeetalk-pbx-certificate.timer'))
+        .map((c) => c.argv.join(' '));
       expect(timer).toEqual(['enable --now weebeetalk-pbx-certificate.timer', 'disable --now weebeetalk-pbx-certificate.timer']);
     });
 

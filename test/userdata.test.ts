@@ -52,7 +52,11 @@ describe('cloud-config documents', () => {
   });
 
   it('covers every host of every environment', () => {
-    expect(docs.map((d) => d.name).sort()).toEqual(shippedNames().flatMap((e) => ['chat', 'meet', 'pbx'].map((h) => `${e}-${h}-host`)).sort());
+    expect(docs.map((d) => d.name).sort()).toEqual(
+      shippedNames()
+        .flatMap((e) => ['chat', 'meet', 'pbx'].map((h) => `${e}-${h}-host`))
+        .sort(),
+    );
   });
 
   it("pass Debian 12's cloud-init schema", async () => {
@@ -99,9 +103,7 @@ describe('shell scripts', () => {
     const synthesized = join(scratch, 'bootstrap-part.sh');
     writeFileSync(synthesized, fromTerraformLiteral(bootstrap!.content));
     const files = [...scripts, synthesized];
-    const { stdout } = await run('/usr/bin/shellcheck', ['--external-sources', '--source-path', SCRIPTS_DIR, '--format', 'gcc', ...files]).catch(
-      (e: { stdout: string }) => ({ stdout: e.stdout }),
-    );
+    const { stdout } = await run('/usr/bin/shellcheck', ['--external-sources', '--source-path', SCRIPTS_DIR, '--format', 'gcc', ...files]).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
     expect(stdout).toBe('');
   });
 
@@ -174,7 +176,7 @@ describe('upstream variables', () => {
     for (const v of used) expect([v, names.includes(v)]).toEqual([v, true]);
   });
 
-  it('Jitsi uses Let\'s Encrypt (the CAA record refuses the ZeroSSL default) and the Elastic IP', () => {
+  it("Jitsi uses Let's Encrypt (the CAA record refuses the ZeroSSL default) and the Elastic IP", () => {
     const s = jitsiSettings(ctx('staging'));
     expect(s.LETSENCRYPT_ACME_SERVER).toBe('letsencrypt');
     // The Elastic IP is put in on the host (render in lib.sh), from the instance's tag.
@@ -192,7 +194,7 @@ describe('upstream variables', () => {
 });
 
 describe('user-data and instance replacement', () => {
-  it('fits EC2\'s 16 KB user-data limit once gzipped (the multipart headers need a few hundred bytes more)', () => {
+  it("fits EC2's 16 KB user-data limit once gzipped (the multipart headers need a few hundred bytes more)", () => {
     for (const { env, host, parts } of userDataParts()) {
       const size = gzipSync(parts.map((p) => fromTerraformLiteral(p.content)).join('\n'), { level: 9 }).length;
       expect([`${env}/${host}`, size < 14 * 1024]).toEqual([`${env}/${host}`, true]);
@@ -253,7 +255,7 @@ describe('bootstrap idempotence', () => {
     expect(execFileSync('blkid', ['-o', 'value', '-s', 'UUID', img], { encoding: 'utf8' }).trim()).toBe(uuid);
   });
 
-  it("generate_internal_passwords runs gen-passwords.sh once and keeps the first passwords", () => {
+  it('generate_internal_passwords runs gen-passwords.sh once and keeps the first passwords', () => {
     // A stand-in with upstream's contract: rewrite six NAME= lines of the .env beside the script, and count runs.
     const counter = join(scratch, 'gen-runs');
     const fake = join(scratch, 'gen-passwords.sh');
@@ -308,14 +310,20 @@ describe('bootstrap idempotence', () => {
     execFileSync('truncate', ['-s', '16M', img]);
     // blkid's exit 4 (usage or I/O error) and 8 (ambivalent probe) must stop the step; only 2 means "nothing".
     for (const code of [4, 8]) {
-      const out = spawnSync('/bin/bash', ['-c', `set -euo pipefail; source '${lib}'; blkid() { return ${code}; }; mkfs.ext4() { echo MKFS; }; ensure_filesystem '${img}' wbt-data`], { encoding: 'utf8' });
+      const out = spawnSync('/bin/bash', ['-c', `set -euo pipefail; source '${lib}'; blkid() { return ${code}; }; mkfs.ext4() { echo MKFS; }; ensure_filesystem '${img}' wbt-data`], {
+        encoding: 'utf8',
+      });
       expect({ code, status: out.status, formatted: out.stdout.includes('MKFS'), said: /cannot tell what .* holds/.test(out.stderr) }).toEqual({ code, status: 1, formatted: false, said: true });
     }
   });
 
   it('ssm_secret refuses a value the files it goes into cannot carry (";" starts a comment in pjsip.auth.conf)', () => {
     for (const value of ['abc;def', 'a"b', 'a$b', 'a\\b', 'a b']) {
-      const out = spawnSync('/bin/bash', ['-c', `set -euo pipefail; source '${lib}'; AWS_REGION=x SSM_PREFIX=/p; aws() { printf '%s\\n' '${value.replace(/'/g, "'\\''")}'; }; v=$(ssm_secret x); echo "read $v"`], { encoding: 'utf8' });
+      const out = spawnSync(
+        '/bin/bash',
+        ['-c', `set -euo pipefail; source '${lib}'; AWS_REGION=x SSM_PREFIX=/p; aws() { printf '%s\\n' '${value.replace(/'/g, "'\\''")}'; }; v=$(ssm_secret x); echo "read $v"`],
+        { encoding: 'utf8' },
+      );
       expect({ value, status: out.status, read: out.stdout.includes('read') }).toEqual({ value, status: 1, read: false });
     }
     expect(bash(`AWS_REGION=x SSM_PREFIX=/p; aws() { echo 'Abc-123_x.y~z+/='; }; ssm_secret x`)).toBe('Abc-123_x.y~z+/=');

@@ -31,7 +31,6 @@ export function shipped(name: 'staging' | 'production', override: Record<string,
 export function environmentsDir(files: Record<string, FileContent>, listed: readonly string[] = Object.keys(files)): EnvironmentsDir {
   const dir = mkdtempSync(join(tmpdir(), 'weebeetalk-envs-'));
   writeFileSync(join(dir, 'index.ts'), `export const ENVIRONMENT_FILES = ${JSON.stringify(listed)};\n`);
-  for (const [name, content] of Object.entries(files))
-    writeFileSync(join(dir, `${name}.ts`), typeof content === 'string' ? content : `export default ${JSON.stringify(content, null, 2)};\n`);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, `${name}.ts`), typeof content === 'string' ? content : `export default ${JSON.stringify(content, null, 2)};\n`);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

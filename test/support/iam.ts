@@ -69,8 +69,7 @@ export function documentStatements(doc: Item): Statement[] {
 
 function statementMatches(st: Statement, action: string, resource: string): boolean {
   const actionOk = st.actions.length > 0 ? st.actions.some((a) => glob(a, action, true)) : !st.notActions.some((a) => glob(a, action, true));
-  const resourceOk =
-    st.resources.length > 0 ? st.resources.some((r) => glob(r, resource, false)) : st.notResources.length > 0 && !st.notResources.some((r) => glob(r, resource, false));
+  const resourceOk = st.resources.length > 0 ? st.resources.some((r) => glob(r, resource, false)) : st.notResources.length > 0 && !st.notResources.some((r) => glob(r, resource, false));
   return actionOk && resourceOk;
 }
 
@@ -99,8 +98,7 @@ export function hostIam(s: Synthesized, role: Role): HostIam {
   const instance = single(resources(s, 'aws_instance'), `instance ${name}`, (i) => isObject(i.block.tags) && i.block.tags.Name === name);
   const profile = referenced(resources(s, 'aws_iam_instance_profile'), instance.block.iam_instance_profile);
   const iamRole = referenced(resources(s, 'aws_iam_role'), profile.block.role);
-  if (iamRole.block.inline_policy !== undefined || iamRole.block.managed_policy_arns !== undefined)
-    throw new Error(`${iamRole.address} declares policies inline on the role; read them here too`);
+  if (iamRole.block.inline_policy !== undefined || iamRole.block.managed_policy_arns !== undefined) throw new Error(`${iamRole.address} declares policies inline on the role; read them here too`);
   const refs = [iamRole.ref('id'), iamRole.ref('name')];
   const docs = dataSources(s, 'aws_iam_policy_document');
   const inline = resources(s, 'aws_iam_role_policy')

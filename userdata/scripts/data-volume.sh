@@ -11,7 +11,10 @@ dev=""
 # The attachment is created after the instance: wait for it (up to 10 minutes).
 for _ in $(seq 1 120); do
   for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}" /dev/xvdf /dev/sdf; do
-    if [[ -b "$candidate" ]]; then dev=$(readlink -f "$candidate"); break 2; fi
+    if [[ -b "$candidate" ]]; then
+      dev=$(readlink -f "$candidate")
+      break 2
+    fi
   done
   sleep 5
 done
@@ -19,7 +22,7 @@ done
 
 ensure_filesystem "$dev" wbt-data
 # Grown while no instance had it mounted (a replacement after dataVolumeGiB grew): grow it before the mount.
-if ! findmnt -rno TARGET "$dev" >/dev/null; then grow_filesystem "$dev"; fi
+if ! findmnt -rno TARGET "$dev" > /dev/null; then grow_filesystem "$dev"; fi
 uuid=$(blkid -o value -s UUID "$dev")
 install -d -m 0755 "$DATA_DIR"
 entry="UUID=${uuid} ${DATA_DIR} ext4 defaults,nofail,x-systemd.device-timeout=5min 0 2"

@@ -22,7 +22,7 @@ fi
 codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 echo "deb [arch=$(dpkg --print-architecture) signed-by=${key}] https://download.docker.com/linux/debian ${codename} stable" \
   > /etc/apt/sources.list.d/docker.list
-if ! dpkg-query -W -f='${Status}' docker-ce 2>/dev/null | grep -q 'install ok installed'; then
+if ! dpkg-query -W -f='${Status}' docker-ce 2> /dev/null | grep -q 'install ok installed'; then
   retry 5 10 apt-get -o DPkg::Lock::Timeout=600 update -q
   apt_install docker-ce docker-ce-cli containerd.io docker-compose-plugin
 fi

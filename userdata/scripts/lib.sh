@@ -4,7 +4,10 @@
 WBT_ETC=/etc/weebeetalk
 
 log() { echo "[$(date -Is)] ${0##*/}: $*"; }
-die() { log "ERROR: $*" >&2; exit 1; }
+die() {
+  log "ERROR: $*" >&2
+  exit 1
+}
 
 # imds_tag KEY: an instance tag from instance metadata (IMDSv2).
 imds_tag() {
@@ -136,11 +139,11 @@ ensure_filesystem() {
 grow_filesystem() {
   local dev=$1 device_bytes fs_bytes rc=0
   device_bytes=$(blockdev --getsize64 "$dev")
-  fs_bytes=$(dumpe2fs -h "$dev" 2>/dev/null | awk -F: '/^Block count/ { c = $2 } /^Block size/ { s = $2 } END { printf "%d", c * s }')
+  fs_bytes=$(dumpe2fs -h "$dev" 2> /dev/null | awk -F: '/^Block count/ { c = $2 } /^Block size/ { s = $2 } END { printf "%d", c * s }')
   # Less than a MiB is the filesystem's rounding to whole blocks and groups, not growth.
   if ((device_bytes - fs_bytes < 1048576)); then return 0; fi
   log "${dev} has grown to ${device_bytes} bytes (filesystem: ${fs_bytes}): growing the filesystem"
-  if ! findmnt -rno TARGET "$dev" >/dev/null; then
+  if ! findmnt -rno TARGET "$dev" > /dev/null; then
     # e2fsck's exit is a bit mask: 1 errors corrected, 2 "reboot" (meaningless unmounted); 4 and up must stop
     # before resize2fs touches it.
     e2fsck -f -p "$dev" || rc=$?
@@ -155,10 +158,16 @@ fetch_release() {
   local url=$1 dir=$2 manifest=$3 tmp
   if [[ -d "$dir" ]] && (cd "$dir" && sha256sum -c --status "$manifest"); then return 0; fi
   tmp=$(mktemp -d)
-  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${tmp}/release.tar.gz" "$url" || { rm -rf "$tmp"; die "cannot download ${url}"; }
+  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${tmp}/release.tar.gz" "$url" || {
+    rm -rf "$tmp"
+    die "cannot download ${url}"
+  }
   mkdir -p "${tmp}/tree"
   tar -xzf "${tmp}/release.tar.gz" -C "${tmp}/tree" --strip-components=1 --no-same-owner
-  (cd "${tmp}/tree" && sha256sum -c --quiet "$manifest") || { rm -rf "$tmp"; die "upstream files of ${url} do not match ${manifest}"; }
+  (cd "${tmp}/tree" && sha256sum -c --quiet "$manifest") || {
+    rm -rf "$tmp"
+    die "upstream files of ${url} do not match ${manifest}"
+  }
   install -d -m 0755 "$(dirname "$dir")"
   rm -rf "$dir"
   mv "${tmp}/tree" "$dir"

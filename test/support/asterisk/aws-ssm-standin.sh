@@ -4,17 +4,38 @@
 # an unknown name is ParameterNotFound, a name outside $WBT_TEST_SSM_GRANT (the host's own path) AccessDenied,
 # another region has none of them, and without --with-decryption a SecureString stays ciphertext.
 set -euo pipefail
-[[ "${1:-}" == ssm && "${2:-}" == get-parameter ]] || { echo "aws stand-in: only 'ssm get-parameter' is known: $*" >&2; exit 252; }
+[[ "${1:-}" == ssm && "${2:-}" == get-parameter ]] || {
+  echo "aws stand-in: only 'ssm get-parameter' is known: $*" >&2
+  exit 252
+}
 shift 2
 region="" name="" decrypt=0 query="" output=json
 while (($# > 0)); do
   case "$1" in
-    --region) region=$2; shift 2 ;;
-    --name) name=$2; shift 2 ;;
-    --with-decryption) decrypt=1; shift ;;
-    --query) query=$2; shift 2 ;;
-    --output) output=$2; shift 2 ;;
-    *) echo "aws stand-in: unknown option $1" >&2; exit 252 ;;
+    --region)
+      region=$2
+      shift 2
+      ;;
+    --name)
+      name=$2
+      shift 2
+      ;;
+    --with-decryption)
+      decrypt=1
+      shift
+      ;;
+    --query)
+      query=$2
+      shift 2
+      ;;
+    --output)
+      output=$2
+      shift 2
+      ;;
+    *)
+      echo "aws stand-in: unknown option $1" >&2
+      exit 252
+      ;;
   esac
 done
 if [[ "$region" != "$WBT_TEST_SSM_REGION" ]]; then
@@ -30,5 +51,8 @@ value=$(awk -F '\t' -v n="$name" '$1 == n { print $2; found = 1 } END { exit !fo
   exit 254
 }
 if ((decrypt == 0)); then value="AQICAHhciphertext$(printf '%s' "$value" | sha256sum | cut -c1-16)"; fi
-[[ "$query" == Parameter.Value && "$output" == text ]] || { echo "aws stand-in: only --query Parameter.Value --output text" >&2; exit 252; }
+[[ "$query" == Parameter.Value && "$output" == text ]] || {
+  echo "aws stand-in: only --query Parameter.Value --output text" >&2
+  exit 252
+}
 printf '%s\n' "$value"

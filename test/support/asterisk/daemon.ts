@@ -45,7 +45,9 @@ export function checkChrootAsterisk(root = SID_ROOT, image = ASTERISK_IMAGE): st
   const got = /^Asterisk ((\d+)\.(\d+)\.\d+)/.exec(out);
   if (!got) throw new Error(`${root}: cannot read a version from 'asterisk -V': ${out}`);
   if (got[2] !== pin[1]) {
-    throw new Error(`${root} has Asterisk ${got[1]}, production runs ${image}: these tests need Asterisk ${pin[1]}.x. Rebuild the chroot with scripts/setup-asterisk-root.sh (it refuses another major).`);
+    throw new Error(
+      `${root} has Asterisk ${got[1]}, production runs ${image}: these tests need Asterisk ${pin[1]}.x. Rebuild the chroot with scripts/setup-asterisk-root.sh (it refuses another major).`,
+    );
   }
   if (got[3] !== pin[2]) process.stderr.write(`WARNING: ${root} has Asterisk ${got[1]}, production runs ${image} (same major, another minor)\n`);
   return got[1];

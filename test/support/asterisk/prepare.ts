@@ -58,7 +58,12 @@ export function preparePbx(plan: PbxPlan, work: string, publicIp: string): Prepa
   const passwords: Record<string, string> = {};
   plan.ssmParameters.forEach((name, i) => (passwords[name] = `test-${i}-${name.split('/').pop()}-Pw9`));
   const ssm = join(work, 'ssm.tsv');
-  writeFileSync(ssm, Object.entries(passwords).map(([n, v]) => `${n}\t${v}\n`).join(''));
+  writeFileSync(
+    ssm,
+    Object.entries(passwords)
+      .map(([n, v]) => `${n}\t${v}\n`)
+      .join(''),
+  );
   const bin = join(work, 'bin');
   mkdirSync(bin, { recursive: true });
   execFileSync('ln', ['-sf', join(__dirname, 'aws-ssm-standin.sh'), join(bin, 'aws')]);

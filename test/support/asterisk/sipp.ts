@@ -52,10 +52,30 @@ export async function sipp(net: Network, party: string, work: string, o: SippOpt
   };
   const timeoutS = Math.ceil((o.timeoutMs ?? 6000) / 1000);
   const args = [
-    o.remote, '-sf', `/mnt/scenarios/${o.scenario}`, '-m', '1', '-l', '1', '-nostdin',
-    '-i', o.local, '-p', String(o.localPort ?? 5060), '-t', o.transport,
-    '-timeout', `${timeoutS}s`, '-timeout_error', '-recv_timeout', '3000', '-max_recv_loops', '1000',
-    '-trace_msg', '-message_file', `/mnt/runs/${id}.msg`,
+    o.remote,
+    '-sf',
+    `/mnt/scenarios/${o.scenario}`,
+    '-m',
+    '1',
+    '-l',
+    '1',
+    '-nostdin',
+    '-i',
+    o.local,
+    '-p',
+    String(o.localPort ?? 5060),
+    '-t',
+    o.transport,
+    '-timeout',
+    `${timeoutS}s`,
+    '-timeout_error',
+    '-recv_timeout',
+    '3000',
+    '-max_recv_loops',
+    '1000',
+    '-trace_msg',
+    '-message_file',
+    `/mnt/runs/${id}.msg`,
     ...(o.service ? ['-s', o.service] : []),
     ...(o.wsPath ? ['-ws_path', o.wsPath] : []),
     ...(o.auth ? ['-au', o.auth.user, '-ap', o.auth.password] : []),
@@ -85,15 +105,19 @@ export function parseTrace(text: string): { dir: 'sent' | 'received'; text: stri
 
 /** Status codes of the responses SIPp received, in order (provisional ones included). */
 export function statuses(run: SippRun): number[] {
-  return run.messages.filter((m) => m.dir === 'received').flatMap((m) => {
-    const s = /^SIP\/2\.0 (\d{3})/.exec(m.text);
-    return s ? [Number(s[1])] : [];
-  });
+  return run.messages
+    .filter((m) => m.dir === 'received')
+    .flatMap((m) => {
+      const s = /^SIP\/2\.0 (\d{3})/.exec(m.text);
+      return s ? [Number(s[1])] : [];
+    });
 }
 
 /** The last final (>= 200) status received, or undefined when nothing final came back. */
 export function finalStatus(run: SippRun): number | undefined {
-  return statuses(run).filter((s) => s >= 200).pop();
+  return statuses(run)
+    .filter((s) => s >= 200)
+    .pop();
 }
 
 /** Requests SIPp received (e.g. the INVITE Asterisk sent to "Jigasi"). */

@@ -113,7 +113,10 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
     /** The security events Asterisk logged for one Call-ID (its SessionID), waiting briefly for the logger. */
     const securityEvents = async (id: string): Promise<Record<string, string>[]> => {
       const parse = (): Record<string, string>[] =>
-        pbx!.log('security.log').split('\n').filter((l) => l.includes(`SessionID="${id}"`))
+        pbx!
+          .log('security.log')
+          .split('\n')
+          .filter((l) => l.includes(`SessionID="${id}"`))
           .map((l) => Object.fromEntries([...l.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])));
       for (let i = 0; i < 20 && parse().length === 0; i++) await new Promise((res) => setTimeout(res, 50));
       return parse();
@@ -135,76 +138,114 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       if (work && !process.env.WBT_KEEP_ASTERISK) rmSync(work, { recursive: true, force: true });
     });
 
-    it('loads with zero ERROR and WARNING lines', () => {
-      const lines = pbx!.log('messages.log').split('\n').concat(pbx!.output().split('\n'));
-      expect(lines.filter((l) => /\b(ERROR|WARNING)\[/.test(l))).toEqual([]);
-      expect(pbx!.log('messages.log')).toMatch(/Asterisk Ready|modules will be loaded/);
-    }, TEST_MS);
+    it(
+      'loads with zero ERROR and WARNING lines',
+      () => {
+        const lines = pbx!.log('messages.log').split('\n').concat(pbx!.output().split('\n'));
+        expect(lines.filter((l) => /\b(ERROR|WARNING)\[/.test(l))).toEqual([]);
+        expect(pbx!.log('messages.log')).toMatch(/Asterisk Ready|modules will be loaded/);
+      },
+      TEST_MS,
+    );
 
     if (all && jitsi.jigasi) {
-      it('Jigasi registers from the meet host with its password', async () => {
-        const r = await registerJigasi('meet', password('jigasi-sip-password'));
-        expect({ status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 });
-      }, TEST_MS);
+      it(
+        'Jigasi registers from the meet host with its password',
+        async () => {
+          const r = await registerJigasi('meet', password('jigasi-sip-password'));
+          expect({ status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 });
+        },
+        TEST_MS,
+      );
 
-      it('Jigasi with a wrong password is refused', async () => {
-        const r = await registerJigasi('meet', 'not-the-password');
-        expect(finalStatus(r)).not.toBe(200);
-        expect(statuses(r)).not.toContain(200);
-      }, TEST_MS);
+      it(
+        'Jigasi with a wrong password is refused',
+        async () => {
+          const r = await registerJigasi('meet', 'not-the-password');
+          expect(finalStatus(r)).not.toBe(200);
+          expect(statuses(r)).not.toContain(200);
+        },
+        TEST_MS,
+      );
 
-      it("Jigasi's name and password from any other address are refused (a VPC neighbour, a stranger)", async () => {
-        const froms = ['chat', 'strgr'];
-        const runs = await Promise.all(froms.map((from) => registerJigasi(from, password('jigasi-sip-password'))));
-        runs.forEach((r, i) => expect({ from: froms[i], statuses: statuses(r) }).not.toMatchObject({ statuses: expect.arrayContaining([200]) }));
-      }, TEST_MS);
+      it(
+        "Jigasi's name and password from any other address are refused (a VPC neighbour, a stranger)",
+        async () => {
+          const froms = ['chat', 'strgr'];
+          const runs = await Promise.all(froms.map((from) => registerJigasi(from, password('jigasi-sip-password'))));
+          runs.forEach((r, i) => expect({ from: froms[i], statuses: statuses(r) }).not.toMatchObject({ statuses: expect.arrayContaining([200]) }));
+        },
+        TEST_MS,
+      );
     }
 
-    (all ? it : it.skip)('a stranger is never routed, whatever endpoint name it puts in From (challenged or refused)', async () => {
-      const names = ['trunk', 'jigasi', 'anonymous', ...users];
-      // In parallel, each from its own port.
-      const runs = await Promise.all(
-        names.map((user, i) => sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, localPort: 5070 + i, remote: pbxPublic, transport: 'u1', keys: { user }, service: users[0] ?? '8000' })),
-      );
-      for (const [i, user] of names.entries()) {
-        const r = runs[i];
-        const final = finalStatus(r);
-        expect({ user, final, answered: statuses(r).includes(200) }).toEqual({ user, final: expect.any(Number), answered: false });
-        // 404 would already mean a dialplan lookup: the request was let in.
-        expect([401, 403, 407]).toContain(final);
-      }
-    }, TEST_MS);
+    (all ? it : it.skip)(
+      'a stranger is never routed, whatever endpoint name it puts in From (challenged or refused)',
+      async () => {
+        const names = ['trunk', 'jigasi', 'anonymous', ...users];
+        // In parallel, each from its own port.
+        const runs = await Promise.all(
+          names.map((user, i) =>
+            sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, localPort: 5070 + i, remote: pbxPublic, transport: 'u1', keys: { user }, service: users[0] ?? '8000' }),
+          ),
+        );
+        for (const [i, user] of names.entries()) {
+          const r = runs[i];
+          const final = finalStatus(r);
+          expect({ user, final, answered: statuses(r).includes(200) }).toEqual({ user, final: expect.any(Number), answered: false });
+          // 404 would already mean a dialplan lookup: the request was let in.
+          expect([401, 403, 407]).toContain(final);
+        }
+      },
+      TEST_MS,
+    );
 
     if (all && trunkCidr) {
-      it('the trunk, identified by its source address alone, reaches Jigasi with X-Room-Name of the dial-in room', async () => {
-        const uas = await jigasiAnswering();
-        // A caller id that names no endpoint: only the address may identify the trunk.
-        const call = await sipp(net!, 'trunk', work, { scenario: 'invite.xml', local: parties.trunk[0], remote: pbxPublic, transport: 'u1', keys: { user: '+62215550100' }, service: '+6221555000' });
-        const jigasi = await uas.done;
-        expect({ final: finalStatus(call), run: describeRun(call) }).toMatchObject({ final: 200 });
-        const invites = receivedRequests(jigasi, 'INVITE');
-        expect(invites).toHaveLength(1);
-        expect(invites[0]).toMatch(new RegExp(`^X-Room-Name: ${sip.dialInRoom}\\r?$`, 'm'));
-        // NAT as the transports state it: the Elastic IP towards the trunk, the private address inside the VPC
-        // (local_net), and media ports inside rtp.conf's range (which the security group opens).
-        const answer = call.messages.filter((m) => m.dir === 'received' && /^SIP\/2\.0 200/.test(m.text) && /CSeq: \d+ INVITE/.test(m.text)).pop()?.text ?? '';
-        expect(media(answer)).toEqual({ address: PUBLIC_IP, inRange: true });
-        expect(media(invites[0])).toEqual({ address: plan.privateIp.pbx, inRange: true });
-      }, TEST_MS);
+      it(
+        'the trunk, identified by its source address alone, reaches Jigasi with X-Room-Name of the dial-in room',
+        async () => {
+          const uas = await jigasiAnswering();
+          // A caller id that names no endpoint: only the address may identify the trunk.
+          const call = await sipp(net!, 'trunk', work, { scenario: 'invite.xml', local: parties.trunk[0], remote: pbxPublic, transport: 'u1', keys: { user: '+62215550100' }, service: '+6221555000' });
+          const jigasi = await uas.done;
+          expect({ final: finalStatus(call), run: describeRun(call) }).toMatchObject({ final: 200 });
+          const invites = receivedRequests(jigasi, 'INVITE');
+          expect(invites).toHaveLength(1);
+          expect(invites[0]).toMatch(new RegExp(`^X-Room-Name: ${sip.dialInRoom}\\r?$`, 'm'));
+          // NAT as the transports state it: the Elastic IP towards the trunk, the private address inside the VPC
+          // (local_net), and media ports inside rtp.conf's range (which the security group opens).
+          const answer = call.messages.filter((m) => m.dir === 'received' && /^SIP\/2\.0 200/.test(m.text) && /CSeq: \d+ INVITE/.test(m.text)).pop()?.text ?? '';
+          expect(media(answer)).toEqual({ address: PUBLIC_IP, inRange: true });
+          expect(media(invites[0])).toEqual({ address: plan.privateIp.pbx, inRange: true });
+        },
+        TEST_MS,
+      );
 
-      it("the trunk's name from outside its network is not the trunk", async () => {
-        // The trunk's number, so that a call wrongly taken for the trunk would be routed (to from-trunk, then to
-        // a Jigasi that is not listening now: 408/480/503, never 200; so the final status must be a refusal).
-        const r = await sipp(net!, 'strgr', work, { scenario: 'invite.xml', local: STRANGER_IP, localPort: 5090, remote: pbxPublic, transport: 'u1', keys: { user: 'trunk' }, service: '+6221555000' });
-        expectFinal(r, [401, 403]);
-        // This call's own failure event (its Call-ID and source), as fail2ban reads it: the earlier stranger test
-        // left events from this address too. InvalidAccountID: the name identifies no endpoint at all (FailedACL
-        // would mean it was taken for the trunk and only its ACL stopped it).
-        const events = await securityEvents(callId(r));
-        expect(events.filter((e) => /^(InvalidAccountID|FailedACL)$/.test(e.SecurityEvent) && e.RemoteAddress === `IPV4/UDP/${STRANGER_IP}/5090`)).toEqual([
-          expect.objectContaining({ SecurityEvent: 'InvalidAccountID', AccountID: 'trunk' }),
-        ]);
-      }, TEST_MS);
+      it(
+        "the trunk's name from outside its network is not the trunk",
+        async () => {
+          // The trunk's number, so that a call wrongly taken for the trunk would be routed (to from-trunk, then to
+          // a Jigasi that is not listening now: 408/480/503, never 200; so the final status must be a refusal).
+          const r = await sipp(net!, 'strgr', work, {
+            scenario: 'invite.xml',
+            local: STRANGER_IP,
+            localPort: 5090,
+            remote: pbxPublic,
+            transport: 'u1',
+            keys: { user: 'trunk' },
+            service: '+6221555000',
+          });
+          expectFinal(r, [401, 403]);
+          // This call's own failure event (its Call-ID and source), as fail2ban reads it: the earlier stranger test
+          // left events from this address too. InvalidAccountID: the name identifies no endpoint at all (FailedACL
+          // would mean it was taken for the trunk and only its ACL stopped it).
+          const events = await securityEvents(callId(r));
+          expect(events.filter((e) => /^(InvalidAccountID|FailedACL)$/.test(e.SecurityEvent) && e.RemoteAddress === `IPV4/UDP/${STRANGER_IP}/5090`)).toEqual([
+            expect.objectContaining({ SecurityEvent: 'InvalidAccountID', AccountID: 'trunk' }),
+          ]);
+        },
+        TEST_MS,
+      );
     }
 
     // Asterisk runs under an OpenSSL policy that allows TLS 1.0 (daemon.ts): what is refused, the generated
@@ -212,14 +253,22 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
     const handshake = async (port: number, version: string, cipher?: string): Promise<{ code: number | null; out: string }> => {
       // OpenSSL 3 clients offer TLS 1.0/1.1 only at security level 0: let this client try; the server decides.
       const legacy = version === 'tls1' || version === 'tls1_1' ? ['-cipher', 'DEFAULT@SECLEVEL=0'] : cipher ? ['-cipher', cipher] : [];
-      const r = await runIn(net!, 'phone', ['openssl', 's_client', '-brief', '-connect', `${PUBLIC_IP}:${port}`, `-${version}`, ...legacy, '-CAfile', prepared.caFile, '-verify_return_error', '-servername', plan.hostEnv.FQDN], {
-        timeoutMs: 5000,
-        input: '',
-      });
+      const r = await runIn(
+        net!,
+        'phone',
+        ['openssl', 's_client', '-brief', '-connect', `${PUBLIC_IP}:${port}`, `-${version}`, ...legacy, '-CAfile', prepared.caFile, '-verify_return_error', '-servername', plan.hostEnv.FQDN],
+        {
+          timeoutMs: 5000,
+          input: '',
+        },
+      );
       return { code: r.code, out: r.stdout + r.stderr };
     };
     const expectModernTls = async (port: number): Promise<void> => {
-      for (const [flag, name] of [['tls1_2', 'TLSv1.2'], ['tls1_3', 'TLSv1.3']]) {
+      for (const [flag, name] of [
+        ['tls1_2', 'TLSv1.2'],
+        ['tls1_3', 'TLSv1.3'],
+      ]) {
         const h = await handshake(port, flag);
         expect({ port, flag, code: h.code, protocol: /^Protocol version: (\S+)/m.exec(h.out)?.[1], out: h.out.slice(-400) }).toMatchObject({ code: 0, protocol: name });
         expect(h.out).toMatch(/^Verification: OK$/m);
@@ -249,132 +298,204 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
     const tlsFiles = (): { cert: string; key: string } => ({ cert: prepared.clientCert, key: prepared.clientKey });
 
     if (sip.wss && clientCidr && users.length > 0) {
-      it('WSS on 8089: TLS 1.2 (also CBC-only clients) and 1.3 with the certificate, TLS 1.0 and 1.1 refused by the server', async () => {
-        await expectModernTls(8089);
-        await expectCbcTls12(8089);
-        await expectLegacyTlsRefused(8089);
-      }, TEST_MS);
+      it(
+        'WSS on 8089: TLS 1.2 (also CBC-only clients) and 1.3 with the certificate, TLS 1.0 and 1.1 refused by the server',
+        async () => {
+          await expectModernTls(8089);
+          await expectCbcTls12(8089);
+          await expectLegacyTlsRefused(8089);
+        },
+        TEST_MS,
+      );
 
-      it('a browser phone registers over WSS with its password, and not without', async () => {
-        const user = `webrtc-${users[0]}`;
-        const wss = { local: parties.phone[0], remote: `${PUBLIC_IP}:8089`, transport: 'x1' as const, wsPath: '/ws', keys: { user }, tls: tlsFiles() };
-        const ok = await sipp(net!, 'phone', work, { scenario: 'register.xml', ...wss, auth: { user, password: password(`sip-users/${users[0]}`) } });
-        expect({ status: finalStatus(ok), run: describeRun(ok) }).toMatchObject({ status: 200 });
-        const wrong = await sipp(net!, 'phone', work, { scenario: 'register.xml', ...wss, auth: { user, password: 'not-the-password' } });
-        expect(statuses(wrong)).not.toContain(200);
-        const options = await sipp(net!, 'phone', work, { scenario: 'options.xml', ...wss, service: user });
-        expect({ final: finalStatus(options) }).toEqual({ final: 401 });
-      }, TEST_MS);
+      it(
+        'a browser phone registers over WSS with its password, and not without',
+        async () => {
+          const user = `webrtc-${users[0]}`;
+          const wss = { local: parties.phone[0], remote: `${PUBLIC_IP}:8089`, transport: 'x1' as const, wsPath: '/ws', keys: { user }, tls: tlsFiles() };
+          const ok = await sipp(net!, 'phone', work, { scenario: 'register.xml', ...wss, auth: { user, password: password(`sip-users/${users[0]}`) } });
+          expect({ status: finalStatus(ok), run: describeRun(ok) }).toMatchObject({ status: 200 });
+          const wrong = await sipp(net!, 'phone', work, { scenario: 'register.xml', ...wss, auth: { user, password: 'not-the-password' } });
+          expect(statuses(wrong)).not.toContain(200);
+          const options = await sipp(net!, 'phone', work, { scenario: 'options.xml', ...wss, service: user });
+          expect({ final: finalStatus(options) }).toEqual({ final: 401 });
+        },
+        TEST_MS,
+      );
     }
 
     if (all && clientCidr && users.length > 0) {
-      it('TLS 1.2 and 1.3 handshakes succeed on 5061 with the certificate', async () => {
-        await expectModernTls(5061);
-      }, TEST_MS);
+      it(
+        'TLS 1.2 and 1.3 handshakes succeed on 5061 with the certificate',
+        async () => {
+          await expectModernTls(5061);
+        },
+        TEST_MS,
+      );
 
-      it('a TLS 1.2 phone offering only an ECDHE-RSA CBC suite (SHA-256/384) completes the handshake on 5061', async () => {
-        await expectCbcTls12(5061);
-      }, TEST_MS);
+      it(
+        'a TLS 1.2 phone offering only an ECDHE-RSA CBC suite (SHA-256/384) completes the handshake on 5061',
+        async () => {
+          await expectCbcTls12(5061);
+        },
+        TEST_MS,
+      );
 
-      it('TLS 1.0 and 1.1 are refused by the server', async () => {
-        await expectLegacyTlsRefused(5061);
-      }, TEST_MS);
+      it(
+        'TLS 1.0 and 1.1 are refused by the server',
+        async () => {
+          await expectLegacyTlsRefused(5061);
+        },
+        TEST_MS,
+      );
 
-      it('a phone registers over TLS 1.2 and over TLS 1.3 from the client network', async () => {
-        const versions = ['1.2', '1.3'] as const;
-        const runs = await Promise.all(
-          versions.map((version, i) =>
-            sipp(net!, 'phone', work, {
-              scenario: 'register.xml', local: parties.phone[0], localPort: 5070 + i, remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user: users[0] },
-              auth: { user: users[0], password: password(`sip-users/${users[0]}`) }, tls: { ...tlsFiles(), version },
-            }),
-          ),
-        );
-        runs.forEach((r, i) => expect({ version: versions[i], status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 }));
-      }, TEST_MS);
+      it(
+        'a phone registers over TLS 1.2 and over TLS 1.3 from the client network',
+        async () => {
+          const versions = ['1.2', '1.3'] as const;
+          const runs = await Promise.all(
+            versions.map((version, i) =>
+              sipp(net!, 'phone', work, {
+                scenario: 'register.xml',
+                local: parties.phone[0],
+                localPort: 5070 + i,
+                remote: `${PUBLIC_IP}:5061`,
+                transport: 'l1',
+                keys: { user: users[0] },
+                auth: { user: users[0], password: password(`sip-users/${users[0]}`) },
+                tls: { ...tlsFiles(), version },
+              }),
+            ),
+          );
+          runs.forEach((r, i) => expect({ version: versions[i], status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 }));
+        },
+        TEST_MS,
+      );
 
-      it("OPTIONS without credentials in the phones' and Jigasi's names are challenged or refused (401/403), never let in", async () => {
-        const names = [...users, ...(jitsi.jigasi ? ['jigasi'] : [])];
-        // To the endpoint's own name (answered 200 if let in) and to a number no dialplan has, as scanners
-        // probe (answered 404 if let in).
-        const probes = names.flatMap((user) => [user, '100'].map((to) => ({ user, to })));
-        const runs = await Promise.all(
-          probes.map(({ user, to }, i) =>
-            sipp(net!, 'phone', work, { scenario: 'options.xml', local: parties.phone[0], localPort: 5070 + i, remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user }, service: to, tls: tlsFiles() }),
-          ),
-        );
-        // Challenged (401) or refused (403): anything else means the request was let in without credentials.
-        probes.forEach(({ user, to }, i) => expectFinal(runs[i], [401, 403], { user, to }));
-      }, TEST_MS);
+      it(
+        "OPTIONS without credentials in the phones' and Jigasi's names are challenged or refused (401/403), never let in",
+        async () => {
+          const names = [...users, ...(jitsi.jigasi ? ['jigasi'] : [])];
+          // To the endpoint's own name (answered 200 if let in) and to a number no dialplan has, as scanners
+          // probe (answered 404 if let in).
+          const probes = names.flatMap((user) => [user, '100'].map((to) => ({ user, to })));
+          const runs = await Promise.all(
+            probes.map(({ user, to }, i) =>
+              sipp(net!, 'phone', work, {
+                scenario: 'options.xml',
+                local: parties.phone[0],
+                localPort: 5070 + i,
+                remote: `${PUBLIC_IP}:5061`,
+                transport: 'l1',
+                keys: { user },
+                service: to,
+                tls: tlsFiles(),
+              }),
+            ),
+          );
+          // Challenged (401) or refused (403): anything else means the request was let in without credentials.
+          probes.forEach(({ user, to }, i) => expectFinal(runs[i], [401, 403], { user, to }));
+        },
+        TEST_MS,
+      );
 
-      it("a phone's message-waiting, busy-lamp and presence SUBSCRIBEs are handled (never 489 Bad Event)", async () => {
-        const watched = users[users.length - 1];
-        const packages = [
-          { event: 'message-summary', accept: 'application/simple-message-summary', to: users[0] },
-          { event: 'dialog', accept: 'application/dialog-info+xml', to: watched },
-          { event: 'presence', accept: 'application/pidf+xml', to: watched },
-        ];
-        const runs = await Promise.all(
-          packages.map(({ event, accept, to }, i) =>
-            sipp(net!, 'phone', work, {
-              scenario: 'subscribe.xml', local: parties.phone[0], localPort: 5080 + i, remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user: users[0], event, accept }, service: to,
-              auth: { user: users[0], password: password(`sip-users/${users[0]}`) }, tls: tlsFiles(),
-            }),
-          ),
-        );
-        // Without a handler for the event package pubsub answers 489. Message-waiting: 404, as this PBX keeps
-        // no voicemail (no AOR names a mailbox). Busy lamp and presence: accepted, and the first NOTIFY
-        // carries the state of the watched extension's hint.
-        const outcome = packages.map(({ event }, i) => ({ event, final: finalStatus(runs[i]), notify: receivedRequests(runs[i], 'NOTIFY')[0]?.match(/^Content-Type: *(\S+)/im)?.[1] }));
-        expect({ outcome, runs: outcome.some((o) => o.final === 489) ? runs.map(describeRun) : [] }).toEqual({
-          outcome: [
-            { event: 'message-summary', final: 404, notify: undefined },
-            { event: 'dialog', final: 200, notify: 'application/dialog-info+xml' },
-            { event: 'presence', final: 200, notify: 'application/pidf+xml' },
-          ],
-          runs: [],
-        });
-      }, TEST_MS);
+      it(
+        "a phone's message-waiting, busy-lamp and presence SUBSCRIBEs are handled (never 489 Bad Event)",
+        async () => {
+          const watched = users[users.length - 1];
+          const packages = [
+            { event: 'message-summary', accept: 'application/simple-message-summary', to: users[0] },
+            { event: 'dialog', accept: 'application/dialog-info+xml', to: watched },
+            { event: 'presence', accept: 'application/pidf+xml', to: watched },
+          ];
+          const runs = await Promise.all(
+            packages.map(({ event, accept, to }, i) =>
+              sipp(net!, 'phone', work, {
+                scenario: 'subscribe.xml',
+                local: parties.phone[0],
+                localPort: 5080 + i,
+                remote: `${PUBLIC_IP}:5061`,
+                transport: 'l1',
+                keys: { user: users[0], event, accept },
+                service: to,
+                auth: { user: users[0], password: password(`sip-users/${users[0]}`) },
+                tls: tlsFiles(),
+              }),
+            ),
+          );
+          // Without a handler for the event package pubsub answers 489. Message-waiting: 404, as this PBX keeps
+          // no voicemail (no AOR names a mailbox). Busy lamp and presence: accepted, and the first NOTIFY
+          // carries the state of the watched extension's hint.
+          const outcome = packages.map(({ event }, i) => ({ event, final: finalStatus(runs[i]), notify: receivedRequests(runs[i], 'NOTIFY')[0]?.match(/^Content-Type: *(\S+)/im)?.[1] }));
+          expect({ outcome, runs: outcome.some((o) => o.final === 489) ? runs.map(describeRun) : [] }).toEqual({
+            outcome: [
+              { event: 'message-summary', final: 404, notify: undefined },
+              { event: 'dialog', final: 200, notify: 'application/dialog-info+xml' },
+              { event: 'presence', final: 200, notify: 'application/pidf+xml' },
+            ],
+            runs: [],
+          });
+        },
+        TEST_MS,
+      );
 
       if (jitsi.jigasi) {
-        it('a phone calls the dial-in room over TLS with SDES: SRTP answered, Jigasi gets X-Room-Name', async () => {
-          const uas = await jigasiAnswering();
-          const call = await sipp(net!, 'phone', work, {
-            scenario: 'phone-call.xml', local: parties.phone[0], remote: `${PUBLIC_IP}:5061`, transport: 'l1', keys: { user: users[0] }, service: '8000',
-            auth: { user: users[0], password: password(`sip-users/${users[0]}`) }, tls: tlsFiles(), timeoutMs: 8000,
-          });
-          const jigasi = await uas.done;
-          expect({ final: finalStatus(call), run: describeRun(call) }).toMatchObject({ final: 200 });
-          const answer = call.messages.filter((m) => m.dir === 'received' && /^SIP\/2\.0 200/.test(m.text) && /CSeq: \d+ INVITE/.test(m.text)).pop()?.text ?? '';
-          expect(answer).toMatch(/^m=audio \d+ RTP\/SAVP /m);
-          expect(answer).toMatch(/^a=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:/m);
-          expect(media(answer)).toEqual({ address: PUBLIC_IP, inRange: true });
-          expect(receivedRequests(jigasi, 'INVITE')[0]).toMatch(new RegExp(`^X-Room-Name: ${sip.dialInRoom}\\r?$`, 'm'));
-        }, TEST_MS);
+        it(
+          'a phone calls the dial-in room over TLS with SDES: SRTP answered, Jigasi gets X-Room-Name',
+          async () => {
+            const uas = await jigasiAnswering();
+            const call = await sipp(net!, 'phone', work, {
+              scenario: 'phone-call.xml',
+              local: parties.phone[0],
+              remote: `${PUBLIC_IP}:5061`,
+              transport: 'l1',
+              keys: { user: users[0] },
+              service: '8000',
+              auth: { user: users[0], password: password(`sip-users/${users[0]}`) },
+              tls: tlsFiles(),
+              timeoutMs: 8000,
+            });
+            const jigasi = await uas.done;
+            expect({ final: finalStatus(call), run: describeRun(call) }).toMatchObject({ final: 200 });
+            const answer = call.messages.filter((m) => m.dir === 'received' && /^SIP\/2\.0 200/.test(m.text) && /CSeq: \d+ INVITE/.test(m.text)).pop()?.text ?? '';
+            expect(answer).toMatch(/^m=audio \d+ RTP\/SAVP /m);
+            expect(answer).toMatch(/^a=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:/m);
+            expect(media(answer)).toEqual({ address: PUBLIC_IP, inRange: true });
+            expect(receivedRequests(jigasi, 'INVITE')[0]).toMatch(new RegExp(`^X-Room-Name: ${sip.dialInRoom}\\r?$`, 'm'));
+          },
+          TEST_MS,
+        );
       }
     }
 
-    (all ? it : it.skip)("Debian 12's fail2ban filter, with the jail's settings, finds the stranger in Asterisk's security log", async () => {
-      const jail = parseConf(planFile(plan, '/etc/fail2ban/jail.d/weebeetalk.local'));
-      const [filter] = values(jail, 'asterisk', 'filter');
-      const [tz] = values(jail, 'asterisk', 'logtimezone');
-      const [logpath] = values(jail, 'asterisk', 'logpath');
-      // The jail reads the file Asterisk's logger writes (the compose file mounts the log directory there).
-      const compose = parse(planFile(plan, '/etc/weebeetalk/asterisk/compose.yml')) as { services: { asterisk: { volumes: string[] } } };
-      const logMount = compose.services.asterisk.volumes.map((v) => v.split(':')).find(([, inside]) => inside === '/var/log/asterisk');
-      expect(logMount && `${logMount[0]}/security.log`).toBe(logpath);
-      const securityLog = join(prepared.log, 'security.log');
-      const { stdout } = await run(
-        'python3',
-        [`${FAIL2BAN_ROOT}/usr/bin/fail2ban-regex`, '--timezone', tz, '--raw', '-o', 'ip', securityLog, `${FAIL2BAN_ROOT}/etc/fail2ban/filter.d/${filter}.conf`],
-        { env: { PATH: '/usr/bin:/bin', PYTHONPATH: `${FAIL2BAN_ROOT}/usr/lib/python3/dist-packages` }, timeout: 15000 },
-      );
-      const hosts = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
-      expect(hosts).toContain(STRANGER_IP);
-      // Jigasi's failed attempt from the meet host is in the log too, but the jail ignores that address.
-      expect(values(jail, 'asterisk', 'ignoreip').join(' ').split(/\s+/)).toContain(plan.privateIp.meet);
-      const [maxretry] = values(jail, 'asterisk', 'maxretry');
-      expect(hosts.filter((h) => h === STRANGER_IP).length).toBeGreaterThanOrEqual(Number(maxretry));
-    }, TEST_MS);
+    (all ? it : it.skip)(
+      "Debian 12's fail2ban filter, with the jail's settings, finds the stranger in Asterisk's security log",
+      async () => {
+        const jail = parseConf(planFile(plan, '/etc/fail2ban/jail.d/weebeetalk.local'));
+        const [filter] = values(jail, 'asterisk', 'filter');
+        const [tz] = values(jail, 'asterisk', 'logtimezone');
+        const [logpath] = values(jail, 'asterisk', 'logpath');
+        // The jail reads the file Asterisk's logger writes (the compose file mounts the log directory there).
+        const compose = parse(planFile(plan, '/etc/weebeetalk/asterisk/compose.yml')) as { services: { asterisk: { volumes: string[] } } };
+        const logMount = compose.services.asterisk.volumes.map((v) => v.split(':')).find(([, inside]) => inside === '/var/log/asterisk');
+        expect(logMount && `${logMount[0]}/security.log`).toBe(logpath);
+        const securityLog = join(prepared.log, 'security.log');
+        const { stdout } = await run(
+          'python3',
+          [`${FAIL2BAN_ROOT}/usr/bin/fail2ban-regex`, '--timezone', tz, '--raw', '-o', 'ip', securityLog, `${FAIL2BAN_ROOT}/etc/fail2ban/filter.d/${filter}.conf`],
+          { env: { PATH: '/usr/bin:/bin', PYTHONPATH: `${FAIL2BAN_ROOT}/usr/lib/python3/dist-packages` }, timeout: 15000 },
+        );
+        const hosts = stdout
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean);
+        expect(hosts).toContain(STRANGER_IP);
+        // Jigasi's failed attempt from the meet host is in the log too, but the jail ignores that address.
+        expect(values(jail, 'asterisk', 'ignoreip').join(' ').split(/\s+/)).toContain(plan.privateIp.meet);
+        const [maxretry] = values(jail, 'asterisk', 'maxretry');
+        expect(hosts.filter((h) => h === STRANGER_IP).length).toBeGreaterThanOrEqual(Number(maxretry));
+      },
+      TEST_MS,
+    );
   });
 }

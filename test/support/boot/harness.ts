@@ -55,7 +55,10 @@ export class BootKit {
     const id = createHash('sha256').update(manifest).digest('hex').slice(0, 12);
     const top = join(this.dir, `tree-${id}`, 'release');
     mkdirSync(top, { recursive: true });
-    const names = manifest.trim().split('\n').map((l) => l.split(/\s+/)[1]);
+    const names = manifest
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[1]);
     for (const name of names) {
       const body =
         name === 'gen-passwords.sh'
@@ -65,7 +68,14 @@ export class BootKit {
     }
     const tarball = join(this.dir, `tree-${id}.tar.gz`);
     execFileSync('tar', ['-czf', tarball, '-C', join(this.dir, `tree-${id}`), 'release']);
-    const sums = names.map((n) => `${createHash('sha256').update(readFileSync(join(top, n))).digest('hex')}  ${n}`).join('\n');
+    const sums = names
+      .map(
+        (n) =>
+          `${createHash('sha256')
+            .update(readFileSync(join(top, n)))
+            .digest('hex')}  ${n}`,
+      )
+      .join('\n');
     const tree = { tarball, manifest: `${sums}\n` };
     this.trees.set(manifest, tree);
     return tree;
@@ -169,9 +179,7 @@ export class HostSandbox {
     const writeFiles = plan.writeFiles.map((f) => {
       if (!f.path.endsWith('/upstream.sha256')) return f;
       const tree = kit.releaseTree(f.content);
-      const urls = plan.writeFiles
-        .filter((w) => w.path === '/etc/weebeetalk/host.env')
-        .flatMap((w) => [...w.content.matchAll(/^([A-Z_]+_URL)="(https:\/\/[^"]+\.tar\.gz)"$/gm)].map((m) => m[2]));
+      const urls = plan.writeFiles.filter((w) => w.path === '/etc/weebeetalk/host.env').flatMap((w) => [...w.content.matchAll(/^([A-Z_]+_URL)="(https:\/\/[^"]+\.tar\.gz)"$/gm)].map((m) => m[2]));
       if (urls.length !== 1) throw new Error(`${plan.world.role}: expected one release URL in host.env beside ${f.path}, found ${urls.join(', ')}`);
       internet[urls[0]] = tree.tarball;
       return this.options.keepUpstreamManifests ? f : { ...f, content: tree.manifest };
@@ -201,7 +209,13 @@ export class HostSandbox {
     writeFileSync(join(share, 'world.json'), JSON.stringify(world, null, 1));
     writeFileSync(join(share, 'generated-secrets'), (this.options.generatedSecrets ?? []).map((p) => `${p}\n`).join(''));
     // What the secret scan looks for: every SecureString value of the plan.
-    writeFileSync(join(share, 'secrets'), plan.world.parameters.filter((p) => p.type === 'SecureString').map((p) => `${p.value}\n`).join(''));
+    writeFileSync(
+      join(share, 'secrets'),
+      plan.world.parameters
+        .filter((p) => p.type === 'SecureString')
+        .map((p) => `${p.value}\n`)
+        .join(''),
+    );
     // Laid out for cloud-init-boot to read without a JSON parser (files.tsv: index, path, permissions, owner).
     const cloud = join(share, 'cloud');
     mkdirSync(join(cloud, 'files'));
@@ -255,10 +269,15 @@ export class HostSandbox {
     } catch (e) {
       code = (e as { code?: number }).code ?? 1;
       const stderr = (e as { stderr?: string }).stderr ?? '';
-      if (code >= 90) throw new Error(`sandbox failed (${code}): ${stderr}`);
+      if (code >= 90) throw new Error(`sandbox failed (${code}): ${stderr}`, { cause: e });
     }
     const output = readFileSync(join(share, 'log', 'boot.out'), 'utf8').slice(before);
-    const codes = existsSync(join(share, 'log', 'rc')) ? readFileSync(join(share, 'log', 'rc'), 'utf8').trim().split('\n').map(Number) : [];
+    const codes = existsSync(join(share, 'log', 'rc'))
+      ? readFileSync(join(share, 'log', 'rc'), 'utf8')
+          .trim()
+          .split('\n')
+          .map(Number)
+      : [];
     return { code, output, codes };
   }
 
@@ -289,7 +308,11 @@ export class HostSandbox {
   log<T = Logged>(name: string): T[] {
     const file = join(this.root, 'share', 'log', name);
     if (!existsSync(file)) return [];
-    return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+    return readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as T);
   }
 
   /** A path of the instance's root filesystem as the boot left it (the overlay's upper layer). */
@@ -314,7 +337,13 @@ export function rootTree(box: HostSandbox): Map<string, string> {
         out.set(`${rel}/`, `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}`);
         walk(rel);
       } else if (d.isSymbolicLink()) out.set(rel, `-> ${readlinkSync(join(upper, rel))}`);
-      else out.set(rel, `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${createHash('sha256').update(readFileSync(join(upper, rel))).digest('hex')}`);
+      else
+        out.set(
+          rel,
+          `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${createHash('sha256')
+            .update(readFileSync(join(upper, rel)))
+            .digest('hex')}`,
+        );
     }
   };
   walk('');

@@ -64,7 +64,9 @@ const hex = (seed: string, n: number): string => createHash('sha256').update(see
 
 /** A fake, deterministic value for each reference the plan leaves to apply time. */
 function resolver(s: Synthesized): (text: string) => string {
-  const eips = resources(s, 'aws_eip').map((e) => e.address).sort();
+  const eips = resources(s, 'aws_eip')
+    .map((e) => e.address)
+    .sort();
   const fake = (address: string, attribute: string): string => {
     const [type] = address.replace(/^data\./, '').split('.');
     if (type === 'aws_eip' && attribute === 'public_ip') {

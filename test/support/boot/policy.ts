@@ -22,7 +22,13 @@ export type Decision = 'allow' | 'explicit-deny' | 'implicit-deny';
 
 /** IAM wildcard match: `*` any run, `?` one character; actions compare case-insensitively. */
 export function glob(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, ignoreCase ? 'i' : '');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    ignoreCase ? 'i' : '',
+  );
   return re.test(value);
 }
 
@@ -74,8 +80,7 @@ function conditionHolds(condition: Record<string, unknown>, context: RequestCont
 
 function matches(st: PolicyStatement, action: string, resource: string, context: RequestContext): boolean {
   const actionOk = st.actions.length > 0 ? st.actions.some((a) => glob(a, action, true)) : !st.notActions.some((a) => glob(a, action, true));
-  const resourceOk =
-    st.resources.length > 0 ? st.resources.some((r) => glob(r, resource, false)) : st.notResources.length > 0 && !st.notResources.some((r) => glob(r, resource, false));
+  const resourceOk = st.resources.length > 0 ? st.resources.some((r) => glob(r, resource, false)) : st.notResources.length > 0 && !st.notResources.some((r) => glob(r, resource, false));
   return actionOk && resourceOk && st.conditions.every((c) => conditionHolds(c, context));
 }
 

@@ -10,9 +10,9 @@ share="${run}/share"
 loop="" server=""
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
-  if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; fi
-  umount -R -l "$merged" 2>/dev/null || true
-  if [[ -n "$loop" ]]; then losetup -d "$loop" 2>/dev/null || true; fi
+  if [[ -n "$server" ]]; then kill "$server" 2> /dev/null || true; fi
+  umount -R -l "$merged" 2> /dev/null || true
+  if [[ -n "$loop" ]]; then losetup -d "$loop" 2> /dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -67,8 +67,15 @@ fi
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "${merged}/etc/resolv.conf"
 printf '127.0.0.1 localhost\n' > "${merged}/etc/hosts"
 
-for _ in $(seq 1 100); do [[ -s "${share}/ready" ]] && break; sleep 0.05; done
-[[ -s "${share}/ready" ]] || { echo "sandbox: the stand-in server did not start" >&2; cat "${share}/log/server.out" >&2; exit 90; }
+for _ in $(seq 1 100); do
+  [[ -s "${share}/ready" ]] && break
+  sleep 0.05
+done
+[[ -s "${share}/ready" ]] || {
+  echo "sandbox: the stand-in server did not start" >&2
+  cat "${share}/log/server.out" >&2
+  exit 90
+}
 
 in_root() { # COMMAND...: as cloud-init or an operator would run it
   chroot "$merged" /usr/bin/env -i PATH=/opt/wbt-standins:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -83,12 +90,17 @@ while read -r action arg; do
       rc=$?
       set -e
       echo "$rc" >> "${share}/log/rc"
-      if ((rc != 0 && status == 0)); then status=$rc; fi ;;
+      if ((rc != 0 && status == 0)); then status=$rc; fi
+      ;;
     grow)
       # The volume grows under the running host (ModifyVolume), and the kernel learns the new size.
       truncate -s "${arg}M" "$WBT_IMAGE"
-      losetup -c "$loop" ;;
-    *) echo "sandbox: unknown step ${action}" >&2; exit 91 ;;
+      losetup -c "$loop"
+      ;;
+    *)
+      echo "sandbox: unknown step ${action}" >&2
+      exit 91
+      ;;
   esac
 done < "${share}/steps"
 exit "$status"

@@ -184,7 +184,12 @@ function ssm(op: string, p: Parsed): CliResult {
 }
 
 function globToRe(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
 }
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)]));
@@ -197,8 +202,13 @@ function s3(op: string, p: Parsed): CliResult {
   if (!m || src.startsWith('s3://')) throw new Error('the stand-in uploads local files to S3 only');
   const [, bucket, prefix] = m;
   const local = join(world.rootDir, src);
-  const files = p.options['--recursive'] === true ? walk(local).map((f) => ({ file: f, key: `${prefix}${relative(local, f)}` })) : [{ file: local, key: prefix.endsWith('/') || prefix === '' ? `${prefix}${src.split('/').pop()}` : prefix }];
-  const excludes = Object.entries(p.options).filter(([k]) => k.startsWith('--exclude#')).map(([, v]) => globToRe(String(v)));
+  const files =
+    p.options['--recursive'] === true
+      ? walk(local).map((f) => ({ file: f, key: `${prefix}${relative(local, f)}` }))
+      : [{ file: local, key: prefix.endsWith('/') || prefix === '' ? `${prefix}${src.split('/').pop()}` : prefix }];
+  const excludes = Object.entries(p.options)
+    .filter(([k]) => k.startsWith('--exclude#'))
+    .map(([, v]) => globToRe(String(v)));
   let stderr = '';
   for (const { file, key } of files) {
     const rel = p.options['--recursive'] === true ? relative(local, file) : src;
@@ -254,7 +264,7 @@ function certbot(domain: string): { ok: boolean; error?: string } {
     try {
       authorize(action, resource, operation, context);
     } catch (e) {
-      throw new Error(`An error occurred (AccessDenied) when calling the ${operation} operation: ${(e as Error).message}`);
+      throw new Error(`An error occurred (AccessDenied) when calling the ${operation} operation: ${(e as Error).message}`, { cause: e });
     }
   };
   const challenge = `_acme-challenge.${domain}`;

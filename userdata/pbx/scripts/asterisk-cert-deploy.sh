@@ -10,7 +10,7 @@ keys="${ASTERISK_STATE}/etc/keys"
 install -d -o 1000 -g 1000 -m 0750 "$keys"
 install -o 1000 -g 1000 -m 0644 "${lineage}/fullchain.pem" "${keys}/fullchain.pem"
 install -o 1000 -g 1000 -m 0600 "${lineage}/privkey.pem" "${keys}/privkey.pem"
-if docker inspect -f '{{.State.Running}}' asterisk 2>/dev/null | grep -qx true; then
+if docker inspect -f '{{.State.Running}}' asterisk 2> /dev/null | grep -qx true; then
   # Same paths, new contents: reloading res_pjsip restarts the TLS transport; http reloads the WSS listener.
   docker exec asterisk asterisk -rx 'module reload res_pjsip.so'
   docker exec asterisk asterisk -rx 'module reload http'

@@ -21,8 +21,10 @@ json_array() { # ITEM...: a JSON array of strings, into $JSON
 }
 record() { # NAME [EXTRA_JSON]
   local cmd cwd
-  json_str "$1"; cmd=$JSON
-  json_str "$PWD"; cwd=$JSON
+  json_str "$1"
+  cmd=$JSON
+  json_str "$PWD"
+  cwd=$JSON
   json_array "${ARGV[@]}"
   printf '{"cmd":%s,"cwd":%s,"argv":%s,"extra":%s}\n' "$cmd" "$cwd" "$JSON" "${2:-null}" >> /run/wbt/log/commands.jsonl
 }
