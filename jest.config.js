@@ -8,7 +8,7 @@ module.exports = {
   // Everything the tests write to the temporary directory is removed after the run.
   globalSetup: '<rootDir>/test/support/tmpdir-setup.js',
   globalTeardown: '<rootDir>/test/support/tmpdir-teardown.js',
-  // Two cores, one worker each; a worker past 300 MB after a file is replaced, so none reaches the 500 MB budget.
+  // Two cores, one worker each; a worker past 200 MB after a file is replaced, so none reaches the 500 MB budget.
   maxWorkers: 2,
-  workerIdleMemoryLimit: '300MB',
+  workerIdleMemoryLimit: '200MB',
 };
