@@ -79,6 +79,11 @@ export class HostRole extends Construct {
    * host on this role boots (e.g. the parameters it reads).
    */
   grant(statements: readonly DataAwsIamPolicyDocumentStatement[], needs: readonly ITerraformDependable[] = []): void {
+    // IAM refuses a policy with two statements of one Sid: a second grant of the same kind must say so here, at synth.
+    const taken = new Set([...this.agent, ...this.statements].map((st) => st.sid).filter((sid) => sid !== undefined));
+    for (const st of statements)
+      if (st.sid !== undefined && taken.has(st.sid))
+        throw new Error(`HostRole ${this.node.path}: a statement with Sid ${st.sid} is granted already (grant once per resource kind, or give the grant its own Sid)`);
     this.statements.push(...statements);
     this.grants.putStatement([...this.agent, ...this.statements]);
     this.prerequisites.push(...needs);

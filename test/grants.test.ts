@@ -40,6 +40,13 @@ describe('grant methods', () => {
     ]);
   });
 
+  it('a second grant with the same Sid is refused at synth (IAM refuses a policy with duplicate Sids)', () => {
+    const { stack, role } = bare();
+    const bucket = new PrivateBucket(stack, 'backups-bucket', { bucketName: 'b-bak', noncurrentVersionDays: 1, sidPrefix: 'Backups' });
+    bucket.grantPut(role, 'chat/');
+    expect(() => bucket.grantPut(role, 'meet/')).toThrow(/Sid BackupsWrite is granted already/);
+  });
+
   it('Secrets.grantRead: one host folder only, and the host waits for exactly the parameters in it', () => {
     const { stack, role } = bare();
     const secrets = new Secrets(stack, 'secrets', { prefix: '/w/e', arn: { partition: 'aws', region: 'r-1', account: '111122223333' } });

@@ -9,6 +9,7 @@ import { ROLES, type EnvironmentConfig, type Role } from '../../config/schema';
 import type { Finding } from './finding';
 import { blocks, elements, isObject, isTrue, lookup, num, reference, str, strings, type Element, type JsonObject } from './plan';
 import { ADMIN_PORTS, INTERNAL_PORTS, SIP_SIGNALLING_PORTS, sipExposure, worldAllowlist, type Exposure, type RuleId } from './policy';
+import { resourceNameOf } from '../../config/names';
 
 export type Verdict = 'ok' | 'accepted' | 'violation';
 export type Direction = 'ingress' | 'egress';
@@ -94,7 +95,7 @@ function peersOf(body: JsonObject, inline: boolean): Peer[] {
 
 export function collectGroups(tf: JsonObject, env: EnvironmentConfig): Map<string, Group> {
   const groups = new Map<string, Group>();
-  const prefix = `weebeetalk-${env.name}-`;
+  const prefix = `${resourceNameOf(env)}-`;
   for (const element of elements(tf, 'resource', 'aws_security_group')) {
     const name = str(element.body.name) ?? str(element.body.name_prefix) ?? element.address;
     const tagName = isObject(element.body.tags) ? str(element.body.tags.Name) : undefined;

@@ -1,6 +1,7 @@
 /**
  * The role registry: every role of a host, in the order the stack builds them. A new role is a module
- * beside these (constructs/roles/<role>.ts), its bootstrap folder (userdata/<role>/) and one line here.
+ * beside these (constructs/roles/<role>.ts), its bootstrap folder (userdata/<role>/) and one line here, plus
+ * the places that still name the roles (CONTRIBUTING.md, "Add a role").
  */
 import type { EnvironmentConfig, Role } from '../../config/schema';
 import type { PortRule } from '../../config/ports';
