@@ -12,10 +12,28 @@ export type Role = (typeof ROLES)[number];
 /** Internal phones dial this to join the dial-in Jitsi room through Jigasi. */
 export const CONFERENCE_EXTENSION = '8000';
 
-/** Smallest data volume a role can run on: Docker images live there too (see README, "Sizing"). */
-export const MIN_DATA_VOLUME_GIB: Record<Role, number> = { chat: 20, meet: 20, pbx: 10 };
-/** Jibri keeps a recording on disk until it is uploaded: a full-HD hour is a few GB. */
-export const MIN_DATA_VOLUME_GIB_WITH_JIBRI = 40;
+/** One value per role, in ROLES order: the strict objects keyed by role (hosts, dns.hostNames) are built from it. */
+function perRole<T>(make: (role: Role) => T): Record<Role, T> {
+  return Object.fromEntries(ROLES.map((role) => [role, make(role)])) as Record<Role, T>;
+}
+
+/** A role's smallest data volume and why it needs that much. */
+export interface DataVolumeMinimum {
+  gib: number;
+  why: string;
+}
+
+const DOCKER_STATE = 'Docker images and state live there';
+
+/**
+ * Smallest data volume each role can run on (see README, "Sizing"): the one source, enforced by the schema.
+ * Docker images live there too; Jibri keeps a recording on disk until it is uploaded (a full-HD hour is a few GB).
+ */
+export const DATA_VOLUME_MINIMUM: Record<Role, (env: { jitsi: { jibri: boolean } }) => DataVolumeMinimum> = {
+  chat: () => ({ gib: 20, why: DOCKER_STATE }),
+  meet: ({ jitsi }) => (jitsi.jibri ? { gib: 40, why: 'Jibri keeps recordings there until uploaded' } : { gib: 20, why: DOCKER_STATE }),
+  pbx: () => ({ gib: 10, why: DOCKER_STATE }),
+};
 
 const REGION_RE = /^(?:(?:af|ap|ca|eu|il|me|mx|sa|us)-(?:central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9]|us-gov-(?:east|west)-1|cn-(?:north|northwest)-1)$/;
 const INSTANCE_TYPE_RE = /^[a-z][a-z0-9]*[0-9][a-z0-9-]*\.(?:nano|micro|small|medium|large|metal(?:-\d+xl)?|\d*xlarge)$/;
@@ -120,13 +138,9 @@ const baseSchema = z
           .regex(/^(mailto:[^\s"]+@[^\s"]+|https:\/\/[^\s"]+)$/, 'must be "mailto:..." or "https://..."')
           .optional(),
         hostNames: z
-          .object({
-            chat: z.string().regex(HOST_LABEL_RE, 'must be a DNS label such as "chat"').default('chat'),
-            meet: z.string().regex(HOST_LABEL_RE, 'must be a DNS label such as "meet"').default('meet'),
-            pbx: z.string().regex(HOST_LABEL_RE, 'must be a DNS label such as "pbx"').default('pbx'),
-          })
+          .object(perRole((role) => z.string().regex(HOST_LABEL_RE, `must be a DNS label such as "${role}"`).default(role)))
           .strict()
-          .default({ chat: 'chat', meet: 'meet', pbx: 'pbx' }),
+          .default(perRole((role) => role)),
       })
       .strict(),
     /** Let's Encrypt account contact (it no longer sends expiry emails since 2025-06-04; the account still needs one it accepts). */
@@ -146,7 +160,7 @@ const baseSchema = z
         vpcCidr: z.string(),
       })
       .strict(),
-    hosts: z.object({ chat: hostSize, meet: hostSize, pbx: hostSize }).strict(),
+    hosts: z.object(perRole(() => hostSize)).strict(),
     ami: z
       .object({
         /** Pin an AMI id; otherwise the newest `debian-12-<arch>-*` of Debian's account 136693071363. @default lookup */
@@ -535,9 +549,8 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
 
   // Data volumes: the role's minimum.
   for (const role of ROLES) {
-    const need = role === 'meet' && env.jitsi.jibri ? MIN_DATA_VOLUME_GIB_WITH_JIBRI : MIN_DATA_VOLUME_GIB[role];
-    const why = role === 'meet' && env.jitsi.jibri ? 'Jibri keeps recordings there until uploaded' : 'Docker images and state live there';
-    if (env.hosts[role].dataVolumeGiB < need) issue(ctx, ['hosts', role, 'dataVolumeGiB'], `is too small for ${role}: at least ${need} GiB (${why})`);
+    const { gib, why } = DATA_VOLUME_MINIMUM[role](env);
+    if (env.hosts[role].dataVolumeGiB < gib) issue(ctx, ['hosts', role, 'dataVolumeGiB'], `is too small for ${role}: at least ${gib} GiB (${why})`);
   }
 
   // SIP users need a network to register from; Jigasi needs the PBX for something to talk to.

@@ -2,7 +2,6 @@
  * The chat host: Rocket.Chat behind Traefik (HTTPS, ACME TLS-ALPN-01), MongoDB, uploads in S3, nightly
  * backups to S3. Bootstrap: userdata/chat/ (its README says what runs there and how to debug it).
  */
-import { MIN_DATA_VOLUME_GIB } from '../../config/schema';
 import { roleRules, WORLD_PEER } from './ports';
 import { chatUserData } from '../../userdata/chat';
 import type { RoleSpec } from './spec';
@@ -12,7 +11,6 @@ export const chat: RoleSpec = {
   addressOffset: 10,
   // Rocket.Chat's container writes uploads to S3 through the instance role: one hop more than the host.
   metadataHopLimit: 2,
-  minDataVolumeGiB: () => MIN_DATA_VOLUME_GIB.chat,
   ports: () =>
     roleRules('chat', (add) => {
       add('https', 'tcp', 443, 443, [WORLD_PEER], 'Rocket.Chat web and API via Traefik; ACME TLS-ALPN-01');

@@ -2,7 +2,6 @@
  * The meet host: Jitsi Meet (web, prosody, jicofo, JVB), optionally Jigasi (SIP to the pbx host) and Jibri
  * (recordings uploaded to S3). Bootstrap: userdata/meet/ (its README says what runs there and how to debug it).
  */
-import { MIN_DATA_VOLUME_GIB, MIN_DATA_VOLUME_GIB_WITH_JIBRI } from '../../config/schema';
 import { roleRules, WORLD_PEER } from './ports';
 import { meetUserData } from '../../userdata/meet';
 import type { RoleSpec } from './spec';
@@ -11,7 +10,6 @@ export const meet: RoleSpec = {
   role: 'meet',
   addressOffset: 11,
   metadataHopLimit: 1,
-  minDataVolumeGiB: (config) => (config.jitsi.jibri ? MIN_DATA_VOLUME_GIB_WITH_JIBRI : MIN_DATA_VOLUME_GIB.meet),
   ports: ({ jitsi }) =>
     roleRules('meet', (add) => {
       add('https', 'tcp', jitsi.httpsPort, jitsi.httpsPort, [WORLD_PEER], 'Jitsi Meet web frontend (HTTPS)', 'jitsi.httpsPort');

@@ -3,7 +3,6 @@
  * its certificate from Let's Encrypt by DNS-01 through Route53, fail2ban on Asterisk's security log.
  * Bootstrap: userdata/pbx/ (its README says what runs there and how to debug it).
  */
-import { MIN_DATA_VOLUME_GIB } from '../../config/schema';
 import type { Peer } from '../../config/ports';
 import { cidrPeers, roleRules } from './ports';
 import { pbxUserData } from '../../userdata/pbx';
@@ -13,7 +12,6 @@ export const pbx: RoleSpec = {
   role: 'pbx',
   addressOffset: 12,
   metadataHopLimit: 1,
-  minDataVolumeGiB: () => MIN_DATA_VOLUME_GIB.pbx,
   ports: ({ sip, jitsi }) =>
     roleRules('pbx', (add) => {
       const trunkSignalling = cidrPeers(sip.trunkSignallingCidrs, 'trunk');

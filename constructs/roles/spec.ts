@@ -31,8 +31,6 @@ export interface RoleSpec {
   readonly addressOffset?: number;
   /** IMDSv2 hop limit: 2 only where a container calls AWS through the instance role. */
   readonly metadataHopLimit: 1 | 2;
-  /** The smallest data volume the role runs on (config/schema.ts refuses less). */
-  readonly minDataVolumeGiB: (config: EnvironmentConfig) => number;
   /** Every port the host accepts besides SSH (the port plan adds SSH from adminCidrs and egress). */
   readonly ports: (config: EnvironmentConfig) => PortRule[];
   /** The secrets the role owns (created before any grant; a secret may also have paths of other hosts). */
