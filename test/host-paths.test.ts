@@ -18,6 +18,33 @@ const FIXED: Record<string, RegExp[]> = {
 };
 const SOURCES_LIB = new RegExp(`^\\. ${LIB_SH.replace(/\//g, '\\/')}$`);
 
+/** Lines of a script that run (not comments, not the fixed points), with their numbers. */
+function codeLines(file: string): { line: string; n: number }[] {
+  const name = basename(file);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line, i) => ({ line, n: i + 1 }))
+    .filter(({ line }) => !line.trimStart().startsWith('#') && !SOURCES_LIB.test(line) && !(FIXED[name] ?? []).some((re) => re.test(line)));
+}
+
+/** The host.env paths in a synthesized plan (every host's): name to value. */
+function envOf(plan: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const m of plan.matchAll(/\b([A-Z][A-Z0-9_]*)=\\?"(\/[^"\\]*)\\?"/g)) vars.set(m[1], m[2]);
+  return vars;
+}
+
+/**
+ * `${VAR}/name` in a script where VAR is a host.env path (or a local copy of one, `etc=$WBT_RC_ETC`) and the path it
+ * makes is one the TypeScript also types (it appears in a synthesized plan): the same path in both languages.
+ */
+const COMPOSED = /\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?((?:\/[\w.-]+)+)/g;
+const ALIAS = /^\s*(?:local\s+)?([a-z_][a-z0-9_]*)="?\$\{?([A-Z][A-Z0-9_]*)\}?"?$/;
+/** Our unit names, a helper's file name, certbot's hook: typed by the TypeScript, read from host.env by a script. */
+const OURS = /\bweebeetalk-[\w.-]+/g;
+/** Names only the shell knows: the marker jibri's finalize.sh (in the container, without host.env) leaves for the uploader. */
+const SHELL_ONLY = new Set(['weebeetalk-complete']);
+
 describe('host paths', () => {
   it('no script types a host path, besides its fixed points', () => {
     const typed: string[] = [];
@@ -30,6 +57,44 @@ describe('host paths', () => {
           for (const m of line.matchAll(HOST_PATH)) typed.push(`${name}:${i + 1}: ${m[0]}`);
         });
     }
+    expect(typed).toEqual([]);
+  });
+
+  it('no script composes a path the TypeScript types (`${VAR}/literal`)', () => {
+    const plans = shippedNames().map((env) => synthEnvironment(env).text);
+    const envs = plans.map(envOf);
+    const typed: string[] = [];
+    for (const file of scriptFiles()) {
+      const alias = new Map<string, string>();
+      for (const { line, n } of codeLines(file)) {
+        const a = ALIAS.exec(line);
+        if (a) alias.set(a[1], a[2]);
+        for (const m of line.matchAll(COMPOSED)) {
+          const name = alias.get(m[1]) ?? m[1];
+          for (const [i, vars] of envs.entries()) {
+            const base = vars.get(name);
+            if (base === undefined) continue;
+            const path = `${base}${m[2]}`;
+            if (new RegExp(`${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![\\w.-])`).test(plans[i])) {
+              typed.push(`${basename(file)}:${n}: ${m[0]} (${path})`);
+              break;
+            }
+          }
+        }
+      }
+    }
+    expect(typed).toEqual([]);
+  });
+
+  it('no script types one of our unit, helper or hook names', () => {
+    const typed = scriptFiles().flatMap((file) =>
+      codeLines(file).flatMap(({ line, n }) =>
+        [...line.matchAll(OURS)]
+          .map((m) => m[0])
+          .filter((word) => !SHELL_ONLY.has(word))
+          .map((word) => `${basename(file)}:${n}: ${word}`),
+      ),
+    );
     expect(typed).toEqual([]);
   });
 

@@ -7,16 +7,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Construct } from 'constructs';
 import { DataCloudinitConfig } from '@cdktf/provider-cloudinit/lib/data-cloudinit-config';
-import { DATA_DIR, HOST_ENV_FILE, helperPath, LIB_SH, STEPS_DIR } from './paths';
+import { CONTAINER_ACCOUNT, DATA_DIR, DOCKER_ROOT, HOST_ENV_FILE, helperEnv, helperPath, LIB_SH, STEPS_DIR, UNITS, unitPath } from './paths';
 import { renderUnit } from './systemd';
 import { renderCloudConfig, renderEnvFile, terraformLiteral, terraformLiteralKeepingReferences, type CloudConfig, type WriteFile } from './cloud-config';
 
 /** The steps and helpers every host runs (lib.sh, bootstrap.sh, data-volume.sh, ...); a role's own are in userdata/<role>/scripts. */
 export const SCRIPTS_DIR = join(__dirname, 'scripts');
-/** The locked account that owns uid 1000, the containers' uid (see ssm-agent.sh). */
-export const CONTAINER_ACCOUNT = 'weebeetalk-container';
 // The host's paths: one module (userdata/paths.ts), re-exported for the builders.
-export { DATA_DIR, STEPS_DIR } from './paths';
+export { CONTAINER_ACCOUNT, DATA_DIR, STEPS_DIR } from './paths';
 
 /** Every script folder: the common one, then each role's (userdata/<role>/scripts). */
 export function scriptDirs(): string[] {
@@ -59,7 +57,7 @@ function commonFiles(): WriteFile[] {
       permissions: '0644',
       // Data root on the data volume; bounded logs so a chatty container cannot fill the disk. json-file, because
       // rocketchat-compose pins that driver and Docker applies these options only to the default driver.
-      content: `${JSON.stringify({ 'data-root': `${DATA_DIR}/docker`, 'log-driver': 'json-file', 'log-opts': { 'max-size': '20m', 'max-file': '5' } }, null, 2)}\n`,
+      content: `${JSON.stringify({ 'data-root': DOCKER_ROOT, 'log-driver': 'json-file', 'log-opts': { 'max-size': '20m', 'max-file': '5' } }, null, 2)}\n`,
     },
     {
       path: '/etc/systemd/system/docker.service.d/10-weebeetalk-data.conf',
@@ -70,7 +68,7 @@ function commonFiles(): WriteFile[] {
     // block "change" event) and this grows the filesystem at once. data-volume.sh also does it on every boot.
     { path: helperPath('grow-data'), content: readScript('grow-data'), permissions: '0755' },
     {
-      path: '/etc/systemd/system/weebeetalk-grow-data.service',
+      path: unitPath(`${UNITS.growData}.service`),
       permissions: '0644',
       content: renderUnit({
         Unit: { Description: 'WeeBeeTalk: grow the data volume filesystem to its device size', RequiresMountsFor: DATA_DIR },
@@ -81,7 +79,7 @@ function commonFiles(): WriteFile[] {
     {
       path: '/etc/udev/rules.d/90-weebeetalk-grow-data.rules',
       permissions: '0644',
-      content: 'ACTION=="change", SUBSYSTEM=="block", ENV{RESIZE}=="1", RUN+="/usr/bin/systemctl --no-block start weebeetalk-grow-data.service"\n',
+      content: `ACTION=="change", SUBSYSTEM=="block", ENV{RESIZE}=="1", RUN+="/usr/bin/systemctl --no-block start ${UNITS.growData}.service"\n`,
     },
     {
       path: '/etc/apt/apt.conf.d/20auto-upgrades',
@@ -123,7 +121,8 @@ export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
     // 1000 instead, so the SSM agent's login user (created on the first session) gets another uid.
     users: [{ name: CONTAINER_ACCOUNT, uid: 1000, gecos: 'WeeBeeTalk containers (not a login)', homedir: '/nonexistent', no_create_home: true, shell: '/usr/sbin/nologin', lock_passwd: true }],
     write_files: [
-      { path: HOST_ENV_FILE, content: renderEnvFile(props.env), permissions: '0644' },
+      // The installed helpers' paths go with the role's settings (WBT_HELPER_<NAME>, userdata/paths.ts).
+      { path: HOST_ENV_FILE, content: renderEnvFile({ ...props.env, ...helperEnv(props.scripts ?? []) }), permissions: '0644' },
       ...commonFiles(),
       ...(props.files ?? []),
       ...(props.scripts ?? []).map<WriteFile>((name) => ({ path: helperPath(name), content: readScript(name), permissions: '0755' })),

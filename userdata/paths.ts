@@ -24,23 +24,81 @@ export const CACHE_DIR = '/var/cache/weebeetalk';
 /** The bootstrap's copy on PATH, for running it again by hand. */
 export const BOOTSTRAP_COMMAND = '/usr/local/sbin/weebeetalk-bootstrap';
 
+/** Docker's data root (daemon.json), on the data volume. */
+export const DOCKER_ROOT = `${DATA_DIR}/docker`;
+/** The locked account that owns uid 1000, the containers' uid (see ssm-agent.sh). */
+export const CONTAINER_ACCOUNT = 'weebeetalk-container';
+
 /** A helper script (not a step) as installed: `${LIB_DIR}/<name>.sh`. */
 export const helperPath = (name: string): string => `${LIB_DIR}/${name}.sh`;
+/** A helper's setting in host.env: WBT_HELPER_<NAME> (asterisk-auth: WBT_HELPER_ASTERISK_AUTH). */
+export const helperEnvName = (name: string): string => `WBT_HELPER_${name.toUpperCase().replace(/-/g, '_')}`;
+/** The installed helpers' paths in host.env, by helperEnvName. */
+export function helperEnv(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.map((name) => [helperEnvName(name), helperPath(name)]));
+}
 
-/** Each role's folders: its generated configuration (etc) and its compose project (dir). */
+/** Our systemd units (without suffix), written by the TypeScript and started by the scripts (names in host.env). */
+export const UNITS = {
+  growData: 'weebeetalk-grow-data',
+  rocketchat: 'weebeetalk-rocketchat',
+  rocketchatBackup: 'weebeetalk-rocketchat-backup',
+  jitsi: 'weebeetalk-jitsi',
+  recordingsUpload: 'weebeetalk-recordings-upload',
+  asterisk: 'weebeetalk-asterisk',
+  pbxCertificate: 'weebeetalk-pbx-certificate',
+} as const;
+/** A unit file's path: /etc/systemd/system/<name>. */
+export const unitPath = (unit: string): string => `/etc/systemd/system/${unit}`;
+
+/** Jitsi's state on the data volume, and its CONFIG (every byte of docker-jitsi-meet's own state) in it. */
+export const JITSI_STATE = `${DATA_DIR}/jitsi`;
+export const JITSI_CONFIG = `${JITSI_STATE}/config`;
+
+/** Asterisk's state on the data volume: the folders bind-mounted into its container, and fail2ban's log. */
+export const ASTERISK_STATE = `${DATA_DIR}/asterisk`;
+export const ASTERISK_PATHS = {
+  conf: `${ASTERISK_STATE}/etc`,
+  keys: `${ASTERISK_STATE}/etc/keys`,
+  log: `${ASTERISK_STATE}/log`,
+  spool: `${ASTERISK_STATE}/spool`,
+  securityLog: `${ASTERISK_STATE}/log/security.log`,
+} as const;
+/** certbot's deploy hook for the PBX's certificate (a link to the asterisk-cert-deploy helper). */
+export const ASTERISK_CERT_HOOK = '/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh';
+
+/** Each role's folders: its generated configuration (etc) and its compose project (dir). Files in etc: roleFiles. */
 export const ROLE_PATHS = {
   chat: { etc: `${HOST_ETC}/rocketchat`, dir: `${OPT_DIR}/rocketchat-compose` },
   meet: { etc: `${HOST_ETC}/jitsi`, dir: `${OPT_DIR}/docker-jitsi-meet` },
   pbx: { etc: `${HOST_ETC}/asterisk`, dir: `${OPT_DIR}/asterisk` },
 } as const satisfies Record<Role, { readonly etc: string; readonly dir: string }>;
 
-/** The paths every host's scripts read from host.env. */
-export function pathEnv(): Record<string, string> {
-  return { WBT_LIB: LIB_DIR, WBT_STEPS: STEPS_DIR, WBT_LOG_DIR: LOG_DIR, WBT_STATE_DIR: STATE_DIR, WBT_CACHE_DIR: CACHE_DIR, WBT_BOOTSTRAP: BOOTSTRAP_COMMAND, DATA_DIR };
+/** The files the TypeScript writes to a role's etc: the upstream release's manifest and the compose settings. */
+export function roleFiles(role: Role): { readonly manifest: string; readonly settings: string } {
+  return { manifest: `${ROLE_PATHS[role].etc}/upstream.sha256`, settings: `${ROLE_PATHS[role].etc}/settings.env` };
 }
 
-/** A role's own folders in host.env, e.g. WBT_RC_ETC and WBT_RC_DIR on chat. */
+/** The paths and names every host's scripts read from host.env. */
+export function pathEnv(): Record<string, string> {
+  return {
+    WBT_LIB: LIB_DIR,
+    WBT_STEPS: STEPS_DIR,
+    WBT_LOG_DIR: LOG_DIR,
+    WBT_STATE_DIR: STATE_DIR,
+    WBT_CACHE_DIR: CACHE_DIR,
+    WBT_BOOTSTRAP: BOOTSTRAP_COMMAND,
+    DATA_DIR,
+    WBT_DOCKER_ROOT: DOCKER_ROOT,
+    WBT_CONTAINER_ACCOUNT: CONTAINER_ACCOUNT,
+    WBT_GROW_DATA_UNIT: `${UNITS.growData}.service`,
+  };
+}
+
+/** A role's own folders and files in host.env, e.g. WBT_RC_ETC, WBT_RC_DIR, WBT_RC_MANIFEST on chat. */
 export function rolePathEnv(role: Role): Record<string, string> {
   const prefix = { chat: 'WBT_RC', meet: 'WBT_JITSI', pbx: 'WBT_ASTERISK' }[role];
-  return { [`${prefix}_ETC`]: ROLE_PATHS[role].etc, [`${prefix}_DIR`]: ROLE_PATHS[role].dir };
+  const env: Record<string, string> = { [`${prefix}_ETC`]: ROLE_PATHS[role].etc, [`${prefix}_DIR`]: ROLE_PATHS[role].dir };
+  if (role !== 'pbx') Object.assign(env, { [`${prefix}_MANIFEST`]: roleFiles(role).manifest, [`${prefix}_SETTINGS`]: roleFiles(role).settings });
+  return env;
 }

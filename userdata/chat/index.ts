@@ -8,7 +8,7 @@ import { Document, Scalar, type YAMLSeq } from 'yaml';
 import { renderEnvFile, type WriteFile } from '../cloud-config';
 import { commonEnv, type RoleContext } from '../context';
 import type { HostUserDataProps } from '../host-user-data';
-import { helperPath, ROLE_PATHS } from '../paths';
+import { helperPath, ROLE_PATHS, roleFiles, UNITS, unitPath } from '../paths';
 import { composeUnit, DAILY_AT, scheduledJob } from '../systemd';
 import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from '../upstream';
 
@@ -113,17 +113,19 @@ export function traefikDynamic(fqdn: string): string {
 
 export function chatUserData(ctx: RoleContext): HostUserDataProps {
   const files: WriteFile[] = [
-    { path: `${RC_ETC}/upstream.sha256`, content: manifest(ROCKETCHAT_COMPOSE), permissions: '0644' },
-    { path: `${RC_ETC}/settings.env`, content: renderEnvFile(rocketchatSettings(ctx)), permissions: '0644' },
+    { path: roleFiles('chat').manifest, content: manifest(ROCKETCHAT_COMPOSE), permissions: '0644' },
+    { path: roleFiles('chat').settings, content: renderEnvFile(rocketchatSettings(ctx)), permissions: '0644' },
     { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(), permissions: '0644' },
     { path: `${RC_ETC}/traefik-dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), permissions: '0644' },
-    { path: '/etc/systemd/system/weebeetalk-rocketchat.service', content: composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR), permissions: '0644' },
-    ...scheduledJob('weebeetalk-rocketchat-backup', 'WeeBeeTalk MongoDB dump to S3', helperPath('rocketchat-backup'), DAILY_AT('*-*-* 18:30:00 UTC')),
+    { path: unitPath(`${UNITS.rocketchat}.service`), content: composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR), permissions: '0644' },
+    ...scheduledJob(UNITS.rocketchatBackup, 'WeeBeeTalk MongoDB dump to S3', helperPath('rocketchat-backup'), DAILY_AT('*-*-* 18:30:00 UTC')),
   ];
   return {
     env: {
       ...commonEnv(ctx, 'chat'),
       RC_COMPOSE_URL: ROCKETCHAT_COMPOSE.url,
+      WBT_RC_UNIT: `${UNITS.rocketchat}.service`,
+      WBT_RC_BACKUP_TIMER: `${UNITS.rocketchatBackup}.timer`,
       BACKUPS_BUCKET: ctx.buckets.backups,
       MONGO_TOOLS_IMAGE: mongoToolsImage(ctx.config.rocketchat.mongodbVersion),
     },

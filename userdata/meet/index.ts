@@ -6,15 +6,15 @@
 import { Document } from 'yaml';
 import { renderEnvFile, type WriteFile } from '../cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
-import { DATA_DIR, type HostUserDataProps } from '../host-user-data';
-import { helperPath, ROLE_PATHS } from '../paths';
+import type { HostUserDataProps } from '../host-user-data';
+import { helperPath, JITSI_CONFIG, JITSI_STATE, ROLE_PATHS, roleFiles, UNITS, unitPath } from '../paths';
 import { composeUnit, scheduledJob } from '../systemd';
 import { DOCKER_JITSI_MEET, manifest } from '../upstream';
 
 export const JITSI_ETC = ROLE_PATHS.meet.etc;
 export const JITSI_DIR = ROLE_PATHS.meet.dir;
 /** Jitsi's CONFIG: every byte of its state, on the data volume. */
-export const JITSI_CONFIG = `${DATA_DIR}/jitsi/config`;
+export { JITSI_CONFIG } from '../paths';
 
 /** Our compose override, last in COMPOSE_FILE. */
 export const JITSI_OVERRIDE = `${JITSI_ETC}/compose.weebeetalk.yml`;
@@ -79,20 +79,23 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
 export function meetUserData(ctx: RoleContext): HostUserDataProps {
   const { jitsi } = ctx.config;
   const files: WriteFile[] = [
-    { path: `${JITSI_ETC}/upstream.sha256`, content: manifest(DOCKER_JITSI_MEET), permissions: '0644' },
-    { path: `${JITSI_ETC}/settings.env`, content: renderEnvFile(jitsiSettings(ctx)), permissions: '0644' },
+    { path: roleFiles('meet').manifest, content: manifest(DOCKER_JITSI_MEET), permissions: '0644' },
+    { path: roleFiles('meet').settings, content: renderEnvFile(jitsiSettings(ctx)), permissions: '0644' },
     { path: JITSI_OVERRIDE, content: jitsiOverride(), permissions: '0644' },
-    { path: '/etc/systemd/system/weebeetalk-jitsi.service', content: composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR), permissions: '0644' },
+    { path: unitPath(`${UNITS.jitsi}.service`), content: composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR), permissions: '0644' },
   ];
   if (jitsi.jibri) {
     const upload = helperPath('recordings-upload');
-    files.push(...scheduledJob('weebeetalk-recordings-upload', 'WeeBeeTalk: upload finished Jibri recordings to S3', upload, { OnBootSec: '5min', OnUnitInactiveSec: '2min' }));
+    files.push(...scheduledJob(UNITS.recordingsUpload, 'WeeBeeTalk: upload finished Jibri recordings to S3', upload, { OnBootSec: '5min', OnUnitInactiveSec: '2min' }));
   }
   return {
     env: {
       ...commonEnv(ctx, 'meet'),
       JITSI_URL: DOCKER_JITSI_MEET.url,
       JITSI_CONFIG,
+      WBT_JITSI_STATE: JITSI_STATE,
+      WBT_JITSI_UNIT: `${UNITS.jitsi}.service`,
+      WBT_RECORDINGS_TIMER: `${UNITS.recordingsUpload}.timer`,
       JITSI_PUBLIC_URL: meetPublicUrl(ctx),
       JITSI_AUTH: jitsi.auth,
       JIGASI_ENABLED: jitsi.jigasi ? 1 : 0,

@@ -8,13 +8,16 @@ import { asteriskConf, coreConfs, renderConf, extensionsConf, httpConf, loggerCo
 import type { WriteFile } from '../cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
 import { DATA_DIR, type HostUserDataProps } from '../host-user-data';
-import { helperPath, ROLE_PATHS } from '../paths';
+import { ASTERISK_CERT_HOOK, ASTERISK_PATHS, ASTERISK_STATE, helperPath, ROLE_PATHS, UNITS, unitPath } from '../paths';
 import { composeUnit, renderUnit, scheduledJob } from '../systemd';
 import { ASTERISK_IMAGE } from '../upstream';
 
 export const ASTERISK_ETC = ROLE_PATHS.pbx.etc;
 export const ASTERISK_DIR = ROLE_PATHS.pbx.dir;
-export const ASTERISK_STATE = `${DATA_DIR}/asterisk`;
+/** Our compose file and the TLS transport waiting for its certificate, as generated (asterisk.sh installs them). */
+export const ASTERISK_COMPOSE = `${ASTERISK_ETC}/compose.yml`;
+export const ASTERISK_TLS_PENDING = `${ASTERISK_ETC}/pjsip.tls.conf.pending`;
+export { ASTERISK_STATE } from '../paths';
 
 /** Our compose file for Asterisk (validated by dclint in the tests). */
 export function asteriskCompose(): string {
@@ -24,7 +27,7 @@ export function asteriskCompose(): string {
       asterisk: {
         image: ASTERISK_IMAGE,
         container_name: 'asterisk',
-        volumes: [`${ASTERISK_STATE}/etc:/etc/asterisk`, `${ASTERISK_STATE}/log:/var/log/asterisk`, `${ASTERISK_STATE}/spool:/var/spool/asterisk`],
+        volumes: [`${ASTERISK_PATHS.conf}:/etc/asterisk`, `${ASTERISK_PATHS.log}:/var/log/asterisk`, `${ASTERISK_PATHS.spool}:/var/spool/asterisk`],
         network_mode: 'host',
         restart: 'unless-stopped',
       },
@@ -43,7 +46,7 @@ export function fail2banJail(meetPrivateIp: string): string {
         ['enabled', 'true'],
         ['filter', 'asterisk'],
         ['backend', 'auto'],
-        ['logpath', `${ASTERISK_STATE}/log/security.log`],
+        ['logpath', ASTERISK_PATHS.securityLog],
         ['logtimezone', 'UTC'],
         ['banaction', 'iptables-allports'],
         ['maxretry', 5],
@@ -61,7 +64,7 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
   const files: WriteFile[] = [
     conf('asterisk.conf', asteriskConf()),
     conf('pjsip.conf', pjsipConf(a)),
-    conf('pjsip.tls.conf.pending', pjsipTlsConf(a)),
+    { path: ASTERISK_TLS_PENDING, content: pjsipTlsConf(a), permissions: '0644' },
     conf('rtp.conf', rtpConf(a)),
     conf('extensions.conf', extensionsConf(a)),
     conf('logger.conf', loggerConf()),
@@ -69,7 +72,7 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
     ...Object.entries(coreConfs()).map(([name, content]) => conf(name, content)),
     conf('http.conf', httpConf(a)),
     conf('manager.conf', managerConf()),
-    conf('compose.yml', asteriskCompose()),
+    { path: ASTERISK_COMPOSE, content: asteriskCompose(), permissions: '0644' },
     { path: '/etc/fail2ban/jail.d/weebeetalk.local', content: fail2banJail(ctx.privateIp.meet), permissions: '0644' },
     {
       // The jail's log is on the data volume (mounted nofail): fail2ban exits for good if it starts first.
@@ -80,17 +83,27 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
     {
       path: '/etc/logrotate.d/weebeetalk-asterisk',
       permissions: '0644',
-      content: `${ASTERISK_STATE}/log/*.log {\n  weekly\n  rotate 8\n  compress\n  delaycompress\n  missingok\n  notifempty\n  postrotate\n    docker exec asterisk asterisk -rx 'logger reload' >/dev/null 2>&1 || true\n  endscript\n}\n`,
+      content: `${ASTERISK_PATHS.log}/*.log {\n  weekly\n  rotate 8\n  compress\n  delaycompress\n  missingok\n  notifempty\n  postrotate\n    docker exec asterisk asterisk -rx 'logger reload' >/dev/null 2>&1 || true\n  endscript\n}\n`,
     },
     // Enabled by asterisk-certificate.sh only while no certificate exists (it disables it once one does).
-    ...scheduledJob('weebeetalk-pbx-certificate', 'WeeBeeTalk: obtain the PBX certificate', helperPath('asterisk-certificate'), { OnBootSec: '15min', OnUnitActiveSec: '2h' }),
-    { path: '/etc/systemd/system/weebeetalk-asterisk.service', content: composeUnit('WeeBeeTalk Asterisk PBX', ASTERISK_DIR), permissions: '0644' },
+    ...scheduledJob(UNITS.pbxCertificate, 'WeeBeeTalk: obtain the PBX certificate', helperPath('asterisk-certificate'), { OnBootSec: '15min', OnUnitActiveSec: '2h' }),
+    { path: unitPath(`${UNITS.asterisk}.service`), content: composeUnit('WeeBeeTalk Asterisk PBX', ASTERISK_DIR), permissions: '0644' },
   ];
   const { sip, jitsi } = ctx.config;
   return {
     env: {
       ...commonEnv(ctx, 'pbx'),
-      ASTERISK_STATE,
+      WBT_ASTERISK_STATE: ASTERISK_STATE,
+      WBT_ASTERISK_CONF: ASTERISK_PATHS.conf,
+      WBT_ASTERISK_KEYS: ASTERISK_PATHS.keys,
+      WBT_ASTERISK_LOG: ASTERISK_PATHS.log,
+      WBT_ASTERISK_SPOOL: ASTERISK_PATHS.spool,
+      WBT_ASTERISK_SECURITY_LOG: ASTERISK_PATHS.securityLog,
+      WBT_ASTERISK_CERT_HOOK: ASTERISK_CERT_HOOK,
+      WBT_ASTERISK_COMPOSE: ASTERISK_COMPOSE,
+      WBT_ASTERISK_TLS_PENDING: ASTERISK_TLS_PENDING,
+      WBT_ASTERISK_UNIT: `${UNITS.asterisk}.service`,
+      WBT_PBX_CERT_TIMER: `${UNITS.pbxCertificate}.timer`,
       JIGASI_ENABLED: jitsi.jigasi ? 1 : 0,
       SIP_USERS: sip.users.map((u) => u.extension).join(' '),
       SIP_WSS: sip.wss ? 1 : 0,

@@ -36,5 +36,5 @@ mountpoint -q "$DATA_DIR" || mount "$DATA_DIR"
 # Grown under a running host: udev starts weebeetalk-grow-data.service; it also runs on every boot (a reboot after
 # the volume grew while the instance was stopped), and so does this.
 grow_filesystem "$dev"
-systemctl enable weebeetalk-grow-data.service
+systemctl enable "$WBT_GROW_DATA_UNIT"
 log "data volume ${DATA_VOLUME_ID} (${dev}, UUID ${uuid}) mounted at ${DATA_DIR}"

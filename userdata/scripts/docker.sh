@@ -27,5 +27,5 @@ if ! dpkg-query -W -f='${Status}' docker-ce 2> /dev/null | grep -q 'install ok i
   apt_install docker-ce docker-ce-cli containerd.io docker-compose-plugin
 fi
 systemctl enable --now docker
-docker info --format '{{.DockerRootDir}}' | grep -qx "${DATA_DIR}/docker" || die "Docker's data root is not on ${DATA_DIR}"
+docker info --format '{{.DockerRootDir}}' | grep -qx "$WBT_DOCKER_ROOT" || die "Docker's data root is not ${WBT_DOCKER_ROOT}"
 log "docker $(docker version --format '{{.Server.Version}}') with compose $(docker compose version --short)"

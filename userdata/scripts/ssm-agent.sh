@@ -11,8 +11,8 @@ load_env
 owner=$(getent passwd 1000 | cut -d: -f1 || true)
 if [[ -z "$owner" ]]; then
   useradd --uid 1000 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-    --comment 'WeeBeeTalk containers (not a login)' weebeetalk-container
-elif [[ "$owner" != weebeetalk-container ]]; then
+    --comment 'WeeBeeTalk containers (not a login)' "$WBT_CONTAINER_ACCOUNT"
+elif [[ "$owner" != "$WBT_CONTAINER_ACCOUNT" ]]; then
   die "uid 1000 belongs to ${owner}: that login user could read the containers' files (Asterisk's TLS key); boot an image without it"
 fi
 

@@ -4,11 +4,10 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
-etc=$WBT_JITSI_ETC
 dir=$WBT_JITSI_DIR
-state="${DATA_DIR}/jitsi"
+state=$WBT_JITSI_STATE
 
-fetch_release "$JITSI_URL" "$dir" "${etc}/upstream.sha256"
+fetch_release "$JITSI_URL" "$dir" "$WBT_JITSI_MANIFEST"
 
 # Since stable-11146 the containers run as uid 1000 on a read-only root: their writable bind mounts must
 # exist, owned by 1000, before the first start (docker would create them root-owned).
@@ -22,7 +21,7 @@ generate_internal_passwords "$dir/gen-passwords.sh" "${state}/passwords.env"
 
 if [[ "$JIBRI_ENABLED" == 1 ]]; then
   # Runs inside the jibri container as /config/finalize.sh; the host uploader does the S3 part.
-  install -m 0755 "${WBT_LIB}/jibri-finalize.sh" "${JITSI_CONFIG}/jibri/finalize.sh"
+  install -m 0755 "$WBT_HELPER_JIBRI_FINALIZE" "${JITSI_CONFIG}/jibri/finalize.sh"
 fi
 
 # Secrets first: a failed read stops here, before anything is written.
@@ -37,16 +36,16 @@ if [[ "$JIGASI_ENABLED" == 1 ]]; then
   secrets+=("JIGASI_SIP_PASSWORD=\"${jigasi_password}\"")
 fi
 {
-  render "${etc}/settings.env"
+  render "$WBT_JITSI_SETTINGS"
   cat "${state}/passwords.env"
   if ((${#secrets[@]} > 0)); then printf '%s\n' "${secrets[@]}"; fi
 } | write_secret_file "${dir}/.env"
 
 systemctl daemon-reload
-if [[ "$JIBRI_ENABLED" == 1 ]]; then systemctl enable --now weebeetalk-recordings-upload.timer; fi
+if [[ "$JIBRI_ENABLED" == 1 ]]; then systemctl enable --now "$WBT_RECORDINGS_TIMER"; fi
 # The web container requests its certificate on start: not before the name resolves to this host. Enabled only
 # after that, so that a reboot of a host whose DNS never worked does not start it unchecked.
-wait_for_public_dns || die "not starting Jitsi (its web container would request a certificate that cannot validate); run weebeetalk-bootstrap once DNS works"
-systemctl enable weebeetalk-jitsi.service
-systemctl restart weebeetalk-jitsi.service
+wait_for_public_dns || die "not starting Jitsi (its web container would request a certificate that cannot validate); run ${WBT_BOOTSTRAP} once DNS works"
+systemctl enable "$WBT_JITSI_UNIT"
+systemctl restart "$WBT_JITSI_UNIT"
 log "Jitsi Meet starting at ${JITSI_PUBLIC_URL} (the web container obtains its certificate on first start)"

@@ -6,7 +6,7 @@ set -euo pipefail
 load_env
 
 lineage=${RENEWED_LINEAGE:-/etc/letsencrypt/live/${FQDN}}
-keys="${ASTERISK_STATE}/etc/keys"
+keys=$WBT_ASTERISK_KEYS
 install -d -o 1000 -g 1000 -m 0750 "$keys"
 install -o 1000 -g 1000 -m 0644 "${lineage}/fullchain.pem" "${keys}/fullchain.pem"
 install -o 1000 -g 1000 -m 0600 "${lineage}/privkey.pem" "${keys}/privkey.pem"

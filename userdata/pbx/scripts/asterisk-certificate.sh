@@ -9,11 +9,10 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
-src=$WBT_ASTERISK_ETC
-conf="${ASTERISK_STATE}/etc"
+conf=$WBT_ASTERISK_CONF
 lineage="/etc/letsencrypt/live/${FQDN}"
-hook=/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
-timer=weebeetalk-pbx-certificate.timer
+hook=$WBT_ASTERISK_CERT_HOOK
+timer=$WBT_PBX_CERT_TIMER
 
 if [[ ! -s "${lineage}/fullchain.pem" ]]; then
   # DNS-01 through Route53: the instance role may only touch the _acme-challenge TXT record of this name.
@@ -26,10 +25,10 @@ if [[ ! -s "${lineage}/fullchain.pem" ]]; then
     die "no certificate for ${FQDN} yet (is the zone delegated?): Asterisk runs without TLS 5061/WSS; ${timer} tries again every 2 hours"
   fi
 fi
-[[ -s "${conf}/keys/fullchain.pem" ]] || RENEWED_LINEAGE="$lineage" "${WBT_LIB}/asterisk-cert-deploy.sh"
+[[ -s "${WBT_ASTERISK_KEYS}/fullchain.pem" ]] || RENEWED_LINEAGE="$lineage" "$WBT_HELPER_ASTERISK_CERT_DEPLOY"
 
 tmp=$(mktemp "${conf}/pjsip.tls.conf.XXXXXX")
-render "${src}/pjsip.tls.conf.pending" > "$tmp"
+render "$WBT_ASTERISK_TLS_PENDING" > "$tmp"
 chmod 0640 "$tmp"
 chown 1000:1000 "$tmp"
 if cmp -s "$tmp" "${conf}/pjsip.tls.conf"; then

@@ -6,11 +6,13 @@ set -euo pipefail
 load_env
 src=$WBT_ASTERISK_ETC
 dir=$WBT_ASTERISK_DIR
-conf="${ASTERISK_STATE}/etc"
+conf=$WBT_ASTERISK_CONF
+logs=$WBT_ASTERISK_LOG
+spool=$WBT_ASTERISK_SPOOL
 
-install -d -m 0755 "$dir" "$ASTERISK_STATE" "${ASTERISK_STATE}/log" "${ASTERISK_STATE}/spool"
+install -d -m 0755 "$dir" "$WBT_ASTERISK_STATE" "$logs" "$spool"
 install -d -m 0750 "$conf"
-install -m 0644 "${src}/compose.yml" "${dir}/compose.yml"
+install -m 0644 "$WBT_ASTERISK_COMPOSE" "${dir}/compose.yml"
 # Every generated .conf (pjsip.tls.conf waits for its certificate as .pending).
 for path in "${src}"/*.conf; do
   f=${path##*/}
@@ -19,7 +21,7 @@ for path in "${src}"/*.conf; do
 done
 
 # Digest credentials from SSM, root-only on the host (a file of its own: the tests run it with an SSM stand-in).
-"${WBT_LIB}/asterisk-auth.sh" "${conf}/pjsip.auth.conf"
+"$WBT_HELPER_ASTERISK_AUTH" "${conf}/pjsip.auth.conf"
 
 # Certificates live on the data volume: a replaced instance must not ask Let's Encrypt again.
 if [[ ! -L /etc/letsencrypt ]]; then
@@ -32,24 +34,23 @@ if [[ ! -L /etc/letsencrypt ]]; then
 fi
 [[ -L /etc/letsencrypt ]] || die "/etc/letsencrypt is not the data volume's: a replaced instance would ask Let's Encrypt again"
 install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy
-hook=/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh
-ln -sf "${WBT_LIB}/asterisk-cert-deploy.sh" "$hook"
+ln -sf "$WBT_HELPER_ASTERISK_CERT_DEPLOY" "$WBT_ASTERISK_CERT_HOOK"
 # The certificate, or a timer that keeps asking for one (Asterisk starts without TLS meanwhile).
-"${WBT_LIB}/asterisk-certificate.sh" || log "WARNING: Asterisk starts without TLS 5061/WSS for now"
+"$WBT_HELPER_ASTERISK_CERTIFICATE" || log "WARNING: Asterisk starts without TLS 5061/WSS for now"
 systemctl enable --now certbot.timer
 
 # Asterisk runs as uid 1000 and the image chowns /etc/asterisk only when its top directory is not 1000's:
 # files written by a re-run must be handed over, or an unreadable #include would reject pjsip.conf.
-install -d "${ASTERISK_STATE}/spool/astdb"
-chown -R 1000:1000 "$conf" "${ASTERISK_STATE}/log" "${ASTERISK_STATE}/spool"
+install -d "${spool}/astdb"
+chown -R 1000:1000 "$conf" "$logs" "$spool"
 
 systemctl daemon-reload
-systemctl enable weebeetalk-asterisk.service
-systemctl restart weebeetalk-asterisk.service
+systemctl enable "$WBT_ASTERISK_UNIT"
+systemctl restart "$WBT_ASTERISK_UNIT"
 
 # fail2ban refuses to start when a jail's log file does not exist yet.
-touch "${ASTERISK_STATE}/log/security.log"
-chown 1000:1000 "${ASTERISK_STATE}/log/security.log"
+touch "$WBT_ASTERISK_SECURITY_LOG"
+chown 1000:1000 "$WBT_ASTERISK_SECURITY_LOG"
 systemctl enable fail2ban
 systemctl restart fail2ban
-log "Asterisk running; fail2ban watching ${ASTERISK_STATE}/log/security.log"
+log "Asterisk running; fail2ban watching ${WBT_ASTERISK_SECURITY_LOG}"
