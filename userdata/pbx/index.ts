@@ -14,6 +14,8 @@ import { ASTERISK_IMAGE } from '../upstream';
 
 export const ASTERISK_ETC = ROLE_PATHS.pbx.etc;
 export const ASTERISK_DIR = ROLE_PATHS.pbx.dir;
+/** The container's name (compose, logrotate, and the scripts' `docker exec` through WBT_ASTERISK_CONTAINER). */
+export const ASTERISK_CONTAINER = 'asterisk';
 /** Our compose file and the TLS transport waiting for its certificate, as generated (asterisk.sh installs them). */
 export const ASTERISK_COMPOSE = `${ASTERISK_ETC}/compose.yml`;
 export const ASTERISK_TLS_PENDING = `${ASTERISK_ETC}/pjsip.tls.conf.pending`;
@@ -26,7 +28,7 @@ export function asteriskCompose(): string {
     services: {
       asterisk: {
         image: ASTERISK_IMAGE,
-        container_name: 'asterisk',
+        container_name: ASTERISK_CONTAINER,
         volumes: [`${ASTERISK_PATHS.conf}:/etc/asterisk`, `${ASTERISK_PATHS.log}:/var/log/asterisk`, `${ASTERISK_PATHS.spool}:/var/spool/asterisk`],
         network_mode: 'host',
         restart: 'unless-stopped',
@@ -83,7 +85,7 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
     {
       path: '/etc/logrotate.d/weebeetalk-asterisk',
       permissions: '0644',
-      content: `${ASTERISK_PATHS.log}/*.log {\n  weekly\n  rotate 8\n  compress\n  delaycompress\n  missingok\n  notifempty\n  postrotate\n    docker exec asterisk asterisk -rx 'logger reload' >/dev/null 2>&1 || true\n  endscript\n}\n`,
+      content: `${ASTERISK_PATHS.log}/*.log {\n  weekly\n  rotate 8\n  compress\n  delaycompress\n  missingok\n  notifempty\n  postrotate\n    docker exec ${ASTERISK_CONTAINER} asterisk -rx 'logger reload' >/dev/null 2>&1 || true\n  endscript\n}\n`,
     },
     // Enabled by asterisk-certificate.sh only while no certificate exists (it disables it once one does).
     ...scheduledJob(UNITS.pbxCertificate, 'WeeBeeTalk: obtain the PBX certificate', helperPath('asterisk-certificate'), { OnBootSec: '15min', OnUnitActiveSec: '2h' }),
@@ -102,6 +104,7 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
       WBT_ASTERISK_CERT_HOOK: ASTERISK_CERT_HOOK,
       WBT_ASTERISK_COMPOSE: ASTERISK_COMPOSE,
       WBT_ASTERISK_TLS_PENDING: ASTERISK_TLS_PENDING,
+      WBT_ASTERISK_CONTAINER: ASTERISK_CONTAINER,
       WBT_ASTERISK_UNIT: `${UNITS.asterisk}.service`,
       WBT_PBX_CERT_TIMER: `${UNITS.pbxCertificate}.timer`,
       JIGASI_ENABLED: jitsi.jigasi ? 1 : 0,

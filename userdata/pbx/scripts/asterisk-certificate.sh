@@ -36,9 +36,9 @@ if cmp -s "$tmp" "${conf}/pjsip.tls.conf"; then
 else
   mv -f "$tmp" "${conf}/pjsip.tls.conf"
   # A running Asterisk picks up the new TLS transport by a reload (calls in progress survive).
-  if docker inspect -f '{{.State.Running}}' asterisk 2> /dev/null | grep -qx true; then
-    docker exec asterisk asterisk -rx 'module reload res_pjsip.so'
-    docker exec asterisk asterisk -rx 'module reload http'
+  if docker inspect -f '{{.State.Running}}' "$WBT_ASTERISK_CONTAINER" 2> /dev/null | grep -qx true; then
+    docker exec "$WBT_ASTERISK_CONTAINER" asterisk -rx 'module reload res_pjsip.so'
+    docker exec "$WBT_ASTERISK_CONTAINER" asterisk -rx 'module reload http'
   fi
   log "TLS for ${FQDN} configured in ${conf}/pjsip.tls.conf"
 fi
