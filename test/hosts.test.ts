@@ -7,8 +7,8 @@ import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { parseCidr } from '../config/net';
-import { ROLES, type Role } from '../config/schema';
-import { hostName, hosts } from './support/hosts';
+import { ROLES } from '../config/schema';
+import { EXPECTED_HOP_LIMIT, hostName, hosts } from './support/hosts';
 import { asString, asStrings, isObject, one, resources, single, synthEnvironment, type Synthesized } from './support/synth';
 import './support/matchers';
 
@@ -28,11 +28,10 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
 
   test('IMDSv2 is required, hop limit 2 on chat (Rocket.Chat container uploads to S3) and 1 on meet and pbx', () => {
     const s = synth();
-    const hop: Record<Role, number> = { chat: 2, meet: 1, pbx: 1 };
     for (const role of ROLES) {
       expect(s.text).toHaveResourceWithProperties(Instance, {
         tags: expect.objectContaining({ Name: hostName(s, role) }),
-        metadata_options: expect.objectContaining({ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: hop[role] }),
+        metadata_options: expect.objectContaining({ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: EXPECTED_HOP_LIMIT[role] }),
       });
     }
     const instances = resources(s, 'aws_instance');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { portPlan } from '../config/ports';
 import { ROLES } from '../config/schema';
 import { ROLE_SPECS, roleSpecs } from '../constructs/roles';
+import { EXPECTED_HOP_LIMIT } from './support/hosts';
 import { synthEnvironment, shippedNames } from './support/synth';
 
 const ROOT = join(__dirname, '..');
@@ -43,6 +44,6 @@ describe('role registry', () => {
     const offsets = roleSpecs().map((s) => s.addressOffset);
     expect(new Set(offsets).size).toBe(offsets.length);
     expect(offsets.every((o) => o !== undefined && o >= 4)).toBe(true);
-    expect(Object.fromEntries(roleSpecs().map((s) => [s.role, s.metadataHopLimit]))).toEqual({ chat: 2, meet: 1, pbx: 1 });
+    expect(Object.fromEntries(roleSpecs().map((s) => [s.role, s.metadataHopLimit]))).toEqual(EXPECTED_HOP_LIMIT);
   });
 });

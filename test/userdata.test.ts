@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
+import { ROLES, type Role } from '../config/schema';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
 import { rocketchatOverride, rocketchatSettings } from '../userdata/chat';
 import { PUBLIC_IP, type RoleContext } from '../userdata/context';
@@ -54,7 +55,7 @@ describe('cloud-config documents', () => {
   it('covers every host of every environment', () => {
     expect(docs.map((d) => d.name).sort()).toEqual(
       shippedNames()
-        .flatMap((e) => ['chat', 'meet', 'pbx'].map((h) => `${e}-${h}-host`))
+        .flatMap((e) => ROLES.map((h) => `${e}-${h}-host`))
         .sort(),
     );
   });
@@ -149,8 +150,8 @@ describe('upstream variables', () => {
     const config = synthEnvironment(env).config;
     return {
       config,
-      fqdn: { chat: 'chat.x.test', meet: 'meet.x.test', pbx: 'pbx.x.test' },
-      privateIp: { chat: '10.0.0.10', meet: '10.0.0.11', pbx: '10.0.0.12' },
+      fqdn: Object.fromEntries(ROLES.map((role) => [role, `${role}.x.test`])) as Record<Role, string>,
+      privateIp: Object.fromEntries(ROLES.map((role, i) => [role, `10.0.0.${10 + i}`])) as Record<Role, string>,
       buckets: { recordings: 'r', uploads: 'u', backups: 'b' },
       ssmPrefix: '/weebeetalk/x/role',
     };

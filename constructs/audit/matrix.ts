@@ -178,7 +178,22 @@ function describeRef(tf: JsonObject, value: string, groups: Map<string, Group>):
   return literal ?? `computed: ${r.address}.${r.attribute}`;
 }
 
-function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, groups: Map<string, Group>, plan: Map<string, PortRule>): MatrixRow {
+/** What a rule is judged against: the port plan by rule, and the hosts whose planned rules carry SIP signalling. */
+interface PlanView {
+  readonly rules: Map<string, PortRule>;
+  /** The SIP-serving roles (today pbx): only their world-open SIP/RTP ports are judged by the SIP exposure. */
+  readonly sipRoles: ReadonlySet<Role>;
+}
+
+function planView(env: EnvironmentConfig): PlanView {
+  const rules = portPlan(env);
+  return {
+    rules: new Map(rules.map((r) => [planKey(r.role, r.protocol, r.from, r.to, planPeerKey(r)), r])),
+    sipRoles: new Set(rules.filter((r) => SIP_SIGNALLING_PORTS.some((p) => within(p, r.from, r.to))).map((r) => r.role)),
+  };
+}
+
+function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, groups: Map<string, Group>, plan: PlanView): MatrixRow {
   const role = rule.group?.role;
   const protocol = rule.protocol;
   const portsApply = protocol === 'tcp' || protocol === 'udp' || protocol === 'all';
@@ -210,7 +225,7 @@ function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, gro
     peerKey = `prefix-list:${p.id}`;
   }
 
-  const planRule = rule.direction === 'ingress' ? plan.get(planKey(role, protocol, from, to, peerKey)) : undefined;
+  const planRule = rule.direction === 'ingress' ? plan.rules.get(planKey(role, protocol, from, to, peerKey)) : undefined;
   const planned = planRule !== undefined || (rule.direction === 'egress' && EGRESS.some((e) => e.protocol === protocol && from === 0 && to === 65535 && peerKey === 'cidr:0.0.0.0/0'));
   // The plan knows what a configured network is for (trunk, sip-client, admin).
   if (planRule) peer = peerLabel(planRule.peer);
@@ -232,7 +247,7 @@ function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, gro
     deciding = 'WBT-SG-WORLD';
     const admin = portsApply ? ADMIN_PORTS.filter((a) => within(a.port, from, to)) : [];
     if (admin.length > 0) flag('WBT-SG-ADMIN', `opens ${admin.map((a) => `${a.port} (${a.service})`).join(', ')} to the internet`);
-    const sip = role === 'pbx' ? sipExposure(env) : [];
+    const sip = role !== undefined && plan.sipRoles.has(role) ? sipExposure(env) : [];
     const sipInside = sip.some((e) => covers(e, protocol, from, to));
     const sipTouched = portsApply && (SIP_SIGNALLING_PORTS.some((s) => within(s, from, to)) || sip.some((e) => e.from <= to && from <= e.to && (protocol === 'all' || e.protocol === protocol)));
     if (sipInside || sipTouched) {
@@ -296,7 +311,7 @@ function rowOrder(a: MatrixRow, b: MatrixRow): number {
 
 /** The matrix of every group of the stack, hosts first (in ROLES order); rules on groups outside it last. */
 export function securityGroupMatrix(tf: JsonObject, env: EnvironmentConfig, groups: Map<string, Group>): GroupMatrix[] {
-  const plan = new Map(portPlan(env).map((r) => [planKey(r.role, r.protocol, r.from, r.to, planPeerKey(r)), r]));
+  const plan = planView(env);
   const rows = rawRules(tf, groups).map((r) => ({ group: r.group, row: evaluateRule(tf, r, env, groups, plan) }));
 
   const matrices: GroupMatrix[] = [];

@@ -1,7 +1,9 @@
 /**
  * The role registry: every role of a host, in the order the stack builds them. A new role is a module
  * beside these (constructs/roles/<role>.ts), its bootstrap folder (userdata/<role>/) and one line here, plus
- * the places that still name the roles (CONTRIBUTING.md, "Add a role").
+ * its name in ROLES and its minimum in DATA_VOLUME_MINIMUM (config/schema.ts: the schema's hosts and
+ * dns.hostNames, the smoke components and the audit's SIP hosts follow from them and the port plan) and the
+ * places that still name the roles (CONTRIBUTING.md, "Add a role").
  */
 import type { EnvironmentConfig, Role } from '../../config/schema';
 import type { PortRule } from '../../config/ports';

@@ -3,13 +3,20 @@
  * reads, and how one check runs within its own timeout (runPlan), saying where it got stuck when it times out.
  */
 import * as net from 'node:net';
+import { ROLES, type Role } from '../../config/schema';
 
-export type Component = 'chat' | 'meet' | 'pbx';
+/** A component is a role's host: every role of the registry (config/schema.ts ROLES) is smoke-checked. */
+export type Component = Role;
 export type CheckName = 'dns' | 'https' | 'http-redirect' | 'sip' | 'sip-tls';
 export type Status = 'PASS' | 'FAIL' | 'SKIP';
 
 export const CHECK_NAMES: readonly CheckName[] = ['dns', 'https', 'http-redirect', 'sip', 'sip-tls'];
-export const COMPONENTS: readonly Component[] = ['chat', 'meet', 'pbx'];
+export const COMPONENTS: readonly Component[] = ROLES;
+
+/** `a, b or c`: the components in prose, for messages. */
+export function componentList(conjunction: string): string {
+  return COMPONENTS.length < 2 ? COMPONENTS.join('') : `${COMPONENTS.slice(0, -1).join(', ')} ${conjunction} ${COMPONENTS[COMPONENTS.length - 1]}`;
+}
 
 export const DEFAULTS = { timeoutMs: 5000, httpsPort: 443, httpPort: 80, sipPort: 5060, sipsPort: 5061 } as const;
 

@@ -65,7 +65,7 @@ export function selectStackOutputs(json: unknown, env: string | undefined): Reco
   if (hasKnownOutput(json)) return json;
   const stacks = Object.keys(json).filter((k) => isRecord(json[k]));
   if (stacks.length === 1 && env === undefined) return json[stacks[0]] as Record<string, unknown>;
-  if (stacks.length === 0) throw new UsageError('outputs contain no chat_fqdn/meet_fqdn/pbx_fqdn/..._public_ip values');
+  if (stacks.length === 0) throw new UsageError(`outputs contain no ${COMPONENTS.map((c) => `${c}_fqdn`).join('/')}/..._public_ip values`);
   throw new UsageError(env === undefined ? `outputs hold several stacks (${stacks.join(', ')}): name the environment` : `outputs have no stack "${env}" (found: ${stacks.join(', ')})`);
 }
 
@@ -81,7 +81,7 @@ export function endpointsFromOutputs(stack: Record<string, unknown>): Endpoints 
     }
     return { fqdn: lookup(flat, `${c}_fqdn`)?.replace(/\.$/, '').toLowerCase(), ip: lookup(flat, `${c}_public_ip`), urlPort };
   };
-  return { chat: endpoint('chat'), meet: endpoint('meet'), pbx: endpoint('pbx') };
+  return Object.fromEntries(COMPONENTS.map((c) => [c, endpoint(c)])) as Endpoints;
 }
 
 /** Runs `npx cdktf output <env> --outputs-file <tmp>`; its chatter goes to stderr so --json stays clean. */

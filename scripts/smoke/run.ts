@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import {
   CHECK_NAMES,
   COMPONENTS,
+  componentList,
   DEFAULTS,
   errorText,
   hostPort,
@@ -48,10 +49,10 @@ export function parseSkip(entries: readonly string[]): SkipRule[] {
     const [name, component, extra] = entry.split(':');
     const check = CHECK_ALIASES[name] ?? (CHECK_NAMES as readonly string[]).find((c) => c === name);
     if (check === undefined || extra !== undefined) {
-      throw new UsageError(`--skip: unknown check "${raw.trim()}" (checks: ${CHECK_NAMES.join(', ')}; optionally check:chat|meet|pbx)`);
+      throw new UsageError(`--skip: unknown check "${raw.trim()}" (checks: ${CHECK_NAMES.join(', ')}; optionally check:${COMPONENTS.join('|')})`);
     }
     const comp = COMPONENTS.find((c) => c === component);
-    if (component !== undefined && comp === undefined) throw new UsageError(`--skip: unknown component in "${raw.trim()}" (chat, meet or pbx)`);
+    if (component !== undefined && comp === undefined) throw new UsageError(`--skip: unknown component in "${raw.trim()}" (${componentList('or')})`);
     rules.push({ check, component: comp });
   }
   return rules;

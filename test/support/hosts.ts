@@ -5,6 +5,13 @@ import { asStrings, byNameTag, one, referenced, resources, type Item, type Synth
 
 export const hostName = (s: Synthesized, role: Role): string => resourceNameOf(s.config, role);
 
+/**
+ * The expected IMDSv2 hop limit of each role, written by hand (never read from the specs): 2 only where a container
+ * calls AWS through the instance role (chat: Rocket.Chat uploads to S3). test/roles.test.ts checks the specs and
+ * test/hosts.test.ts the synthesized instances against this one table.
+ */
+export const EXPECTED_HOP_LIMIT: Readonly<Record<Role, 1 | 2>> = { chat: 2, meet: 1, pbx: 1 };
+
 /** A host's chain: instance -> its ENI -> the ENI's security group; the EIP and data volume by name. */
 export interface Host {
   readonly role: Role;

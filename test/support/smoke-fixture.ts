@@ -12,8 +12,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
+import { ROLES, type Role } from '../../config/schema';
 
-export const FQDNS = { chat: 'chat.example.test', meet: 'meet.example.test', pbx: 'pbx.example.test' } as const;
+/** Every role's host name (`chat.example.test`, ...): the fixture serves one host per role of the registry. */
+export const FQDNS = Object.fromEntries(ROLES.map((role) => [role, `${role}.example.test`])) as Record<Role, string>;
 export const WRONG_NAME = 'other.example.test';
 export const LOOPBACK = '127.0.0.1';
 export const ROCKET_CHAT_VERSION = '6.10.0';
@@ -69,7 +71,7 @@ export function makeTestPki(): TestPki {
   return {
     dir,
     caFile: join(dir, 'ca.pem'),
-    good: leaf('good', [FQDNS.chat, FQDNS.meet, FQDNS.pbx]),
+    good: leaf('good', Object.values(FQDNS)),
     wrong: leaf('wrong', [WRONG_NAME]),
   };
 }
@@ -188,7 +190,7 @@ export async function startSmokeFixture(): Promise<SmokeFixture> {
   const sockets: dgram.Socket[] = [];
   const servers: (http.Server | tls.Server)[] = [];
 
-  const records = { [FQDNS.chat]: LOOPBACK, [FQDNS.meet]: LOOPBACK, [FQDNS.pbx]: LOOPBACK };
+  const records = Object.fromEntries(Object.values(FQDNS).map((fqdn) => [fqdn, LOOPBACK]));
   const dnsQueries: string[] = [];
   const dns = dgram.createSocket('udp4');
   sockets.push(dns);
@@ -217,12 +219,8 @@ export async function startSmokeFixture(): Promise<SmokeFixture> {
     outputsFile,
     JSON.stringify({
       [env]: {
-        chat_fqdn: FQDNS.chat,
-        meet_fqdn: FQDNS.meet,
-        pbx_fqdn: FQDNS.pbx,
-        chat_public_ip: LOOPBACK,
-        meet_public_ip: LOOPBACK,
-        pbx_public_ip: LOOPBACK,
+        ...Object.fromEntries(ROLES.map((role) => [`${role}_fqdn`, FQDNS[role]])),
+        ...Object.fromEntries(ROLES.map((role) => [`${role}_public_ip`, LOOPBACK])),
         chat_url: `https://${FQDNS.chat}`,
         meet_url: `https://${FQDNS.meet}`,
         unrelated_output: 'ignored',
