@@ -431,30 +431,10 @@ test('production Jitsi without authentication is a warning', () => {
 });
 
 describe('synthesis errors name the configuration field', () => {
-  test('a Jitsi HTTPS port on an internal port fails the audit gate naming jitsi.httpsPort', () => {
+  /** The block the entry point prints when synthesis of both environments with `override` fails. */
+  function synthesisFailure(override: Parameters<typeof both>[0]): string {
     const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-mistakes-'));
-    const d = environmentsDir(both({ jitsi: { httpsPort: 9090 } }));
-    try {
-      let caught: unknown;
-      try {
-        synthesizeOrFail(() => buildApp(new App({ outdir, stackTraces: false }), { dir: d.dir, now: TODAY }));
-      } catch (e) {
-        caught = e;
-      }
-      if (!(caught instanceof SynthesisError)) throw caught;
-      const block = formatFailure(caught) ?? '';
-      expect(block).toMatch(/^Synthesis of environment "staging" failed:\n  - jitsi\.httpsPort = 9090: WBT-SG-INTERNAL /);
-      expect(block).not.toContain('production');
-    } finally {
-      d.remove();
-      rmSync(outdir, { recursive: true, force: true });
-    }
-  });
-
-  test("user-data past EC2's 16 KB (a PBX with 200 phones) fails naming its size and sip.users", () => {
-    const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-mistakes-'));
-    const users = Array.from({ length: 200 }, (_, i) => ({ extension: String(1001 + i), name: `Phone ${i}` }));
-    const d = environmentsDir(both({ sip: { users } }));
+    const d = environmentsDir(both(override));
     try {
       let caught: unknown;
       try {
@@ -463,12 +443,23 @@ describe('synthesis errors name the configuration field', () => {
         caught = e;
       }
       if (!(caught instanceof SynthesisError)) throw caught ?? new Error('accepted silently');
-      expect(formatFailure(caught)).toMatch(
-        /^Synthesis of environment "staging" failed:\n  - \[staging\/pbx-host\] user-data of the pbx host is \d{5} bytes gzipped, EC2's limit is 16384 bytes \(raw, before base64\): .*sip\.users \(200 phones\)/,
-      );
+      return formatFailure(caught) ?? '';
     } finally {
       d.remove();
       rmSync(outdir, { recursive: true, force: true });
     }
+  }
+
+  test('a Jitsi HTTPS port on an internal port fails the audit gate naming jitsi.httpsPort', () => {
+    const block = synthesisFailure({ jitsi: { httpsPort: 9090 } });
+    expect(block).toMatch(/^Synthesis of environment "staging" failed:\n  - jitsi\.httpsPort = 9090: WBT-SG-INTERNAL /);
+    expect(block).not.toContain('production');
+  });
+
+  test("user-data past EC2's 16 KB (a PBX with 200 phones) fails naming its size and sip.users", () => {
+    const users = Array.from({ length: 200 }, (_, i) => ({ extension: String(1001 + i), name: `Phone ${i}` }));
+    expect(synthesisFailure({ sip: { users } })).toMatch(
+      /^Synthesis of environment "staging" failed:\n  - \[staging\/pbx-host\] user-data of the pbx host is \d{5} bytes gzipped, EC2's limit is 16384 bytes \(raw, before base64\): .*sip\.users \(200 phones\)/,
+    );
   });
 });
