@@ -28,9 +28,6 @@ export interface WeeBeeTalkStackProps {
   readonly config: EnvironmentConfig;
 }
 
-// One derivation of the names (config/names.ts), re-exported for older callers.
-export { bucketNameOf, fqdnOf, sipDomainOf } from '../config/names';
-
 export class WeeBeeTalkStack extends TerraformStack {
   readonly config: EnvironmentConfig;
   readonly hosts: Record<Role, DebianHost>;
