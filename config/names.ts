@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { EnvironmentConfig, Role } from './schema';
 
 /** The environment's private buckets, by purpose. */
-export const BUCKETS = ['recordings', 'uploads', 'backups'] as const;
+export const BUCKETS = ['recordings', 'uploads', 'backups', 'config'] as const;
 export type BucketPurpose = (typeof BUCKETS)[number];
 
 export function sipDomainOf(config: EnvironmentConfig): string {

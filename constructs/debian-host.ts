@@ -49,7 +49,7 @@ export interface DebianHostProps {
   /** @default 16 */
   readonly rootVolumeGiB?: number;
   readonly dataVolumeGiB: number;
-  /** The bootstrap. */
+  /** The bootstrap (the configuration comes in place, as bundles: constructs/host-configuration.ts). */
   readonly userData: HostUserDataProps;
   /** Tag the snapshot policy selects the data volume by. */
   readonly snapshotTag: { readonly key: string; readonly value: string };
@@ -59,8 +59,6 @@ export interface DebianHostProps {
    * grants and secrets. @default none
    */
   readonly nameRecords?: readonly ITerraformDependable[];
-  /** What makes the user-data grow, said when it nears EC2's limit. @default "trim what the role writes" */
-  readonly userDataGrowth?: string;
   /** Production: termination protection and prevent_destroy on the data volume. @default false */
   readonly protect?: boolean;
 }
@@ -112,7 +110,7 @@ export class DebianHost extends Construct {
     });
 
     this.userData = new HostUserData(this, 'user-data', props.userData);
-    this.checkUserDataSize(props.userDataGrowth ?? 'trim what the role writes');
+    this.checkUserDataSize();
 
     // Kept AMIs (ignore_changes) would survive a switch of architecture, and EC2 refuses to start the old image
     // on the new type: a change of architecture replaces the instance instead, with an image of the new one.
@@ -174,7 +172,9 @@ export class DebianHost extends Construct {
   }
 
   /** EC2 refuses user-data over 16 KB: found at apply, a replacement would fail with the old host already gone. */
-  private checkUserDataSize(grows: string): void {
+  private checkUserDataSize(): void {
+    // The same for any configuration: only a change of the bootstrap itself (userdata/scripts) can make it grow.
+    const grows = 'trim the bootstrap (userdata/host-user-data.ts, userdata/scripts)';
     const parts = this.userData.config.partInput;
     if (!Array.isArray(parts)) return;
     const bytes = userDataBytes(parts.map((p): UserDataPart => ({ filename: p.filename ?? '', contentType: p.contentType ?? 'text/plain', content: p.content })));

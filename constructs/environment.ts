@@ -34,6 +34,7 @@ const BUCKET_OUTPUT: Record<BucketPurpose, string> = {
   recordings: 'Bucket of the Jibri recordings (private; expire after storage.recordingsRetentionDays)',
   uploads: 'Bucket of the Rocket.Chat file uploads (private)',
   backups: 'Bucket of the nightly Rocket.Chat backups (private; expire after storage.backupRetentionDays)',
+  config: "Bucket of the hosts' configuration bundles and State Manager's apply output (private)",
 };
 
 export interface StackOutputsProps {

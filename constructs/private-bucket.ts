@@ -35,11 +35,14 @@ export class PrivateBucket extends Construct {
   readonly bucket: S3Bucket;
   /** The bucket's ARN as plain text (a name known at synth, not a reference). */
   readonly arn: string;
+  /** The bucket's name as plain text. */
+  readonly bucketName: string;
   private readonly sidPrefix: string;
 
   constructor(scope: Construct, id: string, props: PrivateBucketProps) {
     super(scope, id);
     this.arn = `arn:${props.partition ?? 'aws'}:s3:::${props.bucketName}`;
+    this.bucketName = props.bucketName;
     this.sidPrefix = props.sidPrefix ?? id.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
     if (props.protect && props.forceDestroy) throw new Error(`PrivateBucket ${id}: protect and forceDestroy contradict each other`);
     this.bucket = new S3Bucket(this, 'bucket', {
@@ -109,5 +112,21 @@ export class PrivateBucket extends Construct {
   grantPut(role: HostRole, prefix = '', options: { readonly readBack?: boolean } = {}): void {
     const actions = options.readBack ? ['s3:PutObject', 's3:GetObject'] : ['s3:PutObject', 's3:AbortMultipartUpload'];
     role.grant([{ sid: `${this.sidPrefix}Write`, actions, resources: [`${this.arn}/${prefix}*`] }]);
+  }
+
+  /** Read objects under `prefix`, nothing else (no list, no write). `needs`: objects a host must not boot before. */
+  grantRead(role: HostRole, prefix: string, needs: readonly ITerraformDependable[] = []): void {
+    role.grant([{ sid: `${this.sidPrefix}Read`, actions: ['s3:GetObject'], resources: [`${this.arn}/${prefix}*`] }], needs);
+  }
+
+  /**
+   * What the SSM agent needs to store a command's output under `prefix` with the role's credentials: it puts each
+   * object with the bucket-owner-full-control ACL and asks the bucket's encryption first (amazon-ssm-agent s3util).
+   */
+  grantCommandOutput(role: HostRole, prefix: string): void {
+    role.grant([
+      { sid: `${this.sidPrefix}CommandOutput`, actions: ['s3:PutObject', 's3:PutObjectAcl'], resources: [`${this.arn}/${prefix}*`] },
+      { sid: `${this.sidPrefix}Encryption`, actions: ['s3:GetEncryptionConfiguration'], resources: [this.arn] },
+    ]);
   }
 }

@@ -10,10 +10,14 @@ import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-i
 import { BUCKETS, bucketNameOf, fqdnsOf, resourceNameOf, sipDomainOf, snapshotTagOf, ssmRootOf, type BucketPurpose } from '../config/names';
 import { hostAddress, partitionOf } from '../config/net';
 import type { EnvironmentConfig, Role } from '../config/schema';
+import { hostBundle } from '../userdata/bundle';
+import { bundleParameterOf, hostEnv, type RoleContext } from '../userdata/context';
+import { ApplyDocument } from './apply-document';
 import { applyAudit } from './audit/aspect';
 import { DebianHost } from './debian-host';
 import { Dns } from './dns';
 import { Firewalls } from './firewalls';
+import { HostConfiguration } from './host-configuration';
 import { HostIdentity } from './host-identity';
 import { HostRole } from './host-role';
 import { Network } from './network';
@@ -97,11 +101,24 @@ export class WeeBeeTalkStack extends TerraformStack {
     const hosts = {} as Record<Role, DebianHost>;
     // Plain bucket names (known at synth), not references: see PUBLIC_IP in userdata/context.ts.
     const bucketNames = Object.fromEntries(BUCKETS.map((p) => [p, bucketNameOf(config, p)])) as Record<BucketPurpose, string>;
+    const applyDocument = new ApplyDocument(this, 'apply-document', { name: `${name}-apply` });
     for (const spec of specs) {
       const { role } = spec;
       const hostRole = new HostRole(this, `${role}-role`, { name: resourceNameOf(config, role) });
       secrets.grantRead(hostRole, role);
       spec.grants?.({ config, role: hostRole, buckets, dns, fqdn });
+      const ctx: RoleContext = { config, fqdn, privateIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${role}` };
+      // What changes in place (State Manager applies it), apart from what the instance boots with (user-data).
+      const configuration = new HostConfiguration(this, `${role}-configuration`, {
+        name: resourceNameOf(config, role),
+        role,
+        region,
+        bundle: hostBundle(config.name, role, spec.bundle(ctx)),
+        bucket: buckets.config,
+        parameterName: bundleParameterOf(ctx.ssmPrefix),
+        document: applyDocument,
+      });
+      configuration.grantApply(hostRole);
       hosts[role] = new DebianHost(this, `${role}-host`, {
         name: resourceNameOf(config, role),
         region,
@@ -118,9 +135,9 @@ export class WeeBeeTalkStack extends TerraformStack {
         snapshotTag: snapshotTagOf(config),
         protect: production,
         nameRecords: dns.hostRecords[role],
-        userData: spec.userData({ config, fqdn, privateIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${role}` }),
-        userDataGrowth: spec.userDataGrowth?.(config),
+        userData: { env: hostEnv(ctx, role), packages: spec.packages },
       });
+      configuration.associate(hosts[role].instance);
     }
     this.hosts = hosts;
 

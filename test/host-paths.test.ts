@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { scriptFiles } from '../userdata/host-user-data';
+import { scriptFiles } from '../userdata/script-files';
 import { HOST_ENV_FILE, LIB_SH } from '../userdata/paths';
 import { shippedNames, synthEnvironment } from './support/synth';
 

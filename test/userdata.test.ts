@@ -14,7 +14,7 @@ import { ROLES, type Role } from '../config/schema';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
 import { rocketchatOverride, rocketchatSettings } from '../userdata/chat';
 import { PUBLIC_IP, type RoleContext } from '../userdata/context';
-import { SCRIPTS_DIR, scriptFiles, scriptPath } from '../userdata/host-user-data';
+import { SCRIPTS_DIR, scriptFiles, scriptPath } from '../userdata/script-files';
 import { jitsiSettings } from '../userdata/meet';
 import { asteriskCompose } from '../userdata/pbx';
 import { COMPOSE_BUILTIN, JITSI_ENV, ROCKETCHAT_ENV } from '../userdata/upstream-env';

@@ -46,17 +46,6 @@ export function terraformLiteral(text: string): string {
   return text.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
 }
 
-/** cdktf's string encoding of an unresolved reference. */
-const TOKEN_RE = /(\$\{TfToken\[[A-Za-z0-9_.]+\]\})/;
-
-/** terraformLiteral for text that may embed references (an IP, a volume id): those stay references. */
-export function terraformLiteralKeepingReferences(text: string): string {
-  return text
-    .split(TOKEN_RE)
-    .map((part, i) => (i % 2 === 1 ? part : terraformLiteral(part)))
-    .join('');
-}
-
 /** The inverse of terraformLiteral, for tests that read the synthesized plan. */
 export function fromTerraformLiteral(text: string): string {
   return text.replace(/\$\$\{/g, () => '${').replace(/%%\{/g, () => '%{');

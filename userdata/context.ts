@@ -1,4 +1,4 @@
-/** What a role's user-data builder needs to know about its environment (values may be Terraform references). */
+/** What a role's builders need to know about its environment: plain values, known at synthesis. */
 import type { EnvironmentConfig, Role } from '../config/schema';
 import { pathEnv, rolePathEnv } from './paths';
 
@@ -14,27 +14,40 @@ export interface RoleContext {
 }
 
 /**
- * Stands for the host's Elastic IP in generated files; the bootstrap substitutes it from the instance's
- * WeebeetalkPublicIp tag. User-data holds no reference to a resource that can change in place: if it did,
- * Terraform would read it only at apply time and `user_data_replace_on_change` would replace the host for
- * any tag edit.
+ * Stands for the host's Elastic IP in generated files; the apply tool substitutes it from the instance's
+ * WeebeetalkPublicIp tag. Neither user-data nor a bundle holds a reference to a resource: user-data's would
+ * be read only at apply time and `user_data_replace_on_change` would replace the host for any tag edit, and
+ * a bundle is content-addressed at synthesis.
  */
 export const PUBLIC_IP = '@PUBLIC_IP@';
 
 /** Instance tags the bootstrap reads from instance metadata (IMDS allows no ":" in tag keys). */
 export const INSTANCE_TAG = { publicIp: 'WeebeetalkPublicIp', dataVolume: 'WeebeetalkDataVolume' } as const;
 
-/** Settings every host's bootstrap reads from /etc/weebeetalk/host.env. */
-export function commonEnv(ctx: RoleContext, role: Role): Record<string, string> {
+/** The SSM parameter that names a host's current bundle (s3://<bucket>/bundles/<role>/<sha256>.json): the first boot reads it. */
+export const bundleParameterOf = (ssmPrefix: string): string => `${ssmPrefix}/bundle`;
+
+/**
+ * The host's own settings (host.env, in user-data): what it is and where things are, nothing that changes with
+ * its configuration. The tests hold it byte-identical across phones, networks, rooms and pins.
+ */
+export function hostEnv(ctx: Pick<RoleContext, 'config' | 'privateIp' | 'ssmPrefix'>, role: Role): Record<string, string> {
   return {
     WBT_ENVIRONMENT: ctx.config.name,
     WBT_ROLE: role,
     AWS_REGION: ctx.config.aws.region,
     ...pathEnv(),
-    ...rolePathEnv(role),
-    FQDN: ctx.fqdn[role],
     PRIVATE_IP: ctx.privateIp[role],
     SSM_PREFIX: ctx.ssmPrefix,
+    WBT_BUNDLE_PARAMETER: bundleParameterOf(ctx.ssmPrefix),
+  };
+}
+
+/** Settings every role's scripts read from config.env (the bundle's; they change in place). */
+export function commonEnv(ctx: RoleContext, role: Role): Record<string, string> {
+  return {
+    ...rolePathEnv(role),
+    FQDN: ctx.fqdn[role],
     LETSENCRYPT_EMAIL: ctx.config.letsEncryptEmail,
   };
 }

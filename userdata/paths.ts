@@ -23,6 +23,16 @@ export const STATE_DIR = '/var/lib/weebeetalk';
 export const CACHE_DIR = '/var/cache/weebeetalk';
 /** The bootstrap's copy on PATH, for running it again by hand. */
 export const BOOTSTRAP_COMMAND = '/usr/local/sbin/weebeetalk-bootstrap';
+/** The apply tool (userdata/scripts/apply.sh): State Manager's document and the first boot run it. */
+export const APPLY_COMMAND = '/usr/local/sbin/weebeetalk-apply';
+/** The bundle's library for the roles' scripts (sourced after lib.sh), written by the apply tool. */
+export const CONFIG_LIB_SH = `${LIB_DIR}/config-lib.sh`;
+/** The bundle's settings (what may change in place), written by the apply tool; load_env reads it after host.env. */
+export const CONFIG_ENV_FILE = `${HOST_ETC}/config.env`;
+/** The applied bundles (current.json, previous.json), the applied checksum, services still to reload. */
+export const BUNDLE_STATE = `${STATE_DIR}/bundles`;
+/** One apply at a time: the bootstrap holds it from its first step to its first apply. */
+export const APPLY_LOCK = '/run/weebeetalk-apply.lock';
 
 /** Docker's data root (daemon.json), on the data volume. */
 export const DOCKER_ROOT = `${DATA_DIR}/docker`;
@@ -88,6 +98,10 @@ export function pathEnv(): Record<string, string> {
     WBT_STATE_DIR: STATE_DIR,
     WBT_CACHE_DIR: CACHE_DIR,
     WBT_BOOTSTRAP: BOOTSTRAP_COMMAND,
+    WBT_APPLY: APPLY_COMMAND,
+    WBT_APPLY_LOCK: APPLY_LOCK,
+    WBT_BUNDLES: BUNDLE_STATE,
+    WBT_CONFIG_ENV: CONFIG_ENV_FILE,
     DATA_DIR,
     WBT_DOCKER_ROOT: DOCKER_ROOT,
     WBT_CONTAINER_ACCOUNT: CONTAINER_ACCOUNT,

@@ -1,6 +1,6 @@
 /** systemd units as typed data: one unit per Docker Compose stack, and timers for periodic jobs. */
-import type { WriteFile } from './cloud-config';
-import { DATA_DIR } from './host-user-data';
+import type { BundleFile } from './bundle';
+import { DATA_DIR } from './paths';
 
 type Section = Record<string, string | readonly string[]>;
 
@@ -36,9 +36,14 @@ export function composeUnit(description: string, workingDirectory: string): stri
   });
 }
 
+/** A unit file in the bundle: a change makes the hook run `systemctl daemon-reload`. */
+export function unitFile(unit: string, content: string): BundleFile {
+  return { path: `/etc/systemd/system/${unit}`, content, mode: '0644', services: ['systemd'] };
+}
+
 /** /etc/systemd/system/<name>.service, a oneshot after Docker and the data volume, and <name>.timer that runs it. */
-export function scheduledJob(name: string, description: string, command: string, timer: Record<string, string>): WriteFile[] {
-  const unit = (suffix: string, content: string): WriteFile => ({ path: `/etc/systemd/system/${name}.${suffix}`, content, permissions: '0644' });
+export function scheduledJob(name: string, description: string, command: string, timer: Record<string, string>): BundleFile[] {
+  const unit = (suffix: string, content: string): BundleFile => unitFile(`${name}.${suffix}`, content);
   return [
     unit(
       'service',

@@ -3,7 +3,7 @@
  * backups to S3. Bootstrap: userdata/chat/ (its README says what runs there and how to debug it).
  */
 import { roleRules, WORLD_PEER } from './ports';
-import { chatUserData } from '../../userdata/chat';
+import { chatBundle } from '../../userdata/chat';
 import type { RoleSpec } from './spec';
 
 export const chat: RoleSpec = {
@@ -23,5 +23,5 @@ export const chat: RoleSpec = {
     buckets.uploads.grantReadWrite(role);
     buckets.backups.grantPut(role, 'chat/', { readBack: true });
   },
-  userData: chatUserData,
+  bundle: chatBundle,
 };

@@ -3,7 +3,7 @@
  * (recordings uploaded to S3). Bootstrap: userdata/meet/ (its README says what runs there and how to debug it).
  */
 import { roleRules, WORLD_PEER } from './ports';
-import { meetUserData } from '../../userdata/meet';
+import { meetBundle } from '../../userdata/meet';
 import type { RoleSpec } from './spec';
 
 export const meet: RoleSpec = {
@@ -28,5 +28,5 @@ export const meet: RoleSpec = {
   grants: ({ config, role, buckets }) => {
     if (config.jitsi.jibri) buckets.recordings.grantPut(role);
   },
-  userData: meetUserData,
+  bundle: meetBundle,
 };

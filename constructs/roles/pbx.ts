@@ -5,7 +5,7 @@
  */
 import type { Peer } from '../../config/ports';
 import { cidrPeers, roleRules } from './ports';
-import { pbxUserData } from '../../userdata/pbx';
+import { PBX_PACKAGES, pbxBundle } from '../../userdata/pbx';
 import type { RoleSpec } from './spec';
 
 export const pbx: RoleSpec = {
@@ -30,6 +30,6 @@ export const pbx: RoleSpec = {
   },
   // certbot-dns-route53: only its own _acme-challenge TXT record (no port 80 on the PBX).
   grants: ({ role, dns, fqdn }) => dns.grantAcmeChallenge(role, fqdn.pbx),
-  userData: pbxUserData,
-  userDataGrowth: (config) => `it grows with sip.users (${config.sip.users.length} phones): fewer phones per environment`,
+  packages: PBX_PACKAGES,
+  bundle: pbxBundle,
 };

@@ -8,7 +8,7 @@ import type { EnvironmentConfig, Role } from '../../config/schema';
 import type { BucketPurpose } from '../../config/names';
 import type { PortRule } from '../../config/ports';
 import type { RoleContext } from '../../userdata/context';
-import type { HostUserDataProps } from '../../userdata/host-user-data';
+import type { RoleBundleProps } from '../../userdata/bundle';
 import type { Dns } from '../dns';
 import type { HostRole } from '../host-role';
 import type { PrivateBucket } from '../private-bucket';
@@ -37,8 +37,8 @@ export interface RoleSpec {
   readonly secrets?: (config: EnvironmentConfig, secrets: Secrets) => void;
   /** Grants besides its own SSM folder (`<ssm root>/<role>`), which every role reads. */
   readonly grants?: (ctx: GrantContext) => void;
-  /** The bootstrap: settings, files, steps and helper scripts (userdata/<role>/). */
-  readonly userData: (ctx: RoleContext) => HostUserDataProps;
-  /** What makes the user-data grow, said when it nears EC2's 16 KB limit. @default "trim what the role writes" */
-  readonly userDataGrowth?: (config: EnvironmentConfig) => string;
+  /** Debian packages besides every host's, installed at first boot (user-data: not a function of the configuration). @default none */
+  readonly packages?: readonly string[];
+  /** The configuration: settings, files, hook and helper scripts (userdata/<role>/), applied in place by State Manager. */
+  readonly bundle: (ctx: RoleContext) => RoleBundleProps;
 }

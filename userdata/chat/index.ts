@@ -5,11 +5,11 @@
  * rocketchat-compose issue #28). Nightly mongodump to the backups bucket.
  */
 import { Document, Scalar, type YAMLSeq } from 'yaml';
-import { renderEnvFile, type WriteFile } from '../cloud-config';
+import type { BundleFile, RoleBundleProps } from '../bundle';
+import { renderEnvFile } from '../cloud-config';
 import { commonEnv, type RoleContext } from '../context';
-import type { HostUserDataProps } from '../host-user-data';
-import { helperPath, ROLE_PATHS, roleFiles, UNITS, unitPath } from '../paths';
-import { composeUnit, DAILY_AT, scheduledJob } from '../systemd';
+import { helperPath, ROLE_PATHS, roleFiles, UNITS } from '../paths';
+import { composeUnit, DAILY_AT, scheduledJob, unitFile } from '../systemd';
 import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from '../upstream';
 
 export const RC_ETC = ROLE_PATHS.chat.etc;
@@ -111,13 +111,22 @@ export function traefikDynamic(fqdn: string): string {
   }).toString({ lineWidth: 0 });
 }
 
-export function chatUserData(ctx: RoleContext): HostUserDataProps {
-  const files: WriteFile[] = [
-    { path: roleFiles('chat').manifest, content: manifest(ROCKETCHAT_COMPOSE), permissions: '0644' },
-    { path: roleFiles('chat').settings, content: renderEnvFile(rocketchatSettings(ctx)), permissions: '0644' },
-    { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(), permissions: '0644' },
-    { path: `${RC_ETC}/traefik-dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), permissions: '0644' },
-    { path: unitPath(`${UNITS.rocketchat}.service`), content: composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR), permissions: '0644' },
+/** The services of the chat host's files, as its hook (rocketchat.sh) reloads them. */
+export const CHAT_SERVICES = {
+  /** Inputs of `docker compose up` (settings, override, the pinned release's manifest): compose recreates what changed. */
+  compose: 'rocketchat',
+  /** Traefik's dynamic file: Traefik watches it (--providers.file.watch), nothing to restart. */
+  traefik: 'traefik',
+} as const;
+
+export function chatBundle(ctx: RoleContext): RoleBundleProps {
+  const compose = [CHAT_SERVICES.compose];
+  const files: BundleFile[] = [
+    { path: roleFiles('chat').manifest, content: manifest(ROCKETCHAT_COMPOSE), mode: '0644', services: compose },
+    { path: roleFiles('chat').settings, content: renderEnvFile(rocketchatSettings(ctx)), mode: '0644', services: compose },
+    { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(), mode: '0644', services: compose },
+    { path: `${RC_ETC}/traefik-dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), mode: '0644', services: [CHAT_SERVICES.traefik] },
+    unitFile(`${UNITS.rocketchat}.service`, composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR)),
     ...scheduledJob(UNITS.rocketchatBackup, 'WeeBeeTalk MongoDB dump to S3', helperPath('rocketchat-backup'), DAILY_AT('*-*-* 18:30:00 UTC')),
   ];
   return {
@@ -129,7 +138,7 @@ export function chatUserData(ctx: RoleContext): HostUserDataProps {
       BACKUPS_BUCKET: ctx.buckets.backups,
       MONGO_TOOLS_IMAGE: mongoToolsImage(ctx.config.rocketchat.mongodbVersion),
     },
-    steps: ['rocketchat'],
+    hook: 'rocketchat',
     files,
     scripts: ['rocketchat-backup'],
   };

@@ -4,11 +4,11 @@
  * registered to the PBX, Jibri recording to S3 through the host (the containers get no AWS credentials).
  */
 import { Document } from 'yaml';
-import { renderEnvFile, type WriteFile } from '../cloud-config';
+import type { BundleFile, RoleBundleProps } from '../bundle';
+import { renderEnvFile } from '../cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
-import type { HostUserDataProps } from '../host-user-data';
-import { helperPath, JITSI_CONFIG, JITSI_STATE, ROLE_PATHS, roleFiles, UNITS, unitPath } from '../paths';
-import { composeUnit, scheduledJob } from '../systemd';
+import { helperPath, JITSI_CONFIG, JITSI_STATE, ROLE_PATHS, roleFiles, UNITS } from '../paths';
+import { composeUnit, scheduledJob, unitFile } from '../systemd';
 import { DOCKER_JITSI_MEET, manifest } from '../upstream';
 
 export const JITSI_ETC = ROLE_PATHS.meet.etc;
@@ -76,13 +76,20 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
   return settings;
 }
 
-export function meetUserData(ctx: RoleContext): HostUserDataProps {
+/** The services of the meet host's files, as its hook (jitsi.sh) reloads them. */
+export const MEET_SERVICES = {
+  /** Inputs of `docker compose up` (settings, override, the pinned release's manifest): compose recreates what changed. */
+  compose: 'jitsi',
+} as const;
+
+export function meetBundle(ctx: RoleContext): RoleBundleProps {
   const { jitsi } = ctx.config;
-  const files: WriteFile[] = [
-    { path: roleFiles('meet').manifest, content: manifest(DOCKER_JITSI_MEET), permissions: '0644' },
-    { path: roleFiles('meet').settings, content: renderEnvFile(jitsiSettings(ctx)), permissions: '0644' },
-    { path: JITSI_OVERRIDE, content: jitsiOverride(), permissions: '0644' },
-    { path: unitPath(`${UNITS.jitsi}.service`), content: composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR), permissions: '0644' },
+  const compose = [MEET_SERVICES.compose];
+  const files: BundleFile[] = [
+    { path: roleFiles('meet').manifest, content: manifest(DOCKER_JITSI_MEET), mode: '0644', services: compose },
+    { path: roleFiles('meet').settings, content: renderEnvFile(jitsiSettings(ctx)), mode: '0644', render: true, services: compose },
+    { path: JITSI_OVERRIDE, content: jitsiOverride(), mode: '0644', services: compose },
+    unitFile(`${UNITS.jitsi}.service`, composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR)),
   ];
   if (jitsi.jibri) {
     const upload = helperPath('recordings-upload');
@@ -102,7 +109,7 @@ export function meetUserData(ctx: RoleContext): HostUserDataProps {
       JIBRI_ENABLED: jitsi.jibri ? 1 : 0,
       RECORDINGS_BUCKET: ctx.buckets.recordings,
     },
-    steps: ['jitsi'],
+    hook: 'jitsi',
     files,
     scripts: jitsi.jibri ? ['jibri-finalize', 'recordings-upload'] : [],
   };

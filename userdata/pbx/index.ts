@@ -5,19 +5,18 @@
  */
 import { Document } from 'yaml';
 import { asteriskConf, coreConfs, renderConf, extensionsConf, httpConf, loggerConf, managerConf, modulesConf, pjsipConf, pjsipTlsConf, rtpConf, type AsteriskContext } from './asterisk-config';
-import type { WriteFile } from '../cloud-config';
+import type { BundleFile, RoleBundleProps } from '../bundle';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
-import { DATA_DIR, type HostUserDataProps } from '../host-user-data';
-import { ASTERISK_CERT_HOOK, ASTERISK_PATHS, ASTERISK_STATE, helperPath, ROLE_PATHS, UNITS, unitPath } from '../paths';
-import { composeUnit, renderUnit, scheduledJob } from '../systemd';
+import { ASTERISK_CERT_HOOK, ASTERISK_PATHS, ASTERISK_STATE, DATA_DIR, helperPath, ROLE_PATHS, UNITS } from '../paths';
+import { composeUnit, renderUnit, scheduledJob, unitFile } from '../systemd';
 import { ASTERISK_IMAGE } from '../upstream';
 
 export const ASTERISK_ETC = ROLE_PATHS.pbx.etc;
 export const ASTERISK_DIR = ROLE_PATHS.pbx.dir;
 /** The container's name (compose, logrotate, and the scripts' `docker exec` through WBT_ASTERISK_CONTAINER). */
 export const ASTERISK_CONTAINER = 'asterisk';
-/** Our compose file and the TLS transport waiting for its certificate, as generated (asterisk.sh installs them). */
-export const ASTERISK_COMPOSE = `${ASTERISK_ETC}/compose.yml`;
+/** Our compose file, in the compose project's folder, and the TLS transport waiting for its certificate. */
+export const ASTERISK_COMPOSE = `${ASTERISK_DIR}/compose.yml`;
 export const ASTERISK_TLS_PENDING = `${ASTERISK_ETC}/pjsip.tls.conf.pending`;
 export { ASTERISK_STATE } from '../paths';
 
@@ -60,36 +59,80 @@ export function fail2banJail(meetPrivateIp: string): string {
   ]);
 }
 
-export function pbxUserData(ctx: RoleContext): HostUserDataProps {
+/**
+ * What asterisk.sh does when a file of the service changes: Asterisk's own reload for what it can reload (calls
+ * in progress survive: a phone added, a trunk address changed, the dial-in room moved), a restart only for what it
+ * cannot (modules, the core's settings, a new image).
+ */
+export const PBX_SERVICES = {
+  /** `module reload res_pjsip.so res_pjsip_endpoint_identifier_ip.so`: endpoints, auths, AORs, identify/ACL sections. */
+  pjsip: 'asterisk-pjsip',
+  /** `dialplan reload`. */
+  dialplan: 'asterisk-dialplan',
+  /** `module reload res_rtp_asterisk.so`. */
+  rtp: 'asterisk-rtp',
+  /** `logger reload`. */
+  logger: 'asterisk-logger',
+  /** `module reload http`. */
+  http: 'asterisk-http',
+  /** `manager reload`. */
+  manager: 'asterisk-manager',
+  /** Modules and the core's files: a restart of the container (calls in progress end). */
+  restart: 'asterisk-restart',
+  /** The compose file (the image): `docker compose up`, which recreates the container when it changed. */
+  compose: 'asterisk-compose',
+  /** The TLS transport waiting for its certificate: asterisk-certificate.sh renders and reloads it. */
+  tls: 'asterisk-tls',
+  /** The jail: `fail2ban-client reload`. */
+  fail2ban: 'fail2ban',
+} as const;
+
+/** Asterisk's files (in its configuration folder on the data volume) and the service each belongs to. */
+function asteriskFiles(a: AsteriskContext): BundleFile[] {
+  const conf = (name: string, content: string, service: string): BundleFile => ({
+    path: `${ASTERISK_PATHS.conf}/${name}`,
+    content,
+    // The container's uid reads them; nobody else on the host.
+    mode: '0640',
+    owner: '1000:1000',
+    render: true,
+    services: [service],
+  });
+  return [
+    conf('asterisk.conf', asteriskConf(), PBX_SERVICES.restart),
+    conf('pjsip.conf', pjsipConf(a), PBX_SERVICES.pjsip),
+    conf('rtp.conf', rtpConf(a), PBX_SERVICES.rtp),
+    conf('extensions.conf', extensionsConf(a), PBX_SERVICES.dialplan),
+    conf('logger.conf', loggerConf(), PBX_SERVICES.logger),
+    conf('modules.conf', modulesConf(a), PBX_SERVICES.restart),
+    ...Object.entries(coreConfs()).map(([name, content]) => conf(name, content, PBX_SERVICES.restart)),
+    conf('http.conf', httpConf(a), PBX_SERVICES.http),
+    conf('manager.conf', managerConf(), PBX_SERVICES.manager),
+  ];
+}
+
+export function pbxBundle(ctx: RoleContext): RoleBundleProps {
   const a: AsteriskContext = { config: ctx.config, publicIp: PUBLIC_IP, privateIp: ctx.privateIp.pbx, meetPrivateIp: ctx.privateIp.meet, vpcCidr: ctx.config.network.vpcCidr };
-  const conf = (name: string, content: string): WriteFile => ({ path: `${ASTERISK_ETC}/${name}`, content, permissions: '0644' });
-  const files: WriteFile[] = [
-    conf('asterisk.conf', asteriskConf()),
-    conf('pjsip.conf', pjsipConf(a)),
-    { path: ASTERISK_TLS_PENDING, content: pjsipTlsConf(a), permissions: '0644' },
-    conf('rtp.conf', rtpConf(a)),
-    conf('extensions.conf', extensionsConf(a)),
-    conf('logger.conf', loggerConf()),
-    conf('modules.conf', modulesConf(a)),
-    ...Object.entries(coreConfs()).map(([name, content]) => conf(name, content)),
-    conf('http.conf', httpConf(a)),
-    conf('manager.conf', managerConf()),
-    { path: ASTERISK_COMPOSE, content: asteriskCompose(), permissions: '0644' },
-    { path: '/etc/fail2ban/jail.d/weebeetalk.local', content: fail2banJail(ctx.privateIp.meet), permissions: '0644' },
+  const files: BundleFile[] = [
+    ...asteriskFiles(a),
+    { path: ASTERISK_TLS_PENDING, content: pjsipTlsConf(a), mode: '0644', services: [PBX_SERVICES.tls] },
+    { path: ASTERISK_COMPOSE, content: asteriskCompose(), mode: '0644', services: [PBX_SERVICES.compose] },
+    { path: '/etc/fail2ban/jail.d/weebeetalk.local', content: fail2banJail(ctx.privateIp.meet), mode: '0644', services: [PBX_SERVICES.fail2ban] },
     {
       // The jail's log is on the data volume (mounted nofail): fail2ban exits for good if it starts first.
       path: '/etc/systemd/system/fail2ban.service.d/10-weebeetalk.conf',
       content: renderUnit({ Unit: { RequiresMountsFor: DATA_DIR } }),
-      permissions: '0644',
+      mode: '0644',
+      services: ['systemd'],
     },
     {
       path: '/etc/logrotate.d/weebeetalk-asterisk',
-      permissions: '0644',
+      mode: '0644',
       content: `${ASTERISK_PATHS.log}/*.log {\n  weekly\n  rotate 8\n  compress\n  delaycompress\n  missingok\n  notifempty\n  postrotate\n    docker exec ${ASTERISK_CONTAINER} asterisk -rx 'logger reload' >/dev/null 2>&1 || true\n  endscript\n}\n`,
     },
     // Enabled by asterisk-certificate.sh only while no certificate exists (it disables it once one does).
     ...scheduledJob(UNITS.pbxCertificate, 'WeeBeeTalk: obtain the PBX certificate', helperPath('asterisk-certificate'), { OnBootSec: '15min', OnUnitActiveSec: '2h' }),
-    { path: unitPath(`${UNITS.asterisk}.service`), content: composeUnit('WeeBeeTalk Asterisk PBX', ASTERISK_DIR), permissions: '0644' },
+    unitFile(`${UNITS.asterisk}.service`, composeUnit('WeeBeeTalk Asterisk PBX', ASTERISK_DIR)),
   ];
   const { sip, jitsi } = ctx.config;
   return {
@@ -102,7 +145,6 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
       WBT_ASTERISK_SPOOL: ASTERISK_PATHS.spool,
       WBT_ASTERISK_SECURITY_LOG: ASTERISK_PATHS.securityLog,
       WBT_ASTERISK_CERT_HOOK: ASTERISK_CERT_HOOK,
-      WBT_ASTERISK_COMPOSE: ASTERISK_COMPOSE,
       WBT_ASTERISK_TLS_PENDING: ASTERISK_TLS_PENDING,
       WBT_ASTERISK_CONTAINER: ASTERISK_CONTAINER,
       WBT_ASTERISK_UNIT: `${UNITS.asterisk}.service`,
@@ -111,9 +153,11 @@ export function pbxUserData(ctx: RoleContext): HostUserDataProps {
       SIP_USERS: sip.users.map((u) => u.extension).join(' '),
       SIP_WSS: sip.wss ? 1 : 0,
     },
-    steps: ['asterisk'],
+    hook: 'asterisk',
     files,
     scripts: ['asterisk-cert-deploy', 'asterisk-auth', 'asterisk-certificate'],
-    packages: ['certbot', 'python3-certbot-dns-route53', 'fail2ban', 'python3-systemd'],
   };
 }
+
+/** Debian packages of the pbx host (in its user-data: they do not change with its configuration). */
+export const PBX_PACKAGES = ['certbot', 'python3-certbot-dns-route53', 'fail2ban', 'python3-systemd'] as const;

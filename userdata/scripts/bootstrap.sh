@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# WeeBeeTalk bootstrap: runs each step under /usr/local/lib/weebeetalk/steps in order.
+# WeeBeeTalk bootstrap: runs each step under /usr/local/lib/weebeetalk/steps in order, the last one the first
+# apply of the host's configuration bundle.
 # cloud-init runs it once on first boot; every step is idempotent, so an operator may run it again
 # (sudo weebeetalk-bootstrap) after fixing a failure. The log is /var/log/weebeetalk/bootstrap.log.
 set -euo pipefail
@@ -15,6 +16,12 @@ if [[ "$(readlink -f "$0")" != "$WBT_BOOTSTRAP" ]]; then
   install -m 0755 "$0" "$WBT_BOOTSTRAP"
 fi
 
+# One apply at a time: an association State Manager runs while the host boots waits until the first apply is done.
+exec 9> "$WBT_APPLY_LOCK"
+flock -w 1700 9 || {
+  echo "another apply holds ${WBT_APPLY_LOCK}" >&2
+  exit 1
+}
 rm -f "${WBT_STATE_DIR}/bootstrap.done"
 for step in "$WBT_STEPS"/*.sh; do
   echo "== $(date -Is) ${step##*/}"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shared helpers for the bootstrap steps; sourced, never run.
+# Shared helpers of the bootstrap steps and the apply tool; sourced, never run. Part of the user-data (it changes
+# only with the bootstrap): what only the roles' scripts need is in config-lib.sh, which comes with the bundle.
 
 WBT_ETC=/etc/weebeetalk
 
@@ -17,16 +18,19 @@ imds_tag() {
   curl -fsS --connect-timeout 1 --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/tags/instance/$1"
 }
 
-# load_settings: the non-secret settings cloud-init wrote (user-data), without asking instance metadata.
+# load_settings: the non-secret settings, without asking instance metadata: the host's own (host.env, from
+# user-data), then its configuration's (config.env, from the applied bundle; absent before the first apply).
 load_settings() {
   set -a
   # shellcheck source=/dev/null
   . "${WBT_ETC}/host.env"
+  # shellcheck source=/dev/null
+  if [[ -r "$WBT_CONFIG_ENV" ]]; then . "$WBT_CONFIG_ENV"; fi
   set +a
 }
 
-# Settings: non-secret ones written by cloud-init (user-data), plus the Elastic IP and the data volume id from
-# instance tags (they may change in place, so user-data does not carry them). Secrets come from SSM only.
+# Settings: the non-secret ones (load_settings), plus the Elastic IP and the data volume id from instance tags
+# (they may change in place, so neither user-data nor the bundle carries them). Secrets come from SSM only.
 load_env() {
   load_settings
   if [[ -z "${PUBLIC_IP:-}" ]]; then
@@ -55,34 +59,11 @@ retry() {
   return 1
 }
 
-# wait_for_public_dns: until DNS gives this host's Elastic IP, and only it, for FQDN (bounded and logged: 120
-# tries 10 s apart, each lookup at most 5 s). Every ACME client (Traefik, the Jitsi web container, certbot) must
-# wait for it: Let's Encrypt checks the name in public DNS, and each failed validation counts against its limit
-# (5 per name per hour). The VPC resolver recurses through public DNS, so it sees what Let's Encrypt sees; the
-# 20 minutes outlast Route53's default negative-caching time (the SOA's 900 s) of a name asked for too early.
-wait_for_public_dns() {
-  local i answer
-  for ((i = 1; i <= 120; i++)); do
-    answer=$(timeout 5 getent ahostsv4 "$FQDN" | awk '{ print $1 }' | sort -u | paste -sd ' ' || true)
-    if [[ "$answer" == "$PUBLIC_IP" ]]; then
-      log "${FQDN} resolves to ${PUBLIC_IP}"
-      return 0
-    fi
-    log "waiting for ${FQDN} to resolve to ${PUBLIC_IP} (DNS answers: ${answer:-nothing}), ${i}/120"
-    sleep 10
-  done
-  log "${FQDN} does not resolve to ${PUBLIC_IP} after 20 minutes: is the zone delegated to Route53?"
-  return 1
-}
-
-# ssm_secret NAME: the parameter SSM_PREFIX/NAME (NAME relative to this host's own path, the only one its role
-# may read, e.g. `ssm_secret admin-password` on chat), decrypted, printed to stdout (never logged).
-# Throttling and network errors are retried; a missing or forbidden name fails at once, naming it. Fails on an
-# empty value: a silently empty password would break what it protects. Call it as a plain assignment
-# (v=$(ssm_secret x)) so that set -e stops the step when it fails.
-ssm_secret() {
-  local name="${SSM_PREFIX}/$1" value err i
-  [[ "$1" != /* && "$1" != "${WBT_ROLE:-}/"* ]] || die "ssm_secret takes a name relative to ${SSM_PREFIX}, got $1"
+# ssm_get NAME: an SSM parameter (full name), decrypted, printed to stdout (never logged). Throttling and network
+# errors are retried; a missing or forbidden name fails at once, naming it. Fails on an empty value: a silently
+# empty password would break what it protects.
+ssm_get() {
+  local name=$1 value err i
   err=$(mktemp)
   for ((i = 1; i <= 10; i++)); do
     if value=$(aws ssm get-parameter --region "${AWS_REGION}" --with-decryption --name "$name" \
@@ -101,19 +82,19 @@ ssm_secret() {
   rm -f "$err"
   [[ -n "$value" ]] || die "cannot read ${name} from SSM"
   [[ "$value" != None ]] || die "${name} is empty in SSM"
-  # The files these go into (.env in double quotes, pjsip.auth.conf where ";" starts a comment) carry these
-  # characters as they are; anything else (a hand-rotated value) must fail here, not truncate a password.
-  [[ "$value" =~ ^[A-Za-z0-9._~+/=-]+$ ]] || die "${name} holds characters outside A-Z a-z 0-9 . _ ~ + / = -: set a value without them (README, \"Secrets and state\")"
   printf '%s' "$value"
 }
 
-# write_secret_file PATH: stdin to a root-only file, replaced atomically.
-write_secret_file() {
-  local path=$1 tmp
-  tmp=$(mktemp "${path}.XXXXXX")
-  chmod 0600 "$tmp"
-  cat > "$tmp"
-  mv -f "$tmp" "$path"
+# install_if_changed SRC DEST MODE [UID:GID]: DEST becomes SRC's content (atomically, with MODE and owner) unless it
+# holds it already. Exit 0 when DEST changed, 1 when it was already so: callers reload only what changed.
+install_if_changed() {
+  local src=$1 dest=$2 mode=$3 owner=${4:-0:0} tmp
+  if [[ -f "$dest" ]] && cmp -s "$src" "$dest" && [[ "$(stat -c '%a %u:%g' "$dest")" == "${mode#0} ${owner}" ]]; then return 1; fi
+  tmp=$(mktemp "${dest}.XXXXXX")
+  cat "$src" > "$tmp"
+  chmod "$mode" "$tmp"
+  chown "$owner" "$tmp"
+  mv -f "$tmp" "$dest"
 }
 
 # ensure_filesystem DEVICE LABEL: make an ext4 filesystem only when the device has none.
@@ -152,50 +133,7 @@ grow_filesystem() {
   resize2fs "$dev"
 }
 
-# fetch_release URL DIR MANIFEST: unpack an upstream release archive into DIR, then check every file we use
-# against MANIFEST (sha256sum format, kept in this repository, written by cloud-init). Nothing unverified is kept.
-fetch_release() {
-  local url=$1 dir=$2 manifest=$3 tmp
-  if [[ -d "$dir" ]] && (cd "$dir" && sha256sum -c --status "$manifest"); then return 0; fi
-  tmp=$(mktemp -d)
-  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${tmp}/release.tar.gz" "$url" || {
-    rm -rf "$tmp"
-    die "cannot download ${url}"
-  }
-  mkdir -p "${tmp}/tree"
-  tar -xzf "${tmp}/release.tar.gz" -C "${tmp}/tree" --strip-components=1 --no-same-owner
-  (cd "${tmp}/tree" && sha256sum -c --quiet "$manifest") || {
-    rm -rf "$tmp"
-    die "upstream files of ${url} do not match ${manifest}"
-  }
-  install -d -m 0755 "$(dirname "$dir")"
-  rm -rf "$dir"
-  mv "${tmp}/tree" "$dir"
-  rm -rf "$tmp"
-}
-
 # apt_install PACKAGE...: waits for the dpkg lock (unattended-upgrades may hold it at first boot).
 apt_install() {
   DEBIAN_FRONTEND=noninteractive retry 3 10 apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@"
-}
-
-# generate_internal_passwords GEN_PASSWORDS_SH FILE: run upstream's gen-passwords.sh once and keep its six
-# internal XMPP passwords in FILE on the data volume. Never again: Prosody keeps the accounts it created with
-# the first ones, so new passwords would lock jicofo, jvb, jigasi and jibri out of a running install.
-generate_internal_passwords() {
-  local script=$1 file=$2 tmp name
-  if [[ -s "$file" ]]; then
-    log "internal passwords already generated: keeping them"
-    return 0
-  fi
-  tmp=$(mktemp -d)
-  install -m 0700 "$script" "${tmp}/gen-passwords.sh"
-  for name in JICOFO_AUTH_PASSWORD JVB_AUTH_PASSWORD JIGASI_XMPP_PASSWORD JIBRI_RECORDER_PASSWORD JIBRI_XMPP_PASSWORD JIGASI_TRANSCRIBER_PASSWORD; do
-    echo "${name}=" >> "${tmp}/.env"
-  done
-  bash "${tmp}/gen-passwords.sh"
-  grep -E '^[A-Z_]+_PASSWORD=[0-9a-f]{16,}$' "${tmp}/.env" | write_secret_file "$file"
-  rm -rf "$tmp"
-  [[ $(wc -l < "$file") -eq 6 ]] || die "gen-passwords.sh did not produce six passwords"
-  log "internal passwords generated once into ${file}"
 }

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { scriptPath } from '../../../userdata/host-user-data';
+import { scriptPath } from '../../../userdata/script-files';
 import { ASTERISK_SRC, parseConf, planFile, renderPublicIp, values, type PbxPlan } from './plan';
 
 export interface PreparedPbx {

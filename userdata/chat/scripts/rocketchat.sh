@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
-# Rocket.Chat from rocketchat-compose at a pinned commit, with WeeBeeTalk's override (see userdata/chat/index.ts).
+# The chat host's hook, run by weebeetalk-apply after it wrote the bundle's files (WBT_CHANGED: the services whose
+# files changed): Rocket.Chat from rocketchat-compose at a pinned commit, with WeeBeeTalk's override
+# (userdata/chat/index.ts). First apply: start the stack once the name resolves. Later: `docker compose up`,
+# which recreates only the services whose settings or images changed; Traefik reloads its dynamic file itself.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=../../scripts/lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
+# shellcheck source=../../scripts/config-lib.sh
+. /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 dir=$WBT_RC_DIR
 
 fetch_release "$RC_COMPOSE_URL" "$dir" "$WBT_RC_MANIFEST"
 
-# .env = the settings from user-data + the initial admin password from SSM, root-only. Rewritten on every run
-# so a changed setting takes effect. Rocket.Chat uses ADMIN_PASS only while no admin exists: SSM keeps the
-# initial password; change it later in Rocket.Chat itself.
+# .env = the bundle's settings + the initial admin password from SSM, root-only. Rocket.Chat uses ADMIN_PASS only
+# while no admin exists: SSM keeps the initial password; change it later in Rocket.Chat itself.
 admin_pass=$(ssm_secret admin-password)
-{
+env_changed=0
+if {
   cat "$WBT_RC_SETTINGS"
   printf 'RC_ADMIN_PASS="%s"\n' "$admin_pass"
-} | write_secret_file "${dir}/.env"
+} | update_secret_file "${dir}/.env"; then env_changed=1; fi
 
-systemctl daemon-reload
-# Traefik asks Let's Encrypt once per start (no retry loop): not before the name resolves to this host. Enabled
-# only after that, so that a reboot of a host whose DNS never worked does not start it unchecked.
-wait_for_public_dns || die "not starting Rocket.Chat (Traefik would request a certificate that cannot validate); run ${WBT_BOOTSTRAP} once DNS works"
-systemctl enable "$WBT_RC_UNIT" "$WBT_RC_BACKUP_TIMER"
-systemctl restart "$WBT_RC_UNIT"
-systemctl start "$WBT_RC_BACKUP_TIMER"
-log "Rocket.Chat starting at https://${FQDN} (first start pulls images and initialises MongoDB: a few minutes)"
+if has_changed systemd; then systemctl daemon-reload; fi
+if ! systemctl is-active --quiet "$WBT_RC_UNIT"; then
+  systemctl daemon-reload
+  # Traefik asks Let's Encrypt once per start (no retry loop): not before the name resolves to this host. Enabled
+  # only after that, so that a reboot of a host whose DNS never worked does not start it unchecked.
+  wait_for_public_dns || die "not starting Rocket.Chat (Traefik would request a certificate that cannot validate); run ${WBT_BOOTSTRAP} once DNS works"
+  systemctl enable "$WBT_RC_UNIT" "$WBT_RC_BACKUP_TIMER"
+  systemctl restart "$WBT_RC_UNIT"
+  systemctl start "$WBT_RC_BACKUP_TIMER"
+  log "Rocket.Chat starting at https://${FQDN} (first start pulls images and initialises MongoDB: a few minutes)"
+elif ((env_changed)) || has_changed rocketchat; then
+  compose_up "$dir"
+  log "Rocket.Chat: compose recreated the services whose settings or images changed"
+fi
+if has_changed traefik; then log "Traefik reloads its dynamic configuration itself (file watch)"; fi

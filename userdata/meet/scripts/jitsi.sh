@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Jitsi Meet from docker-jitsi-meet at a pinned tag (web, prosody, jicofo, jvb; jigasi and jibri when enabled).
+# The meet host's hook, run by weebeetalk-apply after it wrote the bundle's files (WBT_CHANGED: the services whose
+# files changed): Jitsi Meet from docker-jitsi-meet at a pinned tag (web, prosody, jicofo, jvb; jigasi and jibri
+# when enabled). First apply: start the stack once the name resolves. Later: `docker compose up`, which recreates
+# only the services whose settings or images changed (a new dial-in room restarts jigasi, not the bridge).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=../../scripts/lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
+# shellcheck source=../../scripts/config-lib.sh
+. /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 dir=$WBT_JITSI_DIR
 state=$WBT_JITSI_STATE
@@ -21,7 +26,7 @@ generate_internal_passwords "$dir/gen-passwords.sh" "${state}/passwords.env"
 
 if [[ "$JIBRI_ENABLED" == 1 ]]; then
   # Runs inside the jibri container as /config/finalize.sh; the host uploader does the S3 part.
-  install -m 0755 "$WBT_HELPER_JIBRI_FINALIZE" "${JITSI_CONFIG}/jibri/finalize.sh"
+  install_if_changed "$WBT_HELPER_JIBRI_FINALIZE" "${JITSI_CONFIG}/jibri/finalize.sh" 0755 || true
 fi
 
 # Secrets first: a failed read stops here, before anything is written.
@@ -35,17 +40,24 @@ if [[ "$JIGASI_ENABLED" == 1 ]]; then
   jigasi_password=$(ssm_secret jigasi-sip-password)
   secrets+=("JIGASI_SIP_PASSWORD=\"${jigasi_password}\"")
 fi
-{
-  render "$WBT_JITSI_SETTINGS"
+env_changed=0
+if {
+  cat "$WBT_JITSI_SETTINGS"
   cat "${state}/passwords.env"
   if ((${#secrets[@]} > 0)); then printf '%s\n' "${secrets[@]}"; fi
-} | write_secret_file "${dir}/.env"
+} | update_secret_file "${dir}/.env"; then env_changed=1; fi
 
-systemctl daemon-reload
+if has_changed systemd; then systemctl daemon-reload; fi
 if [[ "$JIBRI_ENABLED" == 1 ]]; then systemctl enable --now "$WBT_RECORDINGS_TIMER"; fi
-# The web container requests its certificate on start: not before the name resolves to this host. Enabled only
-# after that, so that a reboot of a host whose DNS never worked does not start it unchecked.
-wait_for_public_dns || die "not starting Jitsi (its web container would request a certificate that cannot validate); run ${WBT_BOOTSTRAP} once DNS works"
-systemctl enable "$WBT_JITSI_UNIT"
-systemctl restart "$WBT_JITSI_UNIT"
-log "Jitsi Meet starting at ${JITSI_PUBLIC_URL} (the web container obtains its certificate on first start)"
+if ! systemctl is-active --quiet "$WBT_JITSI_UNIT"; then
+  systemctl daemon-reload
+  # The web container requests its certificate on start: not before the name resolves to this host. Enabled only
+  # after that, so that a reboot of a host whose DNS never worked does not start it unchecked.
+  wait_for_public_dns || die "not starting Jitsi (its web container would request a certificate that cannot validate); run ${WBT_BOOTSTRAP} once DNS works"
+  systemctl enable "$WBT_JITSI_UNIT"
+  systemctl restart "$WBT_JITSI_UNIT"
+  log "Jitsi Meet starting at ${JITSI_PUBLIC_URL} (the web container obtains its certificate on first start)"
+elif ((env_changed)) || has_changed jitsi; then
+  compose_up "$dir"
+  log "Jitsi Meet: compose recreated the services whose settings or images changed"
+fi

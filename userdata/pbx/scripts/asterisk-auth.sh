@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# asterisk-auth.sh FILE: the digest credentials of pjsip.auth.conf from SSM, written root-only to FILE.
+# asterisk-auth.sh FILE: the digest credentials of pjsip.auth.conf from SSM, written root-only to FILE. Exit 0
+# when FILE changed, 1 when it held these already (asterisk.sh then reloads PJSIP only when it changed).
 # Names are relative to the host's own SSM_PREFIX (its role policy grants only that path). Run by asterisk.sh
 # with the host's settings in the environment (load_env exports them); the tests run it with an SSM stand-in.
 # Reads every secret before writing: a failed read must not leave a truncated file.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=../../scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=../../scripts/config-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/config-lib.sh"
 out=${1:?usage: asterisk-auth.sh FILE}
 : "${SSM_PREFIX:?}" "${AWS_REGION:?}" "${JIGASI_ENABLED:?}" "${SIP_WSS:?}"
 
@@ -24,4 +27,5 @@ for ext in ${SIP_USERS:-}; do
   add_auth "${ext}-auth" "$ext" "$password"
   if [[ "$SIP_WSS" == 1 ]]; then add_auth "webrtc-${ext}-auth" "webrtc-${ext}" "$password"; fi
 done
-printf '%s' "$auth" | write_secret_file "$out"
+# Asterisk (uid 1000 in its container) reads it; nobody else.
+printf '%s' "$auth" | update_secret_file "$out" 1000:1000

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Asterisk 22 in Docker (host networking), its certificate from certbot's Route53 plugin, fail2ban.
+# The pbx host's hook, run by weebeetalk-apply after it wrote the bundle's files (Asterisk's configuration goes
+# straight to its folder on the data volume; WBT_CHANGED: the services whose files changed): Asterisk 22 in Docker
+# (host networking), its certificate from certbot's Route53 plugin, fail2ban. First apply: start everything.
+# Later: Asterisk's own reloads for what changed (calls in progress survive), a restart only for modules, the
+# core's settings or a new image.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=../../scripts/lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
+# shellcheck source=../../scripts/config-lib.sh
+. /usr/local/lib/weebeetalk/config-lib.sh
 load_env
-src=$WBT_ASTERISK_ETC
 dir=$WBT_ASTERISK_DIR
 conf=$WBT_ASTERISK_CONF
 logs=$WBT_ASTERISK_LOG
@@ -12,16 +17,11 @@ spool=$WBT_ASTERISK_SPOOL
 
 install -d -m 0755 "$dir" "$WBT_ASTERISK_STATE" "$logs" "$spool"
 install -d -m 0750 "$conf"
-install -m 0644 "$WBT_ASTERISK_COMPOSE" "${dir}/compose.yml"
-# Every generated .conf (pjsip.tls.conf waits for its certificate as .pending).
-for path in "${src}"/*.conf; do
-  f=${path##*/}
-  render "$path" > "${conf}/${f}"
-  chmod 0640 "${conf}/${f}"
-done
 
 # Digest credentials from SSM, root-only on the host (a file of its own: the tests run it with an SSM stand-in).
-"$WBT_HELPER_ASTERISK_AUTH" "${conf}/pjsip.auth.conf"
+# Read on every apply: a phone added, removed or given a new password in SSM changes it.
+auth_changed=0
+if "$WBT_HELPER_ASTERISK_AUTH" "${conf}/pjsip.auth.conf"; then auth_changed=1; fi
 
 # Certificates live on the data volume: a replaced instance must not ask Let's Encrypt again.
 if [[ ! -L /etc/letsencrypt ]]; then
@@ -34,23 +34,47 @@ if [[ ! -L /etc/letsencrypt ]]; then
 fi
 [[ -L /etc/letsencrypt ]] || die "/etc/letsencrypt is not the data volume's: a replaced instance would ask Let's Encrypt again"
 install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy
-ln -sf "$WBT_HELPER_ASTERISK_CERT_DEPLOY" "$WBT_ASTERISK_CERT_HOOK"
-# The certificate, or a timer that keeps asking for one (Asterisk starts without TLS meanwhile).
-"$WBT_HELPER_ASTERISK_CERTIFICATE" || log "WARNING: Asterisk starts without TLS 5061/WSS for now"
+ln -sfn "$WBT_HELPER_ASTERISK_CERT_DEPLOY" "$WBT_ASTERISK_CERT_HOOK"
+
+# The certificate, or a timer that keeps asking for one (Asterisk runs without TLS meanwhile). It renders
+# pjsip.tls.conf and reloads Asterisk itself when that changes.
+"$WBT_HELPER_ASTERISK_CERTIFICATE" || log "WARNING: Asterisk runs without TLS 5061/WSS for now"
 systemctl enable --now certbot.timer
 
 # Asterisk runs as uid 1000 and the image chowns /etc/asterisk only when its top directory is not 1000's:
 # files written by a re-run must be handed over, or an unreadable #include would reject pjsip.conf.
 install -d "${spool}/astdb"
 chown -R 1000:1000 "$conf" "$logs" "$spool"
-
-systemctl daemon-reload
-systemctl enable "$WBT_ASTERISK_UNIT"
-systemctl restart "$WBT_ASTERISK_UNIT"
-
 # fail2ban refuses to start when a jail's log file does not exist yet.
-touch "$WBT_ASTERISK_SECURITY_LOG"
-chown 1000:1000 "$WBT_ASTERISK_SECURITY_LOG"
-systemctl enable fail2ban
-systemctl restart fail2ban
-log "Asterisk running; fail2ban watching ${WBT_ASTERISK_SECURITY_LOG}"
+if [[ ! -e "$WBT_ASTERISK_SECURITY_LOG" ]]; then install -o 1000 -g 1000 -m 0640 /dev/null "$WBT_ASTERISK_SECURITY_LOG"; fi
+
+if has_changed systemd; then systemctl daemon-reload; fi
+cli() { docker exec "$WBT_ASTERISK_CONTAINER" asterisk -rx "$1"; }
+if ! systemctl is-active --quiet "$WBT_ASTERISK_UNIT"; then
+  systemctl daemon-reload
+  systemctl enable "$WBT_ASTERISK_UNIT"
+  systemctl restart "$WBT_ASTERISK_UNIT"
+  log "Asterisk started"
+elif has_changed asterisk-compose || has_changed asterisk-restart; then
+  # A new image, or what Asterisk reads only at start (modules, the core's settings): calls in progress end.
+  if has_changed asterisk-compose; then compose_up "$dir"; fi
+  if has_changed asterisk-restart; then (cd "$dir" && docker compose restart); fi
+  log "Asterisk restarted (changed: ${WBT_CHANGED})"
+else
+  # Reloads: a running Asterisk keeps its calls.
+  if ((auth_changed)) || has_changed asterisk-pjsip; then cli 'module reload res_pjsip.so res_pjsip_endpoint_identifier_ip.so'; fi
+  if has_changed asterisk-dialplan; then cli 'dialplan reload'; fi
+  if has_changed asterisk-rtp; then cli 'module reload res_rtp_asterisk.so'; fi
+  if has_changed asterisk-logger; then cli 'logger reload'; fi
+  if has_changed asterisk-http; then cli 'module reload http'; fi
+  if has_changed asterisk-manager; then cli 'manager reload'; fi
+fi
+
+if ! systemctl is-active --quiet fail2ban; then
+  systemctl enable fail2ban
+  systemctl restart fail2ban
+  log "fail2ban watching ${WBT_ASTERISK_SECURITY_LOG}"
+elif has_changed fail2ban; then
+  fail2ban-client reload
+  log "fail2ban reloaded its jail"
+fi

@@ -1,0 +1,90 @@
+/**
+ * A host's configuration, applied in place: its bundle as a content-addressed object in the environment's
+ * configuration bucket, an SSM parameter naming the current one (the first boot reads it), and a State Manager
+ * association that runs the apply document on the host with it. A new bundle is a new object; the association is
+ * replaced with it, because the AWS provider waits for an association's success only when creating one
+ * (resourceAssociationCreate; an update runs it without waiting), and `cdktf deploy` must fail when the apply does.
+ */
+import { Construct } from 'constructs';
+import { dependable, type ITerraformDependable } from 'cdktf';
+import type { Instance } from '@cdktf/provider-aws/lib/instance';
+import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
+import { SsmAssociation } from '@cdktf/provider-aws/lib/ssm-association';
+import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
+import type { Role } from '../config/schema';
+import { bundlePrefix, type HostBundle } from '../userdata/bundle';
+import { terraformLiteral } from '../userdata/cloud-config';
+import { APPLY_TIMEOUT_SECONDS, type ApplyDocument, type ApplyParameters } from './apply-document';
+import type { HostRole } from './host-role';
+import type { PrivateBucket } from './private-bucket';
+
+/** Where State Manager writes each apply's output in the configuration bucket: apply-output/<role>/. */
+export const applyOutputPrefix = (role: Role): string => `apply-output/${role}/`;
+
+export interface HostConfigurationProps {
+  /** Resource names, e.g. "weebeetalk-staging-pbx". */
+  readonly name: string;
+  readonly role: Role;
+  readonly region: string;
+  readonly bundle: HostBundle;
+  /** The environment's configuration bucket (private, versioned). */
+  readonly bucket: PrivateBucket;
+  /** The SSM parameter that names the current bundle (host.env's WBT_BUNDLE_PARAMETER). */
+  readonly parameterName: string;
+  readonly document: ApplyDocument;
+}
+
+export class HostConfiguration extends Construct {
+  readonly object: S3Object;
+  readonly pointer: SsmParameter;
+  readonly parameters: ApplyParameters;
+  private readonly props: HostConfigurationProps;
+
+  constructor(scope: Construct, id: string, props: HostConfigurationProps) {
+    super(scope, id);
+    this.props = props;
+    const bucket = props.bucket.bucket.bucket;
+    this.object = new S3Object(this, 'bundle', {
+      bucket,
+      key: props.bundle.key,
+      // Terraform interpolates ${...} in every string: the bundle's bytes must reach S3 as they were hashed.
+      content: terraformLiteral(props.bundle.json),
+      contentType: 'application/json',
+      // S3 checks the upload against its SHA-256 and keeps it with the object.
+      checksumAlgorithm: 'SHA256',
+    });
+    this.parameters = { Bucket: props.bucket.bucketName, Key: props.bundle.key, Sha256: props.bundle.sha256 };
+    this.pointer = new SsmParameter(this, 'current', {
+      name: props.parameterName,
+      description: `The current configuration bundle of ${props.name} (read at first boot; State Manager applies later ones)`,
+      type: 'String',
+      value: `s3://${props.bucket.bucketName}/${props.bundle.key}`,
+      dependsOn: [this.object],
+    });
+  }
+
+  /** Lets the host's role read its own bundles (and no other host's) and State Manager's agent write the apply's output. */
+  grantApply(role: HostRole): void {
+    this.props.bucket.grantRead(role, bundlePrefix(this.props.role), [this.object, this.pointer]);
+    this.props.bucket.grantCommandOutput(role, applyOutputPrefix(this.props.role));
+  }
+
+  /** The association that applies each new bundle on the instance, and that `cdktf deploy` waits for. */
+  associate(instance: Instance, after: readonly ITerraformDependable[] = []): SsmAssociation {
+    const { props } = this;
+    return new SsmAssociation(this, 'apply', {
+      name: props.document.document.name,
+      associationName: `${props.name}-apply`,
+      targets: [{ key: 'InstanceIds', values: [instance.id] }],
+      parameters: { ...this.parameters },
+      outputLocation: { s3BucketName: props.bucket.bucketName, s3KeyPrefix: applyOutputPrefix(props.role).replace(/\/$/, ''), s3Region: props.region },
+      waitForSuccessTimeoutSeconds: APPLY_TIMEOUT_SECONDS,
+      complianceSeverity: 'HIGH',
+      maxConcurrency: '1',
+      maxErrors: '0',
+      // Replaced with each new bundle (see above): its creation is what the provider waits for.
+      lifecycle: { replaceTriggeredBy: [dependable(this.object)] },
+      dependsOn: [this.object, this.pointer, ...after],
+    });
+  }
+}

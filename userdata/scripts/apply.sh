@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# weebeetalk-apply: applies a configuration bundle (userdata/bundle.ts) to this host, in place.
+#   weebeetalk-apply --bucket BUCKET --key KEY --sha256 SUM   what State Manager's association runs on a change
+#   weebeetalk-apply --current    the bundle the plan names now (the SSM parameter WBT_BUNDLE_PARAMETER): first boot
+#   weebeetalk-apply --rollback   the bundle applied before the current one, kept on the host
+#   weebeetalk-apply --status     what is applied
+# A bundle is refused unless its checksum is SUM and it is this host's (role and environment). Files are written
+# atomically, only those that differ; the role's hook (the bundle's own) then reloads only the services whose
+# files changed. Data, generated passwords and certificates are never touched. Log: /var/log/weebeetalk/apply.log.
+set -euo pipefail
+# shellcheck source=lib.sh
+. /usr/local/lib/weebeetalk/lib.sh
+load_settings
+usage() { die "usage: ${0##*/} --bucket BUCKET --key KEY --sha256 SUM | --current | --rollback | --status"; }
+
+bucket="" key="" sum="" mode=""
+while (($# > 0)); do
+  case $1 in
+    --bucket | --key | --sha256)
+      (($# >= 2)) || usage
+      case $1 in --bucket) bucket=$2 ;; --key) key=$2 ;; --sha256) sum=$2 ;; esac
+      mode=fetch
+      shift 2
+      ;;
+    --current | --rollback | --status)
+      mode=${1#--}
+      shift
+      ;;
+    *) usage ;;
+  esac
+done
+[[ -n "$mode" ]] || usage
+state=$WBT_BUNDLES
+if [[ "$mode" == status ]]; then
+  if [[ -s "${state}/current.sha256" ]]; then
+    echo "applied: $(cat "${state}/current.sha256") ($(stat -c %y "${state}/current.sha256"))"
+  else
+    echo "applied: nothing yet"
+  fi
+  if [[ -s "${state}/previous.sha256" ]]; then echo "previous: $(cat "${state}/previous.sha256") (weebeetalk-apply --rollback)"; fi
+  if [[ -s "${state}/pending" ]]; then echo "services still to reload (the last hook failed): $(paste -sd ' ' "${state}/pending")"; fi
+  exit 0
+fi
+
+install -d -m 0750 "$WBT_LOG_DIR" "$WBT_STATE_DIR"
+install -d -m 0700 "$state"
+exec > >(tee -a "${WBT_LOG_DIR}/apply.log") 2>&1
+
+# One apply at a time. The bootstrap holds the lock from its first step to its first apply (and says so): an
+# association that runs while the host is still booting waits here, then finds its bundle applied.
+if [[ "${WBT_APPLY_LOCKED:-}" != 1 ]]; then
+  exec 9> "$WBT_APPLY_LOCK"
+  flock -w 1700 9 || die "another apply (or the bootstrap) has held ${WBT_APPLY_LOCK} for 28 minutes"
+  [[ -e "${WBT_STATE_DIR}/bootstrap.done" ]] || die "the bootstrap has not completed on this host (see ${WBT_LOG_DIR}/bootstrap.log): run ${WBT_BOOTSTRAP} first"
+fi
+load_env
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+case $mode in
+  current)
+    # s3://BUCKET/bundles/<role>/<sha256>.json: content-addressed, so the name gives the checksum.
+    location=$(ssm_get "$WBT_BUNDLE_PARAMETER")
+    [[ "$location" =~ ^s3://([a-z0-9][a-z0-9.-]+)/(bundles/[a-z]+/([0-9a-f]{64})\.json)$ ]] || die "${WBT_BUNDLE_PARAMETER} holds ${location}, not a bundle's location"
+    bucket=${BASH_REMATCH[1]} key=${BASH_REMATCH[2]} sum=${BASH_REMATCH[3]}
+    ;;
+  rollback)
+    [[ -s "${state}/previous.json" && -s "${state}/previous.sha256" ]] || die "no previous bundle on this host to roll back to"
+    sum=$(cat "${state}/previous.sha256")
+    cp "${state}/previous.json" "${work}/bundle.json"
+    log "rolling back to bundle ${sum}: State Manager applies the plan's bundle again at its next change; to stay here, revert the configuration and deploy"
+    ;;
+esac
+[[ "$sum" =~ ^[0-9a-f]{64}$ ]] || die "checksum '${sum}' is not a sha256"
+if [[ "$mode" != rollback ]]; then
+  [[ "$key" == "bundles/${WBT_ROLE}/${sum}.json" ]] || die "refused: ${key} is not the ${WBT_ROLE} bundle ${sum} (bundles/${WBT_ROLE}/<sha256>.json)"
+  retry 5 10 aws s3 cp --region "$AWS_REGION" --only-show-errors "s3://${bucket}/${key}" "${work}/bundle.json" || die "cannot download s3://${bucket}/${key}"
+fi
+got=$(sha256sum "${work}/bundle.json" | cut -d' ' -f1)
+[[ "$got" == "$sum" ]] || die "refused: the bundle's checksum is ${got}, not ${sum}; nothing changed"
+bundle=${work}/bundle.json
+jq -e --arg role "$WBT_ROLE" --arg env "$WBT_ENVIRONMENT" '.format == 1 and .role == $role and .environment == $env' "$bundle" > /dev/null ||
+  die "refused: bundle ${sum} is not a bundle (format 1) of the ${WBT_ROLE} host of ${WBT_ENVIRONMENT}; nothing changed"
+
+first=1
+if [[ -s "${state}/current.sha256" ]]; then first=0; fi
+# Services whose files changed: this bundle's, and those a failed hook left (the files are written already).
+changed=()
+if [[ -s "${state}/pending" ]]; then mapfile -t changed < "${state}/pending"; fi
+
+# Every file of the bundle, written only when its content, mode or owner differ.
+count=0
+while IFS=$'\t' read -r i path fmode owner rendered services; do
+  jq -j --argjson i "$i" '.files[$i].content' "$bundle" > "${work}/file"
+  if [[ "$rendered" == true ]]; then
+    render "${work}/file" > "${work}/rendered"
+    mv -f "${work}/rendered" "${work}/file"
+  fi
+  if [[ ! -d "${path%/*}" ]]; then install -d -m 0755 "${path%/*}"; fi
+  if install_if_changed "${work}/file" "$path" "$fmode" "$owner"; then
+    log "changed ${path}${services:+ (${services})}"
+    count=$((count + 1))
+    read -ra svc <<< "$services"
+    changed+=("${svc[@]}")
+  fi
+done < <(jq -r '.files | to_entries[] | [.key, .value.path, .value.mode, .value.owner, (.value.render | tostring), (.value.services | join(" "))] | @tsv' "$bundle")
+
+# Files the applied bundle had and this one has not.
+if [[ -s "${state}/current.json" ]]; then
+  while IFS=$'\t' read -r path services; do
+    if [[ -e "$path" ]]; then
+      rm -f -- "$path"
+      log "removed ${path}${services:+ (${services})}"
+      count=$((count + 1))
+      read -ra svc <<< "$services"
+      changed+=("${svc[@]}")
+    fi
+  done < <(jq -r --slurpfile new "$bundle" '($new[0].files | map(.path)) as $keep | .files[] | select(.path as $p | $keep | index($p) | not) | [.path, (.services | join(" "))] | @tsv' "${state}/current.json")
+fi
+
+# Recorded before the hook: a failed hook leaves them for the next apply (of this bundle or another).
+if ((${#changed[@]} > 0)); then printf '%s\n' "${changed[@]}" | sort -u > "${state}/pending"; fi
+hook=$(jq -r .hook "$bundle")
+WBT_CHANGED=$(if [[ -s "${state}/pending" ]]; then paste -sd ' ' "${state}/pending"; fi) WBT_FIRST_APPLY=$first bash "$hook" ||
+  die "bundle ${sum}: ${hook} failed (its files are written; services still to reload: $(paste -sd ' ' "${state}/pending" 2> /dev/null || true)); the next apply tries them again"
+rm -f "${state}/pending"
+
+# The applied bundle and the one before it (for --rollback): two copies, nothing older.
+if [[ "$(cat "${state}/current.sha256" 2> /dev/null || true)" != "$sum" ]]; then
+  if [[ -s "${state}/current.json" ]]; then
+    mv -f "${state}/current.json" "${state}/previous.json"
+    mv -f "${state}/current.sha256" "${state}/previous.sha256"
+  fi
+  install -m 0600 "$bundle" "${state}/current.json"
+  echo "$sum" > "${state}/current.sha256.tmp"
+  mv -f "${state}/current.sha256.tmp" "${state}/current.sha256"
+fi
+if ((count == 0)); then
+  log "bundle ${sum} applied: nothing changed"
+else
+  log "bundle ${sum} applied: ${count} files changed (services: $(printf '%s\n' "${changed[@]}" | sort -u | paste -sd ' '))"
+fi

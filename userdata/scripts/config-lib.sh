@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Helpers of the roles' scripts (their steps, timers and hooks); sourced after lib.sh, never run. It comes with
+# the configuration bundle, like the scripts that use it: a change here reaches the hosts in place.
+
+# wait_for_public_dns: until DNS gives this host's Elastic IP, and only it, for FQDN (bounded and logged: 120
+# tries 10 s apart, each lookup at most 5 s). Every ACME client (Traefik, the Jitsi web container, certbot) must
+# wait for it: Let's Encrypt checks the name in public DNS, and each failed validation counts against its limit
+# (5 per name per hour). The VPC resolver recurses through public DNS, so it sees what Let's Encrypt sees; the
+# 20 minutes outlast Route53's default negative-caching time (the SOA's 900 s) of a name asked for too early.
+wait_for_public_dns() {
+  local i answer
+  for ((i = 1; i <= 120; i++)); do
+    answer=$(timeout 5 getent ahostsv4 "$FQDN" | awk '{ print $1 }' | sort -u | paste -sd ' ' || true)
+    if [[ "$answer" == "$PUBLIC_IP" ]]; then
+      log "${FQDN} resolves to ${PUBLIC_IP}"
+      return 0
+    fi
+    log "waiting for ${FQDN} to resolve to ${PUBLIC_IP} (DNS answers: ${answer:-nothing}), ${i}/120"
+    sleep 10
+  done
+  log "${FQDN} does not resolve to ${PUBLIC_IP} after 20 minutes: is the zone delegated to Route53?"
+  return 1
+}
+
+# ssm_secret NAME: the parameter SSM_PREFIX/NAME (NAME relative to this host's own path, the only one its role
+# may read, e.g. `ssm_secret admin-password` on chat), decrypted, printed to stdout (never logged); see ssm_get.
+# Call it as a plain assignment (v=$(ssm_secret x)) so that set -e stops the step when it fails.
+ssm_secret() {
+  local name="${SSM_PREFIX}/$1" value
+  [[ "$1" != /* && "$1" != "${WBT_ROLE:-}/"* ]] || die "ssm_secret takes a name relative to ${SSM_PREFIX}, got $1"
+  value=$(ssm_get "$name") || exit 1
+  # The files these go into (.env in double quotes, pjsip.auth.conf where ";" starts a comment) carry these
+  # characters as they are; anything else (a hand-rotated value) must fail here, not truncate a password.
+  [[ "$value" =~ ^[A-Za-z0-9._~+/=-]+$ ]] || die "${name} holds characters outside A-Z a-z 0-9 . _ ~ + / = -: set a value without them (README, \"Secrets and state\")"
+  printf '%s' "$value"
+}
+
+# write_secret_file PATH: stdin to a root-only file, replaced atomically.
+write_secret_file() {
+  local path=$1 tmp
+  tmp=$(mktemp "${path}.XXXXXX")
+  chmod 0600 "$tmp"
+  cat > "$tmp"
+  mv -f "$tmp" "$path"
+}
+
+# fetch_release URL DIR MANIFEST: unpack an upstream release archive into DIR, then check every file we use
+# against MANIFEST (sha256sum format, kept in this repository, written by cloud-init). Nothing unverified is kept.
+fetch_release() {
+  local url=$1 dir=$2 manifest=$3 tmp
+  if [[ -d "$dir" ]] && (cd "$dir" && sha256sum -c --status "$manifest"); then return 0; fi
+  tmp=$(mktemp -d)
+  retry 5 10 curl -fsSL --proto '=https' --tlsv1.2 -o "${tmp}/release.tar.gz" "$url" || {
+    rm -rf "$tmp"
+    die "cannot download ${url}"
+  }
+  mkdir -p "${tmp}/tree"
+  tar -xzf "${tmp}/release.tar.gz" -C "${tmp}/tree" --strip-components=1 --no-same-owner
+  (cd "${tmp}/tree" && sha256sum -c --quiet "$manifest") || {
+    rm -rf "$tmp"
+    die "upstream files of ${url} do not match ${manifest}"
+  }
+  install -d -m 0755 "$(dirname "$dir")"
+  rm -rf "$dir"
+  mv "${tmp}/tree" "$dir"
+  rm -rf "$tmp"
+}
+
+# update_secret_file PATH [UID:GID]: stdin to a file only its owner (root by default) reads, replaced atomically,
+# only when it differs. Exit 0 when PATH changed, 1 when it held that already (a rotated secret or a changed
+# setting makes it differ).
+update_secret_file() {
+  local path=$1 owner=${2:-0:0} tmp
+  tmp=$(mktemp "${path}.XXXXXX")
+  chmod 0600 "$tmp"
+  chown "$owner" "$tmp"
+  cat > "$tmp"
+  if [[ -f "$path" ]] && cmp -s "$tmp" "$path" && [[ "$(stat -c '%a %u:%g' "$path")" == "600 ${owner}" ]]; then
+    rm -f "$tmp"
+    return 1
+  fi
+  mv -f "$tmp" "$path"
+}
+
+# compose_up DIR: the compose project in DIR brought to what its files say. Compose recreates only the services
+# whose configuration or image changed; the others (and their connections, meetings, calls) keep running.
+compose_up() {
+  (cd "$1" && docker compose up --detach --remove-orphans)
+}
+
+# has_changed SERVICE: whether this apply changed a file of SERVICE (WBT_CHANGED, from the apply tool).
+has_changed() {
+  [[ " ${WBT_CHANGED:-} " == *" $1 "* ]]
+}
+
+# generate_internal_passwords GEN_PASSWORDS_SH FILE: run upstream's gen-passwords.sh once and keep its six
+# internal XMPP passwords in FILE on the data volume. Never again: Prosody keeps the accounts it created with
+# the first ones, so new passwords would lock jicofo, jvb, jigasi and jibri out of a running install.
+generate_internal_passwords() {
+  local script=$1 file=$2 tmp name
+  if [[ -s "$file" ]]; then
+    log "internal passwords already generated: keeping them"
+    return 0
+  fi
+  tmp=$(mktemp -d)
+  install -m 0700 "$script" "${tmp}/gen-passwords.sh"
+  for name in JICOFO_AUTH_PASSWORD JVB_AUTH_PASSWORD JIGASI_XMPP_PASSWORD JIBRI_RECORDER_PASSWORD JIBRI_XMPP_PASSWORD JIGASI_TRANSCRIBER_PASSWORD; do
+    echo "${name}=" >> "${tmp}/.env"
+  done
+  bash "${tmp}/gen-passwords.sh"
+  grep -E '^[A-Z_]+_PASSWORD=[0-9a-f]{16,}$' "${tmp}/.env" | write_secret_file "$file"
+  rm -rf "$tmp"
+  [[ $(wc -l < "$file") -eq 6 ]] || die "gen-passwords.sh did not produce six passwords"
+  log "internal passwords generated once into ${file}"
+}
