@@ -1,8 +1,8 @@
 /**
  * Generated Asterisk files read against the rest of the plan: what a real daemon cannot show, because the
- * security group lives in AWS. Parsed from the synthesized pbx user-data, as the host receives it.
+ * security group lives in AWS. Read from the synthesized plan (the pbx's configuration bundle), as the host receives it.
  */
-import { parseConf, pbxIngress, pbxPlan, planFile, values } from './support/asterisk/plan';
+import { asteriskFile, parseConf, pbxIngress, pbxPlan, values } from './support/asterisk/plan';
 import { shippedNames, synthEnvironment } from './support/synth';
 
 describe.each(shippedNames())('%s: Asterisk files against the plan', (env) => {
@@ -10,7 +10,7 @@ describe.each(shippedNames())('%s: Asterisk files against the plan', (env) => {
   const plan = pbxPlan(s);
 
   it("rtp.conf's rtpstart/rtpend are exactly the pbx security group's UDP media range", () => {
-    const rtp = parseConf(planFile(plan, '/etc/weebeetalk/asterisk/rtp.conf'));
+    const rtp = parseConf(asteriskFile(plan, 'rtp.conf'));
     const range = { from: Number(values(rtp, 'general', 'rtpstart')[0]), to: Number(values(rtp, 'general', 'rtpend')[0]) };
     // Every UDP rule that is not SIP signalling carries media.
     const media = pbxIngress(s).filter((r) => r.protocol === 'udp' && !(r.from <= 5060 && 5060 <= r.to));

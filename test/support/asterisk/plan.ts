@@ -1,83 +1,80 @@
 /**
- * What the pbx host receives, read from the synthesized plan (never from the builders): the generated
- * Asterisk files under /etc/weebeetalk/asterisk/, the host's settings (host.env), the fail2ban jail, the
- * hosts' private addresses and the pbx security group's rules.
+ * What the pbx host receives, read from the synthesized plan (never from the builders) through
+ * test/support/host-files.ts: its files (user-data and configuration bundle: Asterisk's configuration folder,
+ * the TLS transport waiting for its certificate, the compose file, the fail2ban jail), its settings (host.env
+ * and config.env), the hosts' private addresses and the pbx security group's rules.
  */
-import { parse } from 'yaml';
-import { fromTerraformLiteral } from '../../../userdata/cloud-config';
-import { asObject, asString, dataSources, resources, single, type Synthesized } from '../synth';
-
-interface WriteFileEntry {
-  readonly path: string;
-  readonly content: string;
-}
+import { hostFiles, hostSettings, type HostFile } from '../host-files';
+import { asString, resources, single, type Synthesized } from '../synth';
 
 export interface PbxPlan {
   readonly env: string;
-  /** Files written by cloud-init, by absolute path, as the host gets them. */
-  readonly files: ReadonlyMap<string, string>;
-  /** host.env as key/value (the values are literal here: the pbx host.env carries no reference). */
+  /** Every file the host gets (user-data and bundle), by absolute path, as written: @PUBLIC_IP@ still in. */
+  readonly files: ReadonlyMap<string, HostFile>;
+  /** host.env and config.env together, as load_env reads them (literal values: the pbx's carry no reference). */
   readonly hostEnv: Readonly<Record<string, string>>;
+  /** Asterisk's configuration folder on the host (WBT_ASTERISK_CONF), the container's /etc/asterisk. */
+  readonly confDir: string;
   readonly privateIp: { readonly pbx: string; readonly meet: string; readonly chat: string };
   /** SSM parameter names the plan creates. */
   readonly ssmParameters: readonly string[];
 }
 
-export const ASTERISK_SRC = '/etc/weebeetalk/asterisk';
-
-/** host.env lines KEY="value" (renderEnvFile's format) back to values. */
-export function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)="((?:[^"\\]|\\.)*)"$/.exec(line);
-    if (m) out[m[1]] = m[2].replace(/\\(.)/g, '$1');
-  }
-  return out;
-}
-
-function hostFiles(s: Synthesized, role: string): Map<string, string> {
-  const ci = single(dataSources(s, 'cloudinit_config'), `${role} cloudinit_config`, (i) => i.key.startsWith(`${role}-host`));
-  const parts = ci.block.part as { content_type: string; content: string }[];
-  const cc = parts.find((p) => p.content_type === 'text/cloud-config');
-  if (!cc) throw new Error(`${s.label}/${role}: no cloud-config part`);
-  const doc = asObject(parse(fromTerraformLiteral(cc.content)), 'cloud-config');
-  const files = new Map<string, string>();
-  for (const f of doc.write_files as WriteFileEntry[]) files.set(f.path, f.content);
-  return files;
-}
-
 export function pbxPlan(s: Synthesized): PbxPlan {
-  const files = hostFiles(s, 'pbx');
-  const env = (role: string): Record<string, string> => {
-    const text = (role === 'pbx' ? files : hostFiles(s, role)).get('/etc/weebeetalk/host.env');
-    if (!text) throw new Error(`${s.label}/${role}: no host.env`);
-    return parseEnvFile(text);
-  };
-  const hostEnv = env('pbx');
-  const ip = (role: string): string => {
-    const v = env(role).PRIVATE_IP;
+  const hostEnv = hostSettings(s, 'pbx');
+  const ip = (role: 'pbx' | 'meet' | 'chat'): string => {
+    const v = (role === 'pbx' ? hostEnv : hostSettings(s, role)).PRIVATE_IP;
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(v ?? '')) throw new Error(`${s.label}/${role}: PRIVATE_IP ${v} is not a literal address`);
     return v;
   };
+  const confDir = hostEnv.WBT_ASTERISK_CONF;
+  if (!confDir?.startsWith('/')) throw new Error(`${s.label}/pbx: WBT_ASTERISK_CONF ${confDir} is not a path`);
   return {
     env: s.label,
-    files,
+    files: hostFiles(s, 'pbx'),
     hostEnv,
+    confDir,
     privateIp: { pbx: ip('pbx'), meet: ip('meet'), chat: ip('chat') },
     ssmParameters: resources(s, 'aws_ssm_parameter').map((p) => asString(p.block.name, `${p.address}.name`)),
   };
 }
 
-/** A generated file of the plan, by absolute path. */
+/** A file of the plan, by absolute path: its content as written (a rendered file with @PUBLIC_IP@ still in). */
 export function planFile(plan: PbxPlan, path: string): string {
-  const text = plan.files.get(path);
-  if (text === undefined) throw new Error(`${plan.env}: the pbx host gets no ${path}`);
-  return text;
+  const file = plan.files.get(path);
+  if (file === undefined) throw new Error(`${plan.env}: the pbx host gets no ${path}`);
+  return file.content;
+}
+
+/** A setting of host.env/config.env the pbx scripts read (a missing one throws: the plan changed). */
+export function planSetting(plan: PbxPlan, key: string): string {
+  const v = plan.hostEnv[key];
+  if (v === undefined) throw new Error(`${plan.env}: the pbx host's settings have no ${key}`);
+  return v;
 }
 
 /** userdata/scripts/lib.sh `render`: the Elastic IP for its placeholder. */
 export function renderPublicIp(text: string, publicIp: string): string {
   return text.replace(/@PUBLIC_IP@/g, publicIp);
+}
+
+/**
+ * Asterisk's configuration folder as the apply tool writes it: every file of the plan directly in it, by name,
+ * rendered (Elastic IP put in) when the bundle says so.
+ */
+export function asteriskConfFiles(plan: PbxPlan, publicIp: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of plan.files.values()) {
+    if (!f.path.startsWith(`${plan.confDir}/`) || f.path.slice(plan.confDir.length + 1).includes('/')) continue;
+    out.set(f.path.slice(plan.confDir.length + 1), f.render ? renderPublicIp(f.content, publicIp) : f.content);
+  }
+  if (!out.has('pjsip.conf')) throw new Error(`${plan.env}: no pjsip.conf in ${plan.confDir}`);
+  return out;
+}
+
+/** One file of Asterisk's configuration folder (e.g. "rtp.conf"), as written: @PUBLIC_IP@ still in. */
+export function asteriskFile(plan: PbxPlan, name: string): string {
+  return planFile(plan, `${plan.confDir}/${name}`);
 }
 
 /** Asterisk's INI: sections (repeated names kept apart, in order) with their key/value pairs. */

@@ -1,15 +1,17 @@
 /**
- * /etc/asterisk as the pbx host ends up with it: the files asterisk.sh renders from the plan's write_files
- * (Elastic IP put in), pjsip.auth.conf written by the real userdata/pbx/scripts/asterisk-auth.sh against an SSM
- * stand-in holding known test passwords, and pjsip.tls.conf from its .pending file with a certificate signed
- * by a test CA at the paths the file names (where certbot's deploy hook puts Let's Encrypt's).
+ * /etc/asterisk as the pbx host ends up with it: the files the apply tool writes into Asterisk's configuration
+ * folder from the plan's bundle (Elastic IP put in), pjsip.auth.conf written by the real
+ * userdata/pbx/scripts/asterisk-auth.sh against an SSM stand-in holding known test passwords, and pjsip.tls.conf
+ * from its .pending file with a certificate signed by a test CA at the paths the file names (where certbot's
+ * deploy hook puts Let's Encrypt's).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { scriptPath } from '../../../userdata/script-files';
-import { ASTERISK_SRC, parseConf, planFile, renderPublicIp, values, type PbxPlan } from './plan';
+import { asteriskConfFiles, parseConf, planFile, planSetting, renderPublicIp, values, type PbxPlan } from './plan';
 
 export interface PreparedPbx {
   readonly etc: string;
@@ -25,15 +27,6 @@ export interface PreparedPbx {
   readonly clientKey: string;
 }
 
-/** The files asterisk.sh renders into /etc/asterisk (its loop over the generated *.conf), from the plan. */
-export function renderedByAsteriskSh(plan: PbxPlan): string[] {
-  const text = readFileSync(scriptPath('asterisk'), 'utf8');
-  if (!/^for path in "\$\{src\}"\/\*\.conf; do\n\s+f=\$\{path##\*\/\}\n\s+render "\$path" > "\$\{conf\}\/\$\{f\}"/m.test(text)) {
-    throw new Error('asterisk.sh: its loop rendering ${src}/*.conf changed: update test/support/asterisk/prepare.ts');
-  }
-  return [...plan.files.keys()].filter((p) => p.startsWith(`${ASTERISK_SRC}/`) && p.endsWith('.conf') && !p.slice(ASTERISK_SRC.length + 1).includes('/')).map((p) => p.slice(ASTERISK_SRC.length + 1));
-}
-
 function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
@@ -44,48 +37,80 @@ function inEtc(etc: string, path: string): string {
   return join(etc, path.slice('/etc/asterisk/'.length));
 }
 
-export function preparePbx(plan: PbxPlan, work: string, publicIp: string): PreparedPbx {
-  const etc = join(work, 'etc');
-  const log = join(work, 'log');
-  const pki = join(work, 'pki');
-  for (const d of [etc, log, pki]) mkdirSync(d, { recursive: true });
-  const hosts = join(work, 'hosts');
-  writeFileSync(hosts, `127.0.0.1 localhost\n${plan.privateIp.pbx} ${hostname()} ${plan.hostEnv.FQDN}\n`);
-  for (const f of renderedByAsteriskSh(plan)) writeFileSync(join(etc, f), renderPublicIp(planFile(plan, `${ASTERISK_SRC}/${f}`), publicIp));
+/**
+ * A test password per SSM parameter name: from the name alone, so that two plans (a configuration and its
+ * next version) give a phone the same password.
+ */
+export function testPassword(name: string): string {
+  return `test-${createHash('sha256').update(name).digest('hex').slice(0, 8)}-${name.split('/').pop()}-Pw9`;
+}
 
-  // pjsip.auth.conf by the real script, with the host's settings and an SSM that knows the plan's names.
-  const h = plan.hostEnv;
-  const passwords: Record<string, string> = {};
-  plan.ssmParameters.forEach((name, i) => (passwords[name] = `test-${i}-${name.split('/').pop()}-Pw9`));
-  const ssm = join(work, 'ssm.tsv');
+/** Where preparePbx puts asterisk-auth.sh beside its libraries, the SSM stand-in (as `aws`) and its parameters. */
+const authPaths = (work: string): { script: string; bin: string; ssm: string } => ({ script: join(work, 'lib', 'asterisk-auth.sh'), bin: join(work, 'bin'), ssm: join(work, 'ssm.tsv') });
+
+function installAuthTools(work: string, passwords: Readonly<Record<string, string>>): void {
+  const { bin, ssm } = authPaths(work);
   writeFileSync(
     ssm,
     Object.entries(passwords)
       .map(([n, v]) => `${n}\t${v}\n`)
       .join(''),
   );
-  const bin = join(work, 'bin');
   mkdirSync(bin, { recursive: true });
   execFileSync('ln', ['-sf', join(__dirname, 'aws-ssm-standin.sh'), join(bin, 'aws')]);
-  // Beside lib.sh, as on the host (/usr/local/lib/weebeetalk): the repository keeps them in different folders.
+  // Beside lib.sh and config-lib.sh, as on the host (/usr/local/lib/weebeetalk): the repository keeps them in
+  // different folders, and asterisk-auth.sh sources both from its own.
   const lib = join(work, 'lib');
   mkdirSync(lib, { recursive: true });
-  for (const name of ['lib', 'asterisk-auth']) copyFileSync(scriptPath(name), join(lib, `${name}.sh`));
-  execFileSync('bash', [join(lib, 'asterisk-auth.sh'), join(etc, 'pjsip.auth.conf')], {
+  for (const name of ['lib', 'config-lib', 'asterisk-auth']) copyFileSync(scriptPath(name), join(lib, `${name}.sh`));
+}
+
+/**
+ * The real asterisk-auth.sh with a plan's settings, writing `out`: "changed" (exit 0) or "unchanged" (exit 1);
+ * anything else throws with its stderr. The SSM stand-in holds the passwords of preparePbx's `work`.
+ */
+export function runAsteriskAuth(plan: PbxPlan, work: string, out: string): 'changed' | 'unchanged' {
+  const tools = authPaths(work);
+  const r = spawnSync('bash', [tools.script, out], {
     env: {
-      PATH: `${bin}:/usr/bin:/bin`,
-      ...h,
-      WBT_TEST_SSM: ssm,
-      WBT_TEST_SSM_REGION: h.AWS_REGION,
-      WBT_TEST_SSM_GRANT: h.SSM_PREFIX,
+      ...plan.hostEnv,
+      PATH: `${tools.bin}:/usr/bin:/bin`,
+      WBT_TEST_SSM: tools.ssm,
+      WBT_TEST_SSM_REGION: planSetting(plan, 'AWS_REGION'),
+      WBT_TEST_SSM_GRANT: planSetting(plan, 'SSM_PREFIX'),
     },
+    encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
     // ssm_secret retries for a minute: a wrong name must fail the test quickly, with its message.
     timeout: 8000,
   });
+  if (r.status === 0) return 'changed';
+  if (r.status === 1 && !r.stderr.trim()) return 'unchanged';
+  throw new Error(`${plan.env}: asterisk-auth.sh ${out} exited ${r.status ?? r.signal}: ${r.stderr}`);
+}
+
+/**
+ * @param extraParameters SSM names to give passwords too (a later version of the plan's), so that a test can
+ * run asterisk-auth.sh again with that version's settings
+ */
+export function preparePbx(plan: PbxPlan, work: string, publicIp: string, extraParameters: readonly string[] = []): PreparedPbx {
+  const etc = join(work, 'etc');
+  const log = join(work, 'log');
+  const pki = join(work, 'pki');
+  for (const d of [etc, log, pki]) mkdirSync(d, { recursive: true });
+  const hosts = join(work, 'hosts');
+  writeFileSync(hosts, `127.0.0.1 localhost\n${plan.privateIp.pbx} ${hostname()} ${planSetting(plan, 'FQDN')}\n`);
+  for (const [name, text] of asteriskConfFiles(plan, publicIp)) writeFileSync(join(etc, name), text);
+
+  // pjsip.auth.conf by the real script, with the host's settings and an SSM that knows the plan's names.
+  const passwords: Record<string, string> = {};
+  for (const name of [...plan.ssmParameters, ...extraParameters]) passwords[name] = testPassword(name);
+  installAuthTools(work, passwords);
+  const first = runAsteriskAuth(plan, work, join(etc, 'pjsip.auth.conf'));
+  if (first !== 'changed') throw new Error(`${plan.env}: asterisk-auth.sh said "${first}" writing a new pjsip.auth.conf`);
 
   // The TLS transport as asterisk.sh enables it once certbot has a certificate.
-  const tls = renderPublicIp(planFile(plan, `${ASTERISK_SRC}/pjsip.tls.conf.pending`), publicIp);
+  const tls = renderPublicIp(planFile(plan, planSetting(plan, 'WBT_ASTERISK_TLS_PENDING')), publicIp);
   writeFileSync(join(etc, 'pjsip.tls.conf'), tls);
   const sections = parseConf(tls);
   const [certFile] = values(sections, 'transport-tls', 'cert_file');
@@ -93,7 +118,7 @@ export function preparePbx(plan: PbxPlan, work: string, publicIp: string): Prepa
   if (!certFile || !keyFile) throw new Error(`${plan.env}: pjsip.tls.conf names no cert_file/priv_key_file`);
   // The CA and the phone's key are EC (fast to make); Asterisk's own is RSA, as certbot is asked for.
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=WeeBeeTalk test CA', '-keyout', 'ca.key', '-out', 'ca.pem'], pki);
-  const fqdn = h.FQDN;
+  const fqdn = planSetting(plan, 'FQDN');
   writeFileSync(join(pki, 'san.ext'), `subjectAltName=DNS:${fqdn},IP:${publicIp}\n`);
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${fqdn}`, '-keyout', 'server.key', '-out', 'server.csr'], pki);
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.pem'], pki);

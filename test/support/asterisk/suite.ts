@@ -14,7 +14,7 @@ import { describeAsRoot } from '../root';
 import { synthEnvironment, synthVariant, type EnvironmentOverride } from '../synth';
 import { checkChrootAsterisk, FAIL2BAN_ROOT, SID_ROOT, startAsterisk, type Asterisk } from './daemon';
 import { createNetwork, runIn, type Network } from './netns';
-import { parseConf, pbxPlan, planFile, renderPublicIp, values, type PbxPlan } from './plan';
+import { asteriskFile, parseConf, pbxPlan, planFile, planSetting, renderPublicIp, values, type PbxPlan } from './plan';
 import { preparePbx, type PreparedPbx } from './prepare';
 import { callId, describeRun, finalStatus, receivedRequests, sipp, statuses, type SippRun } from './sipp';
 
@@ -82,7 +82,7 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       if (!p) throw new Error(`no SSM parameter ${ssm(name)} in the plan`);
       return p;
     };
-    const rtp = parseConf(renderPublicIp(planFile(plan, '/etc/weebeetalk/asterisk/rtp.conf'), PUBLIC_IP));
+    const rtp = parseConf(renderPublicIp(asteriskFile(plan, 'rtp.conf'), PUBLIC_IP));
     const rtpRange = [Number(values(rtp, 'general', 'rtpstart')[0]), Number(values(rtp, 'general', 'rtpend')[0])];
     /** The SDP's connection address, and whether its audio port lies in rtp.conf's range. */
     const media = (sipMessage: string): { address?: string; inRange: boolean } => {
@@ -476,7 +476,7 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
         const [tz] = values(jail, 'asterisk', 'logtimezone');
         const [logpath] = values(jail, 'asterisk', 'logpath');
         // The jail reads the file Asterisk's logger writes (the compose file mounts the log directory there).
-        const compose = parse(planFile(plan, '/etc/weebeetalk/asterisk/compose.yml')) as { services: { asterisk: { volumes: string[] } } };
+        const compose = parse(planFile(plan, `${planSetting(plan, 'WBT_ASTERISK_DIR')}/compose.yml`)) as { services: { asterisk: { volumes: string[] } } };
         const logMount = compose.services.asterisk.volumes.map((v) => v.split(':')).find(([, inside]) => inside === '/var/log/asterisk');
         expect(logMount && `${logMount[0]}/security.log`).toBe(logpath);
         const securityLog = join(prepared.log, 'security.log');
