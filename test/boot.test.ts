@@ -5,6 +5,7 @@
  * the host role's policy, Route53 and S3 against the same policy, public DNS from the plan's A records).
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
@@ -16,6 +17,8 @@ import { describeAsRoot } from './support/root';
 import { shippedNames, synthEnvironment } from './support/synth';
 
 jest.setTimeout(60_000);
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 interface Started {
   readonly start: string;
@@ -30,10 +33,13 @@ const started = (box: HostSandbox): Started[] =>
     .filter((c) => c.cmd === 'systemctl' && c.extra !== null)
     .map((c) => c.extra as unknown as Started);
 
+/** Every file the plan gives the host: its user-data's and its bundle's. */
+const planFiles = (plan: HostPlan): { path: string; content: string }[] => [...plan.writeFiles, ...plan.configuration.files];
+
 /** The compose units the plan writes: unit name to its WorkingDirectory. */
 function composeUnits(plan: HostPlan): Map<string, string> {
   const units = new Map<string, string>();
-  for (const f of plan.writeFiles) {
+  for (const f of planFiles(plan)) {
     const m = /^\/etc\/systemd\/system\/([^/]+\.service)$/.exec(f.path);
     if (m && /^ExecStart=.*docker compose up/m.test(f.content)) units.set(m[1], /^WorkingDirectory=(.*)$/m.exec(f.content)?.[1] ?? '');
   }
@@ -71,7 +77,7 @@ const REQUIRED: Record<Role, string[]> = {
 };
 const GENERATED: Record<Role, string[]> = { chat: [], meet: ['/srv/weebeetalk/jitsi/passwords.env'], pbx: [] };
 
-const fqdnOf = (plan: HostPlan): string => /^FQDN="([^"]*)"$/m.exec(plan.writeFiles.find((f) => f.path === '/etc/weebeetalk/host.env')?.content ?? '')?.[1] ?? '';
+const fqdnOf = (plan: HostPlan): string => /^FQDN="([^"]*)"$/m.exec(plan.configuration.files.find((f) => f.path === '/etc/weebeetalk/config.env')?.content ?? '')?.[1] ?? '';
 
 interface FirstBoot {
   readonly plan: HostPlan;
@@ -137,7 +143,8 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     if (hit) return hit;
     const promise = (async () => {
       const box = sandbox(env, role);
-      const boot = await box.firstBoot(['run', 'echo kept > /srv/weebeetalk/marker'], box.inspecting([...SECRET_FILES[role], `/etc/letsencrypt/live/${fqdnOf(box.plan)}/privkey.pem`]));
+      const volumeFiles = box.plan.configuration.files.map((f) => f.path).filter((p) => p.startsWith('/srv/weebeetalk/'));
+      const boot = await box.firstBoot(['run', 'echo kept > /srv/weebeetalk/marker'], box.inspecting([...SECRET_FILES[role], `/etc/letsencrypt/live/${fqdnOf(box.plan)}/privkey.pem`, ...volumeFiles]));
       return {
         plan: box.plan,
         box,
@@ -160,16 +167,33 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(plan.unrenderedKeys).toEqual([]);
     expect([boot.codes, boot.output]).toEqual([[0, 0, 0], expect.stringContaining('bootstrap complete')]);
 
-    // Every file of the user-data, with its owner and mode.
+    // Every file of the user-data, with its owner and mode; every file of the bundle too, with its content (the
+    // Elastic IP put in where the bundle says so).
     for (const f of plan.writeFiles) {
       const st = lstatSync(box.upper(f.path));
       expect([f.path, (st.mode & 0o7777).toString(8).padStart(4, '0'), `${st.uid}:${st.gid}`]).toEqual([f.path, f.permissions, f.owner === 'root:root' ? '0:0' : f.owner]);
+    }
+    const onVolume = (path: string): boolean => path.startsWith('/srv/weebeetalk/');
+    // As served: the harness re-pins the upstream manifests to its stand-in releases (test/support/boot/harness.ts).
+    const bundled = (JSON.parse(box.served.json) as { files: HostPlan['configuration']['files'] }).files;
+    expect(bundled.map((f) => f.path)).toEqual(plan.configuration.files.map((f) => f.path));
+    for (const f of bundled) {
+      // The data volume is a loop device mounted inside the sandbox: read it through the inspection, the rest from the root's upper layer.
+      const content = f.render ? f.content.replace(/@PUBLIC_IP@/g, plan.world.publicIp) : f.content;
+      if (onVolume(f.path)) {
+        const seen = inspected.files.find((i) => i.path === f.path);
+        expect([f.path, seen?.mode, seen?.owner, seen?.sha256]).toEqual([f.path, f.mode.replace(/^0/, ''), f.owner === '1000:1000' ? 'weebeetalk-container:weebeetalk-container' : 'root:root', sha256(content)]);
+        continue;
+      }
+      const st = lstatSync(box.upper(f.path));
+      expect([f.path, (st.mode & 0o7777).toString(8).padStart(4, '0'), `${st.uid}:${st.gid}`, sha256(readFileSync(box.upper(f.path), 'utf8'))]).toEqual([f.path, f.mode, f.owner, sha256(content)]);
     }
 
     // Every file holding a secret: 0600 and readable by no login user.
     const own = plan.world.parameters.filter((p) => p.type === 'SecureString' && p.name.startsWith(`/weebeetalk/${env}/${role}/`));
     expect(own.length).toBeGreaterThan(0);
-    for (const h of [...inspected.secrets, ...inspected.files.filter((f) => f.exists)]) expect([h.path, h.mode, h.readableBy]).toEqual([h.path, '600', []]);
+    const bundled_ = new Set(plan.configuration.files.map((f) => f.path));
+    for (const h of [...inspected.secrets, ...inspected.files.filter((f) => f.exists && !bundled_.has(f.path))]) expect([h.path, h.mode, h.readableBy]).toEqual([h.path, '600', []]);
     for (const p of SECRET_FILES[role]) expect(inspected.secrets.map((s) => s.path)).toContain(p);
     // The Elastic IP is filled in everywhere the services read it.
     expect(inspected.placeholders).toEqual([]);
@@ -303,7 +327,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
   });
 
   /** What a unit of the plan runs (its ExecStart), as a timer would start it. */
-  const execOf = (plan: HostPlan, unit: string): string => /^ExecStart=(.*)$/m.exec(plan.writeFiles.find((f) => f.path === `/etc/systemd/system/${unit}`)?.content ?? '')?.[1] ?? '';
+  const execOf = (plan: HostPlan, unit: string): string => /^ExecStart=(.*)$/m.exec(planFiles(plan).find((f) => f.path === `/etc/systemd/system/${unit}`)?.content ?? '')?.[1] ?? '';
 
   it('staging meet: a finished recording goes to the recordings bucket (as the role allows), then leaves the host', async () => {
     const box = sandbox('staging', 'meet');

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { transformFileSync } from '@swc/core';
 import type { Faults, ServerWorld } from './server';
-import type { HostPlan, WriteFileSpec } from './plan';
+import type { HostPlan, StoredObject } from './plan';
 
 const run = promisify(execFile);
 
@@ -98,6 +98,17 @@ export interface SandboxOptions {
   readonly generatedSecrets?: readonly string[];
   /** Parameters the stand-in SSM does not have (deleted out of band). @default none */
   readonly withoutParameters?: readonly string[];
+  /** S3 serves this host's bundle with one byte changed (corrupted or tampered with), under its own key. @default false */
+  readonly tamperedBundle?: boolean;
+}
+
+/** The host's bundle as the stand-in S3 serves it (manifests re-pinned, see above) and the association's command for it. */
+export interface ServedBundle {
+  readonly key: string;
+  readonly sha256: string;
+  readonly json: string;
+  /** The document's command with the association's parameters, re-pinned like the bundle. */
+  readonly command: string;
 }
 
 export type Step = readonly ['run', string] | readonly ['grow', number];
@@ -137,10 +148,8 @@ export interface Logged {
   readonly extra: Record<string, unknown> | null;
 }
 
-const hostEnvValue = (files: readonly WriteFileSpec[], key: string): string | undefined => {
-  const env = files.find((f) => f.path === '/etc/weebeetalk/host.env')?.content ?? '';
-  return new RegExp(`^${key}="([^"]*)"$`, 'm').exec(env)?.[1];
-};
+const envValue = (text: string, key: string): string | undefined => new RegExp(`^${key}="([^"]*)"$`, 'm').exec(text)?.[1];
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** One host: its data volume image and its root filesystems (a fresh one per instance). */
 export class HostSandbox {
@@ -148,10 +157,11 @@ export class HostSandbox {
   readonly image: string;
   private generation = 0;
   private root = '';
+  private servedBundle: ServedBundle | undefined;
 
   constructor(
     private readonly kit: BootKit,
-    readonly plan: HostPlan,
+    public plan: HostPlan,
     private readonly options: SandboxOptions = {},
   ) {
     this.dir = mkdtempSync(join(kit.dir, `${plan.world.env}-${plan.world.role}-`));
@@ -171,21 +181,76 @@ export class HostSandbox {
     const share = join(this.root, 'share');
     mkdirSync(join(share, 'log'), { recursive: true });
     mkdirSync(join(share, 'cloud'), { recursive: true });
+    this.writeWorld();
+    const { plan } = this;
+    // Laid out for cloud-init-boot to read without a JSON parser (files.tsv: index, path, permissions, owner).
+    const cloud = join(share, 'cloud');
+    mkdirSync(join(cloud, 'files'));
+    plan.writeFiles.forEach((f, i) => writeFileSync(join(cloud, 'files', String(i)), f.content));
+    for (const f of plan.writeFiles) if (/[\t\n]/.test(f.path + f.permissions + f.owner)) throw new Error(`write_files ${f.path}: tab or newline in path, permissions or owner`);
+    writeFileSync(join(cloud, 'files.tsv'), plan.writeFiles.map((f, i) => `${i}\t${f.path}\t${f.permissions}\t${f.owner}\n`).join(''));
+    // users (users-groups): "default" is the image's default user; an entry is useradd with its keys, in order.
+    const users = (plan.users ?? ['default']).map((u) => {
+      if (u === 'default') return 'default';
+      const e = u as Record<string, unknown>;
+      const known = ['name', 'uid', 'gecos', 'homedir', 'no_create_home', 'shell', 'lock_passwd'];
+      const unknown = Object.keys(e).filter((k) => !known.includes(k));
+      if (unknown.length > 0 || typeof e.name !== 'string') throw new Error(`cloud-config user ${JSON.stringify(u)}: ${unknown.join(', ')} not rendered by the harness`);
+      return [e.name, e.uid ?? '', e.gecos ?? '', e.homedir ?? '', e.no_create_home === true, e.shell ?? '', e.lock_passwd !== false].join('\t');
+    });
+    writeFileSync(join(cloud, 'users'), users.map((u) => `${u}\n`).join(''));
+    writeFileSync(join(cloud, 'package-flags'), `${plan.packageUpdate} ${plan.packageUpgrade}\n`);
+    writeFileSync(join(cloud, 'packages'), plan.packages.map((p) => `${p}\n`).join(''));
+    writeFileSync(join(cloud, 'script-name'), plan.script.filename);
+    writeFileSync(join(cloud, 'script'), plan.script.content);
+  }
+
+  /**
+   * A deploy of another plan of the same environment while this instance runs: AWS now holds that plan's
+   * parameters, objects and grants (the instance, its user-data and its data volume stay). The test then runs
+   * `served.command`, as State Manager does when the association changes.
+   */
+  deploy(plan: HostPlan): void {
+    if (plan.world.env !== this.plan.world.env || plan.world.role !== this.plan.world.role) throw new Error('deploy: another host');
+    this.plan = plan;
+    this.writeWorld();
+  }
+
+  /** The bundle the stand-in S3 serves for this host now. */
+  get served(): ServedBundle {
+    if (!this.servedBundle) throw new Error('no world written yet');
+    return this.servedBundle;
+  }
+
+  /** world.json for the stand-in server: the plan's AWS as this instance sees it. */
+  private writeWorld(): void {
+    const share = join(this.root, 'share');
     const { plan, kit } = this;
     const internet: Record<string, string> = {
       'https://download.docker.com/linux/debian/gpg': DOCKER_KEY,
       [`https://s3.${plan.world.region}.amazonaws.com/amazon-ssm-${plan.world.region}/latest/debian_amd64/amazon-ssm-agent.deb`]: join(kit.dir, 'amazon-ssm-agent.deb'),
     };
-    const writeFiles = plan.writeFiles.map((f) => {
-      if (!f.path.endsWith('/upstream.sha256')) return f;
+    // The bundle's upstream manifests re-pinned to the stand-in trees (see above): a new bundle, so a new key.
+    const config = plan.configuration;
+    const doc = JSON.parse(config.json) as { files: { path: string; content: string; sha256: string }[] };
+    const settings = doc.files.find((f) => f.path === '/etc/weebeetalk/config.env')?.content ?? '';
+    for (const f of doc.files) {
+      if (!f.path.endsWith('/upstream.sha256')) continue;
       const tree = kit.releaseTree(f.content);
-      const urls = plan.writeFiles.filter((w) => w.path === '/etc/weebeetalk/host.env').flatMap((w) => [...w.content.matchAll(/^([A-Z_]+_URL)="(https:\/\/[^"]+\.tar\.gz)"$/gm)].map((m) => m[2]));
-      if (urls.length !== 1) throw new Error(`${plan.world.role}: expected one release URL in host.env beside ${f.path}, found ${urls.join(', ')}`);
+      const urls = [...settings.matchAll(/^([A-Z_]+_URL)="(https:\/\/[^"]+\.tar\.gz)"$/gm)].map((m) => m[2]);
+      if (urls.length !== 1) throw new Error(`${plan.world.role}: expected one release URL in config.env beside ${f.path}, found ${urls.join(', ')}`);
       internet[urls[0]] = tree.tarball;
-      return this.options.keepUpstreamManifests ? f : { ...f, content: tree.manifest };
-    });
-    const fqdn = hostEnvValue(plan.writeFiles, 'FQDN');
-    if (!fqdn) throw new Error(`${plan.world.role}: host.env has no FQDN`);
+      if (!this.options.keepUpstreamManifests) Object.assign(f, { content: tree.manifest, sha256: sha256(tree.manifest) });
+    }
+    const json = this.options.keepUpstreamManifests ? config.json : `${JSON.stringify(doc, null, 1)}\n`;
+    const sum = sha256(json);
+    const key = config.key.replace(config.sha256, sum);
+    this.servedBundle = { key, sha256: sum, json, command: config.command.split(config.sha256).join(sum) };
+    const served = this.options.tamperedBundle ? json.replace('"format": 1', '"format":  1') : json;
+    const objects: StoredObject[] = plan.world.objects.map((o) => (o.key === config.key ? { bucket: o.bucket, key, content: served } : o));
+
+    const fqdn = envValue(settings, 'FQDN');
+    if (!fqdn) throw new Error(`${plan.world.role}: config.env has no FQDN`);
     const without = new Set(this.options.withoutParameters ?? []);
     const world: ServerWorld = {
       region: plan.world.region,
@@ -195,9 +260,10 @@ export class HostSandbox {
       publicIp: plan.world.publicIp,
       fqdn,
       tags: plan.world.tags,
-      parameters: plan.world.parameters.filter((p) => !without.has(p.name)),
+      parameters: plan.world.parameters.filter((p) => !without.has(p.name)).map((p) => (p.value === config.pointer ? { ...p, value: config.pointer.replace(config.key, key) } : p)),
       statements: plan.world.statements,
       buckets: plan.world.buckets,
+      objects,
       zones: plan.world.zones,
       aRecords: plan.world.aRecords as Record<string, string[]>,
       internet,
@@ -216,26 +282,6 @@ export class HostSandbox {
         .map((p) => `${p.value}\n`)
         .join(''),
     );
-    // Laid out for cloud-init-boot to read without a JSON parser (files.tsv: index, path, permissions, owner).
-    const cloud = join(share, 'cloud');
-    mkdirSync(join(cloud, 'files'));
-    writeFiles.forEach((f, i) => writeFileSync(join(cloud, 'files', String(i)), f.content));
-    for (const f of writeFiles) if (/[\t\n]/.test(f.path + f.permissions + f.owner)) throw new Error(`write_files ${f.path}: tab or newline in path, permissions or owner`);
-    writeFileSync(join(cloud, 'files.tsv'), writeFiles.map((f, i) => `${i}\t${f.path}\t${f.permissions}\t${f.owner}\n`).join(''));
-    // users (users-groups): "default" is the image's default user; an entry is useradd with its keys, in order.
-    const users = (plan.users ?? ['default']).map((u) => {
-      if (u === 'default') return 'default';
-      const e = u as Record<string, unknown>;
-      const known = ['name', 'uid', 'gecos', 'homedir', 'no_create_home', 'shell', 'lock_passwd'];
-      const unknown = Object.keys(e).filter((k) => !known.includes(k));
-      if (unknown.length > 0 || typeof e.name !== 'string') throw new Error(`cloud-config user ${JSON.stringify(u)}: ${unknown.join(', ')} not rendered by the harness`);
-      return [e.name, e.uid ?? '', e.gecos ?? '', e.homedir ?? '', e.no_create_home === true, e.shell ?? '', e.lock_passwd !== false].join('\t');
-    });
-    writeFileSync(join(cloud, 'users'), users.map((u) => `${u}\n`).join(''));
-    writeFileSync(join(cloud, 'package-flags'), `${plan.packageUpdate} ${plan.packageUpgrade}\n`);
-    writeFileSync(join(cloud, 'packages'), plan.packages.map((p) => `${p}\n`).join(''));
-    writeFileSync(join(cloud, 'script-name'), plan.script.filename);
-    writeFileSync(join(cloud, 'script'), plan.script.content);
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * What a booting host meets in AWS, read from the synthesized plan only (never from the code under test):
- * its user-data parts, instance tags, IAM statements, the SSM parameters, buckets, zone and A records.
+ * its user-data parts, instance tags, IAM statements, the SSM parameters, buckets and their objects (the hosts'
+ * configuration bundles), the apply document and the host's association, zone and A records.
  * Values Terraform knows only after apply (Elastic IPs, volume ids, the account, the zone id, generated
  * passwords) get fake but consistent values; an unknown reference fails loudly.
  */
@@ -8,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
 import type { Role } from '../../../config/schema';
 import { fromTerraformLiteral } from '../../../userdata/cloud-config';
+import { bundleOf } from '../host-files';
 import { hostIam } from '../iam';
 import { asArray, asObject, asString, dataSources, isObject, referenced, resources, single, type Block, type Synthesized } from '../synth';
 import type { PolicyStatement } from './policy';
@@ -27,6 +29,36 @@ export interface Parameter {
   readonly value: string;
 }
 
+/** An object of the plan's buckets (what S3 serves): the hosts' configuration bundles. */
+export interface StoredObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly content: string;
+}
+
+/** A bundle file as the host's apply tool writes it (mode, uid:gid owner; @PUBLIC_IP@ still in when render). */
+export interface BundleFileSpec {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: string;
+  readonly owner: string;
+  readonly render: boolean;
+  readonly services: readonly string[];
+}
+
+/** The host's configuration as the plan gives it: its bundle and how State Manager applies it. */
+export interface HostConfigurationPlan {
+  readonly bucket: string;
+  readonly key: string;
+  readonly sha256: string;
+  readonly json: string;
+  readonly files: readonly BundleFileSpec[];
+  /** The apply document's shell command with the association's parameters put in, as the SSM agent runs it. */
+  readonly command: string;
+  /** The SSM parameter naming the current bundle (s3://bucket/key). */
+  readonly pointer: string;
+}
+
 /** Everything the stand-ins of one host know. */
 export interface World {
   readonly env: string;
@@ -41,6 +73,7 @@ export interface World {
   readonly parameters: readonly Parameter[];
   readonly statements: readonly PolicyStatement[];
   readonly buckets: readonly string[];
+  readonly objects: readonly StoredObject[];
   readonly zones: readonly { readonly id: string; readonly name: string }[];
   /** Public A records of the zone: name to addresses. */
   readonly aRecords: Readonly<Record<string, readonly string[]>>;
@@ -48,7 +81,9 @@ export interface World {
 
 export interface HostPlan {
   readonly world: World;
+  /** cloud-init's write_files (the user-data). */
   readonly writeFiles: readonly WriteFileSpec[];
+  readonly configuration: HostConfigurationPlan;
   readonly packages: readonly string[];
   readonly packageUpdate: boolean;
   readonly packageUpgrade: boolean;
@@ -132,6 +167,43 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
   for (const r of resources(s, 'aws_route53_record').filter((x) => x.block.type === 'A'))
     aRecords[asString(r.block.name, 'record name')] = asArray(r.block.records, 'records').map((v) => resolve(String(v)));
 
+  // The configuration: the bundle object the host's association names, and the document's command as the agent
+  // runs it (SSM substitutes {{ Name }} textually: the allowedPatterns keep shell syntax out).
+  const bundle = bundleOf(s, role);
+  const document = JSON.parse(asString(referenced(resources(s, 'aws_ssm_document'), bundle.association.block.name).block.content, 'document content')) as {
+    mainSteps: { action: string; inputs: { runCommand: string[] } }[];
+    parameters: Record<string, { allowedPattern: string }>;
+  };
+  const params = asObject(bundle.association.block.parameters, 'association parameters') as Record<string, string>;
+  for (const [k, v] of Object.entries(params)) if (!new RegExp(document.parameters[k]?.allowedPattern ?? '^$').test(v)) throw new Error(`association parameter ${k}=${v}: the document refuses it`);
+  const steps = document.mainSteps.filter((m) => m.action === 'aws:runShellScript');
+  if (steps.length !== 1 || steps[0].inputs.runCommand.length !== 1) throw new Error('the apply document: expected one runShellScript step of one command');
+  const command = steps[0].inputs.runCommand[0].replace(/\{\{ *([A-Za-z0-9]+) *\}\}/g, (_m, k: string) => {
+    if (!(k in params)) throw new Error(`the apply document names {{ ${k} }}, which the association does not set`);
+    return params[k];
+  });
+  const bucketOf = (ref: unknown): string => {
+    const b = resources(s, 'aws_s3_bucket').find((x) => x.ref('bucket') === ref || x.ref('id') === ref);
+    if (!b) throw new Error(`object in ${String(ref)}: not a bucket of the plan`);
+    return asString(b.block.bucket, 'bucket');
+  };
+  const configuration: HostConfigurationPlan = {
+    bucket: params.Bucket,
+    key: bundle.key,
+    sha256: params.Sha256,
+    json: bundle.json,
+    files: bundle.document.files.map((f) => ({
+      path: asString(f.path, 'path'),
+      content: asString(f.content, 'content'),
+      mode: asString(f.mode, 'mode'),
+      owner: asString(f.owner, 'owner'),
+      render: f.render === true,
+      services: asArray(f.services, 'services').map(String),
+    })),
+    command,
+    pointer: asString(bundle.pointer.block.value, 'pointer'),
+  };
+
   const world: World = {
     env: s.config.name,
     role,
@@ -148,6 +220,7 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
     })),
     statements,
     buckets: resources(s, 'aws_s3_bucket').map((b) => asString(b.block.bucket, 'bucket')),
+    objects: resources(s, 'aws_s3_object').map((o) => ({ bucket: bucketOf(o.block.bucket), key: asString(o.block.key, 'key'), content: fromTerraformLiteral(asString(o.block.content, 'content')) })),
     zones,
     aRecords,
   };
@@ -159,6 +232,7 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
   return {
     world,
     writeFiles,
+    configuration,
     packages: asArray(doc.packages ?? [], 'packages').map(String),
     packageUpdate: doc.package_update === true,
     packageUpgrade: doc.package_upgrade === true,

@@ -36,6 +36,8 @@ export interface ServerWorld {
   readonly parameters: readonly { name: string; type: string; value: string }[];
   readonly statements: readonly PolicyStatement[];
   readonly buckets: readonly string[];
+  /** What the buckets hold (the hosts' configuration bundles). */
+  readonly objects: readonly { bucket: string; key: string; content: string }[];
   readonly zones: readonly { id: string; name: string }[];
   readonly aRecords: Record<string, readonly string[]>;
   /** URL to a fixture file. */
@@ -195,9 +197,29 @@ function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(join(dir, d.name)) : [join(dir, d.name)]));
 }
 
+/** `aws s3 cp s3://BUCKET/KEY FILE`: HeadObject, then GetObject, both needing s3:GetObject; errors as the CLI prints them. */
+function download(src: string, dest: string): CliResult {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(src);
+  if (!m || dest.startsWith('s3://')) throw new Error('the stand-in downloads one object to a local file only');
+  const [, bucket, key] = m;
+  const fatal = (code: string): CliResult => ({ code: 1, stdout: '', stderr: `fatal error: An error occurred (${code}) when calling the HeadObject operation: ${code === '403' ? 'Forbidden' : 'Not Found'}\n` });
+  if (!world.buckets.includes(bucket)) return fatal('404');
+  // S3 answers 403 for a key the caller may not read, whether or not it exists (without s3:ListBucket).
+  if (evaluate(world.statements, 's3:GetObject', `arn:aws:s3:::${bucket}/${key}`, {}) !== 'allow') {
+    log('s3-get.jsonl', { bucket, key, denied: true });
+    return fatal('403');
+  }
+  const object = world.objects.find((o) => o.bucket === bucket && o.key === key);
+  if (!object) return fatal('404');
+  writeFileSync(join(world.rootDir, dest), object.content);
+  log('s3-get.jsonl', { bucket, key, bytes: Buffer.byteLength(object.content) });
+  return { code: 0, stdout: '', stderr: '' };
+}
+
 function s3(op: string, p: Parsed): CliResult {
   if (op !== 'cp') throw new Error(`s3 ${op} is not implemented by the stand-in`);
   const [src, dest] = p.positional;
+  if (src?.startsWith('s3://')) return download(src, dest ?? '');
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(dest ?? '');
   if (!m || src.startsWith('s3://')) throw new Error('the stand-in uploads local files to S3 only');
   const [, bucket, prefix] = m;

@@ -4,11 +4,12 @@
 # (userdata/chat/index.ts). First apply: start the stack once the name resolves. Later: `docker compose up`,
 # which recreates only the services whose settings or images changed; Traefik reloads its dynamic file itself.
 set -euo pipefail
-# shellcheck source=../../scripts/lib.sh
+# shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
-# shellcheck source=../../scripts/config-lib.sh
+# shellcheck source=config-lib.sh
 . /usr/local/lib/weebeetalk/config-lib.sh
 load_env
+if has_changed systemd; then systemctl daemon-reload; fi
 dir=$WBT_RC_DIR
 
 fetch_release "$RC_COMPOSE_URL" "$dir" "$WBT_RC_MANIFEST"
@@ -22,7 +23,6 @@ if {
   printf 'RC_ADMIN_PASS="%s"\n' "$admin_pass"
 } | update_secret_file "${dir}/.env"; then env_changed=1; fi
 
-if has_changed systemd; then systemctl daemon-reload; fi
 if ! systemctl is-active --quiet "$WBT_RC_UNIT"; then
   systemctl daemon-reload
   # Traefik asks Let's Encrypt once per start (no retry loop): not before the name resolves to this host. Enabled

@@ -4,11 +4,12 @@
 # when enabled). First apply: start the stack once the name resolves. Later: `docker compose up`, which recreates
 # only the services whose settings or images changed (a new dial-in room restarts jigasi, not the bridge).
 set -euo pipefail
-# shellcheck source=../../scripts/lib.sh
+# shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
-# shellcheck source=../../scripts/config-lib.sh
+# shellcheck source=config-lib.sh
 . /usr/local/lib/weebeetalk/config-lib.sh
 load_env
+if has_changed systemd; then systemctl daemon-reload; fi
 dir=$WBT_JITSI_DIR
 state=$WBT_JITSI_STATE
 
@@ -47,7 +48,6 @@ if {
   if ((${#secrets[@]} > 0)); then printf '%s\n' "${secrets[@]}"; fi
 } | update_secret_file "${dir}/.env"; then env_changed=1; fi
 
-if has_changed systemd; then systemctl daemon-reload; fi
 if [[ "$JIBRI_ENABLED" == 1 ]]; then systemctl enable --now "$WBT_RECORDINGS_TIMER"; fi
 if ! systemctl is-active --quiet "$WBT_JITSI_UNIT"; then
   systemctl daemon-reload

@@ -5,9 +5,9 @@
 # with the host's settings in the environment (load_env exports them); the tests run it with an SSM stand-in.
 # Reads every secret before writing: a failed read must not leave a truncated file.
 set -euo pipefail
-# shellcheck source=../../scripts/lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=../../scripts/config-lib.sh
+# shellcheck source=config-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/config-lib.sh"
 out=${1:?usage: asterisk-auth.sh FILE}
 : "${SSM_PREFIX:?}" "${AWS_REGION:?}" "${JIGASI_ENABLED:?}" "${SIP_WSS:?}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The PBX's certificate: certbot with its Route53 plugin (DNS-01) once public DNS gives this host's Elastic IP,
-# then TLS on 5061 (and WSS) configured for Asterisk. asterisk.sh runs it on every bootstrap. While no
+# then TLS on 5061 (and WSS) configured for Asterisk. asterisk.sh runs it on every apply. While no
 # certificate exists, weebeetalk-pbx-certificate.timer runs it again every 2 hours: a transient failure at first
 # boot (throttling, IAM propagation, an ACME outage, late delegation) must not leave the PBX without TLS for good,
 # and 12 tries a day stay far below Let's Encrypt's 5 failed validations per name per hour. certbot.timer renews
@@ -8,6 +8,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
+# shellcheck source=config-lib.sh
+. /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 conf=$WBT_ASTERISK_CONF
 lineage="/etc/letsencrypt/live/${FQDN}"

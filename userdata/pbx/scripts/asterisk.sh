@@ -5,9 +5,9 @@
 # Later: Asterisk's own reloads for what changed (calls in progress survive), a restart only for modules, the
 # core's settings or a new image.
 set -euo pipefail
-# shellcheck source=../../scripts/lib.sh
+# shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
-# shellcheck source=../../scripts/config-lib.sh
+# shellcheck source=config-lib.sh
 . /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 dir=$WBT_ASTERISK_DIR
@@ -15,6 +15,8 @@ conf=$WBT_ASTERISK_CONF
 logs=$WBT_ASTERISK_LOG
 spool=$WBT_ASTERISK_SPOOL
 
+# Units first: the certificate helper below may enable its timer.
+if has_changed systemd; then systemctl daemon-reload; fi
 install -d -m 0755 "$dir" "$WBT_ASTERISK_STATE" "$logs" "$spool"
 install -d -m 0750 "$conf"
 
@@ -38,7 +40,7 @@ ln -sfn "$WBT_HELPER_ASTERISK_CERT_DEPLOY" "$WBT_ASTERISK_CERT_HOOK"
 
 # The certificate, or a timer that keeps asking for one (Asterisk runs without TLS meanwhile). It renders
 # pjsip.tls.conf and reloads Asterisk itself when that changes.
-"$WBT_HELPER_ASTERISK_CERTIFICATE" || log "WARNING: Asterisk runs without TLS 5061/WSS for now"
+"$WBT_HELPER_ASTERISK_CERTIFICATE" || log "WARNING: Asterisk starts without TLS 5061/WSS for now"
 systemctl enable --now certbot.timer
 
 # Asterisk runs as uid 1000 and the image chowns /etc/asterisk only when its top directory is not 1000's:
@@ -48,7 +50,6 @@ chown -R 1000:1000 "$conf" "$logs" "$spool"
 # fail2ban refuses to start when a jail's log file does not exist yet.
 if [[ ! -e "$WBT_ASTERISK_SECURITY_LOG" ]]; then install -o 1000 -g 1000 -m 0640 /dev/null "$WBT_ASTERISK_SECURITY_LOG"; fi
 
-if has_changed systemd; then systemctl daemon-reload; fi
 cli() { docker exec "$WBT_ASTERISK_CONTAINER" asterisk -rx "$1"; }
 if ! systemctl is-active --quiet "$WBT_ASTERISK_UNIT"; then
   systemctl daemon-reload
