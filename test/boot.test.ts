@@ -14,7 +14,7 @@ import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, leftovers, rootTree, type 
 import { hostPlan, type HostPlan } from './support/boot/plan';
 import { evaluate } from './support/boot/policy';
 import { describeAsRoot } from './support/root';
-import { shippedNames, synthEnvironment } from './support/synth';
+import { shippedNames, synthEnvironment, synthVariant, type Synthesized } from './support/synth';
 
 jest.setTimeout(60_000);
 
@@ -75,6 +75,8 @@ const REQUIRED: Record<Role, string[]> = {
   ],
   pbx: [],
 };
+/** The apply tool on the host (userdata/paths.ts APPLY_COMMAND). */
+const APPLY = '/usr/local/sbin/weebeetalk-apply';
 const GENERATED: Record<Role, string[]> = { chat: [], meet: ['/srv/weebeetalk/jitsi/passwords.env'], pbx: [] };
 
 const fqdnOf = (plan: HostPlan): string => /^FQDN="([^"]*)"$/m.exec(plan.configuration.files.find((f) => f.path === '/etc/weebeetalk/config.env')?.content ?? '')?.[1] ?? '';
@@ -446,6 +448,127 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       const r = await box.firstBoot();
       expect(r.codes[0]).not.toBe(0);
       expect(r.output).toMatch(/upstream files of https:\/\/github\.com\/RocketChat\/rocketchat-compose\/.* do not match/);
+    });
+  });
+
+  describe('changes applied in place by State Manager (the association runs the document on the running host)', () => {
+    // v1 and v2 of staging: a phone added, the trunk's address changed, the dial-in room moved, Rocket.Chat bumped.
+    const v1 = (): Synthesized => synthVariant('in-place-v1', 'staging', { sip: { trunkSignallingCidrs: ['192.0.2.0/24'] } });
+    const v2 = (): Synthesized =>
+      synthVariant('in-place-v2', 'staging', {
+        sip: {
+          trunkSignallingCidrs: ['203.0.113.0/24'],
+          users: [
+            { extension: '1001', name: 'Reception' },
+            { extension: '1002', name: 'Operations' },
+            { extension: '1003', name: 'Night desk' },
+          ],
+          dialInRoom: 'all-hands',
+        },
+        rocketchat: { release: '8.9.2' },
+      });
+    const commands = (box: HostSandbox, from: number): Logged[] => box.log<Logged>('commands.jsonl').slice(from);
+    /** What a session did to the services: docker, systemctl start/restart/stop, fail2ban-client. */
+    const actions = (logged: Logged[]): string[] =>
+      logged
+        .filter((c) => c.cmd === 'docker' || c.cmd === 'fail2ban-client' || (c.cmd === 'systemctl' && /^(start|restart|stop|reload|daemon-reload)$/.test(c.argv[0] ?? '')))
+        .filter((c) => !(c.cmd === 'docker' && /^(info|version|inspect|compose version)/.test(c.argv.join(' '))))
+        .map((c) => `${c.cmd} ${c.argv.join(' ')}${c.cmd === 'docker' && c.argv[0] === 'compose' ? ` (in ${c.cwd})` : ''}`);
+    /** The expected actions of v1 -> v2, per host: Asterisk's reloads only, compose's own minimal recreation elsewhere. */
+    const EXPECTED: Record<Role, string[]> = {
+      chat: ['docker compose up --detach --remove-orphans (in /opt/weebeetalk/rocketchat-compose)'],
+      meet: ['docker compose up --detach --remove-orphans (in /opt/weebeetalk/docker-jitsi-meet)'],
+      pbx: ['docker exec asterisk asterisk -rx module reload res_pjsip.so res_pjsip_endpoint_identifier_ip.so', 'docker exec asterisk asterisk -rx dialplan reload'],
+    };
+    const CHANGED: Record<Role, string[]> = {
+      chat: ['/etc/weebeetalk/rocketchat/settings.env'],
+      meet: ['/etc/weebeetalk/jitsi/settings.env'],
+      pbx: ['/etc/weebeetalk/config.env', '/srv/weebeetalk/asterisk/etc/extensions.conf', '/srv/weebeetalk/asterisk/etc/pjsip.conf'],
+    };
+
+    it.concurrent.each(ROLES.map((r) => [r]))('staging %s: v1 then v2 reloads only what changed; same bundle again: nothing; rollback: v1 again', async (role) => {
+      const [p1, p2] = [hostPlan(v1(), role), hostPlan(v2(), role)];
+      // User-data is the same for both: the instance is not replaced.
+      expect([p2.writeFiles, p2.packages, p2.script]).toEqual([p1.writeFiles, p1.packages, p1.script]);
+      expect(p2.configuration.key).not.toBe(p1.configuration.key);
+      const box = new HostSandbox(kit, p1, { generatedSecrets: GENERATED[role] });
+      const boot = await box.firstBoot(box.inspecting(SECRET_FILES[role]));
+      expect([boot.codes, boot.output]).toEqual([[0, 0], expect.stringContaining('bootstrap complete')]);
+      const before = box.inspection();
+      const firstSum = box.served.sha256;
+
+      box.deploy(p2);
+      let mark = commands(box, 0).length;
+      const applied = await box.session([['run', box.served.command], box.inspecting(SECRET_FILES[role]), ['run', `${APPLY} --status`]]);
+      expect([applied.codes, applied.output]).toEqual([[0, 0, 0], expect.stringContaining(`bundle ${box.served.sha256} applied: `)]);
+      const changed = [...applied.output.matchAll(/weebeetalk-apply: changed (\S+)/g)].map((m) => m[1]).sort();
+      expect(changed).toEqual(CHANGED[role]);
+      expect(actions(commands(box, mark))).toEqual(EXPECTED[role]);
+      // Never the data: same filesystem, nothing formatted or regenerated; the pbx's new phone gets its password.
+      const after = box.inspection();
+      expect(applied.output).not.toMatch(/creating ext4|internal passwords generated/);
+      expect(after.volume?.uuid).toBe(before.volume?.uuid);
+      const sums = (i: Inspection, keep: (p: string) => boolean): string[] => i.files.filter((f) => keep(f.path)).map((f) => `${f.path} ${f.sha256}`);
+      const generated = (p: string): boolean => GENERATED[role].includes(p) || p.endsWith('privkey.pem');
+      expect(sums(after, generated)).toEqual(sums(before, generated));
+      expect(box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued)).toHaveLength(role === 'pbx' ? 1 : 0);
+      if (role === 'pbx') {
+        expect(box.log<{ name: string }>('ssm.jsonl').map((r) => r.name)).toContain('/weebeetalk/in-place-v2/pbx/sip-users/1003'.replace('in-place-v2', p2.world.env));
+        expect(readFileSync(box.upper('/var/lib/wbt-standin/systemd/active/weebeetalk-asterisk.service'), 'utf8')).toBe('');
+      }
+      expect(applied.output).toContain(`applied: ${box.served.sha256}`);
+      expect(applied.output).toContain(`previous: ${firstSum} (weebeetalk-apply --rollback)`);
+
+      // The same association again (State Manager re-runs, or the operator does): nothing changes, nothing reloads.
+      const tree = rootTree(box);
+      mark = commands(box, 0).length;
+      const again = await box.session([['run', box.served.command]]);
+      expect([again.codes, again.output]).toEqual([[0], expect.stringContaining(`bundle ${box.served.sha256} applied: nothing changed`)]);
+      expect(actions(commands(box, mark))).toEqual([]);
+      expect(Object.fromEntries(rootTree(box))).toEqual(Object.fromEntries(tree));
+
+      // Rollback on the host: v1's files again, with the same minimal reloads.
+      mark = commands(box, 0).length;
+      const back = await box.session([['run', `${APPLY} --rollback`], ['run', `${APPLY} --status`]]);
+      expect([back.codes, back.output]).toEqual([[0, 0], expect.stringContaining(`bundle ${firstSum} applied: `)]);
+      expect([...back.output.matchAll(/weebeetalk-apply: changed (\S+)/g)].map((m) => m[1]).sort()).toEqual(CHANGED[role]);
+      expect(actions(commands(box, mark))).toEqual(EXPECTED[role]);
+      expect(back.output).toContain(`applied: ${firstSum}`);
+    });
+
+    it.concurrent('a bundle whose content is not its checksum is refused, and the host stays as it was', async () => {
+      const box = new HostSandbox(kit, hostPlan(v1(), 'pbx'));
+      const boot = await box.firstBoot();
+      expect(boot.codes).toEqual([0]);
+      const volume = (await box.session([box.inspecting()]), box.inspection().volume);
+      const tree = rootTree(box);
+      box.deploy(hostPlan(v2(), 'pbx'), { tampered: true });
+      const mark = commands(box, 0).length;
+      // The tampered object, then an association whose checksum does not name its key.
+      const wrongSum = box.served.command.replace(/--sha256 [0-9a-f]{64}/, `--sha256 ${'0'.repeat(64)}`);
+      const r = await box.session([['run', box.served.command], ['run', wrongSum], box.inspecting()]);
+      expect(r.codes.slice(0, 2)).toEqual([1, 1]);
+      expect(r.output).toMatch(new RegExp(`refused: the bundle's checksum is [0-9a-f]{64}, not ${box.served.sha256}; nothing changed`));
+      expect(r.output).toContain('refused: bundles/pbx/');
+      expect(r.output).not.toContain('weebeetalk-apply: changed');
+      expect(actions(commands(box, mark))).toEqual([]);
+      expect(Object.fromEntries(rootTree(box))).toEqual(Object.fromEntries(tree));
+      expect(box.inspection().volume).toEqual(volume);
+    });
+
+    it.concurrent("an association that arrives before the bootstrap completed fails, saying so, and changes nothing", async () => {
+      const name = '/weebeetalk/staging/chat/admin-password';
+      const box = sandbox('staging', 'chat', { withoutParameters: [name] });
+      const r = await box.firstBoot(['run', box.served.command]);
+      expect(r.codes).toEqual([1, 1]);
+      expect(r.output).toContain('the bootstrap has not completed on this host');
+    });
+
+    it.concurrent("the host's role reads its own bundle only", async () => {
+      const box = sandbox('staging', 'meet');
+      const pbx = hostPlan(synthEnvironment('staging'), 'pbx').configuration;
+      const r = await box.session([['run', `aws s3 cp --region ${box.plan.world.region} s3://${pbx.bucket}/${pbx.key} /tmp/pbx.json; echo "exit $?"`]]);
+      expect(r.output).toContain('fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden\nexit 1\n');
     });
   });
 

@@ -54,6 +54,9 @@ if [[ "${WBT_APPLY_LOCKED:-}" != 1 ]]; then
   [[ -e "${WBT_STATE_DIR}/bootstrap.done" ]] || die "the bootstrap has not completed on this host (see ${WBT_LOG_DIR}/bootstrap.log): run ${WBT_BOOTSTRAP} first"
 fi
 load_env
+# Every byte of state (Jitsi's generated passwords, certificates, Asterisk's configuration) is on the data volume:
+# written to the root filesystem instead, it would be regenerated there and lost with the instance.
+mountpoint -q "$DATA_DIR" || die "the data volume is not mounted at ${DATA_DIR}: not applying anything (see ${WBT_LOG_DIR}/bootstrap.log)"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

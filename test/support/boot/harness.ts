@@ -98,8 +98,6 @@ export interface SandboxOptions {
   readonly generatedSecrets?: readonly string[];
   /** Parameters the stand-in SSM does not have (deleted out of band). @default none */
   readonly withoutParameters?: readonly string[];
-  /** S3 serves this host's bundle with one byte changed (corrupted or tampered with), under its own key. @default false */
-  readonly tamperedBundle?: boolean;
 }
 
 /** The host's bundle as the stand-in S3 serves it (manifests re-pinned, see above) and the association's command for it. */
@@ -210,10 +208,10 @@ export class HostSandbox {
    * parameters, objects and grants (the instance, its user-data and its data volume stay). The test then runs
    * `served.command`, as State Manager does when the association changes.
    */
-  deploy(plan: HostPlan): void {
+  deploy(plan: HostPlan, options: { readonly tampered?: boolean } = {}): void {
     if (plan.world.env !== this.plan.world.env || plan.world.role !== this.plan.world.role) throw new Error('deploy: another host');
     this.plan = plan;
-    this.writeWorld();
+    this.writeWorld(options.tampered ?? false);
   }
 
   /** The bundle the stand-in S3 serves for this host now. */
@@ -223,7 +221,8 @@ export class HostSandbox {
   }
 
   /** world.json for the stand-in server: the plan's AWS as this instance sees it. */
-  private writeWorld(): void {
+  /** `tampered`: S3 serves this host's bundle with one byte more (corrupted or tampered with) under its own key. */
+  private writeWorld(tampered = false): void {
     const share = join(this.root, 'share');
     const { plan, kit } = this;
     const internet: Record<string, string> = {
@@ -246,7 +245,7 @@ export class HostSandbox {
     const sum = sha256(json);
     const key = config.key.replace(config.sha256, sum);
     this.servedBundle = { key, sha256: sum, json, command: config.command.split(config.sha256).join(sum) };
-    const served = this.options.tamperedBundle ? json.replace('"format": 1', '"format":  1') : json;
+    const served = tampered ? json.replace('"format": 1', '"format":  1') : json;
     const objects: StoredObject[] = plan.world.objects.map((o) => (o.key === config.key ? { bucket: o.bucket, key, content: served } : o));
 
     const fqdn = envValue(settings, 'FQDN');

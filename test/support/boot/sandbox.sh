@@ -53,6 +53,13 @@ attach() {
   mknod -m 0660 "${dev}/${name}" b "$major" "$minor"
   install -d "${dev}/disk/by-id"
   ln -s "../../${name}" "${dev}/disk/by-id/nvme-Amazon_Elastic_Block_Store_${WBT_VOLUME_SERIAL}"
+  # And by its filesystem's UUID once it has one, as udev links it (fstab names the volume so).
+  local uuid
+  uuid=$(blkid -p -o value -s UUID "$loop" || true)
+  if [[ -n "$uuid" ]]; then
+    install -d "${dev}/disk/by-uuid"
+    ln -s "../../${name}" "${dev}/disk/by-uuid/${uuid}"
+  fi
 }
 polls() { grep -cs '"cmd":"sleep","cwd":"[^"]*","argv":\["5"\]' "${share}/log/commands.jsonl" || true; }
 if [[ "${WBT_ATTACH_AFTER_POLLS:-0}" == 0 ]]; then
@@ -81,6 +88,11 @@ in_root() { # COMMAND...: as cloud-init or an operator would run it
   chroot "$merged" /usr/bin/env -i PATH=/opt/wbt-standins:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 "$@"
 }
+# A host that booted before comes up with its filesystems: systemd mounts what its fstab lists (the data volume,
+# once the bootstrap wrote its line). A first boot's root has none; a late volume is not there yet.
+if [[ "${WBT_ATTACH_AFTER_POLLS:-0}" == 0 ]] && grep -qs '[[:space:]]ext4[[:space:]]' "${merged}/etc/fstab"; then
+  in_root mount -a -t ext4 >> "${share}/log/boot.out" 2>&1 || true
+fi
 status=0
 while read -r action arg; do
   case "$action" in
