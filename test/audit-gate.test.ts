@@ -12,6 +12,7 @@ import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
@@ -176,6 +177,23 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
       fires: ['WBT-EC2-USERDATA'],
     },
     { name: 'an AWS access key in instance user_data', add: instance({ userData: 'AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n' }), fires: ['WBT-EC2-USERDATA'] },
+  ],
+  'WBT-CONFIG-SECRET': [
+    {
+      name: "a password's value in a bundle file (a bundle names secrets by their SSM parameter only)",
+      add: (stack) =>
+        void new S3Object(stack, 'bad', {
+          bucket: 'bad-bucket',
+          key: 'bundles/chat/0.json',
+          content: JSON.stringify({ format: 1, files: [{ path: '/etc/weebeetalk/config.env', content: 'FQDN="chat.example.org"\nRC_ADMIN_PASS="hunter2hunter2"\n' }] }),
+        }),
+      fires: ['WBT-CONFIG-SECRET'],
+    },
+    {
+      name: 'a private key in an object of the plan',
+      add: (stack) => void new S3Object(stack, 'bad', { bucket: 'bad-bucket', key: 'x.pem', content: '-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n' }),
+      fires: ['WBT-CONFIG-SECRET'],
+    },
   ],
   'WBT-S3-PAB': [
     {

@@ -102,6 +102,19 @@ export function instanceChecks(tf: JsonObject, stack: string): Check[] {
     const problems = blocks(e.body.part).flatMap((part, i) => secretsIn(str(part.content) ?? '').map((p) => `part ${str(part.filename) ?? i + 1}: ${p}`));
     out.push(check(stack, e, 'WBT-EC2-USERDATA', problems, `${blocks(e.body.part).length} part(s), no secret-looking values`));
   }
+  // Configuration bundles (constructs/host-configuration.ts): their content is in the object and in Terraform's state.
+  for (const e of elements(tf, 'resource', 'aws_s3_object')) {
+    const content = str(e.body.content) ?? '';
+    let files: { path: string; content: string }[] | undefined;
+    try {
+      const doc = JSON.parse(content) as { files?: unknown };
+      if (Array.isArray(doc.files)) files = doc.files.filter(isObject).map((f) => ({ path: str(f.path) ?? '?', content: str(f.content) ?? '' }));
+    } catch {
+      files = undefined;
+    }
+    const problems = files ? files.flatMap((f) => secretsIn(f.content).map((p) => `${f.path}: ${p}`)) : secretsIn(content);
+    out.push(check(stack, e, 'WBT-CONFIG-SECRET', problems, files ? `${files.length} bundle file(s), no secret-looking values` : 'no secret-looking values'));
+  }
   for (const e of elements(tf, 'resource', 'aws_ebs_volume')) out.push(check(stack, e, 'WBT-EBS-ENC', isTrue(e.body.encrypted) ? [] : ['encrypted is not true'], 'encrypted'));
   return out;
 }

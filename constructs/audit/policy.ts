@@ -18,6 +18,7 @@ export type RuleId =
   | 'WBT-EC2-ROOT-ENC'
   | 'WBT-EBS-ENC'
   | 'WBT-EC2-USERDATA'
+  | 'WBT-CONFIG-SECRET'
   | 'WBT-S3-PAB'
   | 'WBT-S3-TLS';
 
@@ -109,6 +110,13 @@ export const RULES: readonly PolicyRule[] = [
     checkov: ['CKV_AWS_46'],
     trivy: ['AWS-0029'],
     fix: 'keep the value in SSM Parameter Store (constructs/secrets.ts) and read it on the host at boot with ssm_secret; user-data is readable by anyone with ec2:DescribeInstanceAttribute',
+  },
+  {
+    id: 'WBT-CONFIG-SECRET',
+    title: 'No secrets in configuration bundles (S3 objects of the plan)',
+    checkov: [],
+    trivy: [],
+    fix: 'name the secret by its SSM parameter in the bundle and read it on the host with ssm_secret (userdata/scripts/config-lib.sh); an object of the plan is stored in Terraform state and readable by whoever reads the bucket',
   },
   {
     id: 'WBT-S3-PAB',
