@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the performance budgets, measured on this machine.
  *   - synthesizing every environment inside the app: under 1 s, peak RSS of that process, and each host's
- *     user-data size as EC2 counts it (gzip of the provider's MIME document; limit 16 KB);
+ *     user-data size as EC2 counts it (gzip of the provider's MIME document; limit 16 KB) and its bundle's size;
  *   - `npm test` (type-check, jest with the external validators): under 60 s wall, no process above 500 MB.
  * Peak RSS of the test run is sampled from /proc for the whole process tree every 50 ms.
  */
@@ -15,7 +15,7 @@ const ROOT = join(__dirname, '..');
 const BUDGET = { synthMs: 1000, testMs: 60000, processMb: 500 };
 
 /** Synthesis in a fresh process (module loading counts: it is what `cdktf synth` pays). */
-function benchSynth(): { ms: number; rssMb: number; userData: Record<string, number> } {
+function benchSynth(): { ms: number; rssMb: number; userData: Record<string, number>; bundles: Record<string, number> } {
   const outdir = mkdtempSync(join(tmpdir(), 'wbt-bench-'));
   const code = `
     const t0 = performance.now();
@@ -26,16 +26,19 @@ function benchSynth(): { ms: number; rssMb: number; userData: Record<string, num
     const { readdirSync, readFileSync } = require('node:fs');
     const { userDataBytes } = require('./constructs/user-data-size');
     const userData = {};
+    const bundles = {};
     for (const stack of readdirSync(${JSON.stringify(outdir)} + '/stacks')) {
       const plan = JSON.parse(readFileSync(${JSON.stringify(outdir)} + '/stacks/' + stack + '/cdk.tf.json', 'utf8'));
       for (const [key, block] of Object.entries(plan.data?.cloudinit_config ?? {}))
         userData[stack + ' ' + key.split('_')[0].replace(/-host$/, '')] = userDataBytes(block.part.map((p) => ({ filename: p.filename, contentType: p.content_type, content: p.content })));
+      for (const [key, block] of Object.entries(plan.resource?.aws_s3_object ?? {}))
+        bundles[stack + ' ' + key.split('_')[0].replace(/-configuration$/, '')] = Buffer.byteLength(block.content.replace(/\$\$\{/g, '\${').replace(/%%\{/g, '%{'));
     }
-    process.stdout.write(JSON.stringify({ ms, rssMb: process.resourceUsage().maxRSS / 1024, userData }));`;
+    process.stdout.write(JSON.stringify({ ms, rssMb: process.resourceUsage().maxRSS / 1024, userData, bundles }));`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { cwd: ROOT, encoding: 'utf8' });
   rmSync(outdir, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`synthesis failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout) as { ms: number; rssMb: number; userData: Record<string, number> };
+  return JSON.parse(r.stdout) as { ms: number; rssMb: number; userData: Record<string, number>; bundles: Record<string, number> };
 }
 
 function childrenOf(pid: number, all: Map<number, number>): number[] {
@@ -90,6 +93,9 @@ async function main(): Promise<void> {
   console.log(`synth, all environments, in-app: ${synth.ms.toFixed(0)} ms (budget ${BUDGET.synthMs} ms) ${verdict(synth.ms < BUDGET.synthMs)}; peak RSS ${synth.rssMb.toFixed(0)} MB`);
   console.log(`user-data per host, as EC2 counts it (limit ${USER_DATA_LIMIT_BYTES} bytes):`);
   for (const [host, bytes] of Object.entries(synth.userData)) console.log(`  ${String(bytes).padStart(6)} bytes  ${host}${bytes > USER_DATA_LIMIT_BYTES ? '  OVER THE LIMIT' : ''}`);
+  console.log('configuration bundle per host (the S3 object State Manager applies; no size limit but S3\'s):');
+  for (const [host, bytes] of Object.entries(synth.bundles)) console.log(`  ${String(bytes).padStart(6)} bytes  ${host}`);
+  if (process.argv.includes('--synth-only')) return;
   const tests = await benchTests();
   console.log(`npm test: ${(tests.ms / 1000).toFixed(1)} s wall (budget ${BUDGET.testMs / 1000} s) ${verdict(tests.ms < BUDGET.testMs)}; ${tests.ok ? 'passed' : 'FAILED'}`);
   console.log('largest processes of the test run (peak RSS):');
