@@ -34,6 +34,8 @@ export interface SippOptions {
   readonly auth?: { readonly user: string; readonly password: string };
   readonly tls?: { readonly cert: string; readonly key: string; readonly version?: '1.2' | '1.3' };
   readonly timeoutMs?: number;
+  /** How long SIPp waits for each expected message (default 3000): longer for the side of a call held for seconds. */
+  readonly recvTimeoutMs?: number;
 }
 
 let seq = 0;
@@ -70,7 +72,7 @@ export async function sipp(net: Network, party: string, work: string, o: SippOpt
     `${timeoutS}s`,
     '-timeout_error',
     '-recv_timeout',
-    '3000',
+    String(o.recvTimeoutMs ?? 3000),
     '-max_recv_loops',
     '1000',
     '-trace_msg',
