@@ -1,0 +1,367 @@
+/**
+ * Routine changes are applied in place: a phone, 500 phones instead of 2, a trunk's network, the dial-in room, a
+ * Rocket.Chat patch release, a Jitsi setting. Each is synthesized against its base and the two plans are compared
+ * block by block, by address: user-data (the cloudinit_config data sources) and every aws_instance stay byte for
+ * byte the same (so no host is replaced), and what differs is only the affected hosts' bundle object, the SSM
+ * pointer to it and their association's parameters (plus what the change itself is: a phone's secret, a trunk's
+ * firewall rules, Jibri's grant). Then the machinery those changes ride on: each role reads only its own bundles,
+ * the apply document admits no shell syntax, the association names exactly the object it applies and waits for it,
+ * and production's bundles sit in a bucket that refuses destruction.
+ */
+import { createHash } from 'node:crypto';
+import { ROLES, type Role } from '../config/schema';
+import { APPLY_TIMEOUT_SECONDS } from '../constructs/apply-document';
+import { userDataBytes } from '../constructs/user-data-size';
+import { fromTerraformLiteral } from '../userdata/cloud-config';
+import { APPLY_COMMAND } from '../userdata/paths';
+import { evaluate } from './support/boot/policy';
+import { bundleOf, hostFiles, hostSettings, userDataOf } from './support/host-files';
+import { hostIam } from './support/iam';
+import { bucketsOf } from './support/parts';
+import { asArray, asObject, asString, dataSources, isObject, preventsDestroy, resources, single, synthEnvironment, synthVariant, type Block, type Item, type Synthesized } from './support/synth';
+
+/** Every resource and data source of a plan, by address. */
+function blocks(s: Synthesized): Map<string, Block> {
+  const out = new Map<string, Block>();
+  for (const [section, prefix] of [
+    ['resource', ''],
+    ['data', 'data.'],
+  ] as const)
+    for (const [type, byKey] of Object.entries(s.json[section] ?? {})) for (const [key, block] of Object.entries(byKey)) out.set(`${prefix}${type}.${key}`, block);
+  return out;
+}
+
+interface PlanDiff {
+  readonly added: string[];
+  readonly removed: string[];
+  /** Address to the attributes that differ. */
+  readonly changed: Map<string, string[]>;
+}
+
+function planDiff(a: Synthesized, b: Synthesized): PlanDiff {
+  const before = blocks(a);
+  const after = blocks(b);
+  const changed = new Map<string, string[]>();
+  for (const [address, x] of before) {
+    const y = after.get(address);
+    if (y === undefined || JSON.stringify(x) === JSON.stringify(y)) continue;
+    changed.set(address, [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k])).sort());
+  }
+  return { added: [...after.keys()].filter((k) => !before.has(k)).sort(), removed: [...before.keys()].filter((k) => !after.has(k)).sort(), changed };
+}
+
+/** A host's three configuration resources, by address. */
+function trio(s: Synthesized, role: Role): { object: string; pointer: string; association: string } {
+  const b = bundleOf(s, role);
+  return { object: b.object.address, pointer: b.pointer.address, association: b.association.address };
+}
+
+const users = (n: number): { extension: string; name: string }[] => Array.from({ length: n }, (_, i) => ({ extension: String(2001 + i), name: `Phone ${i + 1}` }));
+const staging = (): Synthesized => synthEnvironment('staging');
+
+interface Routine {
+  readonly name: string;
+  readonly base: () => Synthesized;
+  readonly changed: () => Synthesized;
+  /** The hosts whose configuration the change is. */
+  readonly roles: readonly Role[];
+  /** Besides the hosts' bundles: what the change itself adds, removes or changes (checked exactly). */
+  readonly extra: (base: Synthesized, changed: Synthesized, diff: PlanDiff) => { added: string[]; removed: string[]; changed: Map<string, string[]> };
+}
+
+const nothing = (): { added: string[]; removed: string[]; changed: Map<string, string[]> } => ({ added: [], removed: [], changed: new Map() });
+
+/** A new phone's secret: its SecureString parameter and the random password it is valued by, nothing else. */
+function phoneSecrets(base: Synthesized, changed: Synthesized): string[] {
+  const known = new Set(resources(base, 'aws_ssm_parameter').map((p) => p.address));
+  const added = resources(changed, 'aws_ssm_parameter').filter((p) => !known.has(p.address));
+  const randoms = dataSources(changed, 'aws_secretsmanager_random_password');
+  return added.flatMap((p) => {
+    const ref = /^\$\{(data\.aws_secretsmanager_random_password\.[^.]+)\.random_password\}$/.exec(String(p.block.value));
+    if (!ref) throw new Error(`${p.address} is not valued by a random password`);
+    return [p.address, single(randoms, ref[1], (r) => r.address === ref[1]).address];
+  });
+}
+
+/** The extensions of the phones a variant adds to its base. */
+function newExtensions(base: Synthesized, changed: Synthesized): string[] {
+  const had = new Set(base.config.sip.users.map((u) => u.extension));
+  return changed.config.sip.users.map((u) => u.extension).filter((e) => !had.has(e));
+}
+
+/** New phones: their secrets, and the pbx instance waits for them (depends_on only: ordering, not a replacement). */
+function phonesAdded(base: Synthesized, changed: Synthesized): { added: string[]; removed: string[]; changed: Map<string, string[]> } {
+  const extensions = newExtensions(base, changed);
+  const added = phoneSecrets(base, changed);
+  expect(added.filter((a) => a.startsWith('aws_ssm_parameter.'))).toHaveLength(extensions.length);
+  for (const e of extensions) {
+    const p = single(resources(changed, 'aws_ssm_parameter'), `parameter of ${e}`, (x) => x.block.name === `/weebeetalk/${changed.config.name}/pbx/sip-users/${e}`);
+    expect(added).toContain(p.address);
+    expect(p.block.type).toBe('SecureString');
+  }
+  const pbx = (s: Synthesized): Item => single(resources(s, 'aws_instance'), 'pbx instance', (i) => isObject(i.block.tags) && i.block.tags.Name === `weebeetalk-${s.config.name}-pbx`);
+  const before = asArray(pbx(base).block.depends_on, 'depends_on').map(String);
+  const after = asArray(pbx(changed).block.depends_on, 'depends_on').map(String);
+  // The role's needs: exactly the new parameters join; everything the instance waited for before, it still does.
+  expect(before.filter((d) => !after.includes(d))).toEqual([]);
+  expect(after.filter((d) => !before.includes(d)).sort()).toEqual(added.filter((a) => a.startsWith('aws_ssm_parameter.')).sort());
+  expect(after).toHaveLength(new Set(after).size);
+  return { added, removed: [], changed: new Map([[pbx(base).address, ['depends_on']]]) };
+}
+
+const ROUTINES: Routine[] = [
+  {
+    name: 'a SIP user added',
+    base: staging,
+    changed: () => synthVariant('in-place-phone-added', 'staging', { sip: { users: [...staging().config.sip.users, { extension: '1003', name: 'Front desk' }] } }),
+    roles: ['pbx'],
+    extra: phonesAdded,
+  },
+  {
+    name: '500 phones instead of 2',
+    base: () => synthVariant('in-place-2-phones', 'staging', { sip: { users: users(2), rtpPorts: { from: 10000, to: 19999 } } }),
+    changed: () => synthVariant('in-place-500-phones', 'staging', { sip: { users: users(500), rtpPorts: { from: 10000, to: 19999 } } }),
+    roles: ['pbx'],
+    extra: phonesAdded,
+  },
+  {
+    name: "a trunk's signalling network changed",
+    base: () => synthVariant('in-place-trunk-a', 'staging', { sip: { trunkSignallingCidrs: ['192.0.2.0/28'] } }),
+    changed: () => synthVariant('in-place-trunk-b', 'staging', { sip: { trunkSignallingCidrs: ['192.0.2.16/28'] } }),
+    roles: ['pbx'],
+    // The pbx firewall's trunk rules follow the network (security-group rules: replaced without touching the host).
+    extra: (base, changed, diff) => {
+      const rule = (a: string): boolean => /^aws_vpc_security_group_ingress_rule\.firewalls_pbx-sip-(?:tcp|udp)-trunk-/.test(a);
+      const removed = diff.removed.filter(rule);
+      const added = diff.added.filter(rule);
+      expect([removed.length, added.length]).toEqual([2, 2]);
+      const cidrs = (s: Synthesized, addresses: string[]): string[] => [
+        ...new Set(
+          resources(s, 'aws_vpc_security_group_ingress_rule')
+            .filter((r) => addresses.includes(r.address))
+            .map((r) => String(r.block.cidr_ipv4)),
+        ),
+      ];
+      expect(cidrs(base, removed)).toEqual(['192.0.2.0/28']);
+      expect(cidrs(changed, added)).toEqual(['192.0.2.16/28']);
+      return { added, removed, changed: new Map() };
+    },
+  },
+  {
+    name: 'sip.dialInRoom changed',
+    base: staging,
+    changed: () => synthVariant('in-place-dial-in-room', 'staging', { sip: { dialInRoom: 'lobby' } }),
+    roles: ['meet', 'pbx'],
+    extra: nothing,
+  },
+  {
+    name: 'rocketchat.release bumped within the supported table (8.9.1 to 8.9.2)',
+    base: staging,
+    changed: () => synthVariant('in-place-rocketchat-bump', 'staging', { rocketchat: { release: '8.9.2', mongodbVersion: '8.0' } }),
+    roles: ['chat'],
+    extra: nothing,
+  },
+  {
+    name: 'jitsi.timezone changed',
+    base: staging,
+    changed: () => synthVariant('in-place-jitsi-timezone', 'staging', { jitsi: { timezone: 'Europe/Berlin' } }),
+    roles: ['meet'],
+    extra: nothing,
+  },
+  {
+    name: 'jitsi.jibri turned off',
+    base: staging,
+    changed: () => synthVariant('in-place-no-jibri', 'staging', { jitsi: { jibri: false } }),
+    roles: ['meet'],
+    // The meet role loses its recordings grant (its policy document), nothing else.
+    extra: (base) => {
+      const doc = single(dataSources(base, 'aws_iam_policy_document'), 'meet grants', (d) => d.key.startsWith('meet-role_grants'));
+      return { added: [], removed: [], changed: new Map([[doc.address, ['statement']]]) };
+    },
+  },
+];
+
+describe.each(ROUTINES)('in place: $name', ({ base: makeBase, changed: makeChanged, roles, extra }) => {
+  test('user-data and every instance are byte-identical to the base plan (no host is replaced)', () => {
+    const base = makeBase();
+    const changed = makeChanged();
+    const ud = (s: Synthesized): [string, string][] => dataSources(s, 'cloudinit_config').map((d) => [d.address, JSON.stringify(d.block)]);
+    expect(ud(changed)).toEqual(ud(base));
+    expect(ud(base)).toHaveLength(3);
+    const diff = planDiff(base, changed);
+    const instance = (s: Synthesized): [string, string][] =>
+      resources(s, 'aws_instance').map((i) => {
+        // A new phone's secret joins the pbx instance's depends_on (checked exactly by the next test); all else is as it was.
+        const { depends_on: dependsOn, ...rest } = i.block;
+        return [i.address, JSON.stringify(diff.changed.get(i.address)?.includes('depends_on') ? rest : { ...rest, depends_on: dependsOn })];
+      });
+    expect(instance(changed)).toEqual(instance(base));
+    expect(instance(base)).toHaveLength(3);
+    for (const i of resources(base, 'aws_instance')) expect(i.block.user_data_replace_on_change).toBe(true);
+  });
+
+  test("what differs is only the affected hosts' bundle, pointer and association parameters (and the change itself)", () => {
+    const base = makeBase();
+    const changed = makeChanged();
+    const diff = planDiff(base, changed);
+    const own = extra(base, changed, diff);
+    const expected = new Map<string, string[]>(own.changed);
+    for (const role of roles) {
+      const t = trio(base, role);
+      expect(trio(changed, role)).toEqual(t);
+      expected.set(t.object, ['content', 'key']);
+      expected.set(t.pointer, ['value']);
+      expected.set(t.association, ['parameters']);
+    }
+    expect(Object.fromEntries(diff.changed)).toEqual(Object.fromEntries(expected));
+    expect(diff.added).toEqual([...own.added].sort());
+    expect(diff.removed).toEqual([...own.removed].sort());
+    for (const role of roles) {
+      const before = bundleOf(base, role);
+      const after = bundleOf(changed, role);
+      // A new content-addressed object in the same bucket; the pointer and the association name it.
+      expect(after.key).not.toBe(before.key);
+      expect(after.key).toBe(`bundles/${role}/${after.sha256}.json`);
+      expect(after.object.block.bucket).toBe(before.object.block.bucket);
+      expect(after.pointer.block.value).toBe(String(before.pointer.block.value).replace(before.key, after.key));
+      expect(after.association.block.parameters).toEqual({ ...asObject(before.association.block.parameters, 'parameters'), Key: after.key, Sha256: after.sha256 });
+    }
+    // The other hosts' bundles are byte-identical: their associations are not replaced and nothing runs there.
+    for (const role of ROLES.filter((r) => !roles.includes(r))) expect(bundleOf(changed, role).json).toBe(bundleOf(base, role).json);
+  });
+});
+
+describe('phones do not weigh on user-data', () => {
+  const two = (): Synthesized => synthVariant('in-place-2-phones', 'staging', { sip: { users: users(2), rtpPorts: { from: 10000, to: 19999 } } });
+  const many = (): Synthesized => synthVariant('in-place-500-phones', 'staging', { sip: { users: users(500), rtpPorts: { from: 10000, to: 19999 } } });
+  const size = (s: Synthesized, role: Role): number => {
+    const ci = single(dataSources(s, 'cloudinit_config'), `user-data of ${role}`, (d) => d.address.includes(`${role}-host`));
+    return userDataBytes(
+      asArray(ci.block.part, 'part').map((raw) => {
+        const p = asObject(raw, 'part');
+        return { filename: asString(p.filename, 'filename'), contentType: asString(p.content_type, 'content_type'), content: asString(p.content, 'content') };
+      }),
+    );
+  };
+
+  test('the rendered user-data of every host is the same size for 2 and 500 phones; the phones are in the bundle', () => {
+    for (const role of ROLES) expect({ role, bytes: size(many(), role) }).toEqual({ role, bytes: size(two(), role) });
+    expect(size(two(), 'pbx')).toBeLessThan(14 * 1024);
+    expect(userDataOf(many(), 'pbx').cloudConfigText).toBe(userDataOf(two(), 'pbx').cloudConfigText);
+    const bundle = bundleOf(many(), 'pbx').json;
+    for (const extension of ['2001', '2250', '2500']) expect(bundle).toContain(extension);
+    expect(hostSettings(many(), 'pbx').SIP_USERS.split(' ')).toHaveLength(500);
+    expect(bundle.length).toBeGreaterThan(bundleOf(two(), 'pbx').json.length + 500 * 50);
+  });
+});
+
+describe.each([['staging'], ['production']])('the configuration machinery of %s', (env) => {
+  const s = (): Synthesized => synthEnvironment(env);
+  const configBucket = (): string => asString(bucketsOf(s()).config.block.bucket, 'bucket');
+  const arn = (key?: string): string => `arn:aws:s3:::${configBucket()}${key === undefined ? '' : `/${key}`}`;
+
+  test("each host role may GetObject only its own bundles: no other host's, no listing, no writing a bundle", () => {
+    for (const role of ROLES) {
+      const policy = hostIam(s(), role).effective;
+      for (const other of ROLES) {
+        const key = bundleOf(s(), other).key;
+        expect({ role, other, decision: evaluate(policy, 's3:GetObject', arn(key)) }).toEqual({ role, other, decision: other === role ? 'allow' : 'implicit-deny' });
+        for (const action of ['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectAcl', 's3:GetObjectVersion'])
+          expect({ role, other, action, decision: evaluate(policy, action, arn(key)) }).toEqual({ role, other, action, decision: 'implicit-deny' });
+      }
+      for (const action of ['s3:ListBucket', 's3:ListBucketVersions', 's3:PutBucketPolicy', 's3:DeleteBucket'])
+        expect({ role, action, decision: evaluate(policy, action, arn()) }).toEqual({ role, action, decision: 'implicit-deny' });
+      // A key outside the prefix (a sibling folder whose name starts like it) is not its own.
+      expect(evaluate(policy, 's3:GetObject', arn(`bundles/${role}x/${'0'.repeat(64)}.json`))).toBe('implicit-deny');
+    }
+  });
+
+  test("the apply document's allowedPatterns refuse shell syntax and other keys, and accept the plan's own parameters", () => {
+    const doc = single(resources(s(), 'aws_ssm_document'), 'apply document');
+    expect(doc.block).toMatchObject({ name: `weebeetalk-${env}-apply`, document_type: 'Command', document_format: 'JSON', target_type: '/AWS::EC2::Instance' });
+    const content = JSON.parse(asString(doc.block.content, 'content')) as {
+      parameters: Record<string, { type: string; allowedPattern?: string }>;
+      mainSteps: { action: string; inputs: { runCommand: string[]; timeoutSeconds: string } }[];
+    };
+    expect(Object.keys(content.parameters).sort()).toEqual(['Bucket', 'Key', 'Sha256']);
+    const pattern = (name: string): RegExp => new RegExp(asString(content.parameters[name].allowedPattern, `${name}.allowedPattern`));
+    // Each placeholder is one of the declared parameters, each used once, in the one command (the apply tool).
+    expect(content.mainSteps).toHaveLength(1);
+    expect(content.mainSteps[0].inputs.runCommand).toEqual([`${APPLY_COMMAND} --bucket {{ Bucket }} --key {{ Key }} --sha256 {{ Sha256 }}`]);
+    const hex = 'a'.repeat(64);
+    const hostile = ['x; rm -rf /', '$(id)', '`id`', 'a b', 'a|b', 'a&b', "a'b", 'a"b', 'a\nb', '', '*'];
+    const refused: Record<string, string[]> = {
+      Bucket: [...hostile, `${configBucket()};id`, 'UPPER-case', '-leading-dash', 'x'],
+      Key: [
+        ...hostile,
+        `bundles/chat/${hex}.json; rm -rf /`,
+        `bundles/chat/${hex}.json\n`,
+        `bundles/chat/$(id).json`,
+        `bundles/other/${hex}.json`,
+        `bundles/chat/../pbx/${hex}.json`,
+        `bundles/chat/${hex.slice(1)}.json`,
+        `bundles/chat/${hex.toUpperCase()}.json`,
+        `apply-output/chat/${hex}.json`,
+        `s3://${configBucket()}/bundles/chat/${hex}.json`,
+        `/bundles/chat/${hex}.json`,
+      ],
+      Sha256: [...hostile, `${hex};id`, hex.slice(1), `${hex}0`, hex.toUpperCase(), 'deadbeef'],
+    };
+    for (const [name, values] of Object.entries(refused)) for (const v of values) expect({ name, v, accepted: pattern(name).test(v) }).toEqual({ name, v, accepted: false });
+    for (const role of ROLES) {
+      const params = asObject(bundleOf(s(), role).association.block.parameters, 'parameters');
+      for (const name of ['Bucket', 'Key', 'Sha256']) expect({ role, name, accepted: pattern(name).test(asString(params[name], name)) }).toEqual({ role, name, accepted: true });
+    }
+  });
+
+  test('each association applies exactly its bundle object on its own instance, is replaced with it, and the deploy waits as long as an apply may take', () => {
+    const doc = single(resources(s(), 'aws_ssm_document'), 'apply document');
+    const steps = (JSON.parse(asString(doc.block.content, 'content')) as { mainSteps: { inputs: { timeoutSeconds: string } }[] }).mainSteps;
+    const applyTakes = steps.reduce((sum, step) => sum + Number(step.inputs.timeoutSeconds), 0);
+    expect(applyTakes).toBe(APPLY_TIMEOUT_SECONDS);
+    for (const role of ROLES) {
+      const b = bundleOf(s(), role);
+      const a = b.association.block;
+      const params = asObject(a.parameters, 'parameters');
+      expect(params).toEqual({
+        Bucket: configBucket(),
+        Key: asString(b.object.block.key, 'key'),
+        Sha256: createHash('sha256')
+          .update(fromTerraformLiteral(asString(b.object.block.content, 'content')))
+          .digest('hex'),
+      });
+      expect(params.Key).toBe(`bundles/${role}/${String(params.Sha256)}.json`);
+      expect(b.object.block.bucket).toBe(bucketsOf(s()).config.ref('bucket'));
+      expect(a.name).toBe(doc.ref('name'));
+      const instance = single(resources(s(), 'aws_instance'), `${role} instance`, (i) => isObject(i.block.tags) && i.block.tags.Name === `weebeetalk-${env}-${role}`);
+      expect(a.targets).toEqual([{ key: 'InstanceIds', values: [instance.ref('id')] }]);
+      // The provider waits for success only when it creates an association: a new bundle must replace it.
+      expect(asObject(a.lifecycle, 'lifecycle').replace_triggered_by).toEqual([b.object.address]);
+      expect(a.depends_on).toEqual(expect.arrayContaining([b.object.address, b.pointer.address]));
+      // `cdktf deploy` waits at least as long as one apply may run before SSM stops it, and fails when it fails.
+      expect(Number(a.wait_for_success_timeout_seconds)).toBeGreaterThanOrEqual(applyTakes);
+      expect([a.max_errors, a.max_concurrency]).toEqual(['0', '1']);
+      // Its output goes where the host's role may put it (iam.test.ts checks the grant).
+      expect(a.output_location).toEqual({ s3_bucket_name: configBucket(), s3_key_prefix: `apply-output/${role}`, s3_region: s().config.aws.region });
+      // The apply tool it runs is installed by the user-data, executable, at the document's path; it gives up
+      // waiting for the bootstrap's lock before SSM's timeout stops it (a clear error instead of a killed apply).
+      const tool = hostFiles(s(), role).get(APPLY_COMMAND);
+      expect([tool?.source, tool?.mode]).toEqual(['user-data', '0755']);
+      const lockWait = /flock -w (\d+)/.exec(tool?.content ?? '');
+      expect(lockWait).not.toBeNull();
+      expect(Number(lockWait?.[1])).toBeLessThan(applyTakes);
+      // The pointer the first boot reads is one the tool's --current accepts, naming the same object.
+      const accepts = /\[\[ "\$location" =~ (\S+) \]\]/.exec(tool?.content ?? '');
+      expect(accepts).not.toBeNull();
+      expect(new RegExp(accepts?.[1] ?? '$^').exec(String(b.pointer.block.value))?.slice(1)).toEqual([configBucket(), b.key, b.sha256]);
+    }
+  });
+
+  test(env === 'production' ? 'the config bucket refuses destruction (prevent_destroy, no force_destroy)' : 'the config bucket goes with `cdktf destroy` (force_destroy, no prevent_destroy)', () => {
+    const bucket = bucketsOf(s()).config;
+    const production = s().config.tier === 'production';
+    expect({ prevent_destroy: preventsDestroy(bucket.block), force_destroy: bucket.block.force_destroy }).toEqual({ prevent_destroy: production, force_destroy: !production });
+    // Every bundle object is in that bucket.
+    for (const o of resources(s(), 'aws_s3_object')) expect(o.block.bucket).toBe(bucket.ref('bucket'));
+  });
+});
