@@ -87,7 +87,35 @@ describe('npm run audit on the shipped environments', () => {
     const rows = report.environments[0].groups.flatMap((g) => g.rows.map((r) => ({ host: g.host, ...r })));
     expect(rows.every((r) => !r.peer.includes('${') && r.verdict === 'ok')).toBe(true);
     expect(rows.filter((r) => r.host === 'pbx').map((r) => r.peer)).toEqual(expect.arrayContaining(['192.0.2.0/28 (trunk)', '192.0.2.0/24 (trunk-media)', 'meet host']));
-    expect(report.policy).toHaveLength(12);
+    // WBT-CONFIG-SECRET (f5f1300) is the thirteenth: the bundles are scanned like user-data.
+    expect(report.policy).toHaveLength(13);
+    expect(report.policy.map((p) => p.id)).toContain('WBT-CONFIG-SECRET');
+  });
+
+  test('the resource checks cover all four buckets (the configuration bucket too) and every bundle, and every check is ok', () => {
+    for (const env of ['staging', 'production']) {
+      const run = runAudit(['--out', out, '--format', 'json', '--env', env]);
+      expect(run.code).toBe(0);
+      const report = JSON.parse(run.stdout) as { environments: { checks: { rule: string; subject: string; verdict: string; detail: string }[] }[] };
+      const checks = report.environments[0].checks;
+      expect(checks.every((c) => c.verdict === 'ok')).toBe(true);
+      const buckets = (rule: string): string[] =>
+        checks
+          .filter((c) => c.rule === rule)
+          .map((c) => c.subject)
+          .sort();
+      const all = ['backups-bucket/bucket', 'config-bucket/bucket', 'recordings-bucket/bucket', 'uploads-bucket/bucket'];
+      expect(buckets('WBT-S3-PAB')).toEqual(all);
+      expect(buckets('WBT-S3-TLS')).toEqual(all);
+      expect(checks.find((c) => c.rule === 'WBT-S3-TLS' && c.subject === 'config-bucket/bucket')?.detail).toMatch(
+        new RegExp(`^weebeetalk-${env}-config-[0-9a-f]{10}: denies aws:SecureTransport = false$`),
+      );
+      // The bundles are S3 objects in Terraform's state: each is scanned for secrets like user-data is.
+      expect(buckets('WBT-CONFIG-SECRET')).toEqual(['chat-configuration/bundle', 'meet-configuration/bundle', 'pbx-configuration/bundle']);
+      expect(buckets('WBT-EC2-USERDATA')).toEqual(['chat-host/user-data/cloudinit', 'meet-host/user-data/cloudinit', 'pbx-host/user-data/cloudinit']);
+      // Three hosts: IMDS, root encryption, user-data and bundle each; three data volumes; 2 checks of 4 buckets; 3 described groups.
+      expect(checks).toHaveLength(3 * 4 + 3 + 2 * 4 + 3);
+    }
   });
 
   test('without --out it synthesizes main.ts in-process (and leaves the environment as it found it)', () => {

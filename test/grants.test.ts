@@ -1,9 +1,13 @@
 /** The constructs' grant methods on a bare stack: each adds its statements to the role, in call order, and the host waits for what it was granted. */
 import { App, TerraformStack, Testing } from 'cdktf';
+import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
+import { ApplyDocument } from '../constructs/apply-document';
 import { Dns } from '../constructs/dns';
+import { HostConfiguration } from '../constructs/host-configuration';
 import { HostRole } from '../constructs/host-role';
 import { PrivateBucket } from '../constructs/private-bucket';
 import { Secrets } from '../constructs/secrets';
+import { hostBundle } from '../userdata/bundle';
 
 type Statement = { sid?: string; actions?: string[]; resources?: string[]; condition?: { test: string; variable: string; values: string[] }[] };
 
@@ -38,6 +42,39 @@ describe('grant methods', () => {
       { sid: 'RecordingsBucketWrite', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: ['arn:aws:s3:::b-rec/*'] },
       { sid: 'BackupsWrite', actions: ['s3:PutObject', 's3:GetObject'], resources: ['arn:aws:s3:::b-bak/chat/*'] },
     ]);
+  });
+
+  it('PrivateBucket.grantRead: GetObject under the prefix only (no list, no write), and the host waits for what it reads', () => {
+    const { stack, role } = bare();
+    const bucket = new PrivateBucket(stack, 'config-bucket', { bucketName: 'b-cfg', noncurrentVersionDays: 1, partition: 'aws-cn', sidPrefix: 'Config' });
+    const object = new S3Object(stack, 'bundle', { bucket: 'b-cfg', key: 'bundles/pbx/x.json', content: '{}' });
+    bucket.grantRead(role, 'bundles/pbx/', [object]);
+    expect(granted(stack)).toEqual([{ sid: 'ConfigRead', actions: ['s3:GetObject'], resources: ['arn:aws-cn:s3:::b-cfg/bundles/pbx/*'] }]);
+    expect(role.prerequisites).toEqual([role.policy, object]);
+  });
+
+  it("PrivateBucket.grantCommandOutput: what the SSM agent needs to store a command's output under a prefix, nothing to read", () => {
+    const { stack, role } = bare();
+    new PrivateBucket(stack, 'config-bucket', { bucketName: 'b-cfg', noncurrentVersionDays: 1, sidPrefix: 'Config' }).grantCommandOutput(role, 'apply-output/meet/');
+    expect(granted(stack)).toEqual([
+      { sid: 'ConfigCommandOutput', actions: ['s3:PutObject', 's3:PutObjectAcl'], resources: ['arn:aws:s3:::b-cfg/apply-output/meet/*'] },
+      { sid: 'ConfigEncryption', actions: ['s3:GetEncryptionConfiguration'], resources: ['arn:aws:s3:::b-cfg'] },
+    ]);
+  });
+
+  it("HostConfiguration.grantApply: its own role's bundles and apply output, and the host waits for its bundle and the pointer to it", () => {
+    const { stack, role } = bare();
+    const bucket = new PrivateBucket(stack, 'config-bucket', { bucketName: 'b-cfg', noncurrentVersionDays: 1, sidPrefix: 'Config' });
+    const document = new ApplyDocument(stack, 'apply-document', { name: 'w-apply' });
+    const bundle = hostBundle('e', 'chat', { env: { A: 1 }, hook: 'rocketchat', files: [] });
+    const configuration = new HostConfiguration(stack, 'chat-configuration', { name: 'w-chat', role: 'chat', region: 'r-1', bundle, bucket, parameterName: '/w/chat/bundle', document });
+    configuration.grantApply(role);
+    expect(granted(stack)).toEqual([
+      { sid: 'ConfigRead', actions: ['s3:GetObject'], resources: ['arn:aws:s3:::b-cfg/bundles/chat/*'] },
+      { sid: 'ConfigCommandOutput', actions: ['s3:PutObject', 's3:PutObjectAcl'], resources: ['arn:aws:s3:::b-cfg/apply-output/chat/*'] },
+      { sid: 'ConfigEncryption', actions: ['s3:GetEncryptionConfiguration'], resources: ['arn:aws:s3:::b-cfg'] },
+    ]);
+    expect(role.prerequisites).toEqual([role.policy, configuration.object, configuration.pointer]);
   });
 
   it('a second grant with the same Sid is refused at synth (IAM refuses a policy with duplicate Sids)', () => {

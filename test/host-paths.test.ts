@@ -1,13 +1,16 @@
 /**
- * One source for host paths: every path the bootstrap scripts use comes from the settings file the TypeScript
- * writes (host.env, from userdata/paths.ts). The fixed points a script needs before it has any setting: lib.sh's
- * own location (every script sources it), host.env's folder in lib.sh, and host.env itself in bootstrap.sh.
+ * One source for host paths: every path the scripts use comes from the settings files the TypeScript writes
+ * (host.env in user-data, config.env in the bundle; both from userdata/paths.ts). The fixed points a script needs
+ * before it has any setting: lib.sh's and config-lib.sh's own locations (the scripts source them), host.env's
+ * folder in lib.sh, and host.env itself in bootstrap.sh.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { scriptFiles } from '../userdata/script-files';
-import { HOST_ENV_FILE, LIB_SH } from '../userdata/paths';
-import { shippedNames, synthEnvironment } from './support/synth';
+import { ROLES } from '../config/schema';
+import { CONFIG_LIB_SH, HOST_ENV_FILE, LIB_SH } from '../userdata/paths';
+import { hostFiles, hostSettings } from './support/host-files';
+import { shippedNames, synthEnvironment, type Synthesized } from './support/synth';
 
 const HOST_PATH = /\/(?:etc|opt|srv|usr\/local\/lib|usr\/local\/sbin|var\/(?:lib|log|cache))\/weebeetalk[\w./-]*/g;
 
@@ -16,7 +19,9 @@ const FIXED: Record<string, RegExp[]> = {
   'lib.sh': [/^WBT_ETC=\/etc\/weebeetalk$/],
   'bootstrap.sh': [new RegExp(`^\\. ${HOST_ENV_FILE.replace(/\//g, '\\/')}$`)],
 };
-const SOURCES_LIB = new RegExp(`^\\. ${LIB_SH.replace(/\//g, '\\/')}$`);
+const escape = (path: string): string => path.replace(/[/.]/g, '\\$&');
+/** Sourcing a library: at its installed path, or beside the script (asterisk-auth.sh, which the tests also run from the repository). */
+const SOURCES_LIB = new RegExp(`^\\. (?:${escape(LIB_SH)}|${escape(CONFIG_LIB_SH)}|"\\$\\(dirname "\\$\\{BASH_SOURCE\\[0\\]\\}"\\)/(?:lib|config-lib)\\.sh")$`);
 
 /** Lines of a script that run (not comments, not the fixed points), with their numbers. */
 function codeLines(file: string): { line: string; n: number }[] {
@@ -27,11 +32,16 @@ function codeLines(file: string): { line: string; n: number }[] {
     .filter(({ line }) => !line.trimStart().startsWith('#') && !SOURCES_LIB.test(line) && !(FIXED[name] ?? []).some((re) => re.test(line)));
 }
 
-/** The host.env paths in a synthesized plan (every host's): name to value. */
-function envOf(plan: string): Map<string, string> {
+/** The paths in host.env and config.env of every host of a synthesized plan: name to value. */
+function envOf(s: Synthesized): Map<string, string> {
   const vars = new Map<string, string>();
-  for (const m of plan.matchAll(/\b([A-Z][A-Z0-9_]*)=\\?"(\/[^"\\]*)\\?"/g)) vars.set(m[1], m[2]);
+  for (const role of ROLES) for (const [name, value] of Object.entries(hostSettings(s, role))) if (value.startsWith('/')) vars.set(name, value);
   return vars;
+}
+
+/** Everything a host of the plan is given, as text: its files' paths and contents (user-data and bundle). */
+function hostText(s: Synthesized): string {
+  return ROLES.flatMap((role) => [...hostFiles(s, role).values()].flatMap((f) => [f.path, f.content])).join('\n');
 }
 
 /**
@@ -61,8 +71,11 @@ describe('host paths', () => {
   });
 
   it('no script composes a path the TypeScript types (`${VAR}/literal`)', () => {
-    const plans = shippedNames().map((env) => synthEnvironment(env).text);
-    const envs = plans.map(envOf);
+    const synths = shippedNames().map((env) => synthEnvironment(env));
+    const plans = synths.map((synth) => `${synth.text}\n${hostText(synth)}`);
+    const envs = synths.map(envOf);
+    // Both files contribute: host.env's (WBT_LIB) and config.env's (WBT_RC_ETC) paths.
+    for (const vars of envs) expect([vars.has('WBT_LIB'), vars.has('WBT_RC_ETC'), vars.has('WBT_ASTERISK_CONF')]).toEqual([true, true, true]);
     const typed: string[] = [];
     for (const file of scriptFiles()) {
       const alias = new Map<string, string>();
@@ -98,11 +111,34 @@ describe('host paths', () => {
     expect(typed).toEqual([]);
   });
 
-  it.each(shippedNames())('%s: every WBT_ setting a script reads is in host.env (lib.sh sets WBT_ETC itself)', (env) => {
-    const plan = synthEnvironment(env).text;
-    const read = new Set(scriptFiles().flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\bWBT_[A-Z_]+/g)].map((m) => m[0])));
-    read.delete('WBT_ETC');
-    expect(read.size).toBeGreaterThan(10);
-    expect([...read].filter((name) => !plan.includes(`${name}=`))).toEqual([]);
+  it.each(shippedNames())("%s: every WBT_ setting a host's scripts read is in its host.env or config.env (lib.sh sets WBT_ETC itself)", (env) => {
+    const s = synthEnvironment(env);
+    const scripts = new Map(scriptFiles().map((f) => [readFileSync(f, 'utf8'), basename(f)]));
+    // Set for one run by the script that starts another, not settings: the apply tool for the hook, configure.sh for the tool.
+    const PASSED = { WBT_CHANGED: 'apply.sh', WBT_FIRST_APPLY: 'apply.sh', WBT_APPLY_LOCKED: 'configure.sh' };
+    for (const [name, by] of Object.entries(PASSED))
+      expect([
+        name,
+        new RegExp(`\\b${name}=`).test(
+          readFileSync(
+            scriptFiles().find((f) => basename(f) === by)!,
+            'utf8',
+          ),
+        ),
+      ]).toEqual([name, true]);
+    let checked = 0;
+    for (const role of ROLES) {
+      const settings = hostSettings(s, role);
+      // Each host's own scripts against its own settings: a setting only another role has is missing here.
+      const missing: string[] = [];
+      for (const f of hostFiles(s, role).values()) {
+        const script = scripts.get(f.content);
+        if (script === undefined) continue;
+        checked += 1;
+        for (const m of f.content.matchAll(/\bWBT_[A-Z_]+/g)) if (m[0] !== 'WBT_ETC' && !(m[0] in PASSED) && !(m[0] in settings)) missing.push(`${script}: ${m[0]}`);
+      }
+      expect({ role, missing: [...new Set(missing)] }).toEqual({ role, missing: [] });
+    }
+    expect(checked).toBeGreaterThan(20);
   });
 });

@@ -13,6 +13,24 @@ import { SHIPPED_AND_TUNED as ENVS } from './support/variants';
 const paramArn = (s: Synthesized, path: string): string => `arn:aws:ssm:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:parameter${path}`;
 const SSM_READS = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'];
 
+/** A statement with its lists sorted, for comparing statements whatever their order. */
+const normalize = (st: Statement) => ({
+  effect: st.effect,
+  actions: [...st.actions].sort(),
+  resources: [...st.resources].sort(),
+  conditions: st.conditions.map((c): Record<string, unknown> => ({ ...c, values: asStrings(c.values, 'values').slice().sort() })).sort((a, b) => String(a.variable).localeCompare(String(b.variable))),
+});
+
+/**
+ * What each host may do in the configuration bucket, hand-written from the design: read its own bundles; let the
+ * SSM agent store its own apply output (PutObject with the bucket-owner ACL, after reading the bucket's encryption).
+ */
+function configStatements(s: Synthesized, role: Role): Statement[] {
+  const bucket = `arn:aws:s3:::${asString(bucketsOf(s).config.block.bucket, 'bucket')}`;
+  const st = (actions: string[], res: string): Statement => ({ effect: 'Allow', actions, notActions: [], resources: [res], notResources: [], conditions: [] });
+  return [st(['s3:GetObject'], `${bucket}/bundles/${role}/*`), st(['s3:PutObject', 's3:PutObjectAcl'], `${bucket}/apply-output/${role}/*`), st(['s3:GetEncryptionConfiguration'], bucket)];
+}
+
 describe.each(ENVS)('IAM of %s', (_label, synth) => {
   test('each instance uses its own role, assumable by EC2 only, with Session Manager', () => {
     const s = synth();
@@ -79,7 +97,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     expect(readable).toEqual({ chat: [], meet: [], pbx: [] });
   });
 
-  test('S3: chat gets uploads and its backups, meet gets recordings only with Jibri, pbx gets no bucket', () => {
+  test('S3: chat gets uploads and its backups, meet gets recordings only with Jibri, pbx no data bucket; each its own bundles and apply output', () => {
     const s = synth();
     const buckets = bucketsOf(s);
     // Grants name buckets by their (synth-time) names, not by reference: see PUBLIC_IP in userdata/context.ts.
@@ -99,27 +117,45 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       hostIam(s, role)
         .inline.filter((st) => st.actions.some((a) => a.startsWith('s3:')))
         .flatMap((st) => [...st.resources]);
-    for (const r of s3Resources('chat')) expect(r.startsWith(arn('uploads')) || r.startsWith(obj('backups', 'chat/'))).toBe(true);
-    for (const r of s3Resources('meet')) expect(r).toBe(obj('recordings', '*'));
-    if (!s.config.jitsi.jibri) expect(s3Resources('meet')).toEqual([]);
-    expect(s3Resources('pbx')).toEqual([]);
+    const config = (role: Role): string[] => configStatements(s, role).flatMap((st) => [...st.resources]);
+    for (const r of s3Resources('chat')) expect(r.startsWith(arn('uploads')) || r.startsWith(obj('backups', 'chat/')) || config('chat').includes(r)).toBe(true);
+    for (const r of s3Resources('meet')) expect([obj('recordings', '*'), ...config('meet')]).toContain(r);
+    if (!s.config.jitsi.jibri) expect(s3Resources('meet').sort()).toEqual(config('meet').sort());
+    expect(s3Resources('pbx').sort()).toEqual(config('pbx').sort());
+    // The configuration bucket: exactly these statements per host (reading its own bundles; the SSM agent storing
+    // its own apply output), nothing else in that bucket.
+    for (const role of ROLES) {
+      const inConfig = hostIam(s, role)
+        .inline.filter((st) => st.resources.some((r) => r.startsWith(arn('config'))))
+        .map(normalize);
+      expect({ role, statements: inConfig }).toEqual({ role, statements: configStatements(s, role).map(normalize) });
+    }
+    for (const role of ROLES) {
+      for (const other of ROLES) {
+        const mine = other === role;
+        expect({ role, other, read: can(role, 's3:GetObject', obj('config', `bundles/${other}/${'0'.repeat(64)}.json`)) }).toEqual({ role, other, read: mine });
+        expect({ role, other, output: can(role, 's3:PutObject', obj('config', `apply-output/${other}/cmd/i-1/stdout`)) }).toEqual({ role, other, output: mine });
+        // No host reads apply output (another host's may hold what its hook logged), nor writes or deletes a bundle.
+        expect(can(role, 's3:GetObject', obj('config', `apply-output/${other}/cmd/i-1/stdout`))).toBe(false);
+        for (const action of ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectAcl'])
+          expect({ role, action, bundle: can(role, action, obj('config', `bundles/${other}/x.json`)) }).toEqual({ role, action, bundle: false });
+      }
+      for (const action of ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetObjectVersion', 's3:PutBucketPolicy'])
+        expect({ role, action, can: can(role, action, arn('config')) || can(role, action, obj('config', `bundles/${role}/x`)) }).toEqual({ role, action, can: false });
+    }
     for (const role of ROLES) for (const p of PURPOSES) expect(can(role, 's3:DeleteBucket', arn(p))).toBe(false);
   });
 
   test("pbx may only answer ACME DNS challenges for its own name in the environment's zone", () => {
     const s = synth();
-    const normalize = (st: Statement) => ({
-      effect: st.effect,
-      actions: [...st.actions].sort(),
-      resources: [...st.resources].sort(),
-      conditions: st.conditions
-        .map((c): Record<string, unknown> => ({ ...c, values: asStrings(c.values, 'values').slice().sort() }))
-        .sort((a, b) => String(a.variable).localeCompare(String(b.variable))),
-    });
-    // Everything but the SSM statements (own path, the SSM agent) every host has.
-    const route53 = hostIam(s, 'pbx')
+    // Everything but the SSM statements (own path, the SSM agent) and the configuration bucket's (asserted
+    // exactly in the S3 test) that every host has.
+    const own = configStatements(s, 'pbx').map((st) => JSON.stringify(normalize(st)));
+    const rest = hostIam(s, 'pbx')
       .inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a)))
       .map(normalize);
+    const route53 = rest.filter((st) => !own.includes(JSON.stringify(st)));
+    expect(rest.length - route53.length).toBe(own.length);
     expect(route53).toEqual([
       {
         effect: 'Allow',

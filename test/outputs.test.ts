@@ -25,6 +25,18 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
       expect(value(`${role}_ssm_session`)).toBe(`aws ssm start-session --region ${s.config.aws.region} --target ${instance.ref('id')}`);
     }
     for (const p of PURPOSES) expect(value(`${p}_bucket`)).toBe(buckets[p].ref('bucket'));
+    expect(value('config_bucket')).toBe(buckets.config.ref('bucket'));
+    // Exactly these outputs: a new one is a decision (and must not carry a secret, test/secrets.test.ts).
+    expect(Object.keys(out).sort()).toEqual(
+      [
+        'chat_url',
+        'meet_url',
+        ...ROLES.flatMap((r) => [`${r}_fqdn`, `${r}_public_ip`, `${r}_ssm_session`]),
+        ...PURPOSES.map((p) => `${p}_bucket`),
+        'ssm_parameter_prefix',
+        ...(s.config.dns.zone === 'create' ? ['name_servers'] : []),
+      ].sort(),
+    );
   });
 });
 
@@ -33,13 +45,18 @@ test('staging names are hand-checked: the suite reads the right things', () => {
   expect(fqdnOf(s.config, 'chat')).toBe('chat.staging.weebeetalk.example');
   expect(expectedParameters(s)).toEqual([
     '/weebeetalk/staging/chat/admin-password',
+    '/weebeetalk/staging/chat/bundle',
+    '/weebeetalk/staging/meet/bundle',
     '/weebeetalk/staging/meet/jigasi-sip-password',
     '/weebeetalk/staging/meet/jwt-app-id',
     '/weebeetalk/staging/meet/jwt-app-secret',
+    '/weebeetalk/staging/pbx/bundle',
     '/weebeetalk/staging/pbx/jigasi-sip-password',
     '/weebeetalk/staging/pbx/sip-users/1001',
     '/weebeetalk/staging/pbx/sip-users/1002',
   ]);
+  expect(asObject(s.json.output?.config_bucket, 'config_bucket').value).toBe(bucketsOf(s).config.ref('bucket'));
+  expect(bucketsOf(s).config.block.bucket).toMatch(/^weebeetalk-staging-config-[0-9a-f]{10}$/);
   expect(asObject(s.json.output?.meet_url, 'meet_url').value).toBe('https://meet.staging.weebeetalk.example');
   expect(asObject(tuned().json.output?.meet_url, 'meet_url').value).toBe('https://meet.staging.weebeetalk.example:8443');
   expect(allResources(s).length).toBeGreaterThan(50);

@@ -1,10 +1,14 @@
 /**
  * Secrets of the synthesized plans: they exist only in SSM (SecureString, valued by reference to a generated
- * password, kept once written), under each role's own path, and never in outputs, tags or user-data.
+ * password, kept once written), under each role's own path, and never in outputs, tags, user-data or a
+ * configuration bundle (the bundle is an S3 object's content: it is in Terraform's state and in the bucket).
  */
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { parse } from 'yaml';
-import { expectedParameters } from './support/parts';
+import { ROLES } from '../config/schema';
+import { secretsIn } from '../constructs/audit/checks';
+import { bundleOf, hostFiles } from './support/host-files';
+import { bucketsOf, bundlePointers, expectedParameters } from './support/parts';
 import { asArray, asObject, asString, asStrings, dataSources, isObject, resources, single } from './support/synth';
 import { SHIPPED_AND_TUNED as ENVS } from './support/variants';
 import './support/matchers';
@@ -32,6 +36,15 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
       const name = asString(p.block.name, 'name');
       const relative = name.replace(`/weebeetalk/${s.config.name}/`, '');
       expect(p.block.insecure_value).toBeUndefined();
+      if (bundlePointers(s).includes(name)) {
+        // Not a secret: where the host's current bundle is. Updated with every deploy (never ignore_changes:
+        // a host replaced later must boot from the current bundle, not the first one).
+        const role = relative.split('/')[0] as (typeof ROLES)[number];
+        expect(p.block).toMatchObject({ type: 'String', value: `s3://${asString(bucketsOf(s).config.block.bucket, 'bucket')}/${bundleOf(s, role).key}` });
+        expect(bundleOf(s, role).pointer.address).toBe(p.address);
+        expect(p.block.lifecycle === undefined || !JSON.stringify(p.block.lifecycle).includes('value')).toBe(true);
+        continue;
+      }
       if (PUBLIC_PARAMETERS.includes(relative)) {
         expect(p.block).toMatchObject({ type: 'String', value: `weebeetalk-${s.config.name}` });
         continue;
@@ -104,5 +117,45 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
       }
     }
     expect(offending).toEqual([]);
+  });
+
+  test('no configuration bundle carries a secret value: secrets appear in bundles by SSM name only', () => {
+    const s = synth();
+    const secretName = /pass(word|wd)?|secret|token|private[_-]?key|credential/i;
+    const literalSecret = /^["']?[A-Za-z0-9+=_-]{8,}["']?$/;
+    const offending: string[] = [];
+    let bundleFiles = 0;
+    for (const role of ROLES) {
+      const bundle = bundleOf(s, role);
+      // The object's content is all the bundle there is: what hostFiles reads is what S3 and the state hold.
+      expect(bundle.sha256).toBe(/([0-9a-f]{64})\.json$/.exec(bundle.key)?.[1]);
+      expect(bundle.json).not.toMatch(/aws_ssm_parameter|secretsmanager_random_password|random_password/);
+      // Terraform interpolates nothing into it (every ${ of the scripts is escaped as $${): no value reaches it at apply.
+      expect(asString(bundle.object.block.content, 'content')).not.toMatch(/(?<!\$)\$\{/);
+      for (const f of hostFiles(s, role).values()) {
+        if (f.source === 'bundle') bundleFiles += 1;
+        // The audit's detector for user-data (constructs/audit/checks.ts secretsIn), on every file of the host.
+        for (const problem of secretsIn(f.content)) offending.push(`${role}:${f.path}: ${problem}`);
+        for (const line of f.content.split('\n')) {
+          const m = /^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+          if (m && secretName.test(m[1]) && literalSecret.test(m[2])) offending.push(`${role}:${f.path}: ${line.trim()}`);
+        }
+      }
+    }
+    expect(bundleFiles).toBeGreaterThan(20);
+    expect(offending).toEqual([]);
+    // The detector is not vacuous: a literal password in a settings file is found.
+    expect(secretsIn('RC_ADMIN_PASS="Zq8xLr2mVt9wKp4s"')).not.toEqual([]);
+  });
+
+  test('every secret a host reads is named in its bundle or scripts by a path under its own SSM prefix', () => {
+    const s = synth();
+    for (const role of ROLES) {
+      const text = [...hostFiles(s, role).values()].map((f) => f.content).join('\n');
+      // Another host's or environment's path never appears: a host asks only for its own (ssm_secret NAME).
+      const foreign = [...text.matchAll(/\/weebeetalk\/[a-z0-9-]+\/(?:chat|meet|pbx)\/[a-z0-9/-]+/g)].map((m) => m[0]).filter((p) => !p.startsWith(`/weebeetalk/${s.config.name}/${role}/`));
+      expect({ role, foreign }).toEqual({ role, foreign: [] });
+      expect(text).toContain(`/weebeetalk/${s.config.name}/${role}/bundle`);
+    }
   });
 });

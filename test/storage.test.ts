@@ -1,7 +1,7 @@
 /**
  * Storage of the synthesized plans: private buckets (public access blocked, owner-enforced, encrypted,
- * versioned, TLS only) with their lifecycle rules, stable valid bucket names, and the daily DLM snapshots of the
- * data volumes.
+ * versioned, TLS only) with their lifecycle rules, stable valid bucket names, the configuration bundles as the
+ * only objects Terraform writes, and the daily DLM snapshots of the data volumes.
  */
 import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls';
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
@@ -75,11 +75,12 @@ describe.each(ENVS)('buckets of %s', (_label, synth) => {
     }
   });
 
-  test('lifecycle: recordings and backups expire after their configured days, uploads never; old versions and stale multipart uploads go', () => {
+  test('lifecycle: recordings and backups expire after their configured days, uploads and bundles never; old versions and stale multipart uploads go', () => {
     const s = synth();
     const { storage } = s.config;
     const buckets = bucketsOf(s);
-    const expected: Record<Purpose, number | undefined> = { recordings: storage.recordingsRetentionDays, uploads: undefined, backups: storage.backupRetentionDays };
+    // Bundles never expire: a host replaced months after its last change boots from the current one.
+    const expected: Record<Purpose, number | undefined> = { recordings: storage.recordingsRetentionDays, uploads: undefined, backups: storage.backupRetentionDays, config: undefined };
     for (const purpose of PURPOSES) {
       const rules = lifecycleRules(s, buckets[purpose]);
       for (const r of rules) expect(r.block.status).toBe('Enabled');
@@ -99,6 +100,24 @@ describe.each(ENVS)('buckets of %s', (_label, synth) => {
   });
 });
 
+describe.each(ENVS)('objects of %s', (_label, synth) => {
+  test("Terraform writes only the hosts' bundles, each in the config bucket under bundles/<its role>/, named by its sha256", () => {
+    const s = synth();
+    const config = bucketsOf(s).config;
+    const objects = resources(s, 'aws_s3_object');
+    expect(objects).toHaveLength(3);
+    const keys = objects.map((o) => {
+      expect(o.block.bucket).toBe(config.ref('bucket'));
+      expect(o.block.content_type).toBe('application/json');
+      expect(o.block.checksum_algorithm).toBe('SHA256');
+      // No ACL, no object lock, nothing public: the bucket's settings are the object's.
+      for (const attr of ['acl', 'object_lock_mode', 'object_lock_legal_hold_status', 'website_redirect', 'source']) expect({ attr, value: o.block[attr] }).toEqual({ attr, value: undefined });
+      return asString(o.block.key, 'key');
+    });
+    expect(keys.map((k) => k.replace(/[0-9a-f]{64}/, '<sha256>')).sort()).toEqual(['bundles/chat/<sha256>.json', 'bundles/meet/<sha256>.json', 'bundles/pbx/<sha256>.json']);
+  });
+});
+
 describe('bucket names', () => {
   test('follow weebeetalk-<env>-<purpose>-<hash>, valid S3 names, unique across environments', () => {
     const names: string[] = [];
@@ -112,7 +131,8 @@ describe('bucket names', () => {
         names.push(name);
       }
     }
-    expect(new Set(names).size).toBe(6);
+    expect(names).toHaveLength(8);
+    expect(new Set(names).size).toBe(8);
   });
 
   test('are stable: settings other than the environment and domain do not change them', () => {

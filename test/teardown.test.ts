@@ -48,6 +48,23 @@ const DESTROY_CHECKS: Record<string, Check> = {
   ],
   aws_route53_zone: (r) =>
     r.block.force_destroy !== true ? ['a zone holding records Terraform does not manage (the pbx host writes _acme-challenge TXT records) refuses deletion without force_destroy'] : [],
+  // A bundle: destroy deletes it (every version); what Terraform does not track in its bucket (State Manager's
+  // apply output, earlier bundles' old versions) goes only with a force_destroy bucket.
+  aws_s3_object: (r, s) => {
+    const bucket = resources(s, 'aws_s3_bucket').find((b) => r.block.bucket === b.ref('bucket') || r.block.bucket === b.ref('id'));
+    return [
+      ...(bucket === undefined
+        ? ['its bucket is not one of the plan']
+        : bucket.block.force_destroy !== true
+          ? [`its bucket ${bucket.address} is not force_destroy: the apply output Terraform does not track keeps it from being deleted`]
+          : []),
+      ...(r.block.object_lock_mode !== undefined || r.block.object_lock_legal_hold_status === 'ON' ? ['object lock keeps it past destroy'] : []),
+    ];
+  },
+  // Deleted before the document it runs (it references it), so SSM never holds a document with associations.
+  aws_ssm_association: (r, s) => (resources(s, 'aws_ssm_document').some((d) => r.block.name === d.ref('name')) ? [] : ['it does not reference its document: Terraform may delete the document first']),
+  // A document shared with other accounts may be copied or associated there, out of this stack's reach.
+  aws_ssm_document: (r) => (r.block.permissions !== undefined ? ['shared with other accounts (permissions)'] : []),
   aws_dlm_lifecycle_policy: (_r, s) =>
     hasDestroyCleanup(s, 'weebeetalk:snapshot')
       ? []
@@ -88,6 +105,9 @@ const PLAIN_DESTROY = [
 /** Actions that create AWS resources Terraform does not know about, so that destroy would leave them. */
 const CREATES_UNTRACKED = [
   'ssm:PutParameter',
+  'ssm:CreateAssociation',
+  'ssm:CreateDocument',
+  'ssm:SendCommand',
   's3:CreateBucket',
   'ec2:RunInstances',
   'ec2:CreateVolume',
@@ -136,11 +156,25 @@ describe('cdktf destroy staging', () => {
 
   test('the buckets are force_destroy, volumes take no final snapshot, instances have no termination protection', () => {
     const s = staging();
-    expect(resources(s, 'aws_s3_bucket').map((b) => b.block.force_destroy)).toEqual([true, true, true]);
+    expect(resources(s, 'aws_s3_bucket').map((b) => b.block.force_destroy)).toEqual([true, true, true, true]);
     expect(resources(s, 'aws_ebs_volume').map((v) => v.block.final_snapshot === true)).toEqual([false, false, false]);
     expect(resources(s, 'aws_instance').map((i) => i.block.disable_api_termination === true)).toEqual([false, false, false]);
     expect(s.text).not.toHaveResourceWithProperties(EbsVolume, { final_snapshot: true });
     expect(s.text).not.toHaveResourceWithProperties(Instance, { disable_api_termination: true });
+  });
+
+  test('the configuration goes with it: bundles in a force_destroy bucket, associations before their document, the pointers', () => {
+    const s = staging();
+    const objects = resources(s, 'aws_s3_object');
+    const associations = resources(s, 'aws_ssm_association');
+    const documents = resources(s, 'aws_ssm_document');
+    expect([objects.length, associations.length, documents.length]).toEqual([3, 3, 1]);
+    for (const r of [...objects, ...associations, ...documents]) expect({ address: r.address, problems: DESTROY_CHECKS[r.type](r, s) }).toEqual({ address: r.address, problems: [] });
+    expect(resources(s, 'aws_ssm_parameter').filter((p) => String(p.block.name).endsWith('/bundle'))).toHaveLength(3);
+    // The checks find what they guard against.
+    const kept: Item = { ...objects[0], block: { ...objects[0].block, bucket: 'elsewhere' } };
+    expect(DESTROY_CHECKS.aws_s3_object(kept, s)).toEqual(['its bucket is not one of the plan']);
+    expect(DESTROY_CHECKS.aws_ssm_association({ ...associations[0], block: { ...associations[0].block, name: 'weebeetalk-staging-apply' } }, s)).toHaveLength(1);
   });
 
   test('with its own zone, the zone does not block destroy either', () => {
@@ -182,10 +216,30 @@ function unprotected(s: Synthesized): string[] {
 describe('production refuses accidental destruction', () => {
   test('every data volume, bucket and Elastic IP has prevent_destroy (and no force_destroy)', () => {
     const s = production();
-    expect(STATEFUL.flatMap((t) => resources(s, t)).length).toBe(9);
-    for (const type of ['aws_ebs_volume', 'aws_s3_bucket', 'aws_eip']) expect({ type, count: resources(s, type).length }).toEqual({ type, count: 3 });
+    expect(STATEFUL.flatMap((t) => resources(s, t)).length).toBe(10);
+    for (const [type, count] of [
+      ['aws_ebs_volume', 3],
+      ['aws_s3_bucket', 4],
+      ['aws_eip', 3],
+    ] as const)
+      expect({ type, count: resources(s, type).length }).toEqual({ type, count });
     expect(unprotected(s)).toEqual([]);
     expect(s.text).toHaveResourceWithProperties(S3Bucket, { force_destroy: false, lifecycle: { prevent_destroy: true } });
+  });
+
+  test('the configuration bundles sit in a bucket that refuses destruction: `cdktf destroy production` fails at plan', () => {
+    const s = production();
+    const objects = resources(s, 'aws_s3_object');
+    expect(objects).toHaveLength(3);
+    for (const o of objects) {
+      const bucket = resources(s, 'aws_s3_bucket').find((b) => o.block.bucket === b.ref('bucket'));
+      expect({ object: o.address, bucket: bucket?.block.bucket, prevent_destroy: bucket ? preventsDestroy(bucket.block) : false, force_destroy: bucket?.block.force_destroy }).toEqual({
+        object: o.address,
+        bucket: expect.stringMatching(/^weebeetalk-production-config-[0-9a-f]{10}$/),
+        prevent_destroy: true,
+        force_destroy: false,
+      });
+    }
   });
 
   test('a created zone is protected too', () => {

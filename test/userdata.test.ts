@@ -1,7 +1,8 @@
 /**
- * First boot: every user-data document through the real validators (Debian 12's `cloud-init schema`,
- * `shellcheck`, `dclint` for the compose files we write), the upstream variables we set, no secret values,
- * and the idempotence rules of the bootstrap (never reformat, never regenerate Jitsi's passwords).
+ * What a host gets: every user-data document through the real validators (Debian 12's `cloud-init schema`,
+ * `shellcheck`, `dclint` for the compose files we write), every script of the user-data and of the configuration
+ * bundles a checked file, the upstream variables the bundles' settings set, no secret values, and the idempotence
+ * rules of the bootstrap and the roles' helpers (never reformat, never regenerate Jitsi's passwords).
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,15 +11,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
-import { ROLES, type Role } from '../config/schema';
+import { ROLES } from '../config/schema';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
-import { rocketchatOverride, rocketchatSettings } from '../userdata/chat';
-import { PUBLIC_IP, type RoleContext } from '../userdata/context';
+import { rocketchatOverride } from '../userdata/chat';
+import { PUBLIC_IP } from '../userdata/context';
+import { APPLY_COMMAND, CONFIG_LIB_SH, LIB_SH, roleFiles } from '../userdata/paths';
 import { SCRIPTS_DIR, scriptFiles, scriptPath } from '../userdata/script-files';
-import { jitsiSettings } from '../userdata/meet';
 import { asteriskCompose } from '../userdata/pbx';
 import { COMPOSE_BUILTIN, JITSI_ENV, ROCKETCHAT_ENV } from '../userdata/upstream-env';
-import { shippedNames, synthEnvironment, synthVariant, type Block } from './support/synth';
+import { bundleOf, hostFiles, hostSettings, parseEnvFile, type HostFile } from './support/host-files';
+import { asString, shippedNames, synthEnvironment, synthVariant, type Block } from './support/synth';
 
 const run = promisify(execFile);
 
@@ -83,13 +85,32 @@ describe('cloud-config documents', () => {
     await expect(run('/usr/bin/cloud-init', ['schema', '--config-file', file])).rejects.toThrow();
   });
 
-  it('every bootstrap step and helper the documents install is a checked file of userdata/scripts or userdata/<role>/scripts', () => {
+  it('every bootstrap step, helper, hook and library the user-data or a bundle installs is a checked file of userdata/scripts or userdata/<role>/scripts', () => {
     const scripts = new Set(scriptFiles().map((f) => readFileSync(f, 'utf8')));
-    for (const d of docs) {
-      const files = (parse(d.text) as { write_files: { path: string; content: string }[] }).write_files;
-      const shell = files.filter((f) => f.path.endsWith('.sh'));
-      expect(shell.length).toBeGreaterThanOrEqual(4);
-      for (const f of shell) expect(scripts.has(f.content)).toBe(true);
+    const lib = readFileSync(join(SCRIPTS_DIR, 'lib.sh'), 'utf8');
+    const configLib = readFileSync(join(SCRIPTS_DIR, 'config-lib.sh'), 'utf8');
+    for (const env of shippedNames()) {
+      for (const role of ROLES) {
+        const files = [...hostFiles(synthEnvironment(env), role).values()];
+        // A shell file by its name or its first line (the apply tool is /usr/local/sbin/weebeetalk-apply).
+        const shell = files.filter((f) => f.path.endsWith('.sh') || f.content.startsWith('#!'));
+        const where = (f: HostFile): string => `${env}/${role}:${f.path} (${f.source})`;
+        expect({ host: `${env}/${role}`, unchecked: shell.filter((f) => !scripts.has(f.content)).map(where) }).toEqual({ host: `${env}/${role}`, unchecked: [] });
+        const from = (source: HostFile['source']): string[] => shell.filter((f) => f.source === source).map((f) => f.path);
+        // The bootstrap's: lib.sh, the apply tool, grow-data and the four steps; the bundle's: config-lib.sh and the hook at least.
+        expect(from('user-data').length).toBeGreaterThanOrEqual(7);
+        expect(from('user-data')).toEqual(expect.arrayContaining([LIB_SH, APPLY_COMMAND]));
+        expect(from('bundle').length).toBeGreaterThanOrEqual(2);
+        expect(from('bundle')).toContain(CONFIG_LIB_SH);
+        expect(from('bundle')).toContain(bundleOf(synthEnvironment(env), role).document.hook);
+        // The libraries are sourced, not run: not executable; everything else with a shebang is.
+        for (const f of shell) {
+          const sourced = f.content === lib || f.content === configLib;
+          expect({ file: where(f), mode: f.mode }).toEqual({ file: where(f), mode: sourced ? '0644' : '0755' });
+        }
+        expect(files.find((f) => f.path === LIB_SH)?.content).toBe(lib);
+        expect(files.find((f) => f.path === CONFIG_LIB_SH)?.content).toBe(configLib);
+      }
     }
   });
 });
@@ -104,16 +125,54 @@ describe('shell scripts', () => {
     const synthesized = join(scratch, 'bootstrap-part.sh');
     writeFileSync(synthesized, fromTerraformLiteral(bootstrap!.content));
     const files = [...scripts, synthesized];
-    const { stdout } = await run('/usr/bin/shellcheck', ['--external-sources', '--source-path', SCRIPTS_DIR, '--format', 'gcc', ...files]).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+    // SCRIPTDIR: a role's script names its libraries relative to itself (source=../../scripts/lib.sh); SCRIPTS_DIR:
+    // the common ones and the synthesized part name them by file name (source=lib.sh).
+    const { stdout } = await run('/usr/bin/shellcheck', ['--external-sources', '--source-path', `SCRIPTDIR:${SCRIPTS_DIR}`, '--format', 'gcc', ...files]).catch((e: { stdout: string }) => ({
+      stdout: e.stdout,
+    }));
     expect(stdout).toBe('');
+    expect(files.length).toBeGreaterThan(15);
   });
 
-  it('every runnable script is strict bash', () => {
-    for (const f of scripts.filter((s) => s !== join(SCRIPTS_DIR, 'lib.sh'))) {
+  it('every runnable script is strict bash (lib.sh and config-lib.sh are sourced, never run)', () => {
+    const sourced = [join(SCRIPTS_DIR, 'lib.sh'), join(SCRIPTS_DIR, 'config-lib.sh')];
+    for (const lib of sourced) expect([lib, /sourced.*never run/.test(readFileSync(lib, 'utf8').split('\n').slice(0, 3).join(' '))]).toEqual([lib, true]);
+    for (const f of scripts.filter((s) => !sourced.includes(s))) {
       const text = readFileSync(f, 'utf8');
       expect([f, text.split('\n')[0]]).toEqual([f, '#!/usr/bin/env bash']);
       expect([f, /^set -euo pipefail$/m.test(text)]).toEqual([f, true]);
     }
+  });
+});
+
+describe('libraries', () => {
+  /** The functions a library defines (`name() {`). */
+  const defined = (file: string): string[] => [...readFileSync(file, 'utf8').matchAll(/^([a-z_][a-z0-9_]*)\(\) \{/gm)].map((m) => m[1]);
+  const lib = join(SCRIPTS_DIR, 'lib.sh');
+  const configLib = join(SCRIPTS_DIR, 'config-lib.sh');
+  /** Lines that run (comments dropped). */
+  const code = (file: string): string =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => !l.trimStart().startsWith('#'))
+      .join('\n');
+
+  it("every script that calls a helper of config-lib.sh sources it (it is the bundle's, no longer in lib.sh)", () => {
+    const helpers = defined(configLib);
+    expect(helpers).toEqual(expect.arrayContaining(['wait_for_public_dns', 'ssm_secret', 'write_secret_file', 'fetch_release', 'generate_internal_passwords']));
+    // lib.sh and config-lib.sh define disjoint sets: a name in both would depend on the order they are sourced in.
+    expect(defined(lib).filter((f) => helpers.includes(f))).toEqual([]);
+    const missing: string[] = [];
+    for (const file of scriptFiles().filter((f) => f !== configLib && f !== lib)) {
+      const text = code(file);
+      // `. /usr/local/lib/weebeetalk/config-lib.sh`, or beside the script (asterisk-auth.sh).
+      const sources = /^\. "?(?:\/usr\/local\/lib\/weebeetalk|\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\))\/config-lib\.sh"?$/m.test(text);
+      const calls = helpers.filter((h) => new RegExp(`(?<![\\w-])${h}(?![\\w-])`).test(text));
+      if (calls.length > 0 && !sources) missing.push(`${file}: calls ${calls.join(', ')} without sourcing config-lib.sh`);
+    }
+    expect(missing).toEqual([]);
+    // The ones that do call them are found (the check is not vacuous).
+    expect(scriptFiles().filter((f) => helpers.some((h) => new RegExp(`(?<![\\w-])${h}(?![\\w-])`).test(code(f))) && f !== configLib).length).toBeGreaterThanOrEqual(4);
   });
 });
 
@@ -146,29 +205,25 @@ describe('compose files we write', () => {
 });
 
 describe('upstream variables', () => {
-  const ctx = (env: string): RoleContext => {
-    const config = synthEnvironment(env).config;
-    return {
-      config,
-      fqdn: Object.fromEntries(ROLES.map((role) => [role, `${role}.x.test`])) as Record<Role, string>,
-      privateIp: Object.fromEntries(ROLES.map((role, i) => [role, `10.0.0.${10 + i}`])) as Record<Role, string>,
-      buckets: { recordings: 'r', uploads: 'u', backups: 'b' },
-      ssmPrefix: '/weebeetalk/x/role',
-    };
+  /** The settings file a role's bundle writes for upstream's compose project (roleFiles(role).settings). */
+  const settingsOf = (env: string, role: 'chat' | 'meet'): Record<string, string> => {
+    const file = hostFiles(synthEnvironment(env), role).get(roleFiles(role).settings);
+    if (file === undefined || file.source !== 'bundle') throw new Error(`${env}/${role}: no ${roleFiles(role).settings} in the bundle`);
+    return parseEnvFile(file.content);
   };
   // Names the scripts append to .env: printf 'NAME="%s"\n' ... and "NAME=\"${value}\"" array entries.
   const scriptVars = (script: string): string[] =>
     [...readFileSync(scriptPath(script.replace(/\.sh$/, '')), 'utf8').matchAll(/printf '([A-Z_]+)="%s"\\n'|"([A-Z][A-Z0-9_]+)=\\"\$\{/g)].map((m) => m[1] ?? m[2]);
 
   it.each(shippedNames())('%s: every Jitsi .env name is one docker-jitsi-meet reads', (env) => {
-    const names = [...Object.keys(jitsiSettings(ctx(env))), ...scriptVars('jitsi.sh')];
+    const names = [...Object.keys(settingsOf(env, 'meet')), ...scriptVars('jitsi.sh')];
     expect(names).toEqual(expect.arrayContaining(['JWT_APP_SECRET', 'JIGASI_SIP_PASSWORD', 'PUBLIC_URL']));
     const unknown = names.filter((n) => !(n in JITSI_ENV) && !(COMPOSE_BUILTIN as readonly string[]).includes(n));
     expect(unknown).toEqual([]);
   });
 
   it.each(shippedNames())('%s: every Rocket.Chat .env name is one rocketchat-compose or our override reads', (env) => {
-    const names = [...Object.keys(rocketchatSettings(ctx(env))), ...scriptVars('rocketchat.sh')];
+    const names = [...Object.keys(settingsOf(env, 'chat')), ...scriptVars('rocketchat.sh')];
     expect(names).toContain('RC_ADMIN_PASS');
     const unknown = names.filter((n) => !(n in ROCKETCHAT_ENV) && !(COMPOSE_BUILTIN as readonly string[]).includes(n));
     expect(unknown).toEqual([]);
@@ -178,15 +233,18 @@ describe('upstream variables', () => {
   });
 
   it("Jitsi uses Let's Encrypt (the CAA record refuses the ZeroSSL default) and the Elastic IP", () => {
-    const s = jitsiSettings(ctx('staging'));
+    const s = settingsOf('staging', 'meet');
     expect(s.LETSENCRYPT_ACME_SERVER).toBe('letsencrypt');
-    // The Elastic IP is put in on the host (render in lib.sh), from the instance's tag.
-    expect(s.JVB_ADVERTISE_IPS.split(',')).toEqual([PUBLIC_IP, '10.0.0.11']);
+    // The Elastic IP is put in on the host (the apply tool renders the file), from the instance's tag.
+    const file = hostFiles(synthEnvironment('staging'), 'meet').get(roleFiles('meet').settings);
+    expect(file?.render).toBe(true);
+    expect(s.JVB_ADVERTISE_IPS.split(',')).toEqual([PUBLIC_IP, hostSettings(synthEnvironment('staging'), 'meet').PRIVATE_IP]);
+    expect(hostSettings(synthEnvironment('staging'), 'meet').PRIVATE_IP).toMatch(/^10\.\d+\.\d+\.\d+$/);
     expect(s.HTTP_PORT).toBe('80');
   });
 
   it('Rocket.Chat runs a supported release with a MongoDB it supports, bound to loopback', () => {
-    const s = rocketchatSettings(ctx('production'));
+    const s = settingsOf('production', 'chat');
     expect(Number(s.RELEASE.split('.')[0])).toBeGreaterThanOrEqual(8);
     expect(s.MONGODB_VERSION).not.toBe('8.2');
     expect(s.BIND_IP).toBe('127.0.0.1');
@@ -205,6 +263,14 @@ describe('user-data and instance replacement', () => {
   it('references no resource: a pending in-place change (a tag, a volume size) must not defer it to apply and replace the host', () => {
     for (const { env, host, parts } of userDataParts())
       for (const p of parts) expect([`${env}/${host}/${p.filename}`, /(?<!\$)\$\{(?:aws_|data\.|var\.|local\.)/.test(p.content)]).toEqual([`${env}/${host}/${p.filename}`, false]);
+  });
+
+  it('no bundle references anything either: it is content-addressed at synthesis, so Terraform must write it as hashed', () => {
+    for (const env of shippedNames())
+      for (const role of ROLES) {
+        const content = asString(bundleOf(synthEnvironment(env), role).object.block.content, 'content');
+        expect([`${env}/${role}`, /(?<!\$)\$\{/.test(content), /(?<!%)%\{/.test(content)]).toEqual([`${env}/${role}`, false, false]);
+      }
   });
 
   it('each instance carries its Elastic IP and data volume id as tags readable from instance metadata', () => {
@@ -232,18 +298,35 @@ describe('secrets', () => {
     }
   });
 
+  it('no bundle carries a secret value either (it is in Terraform state): a password assignment takes its value on the host', () => {
+    for (const env of shippedNames())
+      for (const role of ROLES)
+        for (const f of hostFiles(synthEnvironment(env), role).values()) {
+          const where = `${env}/${role}:${f.path}`;
+          expect([where, /aws_ssm_parameter\.|secretsmanager_random_password|random_password\./.test(f.content)]).toEqual([where, false]);
+          for (const m of f.content.matchAll(/^\s*(?:export\s+)?[A-Z_]*(?:PASS|PASSWORD|SECRET)[A-Z_]*="?[A-Za-z0-9+/=_-]{6,}/gm)) expect([where, m[0]]).toEqual([where, 'none']);
+        }
+  });
+
   it('jigasi off: no Jigasi password is read on either side', () => {
     const v = synthVariant('staging-no-jigasi', 'staging', { jitsi: { jigasi: false } });
-    const parts = Object.values(v.json.data?.cloudinit_config ?? {}).flatMap((b) => (b as Block).part as Part[]);
-    const text = parts.map((p) => p.content).join('\n');
+    const text = ROLES.flatMap((role) => [...hostFiles(v, role).values()].filter((f) => !f.path.endsWith('.sh') && !f.content.startsWith('#!')).map((f) => f.content)).join('\n');
     expect(text).not.toContain('JIGASI_SIP_URI');
-    expect(text).toContain('JIGASI_ENABLED="0"');
+    expect(text).not.toContain('jigasi-sip-password');
+    // Both ends read the switch from their own settings (meet's jitsi.sh, pbx's asterisk-auth.sh).
+    expect(hostSettings(v, 'meet').JIGASI_ENABLED).toBe('0');
+    expect(hostSettings(v, 'pbx').JIGASI_ENABLED).toBe('0');
+    expect(hostSettings(synthEnvironment('staging'), 'meet').JIGASI_ENABLED).toBe('1');
+    expect(hostSettings(synthEnvironment('staging'), 'pbx').JIGASI_ENABLED).toBe('1');
   });
 });
 
 describe('bootstrap idempotence', () => {
   const lib = join(SCRIPTS_DIR, 'lib.sh');
-  const bash = (script: string): string => execFileSync('/bin/bash', ['-c', `set -euo pipefail; source '${lib}'; ${script}`], { encoding: 'utf8' });
+  const configLib = join(SCRIPTS_DIR, 'config-lib.sh');
+  // As the roles' scripts do: lib.sh, then config-lib.sh (ssm_secret, write_secret_file, generate_internal_passwords are config-lib's).
+  const sources = `source '${lib}'; source '${configLib}'`;
+  const bash = (script: string): string => execFileSync('/bin/bash', ['-c', `set -euo pipefail; ${sources}; ${script}`], { encoding: 'utf8' });
 
   it('ensure_filesystem formats an empty volume once and never again', () => {
     const img = join(scratch, 'data.img');
@@ -311,7 +394,7 @@ describe('bootstrap idempotence', () => {
     execFileSync('truncate', ['-s', '16M', img]);
     // blkid's exit 4 (usage or I/O error) and 8 (ambivalent probe) must stop the step; only 2 means "nothing".
     for (const code of [4, 8]) {
-      const out = spawnSync('/bin/bash', ['-c', `set -euo pipefail; source '${lib}'; blkid() { return ${code}; }; mkfs.ext4() { echo MKFS; }; ensure_filesystem '${img}' wbt-data`], {
+      const out = spawnSync('/bin/bash', ['-c', `set -euo pipefail; ${sources}; blkid() { return ${code}; }; mkfs.ext4() { echo MKFS; }; ensure_filesystem '${img}' wbt-data`], {
         encoding: 'utf8',
       });
       expect({ code, status: out.status, formatted: out.stdout.includes('MKFS'), said: /cannot tell what .* holds/.test(out.stderr) }).toEqual({ code, status: 1, formatted: false, said: true });
@@ -322,7 +405,7 @@ describe('bootstrap idempotence', () => {
     for (const value of ['abc;def', 'a"b', 'a$b', 'a\\b', 'a b']) {
       const out = spawnSync(
         '/bin/bash',
-        ['-c', `set -euo pipefail; source '${lib}'; AWS_REGION=x SSM_PREFIX=/p; aws() { printf '%s\\n' '${value.replace(/'/g, "'\\''")}'; }; v=$(ssm_secret x); echo "read $v"`],
+        ['-c', `set -euo pipefail; ${sources}; AWS_REGION=x SSM_PREFIX=/p; aws() { printf '%s\\n' '${value.replace(/'/g, "'\\''")}'; }; v=$(ssm_secret x); echo "read $v"`],
         { encoding: 'utf8' },
       );
       expect({ value, status: out.status, read: out.stdout.includes('read') }).toEqual({ value, status: 1, read: false });

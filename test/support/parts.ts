@@ -4,13 +4,14 @@
  */
 import { dataSources, resources, single, type Item, type Synthesized } from './synth';
 
-export const PURPOSES = ['recordings', 'uploads', 'backups'] as const;
+/** Hand-written from the design (not read from config/names.ts): what each bucket is for. */
+export const PURPOSES = ['recordings', 'uploads', 'backups', 'config'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
-/** The three buckets of the stack, by purpose. */
+/** The four buckets of the stack, by purpose. */
 export function bucketsOf(s: Synthesized): Record<Purpose, Item> {
   const all = resources(s, 'aws_s3_bucket');
-  expect(all).toHaveLength(3);
+  expect(all).toHaveLength(4);
   const out = {} as Record<Purpose, Item>;
   for (const purpose of PURPOSES) out[purpose] = single(all, `${purpose} bucket`, (b) => String(b.block.bucket).includes(`-${purpose}-`));
   return out;
@@ -27,8 +28,8 @@ export function zoneIdRef(s: Synthesized): string {
   return single(dataSources(s, 'aws_route53_zone'), 'looked-up zone').ref('zone_id');
 }
 
-export /** SSM parameters every environment must hold, by relative path (hand-written from the design). */
-function expectedParameters(s: Synthesized): string[] {
+/** The secrets every environment must hold in SSM, by full name (hand-written from the design). */
+export function expectedSecrets(s: Synthesized): string[] {
   const c = s.config;
   return [
     'chat/admin-password',
@@ -38,4 +39,14 @@ function expectedParameters(s: Synthesized): string[] {
   ]
     .map((p) => `/weebeetalk/${c.name}/${p}`)
     .sort();
+}
+
+/** The parameter of each host naming its current configuration bundle (not a secret: an S3 location). */
+export function bundlePointers(s: Synthesized): string[] {
+  return (['chat', 'meet', 'pbx'] as const).map((role) => `/weebeetalk/${s.config.name}/${role}/bundle`);
+}
+
+/** Every SSM parameter an environment must hold: the secrets and the bundle pointers, sorted. */
+export function expectedParameters(s: Synthesized): string[] {
+  return [...expectedSecrets(s), ...bundlePointers(s)].sort();
 }
