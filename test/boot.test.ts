@@ -556,6 +556,20 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect(box.inspection().volume).toEqual(volume);
     });
 
+    it.concurrent("a new phone whose password is not in SSM: the apply fails naming it, Asterisk is not reloaded, the services wait", async () => {
+      const missing = '/weebeetalk/staging/pbx/sip-users/1003';
+      const box = new HostSandbox(kit, hostPlan(v1(), 'pbx'), { withoutParameters: [missing] });
+      expect((await box.firstBoot()).codes).toEqual([0]);
+      box.deploy(hostPlan(v2(), 'pbx'));
+      const mark = commands(box, 0).length;
+      const r = await box.session([['run', box.served.command], ['run', `${APPLY} --status`]]);
+      expect(r.codes).toEqual([1, 0]);
+      expect(r.output).toContain(`cannot read ${missing} from SSM`);
+      expect(r.output).toMatch(/asterisk\.sh failed \(its files are written; services still to reload: asterisk-dialplan asterisk-pjsip settings\)/);
+      expect(r.output).toContain('services still to reload (the last hook failed): asterisk-dialplan asterisk-pjsip settings');
+      expect(actions(commands(box, mark))).toEqual([]);
+    });
+
     it.concurrent("an association that arrives before the bootstrap completed fails, saying so, and changes nothing", async () => {
       const name = '/weebeetalk/staging/chat/admin-password';
       const box = sandbox('staging', 'chat', { withoutParameters: [name] });

@@ -92,7 +92,9 @@ if [[ -s "${state}/current.sha256" ]]; then first=0; fi
 changed=()
 if [[ -s "${state}/pending" ]]; then mapfile -t changed < "${state}/pending"; fi
 
-# Every file of the bundle, written only when its content, mode or owner differ.
+# Every file of the bundle, written only when its content, mode or owner differ. (Lists go through files, not
+# process substitution: a failed jq must stop the apply, not read as an empty list.)
+jq -r '.files | to_entries[] | [.key, .value.path, .value.mode, .value.owner, (.value.render | tostring), (.value.services | join(" "))] | @tsv' "$bundle" > "${work}/files.tsv"
 count=0
 while IFS=$'\t' read -r i path fmode owner rendered services; do
   jq -j --argjson i "$i" '.files[$i].content' "$bundle" > "${work}/file"
@@ -107,10 +109,11 @@ while IFS=$'\t' read -r i path fmode owner rendered services; do
     read -ra svc <<< "$services"
     changed+=("${svc[@]}")
   fi
-done < <(jq -r '.files | to_entries[] | [.key, .value.path, .value.mode, .value.owner, (.value.render | tostring), (.value.services | join(" "))] | @tsv' "$bundle")
+done < "${work}/files.tsv"
 
 # Files the applied bundle had and this one has not.
 if [[ -s "${state}/current.json" ]]; then
+  jq -r --slurpfile new "$bundle" '($new[0].files | map(.path)) as $keep | .files[] | select(.path as $p | $keep | index($p) | not) | [.path, (.services | join(" "))] | @tsv' "${state}/current.json" > "${work}/removed.tsv"
   while IFS=$'\t' read -r path services; do
     if [[ -e "$path" ]]; then
       rm -f -- "$path"
@@ -119,7 +122,7 @@ if [[ -s "${state}/current.json" ]]; then
       read -ra svc <<< "$services"
       changed+=("${svc[@]}")
     fi
-  done < <(jq -r --slurpfile new "$bundle" '($new[0].files | map(.path)) as $keep | .files[] | select(.path as $p | $keep | index($p) | not) | [.path, (.services | join(" "))] | @tsv' "${state}/current.json")
+  done < "${work}/removed.tsv"
 fi
 
 # Recorded before the hook: a failed hook leaves them for the next apply (of this bundle or another).

@@ -35,7 +35,7 @@ ssm_secret() {
   printf '%s' "$value"
 }
 
-# write_secret_file PATH: stdin to a root-only file, replaced atomically.
+# write_secret_file PATH: stdin to a root-only file, replaced atomically (unconditionally; see update_secret_file).
 write_secret_file() {
   local path=$1 tmp
   tmp=$(mktemp "${path}.XXXXXX")
@@ -66,20 +66,24 @@ fetch_release() {
   rm -rf "$tmp"
 }
 
-# update_secret_file PATH [UID:GID]: stdin to a file only its owner (root by default) reads, replaced atomically,
-# only when it differs. Exit 0 when PATH changed, 1 when it held that already (a rotated secret or a changed
-# setting makes it differ).
+# secret_draft PATH: a new, empty file beside PATH that only root can read, for update_secret_file (a secret is
+# written to a file, never piped into a condition: a pipeline's failure would read as "unchanged").
+secret_draft() {
+  local draft
+  draft=$(mktemp "${1}.XXXXXX") || die "cannot write beside ${1}"
+  chmod 0600 "$draft" || die "cannot restrict ${draft}"
+  printf '%s' "$draft"
+}
+
+# update_secret_file DRAFT PATH [UID:GID]: PATH becomes DRAFT (a secret_draft), 0600 with that owner (root by
+# default), unless it holds that already (DRAFT is removed). Exit 0 when PATH changed, 1 when it did not (a
+# rotated secret or a changed setting makes it differ); a failure dies.
 update_secret_file() {
-  local path=$1 owner=${2:-0:0} tmp
-  tmp=$(mktemp "${path}.XXXXXX")
-  chmod 0600 "$tmp"
-  chown "$owner" "$tmp"
-  cat > "$tmp"
-  if [[ -f "$path" ]] && cmp -s "$tmp" "$path" && [[ "$(stat -c '%a %u:%g' "$path")" == "600 ${owner}" ]]; then
-    rm -f "$tmp"
+  install_if_changed "$1" "$2" 0600 "${3:-0:0}" || {
+    rm -f "$1"
     return 1
-  fi
-  mv -f "$tmp" "$path"
+  }
+  rm -f "$1"
 }
 
 # compose_up DIR: the compose project in DIR brought to what its files say. Compose recreates only the services

@@ -86,15 +86,16 @@ ssm_get() {
 }
 
 # install_if_changed SRC DEST MODE [UID:GID]: DEST becomes SRC's content (atomically, with MODE and owner) unless it
-# holds it already. Exit 0 when DEST changed, 1 when it was already so: callers reload only what changed.
+# holds it already. Exit 0 when DEST changed, 1 when it was already so: callers reload only what changed. Called as
+# a condition, where set -e does not apply: every step that can fail dies on its own, so 1 means unchanged only.
 install_if_changed() {
   local src=$1 dest=$2 mode=$3 owner=${4:-0:0} tmp
   if [[ -f "$dest" ]] && cmp -s "$src" "$dest" && [[ "$(stat -c '%a %u:%g' "$dest")" == "${mode#0} ${owner}" ]]; then return 1; fi
-  tmp=$(mktemp "${dest}.XXXXXX")
-  cat "$src" > "$tmp"
-  chmod "$mode" "$tmp"
-  chown "$owner" "$tmp"
-  mv -f "$tmp" "$dest"
+  tmp=$(mktemp "${dest}.XXXXXX") || die "cannot write beside ${dest}"
+  { cat "$src" > "$tmp" && chmod "$mode" "$tmp" && chown "$owner" "$tmp" && mv -f "$tmp" "$dest"; } || {
+    rm -f "$tmp"
+    die "cannot install ${dest}"
+  }
 }
 
 # ensure_filesystem DEVICE LABEL: make an ext4 filesystem only when the device has none.

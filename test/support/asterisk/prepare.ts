@@ -80,12 +80,12 @@ export function runAsteriskAuth(plan: PbxPlan, work: string, out: string): 'chan
       WBT_TEST_SSM_GRANT: planSetting(plan, 'SSM_PREFIX'),
     },
     encoding: 'utf8',
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     // ssm_secret retries for a minute: a wrong name must fail the test quickly, with its message.
     timeout: 8000,
   });
-  if (r.status === 0) return 'changed';
-  if (r.status === 1 && !r.stderr.trim()) return 'unchanged';
+  const said = r.stdout.trim();
+  if (r.status === 0 && (said === 'changed' || said === 'unchanged') && !r.stderr.trim()) return said;
   throw new Error(`${plan.env}: asterisk-auth.sh ${out} exited ${r.status ?? r.signal}: ${r.stderr}`);
 }
 

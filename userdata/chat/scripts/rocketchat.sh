@@ -17,11 +17,13 @@ fetch_release "$RC_COMPOSE_URL" "$dir" "$WBT_RC_MANIFEST"
 # .env = the bundle's settings + the initial admin password from SSM, root-only. Rocket.Chat uses ADMIN_PASS only
 # while no admin exists: SSM keeps the initial password; change it later in Rocket.Chat itself.
 admin_pass=$(ssm_secret admin-password)
-env_changed=0
-if {
+draft=$(secret_draft "${dir}/.env")
+{
   cat "$WBT_RC_SETTINGS"
   printf 'RC_ADMIN_PASS="%s"\n' "$admin_pass"
-} | update_secret_file "${dir}/.env"; then env_changed=1; fi
+} > "$draft"
+env_changed=0
+if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
 
 if ! systemctl is-active --quiet "$WBT_RC_UNIT"; then
   systemctl daemon-reload

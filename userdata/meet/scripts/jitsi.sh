@@ -27,7 +27,7 @@ generate_internal_passwords "$dir/gen-passwords.sh" "${state}/passwords.env"
 
 if [[ "$JIBRI_ENABLED" == 1 ]]; then
   # Runs inside the jibri container as /config/finalize.sh; the host uploader does the S3 part.
-  install_if_changed "$WBT_HELPER_JIBRI_FINALIZE" "${JITSI_CONFIG}/jibri/finalize.sh" 0755 || true
+  if install_if_changed "$WBT_HELPER_JIBRI_FINALIZE" "${JITSI_CONFIG}/jibri/finalize.sh" 0755; then log "Jibri's finalize script updated"; fi
 fi
 
 # Secrets first: a failed read stops here, before anything is written.
@@ -41,12 +41,14 @@ if [[ "$JIGASI_ENABLED" == 1 ]]; then
   jigasi_password=$(ssm_secret jigasi-sip-password)
   secrets+=("JIGASI_SIP_PASSWORD=\"${jigasi_password}\"")
 fi
-env_changed=0
-if {
+draft=$(secret_draft "${dir}/.env")
+{
   cat "$WBT_JITSI_SETTINGS"
   cat "${state}/passwords.env"
   if ((${#secrets[@]} > 0)); then printf '%s\n' "${secrets[@]}"; fi
-} | update_secret_file "${dir}/.env"; then env_changed=1; fi
+} > "$draft"
+env_changed=0
+if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
 
 if [[ "$JIBRI_ENABLED" == 1 ]]; then systemctl enable --now "$WBT_RECORDINGS_TIMER"; fi
 if ! systemctl is-active --quiet "$WBT_JITSI_UNIT"; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# asterisk-auth.sh FILE: the digest credentials of pjsip.auth.conf from SSM, written root-only to FILE. Exit 0
-# when FILE changed, 1 when it held these already (asterisk.sh then reloads PJSIP only when it changed).
+# asterisk-auth.sh FILE: the digest credentials of pjsip.auth.conf from SSM, written to FILE for Asterisk (uid
+# 1000) only. Prints "changed" or "unchanged" (asterisk.sh reloads PJSIP only when it changed); fails otherwise.
 # Names are relative to the host's own SSM_PREFIX (its role policy grants only that path). Run by asterisk.sh
 # with the host's settings in the environment (load_env exports them); the tests run it with an SSM stand-in.
 # Reads every secret before writing: a failed read must not leave a truncated file.
@@ -28,4 +28,6 @@ for ext in ${SIP_USERS:-}; do
   if [[ "$SIP_WSS" == 1 ]]; then add_auth "webrtc-${ext}-auth" "webrtc-${ext}" "$password"; fi
 done
 # Asterisk (uid 1000 in its container) reads it; nobody else.
-printf '%s' "$auth" | update_secret_file "$out" 1000:1000
+draft=$(secret_draft "$out")
+printf '%s' "$auth" > "$draft"
+if update_secret_file "$draft" "$out" 1000:1000; then echo changed; else echo unchanged; fi

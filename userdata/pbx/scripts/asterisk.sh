@@ -22,8 +22,9 @@ install -d -m 0750 "$conf"
 
 # Digest credentials from SSM, root-only on the host (a file of its own: the tests run it with an SSM stand-in).
 # Read on every apply: a phone added, removed or given a new password in SSM changes it.
+auth=$("$WBT_HELPER_ASTERISK_AUTH" "${conf}/pjsip.auth.conf")
 auth_changed=0
-if "$WBT_HELPER_ASTERISK_AUTH" "${conf}/pjsip.auth.conf"; then auth_changed=1; fi
+if [[ "$auth" == changed ]]; then auth_changed=1; fi
 
 # Certificates live on the data volume: a replaced instance must not ask Let's Encrypt again.
 if [[ ! -L /etc/letsencrypt ]]; then
