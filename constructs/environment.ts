@@ -9,6 +9,7 @@ import type { EnvironmentConfig, Role } from '../config/schema';
 import type { DebianHost } from './debian-host';
 import type { Dns } from './dns';
 import type { HostIdentity } from './host-identity';
+import { APPLY_OUTPUT_RETENTION_DAYS, APPLY_OUTPUT_ROOT, type HostConfiguration } from './host-configuration';
 import { PrivateBucket } from './private-bucket';
 
 /** The environment's private buckets, by purpose (construct ids `<purpose>-bucket`). */
@@ -19,6 +20,9 @@ export function environmentBuckets(stack: TerraformStack, config: EnvironmentCon
     buckets[purpose] = new PrivateBucket(stack, `${purpose}-bucket`, {
       bucketName: bucketNameOf(config, purpose),
       expireAfterDays: purpose === 'recordings' ? config.storage.recordingsRetentionDays : purpose === 'backups' ? config.storage.backupRetentionDays : undefined,
+      // The apply's output is for looking into a recent deploy; the bundles themselves never expire (a replaced host
+      // boots from the current one).
+      expireUnder: purpose === 'config' ? { prefix: APPLY_OUTPUT_ROOT, days: APPLY_OUTPUT_RETENTION_DAYS } : undefined,
       // Recordings: an expired recording must be gone, not kept as a noncurrent version for weeks.
       noncurrentVersionDays: purpose === 'recordings' ? 1 : config.storage.noncurrentVersionDays,
       protect: production,
@@ -42,13 +46,14 @@ export interface StackOutputsProps {
   readonly fqdn: Readonly<Record<Role, string>>;
   readonly identities: Readonly<Record<Role, HostIdentity>>;
   readonly hosts: Readonly<Record<Role, DebianHost>>;
+  readonly configurations: Readonly<Record<Role, HostConfiguration>>;
   readonly dns: Dns;
   readonly buckets: Readonly<Record<BucketPurpose, PrivateBucket>>;
 }
 
 /** Outputs: names and addresses only, never a secret; each says what it is. */
 export function stackOutputs(stack: TerraformStack, props: StackOutputsProps): void {
-  const { config, fqdn, identities, hosts, dns, buckets } = props;
+  const { config, fqdn, identities, hosts, configurations, dns, buckets } = props;
   const region = config.aws.region;
   new TerraformOutput(stack, 'chat_url', { value: `https://${fqdn.chat}`, description: 'Rocket.Chat' });
   const meetPort = config.jitsi.httpsPort === 443 ? '' : `:${config.jitsi.httpsPort}`;
@@ -60,6 +65,12 @@ export function stackOutputs(stack: TerraformStack, props: StackOutputsProps): v
       value: `aws ssm start-session --region ${region} --target ${hosts[role].instance.id}`,
       description: `Shell on the ${role} host through SSM Session Manager`,
     });
+    const association = configurations[role].association;
+    if (association)
+      new TerraformOutput(stack, `${role}_apply_again`, {
+        value: `aws ssm start-associations-once --region ${region} --association-ids ${association.associationId}`,
+        description: `Apply the ${role} host's current configuration bundle again (after rotating a secret in SSM)`,
+      });
   }
   if (dns.nameServers) new TerraformOutput(stack, 'name_servers', { value: dns.nameServers, description: `Delegate ${config.dns.zoneName ?? config.dns.domain} to these` });
   for (const purpose of BUCKETS) new TerraformOutput(stack, `${purpose}_bucket`, { value: buckets[purpose].bucket.bucket, description: BUCKET_OUTPUT[purpose] });

@@ -19,7 +19,10 @@ import type { HostRole } from './host-role';
 import type { PrivateBucket } from './private-bucket';
 
 /** Where State Manager writes each apply's output in the configuration bucket: apply-output/<role>/. */
-export const applyOutputPrefix = (role: Role): string => `apply-output/${role}/`;
+export const APPLY_OUTPUT_ROOT = 'apply-output/';
+export const applyOutputPrefix = (role: Role): string => `${APPLY_OUTPUT_ROOT}${role}/`;
+/** Days an apply's output is kept. */
+export const APPLY_OUTPUT_RETENTION_DAYS = 90;
 
 export interface HostConfigurationProps {
   /** Resource names, e.g. "weebeetalk-staging-pbx". */
@@ -38,6 +41,8 @@ export class HostConfiguration extends Construct {
   readonly object: S3Object;
   readonly pointer: SsmParameter;
   readonly parameters: ApplyParameters;
+  /** Set by associate(). */
+  association?: SsmAssociation;
   private readonly props: HostConfigurationProps;
 
   constructor(scope: Construct, id: string, props: HostConfigurationProps) {
@@ -72,13 +77,15 @@ export class HostConfiguration extends Construct {
   /** The association that applies each new bundle on the instance, and that `cdktf deploy` waits for. */
   associate(instance: Instance, after: readonly ITerraformDependable[] = []): SsmAssociation {
     const { props } = this;
-    return new SsmAssociation(this, 'apply', {
+    this.association = new SsmAssociation(this, 'apply', {
       name: props.document.document.name,
       associationName: `${props.name}-apply`,
       targets: [{ key: 'InstanceIds', values: [instance.id] }],
       parameters: { ...this.parameters },
       outputLocation: { s3BucketName: props.bucket.bucketName, s3KeyPrefix: applyOutputPrefix(props.role).replace(/\/$/, ''), s3Region: props.region },
-      waitForSuccessTimeoutSeconds: APPLY_TIMEOUT_SECONDS,
+      // On a first deploy the association exists with the instance: its run starts once the agent registers (after
+      // cloud-init's package upgrade), then waits for the bootstrap's lock; the slack covers the registration.
+      waitForSuccessTimeoutSeconds: APPLY_TIMEOUT_SECONDS + 900,
       complianceSeverity: 'HIGH',
       maxConcurrency: '1',
       maxErrors: '0',
@@ -86,5 +93,6 @@ export class HostConfiguration extends Construct {
       lifecycle: { replaceTriggeredBy: [dependable(this.object)] },
       dependsOn: [this.object, this.pointer, ...after],
     });
+    return this.association;
   }
 }

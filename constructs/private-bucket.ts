@@ -19,6 +19,8 @@ export interface PrivateBucketProps {
   readonly bucketName: string;
   /** Days before current objects expire. @default never */
   readonly expireAfterDays?: number;
+  /** Objects under a prefix that expire (e.g. State Manager's output), besides expireAfterDays. @default none */
+  readonly expireUnder?: { readonly prefix: string; readonly days: number };
   /** Days an overwritten or deleted version is kept. */
   readonly noncurrentVersionDays: number;
   /** Production: refuse to destroy the bucket. @default false */
@@ -92,6 +94,7 @@ export class PrivateBucket extends Construct {
         expiration: [props.expireAfterDays === undefined ? { expiredObjectDeleteMarker: true } : { days: props.expireAfterDays }],
       },
       ...(props.expireAfterDays === undefined ? [] : [{ id: 'delete-markers', status: 'Enabled', filter: [{ prefix: '' }], expiration: [{ expiredObjectDeleteMarker: true }] }]),
+      ...(props.expireUnder ? [{ id: 'expire-under-prefix', status: 'Enabled', filter: [{ prefix: props.expireUnder.prefix }], expiration: [{ days: props.expireUnder.days }] }] : []),
     ];
     // After versioning: its noncurrent-version rules apply to a versioned bucket.
     new S3BucketLifecycleConfiguration(this, 'lifecycle', { bucket, rule: rules, dependsOn: [previous] });

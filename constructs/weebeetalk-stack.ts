@@ -99,6 +99,7 @@ export class WeeBeeTalkStack extends TerraformStack {
     });
 
     const hosts = {} as Record<Role, DebianHost>;
+    const configurations = {} as Record<Role, HostConfiguration>;
     // Plain bucket names (known at synth), not references: see PUBLIC_IP in userdata/context.ts.
     const bucketNames = Object.fromEntries(BUCKETS.map((p) => [p, bucketNameOf(config, p)])) as Record<BucketPurpose, string>;
     const applyDocument = new ApplyDocument(this, 'apply-document', { name: `${name}-apply` });
@@ -109,7 +110,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       spec.grants?.({ config, role: hostRole, buckets, dns, fqdn });
       const ctx: RoleContext = { config, fqdn, privateIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${role}` };
       // What changes in place (State Manager applies it), apart from what the instance boots with (user-data).
-      const configuration = new HostConfiguration(this, `${role}-configuration`, {
+      const configuration = (configurations[role] = new HostConfiguration(this, `${role}-configuration`, {
         name: resourceNameOf(config, role),
         role,
         region,
@@ -117,7 +118,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         bucket: buckets.config,
         parameterName: bundleParameterOf(ctx.ssmPrefix),
         document: applyDocument,
-      });
+      }));
       configuration.grantApply(hostRole);
       hosts[role] = new DebianHost(this, `${role}-host`, {
         name: resourceNameOf(config, role),
@@ -153,7 +154,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
     }
 
-    stackOutputs(this, { config, fqdn, identities, hosts, dns, buckets });
+    stackOutputs(this, { config, fqdn, identities, hosts, configurations, dns, buckets });
     applyAudit(this, config);
   }
 }

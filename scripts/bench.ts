@@ -25,6 +25,7 @@ function benchSynth(): { ms: number; rssMb: number; userData: Record<string, num
     const ms = performance.now() - t0;
     const { readdirSync, readFileSync } = require('node:fs');
     const { userDataBytes } = require('./constructs/user-data-size');
+    const { fromTerraformLiteral } = require('./userdata/cloud-config');
     const userData = {};
     const bundles = {};
     for (const stack of readdirSync(${JSON.stringify(outdir)} + '/stacks')) {
@@ -32,7 +33,7 @@ function benchSynth(): { ms: number; rssMb: number; userData: Record<string, num
       for (const [key, block] of Object.entries(plan.data?.cloudinit_config ?? {}))
         userData[stack + ' ' + key.split('_')[0].replace(/-host$/, '')] = userDataBytes(block.part.map((p) => ({ filename: p.filename, contentType: p.content_type, content: p.content })));
       for (const [key, block] of Object.entries(plan.resource?.aws_s3_object ?? {}))
-        bundles[stack + ' ' + key.split('_')[0].replace(/-configuration$/, '')] = Buffer.byteLength(block.content.replace(/\$\$\{/g, '\${').replace(/%%\{/g, '%{'));
+        bundles[stack + ' ' + key.split('_')[0].replace(/-configuration$/, '')] = Buffer.byteLength(fromTerraformLiteral(block.content));
     }
     process.stdout.write(JSON.stringify({ ms, rssMb: process.resourceUsage().maxRSS / 1024, userData, bundles }));`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { cwd: ROOT, encoding: 'utf8' });
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
   console.log(`synth, all environments, in-app: ${synth.ms.toFixed(0)} ms (budget ${BUDGET.synthMs} ms) ${verdict(synth.ms < BUDGET.synthMs)}; peak RSS ${synth.rssMb.toFixed(0)} MB`);
   console.log(`user-data per host, as EC2 counts it (limit ${USER_DATA_LIMIT_BYTES} bytes):`);
   for (const [host, bytes] of Object.entries(synth.userData)) console.log(`  ${String(bytes).padStart(6)} bytes  ${host}${bytes > USER_DATA_LIMIT_BYTES ? '  OVER THE LIMIT' : ''}`);
-  console.log('configuration bundle per host (the S3 object State Manager applies; no size limit but S3\'s):');
+  console.log("configuration bundle per host (the S3 object State Manager applies; no size limit but S3's):");
   for (const [host, bytes] of Object.entries(synth.bundles)) console.log(`  ${String(bytes).padStart(6)} bytes  ${host}`);
   if (process.argv.includes('--synth-only')) return;
   const tests = await benchTests();

@@ -184,7 +184,12 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       const content = f.render ? f.content.replace(/@PUBLIC_IP@/g, plan.world.publicIp) : f.content;
       if (onVolume(f.path)) {
         const seen = inspected.files.find((i) => i.path === f.path);
-        expect([f.path, seen?.mode, seen?.owner, seen?.sha256]).toEqual([f.path, f.mode.replace(/^0/, ''), f.owner === '1000:1000' ? 'weebeetalk-container:weebeetalk-container' : 'root:root', sha256(content)]);
+        expect([f.path, seen?.mode, seen?.owner, seen?.sha256]).toEqual([
+          f.path,
+          f.mode.replace(/^0/, ''),
+          f.owner === '1000:1000' ? 'weebeetalk-container:weebeetalk-container' : 'root:root',
+          sha256(content),
+        ]);
         continue;
       }
       const st = lstatSync(box.upper(f.path));
@@ -517,7 +522,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
         expect(readFileSync(box.upper('/var/lib/wbt-standin/systemd/active/weebeetalk-asterisk.service'), 'utf8')).toBe('');
       }
       expect(applied.output).toContain(`applied: ${box.served.sha256}`);
-      expect(applied.output).toContain(`previous: ${firstSum} (weebeetalk-apply --rollback)`);
+      expect(applied.output).toContain(`previous: ${firstSum} (${APPLY} --rollback)`);
 
       // The same association again (State Manager re-runs, or the operator does): nothing changes, nothing reloads.
       const tree = rootTree(box);
@@ -529,7 +534,10 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
 
       // Rollback on the host: v1's files again, with the same minimal reloads.
       mark = commands(box, 0).length;
-      const back = await box.session([['run', `${APPLY} --rollback`], ['run', `${APPLY} --status`]]);
+      const back = await box.session([
+        ['run', `${APPLY} --rollback`],
+        ['run', `${APPLY} --status`],
+      ]);
       expect([back.codes, back.output]).toEqual([[0, 0], expect.stringContaining(`bundle ${firstSum} applied: `)]);
       expect([...back.output.matchAll(/weebeetalk-apply: changed (\S+)/g)].map((m) => m[1]).sort()).toEqual(CHANGED[role]);
       expect(actions(commands(box, mark))).toEqual(EXPECTED[role]);
@@ -556,13 +564,16 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect(box.inspection().volume).toEqual(volume);
     });
 
-    it.concurrent("a new phone whose password is not in SSM: the apply fails naming it, Asterisk is not reloaded, the services wait", async () => {
+    it.concurrent('a new phone whose password is not in SSM: the apply fails naming it, Asterisk is not reloaded, the services wait', async () => {
       const missing = '/weebeetalk/staging/pbx/sip-users/1003';
       const box = new HostSandbox(kit, hostPlan(v1(), 'pbx'), { withoutParameters: [missing] });
       expect((await box.firstBoot()).codes).toEqual([0]);
       box.deploy(hostPlan(v2(), 'pbx'));
       const mark = commands(box, 0).length;
-      const r = await box.session([['run', box.served.command], ['run', `${APPLY} --status`]]);
+      const r = await box.session([
+        ['run', box.served.command],
+        ['run', `${APPLY} --status`],
+      ]);
       expect(r.codes).toEqual([1, 0]);
       expect(r.output).toContain(`cannot read ${missing} from SSM`);
       expect(r.output).toMatch(/asterisk\.sh failed \(its files are written; services still to reload: asterisk-dialplan asterisk-pjsip settings\)/);
@@ -570,7 +581,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect(actions(commands(box, mark))).toEqual([]);
     });
 
-    it.concurrent("an association that arrives before the bootstrap completed fails, saying so, and changes nothing", async () => {
+    it.concurrent('an association that arrives before the bootstrap completed fails, saying so, and changes nothing', async () => {
       const name = '/weebeetalk/staging/chat/admin-password';
       const box = sandbox('staging', 'chat', { withoutParameters: [name] });
       const r = await box.firstBoot(['run', box.served.command]);

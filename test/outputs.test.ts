@@ -23,6 +23,9 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
       expect(value(`${role}_fqdn`)).toBe(fqdnOf(s.config, role));
       expect(value(`${role}_public_ip`)).toBe(eip.ref('public_ip'));
       expect(value(`${role}_ssm_session`)).toBe(`aws ssm start-session --region ${s.config.aws.region} --target ${instance.ref('id')}`);
+      // The host's own association (the one targeting its instance), by its id.
+      const association = resources(s, 'aws_ssm_association').find((a) => JSON.stringify(a.block.targets).includes(instance.ref('id')));
+      expect(value(`${role}_apply_again`)).toBe(`aws ssm start-associations-once --region ${s.config.aws.region} --association-ids ${association?.ref('association_id')}`);
     }
     for (const p of PURPOSES) expect(value(`${p}_bucket`)).toBe(buckets[p].ref('bucket'));
     expect(value('config_bucket')).toBe(buckets.config.ref('bucket'));
@@ -31,7 +34,7 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
       [
         'chat_url',
         'meet_url',
-        ...ROLES.flatMap((r) => [`${r}_fqdn`, `${r}_public_ip`, `${r}_ssm_session`]),
+        ...ROLES.flatMap((r) => [`${r}_fqdn`, `${r}_public_ip`, `${r}_ssm_session`, `${r}_apply_again`]),
         ...PURPOSES.map((p) => `${p}_bucket`),
         'ssm_parameter_prefix',
         ...(s.config.dns.zone === 'create' ? ['name_servers'] : []),

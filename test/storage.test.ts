@@ -75,7 +75,7 @@ describe.each(ENVS)('buckets of %s', (_label, synth) => {
     }
   });
 
-  test('lifecycle: recordings and backups expire after their configured days, uploads and bundles never; old versions and stale multipart uploads go', () => {
+  test('lifecycle: recordings and backups expire after their configured days, uploads and bundles never (State Manager output after 90 days); old versions and stale multipart uploads go', () => {
     const s = synth();
     const { storage } = s.config;
     const buckets = bucketsOf(s);
@@ -86,7 +86,9 @@ describe.each(ENVS)('buckets of %s', (_label, synth) => {
       for (const r of rules) expect(r.block.status).toBe('Enabled');
       const wide = rules.filter((r) => appliesToAll(r.block));
       expect(wide.map((r) => r.expirationDays).filter((d) => d !== undefined)).toEqual(expected[purpose] === undefined ? [] : [expected[purpose]]);
-      if (expected[purpose] === undefined) expect(rules.map((r) => r.expirationDays).filter((d) => d !== undefined)).toEqual([]);
+      const narrow = rules.filter((r) => !appliesToAll(r.block) && r.expirationDays !== undefined).map((r) => [asObject(one(r.block.filter, 'filter'), 'filter').prefix, r.expirationDays]);
+      // Only the apply output under its own prefix expires in the config bucket, nothing that could cover bundles/.
+      expect(narrow).toEqual(purpose === 'config' ? [['apply-output/', 90]] : []);
       const noncurrent = wide.flatMap((r) => (r.block.noncurrent_version_expiration === undefined ? [] : [one(r.block.noncurrent_version_expiration, 'noncurrent').noncurrent_days]));
       // Recordings keep no old versions: an expired recording must really be gone (privacy).
       expect(noncurrent).toEqual([purpose === 'recordings' ? 1 : storage.noncurrentVersionDays]);

@@ -117,6 +117,7 @@ export const RULES: readonly PolicyRule[] = [
     checkov: [],
     trivy: [],
     fix: 'name the secret by its SSM parameter in the bundle and read it on the host with ssm_secret (userdata/scripts/config-lib.sh); an object of the plan is stored in Terraform state and readable by whoever reads the bucket',
+    note: "no scanner looks into an aws_s3_object's content (checkov's CKV_AWS_46 and trivy's AWS-0029 read user-data only); the same detector as WBT-EC2-USERDATA runs over each bundle file",
   },
   {
     id: 'WBT-S3-PAB',

@@ -78,7 +78,15 @@ export function hostFiles(s: Synthesized, role: Role): Map<string, HostFile> {
   for (const raw of asArray(userDataOf(s, role).cloudConfig.write_files ?? [], 'write_files')) {
     const f = asObject(raw, 'write_files[]');
     const path = asString(f.path, 'path');
-    files.set(path, { path, content: asString(f.content ?? '', 'content'), mode: String(f.permissions ?? '0644'), owner: String(f.owner ?? 'root:root'), source: 'user-data', services: [], render: false });
+    files.set(path, {
+      path,
+      content: asString(f.content ?? '', 'content'),
+      mode: String(f.permissions ?? '0644'),
+      owner: String(f.owner ?? 'root:root'),
+      source: 'user-data',
+      services: [],
+      render: false,
+    });
   }
   for (const f of bundleOf(s, role).document.files) {
     const path = asString(f.path, 'path');

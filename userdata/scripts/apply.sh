@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# weebeetalk-apply: applies a configuration bundle (userdata/bundle.ts) to this host, in place.
+# weebeetalk-apply (WBT_APPLY): applies a configuration bundle (userdata/bundle.ts) to this host, in place.
 #   weebeetalk-apply --bucket BUCKET --key KEY --sha256 SUM   what State Manager's association runs on a change
 #   weebeetalk-apply --current    the bundle the plan names now (the SSM parameter WBT_BUNDLE_PARAMETER): first boot
 #   weebeetalk-apply --rollback   the bundle applied before the current one, kept on the host
@@ -37,7 +37,7 @@ if [[ "$mode" == status ]]; then
   else
     echo "applied: nothing yet"
   fi
-  if [[ -s "${state}/previous.sha256" ]]; then echo "previous: $(cat "${state}/previous.sha256") (weebeetalk-apply --rollback)"; fi
+  if [[ -s "${state}/previous.sha256" ]]; then echo "previous: $(cat "${state}/previous.sha256") (${WBT_APPLY} --rollback)"; fi
   if [[ -s "${state}/pending" ]]; then echo "services still to reload (the last hook failed): $(paste -sd ' ' "${state}/pending")"; fi
   exit 0
 fi

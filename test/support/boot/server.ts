@@ -202,7 +202,11 @@ function download(src: string, dest: string): CliResult {
   const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(src);
   if (!m || dest.startsWith('s3://')) throw new Error('the stand-in downloads one object to a local file only');
   const [, bucket, key] = m;
-  const fatal = (code: string): CliResult => ({ code: 1, stdout: '', stderr: `fatal error: An error occurred (${code}) when calling the HeadObject operation: ${code === '403' ? 'Forbidden' : 'Not Found'}\n` });
+  const fatal = (code: string): CliResult => ({
+    code: 1,
+    stdout: '',
+    stderr: `fatal error: An error occurred (${code}) when calling the HeadObject operation: ${code === '403' ? 'Forbidden' : 'Not Found'}\n`,
+  });
   if (!world.buckets.includes(bucket)) return fatal('404');
   // S3 answers 403 for a key the caller may not read, whether or not it exists (without s3:ListBucket).
   if (evaluate(world.statements, 's3:GetObject', `arn:aws:s3:::${bucket}/${key}`, {}) !== 'allow') {
