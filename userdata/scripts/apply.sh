@@ -92,24 +92,48 @@ if [[ -s "${state}/current.sha256" ]]; then first=0; fi
 changed=()
 if [[ -s "${state}/pending" ]]; then mapfile -t changed < "${state}/pending"; fi
 
-# Every file of the bundle, written only when its content, mode or owner differ. (Lists go through files, not
-# process substitution: a failed jq must stop the apply, not read as an empty list.)
-jq -r '.files | to_entries[] | [.key, .value.path, .value.mode, .value.owner, (.value.render | tostring), (.value.services | join(" "))] | @tsv' "$bundle" > "${work}/files.tsv"
+# Every file of the bundle, written only when its content, mode or owner differ. One jq writes the fields of all
+# files NUL-separated (JSON strings hold no NUL) and bash stages the contents, so an apply that changes nothing
+# costs a handful of processes, not several per file. (Through files, not pipes: a failed jq must stop the apply.)
+[[ "$PUBLIC_IP" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "PUBLIC_IP '${PUBLIC_IP}' is not an IPv4 address"
+jq -j '.files[] | .path, "\u0000", .mode, "\u0000", .owner, "\u0000", (.render | tostring), "\u0000", (.services | join(" ")), "\u0000", .content, "\u0000"' "$bundle" > "${work}/files.bin"
+stage=${work}/stage
+mkdir "$stage"
+paths=() modes=() owners=() svcs=()
+n=0
+while IFS= read -r -d '' path && IFS= read -r -d '' fmode && IFS= read -r -d '' owner && IFS= read -r -d '' rendered &&
+  IFS= read -r -d '' services && IFS= read -r -d '' content; do
+  # The Elastic IP for its placeholder, where the bundle says so.
+  if [[ "$rendered" == true ]]; then content=${content//@PUBLIC_IP@/$PUBLIC_IP}; fi
+  printf '%s' "$content" > "${stage}/${n}"
+  paths+=("$path") modes+=("$fmode") owners+=("$owner") svcs+=("$services")
+  n=$((n + 1))
+done < "${work}/files.bin"
+((n == $(jq '.files | length' "$bundle"))) || die "bundle ${sum}: could not read all its files"
+# What is there now: content and mode/owner of the files that exist, in one call each.
+declare -A want have meta
+while read -r s f; do want[${f##*/}]=$s; done < <(cd "$stage" && sha256sum -- *)
+existing=()
+for path in "${paths[@]}"; do if [[ -f "$path" ]]; then existing+=("$path"); fi; done
+if ((${#existing[@]} > 0)); then
+  sha256sum -- "${existing[@]}" > "${work}/have.sums"
+  stat -c '%a %u:%g %n' -- "${existing[@]}" > "${work}/have.meta"
+  while read -r s f; do have[$f]=$s; done < "${work}/have.sums"
+  while read -r m o f; do meta[$f]="$m $o"; done < "${work}/have.meta"
+fi
 count=0
-while IFS=$'\t' read -r i path fmode owner rendered services; do
-  jq -j --argjson i "$i" '.files[$i].content' "$bundle" > "${work}/file"
-  if [[ "$rendered" == true ]]; then
-    render "${work}/file" > "${work}/rendered"
-    mv -f "${work}/rendered" "${work}/file"
-  fi
+for ((i = 0; i < n; i++)); do
+  path=${paths[i]} fmode=${modes[i]} owner=${owners[i]}
+  if [[ "${have[$path]:-}" == "${want[$i]}" && "${meta[$path]:-}" == "${fmode#0} ${owner}" ]]; then continue; fi
   if [[ ! -d "${path%/*}" ]]; then install -d -m 0755 "${path%/*}"; fi
-  if install_if_changed "${work}/file" "$path" "$fmode" "$owner"; then
-    log "changed ${path}${services:+ (${services})}"
-    count=$((count + 1))
-    read -ra svc <<< "$services"
-    changed+=("${svc[@]}")
-  fi
-done < "${work}/files.tsv"
+  # Atomically: a full file beside it, then a rename.
+  install -m "$fmode" -o "${owner%%:*}" -g "${owner#*:}" "${stage}/${i}" "${path}.wbt-new"
+  mv -f "${path}.wbt-new" "$path"
+  log "changed ${path}${svcs[i]:+ (${svcs[i]})}"
+  count=$((count + 1))
+  read -ra svc <<< "${svcs[i]}"
+  changed+=("${svc[@]}")
+done
 
 # Files the applied bundle had and this one has not.
 if [[ -s "${state}/current.json" ]]; then
