@@ -8,9 +8,17 @@
 # (5 per name per hour). The VPC resolver recurses through public DNS, so it sees what Let's Encrypt sees; the
 # 20 minutes outlast Route53's default negative-caching time (the SOA's 900 s) of a name asked for too early.
 wait_for_public_dns() {
-  local i answer
+  local i answer addr
+  local -A seen
   for ((i = 1; i <= 120; i++)); do
-    answer=$(timeout 5 getent ahostsv4 "$FQDN" | awk '{ print $1 }' | sort -u | paste -sd ' ' || true)
+    # The distinct addresses of getent's answer, space-separated (parsed by bash: this runs every 10 s).
+    answer="" seen=()
+    while read -r addr _; do
+      if [[ -n "$addr" && -z "${seen[$addr]:-}" ]]; then
+        seen[$addr]=1
+        answer+="${answer:+ }${addr}"
+      fi
+    done < <(timeout 5 getent ahostsv4 "$FQDN" || true)
     if [[ "$answer" == "$PUBLIC_IP" ]]; then
       log "${FQDN} resolves to ${PUBLIC_IP}"
       return 0

@@ -4,7 +4,12 @@
 
 WBT_ETC=/etc/weebeetalk
 
-log() { echo "[$(date -Is)] ${0##*/}: $*"; }
+# A line with the time as `date -Is` prints it (by bash itself: the scripts log a lot, each date a process).
+log() {
+  local now
+  printf -v now '%(%Y-%m-%dT%H:%M:%S%z)T' -1
+  echo "[${now:0:-2}:${now: -2}] ${0##*/}: $*"
+}
 die() {
   log "ERROR: $*" >&2
   exit 1

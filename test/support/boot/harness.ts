@@ -208,10 +208,10 @@ export class HostSandbox {
    * parameters, objects and grants (the instance, its user-data and its data volume stay). The test then runs
    * `served.command`, as State Manager does when the association changes.
    */
-  deploy(plan: HostPlan, options: { readonly tampered?: boolean } = {}): void {
+  deploy(plan: HostPlan, options: { readonly tampered?: boolean; readonly withoutParameters?: readonly string[] } = {}): void {
     if (plan.world.env !== this.plan.world.env || plan.world.role !== this.plan.world.role) throw new Error('deploy: another host');
     this.plan = plan;
-    this.writeWorld(options.tampered ?? false);
+    this.writeWorld(options.tampered ?? false, options.withoutParameters ?? this.options.withoutParameters ?? []);
   }
 
   /** The bundle the stand-in S3 serves for this host now. */
@@ -222,7 +222,7 @@ export class HostSandbox {
 
   /** world.json for the stand-in server: the plan's AWS as this instance sees it. */
   /** `tampered`: S3 serves this host's bundle with one byte more (corrupted or tampered with) under its own key. */
-  private writeWorld(tampered = false): void {
+  private writeWorld(tampered = false, withoutParameters: readonly string[] = this.options.withoutParameters ?? []): void {
     const share = join(this.root, 'share');
     const { plan, kit } = this;
     const internet: Record<string, string> = {
@@ -250,7 +250,7 @@ export class HostSandbox {
 
     const fqdn = envValue(settings, 'FQDN');
     if (!fqdn) throw new Error(`${plan.world.role}: config.env has no FQDN`);
-    const without = new Set(this.options.withoutParameters ?? []);
+    const without = new Set(withoutParameters);
     const world: ServerWorld = {
       region: plan.world.region,
       account: plan.world.account,
