@@ -4,14 +4,15 @@
  * Shipped environments come from config/environments; variants are a shipped file with an override merged
  * over it by config/load.ts's `merge`, validated by `loadEnvironment` like the real app does.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Testing } from 'cdktf';
 import { environments } from '../../config/environments';
 import { loadEnvironment, merge, type EnvironmentFile } from '../../config/load';
 import type { EnvironmentConfig } from '../../config/schema';
-import { WeeBeeTalkStack } from '../../constructs/weebeetalk-stack';
+import type { WeeBeeTalkStack as Stack } from '../../constructs/weebeetalk-stack';
 
 /** A block of synthesized Terraform JSON: a resource, a data source, an output. */
 export type Block = Record<string, unknown>;
@@ -63,11 +64,35 @@ afterAll(() => {
   if (outdir !== undefined) rmSync(outdir, { recursive: true, force: true });
 });
 
+/**
+ * Synthesized plans shared by every test file of one jest run (the run's own directory, test/support/tmpdir-setup.js):
+ * a plan is a function of its environment file (and the day), and thirty files synthesizing the same two
+ * environments spent a third of the suite's CPU. A file's own variants are synthesized once in the run too.
+ */
+const RUN_CACHE = process.env.WBT_JEST_TMPDIR === undefined ? undefined : join(process.env.WBT_JEST_TMPDIR, 'synth-cache');
+
 function synthFile(label: string, file: EnvironmentFile): Synthesized {
   const config = loadEnvironment(file);
-  outdir ??= mkdtempSync(join(tmpdir(), 'synth-test-'));
-  const stack = new WeeBeeTalkStack(Testing.app({ outdir }), config.name, { config });
-  const text = Testing.synth(stack);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ file, day: new Date().toISOString().slice(0, 10) }))
+    .digest('hex');
+  const cached = RUN_CACHE === undefined ? undefined : join(RUN_CACHE, `${key}.json`);
+  let text = cached !== undefined && existsSync(cached) ? readFileSync(cached, 'utf8') : undefined;
+  if (text === undefined) {
+    outdir ??= mkdtempSync(join(tmpdir(), 'synth-test-'));
+    // Loaded on a miss only: the constructs and the AWS provider's bindings are most of a file's start-up.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { WeeBeeTalkStack } = require('../../constructs/weebeetalk-stack') as { WeeBeeTalkStack: typeof Stack };
+    const stack = new WeeBeeTalkStack(Testing.app({ outdir }), config.name, { config });
+    text = Testing.synth(stack);
+    if (cached !== undefined && RUN_CACHE !== undefined) {
+      mkdirSync(RUN_CACHE, { recursive: true });
+      // Written whole, then renamed: another worker may read it at any moment.
+      const partial = `${cached}.${process.pid}`;
+      writeFileSync(partial, text);
+      renameSync(partial, cached);
+    }
+  }
   return { label, config, text, json: JSON.parse(text) as TerraformJson };
 }
 

@@ -23,6 +23,10 @@ flock -w 1700 9 || {
   exit 1
 }
 rm -f "${WBT_STATE_DIR}/bootstrap.done"
+# The instance's tags (Elastic IP, data volume id) once for every step: each step's load_env finds them exported.
+# shellcheck source=lib.sh
+. /usr/local/lib/weebeetalk/lib.sh
+load_env
 for step in "$WBT_STEPS"/*.sh; do
   echo "== $(date -Is) ${step##*/}"
   bash "$step"
