@@ -491,59 +491,62 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       pbx: ['/etc/weebeetalk/config.env', '/srv/weebeetalk/asterisk/etc/extensions.conf', '/srv/weebeetalk/asterisk/etc/pjsip.conf'],
     };
 
-    it.concurrent.each(ROLES.map((r) => [r]))('staging %s: v1 then v2 reloads only what changed; same bundle again: nothing; rollback: v1 again (pbx: then a tampered bundle, a wrong checksum, a phone without its password)', async (role) => {
-      const [p1, p2] = [hostPlan(v1(), role), hostPlan(v2(), role)];
-      // User-data is the same for both: the instance is not replaced.
-      expect([p2.writeFiles, p2.packages, p2.script]).toEqual([p1.writeFiles, p1.packages, p1.script]);
-      expect(p2.configuration.key).not.toBe(p1.configuration.key);
-      const box = new HostSandbox(kit, p1, { generatedSecrets: GENERATED[role] });
-      const boot = await box.firstBoot(box.inspecting(SECRET_FILES[role]));
-      expect([boot.codes, boot.output]).toEqual([[0, 0], expect.stringContaining('bootstrap complete')]);
-      const before = box.inspection();
-      const firstSum = box.served.sha256;
+    it.concurrent.each(ROLES.map((r) => [r]))(
+      'staging %s: v1 then v2 reloads only what changed; same bundle again: nothing; rollback: v1 again (pbx: then a tampered bundle, a wrong checksum, a phone without its password)',
+      async (role) => {
+        const [p1, p2] = [hostPlan(v1(), role), hostPlan(v2(), role)];
+        // User-data is the same for both: the instance is not replaced.
+        expect([p2.writeFiles, p2.packages, p2.script]).toEqual([p1.writeFiles, p1.packages, p1.script]);
+        expect(p2.configuration.key).not.toBe(p1.configuration.key);
+        const box = new HostSandbox(kit, p1, { generatedSecrets: GENERATED[role] });
+        const boot = await box.firstBoot(box.inspecting(SECRET_FILES[role]));
+        expect([boot.codes, boot.output]).toEqual([[0, 0], expect.stringContaining('bootstrap complete')]);
+        const before = box.inspection();
+        const firstSum = box.served.sha256;
 
-      box.deploy(p2);
-      let mark = commands(box, 0).length;
-      const applied = await box.session([['run', box.served.command], box.inspecting(SECRET_FILES[role]), ['run', `${APPLY} --status`]]);
-      expect([applied.codes, applied.output]).toEqual([[0, 0, 0], expect.stringContaining(`bundle ${box.served.sha256} applied: `)]);
-      const changed = [...applied.output.matchAll(/weebeetalk-apply: changed (\S+)/g)].map((m) => m[1]).sort();
-      expect(changed).toEqual(CHANGED[role]);
-      expect(actions(commands(box, mark))).toEqual(EXPECTED[role]);
-      // Never the data: same filesystem, nothing formatted or regenerated; the pbx's new phone gets its password.
-      const after = box.inspection();
-      expect(applied.output).not.toMatch(/creating ext4|internal passwords generated/);
-      expect(after.volume?.uuid).toBe(before.volume?.uuid);
-      const sums = (i: Inspection, keep: (p: string) => boolean): string[] => i.files.filter((f) => keep(f.path)).map((f) => `${f.path} ${f.sha256}`);
-      const generated = (p: string): boolean => GENERATED[role].includes(p) || p.endsWith('privkey.pem');
-      expect(sums(after, generated)).toEqual(sums(before, generated));
-      expect(box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued)).toHaveLength(role === 'pbx' ? 1 : 0);
-      if (role === 'pbx') {
-        expect(box.log<{ name: string }>('ssm.jsonl').map((r) => r.name)).toContain('/weebeetalk/in-place-v2/pbx/sip-users/1003'.replace('in-place-v2', p2.world.env));
-        expect(readFileSync(box.upper('/var/lib/wbt-standin/systemd/active/weebeetalk-asterisk.service'), 'utf8')).toBe('');
-      }
-      expect(applied.output).toContain(`applied: ${box.served.sha256}`);
-      expect(applied.output).toContain(`previous: ${firstSum} (${APPLY} --rollback)`);
+        box.deploy(p2);
+        let mark = commands(box, 0).length;
+        const applied = await box.session([['run', box.served.command], box.inspecting(SECRET_FILES[role]), ['run', `${APPLY} --status`]]);
+        expect([applied.codes, applied.output]).toEqual([[0, 0, 0], expect.stringContaining(`bundle ${box.served.sha256} applied: `)]);
+        const changed = [...applied.output.matchAll(/weebeetalk-apply: changed (\S+)/g)].map((m) => m[1]).sort();
+        expect(changed).toEqual(CHANGED[role]);
+        expect(actions(commands(box, mark))).toEqual(EXPECTED[role]);
+        // Never the data: same filesystem, nothing formatted or regenerated; the pbx's new phone gets its password.
+        const after = box.inspection();
+        expect(applied.output).not.toMatch(/creating ext4|internal passwords generated/);
+        expect(after.volume?.uuid).toBe(before.volume?.uuid);
+        const sums = (i: Inspection, keep: (p: string) => boolean): string[] => i.files.filter((f) => keep(f.path)).map((f) => `${f.path} ${f.sha256}`);
+        const generated = (p: string): boolean => GENERATED[role].includes(p) || p.endsWith('privkey.pem');
+        expect(sums(after, generated)).toEqual(sums(before, generated));
+        expect(box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued)).toHaveLength(role === 'pbx' ? 1 : 0);
+        if (role === 'pbx') {
+          expect(box.log<{ name: string }>('ssm.jsonl').map((r) => r.name)).toContain('/weebeetalk/in-place-v2/pbx/sip-users/1003'.replace('in-place-v2', p2.world.env));
+          expect(readFileSync(box.upper('/var/lib/wbt-standin/systemd/active/weebeetalk-asterisk.service'), 'utf8')).toBe('');
+        }
+        expect(applied.output).toContain(`applied: ${box.served.sha256}`);
+        expect(applied.output).toContain(`previous: ${firstSum} (${APPLY} --rollback)`);
 
-      // The same association again (State Manager re-runs, or the operator does): nothing changes, nothing reloads.
-      const tree = rootTree(box);
-      mark = commands(box, 0).length;
-      const again = await box.session([['run', box.served.command]]);
-      expect([again.codes, again.output]).toEqual([[0], expect.stringContaining(`bundle ${box.served.sha256} applied: nothing changed`)]);
-      expect(actions(commands(box, mark))).toEqual([]);
-      expect(Object.fromEntries(rootTree(box))).toEqual(Object.fromEntries(tree));
+        // The same association again (State Manager re-runs, or the operator does): nothing changes, nothing reloads.
+        const tree = rootTree(box);
+        mark = commands(box, 0).length;
+        const again = await box.session([['run', box.served.command]]);
+        expect([again.codes, again.output]).toEqual([[0], expect.stringContaining(`bundle ${box.served.sha256} applied: nothing changed`)]);
+        expect(actions(commands(box, mark))).toEqual([]);
+        expect(Object.fromEntries(rootTree(box))).toEqual(Object.fromEntries(tree));
 
-      // Rollback on the host: v1's files again, with the same minimal reloads.
-      mark = commands(box, 0).length;
-      const back = await box.session([
-        ['run', `${APPLY} --rollback`],
-        ['run', `${APPLY} --status`],
-      ]);
-      expect([back.codes, back.output]).toEqual([[0, 0], expect.stringContaining(`bundle ${firstSum} applied: `)]);
-      expect([...back.output.matchAll(/weebeetalk-apply: changed (\S+)/g)].map((m) => m[1]).sort()).toEqual(CHANGED[role]);
-      expect(actions(commands(box, mark))).toEqual(EXPECTED[role]);
-      expect(back.output).toContain(`applied: ${firstSum}`);
-      if (role === 'pbx') await refusals(box);
-    });
+        // Rollback on the host: v1's files again, with the same minimal reloads.
+        mark = commands(box, 0).length;
+        const back = await box.session([
+          ['run', `${APPLY} --rollback`],
+          ['run', `${APPLY} --status`],
+        ]);
+        expect([back.codes, back.output]).toEqual([[0, 0], expect.stringContaining(`bundle ${firstSum} applied: `)]);
+        expect([...back.output.matchAll(/weebeetalk-apply: changed (\S+)/g)].map((m) => m[1]).sort()).toEqual(CHANGED[role]);
+        expect(actions(commands(box, mark))).toEqual(EXPECTED[role]);
+        expect(back.output).toContain(`applied: ${firstSum}`);
+        if (role === 'pbx') await refusals(box);
+      },
+    );
 
     /** On a pbx at v1: what the apply refuses, leaving the host as it was, or stops at before any reload. */
     async function refusals(box: HostSandbox): Promise<void> {
@@ -566,7 +569,10 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       const missing = '/weebeetalk/staging/pbx/sip-users/1003';
       box.deploy(hostPlan(v2(), 'pbx'), { withoutParameters: [missing] });
       mark = commands(box, 0).length;
-      const f = await box.session([['run', box.served.command], ['run', `${APPLY} --status`]]);
+      const f = await box.session([
+        ['run', box.served.command],
+        ['run', `${APPLY} --status`],
+      ]);
       expect(f.codes).toEqual([1, 0]);
       expect(f.output).toContain(`cannot read ${missing} from SSM`);
       expect(f.output).toMatch(/asterisk\.sh failed \(its files are written; services still to reload: asterisk-dialplan asterisk-pjsip settings\)/);
