@@ -22,7 +22,10 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
         chat: { instanceType: 't3.medium', dataVolumeGiB: 20 },
         meet: { instanceType: 't3.large', dataVolumeGiB: 40 },
         pbx: { instanceType: 't3.small', dataVolumeGiB: 10 },
+        turn: { instanceType: 't3.micro', dataVolumeGiB: 2 },
       },
+      // Optional here: on in a staging that tests meetings from behind a corporate firewall.
+      turn: { enabled: false },
       ami: { followLatest: true },
       storage: { backupRetentionDays: 14 },
       snapshots: { enabled: false, retainCount: 7 },
@@ -33,7 +36,10 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
         chat: { instanceType: 'm6i.xlarge', dataVolumeGiB: 100 },
         meet: { instanceType: 'c6i.2xlarge', dataVolumeGiB: 100 },
         pbx: { instanceType: 't3.medium', dataVolumeGiB: 20 },
+        // TLS relay of a few hundred participants' media: network, not CPU, is what it needs.
+        turn: { instanceType: 'c6i.large', dataVolumeGiB: 4 },
       },
+      turn: { enabled: true },
       ami: { followLatest: false },
       storage: { backupRetentionDays: 90 },
       snapshots: { enabled: true, retainCount: 30 },

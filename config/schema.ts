@@ -6,8 +6,13 @@ import { z } from 'zod';
 import { canonical, isCanonical, isIpv6, isWorldCidr, overlaps, parseCidr } from './net';
 import { checkRocketChat } from './rocketchat-support';
 
-export const ROLES = ['chat', 'meet', 'pbx'] as const;
+export const ROLES = ['chat', 'meet', 'pbx', 'turn'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** The roles an environment builds, in ROLES order: every role but the TURN relay when `turn.enabled` is off. */
+export function enabledRoles(env: { readonly turn: { readonly enabled: boolean } }): Role[] {
+  return ROLES.filter((role) => role !== 'turn' || env.turn.enabled);
+}
 
 /** Internal phones dial this to join the dial-in Jitsi room through Jigasi. */
 export const CONFERENCE_EXTENSION = '8000';
@@ -33,6 +38,8 @@ export const DATA_VOLUME_MINIMUM: Record<Role, (env: { jitsi: { jibri: boolean }
   chat: () => ({ gib: 20, why: DOCKER_STATE }),
   meet: ({ jitsi }) => (jitsi.jibri ? { gib: 40, why: 'Jibri keeps recordings there until uploaded' } : { gib: 20, why: DOCKER_STATE }),
   pbx: () => ({ gib: 10, why: DOCKER_STATE }),
+  // No Docker there: coturn is Debian's package; the volume keeps its certificate.
+  turn: () => ({ gib: 2, why: "its Let's Encrypt certificate lives there" }),
 };
 
 const REGION_RE = /^(?:(?:af|ap|ca|eu|il|me|mx|sa|us)-(?:central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9]|us-gov-(?:east|west)-1|cn-(?:north|northwest)-1)$/;
@@ -228,6 +235,18 @@ const baseSchema = z
       })
       .strict()
       .prefault({}),
+    turn: z
+      .object({
+        /** A TURN relay (coturn) on TCP 443 (TLS) and 3478 for participants behind firewalls that allow only HTTPS. */
+        enabled: z.boolean(),
+        /** The relay's port range (media to and from the video bridge only). @default 49152-65535 */
+        relayPorts: portRange.default({ from: 49152, to: 65535 }),
+        /** Allocations per TURN user (each participant's credentials) at once. @default 12 */
+        userQuota: z.number().int().min(1).max(1000).default(12),
+        /** Allocations in total at once. @default 1200 */
+        totalQuota: z.number().int().min(1).max(100000).default(1200),
+      })
+      .strict(),
     rocketchat: z
       .object({
         /** Rocket.Chat image tag (a release still supported upstream). */

@@ -4,12 +4,14 @@ import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { EGRESS, type PortRule } from '../config/ports';
-import { ROLES, type Role } from '../config/schema';
+import type { Role } from '../config/schema';
 
 export interface FirewallsProps {
   /** Name prefix, e.g. "weebeetalk-staging". */
   readonly name: string;
   readonly vpcId: string;
+  /** The roles the environment builds, one security group each. */
+  readonly roles: readonly Role[];
   /** The port plan of the environment (config/ports.ts). */
   readonly rules: readonly PortRule[];
 }
@@ -18,22 +20,22 @@ export interface FirewallsProps {
 const DESCRIPTION_RE = /^[a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]{1,255}$/;
 
 export class Firewalls extends Construct {
-  readonly groups: Record<Role, SecurityGroup>;
+  readonly groups: Partial<Record<Role, SecurityGroup>>;
 
   constructor(scope: Construct, id: string, props: FirewallsProps) {
     super(scope, id);
-    const groups = {} as Record<Role, SecurityGroup>;
-    for (const role of ROLES) {
-      groups[role] = new SecurityGroup(this, `sg-${role}`, {
+    const groups: Partial<Record<Role, SecurityGroup>> = {};
+    for (const role of props.roles) {
+      const group = (groups[role] = new SecurityGroup(this, `sg-${role}`, {
         name: `${props.name}-${role}`,
         description: `WeeBeeTalk ${role} host: ingress from the port plan only`,
         vpcId: props.vpcId,
         // Rules are separate resources; an inline rule here would fight them.
         tags: { Name: `${props.name}-${role}` },
-      });
+      }));
       for (const e of EGRESS) {
         new VpcSecurityGroupEgressRule(this, `${role}-egress-${e.protocol}`, {
-          securityGroupId: groups[role].id,
+          securityGroupId: group.id,
           ipProtocol: e.protocol,
           fromPort: 0,
           toPort: 65535,
@@ -44,9 +46,14 @@ export class Firewalls extends Construct {
     }
     for (const rule of props.rules) {
       if (!DESCRIPTION_RE.test(rule.description)) throw new Error(`Firewalls: rule ${rule.id} has a description AWS rejects (allowed: a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*): "${rule.description}"`);
-      const peer = rule.peer.kind === 'host' ? { referencedSecurityGroupId: groups[rule.peer.role].id } : { cidrIpv4: rule.peer.kind === 'world' ? '0.0.0.0/0' : rule.peer.cidr };
+      const group = (role: Role): SecurityGroup => {
+        const g = groups[role];
+        if (!g) throw new Error(`Firewalls: rule ${rule.id} names the ${role} host, which this environment does not build`);
+        return g;
+      };
+      const peer = rule.peer.kind === 'host' ? { referencedSecurityGroupId: group(rule.peer.role).id } : { cidrIpv4: rule.peer.kind === 'world' ? '0.0.0.0/0' : rule.peer.cidr };
       new VpcSecurityGroupIngressRule(this, rule.id, {
-        securityGroupId: groups[rule.role].id,
+        securityGroupId: group(rule.role).id,
         ipProtocol: rule.protocol,
         fromPort: rule.from,
         toPort: rule.to,
@@ -56,5 +63,12 @@ export class Firewalls extends Construct {
       });
     }
     this.groups = groups;
+  }
+
+  /** The security group of a role this environment builds. */
+  groupOf(role: Role): SecurityGroup {
+    const g = this.groups[role];
+    if (!g) throw new Error(`Firewalls: no security group for ${role}: this environment does not build that host`);
+    return g;
   }
 }

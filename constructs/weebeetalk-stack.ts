@@ -44,7 +44,7 @@ export class WeeBeeTalkStack extends TerraformStack {
     const partition = partitionOf(region);
     const production = config.tier === 'production';
     const az = config.aws.availabilityZone ?? `${region}a`;
-    const specs = roleSpecs();
+    const specs = roleSpecs(config);
     warnAboutPlaceholders(this, config);
 
     new AwsProvider(this, 'aws', {
@@ -58,7 +58,7 @@ export class WeeBeeTalkStack extends TerraformStack {
 
     const account = new DataAwsCallerIdentity(this, 'account').accountId;
     const network = new Network(this, 'network', { name, vpcCidr: config.network.vpcCidr, availabilityZone: az });
-    const firewalls = new Firewalls(this, 'firewalls', { name, vpcId: network.vpc.id, rules: portPlan(config) });
+    const firewalls = new Firewalls(this, 'firewalls', { name, vpcId: network.vpc.id, roles: specs.map((s) => s.role), rules: portPlan(config) });
 
     const buckets = environmentBuckets(this, config);
 
@@ -79,7 +79,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         name: resourceNameOf(config, role),
         subnetId: network.publicSubnet.id,
         privateIp: privateIp[role],
-        securityGroupIds: [firewalls.groups[role].id],
+        securityGroupIds: [firewalls.groupOf(role).id],
         protect: production,
         dependsOn: network.internetAccess,
       });
@@ -136,7 +136,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         snapshotTag: snapshotTagOf(config),
         protect: production,
         nameRecords: dns.hostRecords[role],
-        userData: { env: hostEnv(ctx, role), packages: spec.packages },
+        userData: { env: hostEnv(ctx, role), packages: spec.packages, docker: spec.docker },
       });
       configuration.associate(hosts[role].instance);
     }

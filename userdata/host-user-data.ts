@@ -10,12 +10,9 @@ import { readScript } from './script-files';
 import { renderUnit } from './systemd';
 import { renderCloudConfig, renderEnvFile, terraformLiteral, type CloudConfig, type WriteFile } from './cloud-config';
 
-/** Files every host gets besides its steps. */
-function commonFiles(): WriteFile[] {
+/** Docker's settings: data root on the data volume, bounded logs, never started before the volume is mounted. */
+function dockerFiles(): WriteFile[] {
   return [
-    { path: LIB_SH, content: readScript('lib'), permissions: '0644' },
-    // The configuration comes later, in place, as bundles: State Manager runs this with each new one.
-    { path: APPLY_COMMAND, content: readScript('apply'), permissions: '0755' },
     {
       path: '/etc/docker/daemon.json',
       permissions: '0644',
@@ -28,6 +25,16 @@ function commonFiles(): WriteFile[] {
       permissions: '0644',
       content: `# Docker keeps its data on the data volume: never start it before the volume is mounted.\n[Unit]\nRequiresMountsFor=${DATA_DIR}\n`,
     },
+  ];
+}
+
+/** Files every host gets besides its steps (Docker's only where it runs). */
+function commonFiles(docker: boolean): WriteFile[] {
+  return [
+    { path: LIB_SH, content: readScript('lib'), permissions: '0644' },
+    // The configuration comes later, in place, as bundles: State Manager runs this with each new one.
+    { path: APPLY_COMMAND, content: readScript('apply'), permissions: '0755' },
+    ...(docker ? dockerFiles() : []),
     // Growing dataVolumeGiB grows the device under the running host; the kernel reports it (RESIZE=1 on a
     // block "change" event) and this grows the filesystem at once. data-volume.sh also does it on every boot.
     { path: helperPath('grow-data'), content: readScript('grow-data'), permissions: '0755' },
@@ -53,7 +60,7 @@ function commonFiles(): WriteFile[] {
   ];
 }
 
-/** The bootstrap's steps, in order: the last applies the host's current configuration bundle. */
+/** The bootstrap's steps, in order (docker only where it runs): the last applies the host's current configuration bundle. */
 export const BOOTSTRAP_STEPS = ['ssm-agent', 'data-volume', 'docker', 'configure'] as const;
 
 /**
@@ -65,11 +72,14 @@ export interface HostUserDataProps {
   readonly env: Record<string, string | number | boolean>;
   /** The role's extra Debian packages. @default none */
   readonly packages?: readonly string[];
+  /** Docker Engine (the docker step and its settings). @default true */
+  readonly docker?: boolean;
 }
 
 /** The cloud-config document of a host, before Terraform escaping (what `cloud-init schema` checks). */
 export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
-  const steps = BOOTSTRAP_STEPS.map<WriteFile>((name, i) => ({
+  const docker = props.docker ?? true;
+  const steps = BOOTSTRAP_STEPS.filter((name) => docker || name !== 'docker').map<WriteFile>((name, i) => ({
     path: `${STEPS_DIR}/${String((i + 1) * 10).padStart(2, '0')}-${name}.sh`,
     content: readScript(name),
     permissions: '0755',
@@ -82,7 +92,7 @@ export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
     // containers (Jitsi, Asterisk) own their files with, Asterisk's TLS key among them. A locked account holds
     // 1000 instead, so the SSM agent's login user (created on the first session) gets another uid.
     users: [{ name: CONTAINER_ACCOUNT, uid: 1000, gecos: 'WeeBeeTalk containers (not a login)', homedir: '/nonexistent', no_create_home: true, shell: '/usr/sbin/nologin', lock_passwd: true }],
-    write_files: [{ path: HOST_ENV_FILE, content: renderEnvFile(props.env), permissions: '0644' }, ...commonFiles(), ...steps],
+    write_files: [{ path: HOST_ENV_FILE, content: renderEnvFile(props.env), permissions: '0644' }, ...commonFiles(docker), ...steps],
   };
 }
 

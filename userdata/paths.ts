@@ -57,6 +57,7 @@ export const UNITS = {
   recordingsUpload: 'weebeetalk-recordings-upload',
   asterisk: 'weebeetalk-asterisk',
   pbxCertificate: 'weebeetalk-pbx-certificate',
+  turnCertificate: 'weebeetalk-turn-certificate',
 } as const;
 /** A unit file's path: /etc/systemd/system/<name>. */
 export const unitPath = (unit: string): string => `/etc/systemd/system/${unit}`;
@@ -76,12 +77,18 @@ export const ASTERISK_PATHS = {
 } as const;
 /** certbot's deploy hook for the PBX's certificate (a link to the asterisk-cert-deploy helper). */
 export const ASTERISK_CERT_HOOK = '/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh';
+/** certbot's deploy hook for the TURN relay's certificate (a link to the turn-cert-deploy helper). */
+export const TURN_CERT_HOOK = '/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-turn.sh';
+/** coturn's own configuration file (Debian's unit runs `turnserver -c` on it); the hook writes it with the secret. */
+export const TURNSERVER_CONF = '/etc/turnserver.conf';
 
 /** Each role's folders: its generated configuration (etc) and its compose project (dir). Files in etc: roleFiles. */
 export const ROLE_PATHS = {
   chat: { etc: `${HOST_ETC}/rocketchat`, dir: `${OPT_DIR}/rocketchat-compose` },
   meet: { etc: `${HOST_ETC}/jitsi`, dir: `${OPT_DIR}/docker-jitsi-meet` },
   pbx: { etc: `${HOST_ETC}/asterisk`, dir: `${OPT_DIR}/asterisk` },
+  // coturn is Debian's package: its folder holds the certificate it reads (group turnserver), no compose project.
+  turn: { etc: `${HOST_ETC}/coturn`, dir: '/etc/coturn' },
 } as const satisfies Record<Role, { readonly etc: string; readonly dir: string }>;
 
 /** The files the TypeScript writes to a role's etc: the upstream release's manifest and the compose settings. */
@@ -111,8 +118,8 @@ export function pathEnv(): Record<string, string> {
 
 /** A role's own folders and files in host.env, e.g. WBT_RC_ETC, WBT_RC_DIR, WBT_RC_MANIFEST on chat. */
 export function rolePathEnv(role: Role): Record<string, string> {
-  const prefix = { chat: 'WBT_RC', meet: 'WBT_JITSI', pbx: 'WBT_ASTERISK' }[role];
+  const prefix = { chat: 'WBT_RC', meet: 'WBT_JITSI', pbx: 'WBT_ASTERISK', turn: 'WBT_TURN' }[role];
   const env: Record<string, string> = { [`${prefix}_ETC`]: ROLE_PATHS[role].etc, [`${prefix}_DIR`]: ROLE_PATHS[role].dir };
-  if (role !== 'pbx') Object.assign(env, { [`${prefix}_MANIFEST`]: roleFiles(role).manifest, [`${prefix}_SETTINGS`]: roleFiles(role).settings });
+  if (role === 'chat' || role === 'meet') Object.assign(env, { [`${prefix}_MANIFEST`]: roleFiles(role).manifest, [`${prefix}_SETTINGS`]: roleFiles(role).settings });
   return env;
 }

@@ -164,6 +164,12 @@ export function worldAllowlist(env: EnvironmentConfig): Readonly<Record<Role, re
       { protocol: 'udp', from: 10000, to: 10000, service: 'Jitsi Videobridge media' },
     ],
     pbx: [],
+    // The TURN relay's own address only (its own host and security group).
+    turn: [
+      { protocol: 'tcp', from: 443, to: 443, service: 'TURN over TLS (participants behind firewalls that allow only HTTPS)' },
+      { protocol: 'tcp', from: 3478, to: 3478, service: 'TURN and STUN over TCP' },
+      { protocol: 'udp', from: 3478, to: 3478, service: 'TURN and STUN over UDP' },
+    ],
   };
 }
 

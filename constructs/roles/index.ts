@@ -5,27 +5,28 @@
  * dns.hostNames, the smoke components and the audit's SIP hosts follow from them and the port plan) and the
  * places that still name the roles (CONTRIBUTING.md, "Add a role").
  */
-import type { EnvironmentConfig, Role } from '../../config/schema';
+import { enabledRoles, type EnvironmentConfig, type Role } from '../../config/schema';
 import type { PortRule } from '../../config/ports';
 import { sshRules } from './ports';
 import { chat } from './chat';
 import { meet } from './meet';
 import { pbx } from './pbx';
+import { turn } from './turn';
 import type { RoleSpec } from './spec';
 
 export type { GrantContext, RoleSpec } from './spec';
 
-export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = { chat, meet, pbx };
+export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = { chat, meet, pbx, turn };
 
-/** The roles' specs in registry order. */
-export const roleSpecs = (): RoleSpec[] => Object.values(ROLE_SPECS);
+/** The specs of the roles an environment builds (config/schema.ts enabledRoles), in registry order. */
+export const roleSpecs = (env: Pick<EnvironmentConfig, 'turn'>): RoleSpec[] => enabledRoles(env).map((role) => ROLE_SPECS[role]);
 
 /**
  * The port plan: every port a host accepts, derived from the configuration and nowhere typed twice: the
  * roles' own ports, then SSH from the administrators' networks on every host (egress: EGRESS in config/ports.ts).
  */
 export function portPlan(env: EnvironmentConfig): PortRule[] {
-  const specs = roleSpecs();
+  const specs = roleSpecs(env);
   return [
     ...specs.flatMap((s) => s.ports(env)),
     ...sshRules(

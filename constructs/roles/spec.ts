@@ -37,6 +37,8 @@ export interface RoleSpec {
   readonly secrets?: (config: EnvironmentConfig, secrets: Secrets) => void;
   /** Grants besides its own SSM folder (`<ssm root>/<role>`), which every role reads. */
   readonly grants?: (ctx: GrantContext) => void;
+  /** Docker Engine (the bootstrap's docker step): false for a role that runs Debian packages only. @default true */
+  readonly docker?: boolean;
   /** Debian packages besides every host's, installed at first boot (user-data: not a function of the configuration). @default none */
   readonly packages?: readonly string[];
   /** The configuration: settings, files, hook and helper scripts (userdata/<role>/), applied in place by State Manager. */

@@ -9,6 +9,7 @@ import { renderEnvFile } from '../cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
 import { helperPath, JITSI_CONFIG, JITSI_STATE, ROLE_PATHS, roleFiles, UNITS } from '../paths';
 import { composeUnit, scheduledJob, unitFile } from '../systemd';
+import { TURN_PORT, TURN_TLS_PORT } from '../turn';
 import { DOCKER_JITSI_MEET, manifest } from '../upstream';
 
 export const JITSI_ETC = ROLE_PATHS.meet.etc;
@@ -73,6 +74,17 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
   if (jitsi.jibri) {
     Object.assign(settings, { ENABLE_RECORDING: '1', JIBRI_FINALIZE_RECORDING_SCRIPT_PATH: '/config/finalize.sh' });
   }
+  if (ctx.config.turn.enabled) {
+    // Prosody hands clients the relay (XEP-0215, mod_external_services) with credentials it computes from
+    // TURN_CREDENTIALS (written on the host from SSM): TURN over TLS on 443, TURN on 3478 over UDP and TCP.
+    Object.assign(settings, {
+      TURNS_HOST: ctx.fqdn.turn,
+      TURNS_PORT: String(TURN_TLS_PORT),
+      TURN_HOST: ctx.fqdn.turn,
+      TURN_PORT: String(TURN_PORT),
+      TURN_TRANSPORT: 'udp,tcp',
+    });
+  }
   return settings;
 }
 
@@ -107,6 +119,7 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
       JITSI_AUTH: jitsi.auth,
       JIGASI_ENABLED: jitsi.jigasi ? 1 : 0,
       JIBRI_ENABLED: jitsi.jibri ? 1 : 0,
+      TURN_ENABLED: ctx.config.turn.enabled ? 1 : 0,
       RECORDINGS_BUCKET: ctx.buckets.recordings,
     },
     hook: 'jitsi',

@@ -94,6 +94,45 @@ update_secret_file() {
   rm -f "$1"
 }
 
+# letsencrypt_on_data_volume: /etc/letsencrypt becomes a link to the data volume's copy (moving what is there), and
+# its deploy-hook folder exists. Certificates live on the data volume: a replaced instance must not ask again.
+letsencrypt_on_data_volume() {
+  if [[ ! -L /etc/letsencrypt ]]; then
+    install -d -m 0755 "${DATA_DIR}/letsencrypt"
+    if [[ -d /etc/letsencrypt ]]; then
+      cp -a /etc/letsencrypt/. "${DATA_DIR}/letsencrypt/" || die "cannot move /etc/letsencrypt to the data volume"
+      rm -rf /etc/letsencrypt
+    fi
+    ln -s "${DATA_DIR}/letsencrypt" /etc/letsencrypt
+  fi
+  [[ -L /etc/letsencrypt ]] || die "/etc/letsencrypt is not the data volume's: a replaced instance would ask Let's Encrypt again"
+  install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy
+}
+
+# dns01_certificate HOOK TIMER: this host's certificate for FQDN from Let's Encrypt by DNS-01 through Route53
+# (certbot's plugin; the instance role may only touch the _acme-challenge TXT record of FQDN), once public DNS gives
+# this host's Elastic IP (a failed validation counts against Let's Encrypt's limits). HOOK runs on first issuance
+# (--deploy-hook) and, linked into renewal-hooks/deploy by the caller, on renewals (certbot runs one path once).
+# RSA: older desk phones fail TLS handshakes with ECDSA. When it fails, TIMER (the caller's unit) runs the caller
+# again every 2 hours until a certificate exists: a transient failure must not leave TLS off for good; 12 tries a
+# day stay far below 5 failed validations per name per hour. Exit 0 with a certificate in place, 1 without.
+dns01_certificate() {
+  local hook=$1 timer=$2 lineage="/etc/letsencrypt/live/${FQDN}"
+  if [[ -s "${lineage}/fullchain.pem" ]]; then return 0; fi
+  if wait_for_public_dns && certbot certonly --non-interactive --agree-tos --email "$LETSENCRYPT_EMAIL" --dns-route53 \
+    --domain "$FQDN" --key-type rsa --keep-until-expiring --deploy-hook "$hook"; then
+    return 0
+  fi
+  systemctl enable --now "$timer"
+  log "no certificate for ${FQDN} yet (is the zone delegated?): ${timer} tries again every 2 hours"
+  return 1
+}
+
+# dns01_certificate_done TIMER: a certificate exists: the retry timer is not needed anymore.
+dns01_certificate_done() {
+  if systemctl is-enabled --quiet "$1" 2> /dev/null; then systemctl disable --now "$1"; fi
+}
+
 # compose_up DIR: the compose project in DIR brought to what its files say. Compose recreates only the services
 # whose configuration or image changed; the others (and their connections, meetings, calls) keep running.
 compose_up() {

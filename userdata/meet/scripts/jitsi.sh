@@ -41,6 +41,11 @@ if [[ "$JIGASI_ENABLED" == 1 ]]; then
   jigasi_password=$(ssm_secret jigasi-sip-password)
   secrets+=("JIGASI_SIP_PASSWORD=\"${jigasi_password}\"")
 fi
+if [[ "$TURN_ENABLED" == 1 ]]; then
+  # The TURN relay's shared secret: Prosody derives each participant's time-limited credentials from it.
+  turn_secret=$(ssm_secret turn-secret)
+  secrets+=("TURN_CREDENTIALS=\"${turn_secret}\"")
+fi
 draft=$(secret_draft "${dir}/.env")
 {
   cat "$WBT_JITSI_SETTINGS"

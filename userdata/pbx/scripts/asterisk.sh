@@ -26,17 +26,7 @@ auth=$("$WBT_HELPER_ASTERISK_AUTH" "${conf}/pjsip.auth.conf")
 auth_changed=0
 if [[ "$auth" == changed ]]; then auth_changed=1; fi
 
-# Certificates live on the data volume: a replaced instance must not ask Let's Encrypt again.
-if [[ ! -L /etc/letsencrypt ]]; then
-  install -d -m 0755 "${DATA_DIR}/letsencrypt"
-  if [[ -d /etc/letsencrypt ]]; then
-    cp -a /etc/letsencrypt/. "${DATA_DIR}/letsencrypt/" || die "cannot move /etc/letsencrypt to the data volume"
-    rm -rf /etc/letsencrypt
-  fi
-  ln -s "${DATA_DIR}/letsencrypt" /etc/letsencrypt
-fi
-[[ -L /etc/letsencrypt ]] || die "/etc/letsencrypt is not the data volume's: a replaced instance would ask Let's Encrypt again"
-install -d -m 0755 /etc/letsencrypt/renewal-hooks/deploy
+letsencrypt_on_data_volume
 ln -sfn "$WBT_HELPER_ASTERISK_CERT_DEPLOY" "$WBT_ASTERISK_CERT_HOOK"
 
 # The certificate, or a timer that keeps asking for one (Asterisk runs without TLS meanwhile). It renders

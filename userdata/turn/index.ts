@@ -1,0 +1,150 @@
+/**
+ * The turn host: coturn 4.6.1 from Debian 12, a TURN relay on TLS 443 and TCP/UDP 3478 for participants whose
+ * networks allow only HTTPS. Time-limited credentials from a secret shared with Prosody (docker-jitsi-meet's
+ * TURN_CREDENTIALS; mod_external_services computes them), no long-term accounts; the relay reaches the video
+ * bridge and refuses every private, loopback, link-local (the instance metadata service above all) and reserved
+ * address; its certificate from Let's Encrypt by DNS-01 through Route53 like the PBX's.
+ */
+import { cidrRange } from '../../config/net';
+import type { EnvironmentConfig } from '../../config/schema';
+import type { BundleFile, RoleBundleProps } from '../bundle';
+import { commonEnv, type RoleContext } from '../context';
+import { DATA_DIR, helperPath, ROLE_PATHS, TURN_CERT_HOOK, TURNSERVER_CONF, UNITS } from '../paths';
+import { renderUnit, scheduledJob, unitFile } from '../systemd';
+
+/** The generated part of coturn's configuration (the hook adds static-auth-secret from SSM). */
+export const TURN_CONF_SOURCE = `${ROLE_PATHS.turn.etc}/turnserver.conf`;
+/** The certificate as coturn (user turnserver) reads it: copied from certbot's lineage by the deploy hook. */
+export const TURN_CERT = { fullchain: `${ROLE_PATHS.turn.dir}/certs/fullchain.pem`, privkey: `${ROLE_PATHS.turn.dir}/certs/privkey.pem` } as const;
+export const TURN_TLS_PORT = 443;
+export const TURN_PORT = 3478;
+
+/**
+ * Peers the relay refuses (IANA's special-purpose IPv4 ranges, RFC 6890, and the environment's VPC): a relay
+ * that reached 169.254.169.254 would hand out the instance role's credentials; one that reached the VPC would be
+ * a way around every security group. The bridge's private address is the one exception (allowed wins in coturn).
+ */
+export const DENIED_PEER_RANGES: readonly (readonly [first: string, last: string, why: string])[] = [
+  ['0.0.0.0', '0.255.255.255', '"this network"'],
+  ['10.0.0.0', '10.255.255.255', 'private (RFC 1918)'],
+  ['100.64.0.0', '100.127.255.255', 'carrier-grade NAT (RFC 6598)'],
+  ['127.0.0.0', '127.255.255.255', 'loopback'],
+  ['169.254.0.0', '169.254.255.255', 'link-local: the instance metadata service, the Amazon DNS and time servers'],
+  ['172.16.0.0', '172.31.255.255', 'private (RFC 1918), Docker networks'],
+  ['192.0.0.0', '192.0.0.255', 'IETF protocol assignments'],
+  ['192.0.2.0', '192.0.2.255', 'documentation (TEST-NET-1)'],
+  ['192.88.99.0', '192.88.99.255', '6to4 relay anycast'],
+  ['192.168.0.0', '192.168.255.255', 'private (RFC 1918)'],
+  ['198.18.0.0', '198.19.255.255', 'benchmarking'],
+  ['198.51.100.0', '198.51.100.255', 'documentation (TEST-NET-2)'],
+  ['203.0.113.0', '203.0.113.255', 'documentation (TEST-NET-3)'],
+  ['224.0.0.0', '239.255.255.255', 'multicast'],
+  ['240.0.0.0', '255.255.255.255', 'reserved, broadcast'],
+];
+
+/** TLS 1.2 and 1.3 only; for 1.2 ECDHE with AEAD ciphers only (what browsers offer). */
+export const TURN_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+];
+
+export interface TurnContext {
+  readonly config: EnvironmentConfig;
+  readonly fqdn: string;
+  readonly privateIp: string;
+  /** The video bridge's private address: the one private peer the relay may reach. */
+  readonly bridgeIp: string;
+}
+
+/** coturn's configuration without its secret, option names as coturn 4.6.1 (Debian 12) reads them. */
+export function turnserverConf(t: TurnContext): string {
+  const { turn, network } = t.config;
+  const [vpcFirst, vpcLast] = cidrRange(network.vpcCidr);
+  const lines: [string, string?][] = [
+    // Its own private address only; relayed addresses are private too: the only peer that may use them is the
+    // bridge, in the VPC (security group: the relay ports from the meet host only).
+    ['listening-ip', t.privateIp],
+    ['relay-ip', t.privateIp],
+    ['listening-port', String(TURN_PORT)],
+    ['tls-listening-port', String(TURN_TLS_PORT)],
+    ['min-port', String(turn.relayPorts.from)],
+    ['max-port', String(turn.relayPorts.to)],
+    ['realm', t.fqdn],
+    ['server-name', t.fqdn],
+    // Time-limited credentials (TURN REST API), computed from the shared secret by Prosody: no accounts.
+    ['use-auth-secret'],
+    ['fingerprint'],
+    ['stale-nonce', '600'],
+    ['user-quota', String(turn.userQuota)],
+    ['total-quota', String(turn.totalQuota)],
+    ['cert', TURN_CERT.fullchain],
+    ['pkey', TURN_CERT.privkey],
+    ['no-tlsv1'],
+    ['no-tlsv1_1'],
+    ['cipher-list', TURN_CIPHERS.join(':')],
+    // WebRTC relays UDP; DTLS and TCP relaying (RFC 6062) would only widen what the relay does.
+    ['no-dtls'],
+    ['no-tcp-relay'],
+    ['no-multicast-peers'],
+    ['no-cli'],
+    ['no-software-attribute'],
+    ['no-rfc5780'],
+    ['no-stun-backward-compatibility'],
+    ['response-origin-only-with-rfc5780'],
+    // Logs to syslog, which is journald on Debian 12 (journalctl -u coturn).
+    ['syslog'],
+    ...DENIED_PEER_RANGES.map(([first, last]): [string, string] => ['denied-peer-ip', `${first}-${last}`]),
+    ['denied-peer-ip', `${vpcFirst}-${vpcLast}`],
+    ['allowed-peer-ip', t.bridgeIp],
+  ];
+  return [
+    "# coturn 4.6.1 (Debian 12) for WeeBeeTalk: generated from the environment's configuration, edit that instead.",
+    `# The host adds static-auth-secret (SSM) and writes ${TURNSERVER_CONF}.`,
+    ...lines.map(([k, v]) => (v === undefined ? k : `${k}=${v}`)),
+    '',
+  ].join('\n');
+}
+
+/** The services of the turn host's files, as its hook (turn.sh) applies them. */
+export const TURN_SERVICES = {
+  /** coturn's configuration: a restart (coturn reads it only at start; relayed calls reconnect). */
+  coturn: 'coturn',
+} as const;
+
+/** Debian packages of the turn host. coturn itself is installed by the hook, masked first: it starts unauthenticated. */
+export const TURN_PACKAGES = ['certbot', 'python3-certbot-dns-route53'] as const;
+
+export function turnBundle(ctx: RoleContext): RoleBundleProps {
+  const t: TurnContext = { config: ctx.config, fqdn: ctx.fqdn.turn, privateIp: ctx.privateIp.turn, bridgeIp: ctx.privateIp.meet };
+  const files: BundleFile[] = [
+    { path: TURN_CONF_SOURCE, content: turnserverConf(t), mode: '0644', services: [TURN_SERVICES.coturn] },
+    unitFile(
+      'coturn.service.d/10-weebeetalk.conf',
+      renderUnit({
+        // Its certificate is copied from the data volume's lineage; 443 is a privileged port (README.Debian §7).
+        Unit: { RequiresMountsFor: DATA_DIR },
+        Service: { AmbientCapabilities: 'CAP_NET_BIND_SERVICE', Restart: 'on-failure', RestartSec: '5s' },
+      }),
+    ),
+    // Enabled by turn-certificate.sh only while no certificate exists (it disables it once one does).
+    ...scheduledJob(UNITS.turnCertificate, 'WeeBeeTalk: obtain the TURN relay certificate', helperPath('turn-certificate'), { OnBootSec: '15min', OnUnitActiveSec: '2h' }),
+  ];
+  return {
+    env: {
+      ...commonEnv(ctx, 'turn'),
+      WBT_TURN_CONF_SOURCE: TURN_CONF_SOURCE,
+      WBT_TURNSERVER_CONF: TURNSERVER_CONF,
+      WBT_TURN_CERT: TURN_CERT.fullchain,
+      WBT_TURN_KEY: TURN_CERT.privkey,
+      WBT_TURN_CERT_HOOK: TURN_CERT_HOOK,
+      WBT_TURN_CERT_TIMER: `${UNITS.turnCertificate}.timer`,
+    },
+    hook: 'turn',
+    files,
+    scripts: ['turn-certificate', 'turn-cert-deploy'],
+  };
+}
