@@ -8,8 +8,11 @@ import { SsmDocument } from '@cdktf/provider-aws/lib/ssm-document';
 import { ROLES } from '../config/schema';
 import { APPLY_COMMAND } from '../userdata/paths';
 
-/** How long one apply may take: a first boot waits for DNS (up to 20 minutes) before its services start. */
-export const APPLY_TIMEOUT_SECONDS = 1800;
+/**
+ * How long one apply may take. The first one (an association created with its instance) waits for the bootstrap's
+ * lock while the host installs Docker, pulls images and waits for DNS (up to 20 minutes) before it starts anything.
+ */
+export const APPLY_TIMEOUT_SECONDS = 3600;
 
 /** The document's parameters, the bundle's location. */
 export interface ApplyParameters {

@@ -89,8 +89,9 @@ export class HostConfiguration extends Construct {
       complianceSeverity: 'HIGH',
       maxConcurrency: '1',
       maxErrors: '0',
-      // Replaced with each new bundle (see above): its creation is what the provider waits for.
-      lifecycle: { replaceTriggeredBy: [dependable(this.object)] },
+      // Replaced with each new bundle (see above), and with a new instance (an update of its targets would not be
+      // waited for either): its creation is what the provider waits for.
+      lifecycle: { replaceTriggeredBy: [dependable(this.object), `${instance.terraformResourceType}.${instance.friendlyUniqueId}.id`] },
       dependsOn: [this.object, this.pointer, ...after],
     });
     return this.association;

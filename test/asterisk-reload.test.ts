@@ -48,7 +48,8 @@ interface HookReload {
 function hookCommands(): { readonly reloads: readonly HookReload[]; readonly restartServices: readonly string[] } {
   const text = readScript('asterisk');
   // The test sends the commands with `asterisk -rx`, as the hook's cli() does inside the container.
-  if (!/^cli\(\) \{ docker exec "\$WBT_ASTERISK_CONTAINER" asterisk -rx "\$1"; \}$/m.test(text)) throw new Error('asterisk.sh: its cli() changed: update test/asterisk-reload.test.ts');
+  if (!/^cli\(\) \{\n(?:  .*\n)*?  out=\$\(docker exec "\$WBT_ASTERISK_CONTAINER" asterisk -rx "\$1"\) \|\| die /m.test(text))
+    throw new Error('asterisk.sh: its cli() changed: update test/asterisk-reload.test.ts');
   const reloads = [...text.matchAll(/^\s*if (.+); then cli '([^']+)'; fi$/gm)].map(([, condition, command]) => {
     const services: string[] = [];
     let auth = false;

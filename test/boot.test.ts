@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
-import { ROLES, type Role } from '../config/schema';
+import { enabledRoles, type Role } from '../config/schema';
 import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, leftovers, rootTree, type BootResult, type Inspection, type Logged, type SandboxOptions } from './support/boot/harness';
 import { hostPlan, type HostPlan } from './support/boot/plan';
 import { evaluate } from './support/boot/policy';
@@ -51,7 +51,13 @@ const SECRET_FILES: Record<Role, string[]> = {
   chat: ['/opt/weebeetalk/rocketchat-compose/.env'],
   meet: ['/opt/weebeetalk/docker-jitsi-meet/.env', '/srv/weebeetalk/jitsi/passwords.env'],
   pbx: ['/srv/weebeetalk/asterisk/etc/pjsip.auth.conf', '/srv/weebeetalk/asterisk/etc/keys/privkey.pem'],
+  turn: ['/etc/turnserver.conf', '/etc/coturn/certs/privkey.pem'],
 };
+/**
+ * Secret files a service account reads (its daemon drops to it): 0640 with that group, which no login user is in;
+ * every other secret file is 0600. coturn runs as turnserver (Debian's unit).
+ */
+const SERVICE_READ: Readonly<Record<string, string>> = { '/etc/turnserver.conf': 'root:turnserver', '/etc/coturn/certs/privkey.pem': 'root:turnserver' };
 /**
  * What the upstream stacks cannot start without (DESIGN.md, "Upstream versions" and "How the products connect"):
  * docker-jitsi-meet's public URL, advertised address and the internal passwords gen-passwords.sh fills, the JWT
@@ -74,10 +80,13 @@ const REQUIRED: Record<Role, string[]> = {
     'JIGASI_SIP_PASSWORD',
   ],
   pbx: [],
+  turn: [],
 };
 /** The apply tool on the host (userdata/paths.ts APPLY_COMMAND). */
 const APPLY = '/usr/local/sbin/weebeetalk-apply';
-const GENERATED: Record<Role, string[]> = { chat: [], meet: ['/srv/weebeetalk/jitsi/passwords.env'], pbx: [] };
+const GENERATED: Record<Role, string[]> = { chat: [], meet: ['/srv/weebeetalk/jitsi/passwords.env'], pbx: [], turn: [] };
+/** Hosts that get a certificate by DNS-01 (certbot) rather than from their web server's own ACME client. */
+const CERTBOT_ROLES: readonly Role[] = ['pbx', 'turn'];
 
 const fqdnOf = (plan: HostPlan): string => /^FQDN="([^"]*)"$/m.exec(plan.configuration.files.find((f) => f.path === '/etc/weebeetalk/config.env')?.content ?? '')?.[1] ?? '';
 
@@ -162,7 +171,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     return promise;
   };
 
-  const hosts = shippedNames().flatMap((env) => ROLES.map((role) => [env, role] as const));
+  const hosts = shippedNames().flatMap((env) => enabledRoles(synthEnvironment(env).config).map((role) => [env, role] as const));
 
   it.concurrent.each(hosts)('%s %s: boots, a second run changes nothing, a replacement comes back with its data', async (env, role) => {
     const { plan, box, boot, inspected, starts } = await firstBoot(env, role);
@@ -200,14 +209,22 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     const own = plan.world.parameters.filter((p) => p.type === 'SecureString' && p.name.startsWith(`/weebeetalk/${env}/${role}/`));
     expect(own.length).toBeGreaterThan(0);
     const bundled_ = new Set(plan.configuration.files.map((f) => f.path));
-    for (const h of [...inspected.secrets, ...inspected.files.filter((f) => f.exists && !bundled_.has(f.path))]) expect([h.path, h.mode, h.readableBy]).toEqual([h.path, '600', []]);
+    for (const h of [...inspected.secrets, ...inspected.files.filter((f) => f.exists && !bundled_.has(f.path))]) {
+      const group = SERVICE_READ[h.path];
+      expect([h.path, h.mode, h.readableBy, ...(group ? [h.owner] : [])]).toEqual([h.path, group ? '640' : '600', [], ...(group ? [group] : [])]);
+    }
     for (const p of SECRET_FILES[role]) expect(inspected.secrets.map((s) => s.path)).toContain(p);
     // The Elastic IP is filled in everywhere the services read it.
     expect(inspected.placeholders).toEqual([]);
 
     // Each compose stack starts in its directory with a complete environment.
     const units = composeUnits(plan);
-    expect(units.size).toBe(1);
+    // The turn host runs coturn from Debian's package, no compose stack: it must only ever start authenticating.
+    expect(units.size).toBe(role === 'turn' ? 0 : 1);
+    if (role === 'turn') {
+      const coturn = box.log<Logged>('commands.jsonl').filter((c) => c.cmd === 'systemctl' && c.extra?.start === 'coturn.service');
+      expect(coturn.map((c) => c.extra?.coturnAuth)).toEqual([true]);
+    }
     for (const [unit, dir] of units) {
       const s = starts.filter((x) => x.start === unit);
       expect(s.length).toBeGreaterThan(0);
@@ -241,7 +258,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     const sums = (i: Inspection): string[] => i.files.filter((f) => SECRET_FILES[role].includes(f.path)).map((f) => `${f.path} ${f.sha256}`);
     expect(sums(box.inspection())).toEqual(sums(inspected));
     expect(volume?.files).toContain('./marker');
-    expect(issued + box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued).length).toBe(role === 'pbx' ? 1 : 0);
+    expect(issued + box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued).length).toBe(CERTBOT_ROLES.includes(role) ? 1 : 0);
   });
 
   it.each(shippedNames())("%s pbx: Asterisk's TLS private key is 0600 and readable by no login user", async (env) => {
@@ -252,6 +269,19 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       ['/srv/weebeetalk/asterisk/etc/keys/privkey.pem', true, '600', []],
       [`/etc/letsencrypt/live/${fqdnOf(plan)}/privkey.pem`, true, '600', []],
     ]);
+  });
+
+  it('production turn: a renewed certificate reaches coturn by SIGUSR2, without a restart (relayed calls survive)', async () => {
+    const box = sandbox('production', 'turn');
+    const hook = '/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-turn.sh';
+    const lineage = `/etc/letsencrypt/live/${fqdnOf(box.plan)}`;
+    const r = await box.firstBoot(['run', `test -x ${hook} && RENEWED_LINEAGE=${lineage} ${hook}`], ['run', 'stat -c "%a %U:%G" /etc/coturn/certs/privkey.pem /etc/turnserver.conf']);
+    expect([r.codes, r.output]).toEqual([[0, 0, 0], expect.stringContaining('640 root:turnserver\n640 root:turnserver\n')]);
+    const coturn = box
+      .log<Logged>('commands.jsonl')
+      .filter((c) => c.cmd === 'systemctl' && c.extra === null && c.argv.includes('coturn'))
+      .map((c) => c.argv.join(' '));
+    expect(coturn).toEqual(['mask coturn', 'unmask coturn', 'enable coturn', 'start coturn', 'kill --kill-whom=main --signal=SIGUSR2 coturn']);
   });
 
   it.each(hosts)('%s %s: reads exactly its own SSM parameters, by the names the plan creates, decrypted', async (env, role) => {
@@ -480,18 +510,18 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
         .filter((c) => !(c.cmd === 'docker' && /^(info|version|inspect|compose version)/.test(c.argv.join(' '))))
         .map((c) => `${c.cmd} ${c.argv.join(' ')}${c.cmd === 'docker' && c.argv[0] === 'compose' ? ` (in ${c.cwd})` : ''}`);
     /** The expected actions of v1 -> v2, per host: Asterisk's reloads only, compose's own minimal recreation elsewhere. */
-    const EXPECTED: Record<Role, string[]> = {
+    const EXPECTED: Partial<Record<Role, string[]>> = {
       chat: ['docker compose up --detach --remove-orphans (in /opt/weebeetalk/rocketchat-compose)'],
       meet: ['docker compose up --detach --remove-orphans (in /opt/weebeetalk/docker-jitsi-meet)'],
       pbx: ['docker exec asterisk asterisk -rx module reload res_pjsip.so res_pjsip_endpoint_identifier_ip.so', 'docker exec asterisk asterisk -rx dialplan reload'],
     };
-    const CHANGED: Record<Role, string[]> = {
+    const CHANGED: Partial<Record<Role, string[]>> = {
       chat: ['/etc/weebeetalk/rocketchat/settings.env'],
       meet: ['/etc/weebeetalk/jitsi/settings.env'],
       pbx: ['/etc/weebeetalk/config.env', '/srv/weebeetalk/asterisk/etc/extensions.conf', '/srv/weebeetalk/asterisk/etc/pjsip.conf'],
     };
 
-    it.concurrent.each(ROLES.map((r) => [r]))(
+    it.concurrent.each((['chat', 'meet', 'pbx'] as const).map((r) => [r]))(
       'staging %s: v1 then v2 reloads only what changed; same bundle again: nothing; rollback: v1 again (pbx: then a tampered bundle, a wrong checksum, a phone without its password)',
       async (role) => {
         const [p1, p2] = [hostPlan(v1(), role), hostPlan(v2(), role)];
@@ -545,6 +575,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
         expect(actions(commands(box, mark))).toEqual(EXPECTED[role]);
         expect(back.output).toContain(`applied: ${firstSum}`);
         if (role === 'pbx') await refusals(box);
+        if (role === 'meet') await jibriOff(box);
       },
     );
 
@@ -578,6 +609,40 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       expect(f.output).toMatch(/asterisk\.sh failed \(its files are written; services still to reload: asterisk-dialplan asterisk-pjsip settings\)/);
       expect(f.output).toContain('services still to reload (the last hook failed): asterisk-dialplan asterisk-pjsip settings');
       expect(actions(commands(box, mark))).toEqual([]);
+      // Its files are on the host: it is the current bundle, and --rollback goes back to the one before it.
+      expect(f.output).toContain(`applied: ${box.served.sha256}`);
+      mark = commands(box, 0).length;
+      const back = await box.session([['run', `${APPLY} --rollback`]]);
+      expect([back.codes, back.output]).toEqual([[0], expect.stringMatching(/bundle [0-9a-f]{64} applied: /)]);
+      expect(actions(commands(box, mark))).toEqual(EXPECTED.pbx);
+      // The parameter appears; the association runs again: the reloads that waited happen.
+      box.deploy(hostPlan(v2(), 'pbx'), { withoutParameters: [] });
+      mark = commands(box, 0).length;
+      const ok = await box.session([
+        ['run', box.served.command],
+        ['run', `${APPLY} --status`],
+      ]);
+      expect([ok.codes, ok.output]).toEqual([[0, 0], expect.stringContaining(`bundle ${box.served.sha256} applied: `)]);
+      expect(ok.output).not.toContain('services still to reload');
+      expect(actions(commands(box, mark))).toEqual(EXPECTED.pbx);
+    }
+
+    /** On a meet at v1: Jibri turned off stops and disables its recordings uploader, whose unit stays in place. */
+    async function jibriOff(box: HostSandbox): Promise<void> {
+      box.deploy(hostPlan(synthVariant('in-place-v3', 'staging', { sip: { trunkSignallingCidrs: ['192.0.2.0/24'] }, jitsi: { jibri: false } }), 'meet'));
+      const mark = commands(box, 0).length;
+      const r = await box.session([
+        ['run', box.served.command],
+        ['run', 'systemctl is-enabled weebeetalk-recordings-upload.timer || echo disabled'],
+      ]);
+      expect([r.codes, r.output]).toEqual([[0, 0], expect.stringContaining('disabled\n')]);
+      expect(r.output).not.toContain('weebeetalk-apply: removed');
+      expect(actions(commands(box, mark))).toEqual(['docker compose up --detach --remove-orphans (in /opt/weebeetalk/docker-jitsi-meet)']);
+      expect(
+        commands(box, mark)
+          .filter((c) => c.cmd === 'systemctl' && c.extra === null && c.argv[0] === 'disable')
+          .map((c) => c.argv.join(' ')),
+      ).toEqual(['disable --now weebeetalk-recordings-upload.timer']);
     }
 
     it.concurrent('an association that arrives before the bootstrap completed fails, saying so, and changes nothing', async () => {

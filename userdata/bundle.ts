@@ -79,6 +79,8 @@ export function hostBundle(environment: string, role: Role, props: RoleBundlePro
   for (const f of files) {
     if (seen.has(f.path)) throw new Error(`bundle of ${environment}/${role}: ${f.path} is written twice`);
     seen.add(f.path);
+    if ([f.path, f.content, ...(f.services ?? [])].some((t) => t.includes('\u0000')))
+      throw new Error(`bundle of ${environment}/${role}: ${f.path} holds a NUL byte (the apply tool reads the fields NUL-separated)`);
     if (/\$\{TfToken\[/.test(f.content)) throw new Error(`bundle of ${environment}/${role}: ${f.path} holds a Terraform reference; a bundle is plain text known at synthesis`);
   }
   const document: BundleDocument = {

@@ -14,6 +14,8 @@ import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from '../upstream';
 
 export const RC_ETC = ROLE_PATHS.chat.etc;
 export const RC_DIR = ROLE_PATHS.chat.dir;
+/** Traefik's dynamic configuration folder (mounted whole into the container). */
+export const TRAEFIK_DIR = `${RC_ETC}/traefik`;
 const UPSTREAM_FILES = ['compose.database.yml', 'compose.traefik.yml', 'compose.yml'];
 
 /** Variables the pinned rocketchat-compose files read (research: compose.yml, compose.traefik.yml, compose.database.yml). */
@@ -64,13 +66,15 @@ export function rocketchatOverride(): string {
         },
       },
       traefik: {
-        volumes: [`${RC_ETC}/traefik-dynamic.yml:/etc/traefik-weebeetalk/dynamic.yml:ro`],
+        // The folder, not the file: the apply replaces a file by a rename (a new inode), which a bind mount of the
+        // file itself would never show the container; Traefik watches the folder.
+        volumes: [`${TRAEFIK_DIR}:/etc/traefik-weebeetalk:ro`],
         ports: ['0.0.0.0:80:80', '0.0.0.0:443:443'],
         // Replaces upstream's command: static HTTP->HTTPS redirect, TLS-ALPN-01 on, our dynamic file, no API.
         command: [
           '--api.insecure=false',
           '--api.dashboard=false',
-          '--providers.file.filename=/etc/traefik-weebeetalk/dynamic.yml',
+          '--providers.file.directory=/etc/traefik-weebeetalk',
           '--providers.file.watch=true',
           '--entrypoints.http.address=:80',
           '--entrypoints.http.http.redirections.entryPoint.to=https',
@@ -115,7 +119,7 @@ export function traefikDynamic(fqdn: string): string {
 export const CHAT_SERVICES = {
   /** Inputs of `docker compose up` (settings, override, the pinned release's manifest): compose recreates what changed. */
   compose: 'rocketchat',
-  /** Traefik's dynamic file: Traefik watches it (--providers.file.watch), nothing to restart. */
+  /** Traefik's dynamic file: Traefik watches its folder (--providers.file.directory, watch), nothing to restart. */
   traefik: 'traefik',
 } as const;
 
@@ -125,7 +129,7 @@ export function chatBundle(ctx: RoleContext): RoleBundleProps {
     { path: roleFiles('chat').manifest, content: manifest(ROCKETCHAT_COMPOSE), mode: '0644', services: compose },
     { path: roleFiles('chat').settings, content: renderEnvFile(rocketchatSettings(ctx)), mode: '0644', services: compose },
     { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(), mode: '0644', services: compose },
-    { path: `${RC_ETC}/traefik-dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), mode: '0644', services: [CHAT_SERVICES.traefik] },
+    { path: `${TRAEFIK_DIR}/dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), mode: '0644', services: [CHAT_SERVICES.traefik] },
     unitFile(`${UNITS.rocketchat}.service`, composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR)),
     ...scheduledJob(UNITS.rocketchatBackup, 'WeeBeeTalk MongoDB dump to S3', helperPath('rocketchat-backup'), DAILY_AT('*-*-* 18:30:00 UTC')),
   ];

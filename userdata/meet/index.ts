@@ -103,10 +103,9 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
     { path: JITSI_OVERRIDE, content: jitsiOverride(), mode: '0644', services: compose },
     unitFile(`${UNITS.jitsi}.service`, composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR)),
   ];
-  if (jitsi.jibri) {
-    const upload = helperPath('recordings-upload');
-    files.push(...scheduledJob(UNITS.recordingsUpload, 'WeeBeeTalk: upload finished Jibri recordings to S3', upload, { OnBootSec: '5min', OnUnitInactiveSec: '2min' }));
-  }
+  // Always there, enabled by jitsi.sh only with Jibri: turning Jibri off must be able to stop and disable its
+  // timer, which systemd cannot do once the unit file is gone.
+  files.push(...scheduledJob(UNITS.recordingsUpload, 'WeeBeeTalk: upload finished Jibri recordings to S3', helperPath('recordings-upload'), { OnBootSec: '5min', OnUnitInactiveSec: '2min' }));
   return {
     env: {
       ...commonEnv(ctx, 'meet'),
@@ -124,6 +123,6 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
     },
     hook: 'jitsi',
     files,
-    scripts: jitsi.jibri ? ['jibri-finalize', 'recordings-upload'] : [],
+    scripts: ['jibri-finalize', 'recordings-upload'],
   };
 }

@@ -50,7 +50,7 @@ exec > >(tee -a "${WBT_LOG_DIR}/apply.log") 2>&1
 # association that runs while the host is still booting waits here, then finds its bundle applied.
 if [[ "${WBT_APPLY_LOCKED:-}" != 1 ]]; then
   exec 9> "$WBT_APPLY_LOCK"
-  flock -w 1700 9 || die "another apply (or the bootstrap) has held ${WBT_APPLY_LOCK} for 28 minutes"
+  flock -w 3300 9 || die "another apply (or the bootstrap) has held ${WBT_APPLY_LOCK} for 55 minutes"
   [[ -e "${WBT_STATE_DIR}/bootstrap.done" ]] || die "the bootstrap has not completed on this host (see ${WBT_LOG_DIR}/bootstrap.log): run ${WBT_BOOTSTRAP} first"
 fi
 load_env
@@ -60,6 +60,7 @@ mountpoint -q "$DATA_DIR" || die "the data volume is not mounted at ${DATA_DIR}:
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+paths=()
 
 case $mode in
   current)
@@ -86,6 +87,12 @@ bundle=${work}/bundle.json
 jq -e --arg role "$WBT_ROLE" --arg env "$WBT_ENVIRONMENT" '.format == 1 and .role == $role and .environment == $env' "$bundle" > /dev/null ||
   die "refused: bundle ${sum} is not a bundle (format 1) of the ${WBT_ROLE} host of ${WBT_ENVIRONMENT}; nothing changed"
 
+# Every field as the apply writes it: absolute paths, octal modes, numeric owners, no NUL anywhere (bash reads
+# the fields NUL-separated below).
+jq -e '.hook | test("^/[A-Za-z0-9._/-]+$")' "$bundle" > /dev/null || die "refused: bundle ${sum} names no hook"
+jq -e '.files | all((.path | test("^/[A-Za-z0-9._/@+-]+$")) and (.mode | test("^0[0-7]{3}$")) and (.owner | test("^[0-9]+:[0-9]+$")) and (any(.content | explode[]; . == 0) | not) and ((.services | join(" ")) | test("^[a-z0-9 -]*$")))' "$bundle" > /dev/null ||
+  die "refused: bundle ${sum} has a file with an unusable path, mode, owner, content or service name; nothing changed"
+
 first=1
 if [[ -s "${state}/current.sha256" ]]; then first=0; fi
 # Services whose files changed: this bundle's, and those a failed hook left (the files are written already).
@@ -93,7 +100,7 @@ changed=()
 if [[ -s "${state}/pending" ]]; then mapfile -t changed < "${state}/pending"; fi
 
 # Every file of the bundle, written only when its content, mode or owner differ. One jq writes the fields of all
-# files NUL-separated (JSON strings hold no NUL) and bash stages the contents, so an apply that changes nothing
+# files NUL-separated (checked above: no field holds one) and bash stages the contents, so an apply that changes nothing
 # costs a handful of processes, not several per file. (Through files, not pipes: a failed jq must stop the apply.)
 [[ "$PUBLIC_IP" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "PUBLIC_IP '${PUBLIC_IP}' is not an IPv4 address"
 jq -j '.files[] | .path, "\u0000", .mode, "\u0000", .owner, "\u0000", (.render | tostring), "\u0000", (.services | join(" ")), "\u0000", .content, "\u0000"' "$bundle" > "${work}/files.bin"
@@ -121,42 +128,53 @@ if ((${#existing[@]} > 0)); then
   while read -r s f; do have[$f]=$s; done < "${work}/have.sums"
   while read -r m o f; do meta[$f]="$m $o"; done < "${work}/have.meta"
 fi
-count=0
+# What differs, worked out before anything is written: the services of every file about to change are recorded as
+# pending first, so an apply that stops halfway (a full disk, a reboot) leaves them for the next one to reload.
+todo=()
 for ((i = 0; i < n; i++)); do
   path=${paths[i]} fmode=${modes[i]} owner=${owners[i]}
   if [[ "${have[$path]:-}" == "${want[$i]}" && "${meta[$path]:-}" == "${fmode#0} ${owner}" ]]; then continue; fi
-  if [[ ! -d "${path%/*}" ]]; then install -d -m 0755 "${path%/*}"; fi
-  # Atomically: a full file beside it, then a rename.
-  install -m "$fmode" -o "${owner%%:*}" -g "${owner#*:}" "${stage}/${i}" "${path}.wbt-new"
-  mv -f "${path}.wbt-new" "$path"
-  log "changed ${path}${svcs[i]:+ (${svcs[i]})}"
-  count=$((count + 1))
+  todo+=("$i")
   read -ra svc <<< "${svcs[i]}"
   changed+=("${svc[@]}")
 done
-
 # Files the applied bundle had and this one has not.
+removed=()
 if [[ -s "${state}/current.json" ]]; then
   jq -r --slurpfile new "$bundle" '($new[0].files | map(.path)) as $keep | .files[] | select(.path as $p | $keep | index($p) | not) | [.path, (.services | join(" "))] | @tsv' "${state}/current.json" > "${work}/removed.tsv"
   while IFS=$'\t' read -r path services; do
     if [[ -e "$path" ]]; then
-      rm -f -- "$path"
-      log "removed ${path}${services:+ (${services})}"
-      count=$((count + 1))
+      removed+=("$path")
       read -ra svc <<< "$services"
       changed+=("${svc[@]}")
     fi
   done < "${work}/removed.tsv"
 fi
+if ((${#changed[@]} > 0)); then
+  printf '%s\n' "${changed[@]}" | sort -u > "${state}/pending.new"
+  mv -f "${state}/pending.new" "${state}/pending"
+fi
 
-# Recorded before the hook: a failed hook leaves them for the next apply (of this bundle or another).
-if ((${#changed[@]} > 0)); then printf '%s\n' "${changed[@]}" | sort -u > "${state}/pending"; fi
-hook=$(jq -r .hook "$bundle")
-WBT_CHANGED=$(if [[ -s "${state}/pending" ]]; then paste -sd ' ' "${state}/pending"; fi) WBT_FIRST_APPLY=$first bash "$hook" ||
-  die "bundle ${sum}: ${hook} failed (its files are written; services still to reload: $(paste -sd ' ' "${state}/pending" 2> /dev/null || true)); the next apply tries them again"
-rm -f "${state}/pending"
+# Now the files: each complete beside its place, then renamed over it.
+# shellcheck disable=SC2016 # expanded when the trap runs
+trap 'rm -rf "$work"; rm -f -- "${paths[@]/%/.wbt-new}"' EXIT
+count=0
+for i in "${todo[@]}"; do
+  path=${paths[i]} fmode=${modes[i]} owner=${owners[i]}
+  if [[ ! -d "${path%/*}" ]]; then install -d -m 0755 "${path%/*}"; fi
+  install -m "$fmode" -o "${owner%%:*}" -g "${owner#*:}" "${stage}/${i}" "${path}.wbt-new" || die "cannot write ${path} (services still to reload are kept for the next apply)"
+  mv -f "${path}.wbt-new" "$path" || die "cannot replace ${path} (services still to reload are kept for the next apply)"
+  log "changed ${path}${svcs[i]:+ (${svcs[i]})}"
+  count=$((count + 1))
+done
+for path in "${removed[@]}"; do
+  rm -f -- "$path"
+  log "removed ${path}"
+  count=$((count + 1))
+done
 
-# The applied bundle and the one before it (for --rollback): two copies, nothing older.
+# The files on the host are this bundle's now: it is the current one (the one before it kept for --rollback), even
+# if its hook fails below (its services then stay pending).
 if [[ "$(cat "${state}/current.sha256" 2> /dev/null || true)" != "$sum" ]]; then
   if [[ -s "${state}/current.json" ]]; then
     mv -f "${state}/current.json" "${state}/previous.json"
@@ -166,6 +184,15 @@ if [[ "$(cat "${state}/current.sha256" 2> /dev/null || true)" != "$sum" ]]; then
   echo "$sum" > "${state}/current.sha256.tmp"
   mv -f "${state}/current.sha256.tmp" "${state}/current.sha256"
 fi
+
+# The role's hook, with the services to reload. A clean environment: settings a new config.env dropped must not
+# reach it from the old one this tool loaded.
+hook=$(jq -r .hook "$bundle")
+pending=$(if [[ -s "${state}/pending" ]]; then paste -sd ' ' "${state}/pending"; fi)
+env -i PATH="$PATH" LANG=C.UTF-8 HOME=/root PUBLIC_IP="$PUBLIC_IP" DATA_VOLUME_ID="$DATA_VOLUME_ID" WBT_CHANGED="$pending" WBT_FIRST_APPLY="$first" bash "$hook" ||
+  die "bundle ${sum}: ${hook} failed (its files are written; services still to reload: ${pending:-none}); the next apply tries them again"
+rm -f "${state}/pending"
+
 if ((count == 0)); then
   log "bundle ${sum} applied: nothing changed"
 else

@@ -18,7 +18,7 @@ fi
 
 # One apply at a time: an association State Manager runs while the host boots waits until the first apply is done.
 exec 9> "$WBT_APPLY_LOCK"
-flock -w 1700 9 || {
+flock -w 3300 9 || {
   echo "another apply holds ${WBT_APPLY_LOCK}" >&2
   exit 1
 }

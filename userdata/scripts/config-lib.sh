@@ -69,6 +69,9 @@ fetch_release() {
     die "upstream files of ${url} do not match ${manifest}"
   }
   install -d -m 0755 "$(dirname "$dir")"
+  # The settings written beside the release (.env, with its secrets) go over to the new one: the folder is never
+  # without them, even if the caller stops before it writes them again.
+  if [[ -f "${dir}/.env" ]]; then cp -p "${dir}/.env" "${tmp}/tree/.env"; fi
   rm -rf "$dir"
   mv "${tmp}/tree" "$dir"
   rm -rf "$tmp"

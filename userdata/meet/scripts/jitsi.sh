@@ -55,7 +55,12 @@ draft=$(secret_draft "${dir}/.env")
 env_changed=0
 if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
 
-if [[ "$JIBRI_ENABLED" == 1 ]]; then systemctl enable --now "$WBT_RECORDINGS_TIMER"; fi
+if [[ "$JIBRI_ENABLED" == 1 ]]; then
+  systemctl enable --now "$WBT_RECORDINGS_TIMER"
+elif systemctl is-enabled --quiet "$WBT_RECORDINGS_TIMER" 2> /dev/null; then
+  # Jibri turned off: no more recordings to upload (any left are uploaded by hand, README "Backups and restore").
+  systemctl disable --now "$WBT_RECORDINGS_TIMER"
+fi
 if ! systemctl is-active --quiet "$WBT_JITSI_UNIT"; then
   systemctl daemon-reload
   # The web container requests its certificate on start: not before the name resolves to this host. Enabled only

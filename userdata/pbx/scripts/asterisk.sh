@@ -41,19 +41,28 @@ chown -R 1000:1000 "$conf" "$logs" "$spool"
 # fail2ban refuses to start when a jail's log file does not exist yet.
 if [[ ! -e "$WBT_ASTERISK_SECURITY_LOG" ]]; then install -o 1000 -g 1000 -m 0640 /dev/null "$WBT_ASTERISK_SECURITY_LOG"; fi
 
-cli() { docker exec "$WBT_ASTERISK_CONTAINER" asterisk -rx "$1"; }
+# Asterisk's CLI answers a failed reload with text, not an exit code: that text fails the apply.
+cli() {
+  local out
+  out=$(docker exec "$WBT_ASTERISK_CONTAINER" asterisk -rx "$1") || die "asterisk -rx '$1' failed"
+  if grep -qiE 'no such|not found|unable|fail|error|unknown' <<< "$out"; then die "asterisk -rx '$1' answered: ${out}"; fi
+  if [[ -n "$out" ]]; then log "asterisk -rx '$1': ${out//$'\n'/ }"; fi
+}
 if ! systemctl is-active --quiet "$WBT_ASTERISK_UNIT"; then
   systemctl daemon-reload
   systemctl enable "$WBT_ASTERISK_UNIT"
   systemctl restart "$WBT_ASTERISK_UNIT"
   log "Asterisk started"
-elif has_changed asterisk-compose || has_changed asterisk-restart; then
-  # A new image, or what Asterisk reads only at start (modules, the core's settings): calls in progress end.
+elif has_changed asterisk-restart; then
+  # What Asterisk reads only at start (modules, the core's settings): calls in progress end. The restart reads
+  # every other file of this bundle too.
   if has_changed asterisk-compose; then compose_up "$dir"; fi
-  if has_changed asterisk-restart; then (cd "$dir" && docker compose restart); fi
+  (cd "$dir" && docker compose restart)
   log "Asterisk restarted (changed: ${WBT_CHANGED})"
 else
-  # Reloads: a running Asterisk keeps its calls.
+  # A new image recreates the container (compose does nothing when only the file's layout changed); the reloads
+  # below then cover whatever else changed, on the old container or the new one. A running Asterisk keeps its calls.
+  if has_changed asterisk-compose; then compose_up "$dir"; fi
   if ((auth_changed)) || has_changed asterisk-pjsip; then cli 'module reload res_pjsip.so res_pjsip_endpoint_identifier_ip.so'; fi
   if has_changed asterisk-dialplan; then cli 'dialplan reload'; fi
   if has_changed asterisk-rtp; then cli 'module reload res_rtp_asterisk.so'; fi

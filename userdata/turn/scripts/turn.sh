@@ -33,9 +33,12 @@ rm -f "$draft"
 letsencrypt_on_data_volume
 ln -sfn "$WBT_HELPER_TURN_CERT_DEPLOY" "$WBT_TURN_CERT_HOOK"
 systemctl enable --now certbot.timer
-# The certificate, then coturn (the helper starts it once the certificate is in place, now or from its timer).
+# The certificate, then coturn (the helper starts it once the certificate is in place, now or from its timer): a
+# coturn that ran before this apply restarts when its configuration changed.
+was_running=0
+if systemctl is-active --quiet coturn; then was_running=1; fi
 if "$WBT_HELPER_TURN_CERTIFICATE"; then
-  if ((conf_changed)) && systemctl is-active --quiet coturn; then
+  if ((conf_changed && was_running)); then
     systemctl restart coturn
     log "coturn restarted with its new configuration"
   fi
