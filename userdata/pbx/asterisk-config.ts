@@ -6,6 +6,7 @@
  * test/asterisk-*.test.ts.
  */
 import { CONFERENCE_EXTENSION, type EnvironmentConfig } from '../../config/schema';
+import { AEAD_TLS12_CIPHERS } from '../tls';
 
 type Option = readonly [key: string, value: string | number];
 
@@ -212,12 +213,7 @@ export function pjsipConf(a: AsteriskContext): string {
  * TLS 1.3 suites are not set by `cipher` and keep OpenSSL's defaults.
  */
 export const TLS_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
+  ...AEAD_TLS12_CIPHERS,
   'ECDHE-RSA-AES128-SHA256',
   'ECDHE-RSA-AES256-SHA384',
 ] as const;

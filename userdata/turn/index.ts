@@ -11,6 +11,7 @@ import type { BundleFile, RoleBundleProps } from '../bundle';
 import { commonEnv, type RoleContext } from '../context';
 import { DATA_DIR, helperPath, ROLE_PATHS, TURN_CERT_HOOK, TURNSERVER_CONF, UNITS } from '../paths';
 import { renderUnit, scheduledJob, unitFile } from '../systemd';
+import { AEAD_TLS12_CIPHERS } from '../tls';
 
 /** The generated part of coturn's configuration (the hook adds static-auth-secret from SSM). */
 export const TURN_CONF_SOURCE = `${ROLE_PATHS.turn.etc}/turnserver.conf`;
@@ -42,15 +43,8 @@ export const DENIED_PEER_RANGES: readonly (readonly [first: string, last: string
   ['240.0.0.0', '255.255.255.255', 'reserved, broadcast'],
 ];
 
-/** TLS 1.2 and 1.3 only; for 1.2 ECDHE with AEAD ciphers only (what browsers offer). */
-export const TURN_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-];
+/** TLS 1.2 and 1.3 only (no-tlsv1, no-tlsv1_1 below); for 1.2 ECDHE with AEAD ciphers only: browsers are the clients. */
+export const TURN_CIPHERS: readonly string[] = AEAD_TLS12_CIPHERS;
 
 export interface TurnContext {
   readonly config: EnvironmentConfig;
