@@ -12,7 +12,7 @@ import { isHttpsRedirectTo } from '../scripts/smoke/http';
 import { endpointsFromOutputs, selectStackOutputs } from '../scripts/smoke/outputs';
 import { runSmoke } from '../scripts/smoke/run';
 import { buildSipOptions, parseSipResponse } from '../scripts/smoke/sip';
-import { FQDNS, LOOPBACK, ROCKET_CHAT_VERSION, type SmokeFixture, startSmokeFixture, WRONG_NAME } from './support/smoke-fixture';
+import { FQDNS, LOOPBACK, ROCKET_CHAT_VERSION, type SmokeFixture, startSmokeFixture, TURN_RELAY, TURN_SECRET, WRONG_NAME } from './support/smoke-fixture';
 
 let fx: SmokeFixture;
 
@@ -35,6 +35,8 @@ function fixtureOptions(overrides: Partial<SmokeOptions> = {}): SmokeOptions {
     httpPort: fx.httpPort,
     sipPort: fx.sip.port,
     sipsPort: fx.sipsPort,
+    turnPort: fx.turn.port,
+    turnSecret: TURN_SECRET,
     timeoutMs: 2000,
     ...overrides,
   };
@@ -62,19 +64,24 @@ describe('smoke check against a healthy fake stack', () => {
       'dns:chat',
       'dns:meet',
       'dns:pbx',
+      'dns:turn',
       'https:chat',
       'https:meet',
       'http-redirect:chat',
       'http-redirect:meet',
       'sip:pbx',
       'sip-tls:pbx',
+      'turn-tls:turn',
+      'turn-allocate:turn',
     ]);
     expect(row(report.results, 'https', 'chat').detail).toMatch(new RegExp(`Rocket\\.Chat ${ROCKET_CHAT_VERSION}.*expires in (29|30) days`));
     expect(row(report.results, 'https', 'meet').detail).toContain('Jitsi Meet');
     expect(row(report.results, 'http-redirect', 'chat').detail).toContain(`-> https://${FQDNS.chat}/`);
     expect(row(report.results, 'sip', 'pbx').detail).toMatch(/^SIP\/2\.0 200 OK .*Asterisk/);
     expect(row(report.results, 'sip-tls', 'pbx').detail).toMatch(/TLSv1\.[23] handshake OK; cert OK for pbx\.example\.test/);
-    expect(summary.length).toBe(9);
+    expect(row(report.results, 'turn-tls', 'turn').detail).toMatch(/^TLSv1\.[23] handshake OK; cert OK for turn\.example\.test/);
+    expect(row(report.results, 'turn-allocate', 'turn').detail).toContain(`relayed address ${TURN_RELAY.address}:${TURN_RELAY.port}/udp`);
+    expect(summary.length).toBe(12);
   });
 
   test('the SIP OPTIONS request is well-formed RFC 3261', () => {
@@ -129,22 +136,35 @@ describe('smoke check against a healthy fake stack', () => {
       '--skip',
       'http-redirect,https:meet',
     ];
-    const code = await main(argv, io);
+    const code = await main(argv, { ...io, env: {} });
     const parsed = JSON.parse(out.join('')) as { exitCode: number; results: CheckResult[] };
     expect(parsed.results.filter((r) => r.status === 'FAIL')).toEqual([]);
     expect(code).toBe(0);
-    expect(parsed.results.map((r) => r.status).filter((s) => s === 'SKIP')).toHaveLength(3);
+    // The three skipped on the command line, and the turn host's checks: these outputs have no TURN relay.
+    expect(parsed.results.filter((r) => r.status === 'SKIP').map((r) => `${r.check}:${r.component}`)).toEqual([
+      'dns:turn',
+      'https:meet',
+      'http-redirect:chat',
+      'http-redirect:meet',
+      'turn-tls:turn',
+      'turn-allocate:turn',
+    ]);
     expect(row(parsed.results, 'https', 'meet').status).toBe('SKIP');
   });
 
   test('the table has one row per check and a summary', async () => {
     const { out, io } = captureIo();
-    const code = await main([fx.env, '--outputs', fx.outputsFile, '--resolver', `${LOOPBACK}:${fx.dnsPort}`, '--skip', 'https,http-redirect,sip,sip-tls'], io);
+    const code = await main([fx.env, '--outputs', fx.outputsFile, '--resolver', `${LOOPBACK}:${fx.dnsPort}`, '--skip', 'https,http-redirect,sip,sip-tls,turn-tls,turn-allocate'], {
+      ...io,
+      env: {},
+    });
     const text = out.join('');
     expect(code).toBe(0);
     expect(text).toMatch(/^CHECK +TARGET +RESULT +DETAIL\n/);
     expect(text).toMatch(/\ndns +chat\.example\.test +PASS +A 127\.0\.0\.1 via 127\.0\.0\.1:\d+\n/);
-    expect(text).toContain('3 passed, 0 failed, 6 skipped (smoketest): OK');
+    expect(text).toMatch(/\ndns +turn\.example\.test +PASS +A 127\.0\.0\.1 via 127\.0\.0\.1:\d+\n/);
+    expect(text).toMatch(/\nturn-allocate +turn\.example\.test @ 127\.0\.0\.1:443 +SKIP +skipped \(--skip\)\n/);
+    expect(text).toContain('4 passed, 0 failed, 8 skipped (smoketest): OK');
   });
 });
 
@@ -201,6 +221,8 @@ describe('smoke check failures', () => {
     expect(row(report.results, 'dns', 'chat').detail).toMatch(/^A 127\.0\.0\.1, expected 192\.0\.2\.10 \(Elastic IP\)/);
     expect(row(report.results, 'dns', 'meet').detail).toMatch(/^NXDOMAIN/);
     expect(row(report.results, 'dns', 'pbx').detail).toBe('stack output pbx_fqdn and pbx_public_ip missing');
+    // No TURN relay in these outputs: its check is skipped, not failed (pbx above still fails).
+    expect(row(report.results, 'dns', 'turn').status).toBe('SKIP');
     expect(report.exitCode).toBe(1);
   });
 
@@ -213,6 +235,9 @@ describe('smoke check failures', () => {
       ['--outputs', join(fx.pki.dir, 'missing.json')],
       ['--outputs', fx.outputsFile, 'no-such-env'],
       ['--resolver', 'dns.google', '--outputs', fx.outputsFile],
+      ['--skip', 'turn-allocate:nope', '--outputs', fx.outputsFile],
+      ['--turn-port', '70000', '--outputs', fx.outputsFile],
+      ['--turn-secret-parameter=-x', '--outputs', fx.outputsFile],
     ];
     for (const argv of cases) {
       const { err, io } = captureIo();
@@ -237,6 +262,7 @@ describe('smoke helpers', () => {
     expect(endpoints.chat).toEqual({ fqdn: 'chat.example.org', ip: '198.51.100.1', urlPort: undefined });
     expect(endpoints.meet.urlPort).toBe(8443);
     expect(endpoints.pbx).toEqual({ fqdn: undefined, ip: undefined, urlPort: undefined });
+    expect(endpoints.turn).toEqual({ fqdn: undefined, ip: undefined, urlPort: undefined });
   });
 
   test('redirect targets must be exactly the FQDN over https', () => {
@@ -266,8 +292,9 @@ describe('smoke CLI process', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: npm run smoke -- <env> \[options\]/);
     expect(result.stdout).toContain('SIP IS NOT OPEN TO THE WORLD');
-    for (const option of ['--outputs', '--resolver', '--timeout', '--skip', '--json', '--ca', '--https-port', '--http-port', '--sip-port', '--sips-port']) {
+    for (const option of ['--outputs', '--resolver', '--timeout', '--skip', '--json', '--ca', '--https-port', '--http-port', '--sip-port', '--sips-port', '--turn-port', '--turn-secret-parameter']) {
       expect(result.stdout).toContain(option);
     }
+    for (const text of ['turn-tls', 'turn-allocate', 'WBT_TURN_SECRET', '/turn/static-auth-secret']) expect(result.stdout).toContain(text);
   });
 });

@@ -7,18 +7,23 @@ import { ROLES, type Role } from '../../config/schema';
 
 /** A component is a role's host: every role of the registry (config/schema.ts ROLES) is smoke-checked. */
 export type Component = Role;
-export type CheckName = 'dns' | 'https' | 'http-redirect' | 'sip' | 'sip-tls';
+export type CheckName = 'dns' | 'https' | 'http-redirect' | 'sip' | 'sip-tls' | 'turn-tls' | 'turn-allocate';
 export type Status = 'PASS' | 'FAIL' | 'SKIP';
 
-export const CHECK_NAMES: readonly CheckName[] = ['dns', 'https', 'http-redirect', 'sip', 'sip-tls'];
+export const CHECK_NAMES: readonly CheckName[] = ['dns', 'https', 'http-redirect', 'sip', 'sip-tls', 'turn-tls', 'turn-allocate'];
 export const COMPONENTS: readonly Component[] = ROLES;
+/**
+ * Hosts an environment may not have (the TURN relay: `turn.enabled`, off in staging). Without any of its outputs
+ * such a component's checks are skipped; with only some of them they fail, as for every other component.
+ */
+export const OPTIONAL_COMPONENTS: readonly Component[] = ['turn'];
 
 /** `a, b or c`: the components in prose, for messages. */
 export function componentList(conjunction: string): string {
   return COMPONENTS.length < 2 ? COMPONENTS.join('') : `${COMPONENTS.slice(0, -1).join(', ')} ${conjunction} ${COMPONENTS[COMPONENTS.length - 1]}`;
 }
 
-export const DEFAULTS = { timeoutMs: 5000, httpsPort: 443, httpPort: 80, sipPort: 5060, sipsPort: 5061 } as const;
+export const DEFAULTS = { timeoutMs: 5000, httpsPort: 443, httpPort: 80, sipPort: 5060, sipsPort: 5061, turnPort: 443 } as const;
 
 export interface CheckResult {
   check: CheckName;
@@ -44,6 +49,17 @@ export interface SmokeOptions {
   httpPort?: number;
   sipPort?: number;
   sipsPort?: number;
+  /** TURN over TLS port (default 443; not changed by httpsPort: the relay is not an HTTPS server). */
+  turnPort?: number;
+  /** The TURN relay's shared secret (coturn's static-auth-secret) for turn-allocate; the CLI passes WBT_TURN_SECRET here. */
+  turnSecret?: string;
+  /**
+   * SSM parameter holding that secret, read with the aws CLI when turnSecret is not given. Without either, the
+   * default `<ssm_parameter_prefix output>/turn/static-auth-secret` is tried, and turn-allocate is skipped if unreadable.
+   */
+  turnSecretParameter?: string;
+  /** Reads an SSM parameter (default: `aws ssm get-parameter`, scripts/smoke/turn.ts readSsmParameter). */
+  readParameter?: (name: string) => Promise<string>;
   /** PEM file whose certificates replace the default trusted CAs. */
   caFile?: string;
   /** Check names (`sip`) or check:component (`https:meet`). */
@@ -105,6 +121,8 @@ export interface CheckPlan {
   run(ctx: CheckContext): Promise<Outcome>;
   /** Check-specific explanation of a timeout (e.g. "SIP only answers allowed networks"). */
   timeoutHint?: string;
+  /** Known before running: the check cannot run (no such host in this environment, no secret); the reason. */
+  skip?: string;
 }
 
 class CheckTimeout extends Error {}

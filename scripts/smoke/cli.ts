@@ -2,15 +2,17 @@
 import { parseArgs } from 'node:util';
 import { CHECK_NAMES, DEFAULTS, errorText, UsageError, type SmokeOptions, type SmokeReport, type Status } from './check';
 import { runSmoke } from './run';
+import { TURN_SECRET_ENV } from './turn';
 
 export const USAGE = `Usage: npm run smoke -- <env> [options]
        tsx scripts/smoke.ts <env> [options]
 
 Post-deploy smoke check for a WeeBeeTalk stack: run it after \`cdktf deploy <env>\`.
-It reads the stack outputs chat_fqdn, meet_fqdn, pbx_fqdn, chat_public_ip, meet_public_ip
-and pbx_public_ip, then runs these checks in parallel (one table row each):
+It reads the stack outputs chat_fqdn, meet_fqdn, pbx_fqdn, turn_fqdn, chat_public_ip,
+meet_public_ip, pbx_public_ip and turn_public_ip, then runs these checks in parallel
+(one table row each):
 
-  dns            chat, meet, pbx: the FQDN resolves (A record) to exactly its Elastic IP
+  dns            chat, meet, pbx, turn: the FQDN resolves (A record) to exactly its Elastic IP
   https          chat, meet: TLS to <public ip>:443 with SNI = FQDN; the certificate must be trusted
                  and valid for the FQDN (days to expiry are shown), and the right app must answer:
                  chat: GET /api/info returns JSON with "version" (Rocket.Chat)
@@ -21,6 +23,16 @@ and pbx_public_ip, then runs these checks in parallel (one table row each):
   sip            pbx: a SIP OPTIONS request over UDP to <public ip>:5060; any SIP/2.0 response
                  (200, 401, 403, ...) passes: it proves Asterisk is listening
   sip-tls        pbx: TLS handshake to <public ip>:5061 with SNI = FQDN; certificate as for https
+  turn-tls       turn: TLS 1.2 or 1.3 handshake to <public ip>:443 with SNI = FQDN; certificate as
+                 for https
+  turn-allocate  turn: TURN over TLS on <public ip>:443: an Allocate (UDP relay) must be refused
+                 with 401 and a nonce, then succeed with credentials made from the shared secret
+                 as Prosody makes them (username = expiry, password = HMAC-SHA1 of it); the
+                 relayed address is shown and the allocation released (Refresh, lifetime 0).
+                 Skipped when no secret can be had (see --turn-secret-parameter)
+
+A stack without a TURN relay (turn.enabled off, as in staging) has no turn_fqdn/turn_public_ip
+outputs: the turn checks are skipped, not failed.
 
 SIP IS NOT OPEN TO THE WORLD: the security group admits udp/5060 only from the SIP trunk
 CIDRs (sip.trunkSignallingCidrs) and tcp/5061 only from the SIP client CIDRs (sip.clientCidrs).
@@ -44,6 +56,13 @@ Options:
   --http-port <n>         HTTP port for the redirect check (default ${DEFAULTS.httpPort})
   --sip-port <n>          SIP UDP port (default ${DEFAULTS.sipPort})
   --sips-port <n>         SIP TLS port (default ${DEFAULTS.sipsPort})
+  --turn-port <n>         TURN over TLS port (default ${DEFAULTS.turnPort})
+  --turn-secret-parameter <name>
+                          SSM parameter holding the TURN secret (coturn's static-auth-secret), read
+                          with \`aws ssm get-parameter --with-decryption\`. Without it the secret is
+                          taken from the environment variable ${TURN_SECRET_ENV}, else from the
+                          parameter <ssm_parameter_prefix output>/turn/static-auth-secret if the aws
+                          CLI can read it. The secret and the password are never printed.
   -h, --help              show this help
 
 Certificates are verified against Node's CA store (Mozilla roots, plus NODE_EXTRA_CA_CERTS).
@@ -55,12 +74,16 @@ Examples:
   npm run smoke -- production
   npm run smoke -- staging --skip sip,sip-tls --json
   npm run smoke -- production --outputs outputs.json --resolver 1.1.1.1
+  npm run smoke -- production --turn-secret-parameter /weebeetalk/production/turn/static-auth-secret
+  npm run smoke -- production --skip turn-allocate
 `;
 
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   color?: boolean;
+  /** Where WBT_TURN_SECRET is read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const defaultIo: CliIo = {
@@ -92,7 +115,7 @@ function parseIntOption(value: string | undefined, name: string): number | undef
 }
 
 /** Parses argv (without node and the script). Returns undefined for --help. */
-export function parseCli(argv: readonly string[]): { options: SmokeOptions; json: boolean } | undefined {
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { options: SmokeOptions; json: boolean } | undefined {
   let parsed;
   try {
     parsed = parseArgs({
@@ -110,6 +133,8 @@ export function parseCli(argv: readonly string[]): { options: SmokeOptions; json
         'http-port': { type: 'string' },
         'sip-port': { type: 'string' },
         'sips-port': { type: 'string' },
+        'turn-port': { type: 'string' },
+        'turn-secret-parameter': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -119,6 +144,12 @@ export function parseCli(argv: readonly string[]): { options: SmokeOptions; json
   const { values, positionals } = parsed;
   if (values.help) return undefined;
   if (positionals.length > 1) throw new UsageError(`expected one environment name, got: ${positionals.join(' ')}`);
+  const parameter = values['turn-secret-parameter'];
+  if (parameter !== undefined && !/^[A-Za-z0-9_./][A-Za-z0-9_./-]*$/.test(parameter)) {
+    throw new UsageError(`--turn-secret-parameter must be an SSM parameter name such as /weebeetalk/production/turn/static-auth-secret, got "${parameter}"`);
+  }
+  // The named parameter wins over the environment variable.
+  const envSecret = parameter === undefined && env[TURN_SECRET_ENV] !== undefined && env[TURN_SECRET_ENV] !== '' ? env[TURN_SECRET_ENV] : undefined;
   return {
     json: values.json ?? false,
     options: {
@@ -132,6 +163,9 @@ export function parseCli(argv: readonly string[]): { options: SmokeOptions; json
       httpPort: parseIntOption(values['http-port'], '--http-port'),
       sipPort: parseIntOption(values['sip-port'], '--sip-port'),
       sipsPort: parseIntOption(values['sips-port'], '--sips-port'),
+      turnPort: parseIntOption(values['turn-port'], '--turn-port'),
+      turnSecretParameter: parameter,
+      turnSecret: envSecret,
     },
   };
 }
@@ -139,7 +173,7 @@ export function parseCli(argv: readonly string[]): { options: SmokeOptions; json
 /** The whole CLI: returns the exit code (0 pass, 1 a check failed or crashed, 2 usage error). */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   try {
-    const cli = parseCli(argv);
+    const cli = parseCli(argv, io.env ?? process.env);
     if (cli === undefined) {
       io.out(USAGE);
       return 0;

@@ -69,6 +69,10 @@ export function selectStackOutputs(json: unknown, env: string | undefined): Reco
   throw new UsageError(env === undefined ? `outputs hold several stacks (${stacks.join(', ')}): name the environment` : `outputs have no stack "${env}" (found: ${stacks.join(', ')})`);
 }
 
+/**
+ * Every role's endpoint; a role whose outputs are absent (the TURN relay where `turn.enabled` is off) gets an
+ * empty one, and the checks decide what that means (run.ts: skipped for OPTIONAL_COMPONENTS, failed otherwise).
+ */
 export function endpointsFromOutputs(stack: Record<string, unknown>): Endpoints {
   const flat = flattenOutputs(stack);
   const endpoint = (c: Component): RoleEndpoint => {
@@ -82,6 +86,11 @@ export function endpointsFromOutputs(stack: Record<string, unknown>): Endpoints 
     return { fqdn: lookup(flat, `${c}_fqdn`)?.replace(/\.$/, '').toLowerCase(), ip: lookup(flat, `${c}_public_ip`), urlPort };
   };
   return Object.fromEntries(COMPONENTS.map((c) => [c, endpoint(c)])) as Endpoints;
+}
+
+/** One output that is not a role's endpoint (e.g. `ssm_parameter_prefix`), found whatever shape cdktf gave it. */
+export function outputValue(stack: Record<string, unknown>, name: string): string | undefined {
+  return lookup(flattenOutputs(stack), name);
 }
 
 /** Runs `npx cdktf output <env> --outputs-file <tmp>`; its chatter goes to stderr so --json stays clean. */

@@ -1,6 +1,6 @@
 /**
- * Post-deploy smoke check: DNS, HTTPS (certificate + app), HTTP->HTTPS redirect, SIP OPTIONS over UDP and
- * SIP over TLS, against the outputs of a deployed stack. Node standard library only, so it runs anywhere
+ * Post-deploy smoke check: DNS, HTTPS (certificate + app), HTTP->HTTPS redirect, SIP OPTIONS over UDP,
+ * SIP over TLS, and the TURN relay (TLS, an authenticated allocation), against the outputs of a deployed stack. Node standard library only, so it runs anywhere
  * `npm ci` ran. The CLI is cli.ts (entry point scripts/smoke.ts); tests drive runSmoke()/main() in-process.
  */
 import { readFile } from 'node:fs/promises';
@@ -9,6 +9,7 @@ import {
   CHECK_NAMES,
   COMPONENTS,
   componentList,
+  OPTIONAL_COMPONENTS,
   DEFAULTS,
   errorText,
   hostPort,
@@ -25,8 +26,9 @@ import {
 } from './check';
 import { checkDns } from './dns';
 import { checkChatHttps, checkMeetHttps, checkRedirect } from './http';
-import { endpointsFromOutputs, loadOutputs, selectStackOutputs, type Endpoints } from './outputs';
+import { endpointsFromOutputs, loadOutputs, outputValue, selectStackOutputs, type Endpoints } from './outputs';
 import { checkSip, checkSipTls } from './sip';
+import { checkTurnAllocate, checkTurnTls, defaultTurnSecretParameter, readSsmParameter, turnSecretHint, type TurnSecret } from './turn';
 
 /** Friendlier spellings accepted by --skip. */
 const CHECK_ALIASES: Readonly<Record<string, CheckName>> = {
@@ -71,18 +73,28 @@ export function validateResolver(addr: string): void {
   }
 }
 
-function plansFor(endpoints: Endpoints, opts: Required<Pick<SmokeOptions, 'timeoutMs'>> & SmokeOptions, ca: string | undefined): CheckPlan[] {
+/** An optional component (OPTIONAL_COMPONENTS) with none of its outputs: the environment has no such host. */
+function isAbsent(endpoints: Endpoints, component: Component): boolean {
+  const { fqdn, ip } = endpoints[component];
+  return OPTIONAL_COMPONENTS.includes(component) && fqdn === undefined && ip === undefined;
+}
+
+function plansFor(endpoints: Endpoints, opts: Required<Pick<SmokeOptions, 'timeoutMs'>> & SmokeOptions, ca: string | undefined, turnSecret: TurnSecret | undefined): CheckPlan[] {
   const plans: CheckPlan[] = [];
   // A missing or malformed output fails its checks instead of aborting the whole run.
-  const add = (check: CheckName, component: Component, port: number | undefined, run: (fqdn: string, ip: string, ctx: CheckContext) => Promise<Outcome>, timeoutHint?: string): void => {
+  const add = (check: CheckName, component: Component, port: number | undefined, run: (fqdn: string, ip: string, ctx: CheckContext) => Promise<Outcome>, timeoutHint?: string, skip?: string): void => {
     const { fqdn, ip } = endpoints[component];
     const target = `${fqdn ?? `${component}_fqdn?`}${port === undefined ? '' : ` @ ${hostPort(ip ?? '?', port)}`}`;
     const missing = [fqdn === undefined ? `${component}_fqdn` : '', ip === undefined ? `${component}_public_ip` : ''].filter(Boolean);
+    const absent = isAbsent(endpoints, component)
+      ? `no ${component} host in the stack outputs (no ${component}_fqdn, no ${component}_public_ip): ${component}.enabled is off in this environment`
+      : undefined;
     plans.push({
       check,
       component,
       target,
       timeoutHint,
+      skip: absent ?? skip,
       run: async (ctx) => {
         if (missing.length > 0) return { ok: false, detail: `stack output ${missing.join(' and ')} missing` };
         if (net.isIP(ip as string) === 0) return { ok: false, detail: `stack output ${component}_public_ip is not an IP address: "${ip}"` };
@@ -116,7 +128,40 @@ function plansFor(endpoints: Endpoints, opts: Required<Pick<SmokeOptions, 'timeo
     (fqdn, ip, ctx) => checkSipTls(ctx, fqdn, ip, sipsPort, ca),
     `tcp/${sipsPort} only admits the SIP client CIDRs (sip.clientCidrs): run from an allowed network, or pass --skip sip-tls`,
   );
+  const turnPort = opts.turnPort ?? DEFAULTS.turnPort;
+  const turnHint = `tcp/${turnPort} is open to the world: is the turn instance up, and coturn running (it starts only once its certificate exists; journalctl -u coturn)?`;
+  add('turn-tls', 'turn', turnPort, (fqdn, ip, ctx) => checkTurnTls(ctx, fqdn, ip, turnPort, ca), turnHint);
+  add(
+    'turn-allocate',
+    'turn',
+    turnPort,
+    (fqdn, ip, ctx) => {
+      if (turnSecret === undefined || 'unavailable' in turnSecret) return Promise.resolve({ ok: false, detail: turnSecret?.unavailable ?? 'no TURN secret' });
+      return checkTurnAllocate(ctx, fqdn, ip, turnPort, ca, turnSecret.secret, turnSecret.source);
+    },
+    turnHint,
+    turnSecret !== undefined && 'unavailable' in turnSecret && !turnSecret.fail ? turnSecret.unavailable : undefined,
+  );
   return plans;
+}
+
+/**
+ * The secret turn-allocate authenticates with: the given one, else the SSM parameter named, else the default
+ * parameter under the stack's ssm_parameter_prefix. A parameter that was named and cannot be read fails the
+ * check; a default one that cannot be read (no aws CLI, no access) skips it, saying how to give the secret.
+ */
+async function resolveTurnSecret(options: SmokeOptions, stack: Record<string, unknown>): Promise<TurnSecret> {
+  if (options.turnSecret !== undefined && options.turnSecret !== '') return { secret: options.turnSecret, source: 'the given secret' };
+  const prefix = outputValue(stack, 'ssm_parameter_prefix');
+  const name = options.turnSecretParameter ?? (prefix === undefined ? undefined : defaultTurnSecretParameter(prefix));
+  if (name === undefined) return { unavailable: `no TURN secret to authenticate with: ${turnSecretHint(prefix)}`, fail: false };
+  const read = options.readParameter ?? ((n: string) => readSsmParameter(n));
+  try {
+    return { secret: await read(name), source: `SSM parameter ${name}` };
+  } catch (err) {
+    const why = `cannot read the TURN secret from SSM parameter ${name}: ${errorText(err)}`;
+    return options.turnSecretParameter !== undefined ? { unavailable: why, fail: true } : { unavailable: `${why}; ${turnSecretHint(prefix)}`, fail: false };
+  }
 }
 
 /** Runs every check not skipped, in parallel, each within its own timeout. Throws UsageError on bad input. */
@@ -127,6 +172,7 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   validPort(options.httpPort, '--http-port');
   validPort(options.sipPort, '--sip-port');
   validPort(options.sipsPort, '--sips-port');
+  validPort(options.turnPort, '--turn-port');
   if (options.resolver !== undefined) validateResolver(options.resolver);
   const skip = parseSkip(options.skip ?? []);
   let ca: string | undefined;
@@ -138,15 +184,17 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
     }
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca file ${options.caFile} holds no PEM certificate`);
   }
-  const endpoints = endpointsFromOutputs(selectStackOutputs(await loadOutputs(options), options.env));
+  const stack = selectStackOutputs(await loadOutputs(options), options.env);
+  const endpoints = endpointsFromOutputs(stack);
+  const skipped = (check: CheckName, component: Component): boolean => skip.some((r) => r.check === check && (r.component === undefined || r.component === component));
 
-  const plans = plansFor(endpoints, { ...options, timeoutMs }, ca);
+  // The secret is looked for (perhaps in SSM) only when turn-allocate is going to run.
+  const turnSecret = skipped('turn-allocate', 'turn') || isAbsent(endpoints, 'turn') ? undefined : await resolveTurnSecret(options, stack);
+  const plans = plansFor(endpoints, { ...options, timeoutMs }, ca, turnSecret);
+  const skipResult = (plan: CheckPlan, detail: string): Promise<CheckResult> =>
+    Promise.resolve({ check: plan.check, component: plan.component, target: plan.target, status: 'SKIP', detail, durationMs: 0 });
   const results = await Promise.all(
-    plans.map((plan) =>
-      skip.some((r) => r.check === plan.check && (r.component === undefined || r.component === plan.component))
-        ? Promise.resolve<CheckResult>({ check: plan.check, component: plan.component, target: plan.target, status: 'SKIP', detail: 'skipped (--skip)', durationMs: 0 })
-        : runPlan(plan, timeoutMs),
-    ),
+    plans.map((plan) => (skipped(plan.check, plan.component) ? skipResult(plan, 'skipped (--skip)') : plan.skip !== undefined ? skipResult(plan, plan.skip) : runPlan(plan, timeoutMs))),
   );
   return { env: options.env, results, exitCode: results.some((r) => r.status === 'FAIL') ? 1 : 0 };
 }

@@ -1,9 +1,11 @@
 /**
  * A fake deployed stack on 127.0.0.1 for the smoke-check tests: DNS over UDP, HTTPS (Rocket.Chat and Jitsi by
- * Host header), an HTTP redirector, SIP over UDP (answering or silent) and SIP over TLS, with certificates from
- * a throw-away CA made with the openssl CLI. Every port is ephemeral; nothing leaves the loopback interface.
+ * Host header), an HTTP redirector, SIP over UDP (answering or silent), SIP over TLS and a TURN relay over TLS,
+ * with certificates from a throw-away CA made with the openssl CLI. Every port is ephemeral; nothing leaves the
+ * loopback interface.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -12,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
+import { crc32 } from 'node:zlib';
 import { ROLES, type Role } from '../../config/schema';
 
 /** Every role's host name (`chat.example.test`, ...): the fixture serves one host per role of the registry. */
@@ -19,8 +22,13 @@ export const FQDNS = Object.fromEntries(ROLES.map((role) => [role, `${role}.exam
 export const WRONG_NAME = 'other.example.test';
 export const LOOPBACK = '127.0.0.1';
 export const ROCKET_CHAT_VERSION = '6.10.0';
+/** The fake relay's static-auth-secret, and the realm it announces (coturn: realm = the turn FQDN). */
+export const TURN_SECRET = 'fixture-turn-secret-0123456789abcdef';
+export const TURN_REALM = FQDNS.turn;
+/** What the fake relay says it relays from: a private address, as coturn's relay-ip on the instance. */
+export const TURN_RELAY = { address: '10.20.0.13', port: 49160 } as const;
 
-interface KeyPair {
+export interface KeyPair {
   key: string;
   cert: string;
 }
@@ -161,6 +169,219 @@ function startSip(answer: boolean, sockets: dgram.Socket[]): Promise<SipResponde
   );
 }
 
+/*
+ * A minimal TURN-over-TLS relay (RFC 8656 on a TLS stream, long-term credentials of RFC 8489 §9.2 with coturn's
+ * use-auth-secret): written apart from scripts/smoke/turn.ts on purpose, so that a mistake in the smoke check's
+ * STUN encoding cannot be mirrored here and pass.
+ */
+
+const COOKIE = Buffer.from([0x21, 0x12, 0xa4, 0x42]);
+
+interface Received {
+  type: number;
+  txid: Buffer;
+  raw: Buffer;
+  attrs: { type: number; value: Buffer; at: number }[];
+}
+
+/** What the fake relay saw, one entry per request, for the tests to assert on. */
+export interface TurnRequestLog {
+  method: 'Allocate' | 'Refresh' | 'other';
+  username?: string;
+  /** undefined: no MESSAGE-INTEGRITY; false: it did not verify with the key of USERNAME (the secret's password). */
+  integrity?: boolean;
+  /** undefined: no FINGERPRINT. */
+  fingerprint?: boolean;
+  requestedTransport?: number;
+  lifetime?: number;
+  /** The answer's class and code: "success", "401", "438", ... */
+  answer: string;
+}
+
+export interface TurnResponder {
+  port: number;
+  requests: TurnRequestLog[];
+  /** Allocations alive now (a Refresh with LIFETIME 0 or a closed connection ends one). */
+  liveAllocations(): number;
+  close(): Promise<void>;
+}
+
+export interface TurnResponderOptions {
+  pair: KeyPair;
+  secret: string;
+  realm?: string;
+  /** Allocate without checking credentials: an open relay. */
+  open?: boolean;
+  /** Sign the answers with another key (a relay that is not the one the credentials were for, or a forgery). */
+  forgeIntegrity?: boolean;
+}
+
+function parseStun(raw: Buffer): Received {
+  const attrs: Received['attrs'] = [];
+  for (let at = 20; at + 4 <= raw.length;) {
+    const len = raw.readUInt16BE(at + 2);
+    attrs.push({ type: raw.readUInt16BE(at), value: raw.subarray(at + 4, at + 4 + len), at });
+    at += 4 + ((len + 3) & ~3);
+  }
+  return { type: raw.readUInt16BE(0), txid: raw.subarray(8, 20), raw, attrs };
+}
+
+/** The raw bytes before offset `at`, its length field counting `extra` more bytes after them. */
+function prefixWithLength(raw: Buffer, at: number, extra: number): Buffer {
+  const copy = Buffer.from(raw.subarray(0, at));
+  copy.writeUInt16BE(at - 20 + extra, 2);
+  return copy;
+}
+
+function stunAttr(type: number, value: Buffer): Buffer {
+  const padded = Buffer.alloc(4 + ((value.length + 3) & ~3));
+  padded.writeUInt16BE(type, 0);
+  padded.writeUInt16BE(value.length, 2);
+  value.copy(padded, 4);
+  return padded;
+}
+
+function xorAddress(address: string, port: number): Buffer {
+  const v = Buffer.alloc(8);
+  v[1] = 0x01;
+  v.writeUInt16BE(port ^ 0x2112, 2);
+  address.split('.').forEach((octet, i) => (v[4 + i] = Number(octet) ^ COOKIE[i]));
+  return v;
+}
+
+function buildStun(type: number, txid: Buffer, attrs: Buffer[], key?: Buffer): Buffer {
+  let msg = Buffer.concat([Buffer.alloc(4), COOKIE, txid, ...attrs]);
+  msg.writeUInt16BE(type, 0);
+  if (key)
+    msg = Buffer.concat([
+      msg,
+      stunAttr(
+        0x0008,
+        createHmac('sha1', key)
+          .update(prefixWithLength(msg, msg.length, 24))
+          .digest(),
+      ),
+    ]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE((crc32(prefixWithLength(msg, msg.length, 8)) ^ 0x5354554e) >>> 0, 0);
+  msg = Buffer.concat([msg, stunAttr(0x8028, crc)]);
+  msg.writeUInt16BE(msg.length - 20, 2);
+  return msg;
+}
+
+function errorAttr(code: number, reason: string): Buffer {
+  return stunAttr(0x0009, Buffer.concat([Buffer.from([0, 0, Math.floor(code / 100), code % 100]), Buffer.from(reason)]));
+}
+
+/** coturn's use-auth-secret: the password of a REST username is base64(HMAC-SHA1(secret, username)). */
+function restPassword(secret: string, username: string): string {
+  return createHmac('sha1', secret).update(username).digest('base64');
+}
+
+export function startTurnResponder(options: TurnResponderOptions): Promise<TurnResponder> {
+  const realm = options.realm ?? TURN_REALM;
+  const requests: TurnRequestLog[] = [];
+  let live = 0;
+  const connections = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ ...options.pair, minVersion: 'TLSv1.2' }, (socket) => {
+    connections.add(socket);
+    const nonce = randomBytes(8).toString('hex');
+    let allocated = false;
+    let pending = Buffer.alloc(0);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      connections.delete(socket);
+      if (allocated) live -= 1;
+      allocated = false;
+    });
+    const answer = (msg: Received, log: TurnRequestLog, type: number, attrs: Buffer[], key: Buffer | undefined, what: string): void => {
+      log.answer = what;
+      requests.push(log);
+      socket.write(buildStun(type, msg.txid, attrs, key));
+    };
+    const handle = (msg: Received): void => {
+      const get = (type: number): Buffer | undefined => msg.attrs.find((a) => a.type === type)?.value;
+      const method = msg.type & 0x3eef;
+      const log: TurnRequestLog = { method: method === 0x0003 ? 'Allocate' : method === 0x0004 ? 'Refresh' : 'other', answer: '' };
+      const fp = msg.attrs.find((a) => a.type === 0x8028);
+      if (fp) log.fingerprint = fp.value.readUInt32BE(0) === (crc32(prefixWithLength(msg.raw, fp.at, 8)) ^ 0x5354554e) >>> 0;
+      log.requestedTransport = get(0x0019)?.[0];
+      log.lifetime = get(0x000d)?.readUInt32BE(0);
+      const errorType = msg.type | 0x0110;
+      if (log.method === 'other' || log.fingerprint === false) return answer(msg, log, errorType, [errorAttr(400, 'Bad Request')], undefined, '400');
+      const challenge = (code: number, reason: string): void =>
+        answer(msg, log, errorType, [errorAttr(code, reason), stunAttr(0x0015, Buffer.from(nonce)), stunAttr(0x0014, Buffer.from(realm))], undefined, String(code));
+      let key: Buffer | undefined;
+      if (!options.open) {
+        const user = get(0x0006)?.toString('utf8');
+        const mi = msg.attrs.find((a) => a.type === 0x0008);
+        log.username = user;
+        if (user === undefined || mi === undefined) return challenge(401, 'Unauthorized');
+        key = createHash('md5')
+          .update(`${user}:${realm}:${restPassword(options.secret, user)}`)
+          .digest();
+        const want = createHmac('sha1', key)
+          .update(prefixWithLength(msg.raw, mi.at, 24))
+          .digest();
+        log.integrity = mi.value.length === 20 && timingSafeEqual(mi.value, want);
+        if (get(0x0015)?.toString('utf8') !== nonce) return challenge(438, 'Stale Nonce');
+        // coturn: the username's timestamp is the expiry; a past one is refused like a wrong password.
+        const expiry = Number(/^(\d+)/.exec(user)?.[1] ?? 0);
+        if (!log.integrity || get(0x0014)?.toString('utf8') !== realm || expiry * 1000 < Date.now()) return challenge(401, 'Unauthorized');
+        if (options.forgeIntegrity) key = createHash('md5').update(`${user}:${realm}:forged`).digest();
+      }
+      if (log.method === 'Allocate') {
+        if (allocated) return answer(msg, log, errorType, [errorAttr(437, 'Allocation Mismatch')], key, '437');
+        if (log.requestedTransport !== 17) return answer(msg, log, errorType, [errorAttr(442, 'Unsupported Transport Protocol')], key, '442');
+        allocated = true;
+        live += 1;
+        const remote = socket.remoteAddress ?? LOOPBACK;
+        const lifetime = Buffer.alloc(4);
+        lifetime.writeUInt32BE(600, 0);
+        return answer(
+          msg,
+          log,
+          0x0103,
+          [stunAttr(0x0016, xorAddress(TURN_RELAY.address, TURN_RELAY.port)), stunAttr(0x0020, xorAddress(remote, socket.remotePort ?? 0)), stunAttr(0x000d, lifetime)],
+          key,
+          'success',
+        );
+      }
+      if (!allocated) return answer(msg, log, errorType, [errorAttr(437, 'Allocation Mismatch')], key, '437');
+      if (log.lifetime === 0) {
+        allocated = false;
+        live -= 1;
+      }
+      const lifetime = Buffer.alloc(4);
+      lifetime.writeUInt32BE(log.lifetime ?? 600, 0);
+      return answer(msg, log, 0x0104, [stunAttr(0x000d, lifetime)], key, 'success');
+    };
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 20 && pending.length >= 20 + pending.readUInt16BE(2)) {
+        const size = 20 + pending.readUInt16BE(2);
+        const raw = Buffer.from(pending.subarray(0, size));
+        pending = pending.subarray(size);
+        if ((raw[0] & 0xc0) !== 0 || !raw.subarray(4, 8).equals(COOKIE)) {
+          socket.destroy();
+          return;
+        }
+        handle(parseStun(raw));
+      }
+    });
+  });
+  return listen(server).then((port) => ({
+    port,
+    requests,
+    liveAllocations: () => live,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of connections) socket.destroy();
+        server.close(() => resolve());
+      }),
+  }));
+}
+
 export interface SmokeFixture {
   pki: TestPki;
   dnsPort: number;
@@ -172,6 +393,8 @@ export interface SmokeFixture {
   sip: SipResponder;
   silentSip: SipResponder;
   sipsPort: number;
+  /** The TURN relay (secret TURN_SECRET, realm TURN_REALM, certificate valid for every FQDN). */
+  turn: TurnResponder;
   /** Outputs file in cdktf's { "<env>": {...} } shape, all IPs 127.0.0.1. */
   outputsFile: string;
   env: string;
@@ -212,6 +435,7 @@ export async function startSmokeFixture(): Promise<SmokeFixture> {
   servers.push(httpsServer, wrongHttps, redirect, sips);
   const [httpsPort, wrongHttpsPort, httpPort, sipsPort] = await Promise.all(servers.map(listen));
   const [sip, silentSip] = await Promise.all([startSip(true, sockets), startSip(false, sockets)]);
+  const turn = await startTurnResponder({ pair: pki.good, secret: TURN_SECRET });
 
   const env = 'smoketest';
   const outputsFile = join(pki.dir, 'outputs.json');
@@ -238,9 +462,11 @@ export async function startSmokeFixture(): Promise<SmokeFixture> {
     sip,
     silentSip,
     sipsPort,
+    turn,
     outputsFile,
     env,
     async close() {
+      await turn.close();
       await Promise.all(
         servers.map(
           (s) =>
