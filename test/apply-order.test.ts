@@ -4,12 +4,15 @@
  * of one S3 bucket are changed one after another (S3 answers 409 OperationAborted to concurrent changes).
  */
 import { fqdnOf } from '../config/names';
-import { ROLES } from '../config/schema';
+import { enabledRoles } from '../config/schema';
+import { expectedRoles } from './support/hosts';
 import { allResources, byNameTag, dataSources, resources, synthEnvironment, synthVariant, type Item, type Synthesized } from './support/synth';
+import { stagingTurn } from './support/variants';
 
 const dataItems = (s: Synthesized): Item[] => Object.keys(s.json.data ?? {}).flatMap((t) => dataSources(s, t));
 
 const ENVS = ['staging', 'production'] as const;
+const plan = (env: string): Synthesized => (env === 'staging-turn' ? stagingTurn() : synthEnvironment(env));
 
 /** Addresses an item names in depends_on or in any `${address.attr}` interpolation, directly. */
 function directDependencies(item: Item): Set<string> {
@@ -37,13 +40,14 @@ function dependencyClosure(s: Synthesized, item: Item): Set<string> {
   return seen;
 }
 
-describe.each(ENVS)('apply order of %s', (env) => {
+describe.each([...ENVS, 'staging-turn'])('names before hosts in %s', (env) => {
   test('each instance waits for the A and CAA records of its own name', () => {
-    const s = synthEnvironment(env);
+    const s = plan(env);
     const records = resources(s, 'aws_route53_record');
     const missing: string[] = [];
-    for (const role of ROLES) {
-      const instance = byNameTag(resources(s, 'aws_instance'), `weebeetalk-${env}-${role}`);
+    expect(enabledRoles(s.config)).toEqual(expectedRoles(s));
+    for (const role of enabledRoles(s.config)) {
+      const instance = byNameTag(resources(s, 'aws_instance'), `weebeetalk-${s.config.name}-${role}`);
       const waits = dependencyClosure(s, instance);
       for (const type of ['A', 'CAA']) {
         const own = records.filter((r) => r.block.type === type && r.block.name === fqdnOf(s.config, role));
@@ -53,7 +57,9 @@ describe.each(ENVS)('apply order of %s', (env) => {
     }
     expect(missing).toEqual([]);
   });
+});
 
+describe.each(ENVS)('apply order of %s', (env) => {
   test("one bucket's sub-resources are applied one after another, never in parallel", () => {
     const s = synthEnvironment(env);
     const parallel: string[] = [];

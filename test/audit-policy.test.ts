@@ -3,16 +3,35 @@
  * (constructs/audit/checks.ts secretsIn): the default port ranges hold no internal port, every rule maps to a
  * scanner check, and what does and does not count as a secret in user-data.
  */
+import production from '../config/environments/production';
 import staging from '../config/environments/staging';
 import { loadEnvironment } from '../config/load';
 import { secretsIn } from '../constructs/audit/checks';
-import { INTERNAL_PORTS, RULES } from '../constructs/audit/policy';
+import { INTERNAL_PORTS, RULES, worldAllowlist } from '../constructs/audit/policy';
 
 const config = loadEnvironment(staging);
 
 describe('policy details', () => {
   test('the RTP and Jigasi default ranges contain no internal port', () => {
     for (const range of [config.sip.rtpPorts, config.jitsi.jigasiPorts]) expect(INTERNAL_PORTS.filter((p) => p.port >= range.from && p.port <= range.to)).toEqual([]);
+  });
+
+  test("the TURN relay's default range contains no internal port either", () => {
+    const range = loadEnvironment(production).turn.relayPorts;
+    expect([range.from, range.to]).toEqual([49152, 65535]);
+    expect(INTERNAL_PORTS.filter((p) => p.port >= range.from && p.port <= range.to)).toEqual([]);
+  });
+
+  test('the world may reach the turn host on TLS 443 and 3478 (TCP, UDP) only, never its relay ports', () => {
+    for (const env of [config, loadEnvironment(production)]) {
+      const turn = worldAllowlist(env).turn.map((a) => [a.protocol, a.from, a.to]);
+      expect(turn).toEqual([
+        ['tcp', 443, 443],
+        ['tcp', 3478, 3478],
+        ['udp', 3478, 3478],
+      ]);
+      expect(worldAllowlist(env).pbx).toEqual([]);
+    }
   });
 
   test('every rule maps to a scanner check or says why it cannot', () => {

@@ -92,6 +92,26 @@ describe('npm run audit on the shipped environments', () => {
     expect(report.policy.map((p) => p.id)).toContain('WBT-CONFIG-SECRET');
   });
 
+  test("production's turn host: its world-open ports are the allowlisted ones, its relay ports the meet host's only", () => {
+    const run = runAudit(['--out', out, '--format', 'json', '--env', 'production']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { environments: { groups: { host: string; rows: { direction: string; protocol: string; ports: string; peer: string; verdict: string }[] }[] }[] };
+    const turn = report.environments[0].groups.filter((g) => g.host === 'turn');
+    expect(turn).toHaveLength(1);
+    const ingress = turn[0].rows.filter((r) => r.direction === 'ingress').map((r) => [r.protocol, r.ports, r.peer, r.verdict]);
+    expect(ingress.sort()).toEqual(
+      [
+        ['tcp', '443', '0.0.0.0/0', 'ok'],
+        ['tcp', '3478', '0.0.0.0/0', 'ok'],
+        ['udp', '3478', '0.0.0.0/0', 'ok'],
+        ['udp', '49152-65535', 'meet host', 'ok'],
+      ].sort(),
+    );
+    // Staging builds no turn host: no group of it in its report (the VPC's default group is audited too).
+    const staging = JSON.parse(runAudit(['--out', out, '--format', 'json', '--env', 'staging']).stdout) as { environments: { groups: { host: string }[] }[] };
+    expect(staging.environments[0].groups.map((g) => g.host)).toEqual(['chat', 'meet', 'pbx', 'default']);
+  });
+
   test('the resource checks cover all four buckets (the configuration bucket too) and every bundle, and every check is ok', () => {
     for (const env of ['staging', 'production']) {
       const run = runAudit(['--out', out, '--format', 'json', '--env', env]);
@@ -110,11 +130,13 @@ describe('npm run audit on the shipped environments', () => {
       expect(checks.find((c) => c.rule === 'WBT-S3-TLS' && c.subject === 'config-bucket/bucket')?.detail).toMatch(
         new RegExp(`^weebeetalk-${env}-config-[0-9a-f]{10}: denies aws:SecureTransport = false$`),
       );
+      // Hand-written: production has the TURN relay (turn.enabled by default), staging does not.
+      const hosts = env === 'production' ? ['chat', 'meet', 'pbx', 'turn'] : ['chat', 'meet', 'pbx'];
       // The bundles are S3 objects in Terraform's state: each is scanned for secrets like user-data is.
-      expect(buckets('WBT-CONFIG-SECRET')).toEqual(['chat-configuration/bundle', 'meet-configuration/bundle', 'pbx-configuration/bundle']);
-      expect(buckets('WBT-EC2-USERDATA')).toEqual(['chat-host/user-data/cloudinit', 'meet-host/user-data/cloudinit', 'pbx-host/user-data/cloudinit']);
-      // Three hosts: IMDS, root encryption, user-data and bundle each; three data volumes; 2 checks of 4 buckets; 3 described groups.
-      expect(checks).toHaveLength(3 * 4 + 3 + 2 * 4 + 3);
+      expect(buckets('WBT-CONFIG-SECRET')).toEqual(hosts.map((h) => `${h}-configuration/bundle`));
+      expect(buckets('WBT-EC2-USERDATA')).toEqual(hosts.map((h) => `${h}-host/user-data/cloudinit`));
+      // Per host: IMDS, root encryption, user-data and bundle; its data volume; its described group; 2 checks of 4 buckets.
+      expect(checks).toHaveLength(hosts.length * 4 + hosts.length + 2 * 4 + hosts.length);
     }
   });
 

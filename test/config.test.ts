@@ -5,7 +5,7 @@
  */
 import { environments } from '../config/environments';
 import { ConfigError, loadEnvironment, merge, type EnvironmentFile } from '../config/load';
-import { architectureOf, ROLES, type EnvironmentConfig } from '../config/schema';
+import { architectureOf, enabledRoles, ROLES, type EnvironmentConfig } from '../config/schema';
 import { environmentFile, type EnvironmentOverride } from './support/synth';
 
 const staging = environmentFile('staging');
@@ -110,6 +110,28 @@ describe('tier defaults', () => {
       expect(c.storage.recordingsRetentionDays).toBe(30);
       expect(c.state).toBeUndefined();
     }
+  });
+
+  test('the TURN relay: on in production, off in staging unless turn.enabled; its relay range and quotas by default', () => {
+    expect([s.turn.enabled, p.turn.enabled]).toEqual([false, true]);
+    expect(enabledRoles(s)).toEqual(['chat', 'meet', 'pbx']);
+    expect(enabledRoles(p)).toEqual(['chat', 'meet', 'pbx', 'turn']);
+    for (const c of [s, p]) expect(c.turn).toMatchObject({ relayPorts: { from: 49152, to: 65535 }, userQuota: 12, totalQuota: 1200 });
+    const on = loadEnvironment(variant(staging, { turn: { enabled: true } }));
+    expect(on.turn).toEqual({ enabled: true, relayPorts: { from: 49152, to: 65535 }, userQuota: 12, totalQuota: 1200 });
+    expect(enabledRoles(on)).toEqual(['chat', 'meet', 'pbx', 'turn']);
+    // Its host is sized per tier even where it is not built (turning it on needs nothing else).
+    expect([s.hosts.turn, p.hosts.turn]).toEqual([
+      { instanceType: 't3.micro', dataVolumeGiB: 2, rootVolumeGiB: s.hosts.pbx.rootVolumeGiB },
+      { instanceType: 'c6i.large', dataVolumeGiB: 4, rootVolumeGiB: p.hosts.pbx.rootVolumeGiB },
+    ]);
+    expect(s.hosts.pbx.rootVolumeGiB).toBe(16);
+  });
+
+  test('the turn section is strict: a misspelt key or a non-boolean switch is refused', () => {
+    expect(configErrorOf(variant(staging, { turn: { enabled: true, relayPort: { from: 50000, to: 50100 } } })).message).toMatch(/turn/);
+    expect(configErrorOf(variant(staging, { turn: { enabled: 'yes' } })).message).toMatch(/turn\.enabled/);
+    expect(configErrorOf(variant(staging, { turn: { enabled: true, userQuota: 0 } })).message).toMatch(/turn\.userQuota/);
   });
 
   test('staging is small: burstable t-family instances, minimum volumes, short retention', () => {

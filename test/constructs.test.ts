@@ -12,7 +12,7 @@ import type { Construct } from 'constructs';
 import staging from '../config/environments/staging';
 import { loadEnvironment } from '../config/load';
 import { EGRESS, type PortRule } from '../config/ports';
-import { ROLES } from '../config/schema';
+import { ROLES, type Role } from '../config/schema';
 import type { Json } from '../constructs/audit/plan';
 import { auditStack } from '../constructs/audit/stack-audit';
 import { Dns } from '../constructs/dns';
@@ -222,7 +222,8 @@ describe('Firewalls on a bare stack', () => {
     { id: 'pbx-sip-from-meet', role: 'pbx', protocol: 'udp', from: 5060, to: 5060, peer: { kind: 'host', role: 'meet' }, description: 'SIP from Jigasi' },
     { id: 'pbx-rtp-sip-client', role: 'pbx', protocol: 'udp', from: 10000, to: 19999, peer: { kind: 'cidr', cidr: '198.51.100.0/24', label: 'sip-client' }, description: 'RTP from phones' },
   ];
-  const firewalls = (rules: readonly PortRule[] = RULES) => bare((stack) => void new Firewalls(stack, 'fw', { name: 'weebeetalk-test', vpcId: 'vpc-0123', rules }));
+  const firewalls = (rules: readonly PortRule[] = RULES, roles: readonly Role[] = ROLES) =>
+    bare((stack) => void new Firewalls(stack, 'fw', { name: 'weebeetalk-test', vpcId: 'vpc-0123', roles, rules }));
   const groupOf = (s: Synthesized, role: string): Item => single(resources(s, 'aws_security_group'), `group of ${role}`, (g) => g.block.name === `weebeetalk-test-${role}`);
 
   test('one described group per role in the VPC, with no inline rules', () => {
@@ -287,6 +288,52 @@ describe('Firewalls on a bare stack', () => {
   test('a description AWS would reject fails synthesis, naming the rule', () => {
     expect(() => firewalls([{ ...RULES[0], description: 'Rocket.Chat <web>' }])).toThrow(/rule chat-https-world has a description AWS rejects/);
     expect(() => firewalls([{ ...RULES[0], description: '' }])).toThrow(/chat-https-world/);
+  });
+
+  test('only the roles it is given get a group (an environment without the TURN relay has no turn group)', () => {
+    const s = firewalls(RULES, ['chat', 'meet', 'pbx']);
+    expect(
+      resources(s, 'aws_security_group')
+        .map((g) => g.block.name)
+        .sort(),
+    ).toEqual(['weebeetalk-test-chat', 'weebeetalk-test-meet', 'weebeetalk-test-pbx']);
+    expect(resources(s, 'aws_vpc_security_group_egress_rule')).toHaveLength(3 * EGRESS.length);
+    expect(resources(s, 'aws_vpc_security_group_ingress_rule')).toHaveLength(RULES.length);
+  });
+
+  test('a rule on, or from, a host the environment does not build fails synthesis, naming the rule and the host', () => {
+    const relay: PortRule = { id: 'turn-relay-from-meet', role: 'turn', protocol: 'udp', from: 49152, to: 65535, peer: { kind: 'host', role: 'meet' }, description: 'TURN relay ports' };
+    expect(() => firewalls([relay], ['chat', 'meet', 'pbx'])).toThrow(/rule turn-relay-from-meet names the turn host, which this environment does not build/);
+    const fromTurn: PortRule = { ...RULES[1], id: 'pbx-x-from-turn', peer: { kind: 'host', role: 'turn' } };
+    expect(() => firewalls([fromTurn], ['chat', 'meet', 'pbx'])).toThrow(/rule pbx-x-from-turn names the turn host/);
+    // With the role built, the same rule is the relay's: on turn's group, from meet's only.
+    const s = firewalls([relay]);
+    const rule = single(resources(s, 'aws_vpc_security_group_ingress_rule'), 'relay');
+    expect(rule.block).toMatchObject({
+      security_group_id: groupOf(s, 'turn').ref('id'),
+      referenced_security_group_id: groupOf(s, 'meet').ref('id'),
+      ip_protocol: 'udp',
+      from_port: 49152,
+      to_port: 65535,
+    });
+    expect(rule.block.cidr_ipv4).toBeUndefined();
+  });
+
+  test('groupOf answers a built role and refuses one that is not', () => {
+    let built: string[] = [];
+    let refusal = '';
+    bare((stack) => {
+      const fw = new Firewalls(stack, 'fw', { name: 'weebeetalk-test', vpcId: 'vpc-0123', roles: ['chat', 'meet', 'pbx'], rules: [] });
+      built = (['chat', 'meet', 'pbx'] as const).map((role) => fw.groupOf(role).node.id);
+      expect(Object.keys(fw.groups).sort()).toEqual(['chat', 'meet', 'pbx']);
+      try {
+        fw.groupOf('turn');
+      } catch (e) {
+        refusal = (e as Error).message;
+      }
+    });
+    expect(built).toEqual(['sg-chat', 'sg-meet', 'sg-pbx']);
+    expect(refusal).toMatch(/no security group for turn: this environment does not build that host/);
   });
 });
 

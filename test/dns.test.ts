@@ -5,10 +5,11 @@
 import { DataAwsRoute53Zone } from '@cdktf/provider-aws/lib/data-aws-route53-zone';
 import { Route53Record } from '@cdktf/provider-aws/lib/route53-record';
 import { fqdnOf } from '../config/names';
-import { ROLES } from '../config/schema';
+import { enabledRoles, ROLES } from '../config/schema';
+import { expectedRoles } from './support/hosts';
 import { zoneIdRef } from './support/parts';
 import { asStrings, byNameTag, dataSources, resources, single, synthEnvironment, type Synthesized } from './support/synth';
-import { noSip, SHIPPED_AND_TUNED as ENVS, tuned } from './support/variants';
+import { noSip, SHIPPED_AND_TUNED as ENVS, stagingTurn, tuned } from './support/variants';
 import './support/matchers';
 
 /** The CAA records a host name must carry: only Let's Encrypt issues, no wildcards, iodef when configured. */
@@ -22,7 +23,8 @@ describe.each([...ENVS, ['no-sip', noSip] as [string, () => Synthesized]])('DNS 
     const s = synth();
     const records = resources(s, 'aws_route53_record');
     const zoneId = zoneIdRef(s);
-    for (const role of ROLES) {
+    expect(enabledRoles(s.config)).toEqual(expectedRoles(s));
+    for (const role of enabledRoles(s.config)) {
       const fqdn = fqdnOf(s.config, role);
       const eip = byNameTag(resources(s, 'aws_eip'), `weebeetalk-${s.config.name}-${role}`);
       const a = single(records, `A ${fqdn}`, (r) => r.block.type === 'A' && r.block.name === fqdn);
@@ -37,6 +39,28 @@ describe.each([...ENVS, ['no-sip', noSip] as [string, () => Synthesized]])('DNS 
       }
     }
     for (const r of records) expect(r.block.zone_id).toBe(zoneId);
+    // One A and one CAA record per host the environment builds, none for a host it does not.
+    expect(
+      records
+        .filter((r) => r.block.type === 'A')
+        .map((r) => r.block.name)
+        .sort(),
+    ).toEqual(
+      expectedRoles(s)
+        .map((role) => fqdnOf(s.config, role))
+        .sort(),
+    );
+    expect(
+      records
+        .filter((r) => r.block.type === 'CAA')
+        .map((r) => r.block.name)
+        .sort(),
+    ).toEqual(
+      expectedRoles(s)
+        .map((role) => fqdnOf(s.config, role))
+        .sort(),
+    );
+    for (const role of ROLES.filter((r) => !enabledRoles(s.config).includes(r))) expect(records.filter((r) => String(r.block.name).includes(fqdnOf(s.config, role))).map((r) => r.address)).toEqual([]);
     expect(s.text).toHaveResourceWithProperties(Route53Record, { type: 'CAA', records: expect.arrayContaining(['0 issue "letsencrypt.org"']) });
   });
 
@@ -79,5 +103,27 @@ describe('hosted zone', () => {
     expect(zone.block.name).toBe('weebeetalk.example');
     expect(zone.block.vpc).toBeUndefined();
     expect(s.json.output?.name_servers).toMatchObject({ value: zone.ref('name_servers') });
+  });
+});
+
+describe('the TURN relay name', () => {
+  test('turn.<domain> in production and in staging with turn.enabled; no turn record in staging', () => {
+    expect(fqdnOf(synthEnvironment('production').config, 'turn')).toBe('turn.weebeetalk.example');
+    const staging = synthEnvironment('staging');
+    expect(fqdnOf(staging.config, 'turn')).toBe('turn.staging.weebeetalk.example');
+    expect(resources(staging, 'aws_route53_record').filter((r) => String(r.block.name).startsWith('turn.'))).toEqual([]);
+    const on = stagingTurn();
+    const eip = byNameTag(resources(on, 'aws_eip'), 'weebeetalk-staging-turn');
+    expect(
+      resources(on, 'aws_route53_record')
+        .filter((r) => r.block.name === 'turn.staging.weebeetalk.example')
+        .map((r) => [r.block.type, r.block.records])
+        .sort(),
+    ).toEqual([
+      ['A', [eip.ref('public_ip')]],
+      ['CAA', expect.arrayContaining(['0 issue "letsencrypt.org"', '0 issuewild ";"'])],
+    ]);
+    // Its ACME challenge record is certbot's to write (DNS-01), never Terraform's.
+    expect(resources(on, 'aws_route53_record').filter((r) => String(r.block.name).includes('_acme-challenge'))).toEqual([]);
   });
 });

@@ -5,24 +5,29 @@
  */
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { portPlan } from '../config/ports';
-import { ROLES, type Role } from '../config/schema';
+import type { Role } from '../config/schema';
 import { hosts } from './support/hosts';
-import { asString, isObject, resources, synthEnvironment, type Synthesized } from './support/synth';
-import { portVariants as variants } from './support/variants';
+import { asString, isObject, resources, single, synthEnvironment, type Synthesized } from './support/synth';
+import { portVariants as variants, stagingTurn } from './support/variants';
 import './support/matchers';
 
 const WORLD = '0.0.0.0/0';
 const STAGING_CLIENTS = '198.51.100.0/24';
 
-type Expected = Record<Role, string[]>;
+/** Each host's rules; a role that is absent has no host (no security group) in that configuration. */
+type Expected = Partial<Record<Role, string[]>>;
 /** A rule as `<protocol> <port or range> <- <source>`, source a CIDR or `sg:<role>`. */
 const rule = (protocol: 'tcp' | 'udp', ports: string, source: string): string => `${protocol} ${ports} <- ${source}`;
 const ssh = (cidrs: string[]): string[] => cidrs.map((c) => rule('tcp', '22', c));
 
 /**
  * Hand-written from DESIGN.md's port plan table for each configuration (not computed by config/ports.ts).
- * pbx's SIP and RTP from meet exist only with Jigasi: without it nothing on meet speaks SIP.
+ * pbx's SIP and RTP from meet exist only with Jigasi: without it nothing on meet speaks SIP. The turn host exists
+ * only with turn.enabled (production's default, off in staging): TURN over TLS on 443 and TURN/STUN on 3478 from the
+ * world, its relay ports from the meet host (the video bridge) only.
  */
+const TURN_RULES = [rule('tcp', '443', WORLD), rule('tcp', '3478', WORLD), rule('udp', '3478', WORLD), rule('udp', '49152-65535', 'sg:meet')];
+
 const EXPECTED: Record<string, Expected> = {
   staging: {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
@@ -42,6 +47,13 @@ const EXPECTED: Record<string, Expected> = {
       rule('udp', '10000-19999', '192.0.2.0/24'),
       rule('udp', '10000-19999', STAGING_CLIENTS),
     ],
+    turn: TURN_RULES,
+  },
+  'staging-turn': {
+    chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx')],
+    pbx: [rule('udp', '5060', 'sg:meet'), rule('tcp', '5060', 'sg:meet'), rule('tcp', '5061', STAGING_CLIENTS), rule('udp', '10000-19999', 'sg:meet'), rule('udp', '10000-19999', STAGING_CLIENTS)],
+    turn: TURN_RULES,
   },
   'jigasi-off-wss-on': {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
@@ -71,37 +83,39 @@ const CONFIGS: [string, () => Synthesized][] = [
   ['production', () => synthEnvironment('production')],
   ['jigasi-off-wss-on', variants['jigasi-off-wss-on']],
   ['admin-and-trunk', variants['admin-and-trunk']],
+  ['staging-turn', stagingTurn],
 ];
 
 /** What each host's security group accepts, as `rule(...)` strings, read from the ingress rule resources. */
-function accepted(s: Synthesized): Record<Role, string[]> {
+function accepted(s: Synthesized): Expected {
   const h = hosts(s);
-  const roleOfGroup = (ref: unknown): string => {
-    const role = ROLES.find((r) => ref === h[r].sg.ref('id'));
-    if (!role) throw new Error(`rule references a group that belongs to no host: ${String(ref)}`);
-    return `sg:${role}`;
-  };
-  const out: Record<Role, string[]> = { chat: [], meet: [], pbx: [] };
+  const roleOfGroup = (ref: unknown): Role | undefined => h.roles.find((r) => ref === h.of(r).sg.ref('id'));
+  const out: Expected = Object.fromEntries(h.roles.map((role) => [role, []]));
   for (const r of resources(s, 'aws_vpc_security_group_ingress_rule')) {
     const b = r.block;
-    const role = ROLES.find((x) => b.security_group_id === h[x].sg.ref('id'));
+    const role = roleOfGroup(b.security_group_id);
     if (!role) throw new Error(`${r.address} is on a group that belongs to no host: ${String(b.security_group_id)}`);
     const sources = [b.cidr_ipv4, b.cidr_ipv6, b.prefix_list_id, b.referenced_security_group_id].filter((x) => x !== undefined);
     expect(sources).toHaveLength(1);
-    const source = b.referenced_security_group_id !== undefined ? roleOfGroup(b.referenced_security_group_id) : asString(b.cidr_ipv4, `${r.address}.cidr_ipv4`);
+    let source: string;
+    if (b.referenced_security_group_id !== undefined) {
+      const peer = roleOfGroup(b.referenced_security_group_id);
+      if (!peer) throw new Error(`${r.address} references a group that belongs to no host: ${String(b.referenced_security_group_id)}`);
+      source = `sg:${peer}`;
+    } else source = asString(b.cidr_ipv4, `${r.address}.cidr_ipv4`);
     const protocol = asString(b.ip_protocol, `${r.address}.ip_protocol`);
     if (protocol !== 'tcp' && protocol !== 'udp') throw new Error(`${r.address}: protocol ${protocol}`);
     const ports = b.from_port === b.to_port ? `${String(b.from_port)}` : `${String(b.from_port)}-${String(b.to_port)}`;
-    out[role].push(rule(protocol, ports, source));
+    out[role]?.push(rule(protocol, ports, source));
   }
   return out;
 }
 
-function fromPortPlan(s: Synthesized): Record<Role, string[]> {
-  const out: Record<Role, string[]> = { chat: [], meet: [], pbx: [] };
+function fromPortPlan(s: Synthesized): Expected {
+  const out: Expected = {};
   for (const p of portPlan(s.config)) {
     const source = p.peer.kind === 'host' ? `sg:${p.peer.role}` : p.peer.kind === 'world' ? WORLD : p.peer.cidr;
-    out[p.role].push(rule(p.protocol, p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`, source));
+    (out[p.role] ??= []).push(rule(p.protocol, p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`, source));
   }
   return out;
 }
@@ -142,14 +156,20 @@ describe.each(CONFIGS)('security groups of %s', (label, synth) => {
   test('each host accepts exactly the port plan of DESIGN.md, nothing more', () => {
     const s = synth();
     const actual = accepted(s);
-    for (const role of ROLES) expect({ role, rules: sorted(actual[role]) }).toEqual({ role, rules: sorted(EXPECTED[label][role]) });
+    const expected = EXPECTED[label];
+    // The same hosts (a group each), then the same rules on each.
+    expect(Object.keys(actual)).toEqual(Object.keys(expected));
+    expect(resources(s, 'aws_security_group')).toHaveLength(Object.keys(expected).length);
+    for (const [role, rules] of Object.entries(expected)) expect({ role, rules: sorted(actual[role as Role] ?? []) }).toEqual({ role, rules: sorted(rules) });
   });
 
   test('the rules are exactly config/ports.ts portPlan(config), one resource per entry', () => {
     const s = synth();
     const actual = accepted(s);
     const planned = fromPortPlan(s);
-    for (const role of ROLES) expect({ role, rules: sorted(actual[role]) }).toEqual({ role, rules: sorted(planned[role]) });
+    for (const role of hosts(s).roles) expect({ role, rules: sorted(actual[role] ?? []) }).toEqual({ role, rules: sorted(planned[role] ?? []) });
+    // The plan names no host the environment does not build.
+    expect(Object.keys(planned).every((role) => hosts(s).roles.includes(role as Role))).toBe(true);
     expect(resources(s, 'aws_vpc_security_group_ingress_rule')).toHaveLength(portPlan(s.config).length);
   });
 
@@ -199,5 +219,59 @@ describe.each(CONFIGS)('security groups of %s', (label, synth) => {
     }
     expect(s.text).toHaveResourceWithProperties(VpcSecurityGroupIngressRule, { ip_protocol: 'udp', from_port: 10000, to_port: 10000, cidr_ipv4: WORLD });
     expect(s.text).not.toHaveResourceWithProperties(VpcSecurityGroupIngressRule, { ip_protocol: '-1' });
+  });
+});
+
+describe.each([
+  ['production', () => synthEnvironment('production')],
+  ['staging-turn', stagingTurn],
+] as [string, () => Synthesized][])('the TURN relay of %s', (_label, synth) => {
+  test("the relay ports' only peer is the meet host's security group, on the turn host's group only", () => {
+    const s = synth();
+    const h = hosts(s);
+    const { from, to } = s.config.turn.relayPorts;
+    expect([from, to]).toEqual([49152, 65535]);
+    const relay = resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => Number(r.block.from_port) <= to && from <= Number(r.block.to_port));
+    // Nothing else overlaps the relay range: no other rule on any host, no rule from the world or a CIDR.
+    expect(relay).toHaveLength(1);
+    expect(relay[0].block).toMatchObject({
+      security_group_id: h.of('turn').sg.ref('id'),
+      ip_protocol: 'udp',
+      from_port: from,
+      to_port: to,
+      referenced_security_group_id: h.of('meet').sg.ref('id'),
+    });
+    expect(relay[0].block.cidr_ipv4).toBeUndefined();
+    expect(relay[0].block.cidr_ipv6).toBeUndefined();
+    expect(relay[0].block.prefix_list_id).toBeUndefined();
+  });
+
+  test('the turn host accepts from the world only TLS 443 and 3478 over TCP and UDP', () => {
+    const s = synth();
+    const turnSg = hosts(s).of('turn').sg.ref('id');
+    const world = resources(s, 'aws_vpc_security_group_ingress_rule')
+      .filter((r) => r.block.security_group_id === turnSg && r.block.cidr_ipv4 === WORLD)
+      .map((r) => `${String(r.block.ip_protocol)} ${String(r.block.from_port)}-${String(r.block.to_port)}`);
+    expect(sorted(world)).toEqual(['tcp 3478-3478', 'tcp 443-443', 'udp 3478-3478']);
+  });
+});
+
+describe('the TURN relay in staging, off by default', () => {
+  test('no group, no rule, no peer for a turn host', () => {
+    const s = synthEnvironment('staging');
+    expect(s.config.turn.enabled).toBe(false);
+    expect(hosts(s).roles).not.toContain('turn');
+    expect(resources(s, 'aws_security_group').map((g) => g.block.name)).toEqual(['chat', 'meet', 'pbx'].map((r) => `weebeetalk-staging-${r}`));
+    expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.key.includes('turn') || Number(r.block.to_port) >= 49152 || [3478].includes(Number(r.block.from_port)))).toEqual([]);
+    expect(resources(s, 'aws_vpc_security_group_egress_rule').filter((r) => r.key.includes('turn'))).toEqual([]);
+    expect(portPlan(s.config).filter((r) => r.role === 'turn' || (r.peer.kind === 'host' && r.peer.role === 'turn'))).toEqual([]);
+  });
+
+  test('with turn.enabled: the turn group and its four rules', () => {
+    const s = stagingTurn();
+    const sg = single(resources(s, 'aws_security_group'), 'turn group', (g) => g.block.name === 'weebeetalk-staging-turn');
+    expect(hosts(s).of('turn').sg.address).toBe(sg.address);
+    expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.security_group_id === sg.ref('id'))).toHaveLength(4);
+    expect(resources(s, 'aws_vpc_security_group_egress_rule').filter((r) => r.block.security_group_id === sg.ref('id'))).toHaveLength(2);
   });
 });

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { scriptFiles } from '../userdata/script-files';
-import { ROLES } from '../config/schema';
+import { enabledRoles } from '../config/schema';
 import { CONFIG_LIB_SH, HOST_ENV_FILE, LIB_SH } from '../userdata/paths';
 import { hostFiles, hostSettings } from './support/host-files';
 import { shippedNames, synthEnvironment, type Synthesized } from './support/synth';
@@ -35,13 +35,15 @@ function codeLines(file: string): { line: string; n: number }[] {
 /** The paths in host.env and config.env of every host of a synthesized plan: name to value. */
 function envOf(s: Synthesized): Map<string, string> {
   const vars = new Map<string, string>();
-  for (const role of ROLES) for (const [name, value] of Object.entries(hostSettings(s, role))) if (value.startsWith('/')) vars.set(name, value);
+  for (const role of enabledRoles(s.config)) for (const [name, value] of Object.entries(hostSettings(s, role))) if (value.startsWith('/')) vars.set(name, value);
   return vars;
 }
 
 /** Everything a host of the plan is given, as text: its files' paths and contents (user-data and bundle). */
 function hostText(s: Synthesized): string {
-  return ROLES.flatMap((role) => [...hostFiles(s, role).values()].flatMap((f) => [f.path, f.content])).join('\n');
+  return enabledRoles(s.config)
+    .flatMap((role) => [...hostFiles(s, role).values()].flatMap((f) => [f.path, f.content]))
+    .join('\n');
 }
 
 /**
@@ -76,6 +78,11 @@ describe('host paths', () => {
     const envs = synths.map(envOf);
     // Both files contribute: host.env's (WBT_LIB) and config.env's (WBT_RC_ETC) paths.
     for (const vars of envs) expect([vars.has('WBT_LIB'), vars.has('WBT_RC_ETC'), vars.has('WBT_ASTERISK_CONF')]).toEqual([true, true, true]);
+    // The turn host's (production builds it): its paths are checked like the others'.
+    expect(synths.map((synth, i) => [synth.config.name, envs[i].has('WBT_TURN_CONF_SOURCE'), envs[i].has('WBT_TURNSERVER_CONF')])).toEqual(
+      synths.map((synth) => [synth.config.name, synth.config.turn.enabled, synth.config.turn.enabled]),
+    );
+    expect(synths.some((synth) => synth.config.turn.enabled)).toBe(true);
     const typed: string[] = [];
     for (const file of scriptFiles()) {
       const alias = new Map<string, string>();
@@ -127,7 +134,7 @@ describe('host paths', () => {
         ),
       ]).toEqual([name, true]);
     let checked = 0;
-    for (const role of ROLES) {
+    for (const role of enabledRoles(s.config)) {
       const settings = hostSettings(s, role);
       // Each host's own scripts against its own settings: a setting only another role has is missing here.
       const missing: string[] = [];

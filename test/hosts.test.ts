@@ -7,14 +7,16 @@ import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { parseCidr } from '../config/net';
-import { ROLES } from '../config/schema';
-import { EXPECTED_HOP_LIMIT, hostName, hosts } from './support/hosts';
+import { enabledRoles } from '../config/schema';
+import { EXPECTED_HOP_LIMIT, expectedRoles, hostName, hosts } from './support/hosts';
 import { asString, asStrings, isObject, one, resources, single, synthEnvironment, type Synthesized } from './support/synth';
+import { stagingTurn } from './support/variants';
 import './support/matchers';
 
 const SHIPPED: [string, () => Synthesized][] = [
   ['staging', () => synthEnvironment('staging')],
   ['production', () => synthEnvironment('production')],
+  ['staging-turn', stagingTurn],
 ];
 
 describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
@@ -26,16 +28,17 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
     }
   });
 
-  test('IMDSv2 is required, hop limit 2 on chat (Rocket.Chat container uploads to S3) and 1 on meet and pbx', () => {
+  test('IMDSv2 is required, hop limit 2 on chat (Rocket.Chat container uploads to S3) and 1 on meet, pbx and turn', () => {
     const s = synth();
-    for (const role of ROLES) {
+    expect(enabledRoles(s.config)).toEqual(expectedRoles(s));
+    for (const role of enabledRoles(s.config)) {
       expect(s.text).toHaveResourceWithProperties(Instance, {
         tags: expect.objectContaining({ Name: hostName(s, role) }),
         metadata_options: expect.objectContaining({ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: EXPECTED_HOP_LIMIT[role] }),
       });
     }
     const instances = resources(s, 'aws_instance');
-    expect(instances).toHaveLength(3);
+    expect(instances).toHaveLength(expectedRoles(s).length);
     for (const i of instances) expect(one(i.block.metadata_options, 'metadata_options').http_tokens).toBe('required');
   });
 
@@ -49,9 +52,9 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
       expect(i.block.ebs_block_device).toBeUndefined();
     }
     const volumes = resources(s, 'aws_ebs_volume');
-    expect(volumes).toHaveLength(3);
+    expect(volumes).toHaveLength(expectedRoles(s).length);
     for (const v of volumes) expect(v.block).toMatchObject({ encrypted: true, type: 'gp3' });
-    for (const role of ROLES) {
+    for (const role of enabledRoles(s.config)) {
       expect(s.text).toHaveResourceWithProperties(EbsVolume, { encrypted: true, type: 'gp3', size: s.config.hosts[role].dataVolumeGiB });
     }
   });
@@ -60,12 +63,14 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
     const s = synth();
     const subnet = single(resources(s, 'aws_subnet'), 'subnet');
     const h = hosts(s);
-    for (const role of ROLES) {
-      expect(h[role].volume.block.availability_zone).toBe(subnet.block.availability_zone);
-      expect(h[role].eni.block.subnet_id).toBe(subnet.ref('id'));
-      const attachment = single(resources(s, 'aws_volume_attachment'), `attachment of ${role}'s volume`, (a) => a.block.volume_id === h[role].volume.ref('id'));
-      expect(attachment.block.instance_id).toBe(h[role].instance.ref('id'));
+    for (const role of h.roles) {
+      const { volume, eni, instance } = h.of(role);
+      expect(volume.block.availability_zone).toBe(subnet.block.availability_zone);
+      expect(eni.block.subnet_id).toBe(subnet.ref('id'));
+      const attachment = single(resources(s, 'aws_volume_attachment'), `attachment of ${role}'s volume`, (a) => a.block.volume_id === volume.ref('id'));
+      expect(attachment.block.instance_id).toBe(instance.ref('id'));
     }
+    expect(resources(s, 'aws_volume_attachment')).toHaveLength(expectedRoles(s).length);
   });
 
   test('each host boots on its own ENI with a fixed private IP, and its EIP is associated to that ENI', () => {
@@ -75,8 +80,8 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
     if (!block) throw new Error('subnet CIDR does not parse');
     const h = hosts(s);
     const ips = new Set<string>();
-    for (const role of ROLES) {
-      const { instance, eni, eip } = h[role];
+    for (const role of h.roles) {
+      const { instance, eni, eip } = h.of(role);
       const privateIps = asStrings(eni.block.private_ips, `${eni.address}.private_ips`);
       expect(privateIps).toHaveLength(1);
       const ip = parseCidr(`${privateIps[0]}/32`);
@@ -97,15 +102,17 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
       expect(association.block.network_interface_id).toBe(eni.ref('id'));
       expect(association.block.instance_id).toBeUndefined();
     }
-    expect(ips.size).toBe(3);
-    expect(resources(s, 'aws_eip_association')).toHaveLength(3);
+    expect(ips.size).toBe(expectedRoles(s).length);
+    expect(resources(s, 'aws_eip_association')).toHaveLength(expectedRoles(s).length);
+    expect(resources(s, 'aws_eip')).toHaveLength(expectedRoles(s).length);
   });
 
   test('a CloudWatch alarm recovers each instance when the system status check fails', () => {
     const s = synth();
     const region = s.config.aws.region;
-    for (const role of ROLES) {
-      const { instance } = hosts(s)[role];
+    const h = hosts(s);
+    for (const role of h.roles) {
+      const { instance } = h.of(role);
       const alarm = single(resources(s, 'aws_cloudwatch_metric_alarm'), `recover alarm of ${role}`, (a) => isObject(a.block.dimensions) && a.block.dimensions.InstanceId === instance.ref('id'));
       expect(alarm.block).toMatchObject({ namespace: 'AWS/EC2', metric_name: 'StatusCheckFailed_System' });
       expect(asStrings(alarm.block.alarm_actions, 'alarm_actions')).toContain(`arn:aws:automate:${region}:ec2:recover`);
@@ -120,5 +127,42 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
         alarm_actions: expect.arrayContaining([`arn:aws:automate:${region}:ec2:recover`]),
       });
     }
+  });
+});
+
+describe('the turn host', () => {
+  /** Hand-written from config/load.ts's tier table: network, not CPU, for production's relay. */
+  const SIZES: [string, () => Synthesized, string, number][] = [
+    ['production', () => synthEnvironment('production'), 'c6i.large', 4],
+    ['staging-turn', stagingTurn, 't3.micro', 2],
+  ];
+
+  test.each(SIZES)('%s: its instance is %s with a %i GiB data volume, IMDSv2 with hop limit 1, its own ENI, EIP and alarm', (_label, synth, type, gib) => {
+    const s = synth();
+    const h = hosts(s).of('turn');
+    expect(h.instance.block.instance_type).toBe(type);
+    expect(one(h.instance.block.metadata_options, 'metadata_options')).toMatchObject({ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1 });
+    expect(h.volume.block).toMatchObject({ encrypted: true, type: 'gp3', size: gib });
+    expect(h.sg.block.name).toBe(hostName(s, 'turn'));
+    for (const other of ['chat', 'meet', 'pbx'] as const) {
+      const o = hosts(s).of(other);
+      expect(o.eni.address).not.toBe(h.eni.address);
+      expect(o.sg.address).not.toBe(h.sg.address);
+      expect(o.eip.address).not.toBe(h.eip.address);
+      expect(o.volume.address).not.toBe(h.volume.address);
+    }
+    single(resources(s, 'aws_cloudwatch_metric_alarm'), 'recover alarm of turn', (a) => isObject(a.block.dimensions) && a.block.dimensions.InstanceId === h.instance.ref('id'));
+  });
+
+  test('staging builds none: no instance, ENI, EIP, data volume, attachment or alarm for turn', () => {
+    const s = synthEnvironment('staging');
+    const name = hostName(s, 'turn');
+    expect(name).toBe('weebeetalk-staging-turn');
+    expect(hosts(s).roles).toEqual(['chat', 'meet', 'pbx']);
+    for (const type of ['aws_instance', 'aws_network_interface', 'aws_eip', 'aws_ebs_volume', 'aws_volume_attachment', 'aws_eip_association', 'aws_cloudwatch_metric_alarm', 'aws_security_group']) {
+      const list = resources(s, type);
+      expect({ type, turn: list.filter((r) => r.key.includes('turn') || JSON.stringify(r.block).includes(name)).map((r) => r.address) }).toEqual({ type, turn: [] });
+    }
+    expect(resources(s, 'aws_instance')).toHaveLength(3);
   });
 });

@@ -4,10 +4,11 @@
  * And the offline IAM evaluator these tests rely on (test/support/iam.ts).
  */
 import { fqdnOf } from '../config/names';
-import { ROLES, type Role } from '../config/schema';
+import { enabledRoles, ROLES, type Role } from '../config/schema';
+import { expectedRoles } from './support/hosts';
 import { allows, documentStatements, hostIam, MANAGED_POLICIES, type Statement } from './support/iam';
 import { bucketsOf, PURPOSES, zoneIdRef, type Purpose } from './support/parts';
-import { asArray, asObject, asString, asStrings, dataSources, referenced, single, type Synthesized } from './support/synth';
+import { asArray, asObject, asString, asStrings, dataSources, isObject, referenced, resources, single, type Synthesized } from './support/synth';
 import { SHIPPED_AND_TUNED as ENVS } from './support/variants';
 
 const paramArn = (s: Synthesized, path: string): string => `arn:aws:ssm:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:parameter${path}`;
@@ -31,12 +32,31 @@ function configStatements(s: Synthesized, role: Role): Statement[] {
   return [st(['s3:GetObject'], `${bucket}/bundles/${role}/*`), st(['s3:PutObject', 's3:PutObjectAcl'], `${bucket}/apply-output/${role}/*`), st(['s3:GetEncryptionConfiguration'], bucket)];
 }
 
+/** The Route53 statements of a host with a certificate by DNS-01, hand-written: certbot's, for its own name only. */
+function acmeStatements(s: Synthesized, role: 'pbx' | 'turn'): ReturnType<typeof normalize>[] {
+  return [
+    {
+      effect: 'Allow',
+      actions: ['route53:ChangeResourceRecordSets'],
+      resources: [`arn:aws:route53:::hostedzone/${zoneIdRef(s)}`],
+      conditions: [
+        { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsActions', values: ['DELETE', 'UPSERT'] },
+        { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsNormalizedRecordNames', values: [`_acme-challenge.${fqdnOf(s.config, role)}`] },
+        { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsRecordTypes', values: ['TXT'] },
+      ],
+    },
+    { effect: 'Allow', actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'], conditions: [] },
+    { effect: 'Allow', actions: ['route53:ListHostedZones'], resources: ['*'], conditions: [] },
+  ];
+}
+
 describe.each(ENVS)('IAM of %s', (_label, synth) => {
   test('each instance uses its own role, assumable by EC2 only, with Session Manager', () => {
     const s = synth();
     const docs = dataSources(s, 'aws_iam_policy_document');
     const seen = new Set<string>();
-    for (const role of ROLES) {
+    expect(enabledRoles(s.config)).toEqual(expectedRoles(s));
+    for (const role of enabledRoles(s.config)) {
       const iam = hostIam(s, role);
       seen.add(iam.role.address);
       expect(iam.role.block.name).toBe(`weebeetalk-${s.config.name}-${role}`);
@@ -53,7 +73,15 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       for (const a of ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'])
         expect(allows(iam.inline, a, '*')).toBe(true);
     }
-    expect(seen.size).toBe(3);
+    expect(seen.size).toBe(expectedRoles(s).length);
+    // No role (nor instance profile) for a host the environment does not build.
+    const hostRoles = resources(s, 'aws_iam_role').filter((r) => String(r.block.description).startsWith('WeeBeeTalk host '));
+    expect(hostRoles.map((r) => r.block.name).sort()).toEqual(
+      expectedRoles(s)
+        .map((role) => `weebeetalk-${s.config.name}-${role}`)
+        .sort(),
+    );
+    expect(resources(s, 'aws_iam_instance_profile')).toHaveLength(expectedRoles(s).length);
   });
 
   test('the SSM agent may do what AmazonSSMManagedInstanceCore allows it, on "*", except reading parameters', () => {
@@ -61,7 +89,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     // The agent's own calls (registration, Session Manager's channels, State Manager) take Resource "*" in AWS's
     // managed policy; a narrower resource may refuse the registration and leave the host unreachable.
     const agent = MANAGED_POLICIES.AmazonSSMManagedInstanceCore.flatMap((st) => st.actions).filter((a) => !SSM_READS.includes(a));
-    for (const role of ROLES) {
+    for (const role of enabledRoles(s.config)) {
       const { inline } = hostIam(s, role);
       const refused = agent.filter((a) => !allows(inline, a, '*'));
       expect({ role, refused }).toEqual({ role, refused: [] });
@@ -71,7 +99,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
 
   test("the hosts' own policies grant SSM reads on their own path only", () => {
     const s = synth();
-    for (const role of ROLES) {
+    for (const role of enabledRoles(s.config)) {
       const { inline } = hostIam(s, role);
       const own = `/weebeetalk/${s.config.name}/${role}`;
       const ssm = inline.filter((st) => st.actions.some((a) => SSM_READS.includes(a)));
@@ -83,18 +111,22 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
 
   test("each host can read its own SSM path and no other host's, counting the managed policies it carries", () => {
     const s = synth();
-    const readable: Record<Role, string[]> = { chat: [], meet: [], pbx: [] };
-    for (const role of ROLES) {
+    const roles = enabledRoles(s.config);
+    const readable = Object.fromEntries(roles.map((role) => [role, [] as string[]]));
+    for (const role of roles) {
       const { effective } = hostIam(s, role);
       expect(allows(effective, 'ssm:GetParameter', paramArn(s, `/weebeetalk/${s.config.name}/${role}/x`))).toBe(true);
       const foreign = [
+        // Every other role's, built here or not (a relay turned on later must not find its secret readable elsewhere).
         ...ROLES.filter((r) => r !== role).map((r) => [`${r}'s path`, `/weebeetalk/${s.config.name}/${r}/x`]),
+        [`the environment's root`, `/weebeetalk/${s.config.name}/x`],
+        [`a sibling of its path`, `/weebeetalk/${s.config.name}/${role}-x/y`],
         // Staging and production may share an account: the other environment's secrets are as foreign.
         ...ROLES.map((r) => [`another environment's ${r} path`, `/weebeetalk/${s.config.name === 'production' ? 'staging' : 'production'}/${r}/x`]),
       ];
       for (const [what, path] of foreign) for (const action of SSM_READS) if (allows(effective, action, paramArn(s, path))) readable[role].push(`${action} on ${what}`);
     }
-    expect(readable).toEqual({ chat: [], meet: [], pbx: [] });
+    expect(readable).toEqual(Object.fromEntries(roles.map((role) => [role, []])));
   });
 
   test('S3: chat gets uploads and its backups, meet gets recordings only with Jibri, pbx no data bucket; each its own bundles and apply output', () => {
@@ -122,15 +154,19 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     for (const r of s3Resources('meet')) expect([obj('recordings', '*'), ...config('meet')]).toContain(r);
     if (!s.config.jitsi.jibri) expect(s3Resources('meet').sort()).toEqual(config('meet').sort());
     expect(s3Resources('pbx').sort()).toEqual(config('pbx').sort());
+    // turn: no data bucket either, only its own bundles and apply output.
+    if (s.config.turn.enabled) expect(s3Resources('turn').sort()).toEqual(config('turn').sort());
     // The configuration bucket: exactly these statements per host (reading its own bundles; the SSM agent storing
     // its own apply output), nothing else in that bucket.
-    for (const role of ROLES) {
+    const roles = enabledRoles(s.config);
+    for (const role of roles) {
       const inConfig = hostIam(s, role)
         .inline.filter((st) => st.resources.some((r) => r.startsWith(arn('config'))))
         .map(normalize);
       expect({ role, statements: inConfig }).toEqual({ role, statements: configStatements(s, role).map(normalize) });
     }
-    for (const role of ROLES) {
+    for (const role of roles) {
+      // Every role's bundles, built here or not.
       for (const other of ROLES) {
         const mine = other === role;
         expect({ role, other, read: can(role, 's3:GetObject', obj('config', `bundles/${other}/${'0'.repeat(64)}.json`)) }).toEqual({ role, other, read: mine });
@@ -143,33 +179,24 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       for (const action of ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetObjectVersion', 's3:PutBucketPolicy'])
         expect({ role, action, can: can(role, action, arn('config')) || can(role, action, obj('config', `bundles/${role}/x`)) }).toEqual({ role, action, can: false });
     }
-    for (const role of ROLES) for (const p of PURPOSES) expect(can(role, 's3:DeleteBucket', arn(p))).toBe(false);
+    for (const role of roles) for (const p of PURPOSES) expect(can(role, 's3:DeleteBucket', arn(p))).toBe(false);
   });
 
-  test("pbx may only answer ACME DNS challenges for its own name in the environment's zone", () => {
+  test("pbx and turn may only answer ACME DNS challenges for their own name in the environment's zone", () => {
     const s = synth();
-    // Everything but the SSM statements (own path, the SSM agent) and the configuration bucket's (asserted
-    // exactly in the S3 test) that every host has.
-    const own = configStatements(s, 'pbx').map((st) => JSON.stringify(normalize(st)));
-    const rest = hostIam(s, 'pbx')
-      .inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a)))
-      .map(normalize);
-    const route53 = rest.filter((st) => !own.includes(JSON.stringify(st)));
-    expect(rest.length - route53.length).toBe(own.length);
-    expect(route53).toEqual([
-      {
-        effect: 'Allow',
-        actions: ['route53:ChangeResourceRecordSets'],
-        resources: [`arn:aws:route53:::hostedzone/${zoneIdRef(s)}`],
-        conditions: [
-          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsActions', values: ['DELETE', 'UPSERT'] },
-          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsNormalizedRecordNames', values: [`_acme-challenge.${fqdnOf(s.config, 'pbx')}`] },
-          { test: 'ForAllValues:StringEquals', variable: 'route53:ChangeResourceRecordSetsRecordTypes', values: ['TXT'] },
-        ],
-      },
-      { effect: 'Allow', actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'], conditions: [] },
-      { effect: 'Allow', actions: ['route53:ListHostedZones'], resources: ['*'], conditions: [] },
-    ]);
+    const acme = (['pbx', 'turn'] as const).filter((role) => enabledRoles(s.config).includes(role));
+    expect(acme).toEqual(s.config.turn.enabled ? ['pbx', 'turn'] : ['pbx']);
+    for (const role of acme) {
+      // Everything but the SSM statements (own path, the SSM agent) and the configuration bucket's (asserted
+      // exactly in the S3 test) that every host has.
+      const own = configStatements(s, role).map((st) => JSON.stringify(normalize(st)));
+      const rest = hostIam(s, role)
+        .inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a)))
+        .map(normalize);
+      const route53 = rest.filter((st) => !own.includes(JSON.stringify(st)));
+      expect(rest.length - route53.length).toBe(own.length);
+      expect({ role, route53 }).toEqual({ role, route53: acmeStatements(s, role) });
+    }
     for (const role of ['chat', 'meet'] as const)
       expect(
         hostIam(s, role)
@@ -180,7 +207,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
 
   test('no host policy names "*" as a resource except for ListHostedZones and the SSM agent, nor a wildcard action', () => {
     const s = synth();
-    for (const role of ROLES) {
+    for (const role of enabledRoles(s.config)) {
       for (const st of hostIam(s, role).inline) {
         expect(st.effect).toBe('Allow');
         expect(st.notActions).toEqual([]);
@@ -192,6 +219,45 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
         if (st.resources.includes('*')) for (const a of st.actions) expect({ role, action: a, allowed: noResourceLevel.includes(a) }).toEqual({ role, action: a, allowed: true });
       }
     }
+  });
+});
+
+describe.each(ENVS.filter(([label]) => ['production', 'staging-turn'].includes(label)))('IAM of the turn host of %s', (_label, synth) => {
+  test('exactly: the SSM agent, reads of /weebeetalk/<env>/turn/*, its own bundles and apply output, its own ACME TXT record', () => {
+    const s = synth();
+    const own = `/weebeetalk/${s.config.name}/turn`;
+    const agent = MANAGED_POLICIES.AmazonSSMManagedInstanceCore.map((st) => ({ ...st, actions: st.actions.filter((a) => !SSM_READS.includes(a)) }));
+    const expected: Statement[] = [
+      ...agent,
+      { effect: 'Allow', actions: SSM_READS, notActions: [], resources: [paramArn(s, own), paramArn(s, `${own}/*`)], notResources: [], conditions: [] },
+      ...configStatements(s, 'turn'),
+    ];
+    // Sorted by a key-order-free text, compared whole.
+    const canonical = (v: unknown): string =>
+      Array.isArray(v)
+        ? `[${v.map(canonical).join(',')}]`
+        : isObject(v)
+          ? `{${Object.keys(v)
+              .sort()
+              .map((k) => `${k}:${canonical(v[k])}`)
+              .join(',')}}`
+          : JSON.stringify(v);
+    const byText = (list: ReturnType<typeof normalize>[]) => [...list].sort((x, y) => canonical(x).localeCompare(canonical(y)));
+    const { inline, managedArns } = hostIam(s, 'turn');
+    expect(managedArns).toEqual([]);
+    expect(byText(inline.map(normalize))).toEqual(byText([...expected.map(normalize), ...acmeStatements(s, 'turn')]));
+    // Evaluated: its own secret, no other host's (meet's end of the shared secret included), no record but its own.
+    expect(allows(inline, 'ssm:GetParameter', paramArn(s, `${own}/static-auth-secret`))).toBe(true);
+    expect(allows(inline, 'ssm:GetParameter', paramArn(s, `/weebeetalk/${s.config.name}/meet/turn-secret`))).toBe(false);
+    expect(allows(inline, 'ssm:PutParameter', paramArn(s, `${own}/static-auth-secret`))).toBe(false);
+    expect(allows(inline, 'route53:ChangeResourceRecordSets', `arn:aws:route53:::hostedzone/${zoneIdRef(s)}`)).toBe(true);
+    const names = asStrings(
+      asArray(inline.find((st) => st.actions.includes('route53:ChangeResourceRecordSets'))?.conditions, 'conditions')
+        .map((c) => asObject(c, 'condition'))
+        .find((c) => c.variable === 'route53:ChangeResourceRecordSetsNormalizedRecordNames')?.values,
+      'record names',
+    );
+    expect(names).toEqual([`_acme-challenge.turn.${s.config.dns.subdomain ? `${s.config.dns.subdomain}.` : ''}${s.config.dns.domain}`]);
   });
 });
 

@@ -9,7 +9,7 @@
  * and production's bundles sit in a bucket that refuses destruction.
  */
 import { createHash } from 'node:crypto';
-import { ROLES, type Role } from '../config/schema';
+import { enabledRoles, ROLES, type Role } from '../config/schema';
 import { APPLY_TIMEOUT_SECONDS } from '../constructs/apply-document';
 import { userDataBytes } from '../constructs/user-data-size';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
@@ -17,8 +17,25 @@ import { APPLY_COMMAND } from '../userdata/paths';
 import { evaluate } from './support/boot/policy';
 import { bundleOf, hostFiles, hostSettings, userDataOf } from './support/host-files';
 import { hostIam } from './support/iam';
+import { expectedRoles } from './support/hosts';
 import { bucketsOf } from './support/parts';
-import { asArray, asObject, asString, dataSources, isObject, preventsDestroy, resources, single, synthEnvironment, synthVariant, type Block, type Item, type Synthesized } from './support/synth';
+import {
+  allResources,
+  asArray,
+  asObject,
+  asString,
+  dataSources,
+  isObject,
+  preventsDestroy,
+  resources,
+  single,
+  synthEnvironment,
+  synthVariant,
+  type Block,
+  type Item,
+  type Synthesized,
+} from './support/synth';
+import { stagingTurn } from './support/variants';
 
 /** Every resource and data source of a plan, by address. */
 function blocks(s: Synthesized): Map<string, Block> {
@@ -58,6 +75,7 @@ function trio(s: Synthesized, role: Role): { object: string; pointer: string; as
 
 const users = (n: number): { extension: string; name: string }[] => Array.from({ length: n }, (_, i) => ({ extension: String(2001 + i), name: `Phone ${i + 1}` }));
 const staging = (): Synthesized => synthEnvironment('staging');
+const production = (): Synthesized => synthEnvironment('production');
 
 interface Routine {
   readonly name: string;
@@ -169,6 +187,24 @@ const ROUTINES: Routine[] = [
     extra: nothing,
   },
   {
+    name: 'turn.userQuota and turn.totalQuota changed (production)',
+    base: production,
+    changed: () => synthVariant('in-place-turn-quotas', 'production', { turn: { userQuota: 20, totalQuota: 2000 } }),
+    roles: ['turn'],
+    extra: nothing,
+  },
+  {
+    name: 'turn.relayPorts narrowed (production)',
+    base: production,
+    changed: () => synthVariant('in-place-turn-relay-ports', 'production', { turn: { relayPorts: { from: 50000, to: 59999 } } }),
+    roles: ['turn'],
+    // The relay rule keeps its id and is changed in place; meet (the bridge) is told nothing: it answers from any port.
+    extra: (base) => {
+      const rule = single(resources(base, 'aws_vpc_security_group_ingress_rule'), 'relay rule', (r) => r.key.startsWith('firewalls_turn-relay-from-meet'));
+      return { added: [], removed: [], changed: new Map([[rule.address, ['from_port', 'to_port']]]) };
+    },
+  },
+  {
     name: 'jitsi.jibri turned off',
     base: staging,
     changed: () => synthVariant('in-place-no-jibri', 'staging', { jitsi: { jibri: false } }),
@@ -187,7 +223,7 @@ describe.each(ROUTINES)('in place: $name', ({ base: makeBase, changed: makeChang
     const changed = makeChanged();
     const ud = (s: Synthesized): [string, string][] => dataSources(s, 'cloudinit_config').map((d) => [d.address, JSON.stringify(d.block)]);
     expect(ud(changed)).toEqual(ud(base));
-    expect(ud(base)).toHaveLength(3);
+    expect(ud(base)).toHaveLength(expectedRoles(base).length);
     const diff = planDiff(base, changed);
     const instance = (s: Synthesized): [string, string][] =>
       resources(s, 'aws_instance').map((i) => {
@@ -196,7 +232,7 @@ describe.each(ROUTINES)('in place: $name', ({ base: makeBase, changed: makeChang
         return [i.address, JSON.stringify(diff.changed.get(i.address)?.includes('depends_on') ? rest : { ...rest, depends_on: dependsOn })];
       });
     expect(instance(changed)).toEqual(instance(base));
-    expect(instance(base)).toHaveLength(3);
+    expect(instance(base)).toHaveLength(expectedRoles(base).length);
     for (const i of resources(base, 'aws_instance')) expect(i.block.user_data_replace_on_change).toBe(true);
   });
 
@@ -227,7 +263,8 @@ describe.each(ROUTINES)('in place: $name', ({ base: makeBase, changed: makeChang
       expect(after.association.block.parameters).toEqual({ ...asObject(before.association.block.parameters, 'parameters'), Key: after.key, Sha256: after.sha256 });
     }
     // The other hosts' bundles are byte-identical: their associations are not replaced and nothing runs there.
-    for (const role of ROLES.filter((r) => !roles.includes(r))) expect(bundleOf(changed, role).json).toBe(bundleOf(base, role).json);
+    expect(enabledRoles(changed.config)).toEqual(enabledRoles(base.config));
+    for (const role of enabledRoles(base.config).filter((r) => !roles.includes(r))) expect(bundleOf(changed, role).json).toBe(bundleOf(base, role).json);
   });
 });
 
@@ -245,7 +282,7 @@ describe('phones do not weigh on user-data', () => {
   };
 
   test('the rendered user-data of every host is the same size for 2 and 500 phones; the phones are in the bundle', () => {
-    for (const role of ROLES) expect({ role, bytes: size(many(), role) }).toEqual({ role, bytes: size(two(), role) });
+    for (const role of enabledRoles(two().config)) expect({ role, bytes: size(many(), role) }).toEqual({ role, bytes: size(two(), role) });
     expect(size(two(), 'pbx')).toBeLessThan(14 * 1024);
     expect(userDataOf(many(), 'pbx').cloudConfigText).toBe(userDataOf(two(), 'pbx').cloudConfigText);
     const bundle = bundleOf(many(), 'pbx').json;
@@ -261,9 +298,11 @@ describe.each([['staging'], ['production']])('the configuration machinery of %s'
   const arn = (key?: string): string => `arn:aws:s3:::${configBucket()}${key === undefined ? '' : `/${key}`}`;
 
   test("each host role may GetObject only its own bundles: no other host's, no listing, no writing a bundle", () => {
-    for (const role of ROLES) {
+    const roles = enabledRoles(s().config);
+    expect(roles).toEqual(expectedRoles(s()));
+    for (const role of roles) {
       const policy = hostIam(s(), role).effective;
-      for (const other of ROLES) {
+      for (const other of roles) {
         const key = bundleOf(s(), other).key;
         expect({ role, other, decision: evaluate(policy, 's3:GetObject', arn(key)) }).toEqual({ role, other, decision: other === role ? 'allow' : 'implicit-deny' });
         for (const action of ['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectAcl', 's3:GetObjectVersion'])
@@ -271,6 +310,9 @@ describe.each([['staging'], ['production']])('the configuration machinery of %s'
       }
       for (const action of ['s3:ListBucket', 's3:ListBucketVersions', 's3:PutBucketPolicy', 's3:DeleteBucket'])
         expect({ role, action, decision: evaluate(policy, action, arn()) }).toEqual({ role, action, decision: 'implicit-deny' });
+      // Nor the bundles of a role this environment does not build (yet): a relay turned on later is no exception.
+      for (const other of ROLES.filter((r) => r !== role))
+        expect({ role, other, decision: evaluate(policy, 's3:GetObject', arn(`bundles/${other}/${'0'.repeat(64)}.json`)) }).toEqual({ role, other, decision: 'implicit-deny' });
       // A key outside the prefix (a sibling folder whose name starts like it) is not its own.
       expect(evaluate(policy, 's3:GetObject', arn(`bundles/${role}x/${'0'.repeat(64)}.json`))).toBe('implicit-deny');
     }
@@ -308,7 +350,7 @@ describe.each([['staging'], ['production']])('the configuration machinery of %s'
       Sha256: [...hostile, `${hex};id`, hex.slice(1), `${hex}0`, hex.toUpperCase(), 'deadbeef'],
     };
     for (const [name, values] of Object.entries(refused)) for (const v of values) expect({ name, v, accepted: pattern(name).test(v) }).toEqual({ name, v, accepted: false });
-    for (const role of ROLES) {
+    for (const role of enabledRoles(s().config)) {
       const params = asObject(bundleOf(s(), role).association.block.parameters, 'parameters');
       for (const name of ['Bucket', 'Key', 'Sha256']) expect({ role, name, accepted: pattern(name).test(asString(params[name], name)) }).toEqual({ role, name, accepted: true });
     }
@@ -319,7 +361,8 @@ describe.each([['staging'], ['production']])('the configuration machinery of %s'
     const steps = (JSON.parse(asString(doc.block.content, 'content')) as { mainSteps: { inputs: { timeoutSeconds: string } }[] }).mainSteps;
     const applyTakes = steps.reduce((sum, step) => sum + Number(step.inputs.timeoutSeconds), 0);
     expect(applyTakes).toBe(APPLY_TIMEOUT_SECONDS);
-    for (const role of ROLES) {
+    expect(resources(s(), 'aws_ssm_association')).toHaveLength(expectedRoles(s()).length);
+    for (const role of enabledRoles(s().config)) {
       const b = bundleOf(s(), role);
       const a = b.association.block;
       const params = asObject(a.parameters, 'parameters');
@@ -335,8 +378,9 @@ describe.each([['staging'], ['production']])('the configuration machinery of %s'
       expect(a.name).toBe(doc.ref('name'));
       const instance = single(resources(s(), 'aws_instance'), `${role} instance`, (i) => isObject(i.block.tags) && i.block.tags.Name === `weebeetalk-${env}-${role}`);
       expect(a.targets).toEqual([{ key: 'InstanceIds', values: [instance.ref('id')] }]);
-      // The provider waits for success only when it creates an association: a new bundle must replace it.
-      expect(asObject(a.lifecycle, 'lifecycle').replace_triggered_by).toEqual([b.object.address]);
+      // The provider waits for success only when it creates an association: a new bundle must replace it, and so
+      // must a new instance (an update of its targets would not be waited for either).
+      expect(asObject(a.lifecycle, 'lifecycle').replace_triggered_by).toEqual([b.object.address, `${instance.address}.id`]);
       expect(a.depends_on).toEqual(expect.arrayContaining([b.object.address, b.pointer.address]));
       // `cdktf deploy` waits at least as long as one apply may run before SSM stops it, and fails when it fails.
       expect(Number(a.wait_for_success_timeout_seconds)).toBeGreaterThanOrEqual(applyTakes);
@@ -363,5 +407,87 @@ describe.each([['staging'], ['production']])('the configuration machinery of %s'
     expect({ prevent_destroy: preventsDestroy(bucket.block), force_destroy: bucket.block.force_destroy }).toEqual({ prevent_destroy: production, force_destroy: !production });
     // Every bundle object is in that bucket.
     for (const o of resources(s(), 'aws_s3_object')) expect(o.block.bucket).toBe(bucket.ref('bucket'));
+  });
+});
+
+describe('turning the TURN relay on in staging', () => {
+  /** What the relay brings, hand-written: a host like the others (one of each), its name, its secret's two ends. */
+  const ADDED_TYPES: [string, number][] = [
+    ['aws_cloudwatch_metric_alarm', 1],
+    ['aws_ebs_volume', 1],
+    ['aws_eip', 1],
+    ['aws_eip_association', 1],
+    ['aws_iam_instance_profile', 1],
+    ['aws_iam_role', 1],
+    ['aws_iam_role_policy', 1],
+    ['aws_instance', 1],
+    ['aws_network_interface', 1],
+    // A and CAA of turn.<domain>
+    ['aws_route53_record', 2],
+    ['aws_s3_object', 1],
+    ['aws_security_group', 1],
+    ['aws_ssm_association', 1],
+    // turn/static-auth-secret, meet/turn-secret, turn/bundle
+    ['aws_ssm_parameter', 3],
+    ['aws_volume_attachment', 1],
+    ['aws_vpc_security_group_egress_rule', 2],
+    // 443/tcp, 3478/tcp, 3478/udp from the world; the relay ports from meet
+    ['aws_vpc_security_group_ingress_rule', 4],
+    ['data.aws_ami', 1],
+    ['data.aws_iam_policy_document', 2],
+    ['data.aws_secretsmanager_random_password', 1],
+    ['data.cloudinit_config', 1],
+  ];
+  const typeOf = (address: string): string =>
+    address
+      .split('.')
+      .slice(0, address.startsWith('data.') ? 2 : 1)
+      .join('.');
+
+  test('staging without it builds no turn resource: no instance, group, record, parameter, object, association, role or user-data', () => {
+    const s = staging();
+    expect(s.config.turn.enabled).toBe(false);
+    const addresses = [...blocks(s).keys()];
+    expect(addresses.filter((a) => /turn/i.test(a))).toEqual([]);
+    // Nor a block that names the turn host, its name, its SSM folder or its bundles.
+    const names = ['weebeetalk-staging-turn', 'turn.staging.weebeetalk.example', '/weebeetalk/staging/turn', 'bundles/turn/', 'apply-output/turn'];
+    const naming = [...blocks(s)].filter(([, b]) => names.some((n) => JSON.stringify(b).includes(n))).map(([a]) => a);
+    expect(naming).toEqual([]);
+    for (const type of ['aws_instance', 'aws_security_group', 'aws_ssm_association', 'aws_s3_object', 'aws_eip', 'aws_ebs_volume'])
+      expect({ type, count: resources(s, type).length }).toEqual({ type, count: 3 });
+    expect(s.json.output?.turn_fqdn).toBeUndefined();
+  });
+
+  test('with turn.enabled: exactly the turn host and its secret are added; of the others only meet changes, in place', () => {
+    const base = staging();
+    const on = stagingTurn();
+    const diff = planDiff(base, on);
+    expect(diff.removed).toEqual([]);
+    const counts = new Map<string, number>();
+    for (const a of diff.added) counts.set(typeOf(a), (counts.get(typeOf(a)) ?? 0) + 1);
+    expect([...counts].sort()).toEqual([...ADDED_TYPES].sort());
+    expect(diff.added.filter((a) => !/turn/.test(a))).toEqual([]);
+    // meet: its bundle (TURNS_HOST and the rest, TURN_ENABLED=1), and its instance waits for its end of the secret.
+    const meet = trio(base, 'meet');
+    const meetInstance = single(resources(base, 'aws_instance'), 'meet instance', (i) => isObject(i.block.tags) && i.block.tags.Name === 'weebeetalk-staging-meet');
+    expect(Object.fromEntries(diff.changed)).toEqual({
+      [meet.object]: ['content', 'key'],
+      [meet.pointer]: ['value'],
+      [meet.association]: ['parameters'],
+      [meetInstance.address]: ['depends_on'],
+    });
+    const secret = single(resources(on, 'aws_ssm_parameter'), 'meet/turn-secret', (p) => p.block.name === '/weebeetalk/staging/meet/turn-secret');
+    const after = asArray(single(resources(on, 'aws_instance'), 'meet instance', (i) => i.address === meetInstance.address).block.depends_on, 'depends_on').map(String);
+    const before = asArray(meetInstance.block.depends_on, 'depends_on').map(String);
+    expect(after.filter((d) => !before.includes(d))).toEqual([secret.address]);
+    expect(before.filter((d) => !after.includes(d))).toEqual([]);
+    // Every other host's user-data, instance and bundle is byte-identical: nothing is replaced, nothing runs there.
+    for (const role of ['chat', 'pbx'] as const) expect(bundleOf(on, role).json).toBe(bundleOf(base, role).json);
+    for (const d of dataSources(base, 'cloudinit_config')) expect(JSON.stringify(blocks(on).get(d.address))).toBe(JSON.stringify(d.block));
+    // The turn host waits for its own parameters too (its secret, its bundle pointer).
+    const turnInstance = single(resources(on, 'aws_instance'), 'turn instance', (i) => isObject(i.block.tags) && i.block.tags.Name === 'weebeetalk-staging-turn');
+    const coturn = single(resources(on, 'aws_ssm_parameter'), 'turn/static-auth-secret', (p) => p.block.name === '/weebeetalk/staging/turn/static-auth-secret');
+    expect(asArray(turnInstance.block.depends_on, 'depends_on').map(String)).toContain(coturn.address);
+    expect(allResources(on).length).toBe(allResources(base).length + ADDED_TYPES.filter(([t]) => !t.startsWith('data.')).reduce((n, [, c]) => n + c, 0));
   });
 });

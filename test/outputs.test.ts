@@ -3,10 +3,11 @@
  * read, hand-checked on staging.
  */
 import { fqdnOf } from '../config/names';
-import { ROLES } from '../config/schema';
+import { enabledRoles } from '../config/schema';
+import { expectedRoles } from './support/hosts';
 import { bucketsOf, expectedParameters, PURPOSES } from './support/parts';
 import { allResources, asObject, byNameTag, resources, synthEnvironment } from './support/synth';
-import { SHIPPED_AND_TUNED as ENVS, tuned } from './support/variants';
+import { SHIPPED_AND_TUNED as ENVS, stagingTurn, tuned } from './support/variants';
 
 describe.each(ENVS)('outputs of %s', (_label, synth) => {
   test('outputs: URLs, names, addresses, SSM session commands, bucket names', () => {
@@ -17,7 +18,8 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
     expect(value('chat_url')).toBe(`https://${fqdnOf(s.config, 'chat')}`);
     expect(value('meet_url')).toBe(`https://${fqdnOf(s.config, 'meet')}${port}`);
     const buckets = bucketsOf(s);
-    for (const role of ROLES) {
+    expect(enabledRoles(s.config)).toEqual(expectedRoles(s));
+    for (const role of enabledRoles(s.config)) {
       const instance = byNameTag(resources(s, 'aws_instance'), `weebeetalk-${s.config.name}-${role}`);
       const eip = byNameTag(resources(s, 'aws_eip'), `weebeetalk-${s.config.name}-${role}`);
       expect(value(`${role}_fqdn`)).toBe(fqdnOf(s.config, role));
@@ -34,7 +36,7 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
       [
         'chat_url',
         'meet_url',
-        ...ROLES.flatMap((r) => [`${r}_fqdn`, `${r}_public_ip`, `${r}_ssm_session`, `${r}_apply_again`]),
+        ...expectedRoles(s).flatMap((r) => [`${r}_fqdn`, `${r}_public_ip`, `${r}_ssm_session`, `${r}_apply_again`]),
         ...PURPOSES.map((p) => `${p}_bucket`),
         'ssm_parameter_prefix',
         ...(s.config.dns.zone === 'create' ? ['name_servers'] : []),
@@ -63,4 +65,14 @@ test('staging names are hand-checked: the suite reads the right things', () => {
   expect(asObject(s.json.output?.meet_url, 'meet_url').value).toBe('https://meet.staging.weebeetalk.example');
   expect(asObject(tuned().json.output?.meet_url, 'meet_url').value).toBe('https://meet.staging.weebeetalk.example:8443');
   expect(allResources(s).length).toBeGreaterThan(50);
+});
+
+test('the turn host has its outputs in production and staging with turn.enabled, none in staging', () => {
+  const keys = (s: ReturnType<typeof synthEnvironment>): string[] => Object.keys(s.json.output ?? {}).filter((k) => k.startsWith('turn_'));
+  const all = ['turn_apply_again', 'turn_fqdn', 'turn_public_ip', 'turn_ssm_session'];
+  expect(keys(synthEnvironment('staging'))).toEqual([]);
+  expect(keys(synthEnvironment('production')).sort()).toEqual(all);
+  expect(keys(stagingTurn()).sort()).toEqual(all);
+  expect(asObject(synthEnvironment('production').json.output?.turn_fqdn, 'turn_fqdn').value).toBe('turn.weebeetalk.example');
+  expect(asObject(stagingTurn().json.output?.turn_fqdn, 'turn_fqdn').value).toBe('turn.staging.weebeetalk.example');
 });

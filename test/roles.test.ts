@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { portPlan } from '../config/ports';
-import { ROLES } from '../config/schema';
+import { enabledRoles, ROLES } from '../config/schema';
 import { ROLE_SPECS, roleSpecs } from '../constructs/roles';
 import { EXPECTED_HOP_LIMIT } from './support/hosts';
 import { synthEnvironment, shippedNames } from './support/synth';
@@ -29,7 +29,10 @@ describe('role registry', () => {
 
   it.each(shippedNames())('%s: a role declares only its own ports; the plan is theirs plus SSH, ids unique', (env) => {
     const config = synthEnvironment(env).config;
-    const own = roleSpecs().flatMap((spec) => {
+    // Production builds the TURN relay, staging does not (turn.enabled).
+    expect(roleSpecs(config).map((spec) => spec.role)).toEqual(config.tier === 'production' ? ['chat', 'meet', 'pbx', 'turn'] : ['chat', 'meet', 'pbx']);
+    expect(roleSpecs(config).map((spec) => spec.role)).toEqual(enabledRoles(config));
+    const own = roleSpecs(config).flatMap((spec) => {
       const rules = spec.ports(config);
       expect(rules.filter((r) => r.role !== spec.role)).toEqual([]);
       return rules;
@@ -41,9 +44,35 @@ describe('role registry', () => {
   });
 
   it('fixed addresses are distinct, and the hop limit is 2 only where a container calls AWS (chat)', () => {
-    const offsets = roleSpecs().map((s) => s.addressOffset);
+    // Every role's, built or not: turning the relay on later must not move another host.
+    const specs = Object.values(ROLE_SPECS);
+    const offsets = specs.map((s) => s.addressOffset);
+    expect(offsets).toHaveLength(ROLES.length);
     expect(new Set(offsets).size).toBe(offsets.length);
     expect(offsets.every((o) => o !== undefined && o >= 4)).toBe(true);
-    expect(Object.fromEntries(roleSpecs().map((s) => [s.role, s.metadataHopLimit]))).toEqual(EXPECTED_HOP_LIMIT);
+    expect(Object.fromEntries(specs.map((s) => [s.role, s.metadataHopLimit]))).toEqual(EXPECTED_HOP_LIMIT);
+  });
+});
+
+describe('roles an environment builds', () => {
+  it('the TURN relay only with turn.enabled; the others always, in ROLES order', () => {
+    expect(enabledRoles({ turn: { enabled: false } })).toEqual(['chat', 'meet', 'pbx']);
+    expect(enabledRoles({ turn: { enabled: true } })).toEqual(['chat', 'meet', 'pbx', 'turn']);
+    expect(roleSpecs({ turn: { enabled: false } } as Parameters<typeof roleSpecs>[0]).map((s) => s.role)).toEqual(['chat', 'meet', 'pbx']);
+  });
+
+  it('the turn role: Debian packages only (no Docker), hop limit 1, the relay ports from the meet host only', () => {
+    const config = synthEnvironment('production').config;
+    const spec = ROLE_SPECS.turn;
+    expect(spec.docker).toBe(false);
+    for (const other of ['chat', 'meet', 'pbx'] as const) expect([other, ROLE_SPECS[other].docker ?? true]).toEqual([other, true]);
+    expect(spec.metadataHopLimit).toBe(1);
+    expect(spec.ports(config).map((r) => [r.id, r.protocol, r.from, r.to, r.peer])).toEqual([
+      ['turn-turns-world', 'tcp', 443, 443, { kind: 'world' }],
+      ['turn-turn-tcp-world', 'tcp', 3478, 3478, { kind: 'world' }],
+      ['turn-turn-udp-world', 'udp', 3478, 3478, { kind: 'world' }],
+      ['turn-relay-from-meet', 'udp', 49152, 65535, { kind: 'host', role: 'meet' }],
+    ]);
+    expect(spec.ports(config).find((r) => r.id === 'turn-relay-from-meet')?.portField).toBe('turn.relayPorts');
   });
 });

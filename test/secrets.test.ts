@@ -5,7 +5,9 @@
  */
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { parse } from 'yaml';
-import { ROLES } from '../config/schema';
+import { enabledRoles, type Role } from '../config/schema';
+import { hostSettings } from './support/host-files';
+import { expectedRoles } from './support/hosts';
 import { secretsIn } from '../constructs/audit/checks';
 import { bundleOf, hostFiles } from './support/host-files';
 import { bucketsOf, bundlePointers, expectedParameters } from './support/parts';
@@ -25,7 +27,7 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
     const s = synth();
     const names = resources(s, 'aws_ssm_parameter').map((p) => asString(p.block.name, 'name'));
     expect([...names].sort()).toEqual(expectedParameters(s));
-    for (const n of names) expect(n).toMatch(new RegExp(`^/weebeetalk/${s.config.name}/(chat|meet|pbx)/[a-z0-9][a-z0-9/-]*$`));
+    for (const n of names) expect(n).toMatch(new RegExp(`^/weebeetalk/${s.config.name}/(${expectedRoles(s).join('|')})/[a-z0-9][a-z0-9/-]*$`));
   });
 
   test('secrets are SecureString, kept once written, valued only by reference to a generated password', () => {
@@ -39,7 +41,7 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
       if (bundlePointers(s).includes(name)) {
         // Not a secret: where the host's current bundle is. Updated with every deploy (never ignore_changes:
         // a host replaced later must boot from the current bundle, not the first one).
-        const role = relative.split('/')[0] as (typeof ROLES)[number];
+        const role = relative.split('/')[0] as Role;
         expect(p.block).toMatchObject({ type: 'String', value: `s3://${asString(bucketsOf(s).config.block.bucket, 'bucket')}/${bundleOf(s, role).key}` });
         expect(bundleOf(s, role).pointer.address).toBe(p.address);
         expect(p.block.lifecycle === undefined || !JSON.stringify(p.block.lifecycle).includes('value')).toBe(true);
@@ -58,10 +60,11 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
       used.set(source.key, [...(used.get(source.key) ?? []), relative]);
     }
     expect(s.text).toHaveResourceWithProperties(SsmParameter, { type: 'SecureString', name: `/weebeetalk/${s.config.name}/chat/admin-password` });
-    // Only the two ends of the Jigasi trunk share a value; every other secret is its own.
-    for (const [, paths] of used) {
-      if (paths.length > 1) expect(paths.sort()).toEqual(['meet/jigasi-sip-password', 'pbx/jigasi-sip-password']);
-    }
+    // Only the two ends of the Jigasi trunk and of the TURN relay's secret share a value; every other secret is its own.
+    const shared = [...used.values()].filter((paths) => paths.length > 1).map((paths) => [...paths].sort());
+    expect(shared.sort()).toEqual(
+      [...(s.config.jitsi.jigasi ? [['meet/jigasi-sip-password', 'pbx/jigasi-sip-password']] : []), ...(s.config.turn.enabled ? [['meet/turn-secret', 'turn/static-auth-secret']] : [])].sort(),
+    );
   });
 
   test('no generated secret is referenced anywhere but an SSM parameter value', () => {
@@ -125,7 +128,7 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
     const literalSecret = /^["']?[A-Za-z0-9+=_-]{8,}["']?$/;
     const offending: string[] = [];
     let bundleFiles = 0;
-    for (const role of ROLES) {
+    for (const role of enabledRoles(s.config)) {
       const bundle = bundleOf(s, role);
       // The object's content is all the bundle there is: what hostFiles reads is what S3 and the state hold.
       expect(bundle.sha256).toBe(/([0-9a-f]{64})\.json$/.exec(bundle.key)?.[1]);
@@ -150,12 +153,58 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
 
   test('every secret a host reads is named in its bundle or scripts by a path under its own SSM prefix', () => {
     const s = synth();
-    for (const role of ROLES) {
+    for (const role of enabledRoles(s.config)) {
       const text = [...hostFiles(s, role).values()].map((f) => f.content).join('\n');
       // Another host's or environment's path never appears: a host asks only for its own (ssm_secret NAME).
-      const foreign = [...text.matchAll(/\/weebeetalk\/[a-z0-9-]+\/(?:chat|meet|pbx)\/[a-z0-9/-]+/g)].map((m) => m[0]).filter((p) => !p.startsWith(`/weebeetalk/${s.config.name}/${role}/`));
+      const foreign = [...text.matchAll(/\/weebeetalk\/[a-z0-9-]+\/(?:chat|meet|pbx|turn)\/[a-z0-9/-]+/g)].map((m) => m[0]).filter((p) => !p.startsWith(`/weebeetalk/${s.config.name}/${role}/`));
       expect({ role, foreign }).toEqual({ role, foreign: [] });
       expect(text).toContain(`/weebeetalk/${s.config.name}/${role}/bundle`);
     }
+  });
+});
+
+describe.each(ENVS)('the TURN secret of %s', (_label, synth) => {
+  test('with the relay: turn/static-auth-secret and meet/turn-secret, SecureString, one value (the same random password); without it: neither', () => {
+    const s = synth();
+    const prefix = `/weebeetalk/${s.config.name}`;
+    const params = resources(s, 'aws_ssm_parameter').filter((p) => /turn/.test(asString(p.block.name, 'name')));
+    const randoms = dataSources(s, 'aws_secretsmanager_random_password');
+    if (!s.config.turn.enabled) {
+      expect(params).toEqual([]);
+      expect(randoms.filter((r) => r.key.includes('turn'))).toEqual([]);
+      return;
+    }
+    const byName = (name: string) => single(params, name, (p) => p.block.name === name);
+    const coturn = byName(`${prefix}/turn/static-auth-secret`);
+    const prosody = byName(`${prefix}/meet/turn-secret`);
+    const pointer = byName(`${prefix}/turn/bundle`);
+    expect(params.map((p) => p.address).sort()).toEqual([coturn.address, prosody.address, pointer.address].sort());
+    for (const p of [coturn, prosody]) {
+      expect(p.block.type).toBe('SecureString');
+      expect(asStrings(asObject(p.block.lifecycle, `${p.address}.lifecycle`).ignore_changes, 'ignore_changes')).toContain('value');
+    }
+    expect(coturn.block.value).toBe(prosody.block.value);
+    const m = RANDOM_REF_RE.exec(asString(coturn.block.value, 'value'));
+    if (!m) throw new Error(`static-auth-secret is not a random-password reference: ${String(coturn.block.value)}`);
+    const source = single(randoms, `random password ${m[1]}`, (r) => r.key === m[1]);
+    expect(source.block).toMatchObject({ password_length: 48, exclude_punctuation: true, include_space: false });
+    // That data source values these two parameters and no other.
+    expect(
+      resources(s, 'aws_ssm_parameter')
+        .filter((p) => p.block.value === coturn.block.value)
+        .map((p) => p.block.name)
+        .sort(),
+    ).toEqual([`${prefix}/meet/turn-secret`, `${prefix}/turn/static-auth-secret`]);
+  });
+
+  test('meet reads its end (turn-secret) exactly when the relay is on; the turn host reads static-auth-secret', () => {
+    const s = synth();
+    expect(hostSettings(s, 'meet').TURN_ENABLED).toBe(s.config.turn.enabled ? '1' : '0');
+    const jitsi = [...hostFiles(s, 'meet').values()].find((f) => f.path.endsWith('/jitsi.sh'));
+    expect(jitsi?.content).toMatch(/if \[\[ "\$TURN_ENABLED" == 1 \]\]; then\n(?:\s*#.*\n)*\s*turn_secret=\$\(ssm_secret turn-secret\)\n\s*secrets\+=\("TURN_CREDENTIALS=/);
+    if (!s.config.turn.enabled) return;
+    const hook = [...hostFiles(s, 'turn').values()].find((f) => f.path.endsWith('/turn.sh'));
+    expect(hook?.content).toContain('secret=$(ssm_secret static-auth-secret)');
+    expect(hook?.content).not.toContain('turn-secret');
   });
 });

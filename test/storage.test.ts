@@ -6,6 +6,7 @@
 import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls';
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
 import { bucketNameOf } from '../config/names';
+import { expectedRoles } from './support/hosts';
 import { documentStatements } from './support/iam';
 import { bucketsOf, companion, PURPOSES, type Purpose } from './support/parts';
 import { asArray, asObject, asString, dataSources, isObject, one, referenced, resources, single, synthEnvironment, type Block, type Item, type Synthesized } from './support/synth';
@@ -107,7 +108,7 @@ describe.each(ENVS)('objects of %s', (_label, synth) => {
     const s = synth();
     const config = bucketsOf(s).config;
     const objects = resources(s, 'aws_s3_object');
-    expect(objects).toHaveLength(3);
+    expect(objects).toHaveLength(expectedRoles(s).length);
     const keys = objects.map((o) => {
       expect(o.block.bucket).toBe(config.ref('bucket'));
       expect(o.block.content_type).toBe('application/json');
@@ -116,7 +117,14 @@ describe.each(ENVS)('objects of %s', (_label, synth) => {
       for (const attr of ['acl', 'object_lock_mode', 'object_lock_legal_hold_status', 'website_redirect', 'source']) expect({ attr, value: o.block[attr] }).toEqual({ attr, value: undefined });
       return asString(o.block.key, 'key');
     });
-    expect(keys.map((k) => k.replace(/[0-9a-f]{64}/, '<sha256>')).sort()).toEqual(['bundles/chat/<sha256>.json', 'bundles/meet/<sha256>.json', 'bundles/pbx/<sha256>.json']);
+    // One per host the environment builds: turn's only with the relay (production; staging with turn.enabled).
+    expect(keys.map((k) => k.replace(/[0-9a-f]{64}/, '<sha256>')).sort()).toEqual([
+      'bundles/chat/<sha256>.json',
+      'bundles/meet/<sha256>.json',
+      'bundles/pbx/<sha256>.json',
+      ...(s.config.turn.enabled ? ['bundles/turn/<sha256>.json'] : []),
+    ]);
+    expect(s.config.turn.enabled).toBe(s.config.tier === 'production' || s.label === 'staging-turn');
   });
 });
 

@@ -11,10 +11,11 @@ import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { Route53Zone } from '@cdktf/provider-aws/lib/route53-zone';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
-import { ROLES } from '../config/schema';
+import { enabledRoles } from '../config/schema';
+import { expectedRoles } from './support/hosts';
 import { allows, hostIam } from './support/iam';
 import { allResources, asArray, asObject, isObject, one, preventsDestroy, resources, resourceTypes, synthEnvironment, synthVariant, type Block, type Item, type Synthesized } from './support/synth';
-import { portVariants } from './support/variants';
+import { portVariants, stagingTurn } from './support/variants';
 import './support/matchers';
 
 const staging = (): Synthesized => synthEnvironment('staging');
@@ -47,7 +48,7 @@ const DESTROY_CHECKS: Record<string, Check> = {
     ...(r.block.object_lock_enabled === true ? ['object lock keeps objects past destroy'] : []),
   ],
   aws_route53_zone: (r) =>
-    r.block.force_destroy !== true ? ['a zone holding records Terraform does not manage (the pbx host writes _acme-challenge TXT records) refuses deletion without force_destroy'] : [],
+    r.block.force_destroy !== true ? ['a zone holding records Terraform does not manage (the pbx and turn hosts write _acme-challenge TXT records) refuses deletion without force_destroy'] : [],
   // A bundle: destroy deletes it (every version); what Terraform does not track in its bucket (State Manager's
   // apply output, earlier bundles' old versions) goes only with a force_destroy bucket.
   aws_s3_object: (r, s) => {
@@ -135,7 +136,13 @@ const CREATES_UNTRACKED = [
   'cloudformation:CreateStack',
 ];
 
-describe('cdktf destroy staging', () => {
+/** Staging as shipped (no TURN relay) and with the relay: both go whole with `cdktf destroy`. */
+const STAGINGS: [string, () => Synthesized][] = [
+  ['staging', staging],
+  ['staging-turn', stagingTurn],
+];
+
+describe.each(STAGINGS)('cdktf destroy %s', (_label, staging) => {
   test('every resource type staging synthesizes is classified for teardown', () => {
     const known = new Set([...Object.keys(DESTROY_CHECKS), ...PLAIN_DESTROY]);
     expect(resourceTypes(staging()).filter((t) => !known.has(t))).toEqual([]);
@@ -157,8 +164,9 @@ describe('cdktf destroy staging', () => {
   test('the buckets are force_destroy, volumes take no final snapshot, instances have no termination protection', () => {
     const s = staging();
     expect(resources(s, 'aws_s3_bucket').map((b) => b.block.force_destroy)).toEqual([true, true, true, true]);
-    expect(resources(s, 'aws_ebs_volume').map((v) => v.block.final_snapshot === true)).toEqual([false, false, false]);
-    expect(resources(s, 'aws_instance').map((i) => i.block.disable_api_termination === true)).toEqual([false, false, false]);
+    const hosts = expectedRoles(s).length;
+    expect(resources(s, 'aws_ebs_volume').map((v) => v.block.final_snapshot === true)).toEqual(Array(hosts).fill(false));
+    expect(resources(s, 'aws_instance').map((i) => i.block.disable_api_termination === true)).toEqual(Array(hosts).fill(false));
     expect(s.text).not.toHaveResourceWithProperties(EbsVolume, { final_snapshot: true });
     expect(s.text).not.toHaveResourceWithProperties(Instance, { disable_api_termination: true });
   });
@@ -168,32 +176,36 @@ describe('cdktf destroy staging', () => {
     const objects = resources(s, 'aws_s3_object');
     const associations = resources(s, 'aws_ssm_association');
     const documents = resources(s, 'aws_ssm_document');
-    expect([objects.length, associations.length, documents.length]).toEqual([3, 3, 1]);
+    const hosts = expectedRoles(s).length;
+    expect([objects.length, associations.length, documents.length]).toEqual([hosts, hosts, 1]);
     for (const r of [...objects, ...associations, ...documents]) expect({ address: r.address, problems: DESTROY_CHECKS[r.type](r, s) }).toEqual({ address: r.address, problems: [] });
-    expect(resources(s, 'aws_ssm_parameter').filter((p) => String(p.block.name).endsWith('/bundle'))).toHaveLength(3);
+    expect(resources(s, 'aws_ssm_parameter').filter((p) => String(p.block.name).endsWith('/bundle'))).toHaveLength(hosts);
     // The checks find what they guard against.
     const kept: Item = { ...objects[0], block: { ...objects[0].block, bucket: 'elsewhere' } };
     expect(DESTROY_CHECKS.aws_s3_object(kept, s)).toEqual(['its bucket is not one of the plan']);
     expect(DESTROY_CHECKS.aws_ssm_association({ ...associations[0], block: { ...associations[0].block, name: 'weebeetalk-staging-apply' } }, s)).toHaveLength(1);
   });
 
+  test('hosts cannot create AWS resources Terraform would not delete (no ssm:PutParameter, no s3:CreateBucket, ...)', () => {
+    const s = staging();
+    const granted: string[] = [];
+    expect(enabledRoles(s.config)).toEqual(expectedRoles(s));
+    for (const role of enabledRoles(s.config)) {
+      const { effective } = hostIam(s, role);
+      for (const action of CREATES_UNTRACKED)
+        if (allows(effective, action, '*') || allows(effective, action, 'arn:aws:ssm:ap-southeast-3:111122223333:parameter/weebeetalk/staging/x')) granted.push(`${role}: ${action}`);
+    }
+    expect(granted).toEqual([]);
+  });
+});
+
+describe('cdktf destroy staging, its zone and state', () => {
   test('with its own zone, the zone does not block destroy either', () => {
     const s = stagingOwnZone();
     const zones = resources(s, 'aws_route53_zone');
     expect(zones).toHaveLength(1);
     expect(zones.flatMap((z) => DESTROY_CHECKS.aws_route53_zone(z, s))).toEqual([]);
     expect(preventsDestroy(zones[0].block)).toBe(false);
-  });
-
-  test('hosts cannot create AWS resources Terraform would not delete (no ssm:PutParameter, no s3:CreateBucket, ...)', () => {
-    const s = staging();
-    const granted: string[] = [];
-    for (const role of ROLES) {
-      const { effective } = hostIam(s, role);
-      for (const action of CREATES_UNTRACKED)
-        if (allows(effective, action, '*') || allows(effective, action, 'arn:aws:ssm:ap-southeast-3:111122223333:parameter/weebeetalk/staging/x')) granted.push(`${role}: ${action}`);
-    }
-    expect(granted).toEqual([]);
   });
 
   test('state is local: no remote backend outlives the stack; no account guard', () => {
@@ -216,11 +228,12 @@ function unprotected(s: Synthesized): string[] {
 describe('production refuses accidental destruction', () => {
   test('every data volume, bucket and Elastic IP has prevent_destroy (and no force_destroy)', () => {
     const s = production();
-    expect(STATEFUL.flatMap((t) => resources(s, t)).length).toBe(10);
+    // Four hosts (the TURN relay is on in production): a data volume and an Elastic IP each; four buckets.
+    expect(STATEFUL.flatMap((t) => resources(s, t)).length).toBe(12);
     for (const [type, count] of [
-      ['aws_ebs_volume', 3],
+      ['aws_ebs_volume', 4],
       ['aws_s3_bucket', 4],
-      ['aws_eip', 3],
+      ['aws_eip', 4],
     ] as const)
       expect({ type, count: resources(s, type).length }).toEqual({ type, count });
     expect(unprotected(s)).toEqual([]);
@@ -230,7 +243,7 @@ describe('production refuses accidental destruction', () => {
   test('the configuration bundles sit in a bucket that refuses destruction: `cdktf destroy production` fails at plan', () => {
     const s = production();
     const objects = resources(s, 'aws_s3_object');
-    expect(objects).toHaveLength(3);
+    expect(objects).toHaveLength(4);
     for (const o of objects) {
       const bucket = resources(s, 'aws_s3_bucket').find((b) => o.block.bucket === b.ref('bucket'));
       expect({ object: o.address, bucket: bucket?.block.bucket, prevent_destroy: bucket ? preventsDestroy(bucket.block) : false, force_destroy: bucket?.block.force_destroy }).toEqual({
@@ -251,9 +264,10 @@ describe('production refuses accidental destruction', () => {
 
   test('instances have termination protection; data volumes leave a final snapshot if removed on purpose', () => {
     const s = production();
-    expect(resources(s, 'aws_instance').map((i) => i.block.disable_api_termination)).toEqual([true, true, true]);
-    expect(s.text).toHaveResourceWithProperties(Instance, { disable_api_termination: true });
-    expect(resources(s, 'aws_ebs_volume').map((v) => v.block.final_snapshot)).toEqual([true, true, true]);
+    expect(resources(s, 'aws_instance').map((i) => i.block.disable_api_termination)).toEqual([true, true, true, true]);
+    expect(s.text).toHaveResourceWithProperties(Instance, { disable_api_termination: true, tags: expect.objectContaining({ Name: 'weebeetalk-production-turn' }) });
+    expect(resources(s, 'aws_ebs_volume').map((v) => v.block.final_snapshot)).toEqual([true, true, true, true]);
+    expect(s.text).toHaveResourceWithProperties(EbsVolume, { final_snapshot: true, tags: expect.objectContaining({ Name: 'weebeetalk-production-turn-data' }) });
   });
 
   test('the account guard: the provider only runs in the configured account', () => {

@@ -11,16 +11,20 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
-import { ROLES } from '../config/schema';
+import { enabledRoles } from '../config/schema';
+import { fqdnOf } from '../config/names';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
 import { rocketchatOverride } from '../userdata/chat';
 import { PUBLIC_IP } from '../userdata/context';
-import { APPLY_COMMAND, CONFIG_LIB_SH, LIB_SH, roleFiles } from '../userdata/paths';
+import { APPLY_COMMAND, CONFIG_LIB_SH, LIB_SH, roleFiles, STEPS_DIR, TURNSERVER_CONF } from '../userdata/paths';
 import { SCRIPTS_DIR, scriptFiles, scriptPath } from '../userdata/script-files';
 import { asteriskCompose } from '../userdata/pbx';
+import { TURN_CONF_SOURCE } from '../userdata/turn';
 import { COMPOSE_BUILTIN, JITSI_ENV, ROCKETCHAT_ENV } from '../userdata/upstream-env';
-import { bundleOf, hostFiles, hostSettings, parseEnvFile, type HostFile } from './support/host-files';
-import { asString, shippedNames, synthEnvironment, synthVariant, type Block } from './support/synth';
+import { bundleOf, hostFiles, hostSettings, parseEnvFile, userDataOf, type HostFile } from './support/host-files';
+import { expectedRoles } from './support/hosts';
+import { asString, shippedNames, synthEnvironment, synthVariant, type Block, type Synthesized } from './support/synth';
+import { stagingTurn } from './support/variants';
 
 const run = promisify(execFile);
 
@@ -57,9 +61,11 @@ describe('cloud-config documents', () => {
   it('covers every host of every environment', () => {
     expect(docs.map((d) => d.name).sort()).toEqual(
       shippedNames()
-        .flatMap((e) => ROLES.map((h) => `${e}-${h}-host`))
+        .flatMap((e) => expectedRoles(synthEnvironment(e)).map((h) => `${e}-${h}-host`))
         .sort(),
     );
+    // Hand-written: production has the TURN relay, staging does not.
+    expect(docs.filter((d) => d.name.endsWith('-turn-host')).map((d) => d.name)).toEqual(['production-turn-host']);
   });
 
   it("pass Debian 12's cloud-init schema", async () => {
@@ -90,15 +96,19 @@ describe('cloud-config documents', () => {
     const lib = readFileSync(join(SCRIPTS_DIR, 'lib.sh'), 'utf8');
     const configLib = readFileSync(join(SCRIPTS_DIR, 'config-lib.sh'), 'utf8');
     for (const env of shippedNames()) {
-      for (const role of ROLES) {
+      expect(enabledRoles(synthEnvironment(env).config)).toEqual(expectedRoles(synthEnvironment(env)));
+      for (const role of enabledRoles(synthEnvironment(env).config)) {
         const files = [...hostFiles(synthEnvironment(env), role).values()];
         // A shell file by its name or its first line (the apply tool is /usr/local/sbin/weebeetalk-apply).
         const shell = files.filter((f) => f.path.endsWith('.sh') || f.content.startsWith('#!'));
         const where = (f: HostFile): string => `${env}/${role}:${f.path} (${f.source})`;
         expect({ host: `${env}/${role}`, unchecked: shell.filter((f) => !scripts.has(f.content)).map(where) }).toEqual({ host: `${env}/${role}`, unchecked: [] });
         const from = (source: HostFile['source']): string[] => shell.filter((f) => f.source === source).map((f) => f.path);
-        // The bootstrap's: lib.sh, the apply tool, grow-data and the four steps; the bundle's: config-lib.sh and the hook at least.
-        expect(from('user-data').length).toBeGreaterThanOrEqual(7);
+        // The bootstrap's: lib.sh, the apply tool, grow-data and the steps (Docker's only where it runs: not on the
+        // turn host); the bundle's: config-lib.sh and the hook at least.
+        const steps = role === 'turn' ? ['10-ssm-agent', '20-data-volume', '30-configure'] : ['10-ssm-agent', '20-data-volume', '30-docker', '40-configure'];
+        expect({ host: `${env}/${role}`, steps: from('user-data').filter((p) => p.startsWith(`${STEPS_DIR}/`)) }).toEqual({ host: `${env}/${role}`, steps: steps.map((n) => `${STEPS_DIR}/${n}.sh`) });
+        expect(from('user-data').length).toBeGreaterThanOrEqual(3 + steps.length);
         expect(from('user-data')).toEqual(expect.arrayContaining([LIB_SH, APPLY_COMMAND]));
         expect(from('bundle').length).toBeGreaterThanOrEqual(2);
         expect(from('bundle')).toContain(CONFIG_LIB_SH);
@@ -243,6 +253,25 @@ describe('upstream variables', () => {
     expect(s.HTTP_PORT).toBe('80');
   });
 
+  it.each([
+    ['staging', () => synthEnvironment('staging')],
+    ['production', () => synthEnvironment('production')],
+    ['staging-turn', stagingTurn],
+  ] as [string, () => Synthesized][])("%s: meet's settings name the TURN relay exactly when it is on", (_label, synth) => {
+    const s = synth();
+    const file = hostFiles(s, 'meet').get(roleFiles('meet').settings);
+    if (file === undefined) throw new Error('no meet settings');
+    const settings = parseEnvFile(file.content);
+    const turn = Object.fromEntries(Object.entries(settings).filter(([k]) => /^TURNS?_/.test(k)));
+    const fqdn = fqdnOf(s.config, 'turn');
+    expect(fqdn).toBe(s.config.dns.subdomain ? `turn.${s.config.dns.subdomain}.${s.config.dns.domain}` : `turn.${s.config.dns.domain}`);
+    expect(turn).toEqual(s.config.turn.enabled ? { TURNS_HOST: fqdn, TURNS_PORT: '443', TURN_HOST: fqdn, TURN_PORT: '3478', TURN_TRANSPORT: 'udp,tcp' } : {});
+    expect(hostSettings(s, 'meet').TURN_ENABLED).toBe(s.config.turn.enabled ? '1' : '0');
+    // The credentials are no setting: jitsi.sh writes TURN_CREDENTIALS from SSM on the host, never into a file of the plan.
+    expect(settings.TURN_CREDENTIALS).toBeUndefined();
+    for (const name of Object.keys(turn)) expect([name, name in JITSI_ENV]).toEqual([name, true]);
+  });
+
   it('Rocket.Chat runs a supported release with a MongoDB it supports, bound to loopback', () => {
     const s = settingsOf('production', 'chat');
     expect(Number(s.RELEASE.split('.')[0])).toBeGreaterThanOrEqual(8);
@@ -267,7 +296,7 @@ describe('user-data and instance replacement', () => {
 
   it('no bundle references anything either: it is content-addressed at synthesis, so Terraform must write it as hashed', () => {
     for (const env of shippedNames())
-      for (const role of ROLES) {
+      for (const role of enabledRoles(synthEnvironment(env).config)) {
         const content = asString(bundleOf(synthEnvironment(env), role).object.block.content, 'content');
         expect([`${env}/${role}`, /(?<!\$)\$\{/.test(content), /(?<!%)%\{/.test(content)]).toEqual([`${env}/${role}`, false, false]);
       }
@@ -276,13 +305,82 @@ describe('user-data and instance replacement', () => {
   it('each instance carries its Elastic IP and data volume id as tags readable from instance metadata', () => {
     for (const env of shippedNames()) {
       const instances = Object.values(synthEnvironment(env).json.resource?.aws_instance ?? {}) as Block[];
-      expect(instances).toHaveLength(3);
+      expect(instances).toHaveLength(expectedRoles(synthEnvironment(env)).length);
       for (const i of instances) {
         expect((i.metadata_options as Block).instance_metadata_tags).toBe('enabled');
         expect((i.tags as Record<string, string>).WeebeetalkPublicIp).toMatch(/^\$\{aws_eip\..*\.public_ip\}$/);
         expect((i.tags as Record<string, string>).WeebeetalkDataVolume).toMatch(/^\$\{aws_ebs_volume\..*\.id\}$/);
       }
     }
+  });
+});
+
+describe.each([
+  ['production', () => synthEnvironment('production')],
+  ['staging-turn', stagingTurn],
+] as [string, () => Synthesized][])('the turn host of %s', (_label, synth) => {
+  it('its user-data has no Docker: no docker step, no daemon.json, no docker.service drop-in; certbot from Debian', () => {
+    const s = synth();
+    const { cloudConfig, script } = userDataOf(s, 'turn');
+    const paths = [...hostFiles(s, 'turn').values()].filter((f) => f.source === 'user-data').map((f) => f.path);
+    expect(paths.filter((p) => /docker/i.test(p))).toEqual([]);
+    expect(paths.filter((p) => p.startsWith(`${STEPS_DIR}/`))).toEqual(['10-ssm-agent', '20-data-volume', '30-configure'].map((n) => `${STEPS_DIR}/${n}.sh`));
+    expect(asString(JSON.stringify(cloudConfig.packages), 'packages')).not.toMatch(/docker/);
+    expect(cloudConfig.packages).toEqual(expect.arrayContaining(['certbot', 'python3-certbot-dns-route53']));
+    // coturn itself is not a first-boot package: its hook installs it masked (Debian's starts it unauthenticated).
+    expect(cloudConfig.packages).not.toContain('coturn');
+    expect(script).not.toMatch(/docker/i);
+    // The others keep theirs.
+    for (const role of ['chat', 'meet', 'pbx'] as const) {
+      const others = [...hostFiles(s, role).values()].filter((f) => f.source === 'user-data').map((f) => f.path);
+      expect([role, others.includes('/etc/docker/daemon.json'), others.includes(`${STEPS_DIR}/30-docker.sh`)]).toEqual([role, true, true]);
+    }
+  });
+
+  it("its bundle: the turn hook, coturn's configuration without its secret, the relay reaching only the bridge", () => {
+    const s = synth();
+    const bundle = bundleOf(s, 'turn');
+    expect(bundle.document).toMatchObject({ role: 'turn', environment: s.config.name, hook: expect.stringMatching(/\/turn\.sh$/) });
+    expect(bundle.key).toBe(`bundles/turn/${bundle.sha256}.json`);
+    const files = hostFiles(s, 'turn');
+    const conf = files.get(TURN_CONF_SOURCE);
+    if (conf === undefined) throw new Error(`no ${TURN_CONF_SOURCE}`);
+    expect([conf.source, conf.services]).toEqual(['bundle', ['coturn']]);
+    // The package's own file is written on the host, with the secret: not in the bundle.
+    expect(files.get(TURNSERVER_CONF)).toBeUndefined();
+    const lines = conf.content.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    const settings = hostSettings(s, 'turn');
+    const fqdn = fqdnOf(s.config, 'turn');
+    const meetIp = hostSettings(s, 'meet').PRIVATE_IP;
+    expect(meetIp).toMatch(/^10\.\d+\.\d+\.\d+$/);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `listening-ip=${settings.PRIVATE_IP}`,
+        `relay-ip=${settings.PRIVATE_IP}`,
+        'listening-port=3478',
+        'tls-listening-port=443',
+        `min-port=${s.config.turn.relayPorts.from}`,
+        `max-port=${s.config.turn.relayPorts.to}`,
+        `realm=${fqdn}`,
+        'use-auth-secret',
+        `user-quota=${s.config.turn.userQuota}`,
+        `total-quota=${s.config.turn.totalQuota}`,
+        'no-tlsv1',
+        'no-tlsv1_1',
+        'no-dtls',
+        'no-tcp-relay',
+        'no-cli',
+        'denied-peer-ip=169.254.0.0-169.254.255.255',
+        'denied-peer-ip=10.0.0.0-10.255.255.255',
+        `allowed-peer-ip=${meetIp}`,
+      ]),
+    );
+    // The one private peer it may reach is the bridge; no long-term accounts, no secret.
+    expect(lines.filter((l) => l.startsWith('allowed-peer-ip='))).toEqual([`allowed-peer-ip=${meetIp}`]);
+    expect(lines.filter((l) => ['static-auth-secret', 'user', 'lt-cred-mech', 'cli-password'].includes(l.split('=')[0]))).toEqual([]);
+    expect([s.config.turn.relayPorts.from, s.config.turn.relayPorts.to, s.config.turn.userQuota, s.config.turn.totalQuota]).toEqual([49152, 65535, 12, 1200]);
+    expect(settings.WBT_TURN_CONF_SOURCE).toBe(TURN_CONF_SOURCE);
+    expect(settings.WBT_TURNSERVER_CONF).toBe(TURNSERVER_CONF);
   });
 });
 
@@ -300,7 +398,7 @@ describe('secrets', () => {
 
   it('no bundle carries a secret value either (it is in Terraform state): a password assignment takes its value on the host', () => {
     for (const env of shippedNames())
-      for (const role of ROLES)
+      for (const role of enabledRoles(synthEnvironment(env).config))
         for (const f of hostFiles(synthEnvironment(env), role).values()) {
           const where = `${env}/${role}:${f.path}`;
           expect([where, /aws_ssm_parameter\.|secretsmanager_random_password|random_password\./.test(f.content)]).toEqual([where, false]);
@@ -310,7 +408,9 @@ describe('secrets', () => {
 
   it('jigasi off: no Jigasi password is read on either side', () => {
     const v = synthVariant('staging-no-jigasi', 'staging', { jitsi: { jigasi: false } });
-    const text = ROLES.flatMap((role) => [...hostFiles(v, role).values()].filter((f) => !f.path.endsWith('.sh') && !f.content.startsWith('#!')).map((f) => f.content)).join('\n');
+    const text = enabledRoles(v.config)
+      .flatMap((role) => [...hostFiles(v, role).values()].filter((f) => !f.path.endsWith('.sh') && !f.content.startsWith('#!')).map((f) => f.content))
+      .join('\n');
     expect(text).not.toContain('JIGASI_SIP_URI');
     expect(text).not.toContain('jigasi-sip-password');
     // Both ends read the switch from their own settings (meet's jitsi.sh, pbx's asterisk-auth.sh).

@@ -36,14 +36,16 @@ export function expectedSecrets(s: Synthesized): string[] {
     ...(c.jitsi.auth === 'jwt' ? ['meet/jwt-app-id', 'meet/jwt-app-secret'] : []),
     ...(c.jitsi.jigasi ? ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] : []),
     ...c.sip.users.map((u) => `pbx/sip-users/${u.extension}`),
+    // The TURN relay's shared secret, both ends: coturn's static-auth-secret and Prosody's TURN_CREDENTIALS.
+    ...(c.turn.enabled ? ['turn/static-auth-secret', 'meet/turn-secret'] : []),
   ]
     .map((p) => `/weebeetalk/${c.name}/${p}`)
     .sort();
 }
 
-/** The parameter of each host naming its current configuration bundle (not a secret: an S3 location). */
+/** The parameter of each host naming its current configuration bundle (not a secret: an S3 location); turn's only with the relay. */
 export function bundlePointers(s: Synthesized): string[] {
-  return (['chat', 'meet', 'pbx'] as const).map((role) => `/weebeetalk/${s.config.name}/${role}/bundle`);
+  return ['chat', 'meet', 'pbx', ...(s.config.turn.enabled ? ['turn'] : [])].map((role) => `/weebeetalk/${s.config.name}/${role}/bundle`);
 }
 
 /** Every SSM parameter an environment must hold: the secrets and the bundle pointers, sorted. */

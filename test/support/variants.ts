@@ -28,9 +28,16 @@ export const tuned = (): Synthesized =>
 /** Staging with no SIP networks at all. */
 export const noSip = (): Synthesized => synthVariant('no-sip', 'staging', { sip: { clientCidrs: [], users: [] } });
 
-/** The shipped environments and the tuned variant: what storage, DNS, IAM, secrets and outputs are checked on. */
+/** Staging with the TURN relay on (off in staging by default): a fourth host, its group, name, secret and bundle. */
+export const stagingTurn = (): Synthesized => synthVariant('staging-turn', 'staging', { turn: { enabled: true } });
+
+/**
+ * The shipped environments (staging without the TURN relay, production with it), the tuned variant and staging with
+ * the relay: what storage, DNS, IAM, secrets and outputs are checked on.
+ */
 export const SHIPPED_AND_TUNED: [string, () => Synthesized][] = [
   ['staging', () => synthEnvironment('staging')],
   ['production', () => synthEnvironment('production')],
   ['tuned', tuned],
+  ['staging-turn', stagingTurn],
 ];
