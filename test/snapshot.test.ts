@@ -2,6 +2,7 @@
  * One snapshot per shipped environment, for review in pull requests: the whole synthesized plan, with every
  * user-data part readable as text (the cloudinit_config parts), never a gzip/base64 blob.
  */
+import { enabledRoles } from '../config/schema';
 import { AnnotationMetadataEntryType, TerraformStack, Testing } from 'cdktf';
 import { parse } from 'yaml';
 import { buildApp } from '../main';
@@ -21,8 +22,8 @@ describe.each(shippedNames())('%s', (name) => {
     const s = synthEnvironment(name);
     const configs = dataSources(s, 'cloudinit_config');
     const instances = resources(s, 'aws_instance');
-    expect(instances).toHaveLength(3);
-    expect(configs).toHaveLength(3);
+    expect(instances).toHaveLength(enabledRoles(s.config).length);
+    expect(configs).toHaveLength(enabledRoles(s.config).length);
     for (const instance of instances) {
       expect(instance.block.user_data).toBeUndefined();
       // The instance gets the rendered (compressed) document by reference; the plan holds its readable parts.

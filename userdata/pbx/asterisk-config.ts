@@ -212,11 +212,7 @@ export function pjsipConf(a: AsteriskContext): string {
  * PBX certificate is RSA (certbot --key-type rsa in asterisk.sh), so they could never be chosen.
  * TLS 1.3 suites are not set by `cipher` and keep OpenSSL's defaults.
  */
-export const TLS_CIPHERS = [
-  ...AEAD_TLS12_CIPHERS,
-  'ECDHE-RSA-AES128-SHA256',
-  'ECDHE-RSA-AES256-SHA384',
-] as const;
+export const TLS_CIPHERS = [...AEAD_TLS12_CIPHERS, 'ECDHE-RSA-AES128-SHA256', 'ECDHE-RSA-AES256-SHA384'] as const;
 
 /** Transports that need the Let's Encrypt certificate (written on the host after certbot succeeded). */
 export function pjsipTlsConf(a: AsteriskContext): string {
