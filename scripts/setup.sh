@@ -25,6 +25,7 @@ fi
 bash scripts/setup-boot-root.sh
 # The real-Asterisk tests' sid chroot (Asterisk 22, SIPp with TLS) and Debian 12's fail2ban (root only; cached).
 bash scripts/setup-asterisk-root.sh
+bash scripts/setup-coturn-root.sh # the real-coturn tests' Debian 12 chroot (coturn 4.6.1; root only; cached)
 
 export CHECKPOINT_DISABLE=1
 npm ci --no-audit --no-fund
