@@ -12,7 +12,14 @@ export interface BuildOptions {
   readonly now?: Date;
 }
 
-export function buildApp(app: App = new App(), options: BuildOptions = {}): App {
+/**
+ * Synthesis needs no Terraform: cdktf's own validations would run `terraform version` for every terraform_data
+ * resource (and fail on a machine without it, e.g. a fresh Debian, which does not package Terraform). The version
+ * the plan needs is declared in it instead (required_version, constructs/weebeetalk-stack.ts), for Terraform to check.
+ */
+export const APP_OPTIONS = { skipValidation: true } as const;
+
+export function buildApp(app: App = new App(APP_OPTIONS), options: BuildOptions = {}): App {
   for (const env of loadEnvironments(options.dir, options.now)) {
     const stack = new WeeBeeTalkStack(app, env.config.name, { config: env.config });
     for (const w of configWarnings(env.config, options.now)) Annotations.of(stack).addWarning(`${env.path}: ${w}`);

@@ -27,6 +27,9 @@ import { StateBackend } from './state-backend';
 import { environmentBuckets, stackOutputs, warnAboutPlaceholders } from './environment';
 import { VolumeSnapshots } from './volume-snapshots';
 
+/** The Terraform the plans need. */
+export const TERRAFORM_VERSION = '>= 1.10.0';
+
 export interface WeeBeeTalkStackProps {
   /** The validated environment (config/load.ts). */
   readonly config: EnvironmentConfig;
@@ -54,6 +57,8 @@ export class WeeBeeTalkStack extends TerraformStack {
       defaultTags: [{ tags: { Project: 'weebeetalk', Environment: config.name, ManagedBy: 'cdktf', ...config.tags } }],
     });
     new CloudinitProvider(this, 'cloudinit', {});
+    // terraform_data (1.4), S3-native state locking (use_lockfile, 1.10): Terraform checks it at init.
+    this.addOverride('terraform.required_version', TERRAFORM_VERSION);
     new StateBackend(this, 'state', { config });
 
     const account = new DataAwsCallerIdentity(this, 'account').accountId;

@@ -15,7 +15,7 @@ import { diffExposure } from '../constructs/audit/diff';
 import type { Json } from '../constructs/audit/plan';
 import { auditStack, type StackAudit } from '../constructs/audit/stack-audit';
 import { FORMATS, render, violationCount, type Format, type Report } from '../constructs/audit/report';
-import { buildApp } from '../main';
+import { buildApp, APP_OPTIONS } from '../main';
 
 const USAGE = `Usage: npx tsx scripts/audit.ts [options]   (npm run audit -- [options])
 
@@ -70,7 +70,7 @@ export function synthesizeInProcess(): Map<string, Json> {
   // The gate would stop synthesis at the first violation; the report wants to show them all (the cdktf CLI does the same).
   process.env[key] = 'true';
   try {
-    buildApp(new App({ outdir, stackTraces: false })).synth();
+    buildApp(new App({ ...APP_OPTIONS, outdir, stackTraces: false })).synth();
     return readSynthesis(outdir);
   } finally {
     if (before === undefined) delete process.env[key];

@@ -6,13 +6,13 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Testing } from 'cdktf';
+import { App } from 'cdktf';
 import staging from '../config/environments/staging';
 import { loadEnvironment } from '../config/load';
 import type { Json, JsonObject } from '../constructs/audit/plan';
 import { auditStack } from '../constructs/audit/stack-audit';
 import { renderMarkdown, renderTable } from '../constructs/audit/report';
-import { buildApp } from '../main';
+import { buildApp, APP_OPTIONS } from '../main';
 import { runAudit } from '../scripts/audit';
 
 delete process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS;
@@ -56,7 +56,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'audit-report-'));
   out = join(dir, 'cdktf.out');
   // The shipped environments pass the gate: app.synth() throws on any error annotation.
-  buildApp(Testing.app({ outdir: out, stackTraces: false })).synth();
+  buildApp(new App({ ...APP_OPTIONS, outdir: out, stackTraces: false })).synth();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -14,7 +14,7 @@ import { PROJECT_TAGS_PER_RESOURCE, USER_TAG_LIMIT } from '../config/schema';
 import { DebianHost } from '../constructs/debian-host';
 import { HostIdentity } from '../constructs/host-identity';
 import { HostRole } from '../constructs/host-role';
-import { buildApp } from '../main';
+import { buildApp, APP_OPTIONS } from '../main';
 import { environmentsDir, shipped, type FileContent } from './support/environments-dir';
 
 /** The day the shipped defaults were checked against the Rocket.Chat support table. */
@@ -442,7 +442,7 @@ describe('synthesis errors name the configuration field', () => {
     try {
       let caught: unknown;
       try {
-        synthesizeOrFail(() => buildApp(new App({ outdir, stackTraces: false }), { dir: d.dir, now: TODAY }));
+        synthesizeOrFail(() => buildApp(new App({ ...APP_OPTIONS, outdir, stackTraces: false }), { dir: d.dir, now: TODAY }));
       } catch (e) {
         caught = e;
       }
@@ -466,7 +466,7 @@ describe('synthesis errors name the configuration field', () => {
     const d = environmentsDir(both({ sip: { users, rtpPorts: { from: 10000, to: 19999 } } }));
     try {
       let app: App | undefined;
-      synthesizeOrFail(() => (app = buildApp(new App({ outdir, stackTraces: false }), { dir: d.dir, now: TODAY })));
+      synthesizeOrFail(() => (app = buildApp(new App({ ...APP_OPTIONS, outdir, stackTraces: false }), { dir: d.dir, now: TODAY })));
       if (app === undefined) throw new Error('buildApp returned nothing');
       const notes = app.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type !== AnnotationMetadataEntryType.INFO).map((m) => String(m.data)));
       // Not an error, not even the 95 % warning: user-data is the same for 2 phones or 500.

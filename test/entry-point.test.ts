@@ -4,7 +4,7 @@
  * Environments come from a temporary folder through WEEBEETALK_ENVIRONMENTS_DIR; nothing touches cdktf.out.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { environmentsDir, shipped, type EnvironmentsDir } from './support/environments-dir';
@@ -61,3 +61,35 @@ test('cdktf synth: the block once, no stack trace, exit 1', () => {
   expect(text).not.toContain('ConfigError');
   expect(r.code).toBe(1);
 }, 60_000);
+
+test('synthesis needs no Terraform binary (a fresh Debian has none): tsx main.ts synthesizes every environment without one on PATH', () => {
+  // PATH: node alone. cdktf's validations would otherwise run `terraform version` for every terraform_data resource.
+  const bin = mkdtempSync(join(tmpdir(), 'weebeetalk-no-terraform-'));
+  const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-synth-'));
+  try {
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { App } = require('cdktf'); const { APP_OPTIONS, buildApp } = require('./main'); buildApp(new App({ ...APP_OPTIONS, outdir: ${JSON.stringify(outdir)} })).synth();`,
+      ],
+      {
+        cwd: ROOT,
+        env: { PATH: bin, HOME: process.env.HOME ?? '/root', CHECKPOINT_DISABLE: '1' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    expect(spawnSync('terraform', ['version'], { env: { PATH: bin } }).error).toBeDefined();
+    expect([r.status, r.stderr]).toEqual([0, expect.not.stringContaining('terraform')]);
+    const plan = JSON.parse(readFileSync(join(outdir, 'stacks', 'production', 'cdk.tf.json'), 'utf8')) as { terraform: { required_version?: string } };
+    // The version the plan needs is declared in it, for Terraform to check at init.
+    expect(plan.terraform.required_version).toBe('>= 1.10.0');
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+    rmSync(outdir, { recursive: true, force: true });
+  }
+});
