@@ -241,8 +241,11 @@ const baseSchema = z
         enabled: z.boolean(),
         /** The relay's port range (media to and from the video bridge only). @default 49152-65535 */
         relayPorts: portRange.default({ from: 49152, to: 65535 }),
-        /** Allocations per TURN user (each participant's credentials) at once. @default 12 */
-        userQuota: z.number().int().min(1).max(1000).default(12),
+        /**
+         * Allocations per TURN credential at once. Prosody's credentials are the expiry second alone: everyone who joined
+         * in the same second shares one, and a client makes several (per ICE server, per connection). @default 48
+         */
+        userQuota: z.number().int().min(1).max(1000).default(48),
         /** Allocations in total at once. @default 1200 */
         totalQuota: z.number().int().min(1).max(100000).default(1200),
       })

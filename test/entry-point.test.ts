@@ -62,10 +62,12 @@ test('cdktf synth: the block once, no stack trace, exit 1', () => {
   expect(r.code).toBe(1);
 }, 60_000);
 
-test('synthesis needs no Terraform binary (a fresh Debian has none): tsx main.ts synthesizes every environment without one on PATH', () => {
-  // PATH: node alone. cdktf's validations would otherwise run `terraform version` for every terraform_data resource.
+test('synthesis needs no Terraform binary (a fresh Debian has none): the app synthesizes without one on PATH', () => {
+  // PATH: node alone. cdktf's validations would otherwise run `terraform version` for every terraform_data resource
+  // (production's architecture markers: the shipped production file alone, to keep the test short).
   const bin = mkdtempSync(join(tmpdir(), 'weebeetalk-no-terraform-'));
   const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-synth-'));
+  const prodOnly = environmentsDir({ production: shipped('production') });
   try {
     symlinkSync(process.execPath, join(bin, 'node'));
     const r = spawnSync(
@@ -78,7 +80,7 @@ test('synthesis needs no Terraform binary (a fresh Debian has none): tsx main.ts
       ],
       {
         cwd: ROOT,
-        env: { PATH: bin, HOME: process.env.HOME ?? '/root', CHECKPOINT_DISABLE: '1' },
+        env: { PATH: bin, HOME: process.env.HOME ?? '/root', CHECKPOINT_DISABLE: '1', WEEBEETALK_ENVIRONMENTS_DIR: prodOnly.dir },
         encoding: 'utf8',
         timeout: 60_000,
       },
@@ -91,5 +93,6 @@ test('synthesis needs no Terraform binary (a fresh Debian has none): tsx main.ts
   } finally {
     rmSync(bin, { recursive: true, force: true });
     rmSync(outdir, { recursive: true, force: true });
+    prodOnly.remove();
   }
 });

@@ -370,15 +370,16 @@ describe.each([
         'no-dtls',
         'no-tcp-relay',
         'no-cli',
-        'denied-peer-ip=169.254.0.0-169.254.255.255',
-        'denied-peer-ip=10.0.0.0-10.255.255.255',
+        // Every peer refused (the metadata service, the VPC, the internet), the bridge allowed (allowed wins).
+        'denied-peer-ip=0.0.0.0-255.255.255.255',
         `allowed-peer-ip=${meetIp}`,
       ]),
     );
     // The one private peer it may reach is the bridge; no long-term accounts, no secret.
     expect(lines.filter((l) => l.startsWith('allowed-peer-ip='))).toEqual([`allowed-peer-ip=${meetIp}`]);
     expect(lines.filter((l) => ['static-auth-secret', 'user', 'lt-cred-mech', 'cli-password'].includes(l.split('=')[0]))).toEqual([]);
-    expect([s.config.turn.relayPorts.from, s.config.turn.relayPorts.to, s.config.turn.userQuota, s.config.turn.totalQuota]).toEqual([49152, 65535, 12, 1200]);
+    expect(lines.filter((l) => l.startsWith('denied-peer-ip='))).toEqual(['denied-peer-ip=0.0.0.0-255.255.255.255']);
+    expect([s.config.turn.relayPorts.from, s.config.turn.relayPorts.to, s.config.turn.userQuota, s.config.turn.totalQuota]).toEqual([49152, 65535, 48, 1200]);
     expect(settings.WBT_TURN_CONF_SOURCE).toBe(TURN_CONF_SOURCE);
     expect(settings.WBT_TURNSERVER_CONF).toBe(TURNSERVER_CONF);
   });

@@ -37,8 +37,8 @@ export function composeUnit(description: string, workingDirectory: string): stri
 }
 
 /** A unit file in the bundle: a change makes the hook run `systemctl daemon-reload`. */
-export function unitFile(unit: string, content: string): BundleFile {
-  return { path: `/etc/systemd/system/${unit}`, content, mode: '0644', services: ['systemd'] };
+export function unitFile(unit: string, content: string, services: readonly string[] = []): BundleFile {
+  return { path: `/etc/systemd/system/${unit}`, content, mode: '0644', services: ['systemd', ...services] };
 }
 
 /** /etc/systemd/system/<name>.service, a oneshot after Docker and the data volume, and <name>.timer that runs it. */

@@ -5,7 +5,6 @@
  * bridge and refuses every private, loopback, link-local (the instance metadata service above all) and reserved
  * address; its certificate from Let's Encrypt by DNS-01 through Route53 like the PBX's.
  */
-import { cidrRange } from '../../config/net';
 import type { EnvironmentConfig } from '../../config/schema';
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { commonEnv, type RoleContext } from '../context';
@@ -21,29 +20,20 @@ export const TURN_TLS_PORT = 443;
 export const TURN_PORT = 3478;
 
 /**
- * Peers the relay refuses (IANA's special-purpose IPv4 ranges, RFC 6890, and the environment's VPC): a relay
- * that reached 169.254.169.254 would hand out the instance role's credentials; one that reached the VPC would be
- * a way around every security group. The bridge's private address is the one exception (allowed wins in coturn).
+ * The one peer the relay may reach: the video bridge's private address. Everything else is refused, the whole IPv4
+ * space (allowed wins over denied in coturn): a relay that reached 169.254.169.254 would hand out the instance
+ * role's credentials, one that reached the VPC would be a way around every security group, and one that reached the
+ * internet would be an anonymous UDP sender for every meeting guest (credentials come with a meeting). Relayed
+ * addresses are private: the bridge is the only peer that could answer anyway.
  */
-export const DENIED_PEER_RANGES: readonly (readonly [first: string, last: string, why: string])[] = [
-  ['0.0.0.0', '0.255.255.255', '"this network"'],
-  ['10.0.0.0', '10.255.255.255', 'private (RFC 1918)'],
-  ['100.64.0.0', '100.127.255.255', 'carrier-grade NAT (RFC 6598)'],
-  ['127.0.0.0', '127.255.255.255', 'loopback'],
-  ['169.254.0.0', '169.254.255.255', 'link-local: the instance metadata service, the Amazon DNS and time servers'],
-  ['172.16.0.0', '172.31.255.255', 'private (RFC 1918), Docker networks'],
-  ['192.0.0.0', '192.0.0.255', 'IETF protocol assignments'],
-  ['192.0.2.0', '192.0.2.255', 'documentation (TEST-NET-1)'],
-  ['192.88.99.0', '192.88.99.255', '6to4 relay anycast'],
-  ['192.168.0.0', '192.168.255.255', 'private (RFC 1918)'],
-  ['198.18.0.0', '198.19.255.255', 'benchmarking'],
-  ['198.51.100.0', '198.51.100.255', 'documentation (TEST-NET-2)'],
-  ['203.0.113.0', '203.0.113.255', 'documentation (TEST-NET-3)'],
-  ['224.0.0.0', '239.255.255.255', 'multicast'],
-  ['240.0.0.0', '255.255.255.255', 'reserved, broadcast'],
-];
+export const DENIED_PEERS = '0.0.0.0-255.255.255.255';
 
-/** TLS 1.2 and 1.3 only (no-tlsv1, no-tlsv1_1 below); for 1.2 ECDHE with AEAD ciphers only: browsers are the clients. */
+/**
+ * TLS 1.2 and later only (no-tlsv1, no-tlsv1_1 below), ECDHE with AEAD ciphers: browsers are the clients. coturn
+ * 4.6.1 negotiates TLS 1.2 only in practice: it hands every ClientHello to a TLS 1.2 context (fixed upstream in 4.6.2,
+ * e87c4252); browsers offer 1.2 as well. The certificate is RSA (certbot --key-type rsa): the ECDSA suites are for a
+ * certificate of that kind, never chosen with this one.
+ */
 export const TURN_CIPHERS: readonly string[] = AEAD_TLS12_CIPHERS;
 
 export interface TurnContext {
@@ -56,8 +46,7 @@ export interface TurnContext {
 
 /** coturn's configuration without its secret, option names as coturn 4.6.1 (Debian 12) reads them. */
 export function turnserverConf(t: TurnContext): string {
-  const { turn, network } = t.config;
-  const [vpcFirst, vpcLast] = cidrRange(network.vpcCidr);
+  const { turn } = t.config;
   const lines: [string, string?][] = [
     // Its own private address only; relayed addresses are private too: the only peer that may use them is the
     // bridge, in the VPC (security group: the relay ports from the meet host only).
@@ -91,8 +80,7 @@ export function turnserverConf(t: TurnContext): string {
     ['response-origin-only-with-rfc5780'],
     // Logs to syslog, which is journald on Debian 12 (journalctl -u coturn).
     ['syslog'],
-    ...DENIED_PEER_RANGES.map(([first, last]): [string, string] => ['denied-peer-ip', `${first}-${last}`]),
-    ['denied-peer-ip', `${vpcFirst}-${vpcLast}`],
+    ['denied-peer-ip', DENIED_PEERS],
     ['allowed-peer-ip', t.bridgeIp],
   ];
   return [
@@ -123,6 +111,8 @@ export function turnBundle(ctx: RoleContext): RoleBundleProps {
         Unit: { RequiresMountsFor: DATA_DIR },
         Service: { AmbientCapabilities: 'CAP_NET_BIND_SERVICE', Restart: 'on-failure', RestartSec: '5s' },
       }),
+      // A running coturn gets a changed drop-in (its capabilities) only by a restart.
+      [TURN_SERVICES.coturn],
     ),
     // Enabled by turn-certificate.sh only while no certificate exists (it disables it once one does).
     ...scheduledJob(UNITS.turnCertificate, 'WeeBeeTalk: obtain the TURN relay certificate', helperPath('turn-certificate'), { OnBootSec: '15min', OnUnitActiveSec: '2h' }),

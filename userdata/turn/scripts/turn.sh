@@ -29,6 +29,8 @@ draft=$(secret_draft "$WBT_TURNSERVER_CONF")
 conf_changed=0
 if install_if_changed "$draft" "$WBT_TURNSERVER_CONF" 0640 "0:$(getent group turnserver | cut -d: -f3)"; then conf_changed=1; fi
 rm -f "$draft"
+# Its unit's drop-in too (capabilities, restart policy): a running coturn gets either only by a restart.
+if has_changed coturn; then conf_changed=1; fi
 
 letsencrypt_on_data_volume
 ln -sfn "$WBT_HELPER_TURN_CERT_DEPLOY" "$WBT_TURN_CERT_HOOK"
@@ -40,7 +42,7 @@ if systemctl is-active --quiet coturn; then was_running=1; fi
 if "$WBT_HELPER_TURN_CERTIFICATE"; then
   if ((conf_changed && was_running)); then
     systemctl restart coturn
-    log "coturn restarted with its new configuration"
+    log "coturn restarted with its new configuration (relayed participants reconnect)"
   fi
 else
   log "WARNING: coturn stays stopped until its certificate exists (${WBT_TURN_CERT_TIMER} tries every 2 hours)"
