@@ -51,13 +51,13 @@ const SECRET_FILES: Record<Role, string[]> = {
   chat: ['/opt/weebeetalk/rocketchat-compose/.env'],
   meet: ['/opt/weebeetalk/docker-jitsi-meet/.env', '/srv/weebeetalk/jitsi/passwords.env'],
   pbx: ['/srv/weebeetalk/asterisk/etc/pjsip.auth.conf', '/srv/weebeetalk/asterisk/etc/keys/privkey.pem'],
-  turn: ['/etc/turnserver.conf', '/etc/coturn/certs/privkey.pem'],
+  turn: ['/etc/coturn/weebeetalk.conf', '/etc/coturn/certs/privkey.pem'],
 };
 /**
  * Secret files a service account reads (its daemon drops to it): 0640 with that group, which no login user is in;
  * every other secret file is 0600. coturn runs as turnserver (Debian's unit).
  */
-const SERVICE_READ: Readonly<Record<string, string>> = { '/etc/turnserver.conf': 'root:turnserver', '/etc/coturn/certs/privkey.pem': 'root:turnserver' };
+const SERVICE_READ: Readonly<Record<string, string>> = { '/etc/coturn/weebeetalk.conf': 'root:turnserver', '/etc/coturn/certs/privkey.pem': 'root:turnserver' };
 /**
  * What the upstream stacks cannot start without (DESIGN.md, "Upstream versions" and "How the products connect"):
  * docker-jitsi-meet's public URL, advertised address and the internal passwords gen-passwords.sh fills, the JWT
@@ -281,7 +281,10 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     const box = sandbox('production', 'turn');
     const hook = '/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-turn.sh';
     const lineage = `/etc/letsencrypt/live/${fqdnOf(box.plan)}`;
-    const r = await box.firstBoot(['run', `test -x ${hook} && RENEWED_LINEAGE=${lineage} ${hook}`], ['run', 'stat -c "%a %U:%G" /etc/coturn/certs/privkey.pem /etc/turnserver.conf']);
+    const r = await box.firstBoot(
+      ['run', `test -x ${hook} && RENEWED_LINEAGE=${lineage} ${hook}`],
+      ['run', 'stat -c "%a %U:%G" /etc/coturn/certs/privkey.pem /etc/coturn/weebeetalk.conf && ! grep -q static-auth-secret /etc/turnserver.conf'],
+    );
     expect([r.codes, r.output]).toEqual([[0, 0, 0], expect.stringContaining('640 root:turnserver\n640 root:turnserver\n')]);
     const coturn = box
       .log<Logged>('commands.jsonl')

@@ -3,7 +3,7 @@
  * namespaces with the addresses the plan gives: the turn host (its listening-ip), a client from the Internet,
  * and the video bridge (the meet host's private address, the one allowed peer) echoing with turnutils_peer.
  * The configuration is the bundle's file from the synthesized plan plus a test static-auth-secret, as turn.sh
- * writes /etc/turnserver.conf; nothing in it is replaced. Credentials are computed as Prosody's
+ * writes to /etc/coturn/weebeetalk.conf, bind-mounted here where turnserver -c reads it; nothing in it is replaced. Credentials are computed as Prosody's
  * mod_external_services computes them (docker-jitsi-meet's TURN_CREDENTIALS).
  */
 import { spawn, type ChildProcess } from 'node:child_process';

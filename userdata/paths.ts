@@ -79,8 +79,12 @@ export const ASTERISK_PATHS = {
 export const ASTERISK_CERT_HOOK = '/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-asterisk.sh';
 /** certbot's deploy hook for the TURN relay's certificate (a link to the turn-cert-deploy helper). */
 export const TURN_CERT_HOOK = '/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-turn.sh';
-/** coturn's own configuration file (Debian's unit runs `turnserver -c` on it); the hook writes it with the secret. */
-export const TURNSERVER_CONF = '/etc/turnserver.conf';
+/**
+ * coturn's configuration with its secret, written by the hook. Not the package's /etc/turnserver.conf: that is a
+ * conffile, and ours in its place would hold coturn's security updates at a conffile prompt (unattended-upgrades skips
+ * such packages). Our drop-in points Debian's unit at this file instead.
+ */
+export const TURNSERVER_CONF = '/etc/coturn/weebeetalk.conf';
 
 /** Each role's folders: its generated configuration (etc) and its compose project (dir). Files in etc: roleFiles. */
 export const ROLE_PATHS = {

@@ -109,7 +109,8 @@ export function turnBundle(ctx: RoleContext): RoleBundleProps {
       renderUnit({
         // Its certificate is copied from the data volume's lineage; 443 is a privileged port (README.Debian §7).
         Unit: { RequiresMountsFor: DATA_DIR },
-        Service: { AmbientCapabilities: 'CAP_NET_BIND_SERVICE', Restart: 'on-failure', RestartSec: '5s' },
+        // Debian's ExecStart with our configuration file instead of the package's conffile (paths.ts TURNSERVER_CONF).
+        Service: { ExecStart: ['', `/usr/bin/turnserver -c ${TURNSERVER_CONF} --pidfile=`], AmbientCapabilities: 'CAP_NET_BIND_SERVICE', Restart: 'on-failure', RestartSec: '5s' },
       }),
       // A running coturn gets a changed drop-in (its capabilities) only by a restart.
       [TURN_SERVICES.coturn],

@@ -18,9 +18,10 @@ if ! dpkg-query -W -f='${Status}' coturn 2> /dev/null | grep -q 'install ok inst
   apt_install coturn
 fi
 
-# Secret first: a failed read stops here, before anything is written. The file is the package's: root and the
-# turnserver group (coturn runs as turnserver) read it, nobody else.
+# Secret first: a failed read stops here, before anything is written. Root and the turnserver group (coturn runs as
+# turnserver) read the file, nobody else; our drop-in points coturn at it (not the package's conffile).
 secret=$(ssm_secret static-auth-secret)
+install -d -m 0755 "${WBT_TURNSERVER_CONF%/*}"
 draft=$(secret_draft "$WBT_TURNSERVER_CONF")
 {
   cat "$WBT_TURN_CONF_SOURCE"
