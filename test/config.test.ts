@@ -116,9 +116,9 @@ describe('tier defaults', () => {
     expect([s.turn.enabled, p.turn.enabled]).toEqual([false, true]);
     expect(enabledRoles(s)).toEqual(['chat', 'meet', 'pbx']);
     expect(enabledRoles(p)).toEqual(['chat', 'meet', 'pbx', 'turn']);
-    for (const c of [s, p]) expect(c.turn).toMatchObject({ relayPorts: { from: 49152, to: 65535 }, userQuota: 12, totalQuota: 1200 });
+    for (const c of [s, p]) expect(c.turn).toMatchObject({ relayPorts: { from: 49152, to: 65535 }, userQuota: 48, totalQuota: 1200 });
     const on = loadEnvironment(variant(staging, { turn: { enabled: true } }));
-    expect(on.turn).toEqual({ enabled: true, relayPorts: { from: 49152, to: 65535 }, userQuota: 12, totalQuota: 1200 });
+    expect(on.turn).toEqual({ enabled: true, relayPorts: { from: 49152, to: 65535 }, userQuota: 48, totalQuota: 1200 });
     expect(enabledRoles(on)).toEqual(['chat', 'meet', 'pbx', 'turn']);
     // Its host is sized per tier even where it is not built (turning it on needs nothing else).
     expect([s.hosts.turn, p.hosts.turn]).toEqual([
