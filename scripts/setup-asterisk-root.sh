@@ -5,6 +5,8 @@
 # Cached under /var/cache/weebeetalk-test; rebuilt only when the package list changes. Its Asterisk must have
 # the major version of production's image pin (userdata/upstream.ts), checked at every run.
 set -euo pipefail
+# shellcheck source=test-root.sh
+. "$(dirname "$0")/test-root.sh"
 
 cache=/var/cache/weebeetalk-test
 root="${cache}/sid-asterisk"
@@ -16,14 +18,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "asterisk test root: needs root (debootstrap, network namespaces); the real-Asterisk tests are skipped without it" >&2
   exit 0
 fi
-host_missing=()
-for p in debootstrap iproute2 util-linux openssl python3; do
-  dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || host_missing+=("$p")
-done
-if ((${#host_missing[@]} > 0)); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${host_missing[@]}"
-fi
+host_packages debootstrap iproute2 util-linux openssl python3
 install -d -m 0755 "$cache"
 
 # The version production runs, from its image pin (andrius/asterisk:<version>_debian-trixie).
@@ -59,30 +54,17 @@ check_asterisk_version() {
   fi
 }
 
-if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == "$stamp" ]]; then
+# The tests bind their own configuration over the samples: they must never be what Asterisk loads. SIPp must have
+# TLS (sipp -v exits non-zero by design: its text is checked).
+prepare() {
+  check_asterisk_version "$1"
+  [[ $(chroot "$1" sipp -v || true) == *TLS* ]]
+}
+if root_current "$root" "$stamp"; then
   check_asterisk_version "$root"
   echo "asterisk test root up to date: ${root}"
 else
-  tmp=$(mktemp -d "${cache}/build.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  include=$(
-    IFS=,
-    echo "${packages[*]}"
-  )
-  # debootstrap verifies the Release signature but not its Valid-Until (sid's may be expired).
-  debootstrap --variant=minbase --include="$include" sid "${tmp}/root" http://deb.debian.org/debian
-  rm -rf "${tmp}/root/var/cache/apt/archives/"*.deb
-  # debootstrap copied this machine's resolver: the tests' namespaces have none, and nothing may leave them.
-  echo 'nameserver 127.0.0.1' > "${tmp}/root/etc/resolv.conf"
-  # The tests bind their own configuration over it: the samples must never be what Asterisk loads.
-  check_asterisk_version "${tmp}/root"
-  # sipp -v exits non-zero by design: check its text.
-  [[ $(chroot "${tmp}/root" sipp -v || true) == *TLS* ]]
-  echo "$stamp" > "${tmp}/root/.weebeetalk-stamp"
-  rm -rf "$root"
-  mv "${tmp}/root" "$root"
-  rm -rf "$tmp"
-  trap - EXIT
+  build_root sid "$root" "$stamp" prepare "${packages[@]}"
   echo "asterisk test root built: ${root}"
 fi
 

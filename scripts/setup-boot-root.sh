@@ -2,6 +2,8 @@
 # One-time build of the first-boot harness's sandbox root (test/boot.test.ts): a Debian 12 minbase with what
 # the AMI and cloud-init's `packages` give the bootstrap scripts to run. Cached; rebuilt when the list changes.
 set -euo pipefail
+# shellcheck source=test-root.sh
+. "$(dirname "$0")/test-root.sh"
 
 cache=/var/cache/weebeetalk-test
 root="${cache}/bookworm-root"
@@ -28,29 +30,12 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 0
 fi
 # The harness itself (test/support/boot/sandbox.sh) needs ip in its namespaces; debootstrap builds the root.
-missing=()
-command -v debootstrap > /dev/null || missing+=(debootstrap)
-command -v ip > /dev/null || missing+=(iproute2)
-if ((${#missing[@]} > 0)); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+host_packages debootstrap iproute2
 install -d -m 0755 "$cache"
 docker_key
-if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == "$stamp" ]]; then
+if root_current "$root" "$stamp"; then
   echo "boot sandbox root up to date: ${root}"
   exit 0
 fi
-tmp=$(mktemp -d "${cache}/build.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-include=$(
-  IFS=,
-  echo "${packages[*]}"
-)
-debootstrap --variant=minbase --include="$include" bookworm "${tmp}/root" http://deb.debian.org/debian
-# The downloaded archives are not needed in the root (it is only ever an overlay's lower layer).
-rm -rf "${tmp}/root/var/cache/apt/archives/"*.deb
-echo "$stamp" > "${tmp}/root/.weebeetalk-stamp"
-rm -rf "$root"
-mv "${tmp}/root" "$root"
+build_root bookworm "$root" "$stamp" : "${packages[@]}"
 echo "boot sandbox root built: ${root}"

@@ -4,6 +4,8 @@
 # tests' TLS client) and busybox (its syslogd receives coturn's log: the configuration says `syslog`). Cached under /var/cache/weebeetalk-test; rebuilt only when the package list changes.
 # Its coturn must be 4.6.x, what userdata/turn writes its configuration for: checked at build and at every run.
 set -euo pipefail
+# shellcheck source=test-root.sh
+. "$(dirname "$0")/test-root.sh"
 
 cache=/var/cache/weebeetalk-test
 root="${cache}/coturn-bookworm"
@@ -14,14 +16,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "coturn test root: needs root (debootstrap, network namespaces); the real-coturn tests are skipped without it" >&2
   exit 0
 fi
-host_missing=()
-for p in debootstrap iproute2 util-linux openssl; do
-  dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || host_missing+=("$p")
-done
-if ((${#host_missing[@]} > 0)); then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${host_missing[@]}"
-fi
+host_packages debootstrap iproute2 util-linux openssl
 install -d -m 0755 "$cache"
 
 # The version the turn host runs (Debian 12's coturn), from the package database of the chroot: the tests
@@ -44,30 +39,17 @@ check_coturn_version() {
   echo "coturn ${version}"
 }
 
-if [[ -f "${root}/.weebeetalk-stamp" && "$(cat "${root}/.weebeetalk-stamp")" == "$stamp" ]]; then
+if root_current "$root" "$stamp"; then
   check_coturn_version "$root"
   echo "coturn test root up to date: ${root}"
   exit 0
 fi
-tmp=$(mktemp -d "${cache}/build.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-include=$(
-  IFS=,
-  echo "${packages[*]}"
-)
-# debootstrap installs with a policy-rc.d that forbids starting services: the package's coturn (which would
-# run with Debian's sample configuration, unauthenticated) never starts here.
-debootstrap --variant=minbase --include="$include" bookworm "${tmp}/root" http://deb.debian.org/debian
-rm -rf "${tmp}/root/var/cache/apt/archives/"*.deb
-# debootstrap copied this machine's resolver: the tests' namespaces have none, and nothing may leave them.
-echo 'nameserver 127.0.0.1' > "${tmp}/root/etc/resolv.conf"
 # Where the turn host's deploy hook puts the certificate (turn-cert-deploy.sh): empty here, the tests bind their
-# own over it in a private mount namespace.
-install -d -m 0755 "${tmp}/root/etc/coturn/certs"
-check_coturn_version "${tmp}/root"
-echo "$stamp" > "${tmp}/root/.weebeetalk-stamp"
-rm -rf "$root"
-mv "${tmp}/root" "$root"
-rm -rf "$tmp"
-trap - EXIT
+# own over it in a private mount namespace. The package's coturn never starts here (debootstrap's policy-rc.d): it
+# would run with Debian's sample configuration, unauthenticated.
+prepare() {
+  install -d -m 0755 "$1/etc/coturn/certs"
+  check_coturn_version "$1"
+}
+build_root bookworm "$root" "$stamp" prepare "${packages[@]}"
 echo "coturn test root built: ${root}"

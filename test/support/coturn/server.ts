@@ -1,11 +1,12 @@
 /**
  * A real coturn 4.6.1 (Debian 12's, from the chroot scripts/setup-coturn-root.sh builds) in the turn host's
  * network namespace, started the way Debian's coturn.service and the role's drop-in start it: as user
- * turnserver with CAP_NET_BIND_SERVICE only, `turnserver -c /etc/turnserver.conf --pidfile=`. The chroot stays
- * read-only: a private mount namespace binds the test's turnserver.conf over /etc/turnserver.conf and the test's
- * certificate directory over /etc/coturn/certs, with tmpfs for /dev (a few device nodes and busybox syslogd's
+ * turnserver with CAP_NET_BIND_SERVICE only, `turnserver -c /etc/coturn/weebeetalk.conf --pidfile=` (our drop-in's
+ * ExecStart). The chroot stays read-only: a private mount namespace binds the test's /etc/coturn (the configuration)
+ * and its certificate directory over /etc/coturn/certs, with tmpfs for /dev (a few device nodes and busybox syslogd's
  * /dev/log: the configuration says `syslog`), /run and /tmp.
  */
+import { TURNSERVER_CONF } from '../../../userdata/paths';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,13 +83,17 @@ export function turnserverGid(root = COTURN_ROOT): number {
 }
 
 /**
- * @param conf the host's /etc/turnserver.conf (the bundle's file plus static-auth-secret), written 0640 root:turnserver
+ * @param conf the host's /etc/coturn/weebeetalk.conf (the bundle's file plus static-auth-secret), written 0640 root:turnserver
  * @param certDir bound over /etc/coturn/certs (0750 root:turnserver, as turn-cert-deploy.sh installs it)
  */
 export async function startCoturn(net: Network, party: string, work: string, conf: string, certDir: string, bootTimeoutMs = 5000): Promise<Coturn> {
   const r = COTURN_ROOT;
   const gid = turnserverGid();
-  const confPath = join(work, 'turnserver.conf');
+  // The turn host's /etc/coturn: the configuration our drop-in's ExecStart names (userdata/paths.ts TURNSERVER_CONF,
+  // not the package's /etc/turnserver.conf) and the certificate folder.
+  const etcCoturn = join(work, 'etc-coturn');
+  mkdirSync(join(etcCoturn, 'certs'), { recursive: true });
+  const confPath = join(etcCoturn, TURNSERVER_CONF.split('/').pop() ?? 'weebeetalk.conf');
   writeFileSync(confPath, conf, { mode: 0o640 });
   execFileSync('chown', [`0:${gid}`, confPath, certDir]);
   execFileSync('chmod', ['0750', certDir]);
@@ -102,13 +107,13 @@ export async function startCoturn(net: Network, party: string, work: string, con
     `mount -t tmpfs -o mode=0755 tmpfs ${r}/run`,
     `mount -t tmpfs -o mode=1777 tmpfs ${r}/tmp`,
     `cp ${q(PERMISSIVE_OPENSSL)} ${r}/tmp/openssl.cnf`,
+    `mount --bind ${q(etcCoturn)} ${r}/etc/coturn`,
     `mount --bind ${q(certDir)} ${r}/etc/coturn/certs`,
-    `mount --bind ${q(confPath)} ${r}/etc/turnserver.conf`,
     // syslog (journald on the host) is busybox's syslogd here, writing to this process's output.
     `chroot ${r} busybox syslogd -n -S -t -O - &`,
     'echo "syslogd-pid=$!" >&2',
     `i=0; while [ ! -S ${r}/dev/log ]; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 0.01; done`,
-    `exec env OPENSSL_CONF=/tmp/openssl.cnf chroot ${r} setpriv --reuid=turnserver --regid=turnserver --init-groups --inh-caps=+net_bind_service --ambient-caps=+net_bind_service /usr/bin/turnserver -c /etc/turnserver.conf --pidfile=`,
+    `exec env OPENSSL_CONF=/tmp/openssl.cnf chroot ${r} setpriv --reuid=turnserver --regid=turnserver --init-groups --inh-caps=+net_bind_service --ambient-caps=+net_bind_service /usr/bin/turnserver -c ${TURNSERVER_CONF} --pidfile=`,
   ].join('\n');
   const child: ChildProcess = net.track(
     spawn('ip', ['netns', 'exec', net.ns(party), 'unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] }),
