@@ -105,7 +105,11 @@ describe("the harness's own scripts", () => {
   it('pass shellcheck (sandbox, stand-ins, setup)', () => {
     const dir = join(__dirname, 'support', 'boot');
     const files = ['sandbox.sh', ...readdirSync(join(dir, 'standins')).map((f) => join('standins', f))].map((f) => join(dir, f));
-    const out = spawnSync('shellcheck', ['-x', '--source-path', join(dir, 'standins'), '--format', 'gcc', ...files, join(__dirname, '..', 'scripts', 'setup-boot-root.sh')], { encoding: 'utf8' });
+    const out = spawnSync(
+      'shellcheck',
+      ['-x', '--source-path', join(dir, 'standins'), '--source-path', join(__dirname, '..', 'scripts'), '--format', 'gcc', ...files, join(__dirname, '..', 'scripts', 'setup-boot-root.sh')],
+      { encoding: 'utf8' },
+    );
     expect([out.error?.message, out.stdout]).toEqual([undefined, '']);
   });
 });
