@@ -28,7 +28,11 @@ const HERE = __dirname;
 
 /** Files shared by every sandbox of a test file: the transpiled server, fixtures. */
 export class BootKit {
-  readonly dir = mkdtempSync(join(tmpdir(), 'wbt-boot-'));
+  /**
+   * In memory when the machine has a tmpfs at /dev/shm: the data volumes are loop devices over files here, and
+   * on a disk their ext4 work (mkfs, journal, flushes) costs the kernel's block workers more than the boots themselves.
+   */
+  readonly dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'wbt-boot-'));
   private readonly trees = new Map<string, { tarball: string; manifest: string }>();
 
   constructor() {
@@ -161,11 +165,27 @@ export class HostSandbox {
     private readonly kit: BootKit,
     public plan: HostPlan,
     private readonly options: SandboxOptions = {},
+    /** Start as a copy of this host as it is now (its root filesystem, data volume and logs). @default a new host */
+    from?: HostSandbox,
   ) {
     this.dir = mkdtempSync(join(kit.dir, `${plan.world.env}-${plan.world.role}-`));
     this.image = join(this.dir, 'data.img');
+    if (from) {
+      // Between sessions nothing is mounted: the instance is its files (overlay layers, share/) and the image.
+      execFileSync('cp', ['--sparse=always', from.image, this.image]);
+      this.generation = from.generation;
+      this.root = join(this.dir, `instance-${this.generation}`);
+      execFileSync('cp', ['-a', from.root, this.root]);
+      this.writeWorld();
+      return;
+    }
     execFileSync('truncate', ['-s', `${options.volumeMiB ?? 32}M`, this.image]);
     this.newInstance();
+  }
+
+  /** Another host just like this one as it is now (a test's own booted host, without booting one). */
+  copy(): HostSandbox {
+    return new HostSandbox(this.kit, this.plan, this.options, this);
   }
 
   get instanceId(): string {
