@@ -48,14 +48,6 @@ export function toIp(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }
 
-/** The first and last address of a CIDR, e.g. 10.20.0.0/16 -> 10.20.0.0, 10.20.255.255 (coturn's range form). */
-export function cidrRange(text: string): [string, string] {
-  const c = parseCidr(text);
-  if (!c) throw new Error(`cidrRange: ${text} is not an IPv4 CIDR`);
-  const base = c.base - (c.base % size(c));
-  return [toIp(base), toIp(base + size(c) - 1)];
-}
-
 /** The n-th subnet of the given prefix length inside a block, e.g. subnet(10.0.0.0/16, 24, 1) = 10.0.1.0/24. */
 export function subnet(block: Cidr, prefix: number, index: number): Cidr {
   const base = block.base + index * 2 ** (32 - prefix);

@@ -16,14 +16,9 @@ timer=$WBT_PBX_CERT_TIMER
 dns01_certificate "$hook" "$timer" || die "no certificate for ${FQDN}: Asterisk runs without TLS 5061/WSS for now"
 [[ -s "${WBT_ASTERISK_KEYS}/fullchain.pem" ]] || RENEWED_LINEAGE="$lineage" "$WBT_HELPER_ASTERISK_CERT_DEPLOY"
 
-tmp=$(mktemp "${conf}/pjsip.tls.conf.XXXXXX")
-render "$WBT_ASTERISK_TLS_PENDING" > "$tmp"
-chmod 0640 "$tmp"
-chown 1000:1000 "$tmp"
-if cmp -s "$tmp" "${conf}/pjsip.tls.conf"; then
-  rm -f "$tmp"
-else
-  mv -f "$tmp" "${conf}/pjsip.tls.conf"
+tls=$(mktemp)
+render "$WBT_ASTERISK_TLS_PENDING" > "$tls"
+if install_if_changed "$tls" "${conf}/pjsip.tls.conf" 0640 1000:1000; then
   # A running Asterisk picks up the new TLS transport by a reload (calls in progress survive).
   if docker inspect -f '{{.State.Running}}' "$WBT_ASTERISK_CONTAINER" 2> /dev/null | grep -qx true; then
     docker exec "$WBT_ASTERISK_CONTAINER" asterisk -rx 'module reload res_pjsip.so'
@@ -31,4 +26,5 @@ else
   fi
   log "TLS for ${FQDN} configured in ${conf}/pjsip.tls.conf"
 fi
+rm -f "$tls"
 dns01_certificate_done "$timer"
