@@ -65,3 +65,8 @@ export function partitionOf(region: string): 'aws' | 'aws-cn' | 'aws-us-gov' {
   if (region.startsWith('us-gov-')) return 'aws-us-gov';
   return 'aws';
 }
+
+/** The pools' subnet: the VPC's second /24 (the first holds the hosts; the schema requires a /23 or larger for pools). */
+export function poolSubnetOf(vpc: Cidr): Cidr {
+  return subnet(vpc, 24, 1);
+}
