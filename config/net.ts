@@ -70,3 +70,9 @@ export function partitionOf(region: string): 'aws' | 'aws-cn' | 'aws-us-gov' {
 export function poolSubnetOf(vpc: Cidr): Cidr {
   return subnet(vpc, 24, 1);
 }
+
+/** The first and last address of a block as coturn's range form (no CIDR there), e.g. 10.20.1.0/24 -> 10.20.1.0-10.20.1.255. */
+export function addressRange(c: Cidr): string {
+  const base = c.base - (c.base % size(c));
+  return `${toIp(base)}-${toIp(base + size(c) - 1)}`;
+}

@@ -1,7 +1,8 @@
 /**
  * Production's TURN relay configuration in a real coturn 4.6.1 (Debian 12's), used and attacked from network
  * namespaces with the addresses the plan gives: the turn host (its listening-ip), a client from the Internet,
- * and the video bridge (the meet host's private address, the one allowed peer) echoing with turnutils_peer.
+ * the video bridge (the meet host's private address, an allowed peer) and a bridge of the JVB pool (an address of
+ * the pools' subnet, the other allowed range) echoing with turnutils_peer.
  * The configuration is the bundle's file from the synthesized plan plus a test static-auth-secret, as turn.sh
  * writes to /etc/coturn/weebeetalk.conf, bind-mounted here where turnserver -c reads it; nothing in it is replaced. Credentials are computed as Prosody's
  * mod_external_services computes them (docker-jitsi-meet's TURN_CREDENTIALS).
@@ -11,6 +12,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { addressRange, hostAddress, parseCidr, poolSubnetOf, subnet } from '../config/net';
 import { createNetwork, runIn, type Network } from './support/asterisk/netns';
 import { checkChrootCoturn, COTURN_ROOT, installCertificate, startCoturn, testCa, TURN_CLIENT, turnserverGid, type Certificate, type Coturn } from './support/coturn/server';
 import { hostFiles, hostSettings } from './support/host-files';
@@ -31,11 +33,17 @@ const option = (name: string): string[] =>
     .filter((l) => l === name || l.startsWith(`${name}=`))
     .map((l) => l.slice(name.length + 1));
 const [turnIp] = option('listening-ip');
-const [bridgeIp] = option('allowed-peer-ip');
+const [bridgeIp, poolRange] = option('allowed-peer-ip');
 const [realm] = option('realm');
 const userQuota = Number(option('user-quota')[0]);
 /** Another host of the VPC: the pbx's private address in the plan. */
 const pbxIp = hostSettings(synth, 'pbx').PRIVATE_IP;
+const vpc = parseCidr(synth.config.network.vpcCidr);
+if (!vpc) throw new Error(`production's vpcCidr ${synth.config.network.vpcCidr} is not a CIDR`);
+/** A bridge of the JVB pool: an address of the pools' subnet (members get theirs by DHCP). */
+const poolBridgeIp = hostAddress(poolSubnetOf(vpc), 57);
+/** The VPC beyond the hosts' and the pools' subnets: no peer of the relay. */
+const otherVpcIp = hostAddress(subnet(vpc, 24, 2), 57);
 
 /** Prosody's mod_external_services: username = expiry in Unix seconds, password = base64(HMAC-SHA1(secret, username)). */
 function restCredentials(secret: string, expiry: number): { username: string; password: string } {
@@ -89,15 +97,18 @@ describeAsRoot("coturn 4.6.1 with production's turnserver.conf (real daemon, cli
   beforeAll(async () => {
     checkChrootCoturn();
     if (!turnIp || !bridgeIp || !realm || !userQuota || !pbxIp) throw new Error(`the plan's turnserver.conf lacks listening-ip, allowed-peer-ip, realm or user-quota:\n${generated}`);
+    if (!synth.config.jitsi.jvbPool.enabled) throw new Error("production's JVB pool is off: the pool bridge tests below need it");
     work = mkdtempSync(join(tmpdir(), 'wbt-coturn-'));
     certDir = join(work, 'certs');
     mkdirSync(certDir);
     ca = testCa(join(work, 'ca'));
     first = ca.issue(realm, 'first');
     installCertificate(certDir, first, turnserverGid());
-    net = createNetwork(`wbtturn-${process.pid}`, { turn: [turnIp], clnt: [CLIENT_IP], brdg: [bridgeIp] });
-    // The bridge: turnutils_peer echoes what reaches it on 3480 back to the relayed address.
-    net.track(spawnPeer(net));
+    net = createNetwork(`wbtturn-${process.pid}`, { turn: [turnIp], clnt: [CLIENT_IP], brdg: [bridgeIp], pool: [poolBridgeIp], vpc: [otherVpcIp] });
+    // The bridges (and a would-be peer elsewhere in the VPC): turnutils_peer echoes what reaches it on 3480 back to the relayed address.
+    net.track(spawnPeer(net, 'brdg', bridgeIp));
+    net.track(spawnPeer(net, 'pool', poolBridgeIp));
+    net.track(spawnPeer(net, 'vpc', otherVpcIp));
     // What turn.sh writes: the bundle's file, then the secret.
     turn = await startCoturn(net, 'turn', work, `${generated}static-auth-secret=${secret}\n`, certDir);
     listening = (await runIn(net, 'turn', ['ss', '-Hltun'], { timeoutMs: 2000 })).stdout;
@@ -122,6 +133,9 @@ describeAsRoot("coturn 4.6.1 with production's turnserver.conf (real daemon, cli
       expect(log).toContain(`Relay address to use: ${turnIp}`);
       expect(log).toContain(`Default realm: ${realm}`);
       expect(log).toContain(`White listing: ${bridgeIp}`);
+      // The JVB pool's bridges: the pools' whole subnet, in coturn's range form (4.6.1 reads no CIDR there).
+      expect(option('allowed-peer-ip')).toEqual([bridgeIp, addressRange(poolSubnetOf(vpc!))]);
+      expect(log).toContain(`White listing: ${poolRange}`);
       const denied = option('denied-peer-ip');
       // The whole IPv4 space denied, the bridge allowed (allowed wins in coturn).
       expect(denied).toEqual(['0.0.0.0-255.255.255.255']);
@@ -205,6 +219,20 @@ describeAsRoot("coturn 4.6.1 with production's turnserver.conf (real daemon, cli
   );
 
   it(
+    "relays to a bridge of the JVB pool (an address of the pools' subnet) without loss",
+    async () => {
+      const r = await allocate(restCredentials(secret, now() + 86400), [poolBridgeIp]);
+      expect(r.steps).toEqual([
+        { step: 'challenge', status: 401 },
+        { step: 'allocate', status: 200 },
+        { step: `permission ${poolBridgeIp}`, status: 200 },
+      ]);
+      expect(r.echoed).toEqual({ [poolBridgeIp]: 5 });
+    },
+    TEST_MS,
+  );
+
+  it(
     'refuses a wrong secret and an expired credential (401)',
     async () => {
       const [wrong, expired] = await Promise.all([allocate(restCredentials('not-the-secret', now() + 86400), [bridgeIp]), allocate(restCredentials(secret, now() - 60), [bridgeIp])]);
@@ -222,8 +250,10 @@ describeAsRoot("coturn 4.6.1 with production's turnserver.conf (real daemon, cli
     'refuses to relay to the metadata service, another VPC host, loopback, private ranges and the internet (403 Forbidden IP)',
     async () => {
       // A public address too: the bridge is the only peer, or every meeting guest would have an anonymous UDP sender.
-      const forbidden = ['169.254.169.254', pbxIp, '127.0.0.1', '192.168.1.1', '172.17.0.1', '100.64.0.1', '8.8.8.8', '203.0.113.7'];
+      // otherVpcIp answers (a peer listens there): only the relay's refusal keeps it out.
+      const forbidden = ['169.254.169.254', pbxIp, otherVpcIp, '127.0.0.1', '192.168.1.1', '172.17.0.1', '100.64.0.1', '8.8.8.8', '203.0.113.7'];
       expect(forbidden).not.toContain(bridgeIp);
+      expect(forbidden).not.toContain(poolBridgeIp);
       const r = await allocate(restCredentials(secret, now() + 86400), forbidden);
       expect(r.steps.slice(0, 2)).toEqual([
         { step: 'challenge', status: 401 },
@@ -266,6 +296,6 @@ describeAsRoot("coturn 4.6.1 with production's turnserver.conf (real daemon, cli
   );
 });
 
-function spawnPeer(net: Network): ChildProcess {
-  return spawn('ip', ['netns', 'exec', net.ns('brdg'), 'chroot', COTURN_ROOT, 'turnutils_peer', '-L', bridgeIp, '-p', String(PEER_PORT)], { stdio: 'ignore' });
+function spawnPeer(net: Network, party: string, ip: string): ChildProcess {
+  return spawn('ip', ['netns', 'exec', net.ns(party), 'chroot', COTURN_ROOT, 'turnutils_peer', '-L', ip, '-p', String(PEER_PORT)], { stdio: 'ignore' });
 }

@@ -13,6 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
 import { enabledRoles } from '../config/schema';
 import { fqdnOf } from '../config/names';
+import { addressRange, parseCidr, poolSubnetOf } from '../config/net';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
 import { rocketchatOverride } from '../userdata/chat';
 import { PUBLIC_IP } from '../userdata/context';
@@ -347,7 +348,7 @@ describe.each([
     }
   });
 
-  it("its bundle: the turn hook, coturn's configuration without its secret, the relay reaching only the bridge", () => {
+  it("its bundle: the turn hook, coturn's configuration without its secret, the relay reaching only the bridges", () => {
     const s = synth();
     const bundle = bundleOf(s, 'turn');
     expect(bundle.document).toMatchObject({ role: 'turn', environment: s.config.name, hook: expect.stringMatching(/\/turn\.sh$/) });
@@ -385,8 +386,11 @@ describe.each([
         `allowed-peer-ip=${meetIp}`,
       ]),
     );
-    // The one private peer it may reach is the bridge; no long-term accounts, no secret.
-    expect(lines.filter((l) => l.startsWith('allowed-peer-ip='))).toEqual([`allowed-peer-ip=${meetIp}`]);
+    // The only private peers it may reach are the bridges: meet's, and with the JVB pool the pools' subnet (coturn's
+    // range form: 4.6.1 reads no CIDR there); no long-term accounts, no secret.
+    const vpc = parseCidr(s.config.network.vpcCidr);
+    const pool = s.config.jitsi.jvbPool.enabled && vpc ? [`allowed-peer-ip=${addressRange(poolSubnetOf(vpc))}`] : [];
+    expect(lines.filter((l) => l.startsWith('allowed-peer-ip='))).toEqual([`allowed-peer-ip=${meetIp}`, ...pool]);
     expect(lines.filter((l) => ['static-auth-secret', 'user', 'lt-cred-mech', 'cli-password'].includes(l.split('=')[0]))).toEqual([]);
     expect(lines.filter((l) => l.startsWith('denied-peer-ip='))).toEqual(['denied-peer-ip=0.0.0.0-255.255.255.255']);
     expect([s.config.turn.relayPorts.from, s.config.turn.relayPorts.to, s.config.turn.userQuota, s.config.turn.totalQuota]).toEqual([49152, 65535, 48, 1200]);

@@ -2,9 +2,11 @@
  * The turn host: coturn 4.6.1 from Debian 12, a TURN relay on TLS 443 and TCP/UDP 3478 for participants whose
  * networks allow only HTTPS. Time-limited credentials from a secret shared with Prosody (docker-jitsi-meet's
  * TURN_CREDENTIALS; mod_external_services computes them), no long-term accounts; the relay reaches the video
- * bridge and refuses every private, loopback, link-local (the instance metadata service above all) and reserved
- * address; its certificate from Let's Encrypt by DNS-01 through Route53 like the PBX's.
+ * bridges (the meet host's, and the JVB pool's subnet when there is one) and refuses every other private, loopback,
+ * link-local (the instance metadata service above all) and reserved address; its certificate from Let's Encrypt by
+ * DNS-01 through Route53 like the PBX's.
  */
+import { addressRange, parseCidr, poolSubnetOf } from '../../config/net';
 import type { EnvironmentConfig } from '../../config/schema';
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { commonEnv, type RoleContext } from '../context';
@@ -20,11 +22,12 @@ export const TURN_TLS_PORT = 443;
 export const TURN_PORT = 3478;
 
 /**
- * The one peer the relay may reach: the video bridge's private address. Everything else is refused, the whole IPv4
+ * The only peers the relay may reach: the video bridges, i.e. the meet host's private address and, with the JVB pool,
+ * the pools' subnet (its bridges get their addresses there by DHCP). Everything else is refused, the whole IPv4
  * space (allowed wins over denied in coturn): a relay that reached 169.254.169.254 would hand out the instance
- * role's credentials, one that reached the VPC would be a way around every security group, and one that reached the
- * internet would be an anonymous UDP sender for every meeting guest (credentials come with a meeting). Relayed
- * addresses are private: the bridge is the only peer that could answer anyway.
+ * role's credentials, one that reached the rest of the VPC would be a way around every security group, and one that
+ * reached the internet would be an anonymous UDP sender for every meeting guest (credentials come with a meeting).
+ * Relayed addresses are private: the bridges are the only peers that could answer anyway.
  */
 export const DENIED_PEERS = '0.0.0.0-255.255.255.255';
 
@@ -40,8 +43,13 @@ export interface TurnContext {
   readonly config: EnvironmentConfig;
   readonly fqdn: string;
   readonly privateIp: string;
-  /** The video bridge's private address: the one private peer the relay may reach. */
+  /** The video bridge's private address (the meet host's): a peer the relay may reach. */
   readonly bridgeIp: string;
+  /**
+   * The JVB pool's bridges, when there is a pool: the pools' subnet in coturn's range form (first-last; coturn 4.6.1
+   * reads no CIDR in allowed-peer-ip, src/apps/relay/userdb.c add_ip_list_range). @default none
+   */
+  readonly poolBridges?: string;
 }
 
 /** coturn's configuration without its secret, option names as coturn 4.6.1 (Debian 12) reads them. */
@@ -82,6 +90,7 @@ export function turnserverConf(t: TurnContext): string {
     ['syslog'],
     ['denied-peer-ip', DENIED_PEERS],
     ['allowed-peer-ip', t.bridgeIp],
+    ...(t.poolBridges === undefined ? [] : [['allowed-peer-ip', t.poolBridges] as [string, string]]),
   ];
   return [
     "# coturn 4.6.1 (Debian 12) for WeeBeeTalk: generated from the environment's configuration, edit that instead.",
@@ -100,8 +109,16 @@ export const TURN_SERVICES = {
 /** Debian packages of the turn host. coturn itself is installed by the hook, masked first: it starts unauthenticated. */
 export const TURN_PACKAGES = ['certbot', 'python3-certbot-dns-route53'] as const;
 
+/** The JVB pool's bridges as coturn's allowed-peer-ip range: the pools' subnet, or undefined without the pool. */
+export function poolBridgesOf(config: EnvironmentConfig): string | undefined {
+  if (!config.jitsi.jvbPool.enabled) return undefined;
+  const vpc = parseCidr(config.network.vpcCidr);
+  if (!vpc) throw new Error(`network.vpcCidr ${config.network.vpcCidr} is not an IPv4 CIDR (the schema checks it)`);
+  return addressRange(poolSubnetOf(vpc));
+}
+
 export function turnBundle(ctx: RoleContext): RoleBundleProps {
-  const t: TurnContext = { config: ctx.config, fqdn: ctx.fqdn.turn, privateIp: ctx.privateIp.turn, bridgeIp: ctx.privateIp.meet };
+  const t: TurnContext = { config: ctx.config, fqdn: ctx.fqdn.turn, privateIp: ctx.privateIp.turn, bridgeIp: ctx.privateIp.meet, poolBridges: poolBridgesOf(ctx.config) };
   const files: BundleFile[] = [
     { path: TURN_CONF_SOURCE, content: turnserverConf(t), mode: '0644', services: [TURN_SERVICES.coturn] },
     unitFile(
