@@ -3,7 +3,9 @@
  * ZeroSSL default, which the CAA record refuses), JWT shared with Rocket.Chat with guests allowed, Jigasi
  * registered to the PBX, Jibri recording to S3 through the host (the containers get no AWS credentials).
  */
-import { Document } from 'yaml';
+import { Document, Scalar, type YAMLSeq } from 'yaml';
+import { XMPP_CLIENT_PORT } from '../../config/ports';
+import { enabledPools, type Pool } from '../../config/schema';
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { renderEnvFile } from '../cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
@@ -17,6 +19,9 @@ export const JITSI_DIR = ROLE_PATHS.meet.dir;
 /** Jitsi's CONFIG: every byte of its state, on the data volume. */
 export { JITSI_CONFIG } from '../paths';
 
+/** The compose project's name (COMPOSE_PROJECT_NAME, and `name` in our override). */
+export const JITSI_PROJECT = 'jitsi';
+
 /** Our compose override, last in COMPOSE_FILE. */
 export const JITSI_OVERRIDE = `${JITSI_ETC}/compose.weebeetalk.yml`;
 
@@ -26,10 +31,44 @@ export const JITSI_OVERRIDE = `${JITSI_ETC}/compose.weebeetalk.yml`;
  * base/Dockerfile). Upstream's `restart: unless-stopped` would then ask Let's Encrypt every ~20 s forever, far
  * past its 5 failed validations per name per hour: at most 3 restarts, then it stays down (a re-run of the
  * bootstrap tries again). A certificate already issued lives in CONFIG/storage and is not requested again.
+ *
+ * With a pool, Prosody's client port is published for the pools' members (upstream only `expose`s it): on the meet
+ * host's private address only, so that it is never bound where the Elastic IP arrives (the security group admits
+ * the pools' groups only; constructs/roles/meet.ts).
  */
-export function jitsiOverride(): string {
-  return new Document({ services: { web: { restart: 'on-failure:3' } } }).toString({ lineWidth: 0 });
+export function jitsiOverride(ctx: Pick<RoleContext, 'config' | 'privateIp'>): string {
+  const pools = enabledPools(ctx.config).length > 0;
+  const doc = new Document({
+    name: JITSI_PROJECT,
+    services: {
+      ...(pools ? { prosody: { ports: [`${ctx.privateIp.meet}:${XMPP_CLIENT_PORT}:${XMPP_CLIENT_PORT}`] } } : {}),
+      web: { restart: 'on-failure:3' },
+    },
+  });
+  if (pools) for (const item of (doc.getIn(['services', 'prosody', 'ports'], true) as YAMLSeq<Scalar>).items) item.type = Scalar.QUOTE_SINGLE;
+  return doc.toString({ lineWidth: 0 });
 }
+
+/**
+ * The XMPP accounts the pools' members share with the meet host, by the .env variable that holds the password:
+ * upstream's default users and domains (docker-jitsi-meet stable-11146-2
+ * prosody/rootfs/etc/s6-overlay/scripts/register-setup: JVB_AUTH_USER=jvb and JIBRI_XMPP_USER=jibri on
+ * XMPP_AUTH_DOMAIN=auth.meet.jitsi, JIBRI_RECORDER_USER=recorder on XMPP_HIDDEN_DOMAIN=hidden.meet.jitsi; we set
+ * none of those), and the SSM parameter under meet/ holding the shared password (constructs/roles/jvb.ts, jibri.ts).
+ */
+export const SHARED_XMPP_ACCOUNTS: Readonly<Record<Pool, readonly { readonly variable: string; readonly jid: string; readonly secret: string }[]>> = {
+  jibri: [
+    { variable: 'JIBRI_XMPP_PASSWORD', jid: 'jibri@auth.meet.jitsi', secret: 'jibri-xmpp-password' },
+    { variable: 'JIBRI_RECORDER_PASSWORD', jid: 'recorder@hidden.meet.jitsi', secret: 'jibri-recorder-password' },
+  ],
+  jvb: [{ variable: 'JVB_AUTH_PASSWORD', jid: 'jvb@auth.meet.jitsi', secret: 'jvb-auth-password' }],
+};
+
+/**
+ * Prosody's configuration inside its container, which `prosodyctl shell` needs (register-setup's PROSODY_CFG, same
+ * pin): jitsi.sh sets the shared accounts' passwords through it (mod_admin_shell `user:password`).
+ */
+export const PROSODY_CFG = '/run/prosody/config/prosody.cfg.lua';
 
 export function meetPublicUrl(ctx: RoleContext): string {
   const port = ctx.config.jitsi.httpsPort;
@@ -41,7 +80,7 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
   const { jitsi } = ctx.config;
   const files = ['docker-compose.yml', ...(jitsi.jigasi ? ['jigasi.yml'] : []), ...(jitsi.jibri ? ['jibri.yml'] : []), JITSI_OVERRIDE];
   const settings: Record<string, string> = {
-    COMPOSE_PROJECT_NAME: 'jitsi',
+    COMPOSE_PROJECT_NAME: JITSI_PROJECT,
     COMPOSE_FILE: files.join(':'),
     CONFIG: JITSI_CONFIG,
     JITSI_IMAGE_VERSION: DOCKER_JITSI_MEET.ref,
@@ -71,9 +110,10 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
       JIGASI_PORT_MAX: String(jitsi.jigasiPorts.to),
     });
   }
-  if (jitsi.jibri) {
-    Object.assign(settings, { ENABLE_RECORDING: '1', JIBRI_FINALIZE_RECORDING_SCRIPT_PATH: '/config/finalize.sh' });
-  }
+  // Recording with a recorder anywhere: the meet host's own Jibri or the pool's (jicofo renders its jibri brewery and
+  // Prosody registers the recorder account only with ENABLE_RECORDING).
+  if (jitsi.jibri || jitsi.jibriPool.enabled) settings.ENABLE_RECORDING = '1';
+  if (jitsi.jibri) settings.JIBRI_FINALIZE_RECORDING_SCRIPT_PATH = '/config/finalize.sh';
   if (ctx.config.turn.enabled) {
     // Prosody hands clients the relay (XEP-0215, mod_external_services) with credentials it computes from
     // TURN_CREDENTIALS (written on the host from SSM): TURN over TLS on 443, TURN on 3478 over UDP and TCP.
@@ -100,7 +140,7 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
   const files: BundleFile[] = [
     { path: roleFiles('meet').manifest, content: manifest(DOCKER_JITSI_MEET), mode: '0644', services: compose },
     { path: roleFiles('meet').settings, content: renderEnvFile(jitsiSettings(ctx)), mode: '0644', render: true, services: compose },
-    { path: JITSI_OVERRIDE, content: jitsiOverride(), mode: '0644', services: compose },
+    { path: JITSI_OVERRIDE, content: jitsiOverride(ctx), mode: '0644', services: compose },
     unitFile(`${UNITS.jitsi}.service`, composeUnit('WeeBeeTalk Jitsi Meet (docker-jitsi-meet)', JITSI_DIR)),
   ];
   // Always there, enabled by jitsi.sh only with Jibri: turning Jibri off must be able to stop and disable its
@@ -120,6 +160,16 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
       JIBRI_ENABLED: jitsi.jibri ? 1 : 0,
       TURN_ENABLED: ctx.config.turn.enabled ? 1 : 0,
       RECORDINGS_BUCKET: ctx.buckets.recordings,
+      // VARIABLE=ssm-name of the accounts the enabled pools share (jitsi.sh reads them from SSM into .env), and
+      // VARIABLE=jid of every account that may be shared (Prosody's copy follows .env when a pool comes or goes).
+      WBT_SHARED_XMPP: enabledPools(ctx.config)
+        .flatMap((pool) => SHARED_XMPP_ACCOUNTS[pool].map((a) => `${a.variable}=${a.secret}`))
+        .join(' '),
+      WBT_XMPP_ACCOUNTS: Object.values(SHARED_XMPP_ACCOUNTS)
+        .flat()
+        .map((a) => `${a.variable}=${a.jid}`)
+        .join(' '),
+      WBT_PROSODY_CFG: PROSODY_CFG,
     },
     hook: 'jitsi',
     files,

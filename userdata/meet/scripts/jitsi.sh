@@ -2,7 +2,8 @@
 # The meet host's hook, run by weebeetalk-apply after it wrote the bundle's files (WBT_CHANGED: the services whose
 # files changed): Jitsi Meet from docker-jitsi-meet at a pinned tag (web, prosody, jicofo, jvb; jigasi and jibri
 # when enabled). First apply: start the stack once the name resolves. Later: `docker compose up`, which recreates
-# only the services whose settings or images changed (a new dial-in room restarts jigasi, not the bridge).
+# only the services whose settings or images changed (a new dial-in room restarts jigasi, not the bridge). With a
+# Jibri or JVB pool, the accounts its members log in with have shared passwords from SSM, which Prosody is made to hold.
 set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
@@ -46,14 +47,95 @@ if [[ "$TURN_ENABLED" == 1 ]]; then
   turn_secret=$(ssm_secret turn-secret)
   secrets+=("TURN_CREDENTIALS=\"${turn_secret}\"")
 fi
+# The accounts the enabled pools' members log in with (WBT_SHARED_XMPP: VARIABLE=parameter): their passwords are
+# the shared ones from SSM in place of the generated ones, which passwords.env keeps (a pool turned off goes back).
+declare -A shared=()
+for entry in $WBT_SHARED_XMPP; do
+  value=$(ssm_secret "${entry#*=}")
+  shared[${entry%%=*}]=$value
+done
+# account_password VARIABLE [generated]: the password .env gives VARIABLE (with "generated": gen-passwords.sh's).
+account_password() {
+  if [[ "${2:-}" != generated && -n "${shared[$1]+set}" ]]; then
+    printf '%s' "${shared[$1]}"
+  else
+    sed -n "s/^${1}=//p" "${state}/passwords.env"
+  fi
+}
 draft=$(secret_draft "${dir}/.env")
 {
   cat "$WBT_JITSI_SETTINGS"
-  cat "${state}/passwords.env"
+  # The generated passwords but those a pool shares (one line per name: compose reads the last, people the first).
+  while IFS= read -r line; do
+    if [[ -z "${shared[${line%%=*}]+set}" ]]; then printf '%s\n' "$line"; fi
+  done < "${state}/passwords.env"
+  for entry in $WBT_SHARED_XMPP; do printf '%s="%s"\n' "${entry%%=*}" "${shared[${entry%%=*}]}"; done
   if ((${#secrets[@]} > 0)); then printf '%s\n' "${secrets[@]}"; fi
 } > "$draft"
 env_changed=0
 if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
+
+# Prosody keeps the accounts it created at its first start: upstream's register-setup runs `user create` at every
+# start, which leaves an existing account as it is. So when .env gives an account (WBT_XMPP_ACCOUNTS:
+# VARIABLE=jid) a password Prosody does not hold (a pool turned on or off, a rotated SSM value), it is set in
+# Prosody's store below, once Prosody runs. held records what Prosody holds, as sha256 per variable. Without a
+# record: an empty store gets .env's passwords at Prosody's first start; a used one holds the generated passwords
+# (every install from before the pools).
+account_digests() {
+  local entry sum
+  for entry in $WBT_XMPP_ACCOUNTS; do
+    sum=$(account_password "${entry%%=*}" "${1:-}" | sha256sum)
+    printf '%s %s\n' "${entry%%=*}" "${sum%% *}"
+  done
+}
+held="${state}/prosody-accounts.sha256"
+wanted=$(account_digests)
+if [[ ! -s "$held" ]]; then
+  if [[ -z "$(find "${JITSI_CONFIG}/storage/prosody" -mindepth 1 -print -quit)" ]]; then
+    printf '%s\n' "$wanted" | write_secret_file "$held"
+  else
+    account_digests generated | write_secret_file "$held"
+  fi
+fi
+# prosody_shell ARGS...: `prosodyctl shell ARGS... PASSWORD` in the prosody container, the password read from a
+# line on stdin: it is on no command line of the host (inside the container it is, as in upstream's register-setup).
+prosody_shell() {
+  # shellcheck disable=SC2016 # expanded by the container's shell
+  (cd "$dir" && docker compose exec -T prosody sh -c 'read -r password && exec prosodyctl --config "$0" shell "$@" "$password"' "$WBT_PROSODY_CFG" "$@")
+}
+# account_line VARIABLE: account_password as a line (printf is bash's own: no process shows it).
+account_line() {
+  printf '%s\n' "$(account_password "$1")"
+}
+# prosody_account JID VARIABLE: Prosody's account JID gets .env's password of VARIABLE (mod_admin_shell
+# user:password; user:create when the account does not exist yet, register-setup may not have got to it).
+prosody_account() {
+  local out
+  if out=$(account_line "$2" | prosody_shell user password "$1" 2>&1); then return 0; fi
+  if [[ "$out" != *"No such user"* ]]; then
+    log "Prosody cannot set the password of $1 yet: ${out}"
+    return 1
+  fi
+  account_line "$2" | prosody_shell user create "$1" > /dev/null 2>&1 || true
+  return 1
+}
+sync_prosody_accounts() {
+  local entry name line restart=()
+  for entry in $WBT_XMPP_ACCOUNTS; do
+    name=${entry%%=*}
+    line=$(grep "^${name} " <<< "$wanted")
+    if grep -qxF "$line" "$held"; then continue; fi
+    retry 24 5 prosody_account "${entry#*=}" "$name" || die "Prosody still holds the old password of ${entry#*=}: run ${WBT_BOOTSTRAP} again"
+    log "Prosody: ${entry#*=} has the password .env gives it (${name})"
+    case "$name" in
+      JVB_*) restart+=(jvb) ;;
+      JIBRI_*) if [[ "$JIBRI_ENABLED" == 1 && " ${restart[*]} " != *" jibri "* ]]; then restart+=(jibri); fi ;;
+    esac
+  done
+  printf '%s\n' "$wanted" | write_secret_file "$held"
+  # This host's own bridge and recorder log in again now, not at their next retry.
+  if ((${#restart[@]} > 0)); then (cd "$dir" && docker compose restart "${restart[@]}"); fi
+}
 
 if [[ "$JIBRI_ENABLED" == 1 ]]; then
   systemctl enable --now "$WBT_RECORDINGS_TIMER"
@@ -73,3 +155,4 @@ elif ((env_changed)) || has_changed jitsi; then
   compose_up "$dir"
   log "Jitsi Meet: compose recreated the services whose settings or images changed"
 fi
+if [[ "$wanted" != "$(cat "$held")" ]]; then sync_prosody_accounts; fi
