@@ -6,7 +6,7 @@
  * (userdata/scripts/apply.sh) writes the files that differ and hands the changed services to the role's hook.
  */
 import { createHash } from 'node:crypto';
-import type { Role } from '../config/schema';
+import type { AnyRole } from '../config/schema';
 import type { FileMode } from './cloud-config';
 import { renderEnvFile } from './cloud-config';
 import { CONFIG_ENV_FILE, CONFIG_LIB_SH, helperEnv, helperPath } from './paths';
@@ -45,7 +45,7 @@ export interface RoleBundleProps {
 export interface BundleDocument {
   readonly format: typeof BUNDLE_FORMAT;
   readonly environment: string;
-  readonly role: Role;
+  readonly role: AnyRole;
   /** The hook's installed path. */
   readonly hook: string;
   /** Sorted by path; every field present (the apply tool reads them with jq). */
@@ -64,10 +64,10 @@ export interface HostBundle {
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** The key prefix of a role's bundles (its role may read only these). */
-export const bundlePrefix = (role: Role): string => `bundles/${role}/`;
+export const bundlePrefix = (role: AnyRole): string => `bundles/${role}/`;
 
 /** The bundle of one host: the role's files, its scripts, config.env and the roles' library. */
-export function hostBundle(environment: string, role: Role, props: RoleBundleProps): HostBundle {
+export function hostBundle(environment: string, role: AnyRole, props: RoleBundleProps): HostBundle {
   const scripts = [...new Set([props.hook, ...(props.scripts ?? [])])];
   const files: BundleFile[] = [
     { path: CONFIG_ENV_FILE, content: renderEnvFile({ ...props.env, ...helperEnv(scripts) }), mode: '0644', services: ['settings'] },

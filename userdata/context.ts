@@ -1,5 +1,6 @@
 /** What a role's builders need to know about its environment: plain values, known at synthesis. */
-import type { EnvironmentConfig, Role } from '../config/schema';
+import type { EnvironmentConfig, Pool, Role } from '../config/schema';
+import { poolGroupOf } from '../config/names';
 import { pathEnv, rolePathEnv } from './paths';
 
 export interface RoleContext {
@@ -9,7 +10,7 @@ export interface RoleContext {
   /** Fixed private addresses of every host. */
   readonly privateIp: Readonly<Record<Role, string>>;
   readonly buckets: { readonly recordings: string; readonly uploads: string; readonly backups: string };
-  /** This host's own SSM path, e.g. /weebeetalk/staging/chat. */
+  /** This host's (or pool's) own SSM path, e.g. /weebeetalk/staging/chat. */
   readonly ssmPrefix: string;
 }
 
@@ -50,4 +51,26 @@ export function commonEnv(ctx: RoleContext, role: Role): Record<string, string> 
     FQDN: ctx.fqdn[role],
     LETSENCRYPT_EMAIL: ctx.config.letsEncryptEmail,
   };
+}
+
+/**
+ * A pool member's host.env (its launch template's user-data): like a host's, without PRIVATE_IP (a member has no
+ * fixed address: lib.sh's load_env reads it, the public address and the instance id from instance metadata when
+ * WBT_POOL_GROUP is set) and with its Auto Scaling group's name, which also tells lib.sh it has no data volume.
+ */
+export function poolHostEnv(ctx: Pick<RoleContext, 'config' | 'ssmPrefix'>, pool: Pool): Record<string, string> {
+  return {
+    WBT_ENVIRONMENT: ctx.config.name,
+    WBT_ROLE: pool,
+    AWS_REGION: ctx.config.aws.region,
+    ...pathEnv(),
+    SSM_PREFIX: ctx.ssmPrefix,
+    WBT_BUNDLE_PARAMETER: bundleParameterOf(ctx.ssmPrefix),
+    WBT_POOL_GROUP: poolGroupOf(ctx.config, pool),
+  };
+}
+
+/** Settings every pool member's scripts read from config.env: its paths (a member has no name of its own). */
+export function poolCommonEnv(pool: Pool): Record<string, string> {
+  return rolePathEnv(pool);
 }

@@ -11,7 +11,7 @@ import { renderUnit } from './systemd';
 import { renderCloudConfig, renderEnvFile, terraformLiteral, type CloudConfig, type WriteFile } from './cloud-config';
 
 /** Docker's settings: data root on the data volume, bounded logs, never started before the volume is mounted. */
-function dockerFiles(): WriteFile[] {
+function dockerFiles(dataVolume: boolean): WriteFile[] {
   return [
     {
       path: '/etc/docker/daemon.json',
@@ -20,21 +20,39 @@ function dockerFiles(): WriteFile[] {
       // rocketchat-compose pins that driver and Docker applies these options only to the default driver.
       content: `${JSON.stringify({ 'data-root': DOCKER_ROOT, 'log-driver': 'json-file', 'log-opts': { 'max-size': '20m', 'max-file': '5' } }, null, 2)}\n`,
     },
-    {
-      path: '/etc/systemd/system/docker.service.d/10-weebeetalk-data.conf',
-      permissions: '0644',
-      content: `# Docker keeps its data on the data volume: never start it before the volume is mounted.\n[Unit]\nRequiresMountsFor=${DATA_DIR}\n`,
-    },
+    // A pool member has no data volume: Docker's data root is then on its root disk, nothing to wait for.
+    ...(dataVolume
+      ? [
+          {
+            path: '/etc/systemd/system/docker.service.d/10-weebeetalk-data.conf',
+            permissions: '0644' as const,
+            content: `# Docker keeps its data on the data volume: never start it before the volume is mounted.\n[Unit]\nRequiresMountsFor=${DATA_DIR}\n`,
+          },
+        ]
+      : []),
   ];
 }
 
-/** Files every host gets besides its steps (Docker's only where it runs). */
-function commonFiles(docker: boolean): WriteFile[] {
+/** Files every host gets besides its steps (Docker's only where it runs, the data volume's only where there is one). */
+function commonFiles(docker: boolean, dataVolume: boolean): WriteFile[] {
   return [
     { path: LIB_SH, content: readScript('lib'), permissions: '0644' },
     // The configuration comes later, in place, as bundles: State Manager runs this with each new one.
     { path: APPLY_COMMAND, content: readScript('apply'), permissions: '0755' },
-    ...(docker ? dockerFiles() : []),
+    ...(docker ? dockerFiles(dataVolume) : []),
+    ...(dataVolume ? growDataFiles() : []),
+    // After the data volume's (the order every host's user-data has always had).
+    {
+      path: '/etc/apt/apt.conf.d/20auto-upgrades',
+      permissions: '0644',
+      content: 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
+    },
+  ];
+}
+
+/** The data volume's filesystem grown with its device. */
+function growDataFiles(): WriteFile[] {
+  return [
     // Growing dataVolumeGiB grows the device under the running host; the kernel reports it (RESIZE=1 on a
     // block "change" event) and this grows the filesystem at once. data-volume.sh also does it on every boot.
     { path: helperPath('grow-data'), content: readScript('grow-data'), permissions: '0755' },
@@ -51,11 +69,6 @@ function commonFiles(docker: boolean): WriteFile[] {
       path: '/etc/udev/rules.d/90-weebeetalk-grow-data.rules',
       permissions: '0644',
       content: `ACTION=="change", SUBSYSTEM=="block", ENV{RESIZE}=="1", RUN+="/usr/bin/systemctl --no-block start ${UNITS.growData}.service"\n`,
-    },
-    {
-      path: '/etc/apt/apt.conf.d/20auto-upgrades',
-      permissions: '0644',
-      content: 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
     },
   ];
 }
@@ -74,12 +87,18 @@ export interface HostUserDataProps {
   readonly packages?: readonly string[];
   /** Docker Engine (the docker step and its settings). @default true */
   readonly docker?: boolean;
+  /**
+   * A data volume to mount at DATA_DIR (the data-volume step, the grow-data unit and udev rule, Docker's mount
+   * dependency). False for a pool member: its state is disposable and lives on its root disk. @default true
+   */
+  readonly dataVolume?: boolean;
 }
 
 /** The cloud-config document of a host, before Terraform escaping (what `cloud-init schema` checks). */
 export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
   const docker = props.docker ?? true;
-  const steps = BOOTSTRAP_STEPS.filter((name) => docker || name !== 'docker').map<WriteFile>((name, i) => ({
+  const dataVolume = props.dataVolume ?? true;
+  const steps = BOOTSTRAP_STEPS.filter((name) => (docker || name !== 'docker') && (dataVolume || name !== 'data-volume')).map<WriteFile>((name, i) => ({
     path: `${STEPS_DIR}/${String((i + 1) * 10).padStart(2, '0')}-${name}.sh`,
     content: readScript(name),
     permissions: '0755',
@@ -92,7 +111,7 @@ export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
     // containers (Jitsi, Asterisk) own their files with, Asterisk's TLS key among them. A locked account holds
     // 1000 instead, so the SSM agent's login user (created on the first session) gets another uid.
     users: [{ name: CONTAINER_ACCOUNT, uid: 1000, gecos: 'WeeBeeTalk containers (not a login)', homedir: '/nonexistent', no_create_home: true, shell: '/usr/sbin/nologin', lock_passwd: true }],
-    write_files: [{ path: HOST_ENV_FILE, content: renderEnvFile(props.env), permissions: '0644' }, ...commonFiles(docker), ...steps],
+    write_files: [{ path: HOST_ENV_FILE, content: renderEnvFile(props.env), permissions: '0644' }, ...commonFiles(docker, dataVolume), ...steps],
   };
 }
 

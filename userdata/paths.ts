@@ -4,7 +4,7 @@
  * Fixed points, typed in the scripts too because they are needed before any setting is read: LIB_SH (every
  * script sources it first), HOST_ETC in lib.sh (where host.env is), HOST_ENV_FILE in bootstrap.sh.
  */
-import type { Role } from '../config/schema';
+import type { AnyRole } from '../config/schema';
 
 /** Settings and generated configuration. */
 export const HOST_ETC = '/etc/weebeetalk';
@@ -58,6 +58,11 @@ export const UNITS = {
   asterisk: 'weebeetalk-asterisk',
   pbxCertificate: 'weebeetalk-pbx-certificate',
   turnCertificate: 'weebeetalk-turn-certificate',
+  /** A pool member's one docker-jitsi-meet service (jibri or jvb). */
+  jibri: 'weebeetalk-jibri',
+  jvb: 'weebeetalk-jvb',
+  /** pool-member.sh every 30 s: probe, publish the scaling metric, protect, drain (members and the meet host). */
+  poolMember: 'weebeetalk-pool-member',
 } as const;
 /** A unit file's path: /etc/systemd/system/<name>. */
 export const unitPath = (unit: string): string => `/etc/systemd/system/${unit}`;
@@ -86,6 +91,9 @@ export const TURN_CERT_HOOK = '/etc/letsencrypt/renewal-hooks/deploy/weebeetalk-
  */
 export const TURNSERVER_CONF = '/etc/coturn/weebeetalk.conf';
 
+/** pool-member.sh's state between passes (last protection set, drain progress): gone with a reboot, on purpose. */
+export const POOL_STATE = '/run/weebeetalk-pool';
+
 /** Each role's folders: its generated configuration (etc) and its compose project (dir). Files in etc: roleFiles. */
 export const ROLE_PATHS = {
   chat: { etc: `${HOST_ETC}/rocketchat`, dir: `${OPT_DIR}/rocketchat-compose` },
@@ -93,10 +101,13 @@ export const ROLE_PATHS = {
   pbx: { etc: `${HOST_ETC}/asterisk`, dir: `${OPT_DIR}/asterisk` },
   // coturn is Debian's package: its folder holds the certificate it reads (group turnserver), no compose project.
   turn: { etc: `${HOST_ETC}/coturn`, dir: '/etc/coturn' },
-} as const satisfies Record<Role, { readonly etc: string; readonly dir: string }>;
+  // Pool members: docker-jitsi-meet's release, of which they run one service.
+  jibri: { etc: `${HOST_ETC}/jibri`, dir: `${OPT_DIR}/docker-jitsi-meet` },
+  jvb: { etc: `${HOST_ETC}/jvb`, dir: `${OPT_DIR}/docker-jitsi-meet` },
+} as const satisfies Record<AnyRole, { readonly etc: string; readonly dir: string }>;
 
 /** The files the TypeScript writes to a role's etc: the upstream release's manifest and the compose settings. */
-export function roleFiles(role: Role): { readonly manifest: string; readonly settings: string } {
+export function roleFiles(role: AnyRole): { readonly manifest: string; readonly settings: string } {
   return { manifest: `${ROLE_PATHS[role].etc}/upstream.sha256`, settings: `${ROLE_PATHS[role].etc}/settings.env` };
 }
 
@@ -121,9 +132,9 @@ export function pathEnv(): Record<string, string> {
 }
 
 /** A role's own folders and files in host.env, e.g. WBT_RC_ETC, WBT_RC_DIR, WBT_RC_MANIFEST on chat. */
-export function rolePathEnv(role: Role): Record<string, string> {
-  const prefix = { chat: 'WBT_RC', meet: 'WBT_JITSI', pbx: 'WBT_ASTERISK', turn: 'WBT_TURN' }[role];
+export function rolePathEnv(role: AnyRole): Record<string, string> {
+  const prefix = { chat: 'WBT_RC', meet: 'WBT_JITSI', pbx: 'WBT_ASTERISK', turn: 'WBT_TURN', jibri: 'WBT_JIBRI', jvb: 'WBT_JVB' }[role];
   const env: Record<string, string> = { [`${prefix}_ETC`]: ROLE_PATHS[role].etc, [`${prefix}_DIR`]: ROLE_PATHS[role].dir };
-  if (role === 'chat' || role === 'meet') Object.assign(env, { [`${prefix}_MANIFEST`]: roleFiles(role).manifest, [`${prefix}_SETTINGS`]: roleFiles(role).settings });
+  if (role !== 'pbx' && role !== 'turn') Object.assign(env, { [`${prefix}_MANIFEST`]: roleFiles(role).manifest, [`${prefix}_SETTINGS`]: roleFiles(role).settings });
   return env;
 }

@@ -13,22 +13,31 @@ export function renderUnit(sections: Record<string, Section>): string {
     .join('\n');
 }
 
+/** What a compose unit runs beyond the defaults (a pool member's one service, without a data volume). */
+export interface ComposeUnitOptions {
+  /** Only these services, without their dependencies (`up --no-deps`): a pool member's jibri or jvb. @default all */
+  readonly services?: readonly string[];
+  /** Wait for the data volume at DATA_DIR. @default true */
+  readonly dataVolume?: boolean;
+}
+
 /** A unit that starts a compose project on boot (after Docker and the data volume) and stops it cleanly. */
-export function composeUnit(description: string, workingDirectory: string): string {
+export function composeUnit(description: string, workingDirectory: string, options: ComposeUnitOptions = {}): string {
+  const services = options.services ?? [];
   return renderUnit({
     Unit: {
       Description: description,
       Requires: 'docker.service',
       After: ['docker.service', 'network-online.target'],
       Wants: 'network-online.target',
-      RequiresMountsFor: DATA_DIR,
+      ...((options.dataVolume ?? true) ? { RequiresMountsFor: DATA_DIR } : {}),
     },
     Service: {
       Type: 'oneshot',
       RemainAfterExit: 'yes',
       WorkingDirectory: workingDirectory,
       // COMPOSE_FILE and the settings come from the .env in the working directory.
-      ExecStart: '/usr/bin/docker compose up --detach --remove-orphans',
+      ExecStart: services.length === 0 ? '/usr/bin/docker compose up --detach --remove-orphans' : `/usr/bin/docker compose up --detach --no-deps ${services.join(' ')}`,
       ExecStop: '/usr/bin/docker compose down',
       TimeoutStartSec: '20min',
     },
@@ -41,14 +50,17 @@ export function unitFile(unit: string, content: string, services: readonly strin
   return { path: `/etc/systemd/system/${unit}`, content, mode: '0644', services: ['systemd', ...services] };
 }
 
-/** /etc/systemd/system/<name>.service, a oneshot after Docker and the data volume, and <name>.timer that runs it. */
-export function scheduledJob(name: string, description: string, command: string, timer: Record<string, string>): BundleFile[] {
+/**
+ * /etc/systemd/system/<name>.service, a oneshot after Docker and the data volume (where there is one: not on a pool
+ * member, `dataVolume: false`), and <name>.timer that runs it.
+ */
+export function scheduledJob(name: string, description: string, command: string, timer: Record<string, string>, options: { readonly dataVolume?: boolean } = {}): BundleFile[] {
   const unit = (suffix: string, content: string): BundleFile => unitFile(`${name}.${suffix}`, content);
   return [
     unit(
       'service',
       renderUnit({
-        Unit: { Description: description, Requires: 'docker.service', After: 'docker.service', RequiresMountsFor: DATA_DIR },
+        Unit: { Description: description, Requires: 'docker.service', After: 'docker.service', ...((options.dataVolume ?? true) ? { RequiresMountsFor: DATA_DIR } : {}) },
         Service: { Type: 'oneshot', ExecStart: command },
       }),
     ),

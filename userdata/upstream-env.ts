@@ -48,6 +48,14 @@ export const JITSI_ENV: Readonly<Record<string, string>> = {
   JIBRI_RECORDER_PASSWORD: 'docker-compose.yml, jibri.yml (gen-passwords.sh)',
   JIBRI_XMPP_PASSWORD: 'docker-compose.yml, jibri.yml (gen-passwords.sh)',
   JIGASI_TRANSCRIBER_PASSWORD: 'docker-compose.yml (gen-passwords.sh)',
+  // Pool members (userdata/jibri, userdata/jvb): the meet host's Prosody over the VPC, a unique name each.
+  XMPP_SERVER: 'docker-compose.yml (jvb, jicofo; prosody network alias), jibri.yml (jibri/rootfs/defaults/xmpp.conf, jvb/rootfs/defaults/jvb.conf)',
+  XMPP_PORT: 'docker-compose.yml (jvb, prosody), jibri.yml (xmpp.conf control-login port, jvb.conf shard PORT)',
+  JIBRI_INSTANCE_ID: 'jibri.yml (jibri/rootfs/defaults/jibri.conf id, xmpp.conf control-muc nickname)',
+  JVB_MUC_NICKNAME: 'docker-compose.yml (jvb: jvb/rootfs/defaults/jvb.conf MUC_NICKNAME, default the container hostname)',
+  JVB_INSTANCE_ID: 'docker-compose.yml (jvb: jvb/rootfs/etc/s6-overlay/scripts/config, autoscaler-sidecar.config)',
+  COLIBRI_REST_ENABLED: 'docker-compose.yml (jvb: jvb.conf videobridge.apis.rest.enabled, default false)',
+  SHUTDOWN_REST_ENABLED: 'docker-compose.yml (jvb: jvb.conf videobridge.rest.shutdown.enabled, default false; needs COLIBRI_REST_ENABLED)',
 };
 
 /** rocketchat-compose f693f76; RC_* are read by our override (userdata/chat/index.ts) only. */

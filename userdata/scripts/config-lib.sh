@@ -167,3 +167,46 @@ generate_internal_passwords() {
   [[ $(wc -l < "$file") -eq 6 ]] || die "gen-passwords.sh did not produce six passwords"
   log "internal passwords generated once into ${file}"
 }
+
+# jibri_health: the local Jibri's state from its health API (WBT_JIBRI_API, GET /jibri/api/v1.0/health) as two
+# words: busyStatus (BUSY, IDLE or EXPIRED) and healthStatus (HEALTHY or UNHEALTHY); "DOWN DOWN" when it does not
+# answer (starting, stopped) or answers something else.
+jibri_health() {
+  local body words
+  if body=$(curl -fsS --connect-timeout 2 --max-time 5 "${WBT_JIBRI_API}/jibri/api/v1.0/health" 2> /dev/null) &&
+    words=$(jq -r '[.status.busyStatus, .status.health.healthStatus] | map(select(type == "string" and test("^[A-Z]+$"))) | select(length == 2) | join(" ")' <<< "$body" 2> /dev/null) &&
+    [[ -n "$words" ]]; then
+    echo "$words"
+  else
+    echo "DOWN DOWN"
+  fi
+}
+
+# jvb_stats: the local bridge's load from its private REST API (WBT_JVB_API, GET /colibri/stats) as two words:
+# stress_level (1 is a full bridge) and the number of conferences; "DOWN DOWN" when it does not answer.
+jvb_stats() {
+  local body words
+  if body=$(curl -fsS --connect-timeout 2 --max-time 5 "${WBT_JVB_API}/colibri/stats" 2> /dev/null) &&
+    words=$(jq -r '[.stress_level, .conferences] | select(all(type == "number")) | map(tostring) | join(" ")' <<< "$body" 2> /dev/null) &&
+    [[ -n "$words" ]]; then
+    echo "$words"
+  else
+    echo "DOWN DOWN"
+  fi
+}
+
+# pool_member_timer: pool-member.sh's timer (WBT_POOL_MEMBER_TIMER) runs where there is something to publish or a
+# member to drain, and is stopped elsewhere (a pool turned off on the meet host).
+pool_member_timer() {
+  if [[ -n "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}${WBT_DRAIN_HOOK}" ]]; then
+    systemctl enable --now "$WBT_POOL_MEMBER_TIMER"
+  elif systemctl is-enabled --quiet "$WBT_POOL_MEMBER_TIMER" 2> /dev/null; then
+    systemctl disable --now "$WBT_POOL_MEMBER_TIMER"
+  fi
+}
+
+# pool_member_draining: whether pool-member.sh has begun draining this member (its termination lifecycle hook):
+# nothing may start its service again.
+pool_member_draining() {
+  [[ -e "${WBT_POOL_STATE}/draining" ]]
+}

@@ -6,7 +6,10 @@ set -euo pipefail
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
 
-mountpoint -q "$DATA_DIR" || die "${DATA_DIR} is not mounted: Docker must keep its data on the data volume"
+# A pool member has no data volume (DATA_VOLUME_ID empty): its Docker data is on its root disk.
+if [[ -n "$DATA_VOLUME_ID" ]]; then
+  mountpoint -q "$DATA_DIR" || die "${DATA_DIR} is not mounted: Docker must keep its data on the data volume"
+fi
 # Docker's release key (https://docs.docker.com/engine/install/debian/).
 fingerprint=9DC858229FC7DD38854AE2D88D81803C0EBFCD88
 key=/etc/apt/keyrings/docker.asc

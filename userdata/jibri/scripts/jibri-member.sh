@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A Jibri pool member's hook, run by weebeetalk-apply after it wrote the bundle's files (WBT_CHANGED: the services
+# whose files changed): docker-jitsi-meet's jibri service alone (`up --no-deps jibri`), joining the meet host's
+# Prosody with the recorders' shared accounts from SSM and this instance's id as its nickname. First apply: start
+# it; later: recreate it only when its settings changed, never under a recording. A draining member stays stopped.
+set -euo pipefail
+# shellcheck source=../../scripts/lib.sh
+. /usr/local/lib/weebeetalk/lib.sh
+# shellcheck source=../../scripts/config-lib.sh
+. /usr/local/lib/weebeetalk/config-lib.sh
+load_env
+if has_changed systemd; then systemctl daemon-reload; fi
+dir=$WBT_JIBRI_DIR
+
+fetch_release "$JITSI_URL" "$dir" "$WBT_JIBRI_MANIFEST"
+# The containers run as uid 1000 on a read-only root: their writable bind mount must exist, owned by 1000.
+# (CONFIG/jibri, with custom-jibri.conf and finalize.sh, comes with the bundle.)
+install -d -m 0755 "$JITSI_CONFIG" "${JITSI_CONFIG}/storage"
+install -d -o 1000 -g 1000 -m 0750 "${JITSI_CONFIG}/storage/jibri"
+
+# Secrets first: a failed read stops here, before anything is written.
+xmpp_password=$(ssm_secret xmpp-password)
+recorder_password=$(ssm_secret recorder-password)
+secrets=(
+  "JIBRI_INSTANCE_ID=\"${INSTANCE_ID}\""
+  "JIBRI_XMPP_PASSWORD=\"${xmpp_password}\""
+  "JIBRI_RECORDER_PASSWORD=\"${recorder_password}\""
+)
+draft=$(secret_draft "${dir}/.env")
+{
+  cat "$WBT_JIBRI_SETTINGS"
+  printf '%s\n' "${secrets[@]}"
+} > "$draft"
+env_changed=0
+if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
+
+systemctl enable --now "$WBT_RECORDINGS_TIMER"
+pool_member_timer
+if pool_member_draining; then
+  log "this member is draining (its lifecycle hook): Jibri stays as pool-member.sh left it"
+  exit 0
+fi
+if ! systemctl is-active --quiet "$WBT_JIBRI_UNIT"; then
+  systemctl daemon-reload
+  systemctl enable "$WBT_JIBRI_UNIT"
+  systemctl restart "$WBT_JIBRI_UNIT"
+  log "Jibri ${INSTANCE_ID} starting: it joins the meet host's Prosody"
+elif ((env_changed)) || has_changed jibri || has_changed jibri-config; then
+  # Recreating the container ends a recording: never while one runs (the failed hook keeps the services pending,
+  # so the next apply tries again).
+  read -r busy _ <<< "$(jibri_health)"
+  if [[ "$busy" == BUSY ]]; then
+    die "Jibri is recording: not recreating it now (its settings apply at the next apply, or when this member is replaced)"
+  fi
+  # Its own configuration is read at start only: a change of it alone recreates the container too.
+  force=()
+  if has_changed jibri-config; then force=(--force-recreate); fi
+  (cd "$dir" && docker compose up --detach --no-deps "${force[@]}" jibri)
+  log "Jibri recreated with its new settings"
+fi

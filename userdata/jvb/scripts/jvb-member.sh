@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# A JVB pool member's hook, run by weebeetalk-apply after it wrote the bundle's files (WBT_CHANGED: the services
+# whose files changed): docker-jitsi-meet's jvb service alone (`up --no-deps jvb`), joining the meet host's Prosody
+# with the bridges' shared account from SSM, advertising this instance's public and private addresses and named by
+# its instance id. First apply: start it; later: recreate it only when its settings changed and it hosts no
+# conference. A draining member stays stopped.
+set -euo pipefail
+# shellcheck source=../../scripts/lib.sh
+. /usr/local/lib/weebeetalk/lib.sh
+# shellcheck source=../../scripts/config-lib.sh
+. /usr/local/lib/weebeetalk/config-lib.sh
+load_env
+if has_changed systemd; then systemctl daemon-reload; fi
+dir=$WBT_JVB_DIR
+
+fetch_release "$JITSI_URL" "$dir" "$WBT_JVB_MANIFEST"
+install -d -m 0755 "$JITSI_CONFIG" "${JITSI_CONFIG}/jvb"
+
+# Secrets first: a failed read stops here, before anything is written.
+jvb_password=$(ssm_secret auth-password)
+[[ "$PRIVATE_IP" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "PRIVATE_IP '${PRIVATE_IP}' is not an IPv4 address"
+secrets=(
+  "JVB_ADVERTISE_IPS=\"${PUBLIC_IP},${PRIVATE_IP}\""
+  "JVB_MUC_NICKNAME=\"${INSTANCE_ID}\""
+  "JVB_INSTANCE_ID=\"${INSTANCE_ID}\""
+  "JVB_AUTH_PASSWORD=\"${jvb_password}\""
+)
+draft=$(secret_draft "${dir}/.env")
+{
+  cat "$WBT_JVB_SETTINGS"
+  printf '%s\n' "${secrets[@]}"
+} > "$draft"
+env_changed=0
+if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
+
+pool_member_timer
+if pool_member_draining; then
+  log "this member is draining (its lifecycle hook): JVB stays as pool-member.sh left it"
+  exit 0
+fi
+if ! systemctl is-active --quiet "$WBT_JVB_UNIT"; then
+  systemctl daemon-reload
+  systemctl enable "$WBT_JVB_UNIT"
+  systemctl restart "$WBT_JVB_UNIT"
+  log "JVB ${INSTANCE_ID} starting, advertising ${PUBLIC_IP} and ${PRIVATE_IP}"
+elif ((env_changed)) || has_changed jvb; then
+  # Recreating the bridge drops its conferences: never while it hosts one (the failed hook keeps the services
+  # pending, so the next apply tries again).
+  read -r _ conferences <<< "$(jvb_stats)"
+  if [[ "$conferences" != 0 && "$conferences" != DOWN ]]; then
+    die "JVB hosts ${conferences} conferences: not recreating it now (its settings apply at the next apply, or when this member is replaced)"
+  fi
+  (cd "$dir" && docker compose up --detach --no-deps jvb)
+  log "JVB recreated with its new settings"
+fi
