@@ -6,7 +6,8 @@
 import type { IConstruct } from 'constructs';
 import { AnnotationMetadataEntryType, Annotations, App, TerraformStack } from 'cdktf';
 import { ConfigError, ConfigErrors, show, valueAt } from './load';
-import { PEER_FIELD, portPlan } from './ports';
+import { PEER_FIELD } from './ports';
+import { portPlan } from '../constructs/roles';
 import type { EnvironmentConfig } from './schema';
 
 /** Error annotations of a synthesis (e.g. the security-group audit), with the configuration field behind each. */

@@ -26,6 +26,11 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
       },
       // Optional here: on in a staging that tests meetings from behind a corporate firewall.
       turn: { enabled: false },
+      // Nothing runs at rest: the meet host's own Jibri and bridge serve; a second recording, or a loaded bridge, starts one.
+      jitsi: {
+        jibriPool: { enabled: true, min: 0, max: 1, idle: 1, instanceType: 't3.large' },
+        jvbPool: { enabled: true, min: 0, max: 1, instanceType: 'c6i.large' },
+      },
       ami: { followLatest: true },
       storage: { backupRetentionDays: 14 },
       snapshots: { enabled: false, retainCount: 7 },
@@ -40,6 +45,12 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
         turn: { instanceType: 'c6i.large', dataVolumeGiB: 4 },
       },
       turn: { enabled: true },
+      // README, "Sizing": one recording per m6i.xlarge, two ready at rest (the meet host's and one member); c6i.2xlarge
+      // bridges (8 vCPU, about 400 participants at Jitsi's usual load), one ready beside the meet host's.
+      jitsi: {
+        jibriPool: { enabled: true, min: 1, max: 8, idle: 2, instanceType: 'm6i.xlarge', rootVolumeGiB: 50 },
+        jvbPool: { enabled: true, min: 1, max: 6, instanceType: 'c6i.2xlarge' },
+      },
       ami: { followLatest: false },
       storage: { backupRetentionDays: 90 },
       snapshots: { enabled: true, retainCount: 30 },

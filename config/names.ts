@@ -3,7 +3,7 @@
  * Derived once, here; the stack, the constructs, the audit and the tests all read them from this module.
  */
 import { createHash } from 'node:crypto';
-import type { EnvironmentConfig, Role } from './schema';
+import type { AnyRole, EnvironmentConfig, Pool, Role } from './schema';
 
 /** The environment's private buckets, by purpose. */
 export const BUCKETS = ['recordings', 'uploads', 'backups', 'config'] as const;
@@ -22,8 +22,8 @@ export function fqdnsOf(config: EnvironmentConfig, roles: readonly Role[]): Reco
   return Object.fromEntries(roles.map((r) => [r, fqdnOf(config, r)])) as Record<Role, string>;
 }
 
-/** Name of the environment's resources ("weebeetalk-staging"), or of one host's ("weebeetalk-staging-chat"). */
-export function resourceNameOf(config: Pick<EnvironmentConfig, 'name'>, role?: Role): string {
+/** Name of the environment's resources ("weebeetalk-staging"), or of one host's or pool's ("weebeetalk-staging-chat"). */
+export function resourceNameOf(config: Pick<EnvironmentConfig, 'name'>, role?: AnyRole): string {
   return role === undefined ? `weebeetalk-${config.name}` : `weebeetalk-${config.name}-${role}`;
 }
 
@@ -46,4 +46,25 @@ export function snapshotTagOf(config: Pick<EnvironmentConfig, 'name'>): { readon
 /** Key of the environment's state object in its S3 backend. */
 export function stateKeyOf(config: EnvironmentConfig, state: { readonly key?: string }): string {
   return state.key ?? `weebeetalk/${config.name}/terraform.tfstate`;
+}
+
+/** A pool's Auto Scaling group, e.g. weebeetalk-staging-jibri (its members' IAM grants name it). */
+export function poolGroupOf(config: Pick<EnvironmentConfig, 'name'>, pool: Pool): string {
+  return resourceNameOf(config, pool);
+}
+
+/** The termination lifecycle hook a pool member drains under before it goes. */
+export function drainHookOf(config: Pick<EnvironmentConfig, 'name'>, pool: Pool): string {
+  return `${poolGroupOf(config, pool)}-drain`;
+}
+
+/**
+ * The pools' scaling metrics: every recorder (the meet host's own Jibri and each member) publishes IdleRecorders
+ * (1 idle, 0 busy) and every bridge BridgeStress (JVB's stress_level), each with the dimension Pool = the group's
+ * name, once a minute; the scaling alarms read them (constructs/pool.ts). The namespace is the environment's: a
+ * host's PutMetricData is allowed there only.
+ */
+export const POOL_METRICS = { idleRecorders: 'IdleRecorders', bridgeStress: 'BridgeStress', dimension: 'Pool' } as const;
+export function metricsNamespaceOf(config: Pick<EnvironmentConfig, 'name'>): string {
+  return `WeeBeeTalk/${config.name}`;
 }

@@ -1,20 +1,20 @@
 /**
  * The port plan's vocabulary: rules, peers, SSH and egress. Each role's own ports are in its RoleSpec
- * (constructs/roles/<role>.ts); `portPlan` concatenates them with SSH (constructs/roles/index.ts).
+ * (constructs/roles/<role>.ts); `portPlan` (constructs/roles/index.ts) concatenates them with SSH. No import of
+ * the roles here: the userdata builders read this vocabulary too, and the roles import the builders.
  * Security groups (constructs/firewalls.ts) and the audit (constructs/audit/) both read it.
  */
-import { portPlan as rolesPortPlan } from '../constructs/roles';
-import type { EnvironmentConfig, Role } from './schema';
+import { POOLS, type AnyRole } from './schema';
 
 export type Protocol = 'tcp' | 'udp';
 
 /** Who may send: the internet, a configured network, or another host of the stack (by its security group). */
-export type Peer = { readonly kind: 'world' } | { readonly kind: 'cidr'; readonly cidr: string; readonly label: string } | { readonly kind: 'host'; readonly role: Role };
+export type Peer = { readonly kind: 'world' } | { readonly kind: 'cidr'; readonly cidr: string; readonly label: string } | { readonly kind: 'host'; readonly role: AnyRole };
 
 export interface PortRule {
   /** Stable construct id of the rule: renaming it replaces the rule. */
   readonly id: string;
-  readonly role: Role;
+  readonly role: AnyRole;
   readonly protocol: Protocol;
   readonly from: number;
   readonly to: number;
@@ -40,16 +40,8 @@ export function peerLabel(p: Peer): string {
     case 'cidr':
       return `${p.cidr} (${p.label})`;
     case 'host':
-      return `${p.role} host`;
+      return (POOLS as readonly string[]).includes(p.role) ? `${p.role} pool` : `${p.role} host`;
   }
-}
-
-/**
- * The port plan: every port a host accepts, derived from the configuration and nowhere typed twice: the
- * roles' own ports (each RoleSpec's `ports`), then SSH from the administrators' networks on every host.
- */
-export function portPlan(env: EnvironmentConfig): PortRule[] {
-  return rolesPortPlan(env);
 }
 
 /** Egress stays open (apt, registries, ACME, SSM, S3; media to arbitrary client ports) but never protocol -1. */
@@ -57,3 +49,6 @@ export const EGRESS: readonly { readonly protocol: Protocol; readonly descriptio
   { protocol: 'tcp', description: 'Outbound TCP: apt, image registries, ACME, SSM, S3 and SIP trunks' },
   { protocol: 'udp', description: 'Outbound UDP: media to clients on arbitrary ports, DNS and NTP' },
 ];
+
+/** Prosody's client port (XMPP c2s): the pools' members join the meet host's Prosody on it, over the VPC only. */
+export const XMPP_CLIENT_PORT = 5222;

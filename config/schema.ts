@@ -14,6 +14,21 @@ export function enabledRoles(env: { readonly turn: { readonly enabled: boolean }
   return ROLES.filter((role) => role !== 'turn' || env.turn.enabled);
 }
 
+/**
+ * Auto Scaling pools of the meet host: recorders (Jibri) and video bridges (JVB) that join its Prosody over the
+ * VPC. Members have no fixed address, name or data volume: they are cattle, the meet host is their shepherd.
+ */
+export const POOLS = ['jibri', 'jvb'] as const;
+export type Pool = (typeof POOLS)[number];
+/** A host role or a pool: what a security group, an IAM role, a bootstrap and a bundle are made for. */
+export type AnyRole = Role | Pool;
+export const ANY_ROLES: readonly AnyRole[] = [...ROLES, ...POOLS];
+
+/** The pools an environment builds, in POOLS order (`jitsi.<pool>Pool.enabled`). */
+export function enabledPools(env: { readonly jitsi: { readonly jibriPool: { readonly enabled: boolean }; readonly jvbPool: { readonly enabled: boolean } } }): Pool[] {
+  return POOLS.filter((pool) => env.jitsi[`${pool}Pool`].enabled);
+}
+
 /** Internal phones dial this to join the dial-in Jitsi room through Jigasi. */
 export const CONFERENCE_EXTENSION = '8000';
 
@@ -99,6 +114,34 @@ const hostSize = z
     amiArchitecture: z.enum(['x86_64', 'arm64']).optional(),
   })
   .strict();
+
+/**
+ * Memory of an instance type in GiB where its family says it (AWS's ratios: c 2, m and t 4, r 8, x 16 GiB per vCPU;
+ * 2 vCPUs per "large"), or undefined for a family this does not know (GPU, storage, burstable t2/t3 below large...).
+ */
+export function memoryGiBOf(instanceType: string): number | undefined {
+  const m = /^([cmrtx])\d+[a-z-]*\.(\d*)(large|xlarge)$/.exec(instanceType);
+  if (!m) return undefined;
+  const perVcpu = { c: 2, m: 4, t: 4, r: 8, x: 16 }[m[1] as 'c' | 'm' | 't' | 'r' | 'x'];
+  const vcpus = m[3] === 'large' ? 2 : 4 * (m[2] === '' ? 1 : Number(m[2]));
+  return perVcpu * vcpus;
+}
+
+/** Jibri's Chrome and ffmpeg recording 720p take about 8 GB (DESIGN.md, "Roles and pools"). */
+export const JIBRI_MEMORY_GIB = 8;
+
+/** What both pools are made of. */
+const poolShape = {
+  /** Build the pool. */
+  enabled: z.boolean(),
+  /** Members running at all times (0: none until the scaling policy asks). */
+  min: z.number().int('must be a whole number of members').min(0, 'must be 0 or more').max(50, 'must be at most 50 members'),
+  /** Members at most: the bill's ceiling. */
+  max: z.number().int('must be a whole number of members').min(0, 'must be 0 or more').max(50, 'must be at most 50 members'),
+  instanceType: z.string().regex(INSTANCE_TYPE_RE, 'must be an EC2 instance type such as m6i.xlarge'),
+  /** The member's only disk (Docker's images; a recording until it is uploaded). @default 30 */
+  rootVolumeGiB: z.number().int().min(16, 'must be at least 16 GiB (Debian, Docker and the Jitsi images)').max(1024).default(30),
+};
 
 const sipUser = z
   .object({
@@ -232,9 +275,29 @@ const baseSchema = z
             if (problem) ctx.addIssue({ code: 'custom', message: problem });
           })
           .default('Asia/Jakarta'),
+        /**
+         * Recorders on Auto Scaling: each records one meeting at a time and uploads it to the recordings bucket. The
+         * meet host's own Jibri (`jitsi.jibri`) stays the first recorder and counts as one of the idle ones.
+         */
+        jibriPool: z
+          .object({
+            ...poolShape,
+            /** Recorders kept idle and ready, the meet host's own among them; scaling adds or removes members to hold it. */
+            idle: z.number().int('must be a whole number of recorders').min(0, 'must be 0 or more').max(20, 'must be at most 20 recorders'),
+          })
+          .strict(),
+        /** Video bridges on Auto Scaling beside the meet host's own: Jicofo spreads the conferences over them. */
+        jvbPool: z
+          .object({
+            ...poolShape,
+            /** Average bridge stress (JVB's stress_level; 1 is a full bridge) above which a bridge is added. @default 0.6 */
+            scaleOutStress: z.number().min(0.05, 'must be at least 0.05').max(1, 'must be at most 1 (a full bridge)').default(0.6),
+            /** Average bridge stress below which, for 15 minutes, a bridge drains and goes. @default 0.2 */
+            scaleInStress: z.number().min(0, 'must be 0 or more').max(1, 'must be at most 1').default(0.2),
+          })
+          .strict(),
       })
-      .strict()
-      .prefault({}),
+      .strict(),
     turn: z
       .object({
         /** A TURN relay (coturn) on TCP 443 (TLS) and 3478 for participants behind firewalls that allow only HTTPS. */
@@ -568,6 +631,34 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
     [8080, 'JVB'],
   ];
   for (const [p, what] of reservedMeet) if (https === p) issue(ctx, ['jitsi', 'httpsPort'], `cannot be ${p}, which is ${what}: use 443 or 8443`);
+
+  // Pools: bounds in order, a recorder that can record, a subnet to live in.
+  for (const pool of POOLS) {
+    const p = env.jitsi[`${pool}Pool`];
+    const field = `${pool}Pool`;
+    if (!p.enabled) continue;
+    if (p.max < p.min) issue(ctx, ['jitsi', field, 'max'], `is ${p.max}, below jitsi.${field}.min (${p.min}): set max to at least ${p.min}`);
+    else if (p.max === 0) issue(ctx, ['jitsi', field, 'max'], `is 0: the pool could never start a member: set it to 1 or more, or set jitsi.${field}.enabled to false`);
+  }
+  const pools = enabledPools(env);
+  if (vpcOk && vpcOk.prefix > 23 && pools.length > 0)
+    issue(ctx, ['network', 'vpcCidr'], `is a /${vpcOk.prefix}: the pools need a second /24 beside the hosts': use a /23 or larger block, or set ${pools.map((p) => `jitsi.${p}Pool.enabled`).join(' and ')} to false`);
+  const jibriPool = env.jitsi.jibriPool;
+  if (jibriPool.enabled) {
+    const gib = memoryGiBOf(jibriPool.instanceType);
+    if (gib !== undefined && gib < JIBRI_MEMORY_GIB)
+      issue(ctx, ['jitsi', 'jibriPool', 'instanceType'], `has ${gib} GiB of memory; Jibri's Chrome and ffmpeg need about ${JIBRI_MEMORY_GIB} GiB to record 720p: choose e.g. m6i.large (8 GiB) or m6i.xlarge (16 GiB)`);
+    else if (gib === undefined)
+      issue(ctx, ['jitsi', 'jibriPool', 'instanceType'], `is of a family whose memory this cannot check (c, m, r, t and x families, large or bigger, are known); Jibri needs about ${JIBRI_MEMORY_GIB} GiB: choose e.g. m6i.xlarge`);
+    const own = env.jitsi.jibri ? 1 : 0;
+    if (jibriPool.idle > jibriPool.max + own)
+      issue(ctx, ['jitsi', 'jibriPool', 'idle'], `is ${jibriPool.idle}, more recorders than can run (jitsi.jibriPool.max ${jibriPool.max}${own ? " plus the meet host's own" : ''}): lower it or raise max`);
+    if (!env.jitsi.jibri && jibriPool.idle === 0 && jibriPool.min === 0)
+      issue(ctx, ['jitsi', 'jibriPool', 'idle'], 'is 0 with jitsi.jibriPool.min 0 and jitsi.jibri off: no recorder would ever run and every recording would be refused: set idle (or min) to 1')
+  }
+  const jvbPool = env.jitsi.jvbPool;
+  if (jvbPool.enabled && jvbPool.scaleInStress >= jvbPool.scaleOutStress)
+    issue(ctx, ['jitsi', 'jvbPool', 'scaleInStress'], `is ${jvbPool.scaleInStress}, not below jitsi.jvbPool.scaleOutStress (${jvbPool.scaleOutStress}): the pool would add and remove bridges in turn: keep it well below, e.g. ${Math.round(jvbPool.scaleOutStress * 33) / 100}`);
 
   // Data volumes: the role's minimum.
   for (const role of ROLES) {

@@ -5,7 +5,7 @@
  */
 import { Construct } from 'constructs';
 import { SsmDocument } from '@cdktf/provider-aws/lib/ssm-document';
-import { ROLES } from '../config/schema';
+import { ANY_ROLES } from '../config/schema';
 import { APPLY_COMMAND } from '../userdata/paths';
 
 /**
@@ -36,7 +36,7 @@ export class ApplyDocument extends Construct {
       description: `WeeBeeTalk: apply a host's configuration bundle in place (${APPLY_COMMAND})`,
       parameters: {
         Bucket: { type: 'String', description: "The environment's configuration bucket", allowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' },
-        Key: { type: 'String', description: 'The bundle: bundles/<role>/<sha256>.json', allowedPattern: `^bundles/(${ROLES.join('|')})/[0-9a-f]{64}\\.json$` },
+        Key: { type: 'String', description: 'The bundle: bundles/<role>/<sha256>.json', allowedPattern: `^bundles/(${ANY_ROLES.join('|')})/[0-9a-f]{64}\\.json$` },
         Sha256: { type: 'String', description: "The bundle's sha256 (the host refuses any other content)", allowedPattern: '^[0-9a-f]{64}$' },
       },
       mainSteps: [

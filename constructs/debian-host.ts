@@ -4,7 +4,7 @@
  * instance on a failed system status check. Replacing the instance re-attaches interface and volume.
  */
 import { Construct } from 'constructs';
-import { Annotations, DataResource, dependable, type ITerraformDependable } from 'cdktf';
+import { DataResource, dependable, type ITerraformDependable } from 'cdktf';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { DataAwsAmi } from '@cdktf/provider-aws/lib/data-aws-ami';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
@@ -16,7 +16,7 @@ import { INSTANCE_TAG } from '../userdata/context';
 import { HostUserData, type HostUserDataProps } from '../userdata/host-user-data';
 import type { HostIdentity } from './host-identity';
 import type { HostRole } from './host-role';
-import { USER_DATA_LIMIT_BYTES, userDataBytes, type UserDataPart } from './user-data-size';
+import { checkUserDataSize } from './user-data-size';
 
 /** Debian's own AWS account, publisher of the official AMIs. */
 export const DEBIAN_AMI_OWNER = '136693071363';
@@ -28,6 +28,42 @@ export type Arch = 'amd64' | 'arm64';
 /** Graviton families (a1, and a "g" after the generation digit, e.g. t4g, m7g, c7gn) need the arm64 image (config/schema.ts architectureOf decides). */
 export function archOf(instanceType: string): Arch {
   return architectureOf(instanceType) === 'arm64' ? 'arm64' : 'amd64';
+}
+
+/**
+ * The image a Debian 12 machine boots: a pinned id (checked for the instance type's architecture at plan time), or
+ * the newest of Debian's own account. Data sources in `scope` ("pinned-ami", "debian-12").
+ */
+export function debianImage(scope: Construct, props: { readonly name: string; readonly instanceType: string; readonly amiId?: string }): { readonly id: string; readonly rootDeviceName: string } {
+  const arch = archOf(props.instanceType);
+  const ec2Arch = arch === 'amd64' ? 'x86_64' : 'arm64';
+  // A pinned image is checked at plan time: EC2 cannot boot an image of the other architecture.
+  const pinned =
+    props.amiId === undefined
+      ? undefined
+      : new DataAwsAmi(scope, 'pinned-ami', {
+          filter: [{ name: 'image-id', values: [props.amiId] }],
+          lifecycle: {
+            postcondition: [
+              {
+                condition: `\${self.architecture == "${ec2Arch}"}`,
+                errorMessage: `${props.name}: the pinned image ${props.amiId} is not ${ec2Arch}, which ${props.instanceType} needs: pin an ${ec2Arch} image (hosts.<role>.amiId) or choose an instance type of the image's architecture`,
+              },
+            ],
+          },
+        });
+  const image =
+    pinned ??
+    new DataAwsAmi(scope, 'debian-12', {
+      owners: [DEBIAN_AMI_OWNER],
+      mostRecent: true,
+      filter: [
+        { name: 'name', values: [`debian-12-${arch}-*`] },
+        { name: 'architecture', values: [ec2Arch] },
+        { name: 'virtualization-type', values: ['hvm'] },
+      ],
+    });
+  return { id: props.amiId ?? image.id, rootDeviceName: image.rootDeviceName };
 }
 
 export interface DebianHostProps {
@@ -71,32 +107,8 @@ export class DebianHost extends Construct {
   constructor(scope: Construct, id: string, props: DebianHostProps) {
     super(scope, id);
     const protect = props.protect ?? false;
-    const arch = archOf(props.instanceType);
-    const ec2Arch = arch === 'amd64' ? 'x86_64' : 'arm64';
-    // A pinned image is checked at plan time: EC2 cannot boot an image of the other architecture.
-    if (props.amiId !== undefined)
-      new DataAwsAmi(this, 'pinned-ami', {
-        filter: [{ name: 'image-id', values: [props.amiId] }],
-        lifecycle: {
-          postcondition: [
-            {
-              condition: `\${self.architecture == "${ec2Arch}"}`,
-              errorMessage: `${props.name}: the pinned image ${props.amiId} is not ${ec2Arch}, which ${props.instanceType} needs: pin an ${ec2Arch} image (hosts.<role>.amiId) or choose an instance type of the image's architecture`,
-            },
-          ],
-        },
-      });
-    const ami =
-      props.amiId ??
-      new DataAwsAmi(this, 'debian-12', {
-        owners: [DEBIAN_AMI_OWNER],
-        mostRecent: true,
-        filter: [
-          { name: 'name', values: [`debian-12-${arch}-*`] },
-          { name: 'architecture', values: [ec2Arch] },
-          { name: 'virtualization-type', values: ['hvm'] },
-        ],
-      }).id;
+    const ec2Arch = archOf(props.instanceType) === 'amd64' ? 'x86_64' : 'arm64';
+    const ami = debianImage(this, props).id;
 
     // Created before the instance so user-data can name it; lives on when the instance is replaced.
     this.dataVolume = new EbsVolume(this, 'data', {
@@ -110,7 +122,7 @@ export class DebianHost extends Construct {
     });
 
     this.userData = new HostUserData(this, 'user-data', props.userData);
-    this.checkUserDataSize();
+    checkUserDataSize(this, this.userData, `${this.node.id.replace(/-host$/, '')} host`);
 
     // Kept AMIs (ignore_changes) would survive a switch of architecture, and EC2 refuses to start the old image
     // on the new type: a change of architecture replaces the instance instead, with an image of the new one.
@@ -169,18 +181,5 @@ export class DebianHost extends Construct {
       comparisonOperator: 'GreaterThanThreshold',
       alarmActions: [`arn:${partitionOf(props.region)}:automate:${props.region}:ec2:recover`],
     });
-  }
-
-  /** EC2 refuses user-data over 16 KB: found at apply, a replacement would fail with the old host already gone. */
-  private checkUserDataSize(): void {
-    // The same for any configuration: only a change of the bootstrap itself (userdata/scripts) can make it grow.
-    const grows = 'trim the bootstrap (userdata/host-user-data.ts, userdata/scripts)';
-    const parts = this.userData.config.partInput;
-    if (!Array.isArray(parts)) return;
-    const bytes = userDataBytes(parts.map((p): UserDataPart => ({ filename: p.filename ?? '', contentType: p.contentType ?? 'text/plain', content: p.content })));
-    const what = `user-data of the ${this.node.id.replace(/-host$/, '')} host is ${bytes} bytes gzipped, EC2's limit is ${USER_DATA_LIMIT_BYTES} bytes (raw, before base64)`;
-    if (bytes > USER_DATA_LIMIT_BYTES) Annotations.of(this).addError(`${what}: the instance could not be launched or replaced: ${grows}`);
-    // zlib stands in for the provider's Go deflater at synthesis: keep 5% clear of the limit.
-    else if (bytes > USER_DATA_LIMIT_BYTES * 0.95) Annotations.of(this).addWarning(`${what}: within 5% of the limit: ${grows}`);
   }
 }

@@ -11,7 +11,7 @@ import type { Instance } from '@cdktf/provider-aws/lib/instance';
 import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
 import { SsmAssociation } from '@cdktf/provider-aws/lib/ssm-association';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
-import type { Role } from '../config/schema';
+import type { AnyRole } from '../config/schema';
 import { bundlePrefix, type HostBundle } from '../userdata/bundle';
 import { terraformLiteral } from '../userdata/cloud-config';
 import { APPLY_TIMEOUT_SECONDS, type ApplyDocument, type ApplyParameters } from './apply-document';
@@ -20,14 +20,14 @@ import type { PrivateBucket } from './private-bucket';
 
 /** Where State Manager writes each apply's output in the configuration bucket: apply-output/<role>/. */
 export const APPLY_OUTPUT_ROOT = 'apply-output/';
-export const applyOutputPrefix = (role: Role): string => `${APPLY_OUTPUT_ROOT}${role}/`;
+export const applyOutputPrefix = (role: AnyRole): string => `${APPLY_OUTPUT_ROOT}${role}/`;
 /** Days an apply's output is kept. */
 export const APPLY_OUTPUT_RETENTION_DAYS = 90;
 
 export interface HostConfigurationProps {
   /** Resource names, e.g. "weebeetalk-staging-pbx". */
   readonly name: string;
-  readonly role: Role;
+  readonly role: AnyRole;
   readonly region: string;
   readonly bundle: HostBundle;
   /** The environment's configuration bucket (private, versioned). */
@@ -76,13 +76,8 @@ export class HostConfiguration extends Construct {
 
   /** The association that applies each new bundle on the instance, and that `cdktf deploy` waits for. */
   associate(instance: Instance, after: readonly ITerraformDependable[] = []): SsmAssociation {
-    const { props } = this;
     this.association = new SsmAssociation(this, 'apply', {
-      name: props.document.document.name,
-      associationName: `${props.name}-apply`,
-      targets: [{ key: 'InstanceIds', values: [instance.id] }],
-      parameters: { ...this.parameters },
-      outputLocation: { s3BucketName: props.bucket.bucketName, s3KeyPrefix: applyOutputPrefix(props.role).replace(/\/$/, ''), s3Region: props.region },
+      ...this.associationProps([{ key: 'InstanceIds', values: [instance.id] }]),
       // On a first deploy the association exists with the instance: its run starts once the agent registers (after
       // cloud-init's package upgrade), then waits for the bootstrap's lock; the slack covers the registration.
       waitForSuccessTimeoutSeconds: APPLY_TIMEOUT_SECONDS + 900,
@@ -95,5 +90,35 @@ export class HostConfiguration extends Construct {
       dependsOn: [this.object, this.pointer, ...after],
     });
     return this.association;
+  }
+
+  /**
+   * The association for a pool: every member that carries the tag, now and later (State Manager applies it to a
+   * member as it registers; the member's first boot has applied the same bundle already). Not waited for: a pool
+   * may have no member at all. A member whose apply fails keeps running and shows it in State Manager's association
+   * status and its apply output (README, "Pools").
+   */
+  associateTagged(tagKey: string, tagValue: string): SsmAssociation {
+    this.association = new SsmAssociation(this, 'apply', {
+      ...this.associationProps([{ key: `tag:${tagKey}`, values: [tagValue] }]),
+      complianceSeverity: 'HIGH',
+      // Members one after another, and a failed one stops the rest (it says what broke before all are broken).
+      maxConcurrency: '1',
+      maxErrors: '0',
+      lifecycle: { replaceTriggeredBy: [dependable(this.object)] },
+      dependsOn: [this.object, this.pointer],
+    });
+    return this.association;
+  }
+
+  private associationProps(targets: { key: string; values: string[] }[]) {
+    const { props } = this;
+    return {
+      name: props.document.document.name,
+      associationName: `${props.name}-apply`,
+      targets,
+      parameters: { ...this.parameters },
+      outputLocation: { s3BucketName: props.bucket.bucketName, s3KeyPrefix: applyOutputPrefix(props.role).replace(/\/$/, ''), s3Region: props.region },
+    };
   }
 }

@@ -8,7 +8,7 @@ import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
 import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
-import { parseCidr, subnet, type Cidr } from '../config/net';
+import { parseCidr, poolSubnetOf, subnet, type Cidr } from '../config/net';
 
 export interface NetworkProps {
   /** Name prefix for tags, e.g. "weebeetalk-staging". */
@@ -17,6 +17,8 @@ export interface NetworkProps {
   readonly vpcCidr: string;
   /** Zone of the public subnet: the hosts and their volumes live there. */
   readonly availabilityZone: string;
+  /** A second public /24 for the pools' members (addresses by DHCP, a public address each). @default none */
+  readonly poolSubnet?: boolean;
 }
 
 export class Network extends Construct {
@@ -24,6 +26,9 @@ export class Network extends Construct {
   readonly publicSubnet: Subnet;
   /** The public subnet's block, for planning the hosts' fixed private addresses. */
   readonly publicSubnetCidr: Cidr;
+  /** The pools' subnet, when asked for: its own /24, so that the TURN relay may reach the bridges there and nothing else. */
+  readonly poolSubnet?: Subnet;
+  readonly poolSubnetCidr?: Cidr;
   /** What must exist before a host or an Elastic IP can reach the internet. */
   readonly internetAccess: ITerraformDependable[];
 
@@ -56,5 +61,17 @@ export class Network extends Construct {
     const route = new Route(this, 'default-route', { routeTableId: routes.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id });
     const association = new RouteTableAssociation(this, 'public-subnet-routes', { subnetId: this.publicSubnet.id, routeTableId: routes.id });
     this.internetAccess = [igw, route, association];
+    if (props.poolSubnet) {
+      this.poolSubnetCidr = poolSubnetOf(block);
+      this.poolSubnet = new Subnet(this, 'pool-subnet', {
+        vpcId: this.vpc.id,
+        cidrBlock: this.poolSubnetCidr.text,
+        availabilityZone: props.availabilityZone,
+        // The launch templates ask for a public address per member (no NAT gateway); nothing else gets one.
+        mapPublicIpOnLaunch: false,
+        tags: { Name: `${props.name}-pools-${props.availabilityZone}` },
+      });
+      this.internetAccess.push(new RouteTableAssociation(this, 'pool-subnet-routes', { subnetId: this.poolSubnet.id, routeTableId: routes.id }));
+    }
   }
 }

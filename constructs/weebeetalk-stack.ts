@@ -1,17 +1,18 @@
 /**
- * One environment: network, three Debian 12 hosts (chat, meet, pbx) with their identities, firewalls,
- * roles and bootstraps, DNS, buckets, secrets, snapshots and outputs. The stack id is the environment name.
+ * One environment: network, the Debian 12 hosts (chat, meet, pbx, and turn where enabled) with their identities,
+ * the meet host's pools (Jibri, JVB) on Auto Scaling, firewalls, roles and bootstraps, DNS, buckets, secrets,
+ * snapshots and outputs. The stack id is the environment name.
  */
 import { Construct } from 'constructs';
 import { Annotations, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
-import { BUCKETS, bucketNameOf, fqdnsOf, resourceNameOf, sipDomainOf, snapshotTagOf, ssmRootOf, type BucketPurpose } from '../config/names';
+import { BUCKETS, bucketNameOf, drainHookOf, fqdnsOf, metricsNamespaceOf, poolGroupOf, resourceNameOf, sipDomainOf, snapshotTagOf, ssmRootOf, type BucketPurpose } from '../config/names';
 import { hostAddress, partitionOf } from '../config/net';
-import type { EnvironmentConfig, Role } from '../config/schema';
+import type { EnvironmentConfig, Pool, Role } from '../config/schema';
 import { hostBundle } from '../userdata/bundle';
-import { bundleParameterOf, hostEnv, type RoleContext } from '../userdata/context';
+import { bundleParameterOf, hostEnv, poolHostEnv, type RoleContext } from '../userdata/context';
 import { ApplyDocument } from './apply-document';
 import { applyAudit } from './audit/aspect';
 import { DebianHost } from './debian-host';
@@ -21,7 +22,8 @@ import { HostConfiguration } from './host-configuration';
 import { HostIdentity } from './host-identity';
 import { HostRole } from './host-role';
 import { Network } from './network';
-import { portPlan, roleSpecs } from './roles';
+import { grantPoolMetrics, InstancePool, POOL_TAG } from './pool';
+import { poolSpecs, portPlan, roleSpecs } from './roles';
 import { Secrets } from './secrets';
 import { StateBackend } from './state-backend';
 import { environmentBuckets, stackOutputs, warnAboutPlaceholders } from './environment';
@@ -38,6 +40,7 @@ export interface WeeBeeTalkStackProps {
 export class WeeBeeTalkStack extends TerraformStack {
   readonly config: EnvironmentConfig;
   readonly hosts: Record<Role, DebianHost>;
+  readonly pools: Partial<Record<Pool, InstancePool>>;
 
   constructor(scope: Construct, id: string, props: WeeBeeTalkStackProps) {
     super(scope, id);
@@ -48,6 +51,7 @@ export class WeeBeeTalkStack extends TerraformStack {
     const production = config.tier === 'production';
     const az = config.aws.availabilityZone ?? `${region}a`;
     const specs = roleSpecs(config);
+    const poolsToBuild = poolSpecs(config);
     warnAboutPlaceholders(this, config);
 
     new AwsProvider(this, 'aws', {
@@ -62,14 +66,20 @@ export class WeeBeeTalkStack extends TerraformStack {
     new StateBackend(this, 'state', { config });
 
     const account = new DataAwsCallerIdentity(this, 'account').accountId;
-    const network = new Network(this, 'network', { name, vpcCidr: config.network.vpcCidr, availabilityZone: az });
-    const firewalls = new Firewalls(this, 'firewalls', { name, vpcId: network.vpc.id, roles: specs.map((s) => s.role), rules: portPlan(config) });
+    const network = new Network(this, 'network', { name, vpcCidr: config.network.vpcCidr, availabilityZone: az, poolSubnet: poolsToBuild.length > 0 });
+    const firewalls = new Firewalls(this, 'firewalls', {
+      name,
+      vpcId: network.vpc.id,
+      roles: [...specs.map((s) => s.role), ...poolsToBuild.map((p) => p.pool)],
+      rules: portPlan(config),
+    });
 
     const buckets = environmentBuckets(this, config);
 
     const ssmRoot = ssmRootOf(config);
     const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot, arn: { partition, region, account } });
     for (const spec of specs) spec.secrets?.(config, secrets);
+    for (const spec of poolsToBuild) spec.secrets?.(config, secrets);
 
     const fqdn = fqdnsOf(
       config,
@@ -125,6 +135,8 @@ export class WeeBeeTalkStack extends TerraformStack {
         document: applyDocument,
       }));
       configuration.grantApply(hostRole);
+      // The meet host publishes its own Jibri's and bridge's state beside the pools' members: the scaling counts them.
+      if (role === 'meet' && poolsToBuild.length > 0) grantPoolMetrics(hostRole, metricsNamespaceOf(config));
       hosts[role] = new DebianHost(this, `${role}-host`, {
         name: resourceNameOf(config, role),
         region,
@@ -146,6 +158,51 @@ export class WeeBeeTalkStack extends TerraformStack {
       configuration.associate(hosts[role].instance);
     }
     this.hosts = hosts;
+
+    // The pools: members join the meet host's Prosody (its private address) and read their bundle at boot.
+    const pools: Partial<Record<Pool, InstancePool>> = {};
+    for (const spec of poolsToBuild) {
+      const { pool } = spec;
+      const settings = config.jitsi[`${pool}Pool`];
+      const group = poolGroupOf(config, pool);
+      const poolRole = new HostRole(this, `${pool}-role`, { name: group });
+      secrets.grantRead(poolRole, pool);
+      spec.grants?.({ config, role: poolRole, buckets, dns, fqdn });
+      const ctx: RoleContext = { config, fqdn, privateIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${pool}` };
+      const configuration = new HostConfiguration(this, `${pool}-configuration`, {
+        name: group,
+        role: pool,
+        region,
+        bundle: hostBundle(config.name, pool, spec.bundle(ctx)),
+        bucket: buckets.config,
+        parameterName: bundleParameterOf(ctx.ssmPrefix),
+        document: applyDocument,
+      });
+      configuration.grantApply(poolRole);
+      grantPoolMetrics(poolRole, metricsNamespaceOf(config));
+      const members = (pools[pool] = new InstancePool(this, `${pool}-pool`, {
+        name: group,
+        arn: { partition, region, account },
+        subnetId: network.poolSubnet!.id,
+        securityGroupId: firewalls.groupOf(pool).id,
+        instanceType: settings.instanceType,
+        amiId: config.ami.id,
+        rootVolumeGiB: settings.rootVolumeGiB,
+        role: poolRole,
+        userData: { env: poolHostEnv(ctx, pool), docker: true, dataVolume: false },
+        min: settings.min,
+        max: settings.max,
+        drainHook: drainHookOf(config, pool),
+        memberTags: { Project: 'weebeetalk', Environment: config.name, ManagedBy: 'cdktf', ...config.tags },
+        protect: production,
+        // A member's first boot reads its bundle and joins the meet host, which must be there first.
+        dependsOn: [...network.internetAccess, configuration.object, configuration.pointer, hosts.meet.instance],
+      }));
+      members.grantSelfManagement(poolRole, spec.selfProtecting);
+      spec.scale(config, members);
+      configuration.associateTagged(POOL_TAG, group);
+    }
+    this.pools = pools;
 
     if (config.snapshots.enabled) {
       if (!production)

@@ -11,6 +11,7 @@ import { DataCloudinitConfig } from '@cdktf/provider-cloudinit/lib/data-cloudini
 import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
+import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
@@ -21,7 +22,7 @@ import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule, type VpcSecurityGroupIngressRuleConfig } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import staging from '../config/environments/staging';
 import { loadEnvironment } from '../config/load';
-import { ROLES, type EnvironmentConfig, type Role } from '../config/schema';
+import { ANY_ROLES, type AnyRole, type EnvironmentConfig } from '../config/schema';
 import { applyAudit } from '../constructs/audit/aspect';
 import type { Json } from '../constructs/audit/plan';
 import { auditStack } from '../constructs/audit/stack-audit';
@@ -44,14 +45,14 @@ function newApp(): App {
   return Testing.app({ outdir, stackTraces: false });
 }
 
-/** A fresh stack with the gate and the three host groups, named as Firewalls names them. */
-function freshStack(env: EnvironmentConfig = config): { app: App; stack: TerraformStack; sg: Record<Role, SecurityGroup> } {
+/** A fresh stack with the gate and the host and pool groups, named as Firewalls names them. */
+function freshStack(env: EnvironmentConfig = config): { app: App; stack: TerraformStack; sg: Record<AnyRole, SecurityGroup> } {
   const app = newApp();
   const stack = new TerraformStack(app, env.name);
   new AwsProvider(stack, 'aws', { region: env.aws.region });
   applyAudit(stack, env);
-  const sg = Object.fromEntries(ROLES.map((role) => [role, new SecurityGroup(stack, `sg-${role}`, { name: `weebeetalk-${env.name}-${role}`, description: `WeeBeeTalk ${role} host` })])) as Record<
-    Role,
+  const sg = Object.fromEntries(ANY_ROLES.map((role) => [role, new SecurityGroup(stack, `sg-${role}`, { name: `weebeetalk-${env.name}-${role}`, description: `WeeBeeTalk ${role} host` })])) as Record<
+    AnyRole,
     SecurityGroup
   >;
   return { app, stack, sg };
@@ -71,10 +72,10 @@ function firedRules(message: string): RuleId[] {
   return [...new Set([...message.matchAll(/^\[[^\]]+\] (WBT-[A-Z0-9-]+) /gm)].map((m) => m[1] as RuleId))].sort();
 }
 
-type Add = (stack: TerraformStack, sg: Record<Role, SecurityGroup>) => void;
+type Add = (stack: TerraformStack, sg: Record<AnyRole, SecurityGroup>) => void;
 
 /** An ingress rule on a host's group, from a CIDR in `rule` or from another host's group. */
-function ingress(role: Role, rule: Omit<VpcSecurityGroupIngressRuleConfig, 'securityGroupId'>, fromHost?: Role): Add {
+function ingress(role: AnyRole, rule: Omit<VpcSecurityGroupIngressRuleConfig, 'securityGroupId'>, fromHost?: AnyRole): Add {
   return (stack, sg) => void new VpcSecurityGroupIngressRule(stack, 'bad', { securityGroupId: sg[role].id, ...(fromHost ? { referencedSecurityGroupId: sg[fromHost].id } : {}), ...rule });
 }
 
@@ -86,6 +87,16 @@ const instance =
       instanceType: 't3.micro',
       metadataOptions: { httpTokens: 'required' },
       rootBlockDevice: { encrypted: true },
+      ...extra,
+    });
+
+const template =
+  (extra: Partial<ConstructorParameters<typeof LaunchTemplate>[2]>): Add =>
+  (stack) =>
+    void new LaunchTemplate(stack, 'bad', {
+      imageId: 'ami-0123456789abcdef0',
+      metadataOptions: { httpTokens: 'required' },
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { encrypted: 'true' } }],
       ...extra,
     });
 
@@ -149,6 +160,16 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
     },
     { name: 'Asterisk AMI from the meet host', add: ingress('pbx', { ipProtocol: 'tcp', fromPort: 5038, toPort: 5038, description: 'AMI' }, 'meet'), fires: ['WBT-SG-INTERNAL'] },
   ],
+  'WBT-SG-XMPP': [
+    { name: "Prosody's client port from the chat host", add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5222, toPort: 5222, description: 'XMPP' }, 'chat'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'] },
+    {
+      name: "Prosody's client port from a network inside the VPC",
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5222, toPort: 5222, cidrIpv4: '10.21.1.0/24', description: 'XMPP for the pools' }),
+      fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'],
+    },
+    { name: "Prosody's HTTP port from the JVB pool", add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5280, toPort: 5280, description: 'BOSH' }, 'jvb'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'] },
+    { name: "Prosody's client port on a pool from the meet host", add: ingress('jvb', { ipProtocol: 'tcp', fromPort: 5222, toPort: 5222, description: 'XMPP' }, 'meet'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'] },
+  ],
   'WBT-SG-DESC': [
     { name: 'a rule without description', add: ingress('pbx', { ipProtocol: 'tcp', fromPort: 5061, toPort: 5061, cidrIpv4: '198.51.100.0/24' }), fires: ['WBT-SG-DESC'] },
     { name: 'a group without description', add: (stack) => void new SecurityGroup(stack, 'bad', { name: 'undescribed' }), fires: ['WBT-SG-DESC'] },
@@ -159,10 +180,15 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
       add: (stack, sg) => void new VpcSecurityGroupEgressRule(stack, 'bad', { securityGroupId: sg.chat.id, ipProtocol: '-1', cidrIpv4: '0.0.0.0/0', description: 'Everything out' }),
       fires: ['WBT-SG-PROTO'],
     },
-    { name: 'ingress protocol -1 from a host (every port, so internal ones too)', add: ingress('chat', { ipProtocol: '-1', description: 'All' }, 'meet'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-PROTO'] },
+    { name: 'ingress protocol -1 from a host (every port, so internal ones too)', add: ingress('chat', { ipProtocol: '-1', description: 'All' }, 'meet'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-PROTO', 'WBT-SG-XMPP'] },
   ],
-  'WBT-EC2-IMDS': [{ name: 'http_tokens optional', add: instance({ metadataOptions: { httpTokens: 'optional' } }), fires: ['WBT-EC2-IMDS'] }],
+  'WBT-EC2-IMDS': [
+    { name: 'http_tokens optional', add: instance({ metadataOptions: { httpTokens: 'optional' } }), fires: ['WBT-EC2-IMDS'] },
+    { name: 'a launch template without IMDSv2', add: template({ metadataOptions: { httpTokens: 'optional' } }), fires: ['WBT-EC2-IMDS'] },
+  ],
   'WBT-EC2-ROOT-ENC': [
+    { name: "a launch template with the image's own root", add: template({ blockDeviceMappings: [] }), fires: ['WBT-EC2-ROOT-ENC'] },
+    { name: 'a launch template with an unencrypted root', add: template({ blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { encrypted: 'false' } }] }), fires: ['WBT-EC2-ROOT-ENC'] },
     { name: 'unencrypted root', add: instance({ rootBlockDevice: { encrypted: false } }), fires: ['WBT-EC2-ROOT-ENC'] },
     { name: 'an unencrypted extra block device', add: instance({ ebsBlockDevice: [{ deviceName: '/dev/sdg', encrypted: false }] }), fires: ['WBT-EC2-ROOT-ENC'] },
   ],

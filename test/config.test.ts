@@ -5,7 +5,7 @@
  */
 import { environments } from '../config/environments';
 import { ConfigError, loadEnvironment, merge, type EnvironmentFile } from '../config/load';
-import { architectureOf, enabledRoles, ROLES, type EnvironmentConfig } from '../config/schema';
+import { architectureOf, enabledPools, enabledRoles, JIBRI_MEMORY_GIB, memoryGiBOf, ROLES, type EnvironmentConfig } from '../config/schema';
 import { environmentFile, type EnvironmentOverride } from './support/synth';
 
 const staging = environmentFile('staging');
@@ -473,5 +473,56 @@ describe('SIP users', () => {
       says: /used twice/,
       fix: /own extension/,
     });
+  });
+});
+
+describe('the pools', () => {
+  const s = loadEnvironment(staging);
+  const p = loadEnvironment(production);
+
+  test('both pools on in both tiers: staging 0-1 (nothing runs at rest), production with a member of each ready', () => {
+    expect(enabledPools(s)).toEqual(['jibri', 'jvb']);
+    expect(enabledPools(p)).toEqual(['jibri', 'jvb']);
+    expect(s.jitsi.jibriPool).toMatchObject({ min: 0, max: 1, idle: 1 });
+    expect(s.jitsi.jvbPool).toMatchObject({ min: 0, max: 1, scaleOutStress: 0.6, scaleInStress: 0.2 });
+    expect(p.jitsi.jibriPool).toMatchObject({ min: 1, max: 8, idle: 2, instanceType: 'm6i.xlarge' });
+    expect(p.jitsi.jvbPool).toMatchObject({ min: 1, max: 6, instanceType: 'c6i.2xlarge' });
+    // Every recorder type of the defaults has the memory Chrome needs for 720p.
+    for (const c of [s, p]) expect(memoryGiBOf(c.jitsi.jibriPool.instanceType)).toBeGreaterThanOrEqual(JIBRI_MEMORY_GIB);
+  });
+
+  test('the memory of an instance type, by its family and size', () => {
+    expect(['t3.large', 'm6i.large', 'c6i.xlarge', 'r6i.large', 'm7g.xlarge', 'c6i.2xlarge', 't3.medium', 'p4d.24xlarge'].map(memoryGiBOf)).toEqual([8, 8, 8, 16, 16, 16, undefined, undefined]);
+  });
+
+  test('max below min', () => {
+    expectRefused(variant(staging, { jitsi: { jvbPool: { min: 3, max: 2 } } }), { field: 'jitsi.jvbPool.max', value: 2, says: /below jitsi\.jvbPool\.min \(3\)/, fix: /set max to at least 3/ });
+  });
+
+  test('a pool that could never start a member', () => {
+    expectRefused(variant(staging, { jitsi: { jibriPool: { min: 0, max: 0, idle: 0 } } }), { field: 'jitsi.jibriPool.max', value: 0, says: /could never start a member/, fix: /set it to 1 or more, or set jitsi\.jibriPool\.enabled to false/ });
+  });
+
+  test('a recorder without the memory Chrome needs, or of a family whose memory is unknown', () => {
+    expectRefused(variant(staging, { jitsi: { jibriPool: { instanceType: 'c6i.large' } } }), { field: 'jitsi.jibriPool.instanceType', value: 'c6i.large', says: /has 4 GiB of memory.*about 8 GiB/, fix: /m6i\.large/ });
+    expectRefused(variant(staging, { jitsi: { jibriPool: { instanceType: 't3.medium' } } }), { field: 'jitsi.jibriPool.instanceType', value: 't3.medium', says: /cannot check/, fix: /choose e\.g\. m6i\.xlarge/ });
+  });
+
+  test('more idle recorders than can run', () => {
+    expectRefused(variant(staging, { jitsi: { jibriPool: { max: 1, idle: 3 } } }), { field: 'jitsi.jibriPool.idle', value: 3, says: /more recorders than can run \(jitsi\.jibriPool\.max 1 plus the meet host's own\)/, fix: /lower it or raise max/ });
+  });
+
+  test('no recorder at all: the pool idle at 0, min 0 and the meet host without its own Jibri', () => {
+    expectRefused(variant(staging, { jitsi: { jibri: false, jibriPool: { idle: 0 } } }), { field: 'jitsi.jibriPool.idle', value: 0, says: /no recorder would ever run/, fix: /set idle \(or min\) to 1/ });
+  });
+
+  test('scale-in stress not below scale-out stress', () => {
+    expectRefused(variant(staging, { jitsi: { jvbPool: { scaleInStress: 0.7 } } }), { field: 'jitsi.jvbPool.scaleInStress', value: 0.7, says: /not below jitsi\.jvbPool\.scaleOutStress \(0\.6\)/, fix: /keep it well below, e\.g\. 0\.2/ });
+  });
+
+  test('a /24 VPC leaves no room for the pools subnet', () => {
+    const error = configErrorOf(variant(staging, { network: { vpcCidr: '10.21.0.0/24' } }));
+    expect(error.problems).toEqual([expect.stringMatching(/^network\.vpcCidr = "10\.21\.0\.0\/24": is a \/24: the pools need a second \/24 beside the hosts': use a \/23 or larger block, or set jitsi\.jibriPool\.enabled and jitsi\.jvbPool\.enabled to false$/)]);
+    expect(loadEnvironment(variant(staging, { network: { vpcCidr: '10.21.0.0/24' }, jitsi: { jibriPool: { enabled: false }, jvbPool: { enabled: false } } })).network.vpcCidr).toBe('10.21.0.0/24');
   });
 });

@@ -4,8 +4,8 @@
  * administrators' networks, no internal service port, every rule described, no protocol -1, no inline rules.
  */
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
-import { portPlan } from '../config/ports';
-import type { Role } from '../config/schema';
+import { portPlan } from '../constructs/roles';
+import type { AnyRole } from '../config/schema';
 import { hosts } from './support/hosts';
 import { asString, isObject, resources, single, synthEnvironment, type Synthesized } from './support/synth';
 import { portVariants as variants, stagingTurn } from './support/variants';
@@ -15,7 +15,7 @@ const WORLD = '0.0.0.0/0';
 const STAGING_CLIENTS = '198.51.100.0/24';
 
 /** Each host's rules; a role that is absent has no host (no security group) in that configuration. */
-type Expected = Partial<Record<Role, string[]>>;
+type Expected = Partial<Record<AnyRole, string[]>>;
 /** A rule as `<protocol> <port or range> <- <source>`, source a CIDR or `sg:<role>`. */
 const rule = (protocol: 'tcp' | 'udp', ports: string, source: string): string => `${protocol} ${ports} <- ${source}`;
 const ssh = (cidrs: string[]): string[] => cidrs.map((c) => rule('tcp', '22', c));
@@ -24,19 +24,24 @@ const ssh = (cidrs: string[]): string[] => cidrs.map((c) => rule('tcp', '22', c)
  * Hand-written from DESIGN.md's port plan table for each configuration (not computed by config/ports.ts).
  * pbx's SIP and RTP from meet exist only with Jigasi: without it nothing on meet speaks SIP. The turn host exists
  * only with turn.enabled (production's default, off in staging): TURN over TLS on 443 and TURN/STUN on 3478 from the
- * world, its relay ports from the meet host (the video bridge) only.
+ * world, its relay ports from the video bridges (the meet host and the JVB pool) only. The pools (both on in every
+ * shipped environment): Prosody's client port on meet from the pools' groups only; the JVB pool takes media on UDP
+ * 10000 from the world; nothing reaches a recorder.
  */
-const TURN_RULES = [rule('tcp', '443', WORLD), rule('tcp', '3478', WORLD), rule('udp', '3478', WORLD), rule('udp', '49152-65535', 'sg:meet')];
+const TURN_RULES = [rule('tcp', '443', WORLD), rule('tcp', '3478', WORLD), rule('udp', '3478', WORLD), rule('udp', '49152-65535', 'sg:meet'), rule('udp', '49152-65535', 'sg:jvb')];
+const XMPP_FROM_POOLS = [rule('tcp', '5222', 'sg:jibri'), rule('tcp', '5222', 'sg:jvb')];
+const POOLS: Expected = { jibri: [], jvb: [rule('udp', '10000', WORLD)] };
 
 const EXPECTED: Record<string, Expected> = {
   staging: {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx')],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...XMPP_FROM_POOLS],
     pbx: [rule('udp', '5060', 'sg:meet'), rule('tcp', '5060', 'sg:meet'), rule('tcp', '5061', STAGING_CLIENTS), rule('udp', '10000-19999', 'sg:meet'), rule('udp', '10000-19999', STAGING_CLIENTS)],
+    ...POOLS,
   },
   production: {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx')],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...XMPP_FROM_POOLS],
     pbx: [
       rule('udp', '5060', 'sg:meet'),
       rule('udp', '5060', '192.0.2.0/28'),
@@ -48,21 +53,24 @@ const EXPECTED: Record<string, Expected> = {
       rule('udp', '10000-19999', STAGING_CLIENTS),
     ],
     turn: TURN_RULES,
+    ...POOLS,
   },
   'staging-turn': {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx')],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...XMPP_FROM_POOLS],
     pbx: [rule('udp', '5060', 'sg:meet'), rule('tcp', '5060', 'sg:meet'), rule('tcp', '5061', STAGING_CLIENTS), rule('udp', '10000-19999', 'sg:meet'), rule('udp', '10000-19999', STAGING_CLIENTS)],
     turn: TURN_RULES,
+    ...POOLS,
   },
   'jigasi-off-wss-on': {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
-    meet: [rule('tcp', '8443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD)],
+    meet: [rule('tcp', '8443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), ...XMPP_FROM_POOLS],
     pbx: [rule('tcp', '5061', STAGING_CLIENTS), rule('tcp', '8089', STAGING_CLIENTS), rule('udp', '10000-19999', STAGING_CLIENTS)],
+    ...POOLS,
   },
   'admin-and-trunk': {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...XMPP_FROM_POOLS, ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
     pbx: [
       rule('udp', '5060', 'sg:meet'),
       rule('udp', '5060', '192.0.2.0/28'),
@@ -75,6 +83,8 @@ const EXPECTED: Record<string, Expected> = {
       rule('udp', '10000-19999', STAGING_CLIENTS),
       ...ssh(['203.0.113.0/28', '198.18.0.0/15']),
     ],
+    jibri: ssh(['203.0.113.0/28', '198.18.0.0/15']),
+    jvb: [rule('udp', '10000', WORLD), ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
   },
 };
 
@@ -88,9 +98,10 @@ const CONFIGS: [string, () => Synthesized][] = [
 
 /** What each host's security group accepts, as `rule(...)` strings, read from the ingress rule resources. */
 function accepted(s: Synthesized): Expected {
-  const h = hosts(s);
-  const roleOfGroup = (ref: unknown): Role | undefined => h.roles.find((r) => ref === h.of(r).sg.ref('id'));
-  const out: Expected = Object.fromEntries(h.roles.map((role) => [role, []]));
+  // Each group by the role in its name (Firewalls names them weebeetalk-<env>-<role or pool>).
+  const groups = resources(s, 'aws_security_group').map((g) => ({ role: asString(g.block.name, g.address).replace(`weebeetalk-${s.config.name}-`, '') as AnyRole, ref: `\${${g.address}.id}` }));
+  const roleOfGroup = (ref: unknown): AnyRole | undefined => groups.find((g) => g.ref === ref)?.role;
+  const out: Expected = Object.fromEntries(groups.map((g) => [g.role, []]));
   for (const r of resources(s, 'aws_vpc_security_group_ingress_rule')) {
     const b = r.block;
     const role = roleOfGroup(b.security_group_id);
@@ -158,18 +169,19 @@ describe.each(CONFIGS)('security groups of %s', (label, synth) => {
     const actual = accepted(s);
     const expected = EXPECTED[label];
     // The same hosts (a group each), then the same rules on each.
-    expect(Object.keys(actual)).toEqual(Object.keys(expected));
+    expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
     expect(resources(s, 'aws_security_group')).toHaveLength(Object.keys(expected).length);
-    for (const [role, rules] of Object.entries(expected)) expect({ role, rules: sorted(actual[role as Role] ?? []) }).toEqual({ role, rules: sorted(rules) });
+    for (const [role, rules] of Object.entries(expected)) expect({ role, rules: sorted(actual[role as AnyRole] ?? []) }).toEqual({ role, rules: sorted(rules) });
   });
 
   test('the rules are exactly config/ports.ts portPlan(config), one resource per entry', () => {
     const s = synth();
     const actual = accepted(s);
     const planned = fromPortPlan(s);
-    for (const role of hosts(s).roles) expect({ role, rules: sorted(actual[role] ?? []) }).toEqual({ role, rules: sorted(planned[role] ?? []) });
-    // The plan names no host the environment does not build.
-    expect(Object.keys(planned).every((role) => hosts(s).roles.includes(role as Role))).toBe(true);
+    const built = [...hosts(s).roles, ...(Object.keys(actual) as AnyRole[]).filter((r) => r === 'jibri' || r === 'jvb')];
+    for (const role of built) expect({ role, rules: sorted(actual[role] ?? []) }).toEqual({ role, rules: sorted(planned[role] ?? []) });
+    // The plan names no host or pool the environment does not build.
+    expect(Object.keys(planned).every((role) => built.includes(role as AnyRole))).toBe(true);
     expect(resources(s, 'aws_vpc_security_group_ingress_rule')).toHaveLength(portPlan(s.config).length);
   });
 
@@ -188,10 +200,15 @@ describe.each(CONFIGS)('security groups of %s', (label, synth) => {
     }
   });
 
-  test('no internal service port is reachable', () => {
+  test("no internal service port is reachable, but Prosody's client port on meet from the pools' groups", () => {
     const s = synth();
+    const poolGroups = resources(s, 'aws_security_group')
+      .filter((g) => /-(jibri|jvb)$/.test(String(g.block.name)))
+      .map((g) => g.ref('id'));
+    const meetGroup = single(resources(s, 'aws_security_group'), 'meet group', (g) => String(g.block.name).endsWith('-meet')).ref('id');
     for (const r of resources(s, 'aws_vpc_security_group_ingress_rule')) {
-      for (const [port, what] of NEVER_OPEN) {
+      const poolXmpp = r.block.security_group_id === meetGroup && poolGroups.includes(String(r.block.referenced_security_group_id)) && r.block.from_port === 5222 && r.block.to_port === 5222;
+      for (const [port, what] of NEVER_OPEN.filter(([p]) => !(poolXmpp && p === 5222))) {
         const covers = Number(r.block.from_port) <= port && port <= Number(r.block.to_port);
         expect({ rule: r.address, port, what, covers }).toEqual({ rule: r.address, port, what, covers: false });
       }

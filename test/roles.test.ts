@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { portPlan } from '../config/ports';
+import { portPlan } from '../constructs/roles';
 import { enabledRoles, ROLES } from '../config/schema';
 import { ROLE_SPECS, roleSpecs } from '../constructs/roles';
 import { EXPECTED_HOP_LIMIT } from './support/hosts';

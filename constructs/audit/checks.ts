@@ -98,6 +98,26 @@ export function instanceChecks(tf: JsonObject, stack: string): Check[] {
     const literal = plain !== undefined && !reference(plain) ? plain : b64 !== undefined && !b64.includes('${') ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
     if (literal !== undefined) out.push(check(stack, e, 'WBT-EC2-USERDATA', secretsIn(literal), 'no secret-looking values'));
   }
+  // The pools' launch templates: their members are hosts too.
+  for (const e of elements(tf, 'resource', 'aws_launch_template')) {
+    const md = blocks(e.body.metadata_options)[0];
+    const tokens = str(md?.http_tokens);
+    const imdsOk = tokens === 'required' || str(md?.http_endpoint) === 'disabled';
+    out.push(check(stack, e, 'WBT-EC2-IMDS', imdsOk ? [] : [`http_tokens is ${tokens ?? 'unset (IMDSv1 allowed)'}`], 'http_tokens = required'));
+    const devices = blocks(e.body.block_device_mappings);
+    const unencrypted = devices.filter((d) => !isTrue(blocks(d.ebs)[0]?.encrypted)).map((d) => `block device ${str(d.device_name) ?? ''}`.trim());
+    out.push(
+      check(
+        stack,
+        e,
+        'WBT-EC2-ROOT-ENC',
+        devices.length === 0 ? ['no block_device_mappings: the root volume is the image\'s, unencrypted unless the image is'] : unencrypted.map((d) => `${d} is not encrypted`),
+        `${devices.length} block device(s) encrypted`,
+      ),
+    );
+    const plain = str(e.body.user_data);
+    if (plain !== undefined && !plain.includes('${')) out.push(check(stack, e, 'WBT-EC2-USERDATA', secretsIn(Buffer.from(plain, 'base64').toString('utf8')), 'no secret-looking values'));
+  }
   for (const e of elements(tf, 'data', 'cloudinit_config')) {
     const problems = blocks(e.body.part).flatMap((part, i) => secretsIn(str(part.content) ?? '').map((p) => `part ${str(part.filename) ?? i + 1}: ${p}`));
     out.push(check(stack, e, 'WBT-EC2-USERDATA', problems, `${blocks(e.body.part).length} part(s), no secret-looking values`));

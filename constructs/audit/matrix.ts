@@ -4,11 +4,12 @@
  * reads, judged against the policy (policy.ts) and compared with the port plan (config/ports.ts). Pure functions.
  */
 import { isWorldCidr, parseCidr } from '../../config/net';
-import { EGRESS, peerLabel, portPlan, type PortRule } from '../../config/ports';
-import { ROLES, type EnvironmentConfig, type Role } from '../../config/schema';
+import { EGRESS, peerLabel, XMPP_CLIENT_PORT, type PortRule } from '../../config/ports';
+import { portPlan } from '../roles';
+import { ANY_ROLES, enabledPools, type AnyRole, type EnvironmentConfig } from '../../config/schema';
 import type { Finding } from './finding';
 import { blocks, elements, isObject, isTrue, lookup, num, reference, str, strings, type Element, type JsonObject } from './plan';
-import { ADMIN_PORTS, INTERNAL_PORTS, SIP_SIGNALLING_PORTS, sipExposure, worldAllowlist, type Exposure, type RuleId } from './policy';
+import { ADMIN_PORTS, INTERNAL_PORTS, SIP_SIGNALLING_PORTS, sipExposure, worldAllowlist, XMPP_PORTS, type Exposure, type RuleId } from './policy';
 import { resourceNameOf } from '../../config/names';
 
 export type Verdict = 'ok' | 'accepted' | 'violation';
@@ -42,7 +43,7 @@ export interface MatrixRow {
 export interface GroupMatrix {
   /** The host role, or the group's name when it belongs to no host. */
   readonly host: string;
-  readonly role?: Role;
+  readonly role?: AnyRole;
   readonly name: string;
   readonly description: string;
   readonly address: string;
@@ -52,7 +53,7 @@ export interface GroupMatrix {
 /** A security group of the stack, with the host role it belongs to (by name or Name tag). */
 export interface Group {
   readonly name: string;
-  readonly role?: Role;
+  readonly role?: AnyRole;
   readonly host: string;
   readonly description: string;
   readonly element: Element;
@@ -99,7 +100,7 @@ export function collectGroups(tf: JsonObject, env: EnvironmentConfig): Map<strin
   for (const element of elements(tf, 'resource', 'aws_security_group')) {
     const name = str(element.body.name) ?? str(element.body.name_prefix) ?? element.address;
     const tagName = isObject(element.body.tags) ? str(element.body.tags.Name) : undefined;
-    const role = ROLES.find((r) => name === `${prefix}${r}` || tagName === `${prefix}${r}`);
+    const role = ANY_ROLES.find((r) => name === `${prefix}${r}` || tagName === `${prefix}${r}`);
     groups.set(element.address, { name, role, host: role ?? name, description: str(element.body.description) ?? '', element, isDefault: false });
   }
   for (const element of elements(tf, 'resource', 'aws_default_security_group'))
@@ -161,7 +162,7 @@ function within(port: number, from: number, to: number): boolean {
   return port >= from && port <= to;
 }
 
-function planKey(role: Role | undefined, protocol: string, from: number, to: number, peer: string): string {
+function planKey(role: AnyRole | undefined, protocol: string, from: number, to: number, peer: string): string {
   return [role ?? '-', protocol, from, to, peer].join('|');
 }
 
@@ -182,7 +183,7 @@ function describeRef(tf: JsonObject, value: string, groups: Map<string, Group>):
 interface PlanView {
   readonly rules: Map<string, PortRule>;
   /** The SIP-serving roles (today pbx): only their world-open SIP/RTP ports are judged by the SIP exposure. */
-  readonly sipRoles: ReadonlySet<Role>;
+  readonly sipRoles: ReadonlySet<AnyRole>;
 }
 
 function planView(env: EnvironmentConfig): PlanView {
@@ -238,11 +239,19 @@ function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, gro
   if (protocol === 'all') flag('WBT-SG-PROTO', 'protocol -1 allows every protocol and port');
   if (rule.description.trim() === '') flag('WBT-SG-DESC', 'the rule has no description');
   let accepted = false;
+  let deciding: RuleId | undefined;
   if (rule.direction === 'ingress' && portsApply) {
     const internal = INTERNAL_PORTS.filter((i) => within(i.port, from, to));
-    if (internal.length > 0) flag('WBT-SG-INTERNAL', `exposes ${internal.map((i) => `${i.port} (${i.service})`).join(', ')}`);
+    const xmpp = internal.filter((i) => XMPP_PORTS.includes(i.port));
+    // Prosody's client port on the meet host, from a pool's security group (its members join over the VPC): the one
+    // internal port a peer may reach, and only that peer.
+    const poolXmpp = role === 'meet' && protocol === 'tcp' && from === XMPP_CLIENT_PORT && to === XMPP_CLIENT_PORT && enabledPools(env).some((p) => peerKey === `host:${p}`);
+    if (poolXmpp) deciding = 'WBT-SG-XMPP';
+    else {
+      if (internal.length > 0) flag('WBT-SG-INTERNAL', `exposes ${internal.map((i) => `${i.port} (${i.service})`).join(', ')}`);
+      if (xmpp.length > 0) flag('WBT-SG-XMPP', `XMPP ${xmpp.map((i) => i.port).join(', ')} is open to ${peer}: only the pools' security groups may reach Prosody's client port, on the meet host`);
+    }
   }
-  let deciding: RuleId | undefined;
   if (rule.direction === 'ingress' && world) {
     deciding = 'WBT-SG-WORLD';
     const admin = portsApply ? ADMIN_PORTS.filter((a) => within(a.port, from, to)) : [];
@@ -309,13 +318,13 @@ function rowOrder(a: MatrixRow, b: MatrixRow): number {
   );
 }
 
-/** The matrix of every group of the stack, hosts first (in ROLES order); rules on groups outside it last. */
+/** The matrix of every group of the stack, hosts then pools first (in ANY_ROLES order); rules on groups outside it last. */
 export function securityGroupMatrix(tf: JsonObject, env: EnvironmentConfig, groups: Map<string, Group>): GroupMatrix[] {
   const plan = planView(env);
   const rows = rawRules(tf, groups).map((r) => ({ group: r.group, row: evaluateRule(tf, r, env, groups, plan) }));
 
   const matrices: GroupMatrix[] = [];
-  const ordered = [...groups.values()].sort((a, b) => (a.role ? ROLES.indexOf(a.role) : 9) - (b.role ? ROLES.indexOf(b.role) : 9) || a.name.localeCompare(b.name));
+  const ordered = [...groups.values()].sort((a, b) => (a.role ? ANY_ROLES.indexOf(a.role) : 9) - (b.role ? ANY_ROLES.indexOf(b.role) : 9) || a.name.localeCompare(b.name));
   for (const g of ordered)
     matrices.push({
       host: g.host,

@@ -5,13 +5,14 @@
  * Evaluation lives in stack-audit.ts (matrix.ts, checks.ts); the synthesis gate (aspect.ts) and the report (scripts/audit.ts) share it.
  */
 import type { Protocol } from '../../config/ports';
-import type { EnvironmentConfig, Role } from '../../config/schema';
+import type { AnyRole, EnvironmentConfig } from '../../config/schema';
 
 export type RuleId =
   | 'WBT-SG-WORLD'
   | 'WBT-SG-ADMIN'
   | 'WBT-SG-SIP'
   | 'WBT-SG-INTERNAL'
+  | 'WBT-SG-XMPP'
   | 'WBT-SG-DESC'
   | 'WBT-SG-PROTO'
   | 'WBT-EC2-IMDS'
@@ -67,6 +68,14 @@ export const RULES: readonly PolicyRule[] = [
     trivy: [],
     fix: 'remove the rule (or move the port range clear of the port): these services talk over Docker networks or 127.0.0.1 on the host and are reached through SSM port forwarding',
     note: 'No scanner equivalent: checkov and trivy only check world-open ranges, this rule covers every peer.',
+  },
+  {
+    id: 'WBT-SG-XMPP',
+    title: "XMPP (Prosody) never beyond the VPC: its client port on the meet host from the pools' security groups only",
+    checkov: [],
+    trivy: [],
+    fix: "remove the rule: the recorders and bridges of the pools reach Prosody through their security groups (constructs/roles/meet.ts); nothing else, no network and never the internet, may reach 5222, 5269, 5280 or 5347",
+    note: 'No scanner knows XMPP. The one allowed rule is also bound on the meet host: Prosody publishes 5222 on its private address only.',
   },
   {
     id: 'WBT-SG-DESC',
@@ -151,7 +160,7 @@ export interface Exposure {
 }
 
 /** What each role may open to the whole internet, unconditionally. Everything else world-open is a violation. */
-export function worldAllowlist(env: EnvironmentConfig): Readonly<Record<Role, readonly Exposure[]>> {
+export function worldAllowlist(env: EnvironmentConfig): Readonly<Record<AnyRole, readonly Exposure[]>> {
   const https = env.jitsi.httpsPort;
   return {
     chat: [
@@ -164,6 +173,9 @@ export function worldAllowlist(env: EnvironmentConfig): Readonly<Record<Role, re
       { protocol: 'udp', from: 10000, to: 10000, service: 'Jitsi Videobridge media' },
     ],
     pbx: [],
+    // Recorders call out only.
+    jibri: [],
+    jvb: [{ protocol: 'udp', from: 10000, to: 10000, service: 'Jitsi Videobridge media of a pool bridge' }],
     // The TURN relay's own address only (its own host and security group).
     turn: [
       { protocol: 'tcp', from: 443, to: 443, service: 'TURN over TLS (participants behind firewalls that allow only HTTPS)' },
@@ -219,3 +231,6 @@ export const INTERNAL_PORTS: readonly NamedPort[] = [
   { port: 8088, service: 'Asterisk HTTP' },
   { port: 4222, service: 'NATS' },
 ];
+
+/** Prosody's ports: never open, but for its client port to the pools (WBT-SG-XMPP). */
+export const XMPP_PORTS: readonly number[] = [5222, 5269, 5280, 5347];

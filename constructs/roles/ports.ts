@@ -1,6 +1,7 @@
 /** Building a role's port rules (the vocabulary, Peer and PortRule, is config/ports.ts's). */
-import type { EnvironmentConfig, Role } from '../../config/schema';
+import type { AnyRole, EnvironmentConfig, Pool } from '../../config/schema';
 import type { Peer, PortRule, Protocol } from '../../config/ports';
+export { XMPP_CLIENT_PORT } from '../../config/ports';
 
 function slug(p: Peer): string {
   switch (p.kind) {
@@ -24,7 +25,7 @@ export function cidrPeers(list: readonly string[], label: string): Peer[] {
 }
 
 /** The rules of one role, as its `add` calls build them. */
-export function roleRules(role: Role, build: (add: AddRule) => void): PortRule[] {
+export function roleRules(role: AnyRole, build: (add: AddRule) => void): PortRule[] {
   const rules: PortRule[] = [];
   build((service, protocol, from, to, peers, description, portField) => {
     for (const peer of peers) rules.push({ id: `${role}-${service}-${slug(peer)}`, role, protocol, from, to, peer, description, ...(portField ? { portField } : {}) });
@@ -33,6 +34,9 @@ export function roleRules(role: Role, build: (add: AddRule) => void): PortRule[]
 }
 
 /** SSH from the administrators' networks, on every host (after the roles' own rules in the plan). */
-export function sshRules(env: EnvironmentConfig, roles: readonly Role[]): PortRule[] {
+export function sshRules(env: EnvironmentConfig, roles: readonly AnyRole[]): PortRule[] {
   return roles.flatMap((role) => roleRules(role, (add) => add('ssh', 'tcp', 22, 22, cidrPeers(env.adminCidrs, 'admin'), 'SSH for administrators (SSM Session Manager is the default)')));
 }
+
+/** Peers that are pools (their security groups), for rules only pool members may use. */
+export const poolPeers = (pools: readonly Pool[]): Peer[] => pools.map((role) => ({ kind: 'host', role }));

@@ -4,7 +4,7 @@
  * (constructs/roles/index.ts). The audit policy (constructs/audit/policy.ts) stays independent: a role
  * declares the ports it opens, never what the audit allows.
  */
-import type { EnvironmentConfig, Role } from '../../config/schema';
+import type { EnvironmentConfig, Pool, Role } from '../../config/schema';
 import type { BucketPurpose } from '../../config/names';
 import type { PortRule } from '../../config/ports';
 import type { RoleContext } from '../../userdata/context';
@@ -12,6 +12,7 @@ import type { RoleBundleProps } from '../../userdata/bundle';
 import type { Dns } from '../dns';
 import type { HostRole } from '../host-role';
 import type { PrivateBucket } from '../private-bucket';
+import type { InstancePool } from '../pool';
 import type { Secrets } from '../secrets';
 
 /** What a role's grants may name. */
@@ -43,4 +44,24 @@ export interface RoleSpec {
   readonly packages?: readonly string[];
   /** The configuration: settings, files, hook and helper scripts (userdata/<role>/), applied in place by State Manager. */
   readonly bundle: (ctx: RoleContext) => RoleBundleProps;
+}
+
+/**
+ * What a pool is: members on an Auto Scaling group (constructs/pool.ts) that join the meet host, without a fixed
+ * address, name or data volume (constructs/roles/<pool>.ts, bootstrap in userdata/<pool>/).
+ */
+export interface PoolSpec {
+  readonly pool: Pool;
+  /** Every port a member accepts besides SSH. */
+  readonly ports: (config: EnvironmentConfig) => PortRule[];
+  /** The secrets the pool reads (created before any grant); their other paths are the meet host's. */
+  readonly secrets?: (config: EnvironmentConfig, secrets: Secrets) => void;
+  /** Grants besides its own SSM folder, its bundles, its metrics and its own group's scaling actions. */
+  readonly grants?: (ctx: GrantContext) => void;
+  /** May a member protect itself from scale-in while it works (a recording that must not be cut). */
+  readonly selfProtecting: boolean;
+  /** The configuration, as for a host role; members apply it at boot and State Manager applies later ones. */
+  readonly bundle: (ctx: RoleContext) => RoleBundleProps;
+  /** The pool's scaling: policies and alarms on the metric its members (and the meet host) publish. */
+  readonly scale: (config: EnvironmentConfig, pool: InstancePool) => void;
 }

@@ -1,0 +1,194 @@
+/**
+ * The Jibri and JVB pools in the synthesized plans: launch templates hardened like the hosts, groups between each
+ * tier's bounds in the pools' own subnet, a drain hook, scaling on the metrics the recorders and bridges publish,
+ * IAM scoped to the pool's own group and namespace, the shared XMPP accounts, and nothing left when they are off.
+ */
+import { metricsNamespaceOf, poolGroupOf, POOL_METRICS, resourceNameOf, ssmRootOf } from '../config/names';
+import { POOLS, type Pool } from '../config/schema';
+import { missingRecorders } from '../constructs/roles/jibri';
+import { DRAIN_HEARTBEAT_SECONDS, POOL_TAG } from '../constructs/pool';
+import { evaluate } from './support/boot/policy';
+import { documentStatements, type Statement } from './support/iam';
+import { asArray, asObject, asString, dataSources, isObject, one, referenced, resources, single, synthEnvironment, synthVariant, type Item, type Synthesized } from './support/synth';
+
+const staging = (): Synthesized => synthEnvironment('staging');
+const production = (): Synthesized => synthEnvironment('production');
+const ENVIRONMENTS: [string, () => Synthesized][] = [
+  ['staging', staging],
+  ['production', production],
+];
+
+const template = (s: Synthesized, pool: Pool): Item => single(resources(s, 'aws_launch_template'), `launch template of ${pool}`, (t) => t.block.name === poolGroupOf(s.config, pool));
+const group = (s: Synthesized, pool: Pool): Item => single(resources(s, 'aws_autoscaling_group'), `group of ${pool}`, (g) => g.block.name === poolGroupOf(s.config, pool));
+
+/** The statements of a pool's (or host's) role, by the role's name. */
+function statementsOf(s: Synthesized, name: string): Statement[] {
+  const role = single(resources(s, 'aws_iam_role'), `role ${name}`, (r) => r.block.name === name);
+  const refs = [role.ref('id'), role.ref('name')];
+  const docs = dataSources(s, 'aws_iam_policy_document');
+  return resources(s, 'aws_iam_role_policy')
+    .filter((p) => refs.includes(String(p.block.role)))
+    .flatMap((p) => documentStatements(referenced(docs, p.block.policy)));
+}
+
+const ACCOUNT = '${data.aws_caller_identity.account.account_id}';
+const groupArn = (s: Synthesized, name: string): string => `arn:aws:autoscaling:${s.config.aws.region}:${ACCOUNT}:autoScalingGroup:0c2f3e4a-1111-2222-3333-444455556666:autoScalingGroupName/${name}`;
+const decision = (st: Statement[], action: string, resource: string, context: Record<string, string[]> = {}): string => evaluate(st, action, resource, context);
+
+describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
+  test.each(POOLS)('the %s launch template is hardened like the hosts: IMDSv2, encrypted gp3 root, no key pair, its own profile and group, a public address in the pools subnet', (pool) => {
+    const s = synth();
+    const t = template(s, pool).block;
+    const settings = s.config.jitsi[`${pool}Pool`];
+    expect(one(t.metadata_options, 'metadata_options')).toMatchObject({ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1, instance_metadata_tags: 'enabled' });
+    expect(t.key_name).toBeUndefined();
+    expect(t.instance_type).toBe(settings.instanceType);
+    const [root] = asArray(t.block_device_mappings, 'block_device_mappings').map((d) => asObject(d, 'device'));
+    expect(asArray(t.block_device_mappings, 'block_device_mappings')).toHaveLength(1);
+    expect(root.device_name).toMatch(/^\$\{data\.aws_ami\..*\.root_device_name\}$/);
+    expect(one(root.ebs, 'ebs')).toMatchObject({ encrypted: 'true', delete_on_termination: 'true', volume_type: 'gp3', volume_size: settings.rootVolumeGiB });
+    const [nic] = asArray(t.network_interfaces, 'network_interfaces').map((n) => asObject(n, 'nic'));
+    expect(nic).toMatchObject({ associate_public_ip_address: 'true', delete_on_termination: 'true', device_index: 0 });
+    const subnet = referenced(resources(s, 'aws_subnet'), nic.subnet_id);
+    expect(subnet.block.cidr_block).toBe('10.21.1.0/24'.replace('10.21', s.config.network.vpcCidr.split('.').slice(0, 2).join('.')));
+    const sg = referenced(resources(s, 'aws_security_group'), asArray(nic.security_groups, 'security_groups')[0]);
+    expect(sg.block.name).toBe(poolGroupOf(s.config, pool));
+    const profile = single(resources(s, 'aws_iam_instance_profile'), 'profile', (p) => p.ref('name') === one(t.iam_instance_profile, 'iam_instance_profile').name);
+    expect(profile.block.name).toBe(poolGroupOf(s.config, pool));
+    // User-data is the bootstrap from the cloudinit provider, like a host's; no data volume step.
+    expect(t.user_data).toMatch(/^\$\{data\.cloudinit_config\..*\.rendered\}$/);
+  });
+
+  test.each(POOLS)('the %s group runs between the configured bounds in the pools subnet, on the newest template version, tagged for State Manager', (pool) => {
+    const s = synth();
+    const g = group(s, pool).block;
+    const settings = s.config.jitsi[`${pool}Pool`];
+    expect({ min: g.min_size, max: g.max_size }).toEqual({ min: settings.min, max: settings.max });
+    // Not configured: scaling owns it, and a deploy must not reset it.
+    expect(g.desired_capacity).toBeUndefined();
+    expect(one(g.launch_template, 'launch_template').version).toBe(`\${${template(s, pool).address}.latest_version}`);
+    const tags = asArray(g.tag, 'tag').map((t) => asObject(t, 'tag'));
+    expect(tags).toContainEqual({ key: POOL_TAG, value: poolGroupOf(s.config, pool), propagate_at_launch: true });
+    expect(tags).toContainEqual({ key: 'Name', value: poolGroupOf(s.config, pool), propagate_at_launch: true });
+    // Staging tears down to nothing without waiting for members; production waits for them to drain.
+    expect(g.force_delete).toBe(s.config.tier === 'staging');
+  });
+
+  test.each(POOLS)('a %s member drains under a termination lifecycle hook before it goes', (pool) => {
+    const s = synth();
+    const hook = single(resources(s, 'aws_autoscaling_lifecycle_hook'), 'hook', (h) => h.block.autoscaling_group_name === group(s, pool).ref('name'));
+    expect(hook.block).toMatchObject({ name: `${poolGroupOf(s.config, pool)}-drain`, lifecycle_transition: 'autoscaling:EC2_INSTANCE_TERMINATING', heartbeat_timeout: DRAIN_HEARTBEAT_SECONDS, default_result: 'CONTINUE' });
+  });
+
+  test('the Jibri pool keeps the configured idle recorders: an alarm on their Sum adds the missing ones, another removes one after 10 idle minutes', () => {
+    const s = synth();
+    const { idle } = s.config.jitsi.jibriPool;
+    const alarms = resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => a.block.namespace === metricsNamespaceOf(s.config) && a.block.metric_name === POOL_METRICS.idleRecorders);
+    const few = single(alarms, 'too few idle', (a) => a.block.comparison_operator === 'LessThanThreshold').block;
+    expect(few).toMatchObject({ threshold: idle, statistic: 'Sum', period: 60, evaluation_periods: 2, treat_missing_data: 'breaching', dimensions: { Pool: poolGroupOf(s.config, 'jibri') } });
+    const addPolicy = referenced(resources(s, 'aws_autoscaling_policy'), asArray(few.alarm_actions, 'actions')[0]);
+    expect(addPolicy.block).toMatchObject({ policy_type: 'StepScaling', adjustment_type: 'ChangeInCapacity', autoscaling_group_name: group(s, 'jibri').ref('name') });
+    expect(addPolicy.block.step_adjustment).toEqual(missingRecorders(idle).map((st) => ({ metric_interval_lower_bound: st.metricIntervalLowerBound, metric_interval_upper_bound: st.metricIntervalUpperBound, scaling_adjustment: st.scalingAdjustment })));
+    const many = single(alarms, 'too many idle', (a) => a.block.comparison_operator === 'GreaterThanThreshold').block;
+    expect(many).toMatchObject({ threshold: idle, evaluation_periods: 10, treat_missing_data: 'notBreaching' });
+    const removePolicy = referenced(resources(s, 'aws_autoscaling_policy'), asArray(many.alarm_actions, 'actions')[0]);
+    expect(removePolicy.block.step_adjustment).toEqual([{ metric_interval_lower_bound: '0', scaling_adjustment: -1 }]);
+  });
+
+  test('the JVB pool scales on the average bridge stress: up after 3 minutes above scaleOutStress, down after 15 below scaleInStress', () => {
+    const s = synth();
+    const p = s.config.jitsi.jvbPool;
+    const alarms = resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => a.block.metric_name === POOL_METRICS.bridgeStress);
+    expect(alarms.map((a) => a.block)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ comparison_operator: 'GreaterThanThreshold', threshold: p.scaleOutStress, evaluation_periods: 3, statistic: 'Average', dimensions: { Pool: poolGroupOf(s.config, 'jvb') } }),
+        expect.objectContaining({ comparison_operator: 'LessThanThreshold', threshold: p.scaleInStress, evaluation_periods: 15, statistic: 'Average' }),
+      ]),
+    );
+    expect(alarms).toHaveLength(2);
+  });
+
+  test('a member may manage only its own group: lifecycle actions (and, for a recorder, its scale-in protection) on that group, metrics in the environment namespace only', () => {
+    const s = synth();
+    const namespace = metricsNamespaceOf(s.config);
+    for (const pool of POOLS) {
+      const st = statementsOf(s, poolGroupOf(s.config, pool));
+      const own = groupArn(s, poolGroupOf(s.config, pool));
+      const other = groupArn(s, poolGroupOf(s.config, pool === 'jibri' ? 'jvb' : 'jibri'));
+      for (const action of ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'])
+        expect({ pool, action, own: decision(st, action, own), other: decision(st, action, other) }).toEqual({ pool, action, own: 'allow', other: 'implicit-deny' });
+      expect({ pool, protect: decision(st, 'autoscaling:SetInstanceProtection', own) }).toEqual({ pool, protect: pool === 'jibri' ? 'allow' : 'implicit-deny' });
+      expect(decision(st, 'autoscaling:SetInstanceProtection', other)).toBe('implicit-deny');
+      expect(decision(st, 'autoscaling:UpdateAutoScalingGroup', own)).toBe('implicit-deny');
+      expect(decision(st, 'cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': [namespace] })).toBe('allow');
+      expect(decision(st, 'cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': ['AWS/EC2'] })).toBe('implicit-deny');
+    }
+    // The meet host publishes its own recorder's and bridge's state too, in the same namespace only.
+    const meet = statementsOf(s, resourceNameOf(s.config, 'meet'));
+    expect(decision(meet, 'cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': [namespace] })).toBe('allow');
+    expect(decision(meet, 'cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': ['WeeBeeTalk/other'] })).toBe('implicit-deny');
+  });
+
+  test("a recorder may put recordings into the recordings bucket and nothing else there; a bridge may not; neither reads the meet host's secrets", () => {
+    const s = synth();
+    const bucket = single(resources(s, 'aws_s3_bucket'), 'recordings', (b) => String(b.block.bucket).includes('-recordings-')).block.bucket as string;
+    const jibri = statementsOf(s, poolGroupOf(s.config, 'jibri'));
+    const jvb = statementsOf(s, poolGroupOf(s.config, 'jvb'));
+    expect(decision(jibri, 's3:PutObject', `arn:aws:s3:::${bucket}/recordings/2026/12/01/x/a.mp4`)).toBe('allow');
+    expect(decision(jibri, 's3:GetObject', `arn:aws:s3:::${bucket}/recordings/2026/12/01/x/a.mp4`)).toBe('implicit-deny');
+    expect(decision(jibri, 's3:DeleteObject', `arn:aws:s3:::${bucket}/recordings/2026/12/01/x/a.mp4`)).toBe('implicit-deny');
+    expect(decision(jvb, 's3:PutObject', `arn:aws:s3:::${bucket}/recordings/a.mp4`)).toBe('implicit-deny');
+    const root = ssmRootOf(s.config);
+    const param = (path: string): string => `arn:aws:ssm:${s.config.aws.region}:${ACCOUNT}:parameter${root}/${path}`;
+    expect(decision(jibri, 'ssm:GetParameter', param('jibri/xmpp-password'))).toBe('allow');
+    expect(decision(jibri, 'ssm:GetParameter', param('meet/jwt-app-secret'))).toBe('implicit-deny');
+    expect(decision(jibri, 'ssm:GetParameter', param('jvb/auth-password'))).toBe('implicit-deny');
+    expect(decision(jvb, 'ssm:GetParameter', param('jvb/auth-password'))).toBe('allow');
+    expect(decision(jvb, 'ssm:GetParameter', param('meet/jvb-auth-password'))).toBe('implicit-deny');
+  });
+
+  test("the pools' XMPP accounts are generated once and stored for both ends: the meet host's Prosody and the pool", () => {
+    const s = synth();
+    const params = resources(s, 'aws_ssm_parameter');
+    const root = ssmRootOf(s.config);
+    const pairs = [
+      ['meet/jvb-auth-password', 'jvb/auth-password'],
+      ['meet/jibri-xmpp-password', 'jibri/xmpp-password'],
+      ['meet/jibri-recorder-password', 'jibri/recorder-password'],
+    ];
+    for (const [meet, member] of pairs) {
+      const a = single(params, meet, (p) => p.block.name === `${root}/${meet}`).block;
+      const b = single(params, member, (p) => p.block.name === `${root}/${member}`).block;
+      expect({ meet, type: a.type, same: a.value === b.value }).toEqual({ meet, type: 'SecureString', same: true });
+      expect(a.value).toMatch(/^\$\{data\.aws_secretsmanager_random_password\..*\.random_password\}$/);
+    }
+  });
+
+  test.each(POOLS)('State Manager applies the %s bundle to every member carrying the pool tag, without waiting for members that may not exist', (pool) => {
+    const s = synth();
+    const association = single(resources(s, 'aws_ssm_association'), 'association', (a) => a.block.association_name === `${poolGroupOf(s.config, pool)}-apply`).block;
+    expect(association.targets).toEqual([{ key: `tag:${POOL_TAG}`, values: [poolGroupOf(s.config, pool)] }]);
+    expect(association.wait_for_success_timeout_seconds).toBeUndefined();
+    const pointer = single(resources(s, 'aws_ssm_parameter'), 'pointer', (p) => p.block.name === `${ssmRootOf(s.config)}/${pool}/bundle`).block;
+    expect(asString(pointer.value, 'pointer')).toMatch(new RegExp(`^s3://weebeetalk-${s.config.name}-config-[0-9a-f]+/bundles/${pool}/[0-9a-f]{64}\\.json$`));
+  });
+});
+
+describe('pools switched off', () => {
+  const off = (): Synthesized => synthVariant('pools-off', 'staging', { jitsi: { jibriPool: { enabled: false }, jvbPool: { enabled: false } } });
+  test('leave no group, template, hook, alarm, subnet, account or Prosody rule behind', () => {
+    const s = off();
+    for (const type of ['aws_launch_template', 'aws_autoscaling_group', 'aws_autoscaling_lifecycle_hook', 'aws_autoscaling_policy']) expect({ type, n: resources(s, type).length }).toEqual({ type, n: 0 });
+    expect(resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => a.block.namespace !== 'AWS/EC2')).toHaveLength(0);
+    expect(resources(s, 'aws_subnet')).toHaveLength(1);
+    expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.from_port === 5222)).toHaveLength(0);
+    expect(resources(s, 'aws_ssm_parameter').filter((p) => /jvb|jibri-(xmpp|recorder)/.test(String(p.block.name)))).toHaveLength(0);
+    expect(statementsOf(s, resourceNameOf(s.config, 'meet')).some((st) => st.actions.includes('cloudwatch:PutMetricData'))).toBe(false);
+  });
+  test('one pool alone builds only itself', () => {
+    const s = synthVariant('jvb-pool-only', 'staging', { jitsi: { jibriPool: { enabled: false } } });
+    expect(resources(s, 'aws_autoscaling_group').map((g) => g.block.name)).toEqual([poolGroupOf(s.config, 'jvb')]);
+    const xmpp = resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.from_port === 5222);
+    expect(xmpp.map((r) => (isObject(r.block.tags) ? r.block.tags.Name : ''))).toEqual(['meet-xmpp-client-from-jvb']);
+  });
+});
