@@ -76,16 +76,18 @@ describe.each(CASES)('the meet host with %s', (_label, synth) => {
     const s = synth();
     const host = hostSettings(s, 'meet');
     const shared = host.WBT_SHARED_XMPP === '' ? [] : host.WBT_SHARED_XMPP.split(' ');
-    const expected = enabledPools(s.config).flatMap((pool) => SHARED_XMPP_ACCOUNTS[pool].map((a) => `${a.variable}=${a.secret}`));
+    const expected = enabledPools(s.config).flatMap((pool) => SHARED_XMPP_ACCOUNTS[pool].map((a) => `${a.variable}:${a.secret}`));
     expect(shared).toEqual(expected);
     const parameters = new Set(resources(s, 'aws_ssm_parameter').map((p) => String(p.block.name)));
     for (const entry of shared) {
-      const name = `/weebeetalk/${s.config.name}/meet/${entry.split('=')[1]}`;
+      const name = `/weebeetalk/${s.config.name}/meet/${entry.split(':')[1]}`;
       expect({ name, inPlan: parameters.has(name) }).toEqual({ name, inPlan: true });
     }
     // Every account Prosody may have to follow, whatever is enabled: a pool turned off goes back to the generated one.
-    expect(host.WBT_XMPP_ACCOUNTS.split(' ')).toEqual(['JIBRI_XMPP_PASSWORD=jibri@auth.meet.jitsi', 'JIBRI_RECORDER_PASSWORD=recorder@hidden.meet.jitsi', 'JVB_AUTH_PASSWORD=jvb@auth.meet.jitsi']);
+    expect(host.WBT_XMPP_ACCOUNTS.split(' ')).toEqual(['JIBRI_XMPP_PASSWORD:jibri@auth.meet.jitsi', 'JIBRI_RECORDER_PASSWORD:recorder@hidden.meet.jitsi', 'JVB_AUTH_PASSWORD:jvb@auth.meet.jitsi']);
     expect(host.WBT_PROSODY_CFG).toBe(PROSODY_CFG);
+    // NAME=value of a password name would read as a literal secret in the bundle (the audit's WBT-CONFIG-SECRET).
+    expect(hostFiles(s, 'meet').get('/etc/weebeetalk/config.env')?.content).not.toMatch(/PASSWORD=/);
   });
 });
 

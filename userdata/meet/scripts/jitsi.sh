@@ -47,12 +47,12 @@ if [[ "$TURN_ENABLED" == 1 ]]; then
   turn_secret=$(ssm_secret turn-secret)
   secrets+=("TURN_CREDENTIALS=\"${turn_secret}\"")
 fi
-# The accounts the enabled pools' members log in with (WBT_SHARED_XMPP: VARIABLE=parameter): their passwords are
+# The accounts the enabled pools' members log in with (WBT_SHARED_XMPP: VARIABLE:parameter): their passwords are
 # the shared ones from SSM in place of the generated ones, which passwords.env keeps (a pool turned off goes back).
 declare -A shared=()
 for entry in $WBT_SHARED_XMPP; do
-  value=$(ssm_secret "${entry#*=}")
-  shared[${entry%%=*}]=$value
+  value=$(ssm_secret "${entry#*:}")
+  shared[${entry%%:*}]=$value
 done
 # account_password VARIABLE [generated]: the password .env gives VARIABLE (with "generated": gen-passwords.sh's).
 account_password() {
@@ -69,7 +69,7 @@ draft=$(secret_draft "${dir}/.env")
   while IFS= read -r line; do
     if [[ -z "${shared[${line%%=*}]+set}" ]]; then printf '%s\n' "$line"; fi
   done < "${state}/passwords.env"
-  for entry in $WBT_SHARED_XMPP; do printf '%s="%s"\n' "${entry%%=*}" "${shared[${entry%%=*}]}"; done
+  for entry in $WBT_SHARED_XMPP; do printf '%s="%s"\n' "${entry%%:*}" "${shared[${entry%%:*}]}"; done
   if ((${#secrets[@]} > 0)); then printf '%s\n' "${secrets[@]}"; fi
 } > "$draft"
 env_changed=0
@@ -77,15 +77,15 @@ if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
 
 # Prosody keeps the accounts it created at its first start: upstream's register-setup runs `user create` at every
 # start, which leaves an existing account as it is. So when .env gives an account (WBT_XMPP_ACCOUNTS:
-# VARIABLE=jid) a password Prosody does not hold (a pool turned on or off, a rotated SSM value), it is set in
+# VARIABLE:jid) a password Prosody does not hold (a pool turned on or off, a rotated SSM value), it is set in
 # Prosody's store below, once Prosody runs. held records what Prosody holds, as sha256 per variable. Without a
 # record: an empty store gets .env's passwords at Prosody's first start; a used one holds the generated passwords
 # (every install from before the pools).
 account_digests() {
   local entry sum
   for entry in $WBT_XMPP_ACCOUNTS; do
-    sum=$(account_password "${entry%%=*}" "${1:-}" | sha256sum)
-    printf '%s %s\n' "${entry%%=*}" "${sum%% *}"
+    sum=$(account_password "${entry%%:*}" "${1:-}" | sha256sum)
+    printf '%s %s\n' "${entry%%:*}" "${sum%% *}"
   done
 }
 held="${state}/prosody-accounts.sha256"
@@ -122,11 +122,11 @@ prosody_account() {
 sync_prosody_accounts() {
   local entry name line restart=()
   for entry in $WBT_XMPP_ACCOUNTS; do
-    name=${entry%%=*}
+    name=${entry%%:*}
     line=$(grep "^${name} " <<< "$wanted")
     if grep -qxF "$line" "$held"; then continue; fi
-    retry 24 5 prosody_account "${entry#*=}" "$name" || die "Prosody still holds the old password of ${entry#*=}: run ${WBT_BOOTSTRAP} again"
-    log "Prosody: ${entry#*=} has the password .env gives it (${name})"
+    retry 24 5 prosody_account "${entry#*:}" "$name" || die "Prosody still holds the old password of ${entry#*:}: run ${WBT_BOOTSTRAP} again"
+    log "Prosody: ${entry#*:} has the password .env gives it (${name})"
     case "$name" in
       JVB_*) restart+=(jvb) ;;
       JIBRI_*) if [[ "$JIBRI_ENABLED" == 1 && " ${restart[*]} " != *" jibri "* ]]; then restart+=(jibri); fi ;;
