@@ -12,7 +12,6 @@ import { poolCommonEnv, type RoleContext } from '../context';
 import { meetPublicUrl } from '../meet';
 import { helperPath, JITSI_CONFIG, ROLE_PATHS, roleFiles, UNITS } from '../paths';
 import { POOL_MEMBER_SCRIPT, poolMemberEnv, poolMemberFiles } from '../pool-member';
-import { readScript } from '../script-files';
 import { composeUnit, scheduledJob, unitFile } from '../systemd';
 import { DOCKER_JITSI_MEET, manifest } from '../upstream';
 
@@ -20,8 +19,11 @@ export const JIBRI_ETC = ROLE_PATHS.jibri.etc;
 export const JIBRI_DIR = ROLE_PATHS.jibri.dir;
 /** Our compose override, last in COMPOSE_FILE. */
 export const JIBRI_OVERRIDE = `${JIBRI_ETC}/compose.weebeetalk.yml`;
-/** Read by the container at start (/config is copied to /run/jibri/config; jibri.conf includes custom-jibri.conf). */
-export const JIBRI_CUSTOM_CONF = `${JITSI_CONFIG}/jibri/custom-jibri.conf`;
+/**
+ * Jibri's own settings, which the hook copies to CONFIG/jibri/custom-jibri.conf: the container copies /config to
+ * /run/jibri/config at start, and upstream's jibri.conf includes custom-jibri.conf from there.
+ */
+export const JIBRI_CUSTOM_CONF = `${JIBRI_ETC}/custom-jibri.conf`;
 /** Jibri's finalize script, as the container sees it (/config is ${CONFIG}/jibri). */
 export const JIBRI_FINALIZE_IN_CONTAINER = '/config/finalize.sh';
 /** XMPP's client port on the meet host (Prosody's XMPP_PORT default, published on meet's private address). */
@@ -85,8 +87,6 @@ export function jibriBundle(ctx: RoleContext): RoleBundleProps {
     { path: roleFiles('jibri').settings, content: renderEnvFile(jibriSettings(ctx)), mode: '0644', services: compose },
     { path: JIBRI_OVERRIDE, content: jibriOverride(), mode: '0644', services: compose },
     { path: JIBRI_CUSTOM_CONF, content: jibriCustomConf(), mode: '0644', services: [JIBRI_SERVICES.config] },
-    // Inside the container: marks a recording complete for the host's uploader (the same script as the meet host's).
-    { path: `${JITSI_CONFIG}/jibri/finalize.sh`, content: readScript('jibri-finalize'), mode: '0755' },
     unitFile(`${UNITS.jibri}.service`, composeUnit('WeeBeeTalk Jibri pool member (docker-jitsi-meet jibri)', JIBRI_DIR, { services: ['jibri'], dataVolume: false })),
     ...scheduledJob(
       UNITS.recordingsUpload,
@@ -103,12 +103,14 @@ export function jibriBundle(ctx: RoleContext): RoleBundleProps {
       JITSI_URL: DOCKER_JITSI_MEET.url,
       JITSI_CONFIG,
       WBT_JIBRI_UNIT: `${UNITS.jibri}.service`,
+      WBT_JIBRI_CUSTOM_CONF: JIBRI_CUSTOM_CONF,
       WBT_RECORDINGS_TIMER: `${UNITS.recordingsUpload}.timer`,
       RECORDINGS_BUCKET: ctx.buckets.recordings,
       ...poolMemberEnv(ctx, { member: 'jibri', publishJibri: true, publishJvb: false }),
     },
     hook: 'jibri-member',
     files,
-    scripts: ['recordings-upload', POOL_MEMBER_SCRIPT],
+    // jibri-finalize runs inside the container (the hook copies it to CONFIG/jibri/finalize.sh): the meet host's.
+    scripts: ['jibri-finalize', 'recordings-upload', POOL_MEMBER_SCRIPT],
   };
 }

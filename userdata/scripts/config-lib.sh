@@ -168,12 +168,12 @@ generate_internal_passwords() {
   log "internal passwords generated once into ${file}"
 }
 
-# jibri_health: the local Jibri's state from its health API (WBT_JIBRI_API, GET /jibri/api/v1.0/health) as two
-# words: busyStatus (BUSY, IDLE or EXPIRED) and healthStatus (HEALTHY or UNHEALTHY); "DOWN DOWN" when it does not
-# answer (starting, stopped) or answers something else.
+# jibri_health API: the state of the Jibri whose HTTP API is at API (GET /jibri/api/v1.0/health, jitsi/jibri
+# HttpApi.kt) as two words: busyStatus (BUSY, IDLE or EXPIRED) and healthStatus (HEALTHY or UNHEALTHY); "DOWN DOWN"
+# when it does not answer (starting, stopped) or answers something else.
 jibri_health() {
   local body words
-  if body=$(curl -fsS --connect-timeout 2 --max-time 5 "${WBT_JIBRI_API}/jibri/api/v1.0/health" 2> /dev/null) &&
+  if body=$(curl -fsS --connect-timeout 2 --max-time 5 "$1/jibri/api/v1.0/health" 2> /dev/null) &&
     words=$(jq -r '[.status.busyStatus, .status.health.healthStatus] | map(select(type == "string" and test("^[A-Z]+$"))) | select(length == 2) | join(" ")' <<< "$body" 2> /dev/null) &&
     [[ -n "$words" ]]; then
     echo "$words"
@@ -182,11 +182,11 @@ jibri_health() {
   fi
 }
 
-# jvb_stats: the local bridge's load from its private REST API (WBT_JVB_API, GET /colibri/stats) as two words:
+# jvb_stats API: the load of the bridge whose private REST API is at API (GET /colibri/stats) as two words:
 # stress_level (1 is a full bridge) and the number of conferences; "DOWN DOWN" when it does not answer.
 jvb_stats() {
   local body words
-  if body=$(curl -fsS --connect-timeout 2 --max-time 5 "${WBT_JVB_API}/colibri/stats" 2> /dev/null) &&
+  if body=$(curl -fsS --connect-timeout 2 --max-time 5 "$1/colibri/stats" 2> /dev/null) &&
     words=$(jq -r '[.stress_level, .conferences] | select(all(type == "number")) | map(tostring) | join(" ")' <<< "$body" 2> /dev/null) &&
     [[ -n "$words" ]]; then
     echo "$words"
@@ -195,18 +195,19 @@ jvb_stats() {
   fi
 }
 
-# pool_member_timer: pool-member.sh's timer (WBT_POOL_MEMBER_TIMER) runs where there is something to publish or a
-# member to drain, and is stopped elsewhere (a pool turned off on the meet host).
+# pool_member_timer TIMER WANTED: pool-member.sh's timer runs where there is something to publish or a member to
+# drain (WANTED non-empty: the groups it publishes for, its lifecycle hook), and is stopped elsewhere (a pool turned
+# off on the meet host).
 pool_member_timer() {
-  if [[ -n "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}${WBT_DRAIN_HOOK}" ]]; then
-    systemctl enable --now "$WBT_POOL_MEMBER_TIMER"
-  elif systemctl is-enabled --quiet "$WBT_POOL_MEMBER_TIMER" 2> /dev/null; then
-    systemctl disable --now "$WBT_POOL_MEMBER_TIMER"
+  if [[ -n "$2" ]]; then
+    systemctl enable --now "$1"
+  elif systemctl is-enabled --quiet "$1" 2> /dev/null; then
+    systemctl disable --now "$1"
   fi
 }
 
-# pool_member_draining: whether pool-member.sh has begun draining this member (its termination lifecycle hook):
-# nothing may start its service again.
+# pool_member_draining STATE: whether pool-member.sh (its state folder STATE) has begun draining this member under
+# its termination lifecycle hook: nothing may start its service again.
 pool_member_draining() {
-  [[ -e "${WBT_POOL_STATE}/draining" ]]
+  [[ -e "$1/draining" ]]
 }

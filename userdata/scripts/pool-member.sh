@@ -18,6 +18,7 @@ set -euo pipefail
 load_env
 state=$WBT_POOL_STATE
 install -d -m 0700 "$state"
+# The Auto Scaling group this host is a member of (none on the meet host).
 member=${WBT_POOL_GROUP:-}
 if [[ -n "$member" && -e "${state}/drained" ]]; then exit 0; fi
 
@@ -39,7 +40,7 @@ publish() {
 lifecycle() {
   local action=$1
   shift
-  aws autoscaling "$action" --region "$AWS_REGION" --auto-scaling-group-name "$WBT_POOL_GROUP" --lifecycle-hook-name "$WBT_DRAIN_HOOK" \
+  aws autoscaling "$action" --region "$AWS_REGION" --auto-scaling-group-name "$member" --lifecycle-hook-name "$WBT_DRAIN_HOOK" \
     --instance-id "$INSTANCE_ID" "$@"
 }
 
@@ -79,7 +80,7 @@ drain_jibri() {
     fi
     touch "${state}/shutdown-requested"
   fi
-  read -r busy _ <<< "$(jibri_health)"
+  read -r busy _ <<< "$(jibri_health "$WBT_JIBRI_API")"
   if [[ "$busy" == BUSY ]]; then
     heartbeat "a recording is in progress"
     return 1
@@ -114,7 +115,7 @@ drain_jvb() {
     fi
     touch "${state}/shutdown-requested"
   fi
-  read -r _ conferences <<< "$(jvb_stats)"
+  read -r _ conferences <<< "$(jvb_stats "$WBT_JVB_API")"
   if [[ "$conferences" != DOWN && "$conferences" != 0 ]]; then
     heartbeat "${conferences} conferences still on this bridge"
     return 1
@@ -129,7 +130,7 @@ if [[ -n "$member" ]]; then
     target=$(imds meta-data/autoscaling/target-lifecycle-state 2> /dev/null) || target=""
     if [[ "$target" == Terminated ]]; then
       touch "${state}/draining"
-      log "draining: ${INSTANCE_ID} is leaving ${WBT_POOL_GROUP} (lifecycle hook ${WBT_DRAIN_HOOK})"
+      log "draining: ${INSTANCE_ID} is leaving ${member} (lifecycle hook ${WBT_DRAIN_HOOK})"
     fi
   fi
   if [[ -e "${state}/draining" ]]; then
@@ -146,7 +147,7 @@ if [[ -n "$member" ]]; then
 fi
 
 if [[ -n "$WBT_PUBLISH_JIBRI_GROUP" ]]; then
-  read -r busy health <<< "$(jibri_health)"
+  read -r busy health <<< "$(jibri_health "$WBT_JIBRI_API")"
   idle=0
   if [[ "$busy" == IDLE && "$health" == HEALTHY ]]; then idle=1; fi
   publish "$WBT_PUBLISH_JIBRI_GROUP" "$WBT_IDLE_RECORDERS_METRIC" "$idle"
@@ -160,7 +161,7 @@ if [[ -n "$WBT_PUBLISH_JIBRI_GROUP" ]]; then
     if [[ -n "$want" && "$(cat "${state}/protection" 2> /dev/null || true)" != "$want" ]]; then
       flag=--protected-from-scale-in
       if [[ "$want" == unprotected ]]; then flag=--no-protected-from-scale-in; fi
-      if aws autoscaling set-instance-protection --region "$AWS_REGION" --auto-scaling-group-name "$WBT_POOL_GROUP" \
+      if aws autoscaling set-instance-protection --region "$AWS_REGION" --auto-scaling-group-name "$member" \
         --instance-ids "$INSTANCE_ID" "$flag"; then
         echo "$want" > "${state}/protection"
         log "Jibri is ${busy}: ${INSTANCE_ID} ${want} from scale-in"
@@ -172,7 +173,7 @@ if [[ -n "$WBT_PUBLISH_JIBRI_GROUP" ]]; then
 fi
 
 if [[ -n "$WBT_PUBLISH_JVB_GROUP" ]]; then
-  read -r stress _ <<< "$(jvb_stats)"
+  read -r stress _ <<< "$(jvb_stats "$WBT_JVB_API")"
   # A bridge that does not answer publishes nothing: its stress is unknown, not zero.
   if [[ "$stress" != DOWN ]]; then publish "$WBT_PUBLISH_JVB_GROUP" "$WBT_BRIDGE_STRESS_METRIC" "$stress"; fi
 fi

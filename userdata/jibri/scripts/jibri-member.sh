@@ -14,9 +14,12 @@ dir=$WBT_JIBRI_DIR
 
 fetch_release "$JITSI_URL" "$dir" "$WBT_JIBRI_MANIFEST"
 # The containers run as uid 1000 on a read-only root: their writable bind mount must exist, owned by 1000.
-# (CONFIG/jibri, with custom-jibri.conf and finalize.sh, comes with the bundle.)
-install -d -m 0755 "$JITSI_CONFIG" "${JITSI_CONFIG}/storage"
+install -d -m 0755 "$JITSI_CONFIG" "${JITSI_CONFIG}/jibri" "${JITSI_CONFIG}/storage"
 install -d -o 1000 -g 1000 -m 0750 "${JITSI_CONFIG}/storage/jibri"
+# Read inside the container (its /config): the finalize script (the meet host's), Jibri's own settings.
+if install_if_changed "$WBT_HELPER_JIBRI_FINALIZE" "${JITSI_CONFIG}/jibri/finalize.sh" 0755; then log "Jibri's finalize script updated"; fi
+config_changed=0
+if install_if_changed "$WBT_JIBRI_CUSTOM_CONF" "${JITSI_CONFIG}/jibri/custom-jibri.conf" 0644; then config_changed=1; fi
 
 # Secrets first: a failed read stops here, before anything is written.
 xmpp_password=$(ssm_secret xmpp-password)
@@ -35,8 +38,8 @@ env_changed=0
 if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
 
 systemctl enable --now "$WBT_RECORDINGS_TIMER"
-pool_member_timer
-if pool_member_draining; then
+pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}${WBT_DRAIN_HOOK}"
+if pool_member_draining "$WBT_POOL_STATE"; then
   log "this member is draining (its lifecycle hook): Jibri stays as pool-member.sh left it"
   exit 0
 fi
@@ -45,16 +48,16 @@ if ! systemctl is-active --quiet "$WBT_JIBRI_UNIT"; then
   systemctl enable "$WBT_JIBRI_UNIT"
   systemctl restart "$WBT_JIBRI_UNIT"
   log "Jibri ${INSTANCE_ID} starting: it joins the meet host's Prosody"
-elif ((env_changed)) || has_changed jibri || has_changed jibri-config; then
+elif ((env_changed || config_changed)) || has_changed jibri || has_changed jibri-config; then
   # Recreating the container ends a recording: never while one runs (the failed hook keeps the services pending,
   # so the next apply tries again).
-  read -r busy _ <<< "$(jibri_health)"
+  read -r busy _ <<< "$(jibri_health "$WBT_JIBRI_API")"
   if [[ "$busy" == BUSY ]]; then
     die "Jibri is recording: not recreating it now (its settings apply at the next apply, or when this member is replaced)"
   fi
   # Its own configuration is read at start only: a change of it alone recreates the container too.
   force=()
-  if has_changed jibri-config; then force=(--force-recreate); fi
+  if ((config_changed)) || has_changed jibri-config; then force=(--force-recreate); fi
   (cd "$dir" && docker compose up --detach --no-deps "${force[@]}" jibri)
   log "Jibri recreated with its new settings"
 fi

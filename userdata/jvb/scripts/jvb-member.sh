@@ -33,8 +33,8 @@ draft=$(secret_draft "${dir}/.env")
 env_changed=0
 if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
 
-pool_member_timer
-if pool_member_draining; then
+pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}${WBT_DRAIN_HOOK}"
+if pool_member_draining "$WBT_POOL_STATE"; then
   log "this member is draining (its lifecycle hook): JVB stays as pool-member.sh left it"
   exit 0
 fi
@@ -46,7 +46,7 @@ if ! systemctl is-active --quiet "$WBT_JVB_UNIT"; then
 elif ((env_changed)) || has_changed jvb; then
   # Recreating the bridge drops its conferences: never while it hosts one (the failed hook keeps the services
   # pending, so the next apply tries again).
-  read -r _ conferences <<< "$(jvb_stats)"
+  read -r _ conferences <<< "$(jvb_stats "$WBT_JVB_API")"
   if [[ "$conferences" != 0 && "$conferences" != DOWN ]]; then
     die "JVB hosts ${conferences} conferences: not recreating it now (its settings apply at the next apply, or when this member is replaced)"
   fi
