@@ -20,6 +20,7 @@ import { PUBLIC_IP } from '../userdata/context';
 import { APPLY_COMMAND, CONFIG_LIB_SH, LIB_SH, roleFiles, STEPS_DIR, TURNSERVER_CONF } from '../userdata/paths';
 import { SCRIPTS_DIR, scriptFiles, scriptPath } from '../userdata/script-files';
 import { asteriskCompose } from '../userdata/pbx';
+import { jibriOverride } from '../userdata/jibri';
 import { TURN_CONF_SOURCE } from '../userdata/turn';
 import { COMPOSE_BUILTIN, JITSI_ENV, ROCKETCHAT_ENV } from '../userdata/upstream-env';
 import { bundleOf, hostFiles, hostSettings, parseEnvFile, userDataOf, type HostFile } from './support/host-files';
@@ -199,7 +200,7 @@ describe('libraries', () => {
 
 describe('compose files we write', () => {
   it('pass dclint (Compose Specification schema and its checks)', async () => {
-    const files = { 'rocketchat-override.yml': rocketchatOverride(), 'asterisk-compose.yml': asteriskCompose() };
+    const files = { 'rocketchat-override.yml': rocketchatOverride(), 'asterisk-compose.yml': asteriskCompose(), 'jibri-override.yml': jibriOverride() };
     const paths = Object.entries(files).map(([name, text]) => {
       const p = join(scratch, name);
       writeFileSync(p, text);

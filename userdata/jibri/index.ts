@@ -5,7 +5,7 @@
  * local copy after a verified upload. pool-member.sh publishes its busy/idle state, protects it from scale-in while
  * it records, and drains it under the termination lifecycle hook. The plan's side: constructs/roles/jibri.ts.
  */
-import { Document } from 'yaml';
+import { Document, Scalar, type YAMLSeq } from 'yaml';
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { renderEnvFile } from '../cloud-config';
 import { poolCommonEnv, type RoleContext } from '../context';
@@ -40,14 +40,20 @@ export const JIBRI_SERVICES = {
 } as const;
 
 /**
- * Jibri's HTTP APIs on 127.0.0.1 of the host only: pool-member.sh reads the health (busy or idle) and asks for a
+ * Jibri's HTTP APIs on 127.0.0.1 of the host only (JIBRI_API_PORTS, with jibriCustomConf; the meet host's own Jibri
+ * needs both too for pool-member.sh to read it): pool-member.sh reads the health (busy or idle) and asks for a
  * graceful shutdown through them. Jibri binds them to 127.0.0.1 inside the container since jitsi/jibri d6723de3
  * (reference.conf `jibri.api.http.external-api-host`/`internal-api-host`), where a published port cannot reach them,
  * so custom-jibri.conf binds them to the container's interfaces; a Jibri older than that ignores the keys and binds
  * them there anyway. Upstream's jibri.yml publishes no port.
  */
+export const JIBRI_API_PORTS: readonly string[] = ['127.0.0.1:2222:2222', '127.0.0.1:3333:3333'];
+
 export function jibriOverride(): string {
-  return new Document({ services: { jibri: { ports: ['127.0.0.1:2222:2222', '127.0.0.1:3333:3333'] } } }).toString({ lineWidth: 0 });
+  // The project's name as COMPOSE_PROJECT_NAME says it (the meet host's too: containers jitsi-<service>-1).
+  const doc = new Document({ name: 'jitsi', services: { jibri: { ports: [...JIBRI_API_PORTS] } } });
+  for (const item of (doc.getIn(['services', 'jibri', 'ports'], true) as YAMLSeq<Scalar>).items) item.type = Scalar.QUOTE_SINGLE;
+  return doc.toString({ lineWidth: 0 });
 }
 
 /** HOCON read after jibri.conf (include "/run/jibri/config/custom-jibri.conf"). */
