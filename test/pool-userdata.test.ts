@@ -424,4 +424,14 @@ describe("lib.sh's load_env", () => {
     expect(show(m)).toBe(`198.51.100.20|10.20.1.37|${INSTANCE}|`);
     expect(show(host('load-env-meet', 'meet'))).toBe(`198.51.100.5|${MEET_IP}||vol-1`);
   });
+
+  it("in a member's hook, which the apply tool starts with PUBLIC_IP only, it still reads the private address and instance id", () => {
+    const m = host('load-env-hook', 'jibri');
+    const out = execFileSync('/bin/bash', ['-c', `set -euo pipefail; . '${join(m.root, 'lib', 'lib.sh')}'; load_env; echo "$PUBLIC_IP|\${PRIVATE_IP:-}|\${INSTANCE_ID:-}|$DATA_VOLUME_ID"`], {
+      encoding: 'utf8',
+      // As apply.sh runs the hook: env -i ... PUBLIC_IP=... DATA_VOLUME_ID=... bash HOOK.
+      env: { PATH: `${join(m.root, 'bin')}:/usr/bin:/bin`, WBT_TEST_ROOT: m.root, PUBLIC_IP: '198.51.100.20', DATA_VOLUME_ID: '' },
+    }).trim();
+    expect(out).toBe(`198.51.100.20|10.20.1.37|${INSTANCE}|`);
+  });
 });
