@@ -243,24 +243,21 @@ describe.each([
   ['production', () => synthEnvironment('production')],
   ['staging-turn', stagingTurn],
 ] as [string, () => Synthesized][])('the TURN relay of %s', (_label, synth) => {
-  test("the relay ports' only peer is the meet host's security group, on the turn host's group only", () => {
+  test("the relay ports' only peers are the video bridges' security groups (the meet host's and the JVB pool's), on the turn host's group only", () => {
     const s = synth();
     const h = hosts(s);
     const { from, to } = s.config.turn.relayPorts;
     expect([from, to]).toEqual([49152, 65535]);
     const relay = resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => Number(r.block.from_port) <= to && from <= Number(r.block.to_port));
     // Nothing else overlaps the relay range: no other rule on any host, no rule from the world or a CIDR.
-    expect(relay).toHaveLength(1);
-    expect(relay[0].block).toMatchObject({
-      security_group_id: h.of('turn').sg.ref('id'),
-      ip_protocol: 'udp',
-      from_port: from,
-      to_port: to,
-      referenced_security_group_id: h.of('meet').sg.ref('id'),
-    });
-    expect(relay[0].block.cidr_ipv4).toBeUndefined();
-    expect(relay[0].block.cidr_ipv6).toBeUndefined();
-    expect(relay[0].block.prefix_list_id).toBeUndefined();
+    const jvbPool = single(resources(s, 'aws_security_group'), 'JVB pool group', (g) => g.block.name === `weebeetalk-${s.config.name}-jvb`).ref('id');
+    expect(relay.map((r) => r.block.referenced_security_group_id).sort()).toEqual([h.of('meet').sg.ref('id'), jvbPool].sort());
+    for (const r of relay) {
+      expect(r.block).toMatchObject({ security_group_id: h.of('turn').sg.ref('id'), ip_protocol: 'udp', from_port: from, to_port: to });
+      expect(r.block.cidr_ipv4).toBeUndefined();
+      expect(r.block.cidr_ipv6).toBeUndefined();
+      expect(r.block.prefix_list_id).toBeUndefined();
+    }
   });
 
   test('the turn host accepts from the world only TLS 443 and 3478 over TCP and UDP', () => {
@@ -278,17 +275,17 @@ describe('the TURN relay in staging, off by default', () => {
     const s = synthEnvironment('staging');
     expect(s.config.turn.enabled).toBe(false);
     expect(hosts(s).roles).not.toContain('turn');
-    expect(resources(s, 'aws_security_group').map((g) => g.block.name)).toEqual(['chat', 'meet', 'pbx'].map((r) => `weebeetalk-staging-${r}`));
+    expect(resources(s, 'aws_security_group').map((g) => g.block.name)).toEqual(['chat', 'jibri', 'jvb', 'meet', 'pbx'].map((r) => `weebeetalk-staging-${r}`));
     expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.key.includes('turn') || Number(r.block.to_port) >= 49152 || [3478].includes(Number(r.block.from_port)))).toEqual([]);
     expect(resources(s, 'aws_vpc_security_group_egress_rule').filter((r) => r.key.includes('turn'))).toEqual([]);
     expect(portPlan(s.config).filter((r) => r.role === 'turn' || (r.peer.kind === 'host' && r.peer.role === 'turn'))).toEqual([]);
   });
 
-  test('with turn.enabled: the turn group and its four rules', () => {
+  test('with turn.enabled: the turn group and its five rules (the relay from meet and from the JVB pool)', () => {
     const s = stagingTurn();
     const sg = single(resources(s, 'aws_security_group'), 'turn group', (g) => g.block.name === 'weebeetalk-staging-turn');
     expect(hosts(s).of('turn').sg.address).toBe(sg.address);
-    expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.security_group_id === sg.ref('id'))).toHaveLength(4);
+    expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.security_group_id === sg.ref('id'))).toHaveLength(5);
     expect(resources(s, 'aws_vpc_security_group_egress_rule').filter((r) => r.block.security_group_id === sg.ref('id'))).toHaveLength(2);
   });
 });

@@ -61,7 +61,7 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
 
   test("each data volume is in its subnet's zone and attached to its own host", () => {
     const s = synth();
-    const subnet = single(resources(s, 'aws_subnet'), 'subnet');
+    const subnet = single(resources(s, 'aws_subnet'), 'hosts subnet', (n) => String(isObject(n.block.tags) ? n.block.tags.Name : '').includes('-public-'));
     const h = hosts(s);
     for (const role of h.roles) {
       const { volume, eni, instance } = h.of(role);
@@ -75,7 +75,7 @@ describe.each(SHIPPED)('hosts of %s', (_label, synth) => {
 
   test('each host boots on its own ENI with a fixed private IP, and its EIP is associated to that ENI', () => {
     const s = synth();
-    const subnet = single(resources(s, 'aws_subnet'), 'subnet');
+    const subnet = single(resources(s, 'aws_subnet'), 'hosts subnet', (n) => String(isObject(n.block.tags) ? n.block.tags.Name : '').includes('-public-'));
     const block = parseCidr(asString(subnet.block.cidr_block, 'subnet cidr'));
     if (!block) throw new Error('subnet CIDR does not parse');
     const h = hosts(s);

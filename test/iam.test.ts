@@ -4,7 +4,7 @@
  * And the offline IAM evaluator these tests rely on (test/support/iam.ts).
  */
 import { fqdnOf } from '../config/names';
-import { enabledRoles, ROLES, type Role } from '../config/schema';
+import { enabledPools, enabledRoles, POOLS, ROLES, type AnyRole, type Role } from '../config/schema';
 import { expectedRoles } from './support/hosts';
 import { allows, documentStatements, hostIam, MANAGED_POLICIES, type Statement } from './support/iam';
 import { bucketsOf, PURPOSES, zoneIdRef, type Purpose } from './support/parts';
@@ -13,6 +13,8 @@ import { SHIPPED_AND_TUNED as ENVS } from './support/variants';
 
 const paramArn = (s: Synthesized, path: string): string => `arn:aws:ssm:${s.config.aws.region}:${single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id')}:parameter${path}`;
 const SSM_READS = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'];
+/** Every role with an instance profile: the hosts, then the pools' members. */
+const everyRole = (s: Synthesized): AnyRole[] => [...enabledRoles(s.config), ...enabledPools(s.config)];
 
 /** A statement with its lists sorted, for comparing statements whatever their order. */
 const normalize = (st: Statement) => ({
@@ -51,12 +53,12 @@ function acmeStatements(s: Synthesized, role: 'pbx' | 'turn'): ReturnType<typeof
 }
 
 describe.each(ENVS)('IAM of %s', (_label, synth) => {
-  test('each instance uses its own role, assumable by EC2 only, with Session Manager', () => {
+  test('each instance (a host or a pool member) uses its own role, assumable by EC2 only, with Session Manager', () => {
     const s = synth();
     const docs = dataSources(s, 'aws_iam_policy_document');
     const seen = new Set<string>();
     expect(enabledRoles(s.config)).toEqual(expectedRoles(s));
-    for (const role of enabledRoles(s.config)) {
+    for (const role of everyRole(s)) {
       const iam = hostIam(s, role);
       seen.add(iam.role.address);
       expect(iam.role.block.name).toBe(`weebeetalk-${s.config.name}-${role}`);
@@ -73,15 +75,13 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       for (const a of ['ssmmessages:CreateControlChannel', 'ssmmessages:CreateDataChannel', 'ssmmessages:OpenControlChannel', 'ssmmessages:OpenDataChannel'])
         expect(allows(iam.inline, a, '*')).toBe(true);
     }
-    expect(seen.size).toBe(expectedRoles(s).length);
+    expect(seen.size).toBe(everyRole(s).length);
     // No role (nor instance profile) for a host the environment does not build.
     const hostRoles = resources(s, 'aws_iam_role').filter((r) => String(r.block.description).startsWith('WeeBeeTalk host '));
-    expect(hostRoles.map((r) => r.block.name).sort()).toEqual(
-      expectedRoles(s)
-        .map((role) => `weebeetalk-${s.config.name}-${role}`)
-        .sort(),
-    );
-    expect(resources(s, 'aws_iam_instance_profile')).toHaveLength(expectedRoles(s).length);
+    // The pools' members have a role each too (constructs/pool.ts), named after their group.
+    const built: AnyRole[] = [...expectedRoles(s), ...enabledPools(s.config)];
+    expect(hostRoles.map((r) => r.block.name).sort()).toEqual(built.map((role) => `weebeetalk-${s.config.name}-${role}`).sort());
+    expect(resources(s, 'aws_iam_instance_profile')).toHaveLength(built.length);
   });
 
   test('the SSM agent may do what AmazonSSMManagedInstanceCore allows it, on "*", except reading parameters', () => {
@@ -89,7 +89,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     // The agent's own calls (registration, Session Manager's channels, State Manager) take Resource "*" in AWS's
     // managed policy; a narrower resource may refuse the registration and leave the host unreachable.
     const agent = MANAGED_POLICIES.AmazonSSMManagedInstanceCore.flatMap((st) => st.actions).filter((a) => !SSM_READS.includes(a));
-    for (const role of enabledRoles(s.config)) {
+    for (const role of everyRole(s)) {
       const { inline } = hostIam(s, role);
       const refused = agent.filter((a) => !allows(inline, a, '*'));
       expect({ role, refused }).toEqual({ role, refused: [] });
@@ -99,7 +99,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
 
   test("the hosts' own policies grant SSM reads on their own path only", () => {
     const s = synth();
-    for (const role of enabledRoles(s.config)) {
+    for (const role of everyRole(s)) {
       const { inline } = hostIam(s, role);
       const own = `/weebeetalk/${s.config.name}/${role}`;
       const ssm = inline.filter((st) => st.actions.some((a) => SSM_READS.includes(a)));
@@ -111,18 +111,18 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
 
   test("each host can read its own SSM path and no other host's, counting the managed policies it carries", () => {
     const s = synth();
-    const roles = enabledRoles(s.config);
+    const roles = everyRole(s);
     const readable = Object.fromEntries(roles.map((role) => [role, [] as string[]]));
     for (const role of roles) {
       const { effective } = hostIam(s, role);
       expect(allows(effective, 'ssm:GetParameter', paramArn(s, `/weebeetalk/${s.config.name}/${role}/x`))).toBe(true);
       const foreign = [
         // Every other role's, built here or not (a relay turned on later must not find its secret readable elsewhere).
-        ...ROLES.filter((r) => r !== role).map((r) => [`${r}'s path`, `/weebeetalk/${s.config.name}/${r}/x`]),
+        ...[...ROLES, ...POOLS].filter((r) => r !== role).map((r) => [`${r}'s path`, `/weebeetalk/${s.config.name}/${r}/x`]),
         [`the environment's root`, `/weebeetalk/${s.config.name}/x`],
         [`a sibling of its path`, `/weebeetalk/${s.config.name}/${role}-x/y`],
         // Staging and production may share an account: the other environment's secrets are as foreign.
-        ...ROLES.map((r) => [`another environment's ${r} path`, `/weebeetalk/${s.config.name === 'production' ? 'staging' : 'production'}/${r}/x`]),
+        ...[...ROLES, ...POOLS].map((r) => [`another environment's ${r} path`, `/weebeetalk/${s.config.name === 'production' ? 'staging' : 'production'}/${r}/x`]),
       ];
       for (const [what, path] of foreign) for (const action of SSM_READS) if (allows(effective, action, paramArn(s, path))) readable[role].push(`${action} on ${what}`);
     }
@@ -205,9 +205,9 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
       ).toEqual([]);
   });
 
-  test('no host policy names "*" as a resource except for ListHostedZones and the SSM agent, nor a wildcard action', () => {
+  test('no host or member policy names "*" as a resource except for ListHostedZones, the SSM agent and metrics in its namespace, nor a wildcard action', () => {
     const s = synth();
-    for (const role of enabledRoles(s.config)) {
+    for (const role of everyRole(s)) {
       for (const st of hostIam(s, role).inline) {
         expect(st.effect).toBe('Allow');
         expect(st.notActions).toEqual([]);
@@ -216,7 +216,9 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
         // Only zone discovery and the SSM agent's own calls (as in AWS's managed policy) may name "*".
         const agent = MANAGED_POLICIES.AmazonSSMManagedInstanceCore.flatMap((x) => x.actions).filter((a) => !SSM_READS.includes(a));
         const noResourceLevel = ['route53:ListHostedZones', ...agent];
-        if (st.resources.includes('*')) for (const a of st.actions) expect({ role, action: a, allowed: noResourceLevel.includes(a) }).toEqual({ role, action: a, allowed: true });
+        // PutMetricData takes no resource: it is bounded by its namespace condition instead.
+        const namespaced = st.actions.length === 1 && st.actions[0] === 'cloudwatch:PutMetricData' && st.conditions.some((c) => c.variable === 'cloudwatch:namespace' && c.test === 'StringEquals');
+        if (st.resources.includes('*') && !namespaced) for (const a of st.actions) expect({ role, action: a, allowed: noResourceLevel.includes(a) }).toEqual({ role, action: a, allowed: true });
       }
     }
   });

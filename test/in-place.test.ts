@@ -9,7 +9,7 @@
  * and production's bundles sit in a bucket that refuses destruction.
  */
 import { createHash } from 'node:crypto';
-import { enabledRoles, ROLES, type Role } from '../config/schema';
+import { enabledPools, enabledRoles, ROLES, type AnyRole, type Role } from '../config/schema';
 import { APPLY_TIMEOUT_SECONDS } from '../constructs/apply-document';
 import { userDataBytes } from '../constructs/user-data-size';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
@@ -68,7 +68,7 @@ function planDiff(a: Synthesized, b: Synthesized): PlanDiff {
 }
 
 /** A host's three configuration resources, by address. */
-function trio(s: Synthesized, role: Role): { object: string; pointer: string; association: string } {
+function trio(s: Synthesized, role: AnyRole): { object: string; pointer: string; association: string } {
   const b = bundleOf(s, role);
   return { object: b.object.address, pointer: b.pointer.address, association: b.association.address };
 }
@@ -82,7 +82,7 @@ interface Routine {
   readonly base: () => Synthesized;
   readonly changed: () => Synthesized;
   /** The hosts whose configuration the change is. */
-  readonly roles: readonly Role[];
+  readonly roles: readonly AnyRole[];
   /** Besides the hosts' bundles: what the change itself adds, removes or changes (checked exactly). */
   readonly extra: (base: Synthesized, changed: Synthesized, diff: PlanDiff) => { added: string[]; removed: string[]; changed: Map<string, string[]> };
 }
@@ -183,7 +183,8 @@ const ROUTINES: Routine[] = [
     name: 'jitsi.timezone changed',
     base: staging,
     changed: () => synthVariant('in-place-jitsi-timezone', 'staging', { jitsi: { timezone: 'Europe/Berlin' } }),
-    roles: ['meet'],
+    // The pools' members run Jitsi containers too, in the same time zone.
+    roles: ['meet', 'jibri', 'jvb'],
     extra: nothing,
   },
   {
@@ -198,10 +199,11 @@ const ROUTINES: Routine[] = [
     base: production,
     changed: () => synthVariant('in-place-turn-relay-ports', 'production', { turn: { relayPorts: { from: 50000, to: 59999 } } }),
     roles: ['turn'],
-    // The relay rule keeps its id and is changed in place; meet (the bridge) is told nothing: it answers from any port.
+    // The relay rules keep their ids and are changed in place; the bridges (meet and the JVB pool) are told nothing:
+    // they answer from any port.
     extra: (base) => {
-      const rule = single(resources(base, 'aws_vpc_security_group_ingress_rule'), 'relay rule', (r) => r.key.startsWith('firewalls_turn-relay-from-meet'));
-      return { added: [], removed: [], changed: new Map([[rule.address, ['from_port', 'to_port']]]) };
+      const rules = ['meet', 'jvb'].map((from) => single(resources(base, 'aws_vpc_security_group_ingress_rule'), `relay rule from ${from}`, (r) => r.key.startsWith(`firewalls_turn-relay-from-${from}_`)));
+      return { added: [], removed: [], changed: new Map(rules.map((rule) => [rule.address, ['from_port', 'to_port']])) };
     },
   },
   {
@@ -223,7 +225,8 @@ describe.each(ROUTINES)('in place: $name', ({ base: makeBase, changed: makeChang
     const changed = makeChanged();
     const ud = (s: Synthesized): [string, string][] => dataSources(s, 'cloudinit_config').map((d) => [d.address, JSON.stringify(d.block)]);
     expect(ud(changed)).toEqual(ud(base));
-    expect(ud(base)).toHaveLength(expectedRoles(base).length);
+    // Every host's and every pool's (the launch templates' user-data: a new one would reach new members only).
+    expect(ud(base)).toHaveLength(expectedRoles(base).length + enabledPools(base.config).length);
     const diff = planDiff(base, changed);
     const instance = (s: Synthesized): [string, string][] =>
       resources(s, 'aws_instance').map((i) => {
@@ -361,7 +364,8 @@ describe.each([['staging'], ['production']])('the configuration machinery of %s'
     const steps = (JSON.parse(asString(doc.block.content, 'content')) as { mainSteps: { inputs: { timeoutSeconds: string } }[] }).mainSteps;
     const applyTakes = steps.reduce((sum, step) => sum + Number(step.inputs.timeoutSeconds), 0);
     expect(applyTakes).toBe(APPLY_TIMEOUT_SECONDS);
-    expect(resources(s(), 'aws_ssm_association')).toHaveLength(expectedRoles(s()).length);
+    // The pools' associations (by tag, not waited for) are test/pools.test.ts's.
+    expect(resources(s(), 'aws_ssm_association')).toHaveLength(expectedRoles(s()).length + enabledPools(s().config).length);
     for (const role of enabledRoles(s().config)) {
       const b = bundleOf(s(), role);
       const a = b.association.block;
@@ -431,8 +435,8 @@ describe('turning the TURN relay on in staging', () => {
     ['aws_ssm_parameter', 3],
     ['aws_volume_attachment', 1],
     ['aws_vpc_security_group_egress_rule', 2],
-    // 443/tcp, 3478/tcp, 3478/udp from the world; the relay ports from meet
-    ['aws_vpc_security_group_ingress_rule', 4],
+    // 443/tcp, 3478/tcp, 3478/udp from the world; the relay ports from meet and from the JVB pool
+    ['aws_vpc_security_group_ingress_rule', 5],
     ['data.aws_ami', 1],
     ['data.aws_iam_policy_document', 2],
     ['data.aws_secretsmanager_random_password', 1],
@@ -453,8 +457,9 @@ describe('turning the TURN relay on in staging', () => {
     const names = ['weebeetalk-staging-turn', 'turn.staging.weebeetalk.example', '/weebeetalk/staging/turn', 'bundles/turn/', 'apply-output/turn'];
     const naming = [...blocks(s)].filter(([, b]) => names.some((n) => JSON.stringify(b).includes(n))).map(([a]) => a);
     expect(naming).toEqual([]);
-    for (const type of ['aws_instance', 'aws_security_group', 'aws_ssm_association', 'aws_s3_object', 'aws_eip', 'aws_ebs_volume'])
-      expect({ type, count: resources(s, type).length }).toEqual({ type, count: 3 });
+    for (const type of ['aws_instance', 'aws_eip', 'aws_ebs_volume']) expect({ type, count: resources(s, type).length }).toEqual({ type, count: 3 });
+    // The two pools have a group, an association and a bundle each too.
+    for (const type of ['aws_security_group', 'aws_ssm_association', 'aws_s3_object']) expect({ type, count: resources(s, type).length }).toEqual({ type, count: 5 });
     expect(s.json.output?.turn_fqdn).toBeUndefined();
   });
 

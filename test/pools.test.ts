@@ -77,7 +77,12 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
   test.each(POOLS)('a %s member drains under a termination lifecycle hook before it goes', (pool) => {
     const s = synth();
     const hook = single(resources(s, 'aws_autoscaling_lifecycle_hook'), 'hook', (h) => h.block.autoscaling_group_name === group(s, pool).ref('name'));
-    expect(hook.block).toMatchObject({ name: `${poolGroupOf(s.config, pool)}-drain`, lifecycle_transition: 'autoscaling:EC2_INSTANCE_TERMINATING', heartbeat_timeout: DRAIN_HEARTBEAT_SECONDS, default_result: 'CONTINUE' });
+    expect(hook.block).toMatchObject({
+      name: `${poolGroupOf(s.config, pool)}-drain`,
+      lifecycle_transition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      heartbeat_timeout: DRAIN_HEARTBEAT_SECONDS,
+      default_result: 'CONTINUE',
+    });
   });
 
   test('the Jibri pool keeps the configured idle recorders: an alarm on their Sum adds the missing ones, another removes one after 10 idle minutes', () => {
@@ -88,7 +93,13 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
     expect(few).toMatchObject({ threshold: idle, statistic: 'Sum', period: 60, evaluation_periods: 2, treat_missing_data: 'breaching', dimensions: { Pool: poolGroupOf(s.config, 'jibri') } });
     const addPolicy = referenced(resources(s, 'aws_autoscaling_policy'), asArray(few.alarm_actions, 'actions')[0]);
     expect(addPolicy.block).toMatchObject({ policy_type: 'StepScaling', adjustment_type: 'ChangeInCapacity', autoscaling_group_name: group(s, 'jibri').ref('name') });
-    expect(addPolicy.block.step_adjustment).toEqual(missingRecorders(idle).map((st) => ({ metric_interval_lower_bound: st.metricIntervalLowerBound, metric_interval_upper_bound: st.metricIntervalUpperBound, scaling_adjustment: st.scalingAdjustment })));
+    expect(addPolicy.block.step_adjustment).toEqual(
+      missingRecorders(idle).map((st) => ({
+        metric_interval_lower_bound: st.metricIntervalLowerBound,
+        metric_interval_upper_bound: st.metricIntervalUpperBound,
+        scaling_adjustment: st.scalingAdjustment,
+      })),
+    );
     const many = single(alarms, 'too many idle', (a) => a.block.comparison_operator === 'GreaterThanThreshold').block;
     expect(many).toMatchObject({ threshold: idle, evaluation_periods: 10, treat_missing_data: 'notBreaching' });
     const removePolicy = referenced(resources(s, 'aws_autoscaling_policy'), asArray(many.alarm_actions, 'actions')[0]);
@@ -101,7 +112,13 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
     const alarms = resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => a.block.metric_name === POOL_METRICS.bridgeStress);
     expect(alarms.map((a) => a.block)).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ comparison_operator: 'GreaterThanThreshold', threshold: p.scaleOutStress, evaluation_periods: 3, statistic: 'Average', dimensions: { Pool: poolGroupOf(s.config, 'jvb') } }),
+        expect.objectContaining({
+          comparison_operator: 'GreaterThanThreshold',
+          threshold: p.scaleOutStress,
+          evaluation_periods: 3,
+          statistic: 'Average',
+          dimensions: { Pool: poolGroupOf(s.config, 'jvb') },
+        }),
         expect.objectContaining({ comparison_operator: 'LessThanThreshold', threshold: p.scaleInStress, evaluation_periods: 15, statistic: 'Average' }),
       ]),
     );
@@ -178,7 +195,8 @@ describe('pools switched off', () => {
   const off = (): Synthesized => synthVariant('pools-off', 'staging', { jitsi: { jibriPool: { enabled: false }, jvbPool: { enabled: false } } });
   test('leave no group, template, hook, alarm, subnet, account or Prosody rule behind', () => {
     const s = off();
-    for (const type of ['aws_launch_template', 'aws_autoscaling_group', 'aws_autoscaling_lifecycle_hook', 'aws_autoscaling_policy']) expect({ type, n: resources(s, type).length }).toEqual({ type, n: 0 });
+    for (const type of ['aws_launch_template', 'aws_autoscaling_group', 'aws_autoscaling_lifecycle_hook', 'aws_autoscaling_policy'])
+      expect({ type, n: resources(s, type).length }).toEqual({ type, n: 0 });
     expect(resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => a.block.namespace !== 'AWS/EC2')).toHaveLength(0);
     expect(resources(s, 'aws_subnet')).toHaveLength(1);
     expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.from_port === 5222)).toHaveLength(0);

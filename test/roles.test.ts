@@ -4,9 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { portPlan } from '../constructs/roles';
 import { enabledRoles, ROLES } from '../config/schema';
-import { ROLE_SPECS, roleSpecs } from '../constructs/roles';
+import { poolSpecs, portPlan, ROLE_SPECS, roleSpecs } from '../constructs/roles';
 import { EXPECTED_HOP_LIMIT } from './support/hosts';
 import { synthEnvironment, shippedNames } from './support/synth';
 
@@ -37,6 +36,12 @@ describe('role registry', () => {
       expect(rules.filter((r) => r.role !== spec.role)).toEqual([]);
       return rules;
     });
+    // Then the pools' own ports (constructs/roles/jibri.ts, jvb.ts), then SSH.
+    own.push(...poolSpecs(config).flatMap((spec) => {
+      const rules = spec.ports(config);
+      expect(rules.filter((r) => r.role !== spec.pool)).toEqual([]);
+      return rules;
+    }));
     const plan = portPlan(config);
     expect(plan.slice(0, own.length)).toEqual(own);
     expect(plan.slice(own.length).every((r) => r.from === 22 && r.to === 22 && r.peer.kind === 'cidr' && r.peer.label === 'admin')).toBe(true);
@@ -61,7 +66,7 @@ describe('roles an environment builds', () => {
     expect(roleSpecs({ turn: { enabled: false } } as Parameters<typeof roleSpecs>[0]).map((s) => s.role)).toEqual(['chat', 'meet', 'pbx']);
   });
 
-  it('the turn role: Debian packages only (no Docker), hop limit 1, the relay ports from the meet host only', () => {
+  it('the turn role: Debian packages only (no Docker), hop limit 1, the relay ports from the video bridges only (meet and the JVB pool)', () => {
     const config = synthEnvironment('production').config;
     const spec = ROLE_SPECS.turn;
     expect(spec.docker).toBe(false);
@@ -72,6 +77,7 @@ describe('roles an environment builds', () => {
       ['turn-turn-tcp-world', 'tcp', 3478, 3478, { kind: 'world' }],
       ['turn-turn-udp-world', 'udp', 3478, 3478, { kind: 'world' }],
       ['turn-relay-from-meet', 'udp', 49152, 65535, { kind: 'host', role: 'meet' }],
+      ['turn-relay-from-jvb', 'udp', 49152, 65535, { kind: 'host', role: 'jvb' }],
     ]);
     expect(spec.ports(config).find((r) => r.id === 'turn-relay-from-meet')?.portField).toBe('turn.relayPorts');
   });

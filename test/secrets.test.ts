@@ -5,7 +5,7 @@
  */
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { parse } from 'yaml';
-import { enabledRoles, type Role } from '../config/schema';
+import { enabledPools, enabledRoles, type Role } from '../config/schema';
 import { hostSettings } from './support/host-files';
 import { expectedRoles } from './support/hosts';
 import { secretsIn } from '../constructs/audit/checks';
@@ -27,7 +27,7 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
     const s = synth();
     const names = resources(s, 'aws_ssm_parameter').map((p) => asString(p.block.name, 'name'));
     expect([...names].sort()).toEqual(expectedParameters(s));
-    for (const n of names) expect(n).toMatch(new RegExp(`^/weebeetalk/${s.config.name}/(${expectedRoles(s).join('|')})/[a-z0-9][a-z0-9/-]*$`));
+    for (const n of names) expect(n).toMatch(new RegExp(`^/weebeetalk/${s.config.name}/(${[...expectedRoles(s), ...enabledPools(s.config)].join('|')})/[a-z0-9][a-z0-9/-]*$`));
   });
 
   test('secrets are SecureString, kept once written, valued only by reference to a generated password', () => {
@@ -60,10 +60,20 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
       used.set(source.key, [...(used.get(source.key) ?? []), relative]);
     }
     expect(s.text).toHaveResourceWithProperties(SsmParameter, { type: 'SecureString', name: `/weebeetalk/${s.config.name}/chat/admin-password` });
-    // Only the two ends of the Jigasi trunk and of the TURN relay's secret share a value; every other secret is its own.
+    // Only the two ends of the Jigasi trunk, of the TURN relay's secret and of the pools' XMPP accounts share a value; every other secret is its own.
     const shared = [...used.values()].filter((paths) => paths.length > 1).map((paths) => [...paths].sort());
     expect(shared.sort()).toEqual(
-      [...(s.config.jitsi.jigasi ? [['meet/jigasi-sip-password', 'pbx/jigasi-sip-password']] : []), ...(s.config.turn.enabled ? [['meet/turn-secret', 'turn/static-auth-secret']] : [])].sort(),
+      [
+        ...(s.config.jitsi.jigasi ? [['meet/jigasi-sip-password', 'pbx/jigasi-sip-password']] : []),
+        ...(s.config.turn.enabled ? [['meet/turn-secret', 'turn/static-auth-secret']] : []),
+        ...(s.config.jitsi.jibriPool.enabled
+          ? [
+              ['jibri/recorder-password', 'meet/jibri-recorder-password'],
+              ['jibri/xmpp-password', 'meet/jibri-xmpp-password'],
+            ]
+          : []),
+        ...(s.config.jitsi.jvbPool.enabled ? [['jvb/auth-password', 'meet/jvb-auth-password']] : []),
+      ].sort(),
     );
   });
 

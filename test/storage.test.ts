@@ -10,6 +10,7 @@ import { expectedRoles } from './support/hosts';
 import { documentStatements } from './support/iam';
 import { bucketsOf, companion, PURPOSES, type Purpose } from './support/parts';
 import { asArray, asObject, asString, dataSources, isObject, one, referenced, resources, single, synthEnvironment, type Block, type Item, type Synthesized } from './support/synth';
+import { enabledPools } from '../config/schema';
 import { SHIPPED_AND_TUNED as ENVS, tuned } from './support/variants';
 import './support/matchers';
 
@@ -104,11 +105,11 @@ describe.each(ENVS)('buckets of %s', (_label, synth) => {
 });
 
 describe.each(ENVS)('objects of %s', (_label, synth) => {
-  test("Terraform writes only the hosts' bundles, each in the config bucket under bundles/<its role>/, named by its sha256", () => {
+  test("Terraform writes only the hosts' and pools' bundles, each in the config bucket under bundles/<its role>/, named by its sha256", () => {
     const s = synth();
     const config = bucketsOf(s).config;
     const objects = resources(s, 'aws_s3_object');
-    expect(objects).toHaveLength(expectedRoles(s).length);
+    expect(objects).toHaveLength(expectedRoles(s).length + enabledPools(s.config).length);
     const keys = objects.map((o) => {
       expect(o.block.bucket).toBe(config.ref('bucket'));
       expect(o.block.content_type).toBe('application/json');
@@ -117,9 +118,11 @@ describe.each(ENVS)('objects of %s', (_label, synth) => {
       for (const attr of ['acl', 'object_lock_mode', 'object_lock_legal_hold_status', 'website_redirect', 'source']) expect({ attr, value: o.block[attr] }).toEqual({ attr, value: undefined });
       return asString(o.block.key, 'key');
     });
-    // One per host the environment builds: turn's only with the relay (production; staging with turn.enabled).
+    // One per host the environment builds (turn's only with the relay: production; staging with turn.enabled) and pool.
     expect(keys.map((k) => k.replace(/[0-9a-f]{64}/, '<sha256>')).sort()).toEqual([
       'bundles/chat/<sha256>.json',
+      'bundles/jibri/<sha256>.json',
+      'bundles/jvb/<sha256>.json',
       'bundles/meet/<sha256>.json',
       'bundles/pbx/<sha256>.json',
       ...(s.config.turn.enabled ? ['bundles/turn/<sha256>.json'] : []),

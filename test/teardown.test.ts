@@ -11,7 +11,7 @@ import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { Route53Zone } from '@cdktf/provider-aws/lib/route53-zone';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
-import { enabledRoles } from '../config/schema';
+import { enabledPools, enabledRoles } from '../config/schema';
 import { expectedRoles } from './support/hosts';
 import { allows, hostIam } from './support/iam';
 import { allResources, asArray, asObject, isObject, one, preventsDestroy, resources, resourceTypes, synthEnvironment, synthVariant, type Block, type Item, type Synthesized } from './support/synth';
@@ -43,6 +43,18 @@ const DESTROY_CHECKS: Record<string, Check> = {
     ...(one(r.block.root_block_device, 'root_block_device').delete_on_termination === false ? ['the root volume outlives the instance'] : []),
   ],
   aws_ebs_volume: (r) => (r.block.final_snapshot === true ? ['destroy leaves a final snapshot behind'] : []),
+  // A pool's members are not Terraform's: the group must take them with it, without waiting for them to drain.
+  aws_autoscaling_group: (r) => [
+    ...(r.block.force_delete !== true ? ['without force_delete, destroy waits for every member to drain under its lifecycle hook'] : []),
+    ...(r.block.protect_from_scale_in === true ? ['members protected from scale-in by default'] : []),
+    ...(r.block.suspended_processes !== undefined ? ['suspended processes (Terminate) would keep members'] : []),
+  ],
+  // A member's disks go with it.
+  aws_launch_template: (r) =>
+    asArray(r.block.block_device_mappings ?? [], 'block_device_mappings').flatMap((d) => {
+      const ebs = one(asObject(d, 'device').ebs, 'ebs');
+      return ebs.delete_on_termination === 'true' ? [] : [`${String(asObject(d, 'device').device_name)} outlives its member`];
+    }),
   aws_s3_bucket: (r) => [
     ...(r.block.force_destroy !== true ? ['a bucket with objects (uploads, recordings, backups) refuses deletion without force_destroy'] : []),
     ...(r.block.object_lock_enabled === true ? ['object lock keeps objects past destroy'] : []),
@@ -74,6 +86,8 @@ const DESTROY_CHECKS: Record<string, Check> = {
 
 /** Types that Terraform destroys completely with nothing else to check. */
 const PLAIN_DESTROY = [
+  'aws_autoscaling_lifecycle_hook',
+  'aws_autoscaling_policy',
   'aws_cloudwatch_metric_alarm',
   'aws_default_security_group',
   'aws_eip',
@@ -171,12 +185,25 @@ describe.each(STAGINGS)('cdktf destroy %s', (_label, staging) => {
     expect(s.text).not.toHaveResourceWithProperties(Instance, { disable_api_termination: true });
   });
 
+  test("the pools go with it: their groups delete their members without waiting for them to drain, the members' disks with them", () => {
+    const s = staging();
+    const groups = resources(s, 'aws_autoscaling_group');
+    const templates = resources(s, 'aws_launch_template');
+    expect([groups.length, templates.length]).toEqual([enabledPools(s.config).length, enabledPools(s.config).length]);
+    for (const r of [...groups, ...templates]) expect({ address: r.address, problems: DESTROY_CHECKS[r.type](r, s) }).toEqual({ address: r.address, problems: [] });
+    // The checks find what they guard against.
+    expect(DESTROY_CHECKS.aws_autoscaling_group({ ...groups[0], block: { ...groups[0].block, force_delete: false } }, s)).toHaveLength(1);
+    const kept = { ...templates[0], block: { ...templates[0].block, block_device_mappings: [{ device_name: '/dev/xvda', ebs: { delete_on_termination: 'false' } }] } };
+    expect(DESTROY_CHECKS.aws_launch_template(kept, s)).toEqual(['/dev/xvda outlives its member']);
+  });
+
   test('the configuration goes with it: bundles in a force_destroy bucket, associations before their document, the pointers', () => {
     const s = staging();
     const objects = resources(s, 'aws_s3_object');
     const associations = resources(s, 'aws_ssm_association');
     const documents = resources(s, 'aws_ssm_document');
-    const hosts = expectedRoles(s).length;
+    // One bundle, association and pointer per host and per pool.
+    const hosts = expectedRoles(s).length + enabledPools(s.config).length;
     expect([objects.length, associations.length, documents.length]).toEqual([hosts, hosts, 1]);
     for (const r of [...objects, ...associations, ...documents]) expect({ address: r.address, problems: DESTROY_CHECKS[r.type](r, s) }).toEqual({ address: r.address, problems: [] });
     expect(resources(s, 'aws_ssm_parameter').filter((p) => String(p.block.name).endsWith('/bundle'))).toHaveLength(hosts);
@@ -243,7 +270,8 @@ describe('production refuses accidental destruction', () => {
   test('the configuration bundles sit in a bucket that refuses destruction: `cdktf destroy production` fails at plan', () => {
     const s = production();
     const objects = resources(s, 'aws_s3_object');
-    expect(objects).toHaveLength(4);
+    // The four hosts and the two pools.
+    expect(objects).toHaveLength(6);
     for (const o of objects) {
       const bucket = resources(s, 'aws_s3_bucket').find((b) => o.block.bucket === b.ref('bucket'));
       expect({ object: o.address, bucket: bucket?.block.bucket, prevent_destroy: bucket ? preventsDestroy(bucket.block) : false, force_destroy: bucket?.block.force_destroy }).toEqual({

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
-import type { Role } from '../../config/schema';
+import { POOLS, type AnyRole, type Role } from '../../config/schema';
 import { fromTerraformLiteral } from '../../userdata/cloud-config';
 import { asArray, asObject, asString, dataSources, isObject, referenced, resources, single, type Block, type Item, type Synthesized } from './synth';
 
@@ -38,10 +38,11 @@ const instanceOf = (s: Synthesized, role: Role): Item =>
   single(resources(s, 'aws_instance'), `instance of ${role}`, (i) => isObject(i.block.tags) && i.block.tags.Name === `weebeetalk-${s.config.name}-${role}`);
 
 /** The host's association (the one whose target is its instance), its bundle object and the SSM parameter naming it. */
-export function bundleOf(s: Synthesized, role: Role): BundleInPlan {
-  const instance = instanceOf(s, role);
+export function bundleOf(s: Synthesized, role: AnyRole): BundleInPlan {
+  // A pool's association targets its members by tag; a host's, its instance.
+  const targets = (POOLS as readonly string[]).includes(role) ? `weebeetalk-${s.config.name}-${role}` : instanceOf(s, role as Role).ref('id');
   const association = single(resources(s, 'aws_ssm_association'), `association of ${role}`, (a) =>
-    asArray(a.block.targets, 'targets').some((t) => isObject(t) && asArray(t.values, 'values').includes(instance.ref('id'))),
+    asArray(a.block.targets, 'targets').some((t) => isObject(t) && asArray(t.values, 'values').includes(targets)),
   );
   const params = asObject(association.block.parameters, 'association parameters');
   const key = asString(params.Key, 'Key');

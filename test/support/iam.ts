@@ -4,9 +4,9 @@
  * so the parts that matter are written down here from the AWS managed policy reference).
  */
 import { resourceNameOf } from '../../config/names';
-import type { Role } from '../../config/schema';
+import { POOLS, type AnyRole } from '../../config/schema';
 import { glob, type PolicyStatement } from './boot/policy';
-import { asArray, asObject, asStrings, dataSources, isObject, referenced, resources, single, type Item, type Synthesized } from './synth';
+import { asArray, asObject, asStrings, dataSources, isObject, one, referenced, resources, single, type Item, type Synthesized } from './synth';
 
 /** A statement as synthesized; the boot stand-ins' evaluator reads the same shape. */
 export type Statement = PolicyStatement;
@@ -92,11 +92,16 @@ export interface HostIam {
   readonly effective: readonly Statement[];
 }
 
-/** The IAM of a host, found from its instance: instance -> instance profile -> role -> policies. */
-export function hostIam(s: Synthesized, role: Role): HostIam {
+/**
+ * The IAM of a host, found from its instance (instance -> instance profile -> role -> policies), or of a pool's
+ * members, found from their launch template.
+ */
+export function hostIam(s: Synthesized, role: AnyRole): HostIam {
   const name = resourceNameOf(s.config, role);
-  const instance = single(resources(s, 'aws_instance'), `instance ${name}`, (i) => isObject(i.block.tags) && i.block.tags.Name === name);
-  const profile = referenced(resources(s, 'aws_iam_instance_profile'), instance.block.iam_instance_profile);
+  const profiles = resources(s, 'aws_iam_instance_profile');
+  const profile = (POOLS as readonly string[]).includes(role)
+    ? referenced(profiles, one(single(resources(s, 'aws_launch_template'), `launch template ${name}`, (t) => t.block.name === name).block.iam_instance_profile, 'iam_instance_profile').name)
+    : referenced(profiles, single(resources(s, 'aws_instance'), `instance ${name}`, (i) => isObject(i.block.tags) && i.block.tags.Name === name).block.iam_instance_profile);
   const iamRole = referenced(resources(s, 'aws_iam_role'), profile.block.role);
   if (iamRole.block.inline_policy !== undefined || iamRole.block.managed_policy_arns !== undefined) throw new Error(`${iamRole.address} declares policies inline on the role; read them here too`);
   const refs = [iamRole.ref('id'), iamRole.ref('name')];

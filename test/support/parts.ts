@@ -38,14 +38,18 @@ export function expectedSecrets(s: Synthesized): string[] {
     ...c.sip.users.map((u) => `pbx/sip-users/${u.extension}`),
     // The TURN relay's shared secret, both ends: coturn's static-auth-secret and Prosody's TURN_CREDENTIALS.
     ...(c.turn.enabled ? ['turn/static-auth-secret', 'meet/turn-secret'] : []),
+    // The pools' XMPP accounts, both ends: the meet host's Prosody registers them, the members log in with them.
+    ...(c.jitsi.jibriPool.enabled ? ['meet/jibri-xmpp-password', 'jibri/xmpp-password', 'meet/jibri-recorder-password', 'jibri/recorder-password'] : []),
+    ...(c.jitsi.jvbPool.enabled ? ['meet/jvb-auth-password', 'jvb/auth-password'] : []),
   ]
     .map((p) => `/weebeetalk/${c.name}/${p}`)
     .sort();
 }
 
-/** The parameter of each host naming its current configuration bundle (not a secret: an S3 location); turn's only with the relay. */
+/** The parameter of each host and pool naming its current configuration bundle (not a secret: an S3 location); turn's only with the relay. */
 export function bundlePointers(s: Synthesized): string[] {
-  return ['chat', 'meet', 'pbx', ...(s.config.turn.enabled ? ['turn'] : [])].map((role) => `/weebeetalk/${s.config.name}/${role}/bundle`);
+  const pools = [...(s.config.jitsi.jibriPool.enabled ? ['jibri'] : []), ...(s.config.jitsi.jvbPool.enabled ? ['jvb'] : [])];
+  return ['chat', 'meet', 'pbx', ...(s.config.turn.enabled ? ['turn'] : []), ...pools].map((role) => `/weebeetalk/${s.config.name}/${role}/bundle`);
 }
 
 /** Every SSM parameter an environment must hold: the secrets and the bundle pointers, sorted. */
