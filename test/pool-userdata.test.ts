@@ -24,6 +24,7 @@ import { scriptPath, SCRIPTS_DIR } from '../userdata/script-files';
 import { COMPOSE_BUILTIN, JITSI_ENV } from '../userdata/upstream-env';
 import { renderCloudConfig } from '../userdata/cloud-config';
 import { parseEnvFile } from './support/host-files';
+import { describeAsRoot } from './support/root';
 import { environmentFile, variantFile } from './support/synth';
 
 const MEET_IP = '10.20.0.11';
@@ -433,5 +434,126 @@ describe("lib.sh's load_env", () => {
       env: { PATH: `${join(m.root, 'bin')}:/usr/bin:/bin`, WBT_TEST_ROOT: m.root, PUBLIC_IP: '198.51.100.20', DATA_VOLUME_ID: '' },
     }).trim();
     expect(out).toBe(`198.51.100.20|10.20.1.37|${INSTANCE}|`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The members' hooks (jibri-member.sh, jvb-member.sh) as the apply tool runs them, with the same stand-ins.
+
+/** A member's hook ready to run: its bundle's settings and scripts in the scratch folder, the release already there. */
+function memberHook(label: string, pool: Pool): { h: Host; run: (changed?: string) => ReturnType<Host['pass']>; env: () => Record<string, string> } {
+  const h = host(label, pool);
+  const lib = join(h.root, 'lib');
+  const props = BUILDERS[pool](contextOf(configs.staging, pool));
+  const dir = join(h.root, 'release');
+  mkdirSync(dir, { recursive: true });
+  // The release as fetch_release leaves it: its manifest checks (one file here), so nothing is downloaded.
+  writeFileSync(join(dir, 'docker-compose.yml'), 'services: {}\n');
+  const manifest = join(h.root, 'upstream.sha256');
+  writeFileSync(manifest, `${execFileSync('sha256sum', ['docker-compose.yml'], { cwd: dir, encoding: 'utf8' })}`);
+  const settings = join(h.root, 'settings.env');
+  writeFileSync(settings, fileOf(props, roleFiles(pool).settings));
+  const extra: Record<string, string> = { [`WBT_${pool.toUpperCase()}_DIR`]: dir, [`WBT_${pool.toUpperCase()}_MANIFEST`]: manifest, [`WBT_${pool.toUpperCase()}_SETTINGS`]: settings };
+  if (pool === 'jibri') {
+    writeFileSync(join(h.root, 'custom-jibri.conf'), fileOf(props, JIBRI_CUSTOM_CONF));
+    writeFileSync(join(lib, 'jibri-finalize.sh'), readFileSync(scriptPath('jibri-finalize'), 'utf8'));
+    Object.assign(extra, { WBT_JIBRI_CUSTOM_CONF: join(h.root, 'custom-jibri.conf'), WBT_HELPER_JIBRI_FINALIZE: join(lib, 'jibri-finalize.sh') });
+  }
+  const hostEnvFile = join(h.root, 'etc', 'host.env');
+  writeFileSync(
+    hostEnvFile,
+    `${readFileSync(hostEnvFile, 'utf8')}${Object.entries(extra)
+      .map(([k, v]) => `${k}="${v}"\n`)
+      .join('')}`,
+  );
+  const hookText = readFileSync(scriptPath(`${pool}-member`), 'utf8').replace(/\/usr\/local\/lib\/weebeetalk\//g, `${lib}/`);
+  writeFileSync(join(lib, `${pool}-member.sh`), hookText);
+  // SSM answers with the parameter's name reversed: each secret is told apart in .env.
+  standin(join(h.root, 'bin'), 'aws', `case "$*" in "ssm get-parameter "*) n=$(sed -n 's/.*--name \\([^ ]*\\).*/\\1/p' <<< "$*"); echo "pw-\${n##*/}" ;; esac`);
+  const run = (changed = ''): ReturnType<Host['pass']> => {
+    writeFileSync(join(h.root, 'calls'), '');
+    const out = spawnSync('/bin/bash', [join(lib, `${pool}-member.sh`)], {
+      encoding: 'utf8',
+      env: { PATH: `${join(h.root, 'bin')}:/usr/bin:/bin`, WBT_TEST_ROOT: h.root, HOME: h.root, LANG: 'C.UTF-8', PUBLIC_IP: '198.51.100.20', DATA_VOLUME_ID: '', WBT_CHANGED: changed },
+    });
+    const calls = readFileSync(join(h.root, 'calls'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.includes('/latest/') && !/colibri\/stats|v1\.0\/health/.test(l));
+    return { status: out.status ?? -1, calls, stderr: out.stderr, stdout: out.stdout };
+  };
+  return { h, run, env: () => parseEnvFile(readFileSync(join(dir, '.env'), 'utf8')) };
+}
+
+describeAsRoot("the pool members' hooks (owners uid 1000, as on a host)")('the members hooks', () => {
+  it('jibri-member.sh: .env = the settings, the instance id and the two passwords from SSM; started once; recreated only when idle', () => {
+    const { h, run, env } = memberHook('hook-jibri', 'jibri');
+    // systemctl answers "inactive" until the unit was restarted once.
+    standin(join(h.root, 'bin'), 'systemctl', `case "$*" in "is-active --quiet "*) [[ -e "$T/started" ]] ;; "restart "*) touch "$T/started" ;; esac`);
+    let r = run();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const e = env();
+    expect(e).toMatchObject({ XMPP_SERVER: MEET_IP, JIBRI_INSTANCE_ID: INSTANCE, JIBRI_XMPP_PASSWORD: 'pw-xmpp-password', JIBRI_RECORDER_PASSWORD: 'pw-recorder-password' });
+    expect(execFileSync('stat', ['-c', '%a', join(h.root, 'release', '.env')], { encoding: 'utf8' }).trim()).toBe('600');
+    expect(readFileSync(join(h.root, 'jitsi', 'jibri', 'custom-jibri.conf'), 'utf8')).toContain('external-api-host');
+    expect(execFileSync('stat', ['-c', '%a', join(h.root, 'jitsi', 'jibri', 'finalize.sh')], { encoding: 'utf8' }).trim()).toBe('755');
+    expect(execFileSync('stat', ['-c', '%u:%g %a', join(h.root, 'jitsi', 'storage', 'jibri')], { encoding: 'utf8' }).trim()).toBe('1000:1000 750');
+    expect(r.calls.filter((c) => c.startsWith('aws '))).toEqual([
+      `aws ssm get-parameter --region ap-southeast-3 --with-decryption --name ${ssmRootOf(configs.staging)}/jibri/xmpp-password --query Parameter.Value --output text`,
+      `aws ssm get-parameter --region ap-southeast-3 --with-decryption --name ${ssmRootOf(configs.staging)}/jibri/recorder-password --query Parameter.Value --output text`,
+    ]);
+    expect(r.calls.filter((c) => c.startsWith('systemctl '))).toEqual([
+      `systemctl enable --now ${UNITS.recordingsUpload}.timer`,
+      `systemctl enable --now ${UNITS.poolMember}.timer`,
+      `systemctl is-active --quiet ${UNITS.jibri}.service`,
+      'systemctl daemon-reload',
+      `systemctl enable ${UNITS.jibri}.service`,
+      `systemctl restart ${UNITS.jibri}.service`,
+    ]);
+    // Nothing changed: nothing recreated.
+    r = run();
+    expect(r.calls.filter((c) => c.startsWith('docker ') || c.includes('restart'))).toEqual([]);
+    // A changed setting while Jibri records: refused (the apply keeps it pending); once idle, recreated.
+    h.set('jibri', 'BUSY');
+    r = run('jibri');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/Jibri is recording: not recreating it now/);
+    h.set('jibri', 'IDLE');
+    r = run('jibri');
+    expect(r.status).toBe(0);
+    expect(r.calls.filter((c) => c.startsWith('docker '))).toEqual(['docker compose up --detach --no-deps jibri']);
+    r = run('jibri-config');
+    expect(r.calls.filter((c) => c.startsWith('docker '))).toEqual(['docker compose up --detach --no-deps --force-recreate jibri']);
+    // Draining: the hook leaves Jibri as the drain left it.
+    mkdirSync(join(h.root, 'run'), { recursive: true });
+    writeFileSync(join(h.root, 'run', 'draining'), '');
+    rmSync(join(h.root, 'started'));
+    r = run('jibri');
+    expect(r.status).toBe(0);
+    expect(r.calls.filter((c) => /restart|docker /.test(c))).toEqual([]);
+  });
+
+  it('jvb-member.sh: .env advertises the public and private addresses, named by the instance id, the password from SSM; recreated only without conferences', () => {
+    const { h, run, env } = memberHook('hook-jvb', 'jvb');
+    standin(join(h.root, 'bin'), 'systemctl', `case "$*" in "is-active --quiet "*) [[ -e "$T/started" ]] ;; "restart "*) touch "$T/started" ;; esac`);
+    let r = run();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(env()).toMatchObject({
+      XMPP_SERVER: MEET_IP,
+      JVB_ADVERTISE_IPS: '198.51.100.20,10.20.1.37',
+      JVB_MUC_NICKNAME: INSTANCE,
+      JVB_INSTANCE_ID: INSTANCE,
+      JVB_AUTH_PASSWORD: 'pw-auth-password',
+      COLIBRI_REST_ENABLED: 'true',
+      SHUTDOWN_REST_ENABLED: 'true',
+    });
+    expect(r.calls.filter((c) => c.startsWith('systemctl ') && c.includes('restart'))).toEqual([`systemctl restart ${UNITS.jvb}.service`]);
+    h.set('jvb', '0.3 2');
+    r = run('jvb');
+    expect([r.status, /hosts 2 conferences: not recreating/.test(r.stderr)]).toEqual([1, true]);
+    h.set('jvb', '0.01 0');
+    r = run('jvb');
+    expect(r.calls.filter((c) => c.startsWith('docker '))).toEqual(['docker compose up --detach --no-deps jvb']);
   });
 });
