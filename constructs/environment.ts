@@ -5,7 +5,7 @@
 import { Annotations, TerraformOutput, type TerraformStack } from 'cdktf';
 import { BUCKETS, bucketNameOf, ssmRootOf, type BucketPurpose } from '../config/names';
 import { partitionOf } from '../config/net';
-import type { EnvironmentConfig, Role } from '../config/schema';
+import type { EnvironmentConfig, Pool, Role } from '../config/schema';
 import type { DebianHost } from './debian-host';
 import type { Dns } from './dns';
 import type { HostIdentity } from './host-identity';
@@ -49,6 +49,8 @@ export interface StackOutputsProps {
   readonly configurations: Readonly<Record<Role, HostConfiguration>>;
   readonly dns: Dns;
   readonly buckets: Readonly<Record<BucketPurpose, PrivateBucket>>;
+  /** The pools and their configurations, by pool. @default none */
+  readonly pools?: Readonly<Partial<Record<Pool, { readonly group: string; readonly configuration: HostConfiguration }>>>;
 }
 
 /** Outputs: names and addresses only, never a secret; each says what it is. */
@@ -70,6 +72,18 @@ export function stackOutputs(stack: TerraformStack, props: StackOutputsProps): v
       new TerraformOutput(stack, `${role}_apply_again`, {
         value: `aws ssm start-associations-once --region ${region} --association-ids ${association.associationId}`,
         description: `Apply the ${role} host's current configuration bundle again (after rotating a secret in SSM)`,
+      });
+  }
+  for (const [pool, p] of Object.entries(props.pools ?? {}) as [Pool, { group: string; configuration: HostConfiguration }][]) {
+    new TerraformOutput(stack, `${pool}_pool_members`, {
+      value: `aws autoscaling describe-auto-scaling-groups --region ${region} --auto-scaling-group-names ${p.group} --query 'AutoScalingGroups[0].Instances[].[InstanceId,LifecycleState,ProtectedFromScaleIn]' --output table`,
+      description: `The ${pool} pool's members, their lifecycle state and scale-in protection`,
+    });
+    const association = p.configuration.association;
+    if (association)
+      new TerraformOutput(stack, `${pool}_apply_again`, {
+        value: `aws ssm start-associations-once --region ${region} --association-ids ${association.associationId}`,
+        description: `Apply the ${pool} pool's current configuration bundle again on every member`,
       });
   }
   if (dns.nameServers) new TerraformOutput(stack, 'name_servers', { value: dns.nameServers, description: `Delegate ${config.dns.zoneName ?? config.dns.domain} to these` });

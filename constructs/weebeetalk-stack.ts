@@ -161,6 +161,7 @@ export class WeeBeeTalkStack extends TerraformStack {
 
     // The pools: members join the meet host's Prosody (its private address) and read their bundle at boot.
     const pools: Partial<Record<Pool, InstancePool>> = {};
+    const poolOutputs: Partial<Record<Pool, { group: string; configuration: HostConfiguration }>> = {};
     for (const spec of poolsToBuild) {
       const { pool } = spec;
       const settings = config.jitsi[`${pool}Pool`];
@@ -201,6 +202,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       members.grantSelfManagement(poolRole, spec.selfProtecting);
       spec.scale(config, members);
       configuration.associateTagged(POOL_TAG, group);
+      poolOutputs[pool] = { group, configuration };
     }
     this.pools = pools;
 
@@ -216,7 +218,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
     }
 
-    stackOutputs(this, { config, fqdn, identities, hosts, configurations, dns, buckets });
+    stackOutputs(this, { config, fqdn, identities, hosts, configurations, dns, buckets, pools: poolOutputs });
     applyAudit(this, config);
   }
 }

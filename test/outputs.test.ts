@@ -3,10 +3,10 @@
  * read, hand-checked on staging.
  */
 import { fqdnOf } from '../config/names';
-import { enabledRoles } from '../config/schema';
+import { enabledPools, enabledRoles } from '../config/schema';
 import { expectedRoles } from './support/hosts';
 import { bucketsOf, expectedParameters, PURPOSES } from './support/parts';
-import { allResources, asObject, byNameTag, resources, synthEnvironment } from './support/synth';
+import { allResources, asObject, byNameTag, resources, single, synthEnvironment } from './support/synth';
 import { SHIPPED_AND_TUNED as ENVS, stagingTurn, tuned } from './support/variants';
 
 describe.each(ENVS)('outputs of %s', (_label, synth) => {
@@ -29,6 +29,14 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
       const association = resources(s, 'aws_ssm_association').find((a) => JSON.stringify(a.block.targets).includes(instance.ref('id')));
       expect(value(`${role}_apply_again`)).toBe(`aws ssm start-associations-once --region ${s.config.aws.region} --association-ids ${association?.ref('association_id')}`);
     }
+    for (const pool of enabledPools(s.config)) {
+      const group = `weebeetalk-${s.config.name}-${pool}`;
+      expect(value(`${pool}_pool_members`)).toBe(
+        `aws autoscaling describe-auto-scaling-groups --region ${s.config.aws.region} --auto-scaling-group-names ${group} --query 'AutoScalingGroups[0].Instances[].[InstanceId,LifecycleState,ProtectedFromScaleIn]' --output table`,
+      );
+      const association = single(resources(s, 'aws_ssm_association'), `association of ${pool}`, (a) => a.block.association_name === `${group}-apply`);
+      expect(value(`${pool}_apply_again`)).toBe(`aws ssm start-associations-once --region ${s.config.aws.region} --association-ids ${association.ref('association_id')}`);
+    }
     for (const p of PURPOSES) expect(value(`${p}_bucket`)).toBe(buckets[p].ref('bucket'));
     expect(value('config_bucket')).toBe(buckets.config.ref('bucket'));
     // Exactly these outputs: a new one is a decision (and must not carry a secret, test/secrets.test.ts).
@@ -37,6 +45,7 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
         'chat_url',
         'meet_url',
         ...expectedRoles(s).flatMap((r) => [`${r}_fqdn`, `${r}_public_ip`, `${r}_ssm_session`, `${r}_apply_again`]),
+        ...enabledPools(s.config).flatMap((p) => [`${p}_pool_members`, `${p}_apply_again`]),
         ...PURPOSES.map((p) => `${p}_bucket`),
         'ssm_parameter_prefix',
         ...(s.config.dns.zone === 'create' ? ['name_servers'] : []),
@@ -51,8 +60,16 @@ test('staging names are hand-checked: the suite reads the right things', () => {
   expect(expectedParameters(s)).toEqual([
     '/weebeetalk/staging/chat/admin-password',
     '/weebeetalk/staging/chat/bundle',
+    '/weebeetalk/staging/jibri/bundle',
+    '/weebeetalk/staging/jibri/recorder-password',
+    '/weebeetalk/staging/jibri/xmpp-password',
+    '/weebeetalk/staging/jvb/auth-password',
+    '/weebeetalk/staging/jvb/bundle',
     '/weebeetalk/staging/meet/bundle',
+    '/weebeetalk/staging/meet/jibri-recorder-password',
+    '/weebeetalk/staging/meet/jibri-xmpp-password',
     '/weebeetalk/staging/meet/jigasi-sip-password',
+    '/weebeetalk/staging/meet/jvb-auth-password',
     '/weebeetalk/staging/meet/jwt-app-id',
     '/weebeetalk/staging/meet/jwt-app-secret',
     '/weebeetalk/staging/pbx/bundle',
