@@ -12,7 +12,10 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { XMPP_CLIENT_PORT } from '../config/ports';
 import { enabledPools, POOLS } from '../config/schema';
-import { JITSI_OVERRIDE, PROSODY_CFG, SHARED_XMPP_ACCOUNTS } from '../userdata/meet';
+import { poolGroupOf } from '../config/names';
+import { jibriCustomConf } from '../userdata/jibri';
+import { JITSI_JIBRI_CONF, JITSI_OVERRIDE, PROSODY_CFG, SHARED_XMPP_ACCOUNTS } from '../userdata/meet';
+import { POOL_APIS } from '../userdata/pool-member';
 import { roleFiles } from '../userdata/paths';
 import { scriptPath } from '../userdata/script-files';
 import { JITSI_ENV } from '../userdata/upstream-env';
@@ -57,8 +60,12 @@ describe.each(CASES)('the meet host with %s', (_label, synth) => {
     expect(o.services.web).toEqual({ restart: 'on-failure:3' });
     if (enabledPools(s.config).length > 0) expect(o.services.prosody).toEqual({ ports: [`${meetIp}:${XMPP_CLIENT_PORT}:${XMPP_CLIENT_PORT}`] });
     else expect(o.services.prosody).toBeUndefined();
+    // The own Jibri, one of the Jibri pool's recorders: its health API on loopback only, for pool-member.sh.
+    const publishesJibri = s.config.jitsi.jibri && s.config.jitsi.jibriPool.enabled;
+    if (publishesJibri) expect(o.services.jibri).toEqual({ ports: [`127.0.0.1:${new URL(POOL_APIS.jibri).port}:${new URL(POOL_APIS.jibri).port}`] });
+    else expect(o.services.jibri).toBeUndefined();
     // No other service publishes anything of ours; nothing is bound on every interface.
-    expect(Object.keys(o.services)).toEqual(enabledPools(s.config).length > 0 ? ['prosody', 'web'] : ['web']);
+    expect(Object.keys(o.services)).toEqual([...(publishesJibri ? ['jibri'] : []), ...(enabledPools(s.config).length > 0 ? ['prosody'] : []), 'web']);
     expect(JSON.stringify(o)).not.toMatch(/0\.0\.0\.0|"5222:5222"/);
   });
 
@@ -70,6 +77,24 @@ describe.each(CASES)('the meet host with %s', (_label, synth) => {
     expect(env.COMPOSE_FILE.split(':').includes('jibri.yml')).toBe(jitsi.jibri);
     expect(env.JIBRI_FINALIZE_RECORDING_SCRIPT_PATH).toBe(jitsi.jibri ? '/config/finalize.sh' : undefined);
     expect(hostSettings(s, 'meet').JIBRI_ENABLED).toBe(jitsi.jibri ? '1' : '0');
+  });
+
+  test("pool-member.sh publishes this host's own Jibri's state and bridge's stress, for the pools that count them", () => {
+    const s = synth();
+    const { jitsi } = s.config;
+    const host = hostSettings(s, 'meet');
+    const publishesJibri = jitsi.jibri && jitsi.jibriPool.enabled;
+    expect([host.WBT_PUBLISH_JIBRI_GROUP, host.WBT_PUBLISH_JVB_GROUP]).toEqual([publishesJibri ? poolGroupOf(s.config, 'jibri') : '', jitsi.jvbPool.enabled ? poolGroupOf(s.config, 'jvb') : '']);
+    // Publish only: no lifecycle hook, no member service.
+    expect([host.WBT_DRAIN_HOOK, host.WBT_MEMBER_SERVICE]).toEqual(['', '']);
+    // Its timer always ships (jitsi.sh stops it when a pool goes); the helper is the bundle's.
+    const files = hostFiles(s, 'meet');
+    expect(files.get(`/etc/systemd/system/${host.WBT_POOL_MEMBER_TIMER}`)?.source).toBe('bundle');
+    expect(readFileSync(scriptPath('jitsi'), 'utf8')).toContain('pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}"');
+    // The bridge's /colibri/stats needs the COLIBRI REST API; the own Jibri's API must be reachable from outside its container.
+    expect(settings(s).COLIBRI_REST_ENABLED).toBe(jitsi.jvbPool.enabled ? 'true' : undefined);
+    expect(files.get(JITSI_JIBRI_CONF)?.content).toBe(jibriCustomConf());
+    expect(readFileSync(scriptPath('jitsi'), 'utf8')).toMatch(/if \[\[ -n "\$WBT_PUBLISH_JIBRI_GROUP" \]\]; then\n\s+if install_if_changed "\$WBT_JITSI_JIBRI_CONF"/);
   });
 
   test("the hook reads the enabled pools' shared passwords from parameters the plan creates under meet/", () => {

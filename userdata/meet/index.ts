@@ -9,7 +9,9 @@ import { enabledPools, type Pool } from '../../config/schema';
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { renderEnvFile } from '../cloud-config';
 import { commonEnv, PUBLIC_IP, type RoleContext } from '../context';
+import { jibriCustomConf } from '../jibri';
 import { helperPath, JITSI_CONFIG, JITSI_STATE, ROLE_PATHS, roleFiles, UNITS } from '../paths';
+import { meetPoolPublisher, POOL_APIS } from '../pool-member';
 import { composeUnit, scheduledJob, unitFile } from '../systemd';
 import { TURN_PORT, TURN_TLS_PORT } from '../turn';
 import { DOCKER_JITSI_MEET, manifest } from '../upstream';
@@ -24,6 +26,11 @@ export const JITSI_PROJECT = 'jitsi';
 
 /** Our compose override, last in COMPOSE_FILE. */
 export const JITSI_OVERRIDE = `${JITSI_ETC}/compose.weebeetalk.yml`;
+/** Jibri's custom-jibri.conf when the host publishes its Jibri's state (jitsi.sh copies it to CONFIG/jibri). */
+export const JITSI_JIBRI_CONF = `${JITSI_ETC}/custom-jibri.conf`;
+
+/** Whether pool-member.sh on this host publishes its own Jibri's state (it is one of the Jibri pool's recorders). */
+const publishesJibri = (ctx: Pick<RoleContext, 'config'>): boolean => ctx.config.jitsi.jibri && ctx.config.jitsi.jibriPool.enabled;
 
 /**
  * The web container requests its certificate when it starts and, when that fails, sleeps 15 s and exits
@@ -34,18 +41,27 @@ export const JITSI_OVERRIDE = `${JITSI_ETC}/compose.weebeetalk.yml`;
  *
  * With a pool, Prosody's client port is published for the pools' members (upstream only `expose`s it): on the meet
  * host's private address only, so that it is never bound where the Elastic IP arrives (the security group admits
- * the pools' groups only; constructs/roles/meet.ts).
+ * the pools' groups only; constructs/roles/meet.ts). With the Jibri pool, this host's own Jibri's public HTTP API
+ * on 127.0.0.1 for pool-member.sh (its health: busy or idle; upstream's jibri.yml publishes nothing; JVB's private
+ * API is published on 127.0.0.1:8080 by upstream already).
  */
+/** Jibri's public HTTP API port (jibri reference.conf external-api-port), as pool-member.sh reaches it. */
+const jibriApiPort = new URL(POOL_APIS.jibri).port;
+
 export function jitsiOverride(ctx: Pick<RoleContext, 'config' | 'privateIp'>): string {
   const pools = enabledPools(ctx.config).length > 0;
   const doc = new Document({
     name: JITSI_PROJECT,
     services: {
+      ...(publishesJibri(ctx) ? { jibri: { ports: [`127.0.0.1:${jibriApiPort}:${jibriApiPort}`] } } : {}),
       ...(pools ? { prosody: { ports: [`${ctx.privateIp.meet}:${XMPP_CLIENT_PORT}:${XMPP_CLIENT_PORT}`] } } : {}),
       web: { restart: 'on-failure:3' },
     },
   });
-  if (pools) for (const item of (doc.getIn(['services', 'prosody', 'ports'], true) as YAMLSeq<Scalar>).items) item.type = Scalar.QUOTE_SINGLE;
+  for (const service of ['jibri', 'prosody']) {
+    const ports = doc.getIn(['services', service, 'ports'], true) as YAMLSeq<Scalar> | undefined;
+    for (const item of ports?.items ?? []) item.type = Scalar.QUOTE_SINGLE;
+  }
   return doc.toString({ lineWidth: 0 });
 }
 
@@ -114,6 +130,9 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
   // Prosody registers the recorder account only with ENABLE_RECORDING).
   if (jitsi.jibri || jitsi.jibriPool.enabled) settings.ENABLE_RECORDING = '1';
   if (jitsi.jibri) settings.JIBRI_FINALIZE_RECORDING_SCRIPT_PATH = '/config/finalize.sh';
+  // With the JVB pool, pool-member.sh reads this host's bridge's stress from /colibri/stats (on only with the
+  // COLIBRI REST API: jvb.conf videobridge.apis.rest.enabled; 127.0.0.1:8080 by upstream's compose).
+  if (jitsi.jvbPool.enabled) settings.COLIBRI_REST_ENABLED = 'true';
   if (ctx.config.turn.enabled) {
     // Prosody hands clients the relay (XEP-0215, mod_external_services) with credentials it computes from
     // TURN_CREDENTIALS (written on the host from SSM): TURN over TLS on 443, TURN on 3478 over UDP and TCP.
@@ -146,6 +165,12 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
   // Always there, enabled by jitsi.sh only with Jibri: turning Jibri off must be able to stop and disable its
   // timer, which systemd cannot do once the unit file is gone.
   files.push(...scheduledJob(UNITS.recordingsUpload, 'WeeBeeTalk: upload finished Jibri recordings to S3', helperPath('recordings-upload'), { OnBootSec: '5min', OnUnitInactiveSec: '2min' }));
+  // The pools' metrics of this host's own Jibri and bridge (pool-member.sh, publish only): its timer always there
+  // too, run by jitsi.sh only while there is something to publish.
+  const publisher = meetPoolPublisher(ctx);
+  files.push(...publisher.files);
+  // Always there (jitsi.sh installs it into CONFIG/jibri only while the host publishes its Jibri's state).
+  files.push({ path: JITSI_JIBRI_CONF, content: jibriCustomConf(), mode: '0644', services: compose });
   return {
     env: {
       ...commonEnv(ctx, 'meet'),
@@ -171,9 +196,11 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
         .map((a) => `${a.variable}:${a.jid}`)
         .join(' '),
       WBT_PROSODY_CFG: PROSODY_CFG,
+      WBT_JITSI_JIBRI_CONF: JITSI_JIBRI_CONF,
+      ...publisher.env,
     },
     hook: 'jitsi',
     files,
-    scripts: ['jibri-finalize', 'recordings-upload'],
+    scripts: ['jibri-finalize', 'recordings-upload', ...publisher.scripts],
   };
 }

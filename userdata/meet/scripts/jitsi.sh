@@ -26,9 +26,24 @@ install -d -m 0755 "${JITSI_CONFIG}/jibri" "${JITSI_CONFIG}/jigasi"
 
 generate_internal_passwords "$dir/gen-passwords.sh" "${state}/passwords.env"
 
+# Services of this host to restart at the end (once each): what they read only when they start has changed.
+restarts=()
+restart_later() {
+  if [[ " ${restarts[*]} " != *" $1 "* ]]; then restarts+=("$1"); fi
+}
+was_running=0
+if systemctl is-active --quiet "$WBT_JITSI_UNIT"; then was_running=1; fi
+jibri_conf_changed=0
 if [[ "$JIBRI_ENABLED" == 1 ]]; then
   # Runs inside the jibri container as /config/finalize.sh; the host uploader does the S3 part.
   if install_if_changed "$WBT_HELPER_JIBRI_FINALIZE" "${JITSI_CONFIG}/jibri/finalize.sh" 0755; then log "Jibri's finalize script updated"; fi
+  # One of the Jibri pool's recorders: its health API where pool-member.sh reads it (read when Jibri starts).
+  if [[ -n "$WBT_PUBLISH_JIBRI_GROUP" ]]; then
+    if install_if_changed "$WBT_JITSI_JIBRI_CONF" "${JITSI_CONFIG}/jibri/custom-jibri.conf" 0644; then jibri_conf_changed=1; fi
+  elif [[ -e "${JITSI_CONFIG}/jibri/custom-jibri.conf" ]]; then
+    rm -f "${JITSI_CONFIG}/jibri/custom-jibri.conf"
+    jibri_conf_changed=1
+  fi
 fi
 
 # Secrets first: a failed read stops here, before anything is written.
@@ -120,21 +135,20 @@ prosody_account() {
   return 1
 }
 sync_prosody_accounts() {
-  local entry name line restart=()
+  local entry name line
   for entry in $WBT_XMPP_ACCOUNTS; do
     name=${entry%%:*}
     line=$(grep "^${name} " <<< "$wanted")
     if grep -qxF "$line" "$held"; then continue; fi
     retry 24 5 prosody_account "${entry#*:}" "$name" || die "Prosody still holds the old password of ${entry#*:}: run ${WBT_BOOTSTRAP} again"
     log "Prosody: ${entry#*:} has the password .env gives it (${name})"
+    # This host's own bridge and recorder log in again now, not at their next retry.
     case "$name" in
-      JVB_*) restart+=(jvb) ;;
-      JIBRI_*) if [[ "$JIBRI_ENABLED" == 1 && " ${restart[*]} " != *" jibri "* ]]; then restart+=(jibri); fi ;;
+      JVB_*) restart_later jvb ;;
+      JIBRI_*) if [[ "$JIBRI_ENABLED" == 1 ]]; then restart_later jibri; fi ;;
     esac
   done
   printf '%s\n' "$wanted" | write_secret_file "$held"
-  # This host's own bridge and recorder log in again now, not at their next retry.
-  if ((${#restart[@]} > 0)); then (cd "$dir" && docker compose restart "${restart[@]}"); fi
 }
 
 if [[ "$JIBRI_ENABLED" == 1 ]]; then
@@ -156,3 +170,8 @@ elif ((env_changed)) || has_changed jitsi; then
   log "Jitsi Meet: compose recreated the services whose settings or images changed"
 fi
 if [[ "$wanted" != "$(cat "$held")" ]]; then sync_prosody_accounts; fi
+# Jibri reads custom-jibri.conf only when it starts.
+if ((jibri_conf_changed && was_running)); then restart_later jibri; fi
+if ((${#restarts[@]} > 0)); then (cd "$dir" && docker compose restart "${restarts[@]}"); fi
+# This host's own Jibri's state and bridge's stress for the pools' scaling (pool-member.sh, publish only).
+pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}"
