@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { transformFileSync } from '@swc/core';
-import type { Faults, ServerWorld } from './server';
+import type { Faults, MemberControl, ServerWorld } from './server';
 import type { HostPlan, StoredObject } from './plan';
 
 const run = promisify(execFile);
@@ -169,17 +169,18 @@ export class HostSandbox {
     from?: HostSandbox,
   ) {
     this.dir = mkdtempSync(join(kit.dir, `${plan.world.env}-${plan.world.role}-`));
-    this.image = join(this.dir, 'data.img');
+    // A pool member has no data volume: no image, no device.
+    this.image = plan.world.dataVolumeId === '' ? '' : join(this.dir, 'data.img');
     if (from) {
       // Between sessions nothing is mounted: the instance is its files (overlay layers, share/) and the image.
-      execFileSync('cp', ['--sparse=always', from.image, this.image]);
+      if (this.image !== '') execFileSync('cp', ['--sparse=always', from.image, this.image]);
       this.generation = from.generation;
       this.root = join(this.dir, `instance-${this.generation}`);
       execFileSync('cp', ['-a', from.root, this.root]);
       this.writeWorld();
       return;
     }
-    execFileSync('truncate', ['-s', `${options.volumeMiB ?? 32}M`, this.image]);
+    if (this.image !== '') execFileSync('truncate', ['-s', `${options.volumeMiB ?? 32}M`, this.image]);
     this.newInstance();
   }
 
@@ -234,6 +235,16 @@ export class HostSandbox {
     this.writeWorld(options.tampered ?? false, options.withoutParameters ?? this.options.withoutParameters ?? []);
   }
 
+  /**
+   * A step that sets what a member's stand-ins answer from now on (its target lifecycle state, its Jibri's or JVB's
+   * state), read by the stand-in server at every request: between sessions or between the steps of one.
+   */
+  member(state: MemberControl): Step {
+    const json = JSON.stringify(state);
+    if (/'/.test(json)) throw new Error('member state: no single quote');
+    return ['run', `printf '%s\\n' '${json}' > /run/wbt/member.json`];
+  }
+
   /** The bundle the stand-in S3 serves for this host now. */
   get served(): ServedBundle {
     if (!this.servedBundle) throw new Error('no world written yet');
@@ -268,8 +279,12 @@ export class HostSandbox {
     const served = tampered ? json.replace('"format": 1', '"format":  1') : json;
     const objects: StoredObject[] = plan.world.objects.map((o) => (o.key === config.key ? { bucket: o.bucket, key, content: served } : o));
 
-    const fqdn = envValue(settings, 'FQDN');
-    if (!fqdn) throw new Error(`${plan.world.role}: config.env has no FQDN`);
+    const fqdn = envValue(settings, 'FQDN') ?? '';
+    if (!fqdn && !plan.world.member) throw new Error(`${plan.world.role}: config.env has no FQDN`);
+    // A member's compose project: the working directory of its compose unit (the JVB stand-in reads its REST switches there).
+    const composeDir = plan.configuration.files
+      .map((f) => /^WorkingDirectory=(.*)$/m.exec(f.path.startsWith('/etc/systemd/system/') && /docker compose up/.test(f.content) ? f.content : '')?.[1])
+      .find(Boolean);
     const without = new Set(withoutParameters);
     const world: ServerWorld = {
       region: plan.world.region,
@@ -278,6 +293,10 @@ export class HostSandbox {
       instanceId: this.instanceId,
       publicIp: plan.world.publicIp,
       fqdn,
+      member: plan.world.member ? { group: plan.world.member.group, privateIp: plan.world.member.privateIp, service: plan.world.role } : undefined,
+      memberEnvFile: plan.world.member && composeDir ? `${composeDir}/.env` : undefined,
+      groups: plan.world.groups,
+      controlFile: join(share, 'member.json'),
       tags: plan.world.tags,
       parameters: plan.world.parameters.filter((p) => !without.has(p.name)).map((p) => (p.value === config.pointer ? { ...p, value: config.pointer.replace(config.key, key) } : p)),
       statements: plan.world.statements,

@@ -7,11 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
-import type { Role } from '../../../config/schema';
+import type { AnyRole, Pool, Role } from '../../../config/schema';
 import { fromTerraformLiteral } from '../../../userdata/cloud-config';
-import { bundleOf } from '../host-files';
-import { hostIam } from '../iam';
-import { asArray, asObject, asString, dataSources, isObject, referenced, resources, single, type Block, type Synthesized } from '../synth';
+import { bundleOf, type BundleInPlan } from '../host-files';
+import { documentStatements, hostIam, MANAGED_POLICIES, type HostIam } from '../iam';
+import { asArray, asObject, asString, dataSources, isObject, referenced, resources, single, type Block, type Item, type Synthesized } from '../synth';
 import type { PolicyStatement } from './policy';
 
 export const ACCOUNT = '111122223333';
@@ -59,15 +59,38 @@ export interface HostConfigurationPlan {
   readonly pointer: string;
 }
 
+/** An Auto Scaling group of the plan as the Auto Scaling API knows it once applied. */
+export interface PlannedGroup {
+  readonly name: string;
+  /** arn:aws:autoscaling:<region>:<account>:autoScalingGroup:<uuid>:autoScalingGroupName/<name> (the uuid AWS generates: a fake). */
+  readonly arn: string;
+  /** Its lifecycle hooks on EC2_INSTANCE_TERMINATING. */
+  readonly terminationHooks: readonly string[];
+}
+
+/** What makes a host a member of an Auto Scaling group: the group, its addresses from instance metadata. */
+export interface Membership {
+  readonly group: string;
+  /** The pools' subnet (the launch template's) and the member's address in it (meta-data/local-ipv4). */
+  readonly subnetCidr: string;
+  readonly privateIp: string;
+}
+
 /** Everything the stand-ins of one host know. */
 export interface World {
   readonly env: string;
-  readonly role: Role;
+  readonly role: AnyRole;
   readonly region: string;
   readonly account: string;
   readonly roleName: string;
+  /** The Elastic IP (a host) or the address EC2 gives a member at launch (meta-data/public-ipv4). */
   readonly publicIp: string;
+  /** '' for a member: it has no data volume. */
   readonly dataVolumeId: string;
+  /** A pool member's group and private address; undefined for the hosts. */
+  readonly member?: Membership;
+  /** Every Auto Scaling group of the plan (the API refuses names it does not have). */
+  readonly groups: readonly PlannedGroup[];
   /** Instance tags as IMDS lists them (provider default tags included). */
   readonly tags: Record<string, string>;
   readonly parameters: readonly Parameter[];
@@ -129,12 +152,125 @@ function part(parts: readonly Block[], contentType: string, what: string): Block
   return found[0];
 }
 
+/** The user-data, tags, IAM and configuration of one host or member, however the plan reaches them. */
+interface Planned {
+  readonly role: AnyRole;
+  readonly name: string;
+  /** The data.cloudinit_config reference (an instance's user_data_base64, a launch template's user_data). */
+  readonly userData: unknown;
+  /** The resource's own tags (the provider's default tags are added below). */
+  readonly tags: Record<string, string>;
+  readonly defaultTags: boolean;
+  readonly iam: HostIam;
+  readonly bundle: BundleInPlan;
+  readonly publicIp: string;
+  readonly dataVolumeId: string;
+  readonly member?: Membership;
+}
+
+/** The host of a role: its instance's user-data, tags (with the provider's default tags) and instance profile. */
 export function hostPlan(s: Synthesized, role: Role): HostPlan {
   const resolve = resolver(s);
   const name = `weebeetalk-${s.config.name}-${role}`;
   const instance = single(resources(s, 'aws_instance'), `instance ${name}`, (i) => isObject(i.block.tags) && i.block.tags.Name === name);
-  const userData = referenced(dataSources(s, 'cloudinit_config'), instance.block.user_data_base64);
-  const parts = asArray(userData.block.part, `${userData.address}.part`).map((p) => asObject(p, 'part'));
+  const tags = Object.fromEntries(Object.entries(asObject(instance.block.tags, 'tags')).map(([k, v]) => [k, resolve(asString(v, `tag ${k}`))]));
+  return planned(s, {
+    role,
+    name,
+    userData: instance.block.user_data_base64,
+    tags,
+    defaultTags: true,
+    iam: hostIam(s, role),
+    bundle: bundleOf(s, role),
+    publicIp: tags.WeebeetalkPublicIp,
+    dataVolumeId: tags.WeebeetalkDataVolume,
+  });
+}
+
+const ipToInt = (ip: string): number => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const intToIp = (n: number): string => [24, 16, 8, 0].map((b) => (n >>> b) & 255).join('.');
+
+/**
+ * One member of a pool, as its Auto Scaling group launches it: the launch template's user-data and instance profile,
+ * the group's propagated tags (what the member carries; the provider's default tags do not reach it), the
+ * association that targets those tags, a public address (TEST-NET-3) and a private one in the template's subnet.
+ */
+export function poolMemberPlan(s: Synthesized, pool: Pool): HostPlan {
+  const name = `weebeetalk-${s.config.name}-${pool}`;
+  const group = single(resources(s, 'aws_autoscaling_group'), `group ${name}`, (g) => g.block.name === name);
+  const template = referenced(resources(s, 'aws_launch_template'), asObject(asArray([group.block.launch_template].flat(), 'launch_template')[0], 'launch_template').id);
+  // EC2 tags a member with its launch template's instance tags, then the group's propagated ones (these win).
+  const templateTags = asArray(template.block.tag_specifications ?? [], 'tag_specifications')
+    .map((t) => asObject(t, 'tag specification'))
+    .filter((t) => t.resource_type === 'instance')
+    .map((t) => asObject(t.tags, 'tags') as Record<string, string>);
+  const groupTags = Object.fromEntries(
+    asArray(group.block.tag, `${group.address}.tag`)
+      .map((t) => asObject(t, 'tag'))
+      .filter((t) => t.propagate_at_launch === true)
+      .map((t) => [asString(t.key, 'tag key'), asString(t.value, 'tag value')]),
+  );
+  const tags: Record<string, string> = Object.assign({}, ...templateTags, groupTags);
+  const profile = referenced(resources(s, 'aws_iam_instance_profile'), asObject(template.block.iam_instance_profile, 'iam_instance_profile').name);
+  const nic = asObject(asArray(template.block.network_interfaces, 'network_interfaces')[0], 'network interface');
+  if (nic.associate_public_ip_address !== 'true' && nic.associate_public_ip_address !== true) throw new Error(`${template.address}: no public address, the member could not boot here`);
+  const subnetCidr = asString(referenced(resources(s, 'aws_subnet'), nic.subnet_id).block.cidr_block, 'subnet cidr');
+  const [base, bits] = subnetCidr.split('/');
+  // AWS keeps a subnet's first four addresses and its last: a member gets one in between.
+  const span = 2 ** (32 - Number(bits));
+  const privateIp = intToIp(ipToInt(base) + 4 + (parseInt(hex(name, 8), 16) % (span - 5)));
+  const association = single(resources(s, 'aws_ssm_association'), `association of ${name}`, (a) =>
+    asArray(a.block.targets, 'targets').some((t) => isObject(t) && typeof t.key === 'string' && t.key.startsWith('tag:') && asArray(t.values, 'values').includes(tags[t.key.slice(4)])),
+  );
+  const publicIp = `203.0.113.${10 + resources(s, 'aws_autoscaling_group').indexOf(group)}`;
+  return planned(s, {
+    role: pool,
+    name,
+    userData: template.block.user_data,
+    tags,
+    defaultTags: false,
+    iam: profileIam(s, profile, name),
+    bundle: associatedBundle(s, association),
+    publicIp,
+    dataVolumeId: '',
+    member: { group: name, subnetCidr, privateIp },
+  });
+}
+
+/** The IAM of an instance profile (test/support/iam.ts hostIam does the same from a host's instance). */
+function profileIam(s: Synthesized, profile: Item, what: string): HostIam {
+  const iamRole = referenced(resources(s, 'aws_iam_role'), profile.block.role);
+  if (iamRole.block.inline_policy !== undefined || iamRole.block.managed_policy_arns !== undefined) throw new Error(`${iamRole.address} declares policies inline on the role; read them here too`);
+  const refs = [iamRole.ref('id'), iamRole.ref('name')];
+  const docs = dataSources(s, 'aws_iam_policy_document');
+  const inline = resources(s, 'aws_iam_role_policy')
+    .filter((p) => refs.includes(String(p.block.role)))
+    .flatMap((p) => documentStatements(referenced(docs, p.block.policy)));
+  const managedArns = resources(s, 'aws_iam_role_policy_attachment')
+    .filter((a) => refs.includes(String(a.block.role)))
+    .map((a) => String(a.block.policy_arn));
+  const managed = managedArns.flatMap((arn) => {
+    const known = MANAGED_POLICIES[arn.split('/').pop() ?? ''];
+    if (!known) throw new Error(`${what}: managed policy ${arn} is not described in test/support/iam.ts`);
+    return known;
+  });
+  return { role: iamRole, inline, managedArns, effective: [...inline, ...managed] };
+}
+
+/** The bundle an association applies (test/support/host-files.ts bundleOf does the same for a host's instance). */
+function associatedBundle(s: Synthesized, association: Item): BundleInPlan {
+  const key = asString(asObject(association.block.parameters, 'association parameters').Key, 'Key');
+  const object = single(resources(s, 'aws_s3_object'), `bundle object ${key}`, (o) => o.block.key === key);
+  const json = fromTerraformLiteral(asString(object.block.content, 'bundle content'));
+  const pointer = single(resources(s, 'aws_ssm_parameter'), `bundle parameter of ${key}`, (p) => String(p.block.value).endsWith(`/${key}`));
+  return { object, association, pointer, json, sha256: createHash('sha256').update(json).digest('hex'), key, document: JSON.parse(json) as BundleInPlan['document'] };
+}
+
+function planned(s: Synthesized, p: Planned): HostPlan {
+  const resolve = resolver(s);
+  const { role, name } = p;
+  const userData = referenced(dataSources(s, 'cloudinit_config'), p.userData);
+  const parts = asArray(userData.block.part, `${userData.address}.part`).map((x) => asObject(x, 'part'));
   const literal = (text: string, what: string): string => {
     // User-data references no resource: anything Terraform would still interpolate is a defect.
     const unescaped = /(?<!\$)\$\{[^}]*\}|(?<!%)%\{[^}]*\}/.exec(text);
@@ -147,11 +283,10 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
   const rendered = new Set(['write_files', 'packages', 'package_update', 'package_upgrade', 'timezone', 'users']);
 
   const provider = asArray(s.json.provider?.aws, 'provider.aws')[0] as Block;
-  const defaultTags = ((provider.default_tags as Block[] | undefined)?.[0]?.tags ?? {}) as Record<string, string>;
-  const instanceTags = Object.fromEntries(Object.entries(asObject(instance.block.tags, 'tags')).map(([k, v]) => [k, resolve(asString(v, `tag ${k}`))]));
-  const tags = { ...defaultTags, ...instanceTags };
+  const defaultTags = p.defaultTags ? (((provider.default_tags as Block[] | undefined)?.[0]?.tags ?? {}) as Record<string, string>) : {};
+  const tags = { ...defaultTags, ...p.tags };
 
-  const iam = hostIam(s, role);
+  const iam = p.iam;
   const statements: PolicyStatement[] = iam.effective.map((st) => ({
     ...st,
     resources: st.resources.map(resolve),
@@ -169,7 +304,7 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
 
   // The configuration: the bundle object the host's association names, and the document's command as the agent
   // runs it (SSM substitutes {{ Name }} textually: the allowedPatterns keep shell syntax out).
-  const bundle = bundleOf(s, role);
+  const bundle = p.bundle;
   const document = JSON.parse(asString(referenced(resources(s, 'aws_ssm_document'), bundle.association.block.name).block.content, 'document content')) as {
     mainSteps: { action: string; inputs: { runCommand: string[] } }[];
     parameters: Record<string, { allowedPattern: string }>;
@@ -210,8 +345,10 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
     region: s.config.aws.region,
     account: ACCOUNT,
     roleName: asString(iam.role.block.name, 'role name'),
-    publicIp: tags.WeebeetalkPublicIp,
-    dataVolumeId: tags.WeebeetalkDataVolume,
+    publicIp: p.publicIp,
+    dataVolumeId: p.dataVolumeId,
+    member: p.member,
+    groups: plannedGroups(s),
     tags,
     parameters: resources(s, 'aws_ssm_parameter').map((p) => ({
       name: asString(p.block.name, 'parameter name'),
@@ -240,4 +377,21 @@ export function hostPlan(s: Synthesized, role: Role): HostPlan {
     users: doc.users === undefined ? undefined : asArray(doc.users, 'users'),
     unrenderedKeys: Object.keys(doc).filter((k) => !rendered.has(k)),
   };
+}
+
+/** The plan's Auto Scaling groups with their termination hooks; the uuid of each ARN is a fake, stable per name. */
+export function plannedGroups(s: Synthesized): PlannedGroup[] {
+  const hooks = resources(s, 'aws_autoscaling_lifecycle_hook');
+  return resources(s, 'aws_autoscaling_group').map((g) => {
+    const name = asString(g.block.name, 'group name');
+    const h = hex(name, 32);
+    const uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    return {
+      name,
+      arn: `arn:aws:autoscaling:${s.config.aws.region}:${ACCOUNT}:autoScalingGroup:${uuid}:autoScalingGroupName/${name}`,
+      terminationHooks: hooks
+        .filter((k) => (k.block.autoscaling_group_name === g.ref('name') || k.block.autoscaling_group_name === name) && k.block.lifecycle_transition === 'autoscaling:EC2_INSTANCE_TERMINATING')
+        .map((k) => asString(k.block.name, 'hook name')),
+    };
+  });
 }

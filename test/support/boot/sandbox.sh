@@ -23,8 +23,11 @@ rm -f "${share}/ready"
 "$WBT_NODE" "$WBT_SERVER" "${share}/world.json" >> "${share}/log/server.out" 2>&1 &
 server=$!
 
-loop=$(losetup --find --show "$WBT_IMAGE")
-echo "$loop" > "${share}/loop"
+# A pool member has no data volume (WBT_IMAGE empty): no device at all.
+if [[ -n "$WBT_IMAGE" ]]; then
+  loop=$(losetup --find --show "$WBT_IMAGE")
+  echo "$loop" > "${share}/loop"
+fi
 install -d "$merged" "${run}/upper" "${run}/work"
 mount -t overlay overlay -o "lowerdir=${WBT_ROOT},upperdir=${run}/upper,workdir=${run}/work" "$merged"
 mount -t proc proc "${merged}/proc"
@@ -62,7 +65,9 @@ attach() {
   fi
 }
 polls() { grep -cs '"cmd":"sleep","cwd":"[^"]*","argv":\["5"\]' "${share}/log/commands.jsonl" || true; }
-if [[ "${WBT_ATTACH_AFTER_POLLS:-0}" == 0 ]]; then
+if [[ -z "$loop" ]]; then
+  :
+elif [[ "${WBT_ATTACH_AFTER_POLLS:-0}" == 0 ]]; then
   attach
 else
   # Late: only after the data-volume step has looked for it (and slept) that many times; counted, not timed, so a
@@ -106,6 +111,10 @@ while read -r action arg; do
       ;;
     grow)
       # The volume grows under the running host (ModifyVolume), and the kernel learns the new size.
+      [[ -n "$loop" ]] || {
+        echo "sandbox: no data volume to grow" >&2
+        exit 91
+      }
       truncate -s "${arg}M" "$WBT_IMAGE"
       losetup -c "$loop"
       ;;

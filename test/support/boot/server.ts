@@ -6,7 +6,11 @@
  *   refuses names the host's policy does not grant, S3 and Route53 are checked against the same policy; errors
  *   are printed as AWS CLI v2 (Debian 12's awscli 2.9) prints them, with its exit codes;
  * - public DNS on 127.0.0.1:53 (UDP), answering the plan's A records;
- * - "the internet": the few URLs the bootstrap downloads, served from fixture files.
+ * - "the internet": the few URLs the bootstrap downloads, served from fixture files;
+ * - on a pool member: its addresses and target lifecycle state in IMDS, the Auto Scaling and CloudWatch calls its
+ *   pass makes (checked against the policy and against what the group is), and the local APIs of its Jibri
+ *   (127.0.0.1:2222 health, 3333 graceful shutdown) or JVB (127.0.0.1:8080 stats, shutdown), answering as the
+ *   test sets them in member.json (MemberControl).
  * Faults (slow IMDS, SSM throttling, late DNS) come from world.json. Every call is logged as a JSON line.
  */
 import { randomBytes } from 'node:crypto';
@@ -25,13 +29,32 @@ export interface Faults {
   readonly dnsDelay?: number;
 }
 
+/** What the test sets on a member, read at every request (share/member.json; absent: the defaults). */
+export interface MemberControl {
+  /** meta-data/autoscaling/target-lifecycle-state. @default InService */
+  readonly lifecycle?: 'InService' | 'Terminated';
+  /** Jibri's busyStatus. @default IDLE */
+  readonly jibri?: 'IDLE' | 'BUSY';
+  /** JVB's /colibri/stats. @default 0, 0 */
+  readonly stress?: number;
+  readonly conferences?: number;
+}
+
 export interface ServerWorld {
   readonly region: string;
   readonly account: string;
   readonly roleName: string;
   readonly instanceId: string;
   readonly publicIp: string;
+  /** '' on a member (no name of its own). */
   readonly fqdn: string;
+  /** A member's group and private address (meta-data/local-ipv4); its service's local API stand-in. */
+  readonly member?: { readonly group: string; readonly privateIp: string; readonly service: string };
+  /** The member's compose .env, as the root sees it (what its service reads). */
+  readonly memberEnvFile?: string;
+  /** The plan's Auto Scaling groups. */
+  readonly groups: readonly { readonly name: string; readonly arn: string; readonly terminationHooks: readonly string[] }[];
+  readonly controlFile: string;
   readonly tags: Record<string, string>;
   readonly parameters: readonly { name: string; type: string; value: string }[];
   readonly statements: readonly PolicyStatement[];
@@ -53,6 +76,15 @@ const world = JSON.parse(readFileSync(process.argv[2], 'utf8')) as ServerWorld;
 const log = (file: string, entry: Record<string, unknown>): void => appendFileSync(join(world.logDir, file), `${JSON.stringify(entry)}\n`);
 const arn = (service: string, resource: string): string => `arn:aws:${service}:${world.region}:${world.account}:${resource}`;
 const principal = `arn:aws:sts::${world.account}:assumed-role/${world.roleName}/${world.instanceId}`;
+
+const control = (): MemberControl => (existsSync(world.controlFile) ? (JSON.parse(readFileSync(world.controlFile, 'utf8')) as MemberControl) : {});
+const logged = (file: string): Record<string, unknown>[] =>
+  existsSync(join(world.logDir, file))
+    ? readFileSync(join(world.logDir, file), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
 
 // ---------- IMDSv2 ----------
 const tokens = new Map<string, number>();
@@ -83,6 +115,10 @@ function imds(req: IncomingMessage, res: ServerResponse): void {
     return key in world.tags ? answer(200, world.tags[key]) : answer(404, 'Not Found');
   }
   if (path === '/latest/meta-data/instance-id') return answer(200, world.instanceId);
+  if (path === '/latest/meta-data/public-ipv4') return answer(200, world.publicIp);
+  if (world.member && path === '/latest/meta-data/local-ipv4') return answer(200, world.member.privateIp);
+  // Only an instance of an Auto Scaling group has it: its target state (Terminated once it is in Terminating:Wait).
+  if (world.member && path === '/latest/meta-data/autoscaling/target-lifecycle-state') return answer(200, control().lifecycle ?? 'InService');
   if (path === '/latest/meta-data/placement/region') return answer(200, world.region);
   if (path === '/latest/meta-data/iam/security-credentials/') return answer(200, world.roleName);
   return answer(404, 'Not Found');
@@ -119,19 +155,34 @@ const clientError = (e: ApiError, retries?: number): CliResult => ({
   stderr: `\nAn error occurred (${e.code}) when calling the ${e.operation} operation${retries ? ` (reached max retries: ${retries})` : ''}: ${e.message}\n`,
 });
 
-function authorize(action: string, resource: string, operation: string, context: RequestContext = {}): void {
+/** `code`: the error code of the service's protocol (JSON: AccessDeniedException; query, as Auto Scaling and CloudWatch: AccessDenied). */
+function authorize(action: string, resource: string, operation: string, context: RequestContext = {}, code = 'AccessDeniedException'): void {
   const decision = evaluate(world.statements, action, resource, context);
   log('iam.jsonl', { action, resource, context, decision });
   if (decision === 'allow') return;
   const why = decision === 'explicit-deny' ? 'with an explicit deny in an identity-based policy' : `because no identity-based policy allows the ${action} action`;
-  throw new ApiError('AccessDeniedException', operation, `User: ${principal} is not authorized to perform: ${action} on resource: ${resource} ${why}`);
+  // An action without resource-level permissions (Resource "*") is reported without a resource.
+  const on = resource === '*' ? '' : ` on resource: ${resource}`;
+  throw new ApiError(code, operation, `User: ${principal} is not authorized to perform: ${action}${on} ${why}`);
 }
 
 interface Parsed {
   positional: string[];
   options: Record<string, string | true>;
 }
-const BOOLEAN_OPTIONS = new Set(['--with-decryption', '--no-with-decryption', '--recursive', '--only-show-errors', '--no-cli-pager', '--quiet', '--no-progress']);
+const BOOLEAN_OPTIONS = new Set([
+  '--with-decryption',
+  '--no-with-decryption',
+  '--recursive',
+  '--only-show-errors',
+  '--no-cli-pager',
+  '--quiet',
+  '--no-progress',
+  '--protected-from-scale-in',
+  '--no-protected-from-scale-in',
+]);
+/** Options that take a list (every word up to the next option), joined with spaces here. */
+const LIST_OPTIONS = new Set(['--instance-ids']);
 function parseArgs(argv: readonly string[]): Parsed {
   const out: Parsed = { positional: [], options: {} };
   for (let i = 0; i < argv.length; i++) {
@@ -140,7 +191,11 @@ function parseArgs(argv: readonly string[]): Parsed {
     else if (a.includes('=')) out.options[a.slice(0, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
     else if (BOOLEAN_OPTIONS.has(a)) out.options[a] = true;
     else if (a === '--exclude' || a === '--include') out.options[`${a}#${i}`] = argv[++i];
-    else out.options[a] = argv[++i] ?? '';
+    else if (LIST_OPTIONS.has(a)) {
+      const items: string[] = [];
+      while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) items.push(argv[++i]);
+      out.options[a] = items.join(' ');
+    } else out.options[a] = argv[++i] ?? '';
   }
   return out;
 }
@@ -257,6 +312,124 @@ function s3(op: string, p: Parsed): CliResult {
   return { code: stderr === '' ? 0 : 1, stdout: '', stderr };
 }
 
+/** The CLI's own refusal of a call missing a required option (before any request). */
+const usage = (missing: string): CliResult => ({
+  code: 252,
+  stdout: '',
+  stderr: `\nusage: aws [options] <command> <subcommand> [<subcommand> ...] [parameters]\nTo see help text, you can run:\n\n  aws help\n\naws: error: the following arguments are required: ${missing}\n`,
+});
+const required = (p: Parsed, names: readonly string[]): CliResult | undefined => {
+  const missing = names.filter((n) => typeof p.options[n] !== 'string' || p.options[n] === '');
+  return missing.length > 0 ? usage(missing.join(', ')) : undefined;
+};
+
+const AUTOSCALING: Record<string, string> = {
+  'set-instance-protection': 'SetInstanceProtection',
+  'record-lifecycle-action-heartbeat': 'RecordLifecycleActionHeartbeat',
+  'complete-lifecycle-action': 'CompleteLifecycleAction',
+};
+
+/**
+ * The Auto Scaling calls of a member's pass. IAM first (the group's ARN; a group this region does not have is
+ * matched by its name), then what the service checks: the group exists, the instance is in it, and for the lifecycle
+ * calls an action is waiting (the member's target state is Terminated, under one of the group's termination hooks,
+ * not completed yet). Every call is logged to autoscaling.jsonl with its outcome.
+ */
+function autoscaling(op: string, p: Parsed, region: string): CliResult {
+  const operation = AUTOSCALING[op];
+  if (!operation) throw new Error(`autoscaling ${op} is not implemented by the stand-in`);
+  const lifecycle = op !== 'set-instance-protection';
+  const missing = required(
+    p,
+    lifecycle
+      ? ['--auto-scaling-group-name', '--lifecycle-hook-name', '--instance-id', ...(op === 'complete-lifecycle-action' ? ['--lifecycle-action-result'] : [])]
+      : ['--auto-scaling-group-name', '--instance-ids'],
+  );
+  if (missing) return missing;
+  const flags = ['--protected-from-scale-in', '--no-protected-from-scale-in'].filter((f) => p.options[f] === true);
+  if (!lifecycle && flags.length !== 1) return usage('--protected-from-scale-in | --no-protected-from-scale-in');
+  const name = String(p.options['--auto-scaling-group-name']);
+  const group = region === world.region ? world.groups.find((g) => g.name === name) : undefined;
+  const hook = lifecycle ? String(p.options['--lifecycle-hook-name']) : undefined;
+  const instances = lifecycle ? [String(p.options['--instance-id'])] : String(p.options['--instance-ids']).split(' ');
+  const entry = { operation, group: name, hook, instances, protected: lifecycle ? undefined : flags[0] === '--protected-from-scale-in', result: p.options['--lifecycle-action-result'] };
+  try {
+    authorize(`autoscaling:${operation}`, group?.arn ?? arn('autoscaling', `autoScalingGroup:*:autoScalingGroupName/${name}`).replace(world.region, region), operation, {}, 'AccessDenied');
+    if (!group) throw new ApiError('ValidationError', operation, `AutoScalingGroup name not found - AutoScalingGroup ${name} not found`);
+    const mine = (id: string): boolean => world.member?.group === name && id === world.instanceId;
+    if (!lifecycle) {
+      const foreign = instances.find((id) => !mine(id));
+      if (foreign !== undefined) throw new ApiError('ValidationError', operation, `The instance ${foreign} is not part of Auto Scaling group ${name}.`);
+    } else {
+      const completed = logged('autoscaling.jsonl').some((e) => e.operation === 'CompleteLifecycleAction' && e.code === 0);
+      const waiting = mine(instances[0]) && group.terminationHooks.includes(hook ?? '') && control().lifecycle === 'Terminated' && !completed;
+      if (!waiting) throw new ApiError('ValidationError', operation, `No active Lifecycle Action found with instance ID ${instances[0]}`);
+      const result = String(p.options['--lifecycle-action-result'] ?? '');
+      if (op === 'complete-lifecycle-action' && result !== 'CONTINUE' && result !== 'ABANDON')
+        throw new ApiError('ValidationError', operation, `Lifecycle action result ${result} is not valid: CONTINUE or ABANDON`);
+    }
+  } catch (e) {
+    if (e instanceof ApiError) log('autoscaling.jsonl', { ...entry, code: 254, error: e.code });
+    throw e;
+  }
+  log('autoscaling.jsonl', { ...entry, code: 0 });
+  return { code: 0, stdout: '', stderr: '' };
+}
+
+const UNITS = new Set([
+  'Seconds',
+  'Microseconds',
+  'Milliseconds',
+  'Bytes',
+  'Kilobytes',
+  'Megabytes',
+  'Gigabytes',
+  'Terabytes',
+  'Bits',
+  'Kilobits',
+  'Megabits',
+  'Gigabits',
+  'Terabits',
+  'Percent',
+  'Count',
+  'Bytes/Second',
+  'Kilobytes/Second',
+  'Megabytes/Second',
+  'Gigabytes/Second',
+  'Terabytes/Second',
+  'Bits/Second',
+  'Kilobits/Second',
+  'Megabits/Second',
+  'Gigabits/Second',
+  'Terabits/Second',
+  'Count/Second',
+  'None',
+]);
+
+/** `cloudwatch put-metric-data` with one datapoint (--metric-name, --value, --dimensions Name=Value,...), logged to cloudwatch.jsonl. */
+function cloudwatch(op: string, p: Parsed): CliResult {
+  if (op !== 'put-metric-data') throw new Error(`cloudwatch ${op} is not implemented by the stand-in`);
+  if (p.options['--metric-data'] !== undefined) throw new Error('cloudwatch put-metric-data --metric-data is not implemented by the stand-in');
+  const missing = required(p, ['--namespace', '--metric-name', '--value']);
+  if (missing) return missing;
+  const namespace = String(p.options['--namespace']);
+  const value = Number(p.options['--value']);
+  const unit = p.options['--unit'] === undefined ? undefined : String(p.options['--unit']);
+  const dimensions = Object.fromEntries(
+    String(p.options['--dimensions'] ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((d) => [d.slice(0, d.indexOf('=')), d.slice(d.indexOf('=') + 1)]),
+  );
+  authorize('cloudwatch:PutMetricData', '*', 'PutMetricData', { 'cloudwatch:namespace': [namespace] }, 'AccessDenied');
+  if (namespace.startsWith('AWS/')) throw new ApiError('InvalidParameterValue', 'PutMetricData', `The value ${namespace} for parameter Namespace is invalid.`);
+  if (!Number.isFinite(value)) throw new ApiError('InvalidParameterValue', 'PutMetricData', `The value ${String(p.options['--value'])} for parameter MetricData.member.1.Value is invalid.`);
+  if (unit !== undefined && !UNITS.has(unit)) throw new ApiError('InvalidParameterValue', 'PutMetricData', `The value ${unit} for parameter MetricData.member.1.Unit is invalid.`);
+  if (Object.entries(dimensions).some(([k, v]) => k === '' || v === '')) throw new ApiError('InvalidParameterValue', 'PutMetricData', 'The dimensions are invalid: Name=Value expected.');
+  log('cloudwatch.jsonl', { namespace, metric: String(p.options['--metric-name']), dimensions, value, unit });
+  return { code: 0, stdout: '', stderr: '' };
+}
+
 function cli(argv: readonly string[]): CliResult {
   const p = parseArgs(argv);
   const [service, op] = p.positional.splice(0, 2);
@@ -267,6 +440,8 @@ function cli(argv: readonly string[]): CliResult {
     if (region !== world.region && service === 'ssm') throw new ApiError('ParameterNotFound', 'GetParameter', '');
     if (service === 'ssm') return ssm(op, p);
     if (service === 's3') return s3(op, p);
+    if (service === 'autoscaling') return autoscaling(op, p, region);
+    if (service === 'cloudwatch') return cloudwatch(op, p);
     throw new Error(`aws ${service} is not implemented by the stand-in`);
   } catch (e) {
     if (e instanceof ApiError) return clientError(e, e.retries);
@@ -393,8 +568,83 @@ dns.on('message', (msg, peer) => {
 });
 dns.bind(53, '127.0.0.1', ready);
 
+// ---------- a member's local APIs (Jibri's HTTP APIs, JVB's private REST API), on 127.0.0.1 as compose publishes them ----------
+/**
+ * Whether the member's service has exited after its graceful shutdown: Jibri once it is no longer recording, JVB
+ * once its last conference ended (each then exits, and its port refuses connections). Logged once, when it goes.
+ */
+function exited(): boolean {
+  const calls = logged('member-api.jsonl');
+  if (calls.some((c) => c.event === 'exited')) return true;
+  if (!calls.some((c) => c.shutdown === true && c.status === 200)) return false;
+  const state = control();
+  const done = world.member?.service === 'jibri' ? (state.jibri ?? 'IDLE') !== 'BUSY' : (state.conferences ?? 0) === 0;
+  if (done) log('member-api.jsonl', { event: 'exited', service: world.member?.service });
+  return done;
+}
+
+/** The variables of the member's .env (what compose gave the container), as the REST switches read them. */
+function memberEnv(): Record<string, string> {
+  if (world.memberEnvFile === undefined) return {};
+  const file = join(world.rootDir, world.memberEnvFile);
+  if (!existsSync(file)) return {};
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^"|"$/g, '')]),
+  );
+}
+
+function memberApi(port: number): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void (async () => {
+      const text = await body(req);
+      const path = (req.url ?? '').replace(/\?.*$/, '');
+      const entry = { port, method: req.method, path };
+      if (exited()) {
+        // Gone: as a closed port, the client sees the connection fail.
+        log('member-api.jsonl', { ...entry, status: 'refused' });
+        req.socket.destroy();
+        return;
+      }
+      const answer = (status: number, json?: unknown, extra: Record<string, unknown> = {}): void => {
+        log('member-api.jsonl', { ...entry, status, ...extra });
+        res.writeHead(status, { 'content-type': 'application/json' }).end(json === undefined ? '' : JSON.stringify(json));
+      };
+      const state = control();
+      if (world.member?.service === 'jibri') {
+        // jitsi/jibri HttpApi.kt (public, 2222) and InternalHttpApi.kt (internal, 3333).
+        if (port === 2222 && req.method === 'GET' && path === '/jibri/api/v1.0/health')
+          return answer(200, { status: { busyStatus: state.jibri ?? 'IDLE', health: { healthStatus: 'HEALTHY', details: {} } } });
+        if (port === 3333 && req.method === 'POST' && path === '/jibri/api/internal/v1.0/gracefulShutdown') return answer(200, undefined, { shutdown: true });
+        return answer(404);
+      }
+      // jitsi-videobridge: /colibri/* only with COLIBRI_REST_ENABLED, /colibri/shutdown also with SHUTDOWN_REST_ENABLED (RestConfig.kt).
+      const env = memberEnv();
+      if (port !== 8080 || env.COLIBRI_REST_ENABLED !== 'true') return answer(404);
+      if (req.method === 'GET' && path === '/colibri/stats') return answer(200, { stress_level: state.stress ?? 0, conferences: state.conferences ?? 0, participants: 0 });
+      if (req.method === 'POST' && path === '/colibri/shutdown') {
+        if (env.SHUTDOWN_REST_ENABLED !== 'true') return answer(404);
+        if (!/^application\/json/.test(String(req.headers['content-type'] ?? ''))) return answer(415);
+        let graceful: unknown;
+        try {
+          graceful = (JSON.parse(text) as Record<string, unknown>)['graceful-shutdown'];
+        } catch {
+          return answer(400);
+        }
+        return typeof graceful === 'boolean' ? answer(200, undefined, { shutdown: graceful }) : answer(400);
+      }
+      return answer(404);
+    })();
+  };
+}
+
+const memberPorts = world.member === undefined ? [] : world.member.service === 'jibri' ? [2222, 3333] : world.member.service === 'jvb' ? [8080] : [];
+for (const port of memberPorts) createServer(memberApi(port)).listen(port, '127.0.0.1', ready);
+
 let listening = 0;
 function ready(): void {
   listening += 1;
-  if (listening === 3) writeFileSync(world.readyFile, `${process.pid}\n`);
+  if (listening === 3 + memberPorts.length) writeFileSync(world.readyFile, `${process.pid}\n`);
 }
