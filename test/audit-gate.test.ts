@@ -161,14 +161,22 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
     { name: 'Asterisk AMI from the meet host', add: ingress('pbx', { ipProtocol: 'tcp', fromPort: 5038, toPort: 5038, description: 'AMI' }, 'meet'), fires: ['WBT-SG-INTERNAL'] },
   ],
   'WBT-SG-XMPP': [
-    { name: "Prosody's client port from the chat host", add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5222, toPort: 5222, description: 'XMPP' }, 'chat'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'] },
+    {
+      name: "Prosody's client port from the chat host",
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5222, toPort: 5222, description: 'XMPP' }, 'chat'),
+      fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'],
+    },
     {
       name: "Prosody's client port from a network inside the VPC",
       add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5222, toPort: 5222, cidrIpv4: '10.21.1.0/24', description: 'XMPP for the pools' }),
       fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'],
     },
     { name: "Prosody's HTTP port from the JVB pool", add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5280, toPort: 5280, description: 'BOSH' }, 'jvb'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'] },
-    { name: "Prosody's client port on a pool from the meet host", add: ingress('jvb', { ipProtocol: 'tcp', fromPort: 5222, toPort: 5222, description: 'XMPP' }, 'meet'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'] },
+    {
+      name: "Prosody's client port on a pool from the meet host",
+      add: ingress('jvb', { ipProtocol: 'tcp', fromPort: 5222, toPort: 5222, description: 'XMPP' }, 'meet'),
+      fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'],
+    },
   ],
   'WBT-SG-DESC': [
     { name: 'a rule without description', add: ingress('pbx', { ipProtocol: 'tcp', fromPort: 5061, toPort: 5061, cidrIpv4: '198.51.100.0/24' }), fires: ['WBT-SG-DESC'] },
@@ -180,7 +188,11 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
       add: (stack, sg) => void new VpcSecurityGroupEgressRule(stack, 'bad', { securityGroupId: sg.chat.id, ipProtocol: '-1', cidrIpv4: '0.0.0.0/0', description: 'Everything out' }),
       fires: ['WBT-SG-PROTO'],
     },
-    { name: 'ingress protocol -1 from a host (every port, so internal ones too)', add: ingress('chat', { ipProtocol: '-1', description: 'All' }, 'meet'), fires: ['WBT-SG-INTERNAL', 'WBT-SG-PROTO', 'WBT-SG-XMPP'] },
+    {
+      name: 'ingress protocol -1 from a host (every port, so internal ones too)',
+      add: ingress('chat', { ipProtocol: '-1', description: 'All' }, 'meet'),
+      fires: ['WBT-SG-INTERNAL', 'WBT-SG-PROTO', 'WBT-SG-XMPP'],
+    },
   ],
   'WBT-EC2-IMDS': [
     { name: 'http_tokens optional', add: instance({ metadataOptions: { httpTokens: 'optional' } }), fires: ['WBT-EC2-IMDS'] },

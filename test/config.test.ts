@@ -500,29 +500,63 @@ describe('the pools', () => {
   });
 
   test('a pool that could never start a member', () => {
-    expectRefused(variant(staging, { jitsi: { jibriPool: { min: 0, max: 0, idle: 0 } } }), { field: 'jitsi.jibriPool.max', value: 0, says: /could never start a member/, fix: /set it to 1 or more, or set jitsi\.jibriPool\.enabled to false/ });
+    expectRefused(variant(staging, { jitsi: { jibriPool: { min: 0, max: 0, idle: 0 } } }), {
+      field: 'jitsi.jibriPool.max',
+      value: 0,
+      says: /could never start a member/,
+      fix: /set it to 1 or more, or set jitsi\.jibriPool\.enabled to false/,
+    });
   });
 
   test('a recorder without the memory Chrome needs, or of a family whose memory is unknown', () => {
-    expectRefused(variant(staging, { jitsi: { jibriPool: { instanceType: 'c6i.large' } } }), { field: 'jitsi.jibriPool.instanceType', value: 'c6i.large', says: /has 4 GiB of memory.*about 8 GiB/, fix: /m6i\.large/ });
-    expectRefused(variant(staging, { jitsi: { jibriPool: { instanceType: 't3.medium' } } }), { field: 'jitsi.jibriPool.instanceType', value: 't3.medium', says: /cannot check/, fix: /choose e\.g\. m6i\.xlarge/ });
+    expectRefused(variant(staging, { jitsi: { jibriPool: { instanceType: 'c6i.large' } } }), {
+      field: 'jitsi.jibriPool.instanceType',
+      value: 'c6i.large',
+      says: /has 4 GiB of memory.*about 8 GiB/,
+      fix: /m6i\.large/,
+    });
+    expectRefused(variant(staging, { jitsi: { jibriPool: { instanceType: 't3.medium' } } }), {
+      field: 'jitsi.jibriPool.instanceType',
+      value: 't3.medium',
+      says: /cannot check/,
+      fix: /choose e\.g\. m6i\.xlarge/,
+    });
   });
 
   test('more idle recorders than can run', () => {
-    expectRefused(variant(staging, { jitsi: { jibriPool: { max: 1, idle: 3 } } }), { field: 'jitsi.jibriPool.idle', value: 3, says: /more recorders than can run \(jitsi\.jibriPool\.max 1 plus the meet host's own\)/, fix: /lower it or raise max/ });
+    expectRefused(variant(staging, { jitsi: { jibriPool: { max: 1, idle: 3 } } }), {
+      field: 'jitsi.jibriPool.idle',
+      value: 3,
+      says: /more recorders than can run \(jitsi\.jibriPool\.max 1 plus the meet host's own\)/,
+      fix: /lower it or raise max/,
+    });
   });
 
   test('no recorder at all: the pool idle at 0, min 0 and the meet host without its own Jibri', () => {
-    expectRefused(variant(staging, { jitsi: { jibri: false, jibriPool: { idle: 0 } } }), { field: 'jitsi.jibriPool.idle', value: 0, says: /no recorder would ever run/, fix: /set idle \(or min\) to 1/ });
+    expectRefused(variant(staging, { jitsi: { jibri: false, jibriPool: { idle: 0 } } }), {
+      field: 'jitsi.jibriPool.idle',
+      value: 0,
+      says: /no recorder would ever run/,
+      fix: /set idle \(or min\) to 1/,
+    });
   });
 
   test('scale-in stress not below scale-out stress', () => {
-    expectRefused(variant(staging, { jitsi: { jvbPool: { scaleInStress: 0.7 } } }), { field: 'jitsi.jvbPool.scaleInStress', value: 0.7, says: /not below jitsi\.jvbPool\.scaleOutStress \(0\.6\)/, fix: /keep it well below, e\.g\. 0\.2/ });
+    expectRefused(variant(staging, { jitsi: { jvbPool: { scaleInStress: 0.7 } } }), {
+      field: 'jitsi.jvbPool.scaleInStress',
+      value: 0.7,
+      says: /not below jitsi\.jvbPool\.scaleOutStress \(0\.6\)/,
+      fix: /keep it well below, e\.g\. 0\.2/,
+    });
   });
 
   test('a /24 VPC leaves no room for the pools subnet', () => {
     const error = configErrorOf(variant(staging, { network: { vpcCidr: '10.21.0.0/24' } }));
-    expect(error.problems).toEqual([expect.stringMatching(/^network\.vpcCidr = "10\.21\.0\.0\/24": is a \/24: the pools need a second \/24 beside the hosts': use a \/23 or larger block, or set jitsi\.jibriPool\.enabled and jitsi\.jvbPool\.enabled to false$/)]);
+    expect(error.problems).toEqual([
+      expect.stringMatching(
+        /^network\.vpcCidr = "10\.21\.0\.0\/24": is a \/24: the pools need a second \/24 beside the hosts': use a \/23 or larger block, or set jitsi\.jibriPool\.enabled and jitsi\.jvbPool\.enabled to false$/,
+      ),
+    ]);
     expect(loadEnvironment(variant(staging, { network: { vpcCidr: '10.21.0.0/24' }, jitsi: { jibriPool: { enabled: false }, jvbPool: { enabled: false } } })).network.vpcCidr).toBe('10.21.0.0/24');
   });
 });
