@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
-import { enabledRoles } from '../config/schema';
+import { enabledPools, enabledRoles } from '../config/schema';
 import { fqdnOf } from '../config/names';
 import { addressRange, parseCidr, poolSubnetOf } from '../config/net';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
@@ -60,12 +60,14 @@ describe('cloud-config documents', () => {
     return { name: `${env}-${host}`, text: fromTerraformLiteral(cc.content) };
   });
 
-  it('covers every host of every environment', () => {
+  it("covers every host and every pool's launch template of every environment", () => {
     expect(docs.map((d) => d.name).sort()).toEqual(
       shippedNames()
-        .flatMap((e) => expectedRoles(synthEnvironment(e)).map((h) => `${e}-${h}-host`))
+        .flatMap((e) => [...expectedRoles(synthEnvironment(e)).map((h) => `${e}-${h}-host`), ...enabledPools(synthEnvironment(e).config).map((p) => `${e}-${p}-pool`)])
         .sort(),
     );
+    // Both shipped environments build both pools (their members are validated like the hosts).
+    expect(docs.filter((d) => d.name.endsWith('-pool')).length).toBe(2 * shippedNames().length);
     // Hand-written: production has the TURN relay, staging does not.
     expect(docs.filter((d) => d.name.endsWith('-turn-host')).map((d) => d.name)).toEqual(['production-turn-host']);
   });
