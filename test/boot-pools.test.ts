@@ -301,6 +301,9 @@ describeAsRoot('one member of each pool booted in a sandbox (test/boot-pools.tes
       ['CompleteLifecycleAction', group, hook, [box.instanceId], 'CONTINUE', 0],
     ]);
     expect(r.output).toContain('draining: 2 conferences still on this bridge; lifecycle heartbeat');
+    const commands = box.log<Logged>('commands.jsonl').map((c) => `${c.cmd} ${c.argv.join(' ')}`);
+    expect(commands.filter((c) => c.startsWith('docker update'))).toEqual([expect.stringMatching(/^docker update --restart no [0-9a-f]{64}$/)]);
+    expect(commands.filter((c) => c.startsWith('systemctl stop'))).toEqual(['systemctl stop weebeetalk-jvb.service']);
     // Its role has no protection to set, even on its own group.
     const { region } = plan.world;
     const p = await box.session([

@@ -596,6 +596,24 @@ function memberEnv(): Record<string, string> {
   );
 }
 
+/**
+ * Whether the host reaches Jibri's API on 127.0.0.1:<port>: a compose file of the project (COMPOSE_FILE) publishes it
+ * there (upstream's jibri.yml publishes no port), and Jibri binds it on the container's interfaces (custom-jibri.conf:
+ * a Jibri since jitsi/jibri d6723de3 binds its APIs to the container's loopback, where no published port arrives).
+ */
+function jibriReachable(port: number): boolean {
+  const env = memberEnv();
+  const dir = (world.memberEnvFile ?? '').replace(/\/\.env$/, '');
+  const read = (path: string): string => (existsSync(join(world.rootDir, path)) ? readFileSync(join(world.rootDir, path), 'utf8') : '');
+  const published = (env.COMPOSE_FILE ?? '')
+    .split(':')
+    .filter(Boolean)
+    .some((f) => read(f.startsWith('/') ? f : `${dir}/${f}`).includes(`127.0.0.1:${port}:${port}`));
+  const key = port === 2222 ? 'external-api-host' : 'internal-api-host';
+  const bound = new RegExp(`^jibri\\.api\\.http\\.${key} *= *"0\\.0\\.0\\.0"`, 'm').test(read(`${env.CONFIG ?? ''}/jibri/custom-jibri.conf`));
+  return published && bound;
+}
+
 function memberApi(port: number): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     void (async () => {
@@ -613,6 +631,11 @@ function memberApi(port: number): (req: IncomingMessage, res: ServerResponse) =>
         res.writeHead(status, { 'content-type': 'application/json' }).end(json === undefined ? '' : JSON.stringify(json));
       };
       const state = control();
+      if (world.member?.service === 'jibri' && !jibriReachable(port)) {
+        log('member-api.jsonl', { ...entry, status: 'unreachable' });
+        req.socket.destroy();
+        return;
+      }
       if (world.member?.service === 'jibri') {
         // jitsi/jibri HttpApi.kt (public, 2222) and InternalHttpApi.kt (internal, 3333).
         if (port === 2222 && req.method === 'GET' && path === '/jibri/api/v1.0/health')
