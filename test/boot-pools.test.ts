@@ -140,9 +140,12 @@ describeAsRoot('one member of each pool booted in a sandbox (test/boot-pools.tes
         'true',
       ]);
     else expect(env.JIBRI_INSTANCE_ID).toBe(box.instanceId);
-    // The pools' subnet of the plan holds the private address.
-    const [base] = (member?.subnetCidr ?? '').split('.');
-    expect(member?.privateIp.startsWith(`${base}.`)).toBe(true);
+    // The pools' subnet of the plan (the launch template's) holds the private address.
+    const toInt = (ip: string): number => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+    const [base, bits] = (member?.subnetCidr ?? '0.0.0.0/32').split('/');
+    expect(Math.floor(toInt(member?.privateIp ?? '') / 2 ** (32 - Number(bits)))).toBe(Math.floor(toInt(base) / 2 ** (32 - Number(bits))));
+    const pools = single(resources(synthEnvironment(ENV), 'aws_subnet'), 'pools subnet', (n) => isObject(n.block.tags) && String(n.block.tags.Name).startsWith(`weebeetalk-${ENV}-pools-`));
+    expect(member?.subnetCidr).toBe(pools.block.cidr_block);
 
     // The shared accounts from its own SSM parameters only; every file holding one is 0600, no login user reads it.
     const own = plan.world.parameters.filter((p) => p.type === 'SecureString' && p.name.startsWith(`/weebeetalk/${ENV}/${pool}/`));
