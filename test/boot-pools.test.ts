@@ -118,6 +118,9 @@ describeAsRoot('one member of each pool booted in a sandbox (test/boot-pools.tes
     expect(boot.output).not.toMatch(/data-volume|creating ext4/);
     expect(inspected.volume).toBeNull();
     expect(plan.writeFiles.map((f) => f.path).filter((p) => /data-volume|grow-data|udev/.test(p))).toEqual([]);
+    // Its state on the root disk, under the same DATA_DIR, a mount point all the same (the apply tool refuses anything else).
+    expect(readFileSync(box.upper('/etc/fstab'), 'utf8').split('\n')).toContain('/srv/weebeetalk /srv/weebeetalk none bind 0 0');
+    expect(boot.output).toMatch(/member-disk\.sh: pool member i-[0-9a-f]+: \/srv\/weebeetalk on the root disk/);
 
     // The compose project starts only the member's service, with a complete .env (0600) joining meet's Prosody.
     const [[unit, dir]] = [...composeUnits(plan)];

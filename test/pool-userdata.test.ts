@@ -18,9 +18,9 @@ import { hostEnv, poolHostEnv, type RoleContext } from '../userdata/context';
 import { hostCloudConfig } from '../userdata/host-user-data';
 import { JIBRI_CUSTOM_CONF, JIBRI_OVERRIDE, jibriBundle, jibriSettings } from '../userdata/jibri';
 import { jvbBundle, jvbSettings } from '../userdata/jvb';
-import { CONFIG_ENV_FILE, helperPath, HOST_ENV_FILE, roleFiles, STEPS_DIR, UNITS } from '../userdata/paths';
+import { CONFIG_ENV_FILE, helperPath, HOST_ENV_FILE, LIB_SH, roleFiles, STEPS_DIR, UNITS } from '../userdata/paths';
 import { meetPoolPublisher, poolMemberEnv } from '../userdata/pool-member';
-import { scriptPath, SCRIPTS_DIR } from '../userdata/script-files';
+import { readScript, scriptPath, SCRIPTS_DIR } from '../userdata/script-files';
 import { COMPOSE_BUILTIN, JITSI_ENV } from '../userdata/upstream-env';
 import { renderCloudConfig } from '../userdata/cloud-config';
 import { parseEnvFile } from './support/host-files';
@@ -65,9 +65,15 @@ describe.each(Object.entries(configs))('%s: pool members', (_name, config) => {
 
     const doc = hostCloudConfig({ env, dataVolume: false });
     const paths = doc.write_files.map((f) => f.path);
-    expect(paths.filter((p) => p.startsWith(`${STEPS_DIR}/`))).toEqual(['10-ssm-agent', '20-docker', '30-configure'].map((n) => `${STEPS_DIR}/${n}.sh`));
-    expect(paths.filter((p) => /grow-data|udev|docker\.service\.d/.test(p))).toEqual([]);
+    // Its disk step (DATA_DIR on the root disk, bind-mounted on itself) where a host mounts its data volume.
+    expect(paths.filter((p) => p.startsWith(`${STEPS_DIR}/`))).toEqual(['10-ssm-agent', '20-member-disk', '30-docker', '40-configure'].map((n) => `${STEPS_DIR}/${n}.sh`));
+    expect(paths.filter((p) => /grow-data|udev/.test(p))).toEqual([]);
     expect(paths).toContain('/etc/docker/daemon.json');
+    // lib.sh: the hosts' as it is, then the member's part (a host's user-data is not touched by the pools).
+    const libOf = (d: ReturnType<typeof hostCloudConfig>): string => d.write_files.find((f) => f.path === LIB_SH)?.content ?? '';
+    expect(libOf(doc)).toBe(`${readScript('lib')}${readScript('member-lib')}`);
+    expect(libOf(hostCloudConfig({ env: host }))).toBe(readScript('lib'));
+    expect(readScript('lib')).not.toMatch(/WBT_POOL_GROUP|INSTANCE_ID|public-ipv4/);
     expect(paths[0]).toBe(HOST_ENV_FILE);
     // A host's keeps all of it (the default).
     const full = hostCloudConfig({ env: host }).write_files.map((f) => f.path);
@@ -183,12 +189,17 @@ function host(label: string, mode: Pool | 'meet'): Host {
   const config = configs.staging;
   // The libraries and the script, their fixed paths pointed into the scratch folder.
   const relocate = (text: string): string => text.replace(/^WBT_ETC=\/etc\/weebeetalk$/m, `WBT_ETC=${etc}`).replace(/\/usr\/local\/lib\/weebeetalk\//g, `${lib}/`);
-  for (const name of ['lib', 'config-lib', 'pool-member']) writeFileSync(join(lib, `${name}.sh`), relocate(readFileSync(join(SCRIPTS_DIR, `${name}.sh`), 'utf8')));
   const recordings = join(root, 'jitsi', 'storage', 'jibri', 'recordings');
   const memberEnv =
     mode === 'meet'
       ? { ...hostEnv(contextOf(config, 'meet'), 'meet'), ...meetPoolPublisher({ config }).env }
       : { ...poolHostEnv(contextOf(config, mode), mode), ...BUILDERS[mode](contextOf(config, mode)).env };
+  // lib.sh as the user-data writes it (a member's with its own part appended), config-lib.sh and the script as the bundle does.
+  const userData = hostCloudConfig(mode === 'meet' ? { env: hostEnv(contextOf(config, 'meet'), 'meet') } : { env: poolHostEnv(contextOf(config, mode), mode), dataVolume: false });
+  const libSh = userData.write_files.find((f) => f.path === LIB_SH)?.content;
+  if (libSh === undefined) throw new Error('no lib.sh in the user-data');
+  writeFileSync(join(lib, 'lib.sh'), relocate(libSh));
+  for (const name of ['config-lib', 'pool-member']) writeFileSync(join(lib, `${name}.sh`), relocate(readFileSync(join(SCRIPTS_DIR, `${name}.sh`), 'utf8')));
   const envText = Object.entries({
     ...memberEnv,
     WBT_CONFIG_ENV: join(etc, 'config.env'),

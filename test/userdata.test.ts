@@ -158,9 +158,13 @@ describe('shell scripts', () => {
     expect(files.length).toBeGreaterThan(15);
   });
 
-  it('every runnable script is strict bash (lib.sh and config-lib.sh are sourced, never run)', () => {
+  it('every runnable script is strict bash (lib.sh, its members part and config-lib.sh are sourced, never run)', () => {
     const sourced = [join(SCRIPTS_DIR, 'lib.sh'), join(SCRIPTS_DIR, 'config-lib.sh')];
     for (const lib of sourced) expect([lib, /sourced.*never run/.test(readFileSync(lib, 'utf8').split('\n').slice(0, 3).join(' '))]).toEqual([lib, true]);
+    // Appended to lib.sh in a member's user-data (test/pool-userdata.test.ts).
+    const memberLib = join(SCRIPTS_DIR, 'member-lib.sh');
+    expect(readFileSync(memberLib, 'utf8').split('\n').slice(0, 2)).toEqual(['# shellcheck shell=bash', expect.stringMatching(/lib\.sh continued/)]);
+    sourced.push(memberLib);
     for (const f of scripts.filter((s) => !sourced.includes(s))) {
       const text = readFileSync(f, 'utf8');
       expect([f, text.split('\n')[0]]).toEqual([f, '#!/usr/bin/env bash']);

@@ -11,7 +11,7 @@ import { renderUnit } from './systemd';
 import { renderCloudConfig, renderEnvFile, terraformLiteral, type CloudConfig, type WriteFile } from './cloud-config';
 
 /** Docker's settings: data root on the data volume, bounded logs, never started before the volume is mounted. */
-function dockerFiles(dataVolume: boolean): WriteFile[] {
+function dockerFiles(): WriteFile[] {
   return [
     {
       path: '/etc/docker/daemon.json',
@@ -20,26 +20,23 @@ function dockerFiles(dataVolume: boolean): WriteFile[] {
       // rocketchat-compose pins that driver and Docker applies these options only to the default driver.
       content: `${JSON.stringify({ 'data-root': DOCKER_ROOT, 'log-driver': 'json-file', 'log-opts': { 'max-size': '20m', 'max-file': '5' } }, null, 2)}\n`,
     },
-    // A pool member has no data volume: Docker's data root is then on its root disk, nothing to wait for.
-    ...(dataVolume
-      ? [
-          {
-            path: '/etc/systemd/system/docker.service.d/10-weebeetalk-data.conf',
-            permissions: '0644' as const,
-            content: `# Docker keeps its data on the data volume: never start it before the volume is mounted.\n[Unit]\nRequiresMountsFor=${DATA_DIR}\n`,
-          },
-        ]
-      : []),
+    {
+      path: '/etc/systemd/system/docker.service.d/10-weebeetalk-data.conf',
+      permissions: '0644',
+      content: `# Docker keeps its data on the data volume: never start it before the volume is mounted.\n[Unit]\nRequiresMountsFor=${DATA_DIR}\n`,
+    },
   ];
 }
 
 /** Files every host gets besides its steps (Docker's only where it runs, the data volume's only where there is one). */
 function commonFiles(docker: boolean, dataVolume: boolean): WriteFile[] {
   return [
-    { path: LIB_SH, content: readScript('lib'), permissions: '0644' },
+    // A pool member's lib.sh is the hosts' with its own part appended (addresses from instance metadata): the hosts'
+    // stays byte for byte, and with it their instances.
+    { path: LIB_SH, content: dataVolume ? readScript('lib') : `${readScript('lib')}${readScript('member-lib')}`, permissions: '0644' },
     // The configuration comes later, in place, as bundles: State Manager runs this with each new one.
     { path: APPLY_COMMAND, content: readScript('apply'), permissions: '0755' },
-    ...(docker ? dockerFiles(dataVolume) : []),
+    ...(docker ? dockerFiles() : []),
     ...(dataVolume ? growDataFiles() : []),
     // After the data volume's (the order every host's user-data has always had).
     {
@@ -88,8 +85,9 @@ export interface HostUserDataProps {
   /** Docker Engine (the docker step and its settings). @default true */
   readonly docker?: boolean;
   /**
-   * A data volume to mount at DATA_DIR (the data-volume step, the grow-data unit and udev rule, Docker's mount
-   * dependency). False for a pool member: its state is disposable and lives on its root disk. @default true
+   * A data volume mounted at DATA_DIR (the data-volume step, the grow-data unit and udev rule). False for a pool
+   * member: its state is disposable and lives on its root disk, DATA_DIR bind-mounted on itself (member-disk.sh),
+   * and its lib.sh reads its addresses from instance metadata (member-lib.sh). @default true
    */
   readonly dataVolume?: boolean;
 }
@@ -98,9 +96,11 @@ export interface HostUserDataProps {
 export function hostCloudConfig(props: HostUserDataProps): CloudConfig {
   const docker = props.docker ?? true;
   const dataVolume = props.dataVolume ?? true;
-  const steps = BOOTSTRAP_STEPS.filter((name) => (docker || name !== 'docker') && (dataVolume || name !== 'data-volume')).map<WriteFile>((name, i) => ({
-    path: `${STEPS_DIR}/${String((i + 1) * 10).padStart(2, '0')}-${name}.sh`,
-    content: readScript(name),
+  // A member's disk step in place of the data volume's: its DATA_DIR on the root disk, a mount point all the same.
+  const script = (step: string): string => (!dataVolume && step === 'data-volume' ? 'member-disk' : step);
+  const steps = BOOTSTRAP_STEPS.filter((name) => docker || name !== 'docker').map<WriteFile>((name, i) => ({
+    path: `${STEPS_DIR}/${String((i + 1) * 10).padStart(2, '0')}-${script(name)}.sh`,
+    content: readScript(script(name)),
     permissions: '0755',
   }));
   return {

@@ -55,11 +55,8 @@ if [[ "${WBT_APPLY_LOCKED:-}" != 1 ]]; then
 fi
 load_env
 # Every byte of state (Jitsi's generated passwords, certificates, Asterisk's configuration) is on the data volume:
-# written to the root filesystem instead, it would be regenerated there and lost with the instance. A pool member
-# has none (DATA_VOLUME_ID empty): its state goes with it.
-if [[ -n "$DATA_VOLUME_ID" ]]; then
-  mountpoint -q "$DATA_DIR" || die "the data volume is not mounted at ${DATA_DIR}: not applying anything (see ${WBT_LOG_DIR}/bootstrap.log)"
-fi
+# written to the root filesystem instead, it would be regenerated there and lost with the instance.
+mountpoint -q "$DATA_DIR" || die "the data volume is not mounted at ${DATA_DIR}: not applying anything (see ${WBT_LOG_DIR}/bootstrap.log)"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -6,10 +6,7 @@ set -euo pipefail
 . /usr/local/lib/weebeetalk/lib.sh
 load_env
 
-# A pool member has no data volume (DATA_VOLUME_ID empty): its Docker data is on its root disk.
-if [[ -n "$DATA_VOLUME_ID" ]]; then
-  mountpoint -q "$DATA_DIR" || die "${DATA_DIR} is not mounted: Docker must keep its data on the data volume"
-fi
+mountpoint -q "$DATA_DIR" || die "${DATA_DIR} is not mounted: Docker must keep its data on the data volume"
 # Docker's release key (https://docs.docker.com/engine/install/debian/).
 fingerprint=9DC858229FC7DD38854AE2D88D81803C0EBFCD88
 key=/etc/apt/keyrings/docker.asc

@@ -15,17 +15,12 @@ die() {
   exit 1
 }
 
-# imds PATH: an instance metadata item (IMDSv2), PATH under latest/, e.g. meta-data/instance-id.
-imds() {
+# imds_tag KEY: an instance tag from instance metadata (IMDSv2).
+imds_tag() {
   local token
   # Bounded: IMDS answers in milliseconds; a hung call must time out so that retry gets its turn.
   token=$(curl -fsS --connect-timeout 1 --max-time 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token) || return 1
-  curl -fsS --connect-timeout 1 --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/$1"
-}
-
-# imds_tag KEY: an instance tag from instance metadata.
-imds_tag() {
-  imds "meta-data/tags/instance/$1"
+  curl -fsS --connect-timeout 1 --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/tags/instance/$1"
 }
 
 # load_settings: the non-secret settings, without asking instance metadata: the host's own (host.env, from
@@ -41,20 +36,9 @@ load_settings() {
 
 # Settings: the non-secret ones (load_settings), plus the Elastic IP and the data volume id from instance tags
 # (they may change in place, so neither user-data nor the bundle carries them). Secrets come from SSM only.
-# A pool member (WBT_POOL_GROUP, its Auto Scaling group) has neither: its addresses and instance id come from
-# instance metadata, and DATA_VOLUME_ID is empty (its state is on its root disk).
 load_env() {
   load_settings
-  if [[ -n "${WBT_POOL_GROUP:-}" ]]; then
-    # Also in the hook, which the apply tool starts with PUBLIC_IP only.
-    if [[ -z "${INSTANCE_ID:-}" ]]; then
-      PUBLIC_IP=$(retry 10 3 imds meta-data/public-ipv4) || die "no public address in instance metadata (the launch template must give one)"
-      PRIVATE_IP=$(retry 10 3 imds meta-data/local-ipv4) || die "no private address in instance metadata"
-      INSTANCE_ID=$(retry 10 3 imds meta-data/instance-id) || die "no instance id in instance metadata"
-      DATA_VOLUME_ID=""
-      export PUBLIC_IP PRIVATE_IP INSTANCE_ID DATA_VOLUME_ID
-    fi
-  elif [[ -z "${PUBLIC_IP:-}" ]]; then
+  if [[ -z "${PUBLIC_IP:-}" ]]; then
     PUBLIC_IP=$(retry 10 3 imds_tag WeebeetalkPublicIp) || die "instance tag WeebeetalkPublicIp unreadable (instance metadata tags enabled?)"
     DATA_VOLUME_ID=$(retry 10 3 imds_tag WeebeetalkDataVolume) || die "instance tag WeebeetalkDataVolume unreadable"
     export PUBLIC_IP DATA_VOLUME_ID

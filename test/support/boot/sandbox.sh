@@ -98,6 +98,10 @@ in_root() { # COMMAND...: as cloud-init or an operator would run it
 if [[ "${WBT_ATTACH_AFTER_POLLS:-0}" == 0 ]] && grep -qs '[[:space:]]ext4[[:space:]]' "${merged}/etc/fstab"; then
   in_root mount -a -t ext4 >> "${share}/log/boot.out" 2>&1 || true
 fi
+# A pool member's DATA_DIR, bind-mounted on itself (member-disk.sh).
+if grep -qs '[[:space:]]none[[:space:]]bind[[:space:]]' "${merged}/etc/fstab"; then
+  in_root mount -a -O bind >> "${share}/log/boot.out" 2>&1 || true
+fi
 status=0
 while read -r action arg; do
   case "$action" in
