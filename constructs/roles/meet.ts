@@ -3,7 +3,8 @@
  * (recordings uploaded to S3). Bootstrap: userdata/meet/ (its README says what runs there and how to debug it).
  */
 import { enabledPools } from '../../config/schema';
-import { poolPeers, roleRules, WORLD_PEER, XMPP_CLIENT_PORT } from './ports';
+import { XMPP_CLIENT_PORT } from '../../config/ports';
+import { poolPeers, roleRules, WORLD_PEER } from './ports';
 import { meetBundle } from '../../userdata/meet';
 import type { RoleSpec } from './spec';
 

@@ -1,7 +1,6 @@
 /** Building a role's port rules (the vocabulary, Peer and PortRule, is config/ports.ts's). */
 import type { AnyRole, EnvironmentConfig, Pool } from '../../config/schema';
 import type { Peer, PortRule, Protocol } from '../../config/ports';
-export { XMPP_CLIENT_PORT } from '../../config/ports';
 
 function slug(p: Peer): string {
   switch (p.kind) {

@@ -6,6 +6,7 @@
  * it records, and drains it under the termination lifecycle hook. The plan's side: constructs/roles/jibri.ts.
  */
 import { Document, Scalar, type YAMLSeq } from 'yaml';
+import { XMPP_CLIENT_PORT } from '../../config/ports';
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { renderEnvFile } from '../cloud-config';
 import { poolCommonEnv, type RoleContext } from '../context';
@@ -26,8 +27,6 @@ export const JIBRI_OVERRIDE = `${JIBRI_ETC}/compose.weebeetalk.yml`;
 export const JIBRI_CUSTOM_CONF = `${JIBRI_ETC}/custom-jibri.conf`;
 /** Jibri's finalize script, as the container sees it (/config is ${CONFIG}/jibri). */
 export const JIBRI_FINALIZE_IN_CONTAINER = '/config/finalize.sh';
-/** XMPP's client port on the meet host (Prosody's XMPP_PORT default, published on meet's private address). */
-export const XMPP_CLIENT_PORT = 5222;
 /** Debian packages a member needs beyond every host's: none (Docker comes from the docker step). */
 export const JIBRI_PACKAGES: readonly string[] = [];
 

@@ -9,7 +9,7 @@
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { renderEnvFile } from '../cloud-config';
 import { poolCommonEnv, type RoleContext } from '../context';
-import { XMPP_CLIENT_PORT } from '../jibri';
+import { XMPP_CLIENT_PORT } from '../../config/ports';
 import { JITSI_CONFIG, ROLE_PATHS, roleFiles, UNITS } from '../paths';
 import { POOL_MEMBER_SCRIPT, poolMemberEnv, poolMemberFiles } from '../pool-member';
 import { composeUnit, unitFile } from '../systemd';
