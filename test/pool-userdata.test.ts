@@ -524,12 +524,20 @@ describeAsRoot("the pool members' hooks (owners uid 1000, as on a host)")('the m
     // Nothing changed: nothing recreated.
     r = run();
     expect(r.calls.filter((c) => c.startsWith('docker ') || c.includes('restart'))).toEqual([]);
-    // A changed setting while Jibri records: refused (the apply keeps it pending); once idle, recreated.
+    // A changed setting while Jibri records: the apply succeeds without touching it, and pool-member.sh's first idle
+    // pass recreates it (never under a recording, never a failed apply for one).
     h.set('jibri', 'BUSY');
-    r = run('jibri');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/Jibri is recording: not recreating it now/);
+    r = run('jibri-config');
+    expect([r.status, r.stdout]).toEqual([0, expect.stringMatching(/jibri is at work: its new settings apply once it is idle/)]);
+    expect(r.calls.filter((c) => c.startsWith('docker '))).toEqual([]);
+    const pending = join(h.root, 'run', 'recreate-pending');
+    expect(readFileSync(pending, 'utf8')).toBe('--force-recreate\n');
+    expect(h.pass().calls.filter((c) => c.startsWith('docker '))).toEqual([]);
     h.set('jibri', 'IDLE');
+    expect(h.pass().calls.filter((c) => c.startsWith('docker '))).toEqual(['docker compose up --detach --no-deps --force-recreate jibri']);
+    expect(existsSync(pending)).toBe(false);
+    expect(h.pass().calls.filter((c) => c.startsWith('docker '))).toEqual([]);
+    // Idle at the apply: at once.
     r = run('jibri');
     expect(r.status).toBe(0);
     expect(r.calls.filter((c) => c.startsWith('docker '))).toEqual(['docker compose up --detach --no-deps jibri']);
@@ -560,10 +568,13 @@ describeAsRoot("the pool members' hooks (owners uid 1000, as on a host)")('the m
       SHUTDOWN_REST_ENABLED: 'true',
     });
     expect(r.calls.filter((c) => c.startsWith('systemctl ') && c.includes('restart'))).toEqual([`systemctl restart ${UNITS.jvb}.service`]);
+    // While it hosts conferences: held back, then recreated by the first pass that finds it empty.
     h.set('jvb', '0.3 2');
     r = run('jvb');
-    expect([r.status, /hosts 2 conferences: not recreating/.test(r.stderr)]).toEqual([1, true]);
+    expect([r.status, r.calls.filter((c) => c.startsWith('docker '))]).toEqual([0, []]);
+    expect(readFileSync(join(h.root, 'run', 'recreate-pending'), 'utf8')).toBe('');
     h.set('jvb', '0.01 0');
+    expect(h.pass().calls.filter((c) => c.startsWith('docker '))).toEqual(['docker compose up --detach --no-deps jvb']);
     r = run('jvb');
     expect(r.calls.filter((c) => c.startsWith('docker '))).toEqual(['docker compose up --detach --no-deps jvb']);
   });

@@ -206,6 +206,44 @@ pool_member_timer() {
   fi
 }
 
+# member_busy SERVICE API: whether a pool member's service is at work, which recreating its container would end: a
+# Jibri recording, a bridge hosting a conference (API: its HTTP API, as for jibri_health and jvb_stats).
+member_busy() {
+  local busy conferences
+  case $1 in
+    jibri)
+      read -r busy _ <<< "$(jibri_health "$2")"
+      [[ "$busy" == BUSY ]]
+      ;;
+    jvb)
+      read -r _ conferences <<< "$(jvb_stats "$2")"
+      [[ "$conferences" != 0 && "$conferences" != DOWN ]]
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# member_up DIR SERVICE API STATE [ARG...]: a pool member's one service recreated with its new settings (`docker
+# compose up --detach --no-deps ARG... SERVICE` in DIR) now, or, while it is at work (member_busy), as soon as it is
+# idle: the pending recreation is kept in STATE and pool-member.sh's next idle pass runs it. An apply never ends a
+# recording or a meeting, and never fails for one.
+member_up() {
+  local dir=$1 service=$2 api=$3 state=$4
+  shift 4
+  install -d -m 0700 "$state"
+  if member_busy "$service" "$api"; then
+    if (($# > 0)); then printf '%s\n' "$@"; fi > "${state}/recreate-pending"
+    log "${service} is at work: its new settings apply once it is idle (pool-member.sh)"
+    return 0
+  fi
+  if ! (cd "$dir" && docker compose up --detach --no-deps "$@" "$service"); then
+    log "ERROR: docker compose up ${service} failed" >&2
+    return 1
+  fi
+  rm -f "${state}/recreate-pending"
+  log "${service} recreated with its new settings"
+}
+
 # pool_member_draining STATE: whether pool-member.sh (its state folder STATE) has begun draining this member under
 # its termination lifecycle hook: nothing may start its service again.
 pool_member_draining() {

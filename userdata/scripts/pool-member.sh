@@ -146,6 +146,16 @@ if [[ -n "$member" ]]; then
   fi
 fi
 
+# New settings an apply held back while the member was at work (member_up): now that it is idle.
+if [[ -n "$member" && -e "${state}/recreate-pending" ]]; then
+  api=$WBT_JVB_API
+  if [[ "$WBT_MEMBER_SERVICE" == jibri ]]; then api=$WBT_JIBRI_API; fi
+  if ! member_busy "$WBT_MEMBER_SERVICE" "$api"; then
+    mapfile -t args < "${state}/recreate-pending"
+    member_up "$WBT_MEMBER_DIR" "$WBT_MEMBER_SERVICE" "$api" "$state" "${args[@]}" || log "recreating ${WBT_MEMBER_SERVICE} failed (the next pass tries again)"
+  fi
+fi
+
 if [[ -n "$WBT_PUBLISH_JIBRI_GROUP" ]]; then
   read -r busy health <<< "$(jibri_health "$WBT_JIBRI_API")"
   idle=0

@@ -49,15 +49,9 @@ if ! systemctl is-active --quiet "$WBT_JIBRI_UNIT"; then
   systemctl restart "$WBT_JIBRI_UNIT"
   log "Jibri ${INSTANCE_ID} starting: it joins the meet host's Prosody"
 elif ((env_changed || config_changed)) || has_changed jibri || has_changed jibri-config; then
-  # Recreating the container ends a recording: never while one runs (the failed hook keeps the services pending,
-  # so the next apply tries again).
-  read -r busy _ <<< "$(jibri_health "$WBT_JIBRI_API")"
-  if [[ "$busy" == BUSY ]]; then
-    die "Jibri is recording: not recreating it now (its settings apply at the next apply, or when this member is replaced)"
-  fi
-  # Its own configuration is read at start only: a change of it alone recreates the container too.
+  # Its own configuration is read at start only: a change of it alone recreates the container too. Never under a
+  # recording: then once Jibri is idle.
   force=()
   if ((config_changed)) || has_changed jibri-config; then force=(--force-recreate); fi
-  (cd "$dir" && docker compose up --detach --no-deps "${force[@]}" jibri)
-  log "Jibri recreated with its new settings"
+  member_up "$dir" jibri "$WBT_JIBRI_API" "$WBT_POOL_STATE" "${force[@]}"
 fi

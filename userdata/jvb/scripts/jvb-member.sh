@@ -44,12 +44,6 @@ if ! systemctl is-active --quiet "$WBT_JVB_UNIT"; then
   systemctl restart "$WBT_JVB_UNIT"
   log "JVB ${INSTANCE_ID} starting, advertising ${PUBLIC_IP} and ${PRIVATE_IP}"
 elif ((env_changed)) || has_changed jvb; then
-  # Recreating the bridge drops its conferences: never while it hosts one (the failed hook keeps the services
-  # pending, so the next apply tries again).
-  read -r _ conferences <<< "$(jvb_stats "$WBT_JVB_API")"
-  if [[ "$conferences" != 0 && "$conferences" != DOWN ]]; then
-    die "JVB hosts ${conferences} conferences: not recreating it now (its settings apply at the next apply, or when this member is replaced)"
-  fi
-  (cd "$dir" && docker compose up --detach --no-deps jvb)
-  log "JVB recreated with its new settings"
+  # Recreating the bridge drops its conferences: never while it hosts one; then once it hosts none.
+  member_up "$dir" jvb "$WBT_JVB_API" "$WBT_POOL_STATE"
 fi
