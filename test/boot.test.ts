@@ -671,6 +671,86 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
       ).toEqual(['disable --now weebeetalk-recordings-upload.timer']);
     }
 
+    it.concurrent("staging meet: an install from before the pools takes the shared XMPP passwords, Prosody's stored accounts follow once; pools turned off go back", async () => {
+      // Staging without its pools, booted; then what an install from before the pools has: Prosody's accounts as
+      // register-setup created them at its first start (the generated passwords), and no record of what it holds.
+      const before = (): Synthesized => synthVariant('meet-before-pools', 'staging', { jitsi: { jibriPool: { enabled: false }, jvbPool: { enabled: false } } });
+      const box = new HostSandbox(kit, hostPlan(before(), 'meet'), { generatedSecrets: GENERATED.meet });
+      const boot = await box.firstBoot();
+      expect([boot.codes, boot.output]).toEqual([[0], expect.stringContaining('bootstrap complete')]);
+      const state = '/srv/weebeetalk/jitsi';
+      const store = `${state}/config/storage/prosody/wbt-standin-accounts`;
+      const accounts: [string, string][] = [
+        ['JVB_AUTH_PASSWORD', 'jvb@auth.meet.jitsi'],
+        ['JIBRI_XMPP_PASSWORD', 'jibri@auth.meet.jitsi'],
+        ['JIBRI_RECORDER_PASSWORD', 'recorder@hidden.meet.jitsi'],
+      ];
+      const seed = accounts.map(([v, jid]) => `sed -n 's/^${v}=//p' ${state}/passwords.env | tr -d '\\n' > ${store}/${jid}`).join('; ');
+      /** Prosody's accounts (stand-in store) and the generated passwords, as JID or variable to password. */
+      const show = `cd ${store} && for f in *; do echo "account $f $(cat "$f")"; done; sed 's/^/generated /; s/=/ /' ${state}/passwords.env`;
+      const read = (output: string): { accounts: Record<string, string>; generated: Record<string, string> } => ({
+        accounts: Object.fromEntries([...output.matchAll(/^account (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]])),
+        generated: Object.fromEntries([...output.matchAll(/^generated (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]])),
+      });
+      const seeded = await box.session([
+        ['run', `install -d -m 0750 ${store} && ${seed} && rm -f ${state}/prosody-accounts.sha256`],
+        ['run', show],
+      ]);
+      expect(seeded.codes).toEqual([0, 0]);
+      const generated = read(seeded.output).generated;
+      expect(read(seeded.output).accounts).toEqual(Object.fromEntries(accounts.map(([v, jid]) => [jid, generated[v]])));
+
+      // The pools arrive: .env takes the shared passwords (once each), Prosody's accounts are set to them, this host's
+      // bridge and recorder log in again.
+      const pools = hostPlan(synthEnvironment('staging'), 'meet');
+      const shared = (v: string): string => {
+        const name = { JVB_AUTH_PASSWORD: 'jvb-auth-password', JIBRI_XMPP_PASSWORD: 'jibri-xmpp-password', JIBRI_RECORDER_PASSWORD: 'jibri-recorder-password' }[v];
+        const p = pools.world.parameters.find((x) => x.name === `/weebeetalk/staging/meet/${name}`);
+        if (!p) throw new Error(`no meet/${name} in the plan`);
+        return p.value;
+      };
+      box.deploy(pools);
+      let mark = commands(box, 0).length;
+      const on = await box.session([
+        ['run', box.served.command],
+        ['run', show],
+      ]);
+      expect([on.codes, on.output]).toEqual([[0, 0], expect.stringContaining(`bundle ${box.served.sha256} applied: `)]);
+      expect(read(on.output).accounts).toEqual(Object.fromEntries(accounts.map(([v, jid]) => [jid, shared(v)])));
+      expect(read(on.output).generated).toEqual(generated);
+      const env = readFileSync(box.upper('/opt/weebeetalk/docker-jitsi-meet/.env'), 'utf8');
+      for (const [v] of accounts) expect(env.split('\n').filter((l) => l.startsWith(`${v}=`))).toEqual([`${v}="${shared(v)}"`]);
+      const exec = (jid: string): string =>
+        `docker compose exec -T prosody sh -c read -r password && exec prosodyctl --config "$0" shell "$@" "$password" /run/prosody/config/prosody.cfg.lua user password ${jid} (in /opt/weebeetalk/docker-jitsi-meet)`;
+      expect(actions(commands(box, mark))).toEqual([
+        'docker compose up --detach --remove-orphans (in /opt/weebeetalk/docker-jitsi-meet)',
+        // WBT_XMPP_ACCOUNTS order.
+        exec('jibri@auth.meet.jitsi'),
+        exec('recorder@hidden.meet.jitsi'),
+        exec('jvb@auth.meet.jitsi'),
+        'docker compose restart jibri jvb (in /opt/weebeetalk/docker-jitsi-meet)',
+      ]);
+      // No password on the host's command lines.
+      for (const [v] of accounts) expect(JSON.stringify(commands(box, mark))).not.toContain(shared(v));
+
+      // Again: Prosody holds them (the record says so), nothing is asked of it.
+      mark = commands(box, 0).length;
+      const again = await box.session([['run', box.served.command]]);
+      expect(again.codes).toEqual([0]);
+      expect(actions(commands(box, mark))).toEqual([]);
+
+      // The pools go: the generated passwords come back in .env and in Prosody.
+      box.deploy(hostPlan(before(), 'meet'));
+      mark = commands(box, 0).length;
+      const off = await box.session([
+        ['run', box.served.command],
+        ['run', show],
+      ]);
+      expect(off.codes).toEqual([0, 0]);
+      expect(read(off.output).accounts).toEqual(Object.fromEntries(accounts.map(([v, jid]) => [jid, generated[v]])));
+      expect(actions(commands(box, mark)).filter((a) => a.includes('exec'))).toHaveLength(3);
+    });
+
     it.concurrent('an association that arrives before the bootstrap completed fails, saying so, and changes nothing', async () => {
       const name = '/weebeetalk/staging/chat/admin-password';
       const box = sandbox('staging', 'chat', { withoutParameters: [name] });
