@@ -642,23 +642,43 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
   }
   const pools = enabledPools(env);
   if (vpcOk && vpcOk.prefix > 23 && pools.length > 0)
-    issue(ctx, ['network', 'vpcCidr'], `is a /${vpcOk.prefix}: the pools need a second /24 beside the hosts': use a /23 or larger block, or set ${pools.map((p) => `jitsi.${p}Pool.enabled`).join(' and ')} to false`);
+    issue(
+      ctx,
+      ['network', 'vpcCidr'],
+      `is a /${vpcOk.prefix}: the pools need a second /24 beside the hosts': use a /23 or larger block, or set ${pools.map((p) => `jitsi.${p}Pool.enabled`).join(' and ')} to false`,
+    );
   const jibriPool = env.jitsi.jibriPool;
   if (jibriPool.enabled) {
     const gib = memoryGiBOf(jibriPool.instanceType);
     if (gib !== undefined && gib < JIBRI_MEMORY_GIB)
-      issue(ctx, ['jitsi', 'jibriPool', 'instanceType'], `has ${gib} GiB of memory; Jibri's Chrome and ffmpeg need about ${JIBRI_MEMORY_GIB} GiB to record 720p: choose e.g. m6i.large (8 GiB) or m6i.xlarge (16 GiB)`);
+      issue(
+        ctx,
+        ['jitsi', 'jibriPool', 'instanceType'],
+        `has ${gib} GiB of memory; Jibri's Chrome and ffmpeg need about ${JIBRI_MEMORY_GIB} GiB to record 720p: choose e.g. m6i.large (8 GiB) or m6i.xlarge (16 GiB)`,
+      );
     else if (gib === undefined)
-      issue(ctx, ['jitsi', 'jibriPool', 'instanceType'], `is of a family whose memory this cannot check (c, m, r, t and x families, large or bigger, are known); Jibri needs about ${JIBRI_MEMORY_GIB} GiB: choose e.g. m6i.xlarge`);
+      issue(
+        ctx,
+        ['jitsi', 'jibriPool', 'instanceType'],
+        `is of a family whose memory this cannot check (c, m, r, t and x families, large or bigger, are known); Jibri needs about ${JIBRI_MEMORY_GIB} GiB: choose e.g. m6i.xlarge`,
+      );
     const own = env.jitsi.jibri ? 1 : 0;
     if (jibriPool.idle > jibriPool.max + own)
-      issue(ctx, ['jitsi', 'jibriPool', 'idle'], `is ${jibriPool.idle}, more recorders than can run (jitsi.jibriPool.max ${jibriPool.max}${own ? " plus the meet host's own" : ''}): lower it or raise max`);
+      issue(
+        ctx,
+        ['jitsi', 'jibriPool', 'idle'],
+        `is ${jibriPool.idle}, more recorders than can run (jitsi.jibriPool.max ${jibriPool.max}${own ? " plus the meet host's own" : ''}): lower it or raise max`,
+      );
     if (!env.jitsi.jibri && jibriPool.idle === 0 && jibriPool.min === 0)
-      issue(ctx, ['jitsi', 'jibriPool', 'idle'], 'is 0 with jitsi.jibriPool.min 0 and jitsi.jibri off: no recorder would ever run and every recording would be refused: set idle (or min) to 1')
+      issue(ctx, ['jitsi', 'jibriPool', 'idle'], 'is 0 with jitsi.jibriPool.min 0 and jitsi.jibri off: no recorder would ever run and every recording would be refused: set idle (or min) to 1');
   }
   const jvbPool = env.jitsi.jvbPool;
   if (jvbPool.enabled && jvbPool.scaleInStress >= jvbPool.scaleOutStress)
-    issue(ctx, ['jitsi', 'jvbPool', 'scaleInStress'], `is ${jvbPool.scaleInStress}, not below jitsi.jvbPool.scaleOutStress (${jvbPool.scaleOutStress}): the pool would add and remove bridges in turn: keep it well below, e.g. ${Math.round(jvbPool.scaleOutStress * 33) / 100}`);
+    issue(
+      ctx,
+      ['jitsi', 'jvbPool', 'scaleInStress'],
+      `is ${jvbPool.scaleInStress}, not below jitsi.jvbPool.scaleOutStress (${jvbPool.scaleOutStress}): the pool would add and remove bridges in turn: keep it well below, e.g. ${Math.round(jvbPool.scaleOutStress * 33) / 100}`,
+    );
 
   // Data volumes: the role's minimum.
   for (const role of ROLES) {

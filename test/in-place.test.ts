@@ -202,7 +202,9 @@ const ROUTINES: Routine[] = [
     // The relay rules keep their ids and are changed in place; the bridges (meet and the JVB pool) are told nothing:
     // they answer from any port.
     extra: (base) => {
-      const rules = ['meet', 'jvb'].map((from) => single(resources(base, 'aws_vpc_security_group_ingress_rule'), `relay rule from ${from}`, (r) => r.key.startsWith(`firewalls_turn-relay-from-${from}_`)));
+      const rules = ['meet', 'jvb'].map((from) =>
+        single(resources(base, 'aws_vpc_security_group_ingress_rule'), `relay rule from ${from}`, (r) => r.key.startsWith(`firewalls_turn-relay-from-${from}_`)),
+      );
       return { added: [], removed: [], changed: new Map(rules.map((rule) => [rule.address, ['from_port', 'to_port']])) };
     },
   },

@@ -37,11 +37,13 @@ describe('role registry', () => {
       return rules;
     });
     // Then the pools' own ports (constructs/roles/jibri.ts, jvb.ts), then SSH.
-    own.push(...poolSpecs(config).flatMap((spec) => {
-      const rules = spec.ports(config);
-      expect(rules.filter((r) => r.role !== spec.pool)).toEqual([]);
-      return rules;
-    }));
+    own.push(
+      ...poolSpecs(config).flatMap((spec) => {
+        const rules = spec.ports(config);
+        expect(rules.filter((r) => r.role !== spec.pool)).toEqual([]);
+        return rules;
+      }),
+    );
     const plan = portPlan(config);
     expect(plan.slice(0, own.length)).toEqual(own);
     expect(plan.slice(own.length).every((r) => r.from === 22 && r.to === 22 && r.peer.kind === 'cidr' && r.peer.label === 'admin')).toBe(true);

@@ -111,7 +111,7 @@ export function instanceChecks(tf: JsonObject, stack: string): Check[] {
         stack,
         e,
         'WBT-EC2-ROOT-ENC',
-        devices.length === 0 ? ['no block_device_mappings: the root volume is the image\'s, unencrypted unless the image is'] : unencrypted.map((d) => `${d} is not encrypted`),
+        devices.length === 0 ? ["no block_device_mappings: the root volume is the image's, unencrypted unless the image is"] : unencrypted.map((d) => `${d} is not encrypted`),
         `${devices.length} block device(s) encrypted`,
       ),
     );

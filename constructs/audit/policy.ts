@@ -74,7 +74,7 @@ export const RULES: readonly PolicyRule[] = [
     title: "XMPP (Prosody) never beyond the VPC: its client port on the meet host from the pools' security groups only",
     checkov: [],
     trivy: [],
-    fix: "remove the rule: the recorders and bridges of the pools reach Prosody through their security groups (constructs/roles/meet.ts); nothing else, no network and never the internet, may reach 5222, 5269, 5280 or 5347",
+    fix: 'remove the rule: the recorders and bridges of the pools reach Prosody through their security groups (constructs/roles/meet.ts); nothing else, no network and never the internet, may reach 5222, 5269, 5280 or 5347',
     note: 'No scanner knows XMPP. The one allowed rule is also bound on the meet host: Prosody publishes 5222 on its private address only.',
   },
   {

@@ -15,8 +15,16 @@ export const jibri: PoolSpec = {
   ports: () => roleRules('jibri', () => undefined),
   // The recorder's two accounts on meet's Prosody, shared with the meet host (which registers them).
   secrets: (_config, secrets) => {
-    secrets.add({ id: 'jibri-xmpp', description: "Jibri's XMPP account on Prosody (the recorders' control connection), shared by the meet host and the Jibri pool", paths: ['meet/jibri-xmpp-password', 'jibri/xmpp-password'] });
-    secrets.add({ id: 'jibri-recorder', description: "Jibri's hidden recorder account on Prosody (joins the meetings it records), shared by the meet host and the Jibri pool", paths: ['meet/jibri-recorder-password', 'jibri/recorder-password'] });
+    secrets.add({
+      id: 'jibri-xmpp',
+      description: "Jibri's XMPP account on Prosody (the recorders' control connection), shared by the meet host and the Jibri pool",
+      paths: ['meet/jibri-xmpp-password', 'jibri/xmpp-password'],
+    });
+    secrets.add({
+      id: 'jibri-recorder',
+      description: "Jibri's hidden recorder account on Prosody (joins the meetings it records), shared by the meet host and the Jibri pool",
+      paths: ['meet/jibri-recorder-password', 'jibri/recorder-password'],
+    });
   },
   grants: ({ role, buckets }) => buckets.recordings.grantPut(role),
   selfProtecting: true,
