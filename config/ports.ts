@@ -33,6 +33,11 @@ export const PEER_FIELD: Readonly<Record<string, string>> = {
   admin: 'adminCidrs',
 };
 
+/** How a role reads in the port plan and the audit: "meet host", "jvb pool". */
+export function roleLabel(role: AnyRole): string {
+  return (POOLS as readonly string[]).includes(role) ? `${role} pool` : `${role} host`;
+}
+
 export function peerLabel(p: Peer): string {
   switch (p.kind) {
     case 'world':
@@ -40,7 +45,7 @@ export function peerLabel(p: Peer): string {
     case 'cidr':
       return `${p.cidr} (${p.label})`;
     case 'host':
-      return (POOLS as readonly string[]).includes(p.role) ? `${p.role} pool` : `${p.role} host`;
+      return roleLabel(p.role);
   }
 }
 

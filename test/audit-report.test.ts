@@ -87,12 +87,14 @@ describe('npm run audit on the shipped environments', () => {
     const rows = report.environments[0].groups.flatMap((g) => g.rows.map((r) => ({ host: g.host, ...r })));
     expect(rows.every((r) => !r.peer.includes('${') && r.verdict === 'ok')).toBe(true);
     expect(rows.filter((r) => r.host === 'pbx').map((r) => r.peer)).toEqual(expect.arrayContaining(['192.0.2.0/28 (trunk)', '192.0.2.0/24 (trunk-media)', 'meet host']));
-    // WBT-CONFIG-SECRET (f5f1300) is the thirteenth: the bundles are scanned like user-data.
-    expect(report.policy).toHaveLength(13);
+    // WBT-CONFIG-SECRET (f5f1300) is the thirteenth: the bundles are scanned like user-data. WBT-SG-XMPP (the pools)
+    // the fourteenth: Prosody's client port from the pools' groups only.
+    expect(report.policy).toHaveLength(14);
     expect(report.policy.map((p) => p.id)).toContain('WBT-CONFIG-SECRET');
+    expect(report.policy.map((p) => p.id)).toContain('WBT-SG-XMPP');
   });
 
-  test("production's turn host: its world-open ports are the allowlisted ones, its relay ports the meet host's only", () => {
+  test("production's turn host: its world-open ports are the allowlisted ones, its relay ports the bridges' only (meet and the JVB pool)", () => {
     const run = runAudit(['--out', out, '--format', 'json', '--env', 'production']);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout) as { environments: { groups: { host: string; rows: { direction: string; protocol: string; ports: string; peer: string; verdict: string }[] }[] }[] };
@@ -105,11 +107,12 @@ describe('npm run audit on the shipped environments', () => {
         ['tcp', '3478', '0.0.0.0/0', 'ok'],
         ['udp', '3478', '0.0.0.0/0', 'ok'],
         ['udp', '49152-65535', 'meet host', 'ok'],
+        ['udp', '49152-65535', 'jvb pool', 'ok'],
       ].sort(),
     );
     // Staging builds no turn host: no group of it in its report (the VPC's default group is audited too).
     const staging = JSON.parse(runAudit(['--out', out, '--format', 'json', '--env', 'staging']).stdout) as { environments: { groups: { host: string }[] }[] };
-    expect(staging.environments[0].groups.map((g) => g.host)).toEqual(['chat', 'meet', 'pbx', 'default']);
+    expect(staging.environments[0].groups.map((g) => g.host)).toEqual(['chat', 'meet', 'pbx', 'jibri', 'jvb', 'default']);
   });
 
   test('the resource checks cover all four buckets (the configuration bucket too) and every bundle, and every check is ok', () => {
@@ -133,10 +136,14 @@ describe('npm run audit on the shipped environments', () => {
       // Hand-written: production has the TURN relay (turn.enabled by default), staging does not.
       const hosts = env === 'production' ? ['chat', 'meet', 'pbx', 'turn'] : ['chat', 'meet', 'pbx'];
       // The bundles are S3 objects in Terraform's state: each is scanned for secrets like user-data is.
-      expect(buckets('WBT-CONFIG-SECRET')).toEqual(hosts.map((h) => `${h}-configuration/bundle`));
-      expect(buckets('WBT-EC2-USERDATA')).toEqual(hosts.map((h) => `${h}-host/user-data/cloudinit`));
-      // Per host: IMDS, root encryption, user-data and bundle; its data volume; its described group; 2 checks of 4 buckets.
-      expect(checks).toHaveLength(hosts.length * 4 + hosts.length + 2 * 4 + hosts.length);
+      const pools = ['jibri', 'jvb'];
+      expect(buckets('WBT-CONFIG-SECRET')).toEqual([...hosts, ...pools].map((h) => `${h}-configuration/bundle`).sort());
+      expect(buckets('WBT-EC2-USERDATA')).toEqual([...hosts.map((h) => `${h}-host/user-data/cloudinit`), ...pools.map((p) => `${p}-pool/user-data/cloudinit`)].sort());
+      // The pools' launch templates: IMDSv2 and their disks, like an instance's.
+      expect(buckets('WBT-EC2-IMDS')).toEqual([...hosts.map((h) => `${h}-host/instance`), ...pools.map((p) => `${p}-pool/template`)].sort());
+      // Per host: IMDS, root encryption, user-data and bundle; its data volume; its described group; 2 checks of 4
+      // buckets. Per pool: the same less the data volume.
+      expect(checks).toHaveLength(hosts.length * 4 + hosts.length + 2 * 4 + hosts.length + pools.length * 5);
     }
   });
 

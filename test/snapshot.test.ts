@@ -2,7 +2,7 @@
  * One snapshot per shipped environment, for review in pull requests: the whole synthesized plan, with every
  * user-data part readable as text (the cloudinit_config parts), never a gzip/base64 blob.
  */
-import { enabledRoles } from '../config/schema';
+import { enabledPools, enabledRoles } from '../config/schema';
 import { AnnotationMetadataEntryType, TerraformStack, Testing } from 'cdktf';
 import { parse } from 'yaml';
 import { buildApp } from '../main';
@@ -18,18 +18,22 @@ describe.each(shippedNames())('%s', (name) => {
     expect(synthEnvironment(name).json).toMatchSnapshot();
   });
 
-  test('every host has user-data whose parts are readable text: a #cloud-config and a bash script', () => {
+  test('every host and pool has user-data whose parts are readable text: a #cloud-config and a bash script', () => {
     const s = synthEnvironment(name);
     const configs = dataSources(s, 'cloudinit_config');
     const instances = resources(s, 'aws_instance');
+    const templates = resources(s, 'aws_launch_template');
     expect(instances).toHaveLength(enabledRoles(s.config).length);
-    expect(configs).toHaveLength(enabledRoles(s.config).length);
+    expect(templates).toHaveLength(enabledPools(s.config).length);
+    expect(configs).toHaveLength(enabledRoles(s.config).length + enabledPools(s.config).length);
     for (const instance of instances) {
       expect(instance.block.user_data).toBeUndefined();
       // The instance gets the rendered (compressed) document by reference; the plan holds its readable parts.
       const config = referenced(configs, instance.block.user_data_base64);
       expect(instance.block.user_data_base64).toBe(config.ref('rendered'));
     }
+    // A launch template takes it base64-encoded too (its user_data), by reference.
+    for (const template of templates) expect(template.block.user_data).toBe(referenced(configs, template.block.user_data).ref('rendered'));
     for (const config of configs) {
       const parts = asArray(config.block.part, `${config.address}.part`).map((p, i) => asObject(p, `${config.address}.part[${i}]`));
       expect(parts.map((p) => p.content_type)).toEqual(['text/cloud-config', 'text/x-shellscript']);

@@ -4,7 +4,7 @@
  * reads, judged against the policy (policy.ts) and compared with the port plan (config/ports.ts). Pure functions.
  */
 import { isWorldCidr, parseCidr } from '../../config/net';
-import { EGRESS, peerLabel, XMPP_CLIENT_PORT, type PortRule } from '../../config/ports';
+import { EGRESS, peerLabel, roleLabel, XMPP_CLIENT_PORT, type PortRule } from '../../config/ports';
 import { portPlan } from '../roles';
 import { ANY_ROLES, enabledPools, type AnyRole, type EnvironmentConfig } from '../../config/schema';
 import type { Finding } from './finding';
@@ -233,7 +233,7 @@ function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, gro
 
   const violated: { rule: RuleId; detail: string }[] = [];
   const show = `${rule.direction} ${protocol} ${protocol === 'all' ? 'all ports' : from === to ? from : `${from}-${to}`} ${rule.direction === 'ingress' ? 'from' : 'to'} ${peer}`;
-  const hostText = role ? `${role} host` : rule.group ? `security group ${rule.group.name}` : `security group ${rule.groupRef || '(none)'}`;
+  const hostText = role ? roleLabel(role) : rule.group ? `security group ${rule.group.name}` : `security group ${rule.groupRef || '(none)'}`;
   const flag = (id: RuleId, why: string): void => void violated.push({ rule: id, detail: `${hostText}: ${show}: ${why}` });
 
   if (protocol === 'all') flag('WBT-SG-PROTO', 'protocol -1 allows every protocol and port');

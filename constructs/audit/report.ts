@@ -2,6 +2,7 @@
  * Renders audits (stack-audit.ts) for people and tools: an aligned table for the terminal, markdown for a pull-request
  * comment, JSON for scripts. Pure and deterministic, so the output can be snapshot-tested.
  */
+import { roleLabel } from '../../config/ports';
 import type { Check } from './checks';
 import type { ExposureChange } from './diff';
 import { findingMessage } from './finding';
@@ -32,7 +33,7 @@ function summary(a: StackAudit): string {
 }
 
 function groupTitle(g: GroupMatrix): string {
-  if (g.role) return `${g.host} host (${g.name})`;
+  if (g.role) return `${roleLabel(g.role)} (${g.name})`;
   return g.host === 'default' ? 'VPC default security group' : `security group ${g.name}`;
 }
 
