@@ -20,6 +20,10 @@ export interface BuildOptions {
 export const APP_OPTIONS = { skipValidation: true } as const;
 
 export function buildApp(app: App = new App(APP_OPTIONS), options: BuildOptions = {}): App {
+  // cdktf captures a stack trace for every token it creates (its creationStack), and tsx's source maps make Node map
+  // each of their frames: a third of the synthesis. Stack traces then point at tsx's output, which keeps the lines;
+  // WBT_SOURCE_MAPS=1 maps them again (for debugging a crash in the app).
+  if (process.env.WBT_SOURCE_MAPS !== '1') process.setSourceMapsEnabled(false);
   for (const env of loadEnvironments(options.dir, options.now)) {
     const stack = new WeeBeeTalkStack(app, env.config.name, { config: env.config });
     for (const w of configWarnings(env.config, options.now)) Annotations.of(stack).addWarning(`${env.path}: ${w}`);

@@ -15,6 +15,7 @@ import { hostBundle } from '../userdata/bundle';
 import { bundleParameterOf, hostEnv, poolHostEnv, type RoleContext } from '../userdata/context';
 import { ApplyDocument } from './apply-document';
 import { applyAudit } from './audit/aspect';
+import type { Json } from './audit/plan';
 import { DebianHost } from './debian-host';
 import { Dns } from './dns';
 import { Firewalls } from './firewalls';
@@ -41,6 +42,8 @@ export class WeeBeeTalkStack extends TerraformStack {
   readonly config: EnvironmentConfig;
   readonly hosts: Record<Role, DebianHost>;
   readonly pools: Partial<Record<Pool, InstancePool>>;
+  /** The plan the audit gate resolved just before synthesis writes it (see toTerraform). */
+  private auditedPlan?: Json;
 
   constructor(scope: Construct, id: string, props: WeeBeeTalkStackProps) {
     super(scope, id);
@@ -219,6 +222,17 @@ export class WeeBeeTalkStack extends TerraformStack {
     }
 
     stackOutputs(this, { config, fqdn, identities, hosts, configurations, dns, buckets, pools: poolOutputs });
-    applyAudit(this, config);
+    applyAudit(this, config, (plan) => (this.auditedPlan = plan));
+  }
+
+  /**
+   * The plan as the audit gate resolved it, once: its aspect runs after the tree is complete and only validations and
+   * annotation collection come between it and the writing of the plan, neither of which changes the tree. Resolving
+   * the stack again would double the synthesis's largest cost. Any later call resolves anew.
+   */
+  override toTerraform(): Json {
+    const plan = this.auditedPlan ?? (super.toTerraform() as Json);
+    this.auditedPlan = undefined;
+    return plan;
   }
 }

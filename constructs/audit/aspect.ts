@@ -15,12 +15,15 @@ export class SecurityAuditAspect implements IAspect {
   constructor(
     private readonly stack: TerraformStack,
     private readonly config: EnvironmentConfig,
+    private readonly onPlan?: (plan: Json) => void,
   ) {}
 
   visit(node: IConstruct): void {
     // Aspects visit the stack before its children: the tree is complete, and one evaluation covers it all.
     if (node !== this.stack) return;
-    const audit = auditStack(this.stack.toTerraform() as Json, this.config);
+    const plan = this.stack.toTerraform() as Json;
+    this.onPlan?.(plan);
+    const audit = auditStack(plan, this.config);
     const byPath = new Map(this.stack.node.findAll().map((c) => [c.node.path, c]));
     for (const finding of audit.findings) {
       const target = byPath.get(finding.path) ?? this.stack;
@@ -31,7 +34,10 @@ export class SecurityAuditAspect implements IAspect {
   }
 }
 
-/** Gates the stack on the audit policy (constructs/audit/policy.ts). Call once, at the end of the stack constructor. */
-export function applyAudit(stack: TerraformStack, config: EnvironmentConfig): void {
-  Aspects.of(stack).add(new SecurityAuditAspect(stack, config));
+/**
+ * Gates the stack on the audit policy (constructs/audit/policy.ts). Call once, at the end of the stack constructor.
+ * `onPlan` receives the plan the audit judged (the stack may keep it: nothing changes it before synthesis writes it).
+ */
+export function applyAudit(stack: TerraformStack, config: EnvironmentConfig, onPlan?: (plan: Json) => void): void {
+  Aspects.of(stack).add(new SecurityAuditAspect(stack, config, onPlan));
 }
