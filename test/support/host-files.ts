@@ -44,11 +44,16 @@ export function bundleOf(s: Synthesized, role: AnyRole): BundleInPlan {
   const association = single(resources(s, 'aws_ssm_association'), `association of ${role}`, (a) =>
     asArray(a.block.targets, 'targets').some((t) => isObject(t) && asArray(t.values, 'values').includes(targets)),
   );
+  return bundleOfAssociation(s, association);
+}
+
+/** The bundle object an association applies, and the SSM parameter naming it. */
+export function bundleOfAssociation(s: Synthesized, association: Item): BundleInPlan {
   const params = asObject(association.block.parameters, 'association parameters');
   const key = asString(params.Key, 'Key');
   const object = single(resources(s, 'aws_s3_object'), `bundle object ${key}`, (o) => o.block.key === key);
   const json = fromTerraformLiteral(asString(object.block.content, 'bundle content'));
-  const pointer = single(resources(s, 'aws_ssm_parameter'), `bundle parameter of ${role}`, (p) => String(p.block.value).endsWith(`/${key}`));
+  const pointer = single(resources(s, 'aws_ssm_parameter'), `bundle parameter of ${key}`, (p) => String(p.block.value).endsWith(`/${key}`));
   return {
     object,
     association,

@@ -102,6 +102,11 @@ export function hostIam(s: Synthesized, role: AnyRole): HostIam {
   const profile = (POOLS as readonly string[]).includes(role)
     ? referenced(profiles, one(single(resources(s, 'aws_launch_template'), `launch template ${name}`, (t) => t.block.name === name).block.iam_instance_profile, 'iam_instance_profile').name)
     : referenced(profiles, single(resources(s, 'aws_instance'), `instance ${name}`, (i) => isObject(i.block.tags) && i.block.tags.Name === name).block.iam_instance_profile);
+  return profileIam(s, profile, name);
+}
+
+/** The IAM of an instance profile: its role and the role's policies (inline and the known managed ones). */
+export function profileIam(s: Synthesized, profile: Item, name: string): HostIam {
   const iamRole = referenced(resources(s, 'aws_iam_role'), profile.block.role);
   if (iamRole.block.inline_policy !== undefined || iamRole.block.managed_policy_arns !== undefined) throw new Error(`${iamRole.address} declares policies inline on the role; read them here too`);
   const refs = [iamRole.ref('id'), iamRole.ref('name')];

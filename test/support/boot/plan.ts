@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
 import type { AnyRole, Pool, Role } from '../../../config/schema';
 import { fromTerraformLiteral } from '../../../userdata/cloud-config';
-import { bundleOf, type BundleInPlan } from '../host-files';
-import { documentStatements, hostIam, MANAGED_POLICIES, type HostIam } from '../iam';
-import { asArray, asObject, asString, dataSources, isObject, referenced, resources, single, type Block, type Item, type Synthesized } from '../synth';
+import { bundleOf, bundleOfAssociation, type BundleInPlan } from '../host-files';
+import { hostIam, profileIam, type HostIam } from '../iam';
+import { asArray, asObject, asString, dataSources, isObject, referenced, resources, single, type Block, type Synthesized } from '../synth';
 import type { PolicyStatement } from './policy';
 
 export const ACCOUNT = '111122223333';
@@ -230,40 +230,11 @@ export function poolMemberPlan(s: Synthesized, pool: Pool): HostPlan {
     tags,
     defaultTags: false,
     iam: profileIam(s, profile, name),
-    bundle: associatedBundle(s, association),
+    bundle: bundleOfAssociation(s, association),
     publicIp,
     dataVolumeId: '',
     member: { group: name, subnetCidr, privateIp },
   });
-}
-
-/** The IAM of an instance profile (test/support/iam.ts hostIam does the same from a host's instance). */
-function profileIam(s: Synthesized, profile: Item, what: string): HostIam {
-  const iamRole = referenced(resources(s, 'aws_iam_role'), profile.block.role);
-  if (iamRole.block.inline_policy !== undefined || iamRole.block.managed_policy_arns !== undefined) throw new Error(`${iamRole.address} declares policies inline on the role; read them here too`);
-  const refs = [iamRole.ref('id'), iamRole.ref('name')];
-  const docs = dataSources(s, 'aws_iam_policy_document');
-  const inline = resources(s, 'aws_iam_role_policy')
-    .filter((p) => refs.includes(String(p.block.role)))
-    .flatMap((p) => documentStatements(referenced(docs, p.block.policy)));
-  const managedArns = resources(s, 'aws_iam_role_policy_attachment')
-    .filter((a) => refs.includes(String(a.block.role)))
-    .map((a) => String(a.block.policy_arn));
-  const managed = managedArns.flatMap((arn) => {
-    const known = MANAGED_POLICIES[arn.split('/').pop() ?? ''];
-    if (!known) throw new Error(`${what}: managed policy ${arn} is not described in test/support/iam.ts`);
-    return known;
-  });
-  return { role: iamRole, inline, managedArns, effective: [...inline, ...managed] };
-}
-
-/** The bundle an association applies (test/support/host-files.ts bundleOf does the same for a host's instance). */
-function associatedBundle(s: Synthesized, association: Item): BundleInPlan {
-  const key = asString(asObject(association.block.parameters, 'association parameters').Key, 'Key');
-  const object = single(resources(s, 'aws_s3_object'), `bundle object ${key}`, (o) => o.block.key === key);
-  const json = fromTerraformLiteral(asString(object.block.content, 'bundle content'));
-  const pointer = single(resources(s, 'aws_ssm_parameter'), `bundle parameter of ${key}`, (p) => String(p.block.value).endsWith(`/${key}`));
-  return { object, association, pointer, json, sha256: createHash('sha256').update(json).digest('hex'), key, document: JSON.parse(json) as BundleInPlan['document'] };
 }
 
 function planned(s: Synthesized, p: Planned): HostPlan {
