@@ -244,6 +244,24 @@ member_up() {
   log "${service} recreated with its new settings"
 }
 
+# member_service UNIT DIR SERVICE API STATE CHANGED [ARG...]: a pool member's one service once its hook wrote the
+# settings: left as the drain left it while the member drains (pool-member.sh); started by its UNIT on the first
+# apply; recreated by member_up (ARG... for compose) when CHANGED is 1: never while it is at work.
+member_service() {
+  local unit=$1 dir=$2 service=$3 api=$4 state=$5 changed=$6
+  shift 6
+  if pool_member_draining "$state"; then
+    log "this member is draining (its lifecycle hook): ${service} stays as pool-member.sh left it"
+  elif ! systemctl is-active --quiet "$unit"; then
+    systemctl daemon-reload
+    systemctl enable "$unit"
+    systemctl restart "$unit"
+    log "${service} ${INSTANCE_ID} starting: it joins the meet host's Prosody"
+  elif [[ "$changed" == 1 ]]; then
+    member_up "$dir" "$service" "$api" "$state" "$@"
+  fi
+}
+
 # pool_member_draining STATE: whether pool-member.sh (its state folder STATE) has begun draining this member under
 # its termination lifecycle hook: nothing may start its service again.
 pool_member_draining() {

@@ -39,19 +39,8 @@ if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
 
 systemctl enable --now "$WBT_RECORDINGS_TIMER"
 pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}${WBT_DRAIN_HOOK}"
-if pool_member_draining "$WBT_POOL_STATE"; then
-  log "this member is draining (its lifecycle hook): Jibri stays as pool-member.sh left it"
-  exit 0
-fi
-if ! systemctl is-active --quiet "$WBT_JIBRI_UNIT"; then
-  systemctl daemon-reload
-  systemctl enable "$WBT_JIBRI_UNIT"
-  systemctl restart "$WBT_JIBRI_UNIT"
-  log "Jibri ${INSTANCE_ID} starting: it joins the meet host's Prosody"
-elif ((env_changed || config_changed)) || has_changed jibri || has_changed jibri-config; then
-  # Its own configuration is read at start only: a change of it alone recreates the container too. Never under a
-  # recording: then once Jibri is idle.
-  force=()
-  if ((config_changed)) || has_changed jibri-config; then force=(--force-recreate); fi
-  member_up "$dir" jibri "$WBT_JIBRI_API" "$WBT_POOL_STATE" "${force[@]}"
-fi
+# Its own configuration is read at start only: a change of it alone recreates the container too.
+changed=0 force=()
+if ((env_changed || config_changed)) || has_changed jibri || has_changed jibri-config; then changed=1; fi
+if ((config_changed)) || has_changed jibri-config; then force=(--force-recreate); fi
+member_service "$WBT_JIBRI_UNIT" "$dir" jibri "$WBT_JIBRI_API" "$WBT_POOL_STATE" "$changed" "${force[@]}"

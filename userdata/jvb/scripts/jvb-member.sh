@@ -34,16 +34,6 @@ env_changed=0
 if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
 
 pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}${WBT_DRAIN_HOOK}"
-if pool_member_draining "$WBT_POOL_STATE"; then
-  log "this member is draining (its lifecycle hook): JVB stays as pool-member.sh left it"
-  exit 0
-fi
-if ! systemctl is-active --quiet "$WBT_JVB_UNIT"; then
-  systemctl daemon-reload
-  systemctl enable "$WBT_JVB_UNIT"
-  systemctl restart "$WBT_JVB_UNIT"
-  log "JVB ${INSTANCE_ID} starting, advertising ${PUBLIC_IP} and ${PRIVATE_IP}"
-elif ((env_changed)) || has_changed jvb; then
-  # Recreating the bridge drops its conferences: never while it hosts one; then once it hosts none.
-  member_up "$dir" jvb "$WBT_JVB_API" "$WBT_POOL_STATE"
-fi
+changed=0
+if ((env_changed)) || has_changed jvb; then changed=1; fi
+member_service "$WBT_JVB_UNIT" "$dir" jvb "$WBT_JVB_API" "$WBT_POOL_STATE" "$changed"
