@@ -271,14 +271,17 @@ const group = (pool: Pool): string => poolGroupOf(configs.staging, pool);
 const hook = (pool: Pool): string => drainHookOf(configs.staging, pool);
 const ns = metricsNamespaceOf(configs.staging);
 const INSTANCE = 'i-0123456789abcdef0';
+/** A datapoint, stamped with the start of its minute (UTC). */
 const metric = (g: string, name: string, value: string): string =>
-  `aws cloudwatch put-metric-data --region ap-southeast-3 --namespace ${ns} --metric-name ${name} --dimensions Pool=${g} --value ${value} --unit None`;
+  expect.stringMatching(
+    new RegExp(`^aws cloudwatch put-metric-data --region ap-southeast-3 --namespace ${ns} --metric-name ${name} --dimensions Pool=${g} --value ${value.replace('.', '\\.')} --unit None --timestamp \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:00Z$`),
+  ) as unknown as string;
 const protect = (on: boolean): string =>
   `aws autoscaling set-instance-protection --region ap-southeast-3 --auto-scaling-group-name ${group('jibri')} --instance-ids ${INSTANCE} ${on ? '--protected-from-scale-in' : '--no-protected-from-scale-in'}`;
 const lifecycleCall = (pool: Pool, action: string, ...extra: string[]): string =>
   [`aws autoscaling ${action} --region ap-southeast-3 --auto-scaling-group-name ${group(pool)} --lifecycle-hook-name ${hook(pool)} --instance-id ${INSTANCE}`, ...extra].join(' ');
 /** The current minute as the script stamps it: a pass in the same minute publishes nothing new. */
-const minute = (): string => execFileSync('date', ['+%Y%m%d%H%M'], { encoding: 'utf8' }).trim();
+const minute = (): string => execFileSync('date', ['-u', '+%Y-%m-%dT%H:%M:00Z'], { encoding: 'utf8' }).trim();
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -22,14 +22,16 @@ install -d -m 0700 "$state"
 member=${WBT_POOL_GROUP:-}
 if [[ -n "$member" && -e "${state}/drained" ]]; then exit 0; fi
 
-# publish GROUP METRIC VALUE: one datapoint, at most one per metric and minute (the pass runs twice a minute). A
-# failure is logged and the pass goes on: protection and drain must not wait for CloudWatch.
+# publish GROUP METRIC VALUE: one datapoint, at most one per metric and minute (the pass runs twice a minute), stamped
+# with the minute's start (UTC), so that it falls in that minute's period however late it arrives: the alarms' Sum
+# counts each recorder once a minute. A failure is logged and the pass goes on: protection and drain must not wait
+# for CloudWatch.
 publish() {
   local group=$1 metric=$2 value=$3 minute stamp="${state}/published-${2}"
-  printf -v minute '%(%Y%m%d%H%M)T' -1
+  minute=$(TZ=UTC date +%Y-%m-%dT%H:%M:00Z)
   if [[ "$(cat "$stamp" 2> /dev/null || true)" == "$minute" ]]; then return 0; fi
   if aws cloudwatch put-metric-data --region "$AWS_REGION" --namespace "$WBT_METRICS_NAMESPACE" --metric-name "$metric" \
-    --dimensions "${WBT_METRIC_DIMENSION}=${group}" --value "$value" --unit None; then
+    --dimensions "${WBT_METRIC_DIMENSION}=${group}" --value "$value" --unit None --timestamp "$minute"; then
     echo "$minute" > "$stamp"
   else
     log "cannot publish ${metric}=${value} for ${group} (the next pass tries again)"
