@@ -274,7 +274,9 @@ const INSTANCE = 'i-0123456789abcdef0';
 /** A datapoint, stamped with the start of its minute (UTC). */
 const metric = (g: string, name: string, value: string): string =>
   expect.stringMatching(
-    new RegExp(`^aws cloudwatch put-metric-data --region ap-southeast-3 --namespace ${ns} --metric-name ${name} --dimensions Pool=${g} --value ${value.replace('.', '\\.')} --unit None --timestamp \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:00Z$`),
+    new RegExp(
+      `^aws cloudwatch put-metric-data --region ap-southeast-3 --namespace ${ns} --metric-name ${name} --dimensions Pool=${g} --value ${value.replace('.', '\\.')} --unit None --timestamp \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:00Z$`,
+    ),
   ) as unknown as string;
 const protect = (on: boolean): string =>
   `aws autoscaling set-instance-protection --region ap-southeast-3 --auto-scaling-group-name ${group('jibri')} --instance-ids ${INSTANCE} ${on ? '--protected-from-scale-in' : '--no-protected-from-scale-in'}`;
