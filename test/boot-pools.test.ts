@@ -265,8 +265,10 @@ describeAsRoot('one member of each pool booted in a sandbox (test/boot-pools.tes
     expect([r.codes, r.output]).toEqual([Array(14).fill(0), expect.stringContaining('draining: a recording is in progress; lifecycle heartbeat')]);
     const shutdowns = box.log<ApiCall>('member-api.jsonl').filter((c) => c.shutdown);
     expect(shutdowns.map((c) => [c.port, c.method, c.path, c.status])).toEqual([[3333, 'POST', '/jibri/api/internal/v1.0/gracefulShutdown', 200]]);
-    // Heartbeats while it records, one CONTINUE once the recording is in the bucket; nothing after.
+    // Heartbeats while it records and in the pass that starts the upload (a unit of its own: a pass never waits for
+    // it), one CONTINUE once the recording is in the bucket; nothing after.
     expect(scaling(box).map((c) => [c.operation, c.group, c.hook, c.instances, c.result, c.code])).toEqual([
+      ['RecordLifecycleActionHeartbeat', group, hook, [box.instanceId], undefined, 0],
       ['RecordLifecycleActionHeartbeat', group, hook, [box.instanceId], undefined, 0],
       ['RecordLifecycleActionHeartbeat', group, hook, [box.instanceId], undefined, 0],
       ['CompleteLifecycleAction', group, hook, [box.instanceId], 'CONTINUE', 0],

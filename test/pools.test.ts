@@ -5,8 +5,7 @@
  */
 import { metricsNamespaceOf, poolGroupOf, POOL_METRICS, resourceNameOf, ssmRootOf } from '../config/names';
 import { POOLS, type Pool } from '../config/schema';
-import { missingRecorders } from '../constructs/roles/jibri';
-import { DRAIN_HEARTBEAT_SECONDS, POOL_TAG } from '../constructs/pool';
+import { DRAIN_DELETE_TIMEOUT, DRAIN_HEARTBEAT_SECONDS, POOL_TAG } from '../constructs/pool';
 import { evaluate } from './support/boot/policy';
 import { documentStatements, type Statement } from './support/iam';
 import { asArray, asObject, asString, dataSources, isObject, one, referenced, resources, single, synthEnvironment, synthVariant, type Item, type Synthesized } from './support/synth';
@@ -34,6 +33,30 @@ function statementsOf(s: Synthesized, name: string): Statement[] {
 const ACCOUNT = '${data.aws_caller_identity.account.account_id}';
 const groupArn = (s: Synthesized, name: string): string => `arn:aws:autoscaling:${s.config.aws.region}:${ACCOUNT}:autoScalingGroup:0c2f3e4a-1111-2222-3333-444455556666:autoScalingGroupName/${name}`;
 const decision = (st: Statement[], action: string, resource: string, context: Record<string, string[]> = {}): string => evaluate(st, action, resource, context);
+
+/**
+ * What Auto Scaling does with an alarm and its step policy for one value of the metric, as AWS documents it: the alarm
+ * breaches when the value compares so with its threshold; a step matches the value's difference from the threshold
+ * with its lower bound inclusive and upper bound exclusive above the threshold, and the other way round below it
+ * (API Reference, StepAdjustment: MetricIntervalLowerBound, MetricIntervalUpperBound). The members added (or removed),
+ * 0 without a breach; an error when no step or several match (AWS refuses such a policy).
+ */
+function scalingFor(alarm: Item['block'], policy: Item['block'], value: number): number {
+  const threshold = Number(alarm.threshold);
+  const breach = alarm.comparison_operator === 'LessThanThreshold' ? value < threshold : alarm.comparison_operator === 'GreaterThanThreshold' ? value > threshold : undefined;
+  if (breach === undefined) throw new Error(`comparison ${String(alarm.comparison_operator)} not modelled`);
+  if (!breach) return 0;
+  const diff = value - threshold;
+  const above = value > threshold;
+  const steps = asArray(policy.step_adjustment, 'step_adjustment').map((x) => asObject(x, 'step'));
+  const matching = steps.filter((st) => {
+    const lower = st.metric_interval_lower_bound === undefined ? -Infinity : Number(st.metric_interval_lower_bound);
+    const upper = st.metric_interval_upper_bound === undefined ? Infinity : Number(st.metric_interval_upper_bound);
+    return above ? lower <= diff && diff < upper : lower < diff && diff <= upper;
+  });
+  if (matching.length !== 1) throw new Error(`${matching.length} steps match ${value} (threshold ${threshold})`);
+  return Number(matching[0].scaling_adjustment);
+}
 
 describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
   test.each(POOLS)('the %s launch template is hardened like the hosts: IMDSv2, encrypted gp3 root, no key pair, its own profile and group, a public address in the pools subnet', (pool) => {
@@ -72,12 +95,17 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
     expect(tags).toContainEqual({ key: 'Name', value: poolGroupOf(s.config, pool), propagate_at_launch: true });
     // Staging tears down to nothing without waiting for members; production waits for them to drain.
     expect(g.force_delete).toBe(s.config.tier === 'staging');
+    // Production waits for its members to drain as long as that may take (Terraform's default gives up after 10 minutes).
+    expect(g.timeouts).toEqual(s.config.tier === 'production' ? { delete: DRAIN_DELETE_TIMEOUT } : undefined);
   });
 
   test.each(POOLS)('a %s member drains under a termination lifecycle hook before it goes', (pool) => {
     const s = synth();
-    const hook = single(resources(s, 'aws_autoscaling_lifecycle_hook'), 'hook', (h) => h.block.autoscaling_group_name === group(s, pool).ref('name'));
-    expect(hook.block).toMatchObject({
+    // Part of the group: a hook of its own would be deleted first, and deleting the group would then cut a recording.
+    expect(resources(s, 'aws_autoscaling_lifecycle_hook')).toEqual([]);
+    const g = group(s, pool).block;
+    expect(asArray(g.initial_lifecycle_hook, 'initial_lifecycle_hook')).toHaveLength(1);
+    expect(asObject(asArray(g.initial_lifecycle_hook, 'initial_lifecycle_hook')[0], 'hook')).toMatchObject({
       name: `${poolGroupOf(s.config, pool)}-drain`,
       lifecycle_transition: 'autoscaling:EC2_INSTANCE_TERMINATING',
       heartbeat_timeout: DRAIN_HEARTBEAT_SECONDS,
@@ -90,20 +118,16 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
     const { idle } = s.config.jitsi.jibriPool;
     const alarms = resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => a.block.namespace === metricsNamespaceOf(s.config) && a.block.metric_name === POOL_METRICS.idleRecorders);
     const few = single(alarms, 'too few idle', (a) => a.block.comparison_operator === 'LessThanThreshold').block;
-    expect(few).toMatchObject({ threshold: idle, statistic: 'Sum', period: 60, evaluation_periods: 2, treat_missing_data: 'breaching', dimensions: { Pool: poolGroupOf(s.config, 'jibri') } });
+    expect(few).toMatchObject({ statistic: 'Sum', period: 60, evaluation_periods: 2, treat_missing_data: 'breaching', dimensions: { Pool: poolGroupOf(s.config, 'jibri') } });
     const addPolicy = referenced(resources(s, 'aws_autoscaling_policy'), asArray(few.alarm_actions, 'actions')[0]);
     expect(addPolicy.block).toMatchObject({ policy_type: 'StepScaling', adjustment_type: 'ChangeInCapacity', autoscaling_group_name: group(s, 'jibri').ref('name') });
-    expect(addPolicy.block.step_adjustment).toEqual(
-      missingRecorders(idle).map((st) => ({
-        metric_interval_lower_bound: st.metricIntervalLowerBound,
-        metric_interval_upper_bound: st.metricIntervalUpperBound,
-        scaling_adjustment: st.scalingAdjustment,
-      })),
-    );
     const many = single(alarms, 'too many idle', (a) => a.block.comparison_operator === 'GreaterThanThreshold').block;
-    expect(many).toMatchObject({ threshold: idle, evaluation_periods: 10, treat_missing_data: 'notBreaching' });
-    const removePolicy = referenced(resources(s, 'aws_autoscaling_policy'), asArray(many.alarm_actions, 'actions')[0]);
-    expect(removePolicy.block.step_adjustment).toEqual([{ metric_interval_lower_bound: '0', scaling_adjustment: -1 }]);
+    expect(many).toMatchObject({ evaluation_periods: 10, treat_missing_data: 'notBreaching' });
+    const removePolicy = referenced(resources(s, 'aws_autoscaling_policy'), asArray(many.alarm_actions, 'actions')[0]).block;
+    // For every number of idle recorders (the minute's Sum, a whole number): exactly the missing ones are added,
+    // one is removed when there are more than wanted, nothing happens at the target.
+    const table = Array.from({ length: idle + 4 }, (_, n) => [n, scalingFor(few, addPolicy.block, n) + scalingFor(many, removePolicy, n)]);
+    expect(table).toEqual(Array.from({ length: idle + 4 }, (_, n) => [n, n < idle ? idle - n : n > idle ? -1 : 0]));
   });
 
   test('the JVB pool scales on the average bridge stress: up after 3 minutes above scaleOutStress, down after 15 below scaleInStress', () => {
@@ -195,8 +219,7 @@ describe('pools switched off', () => {
   const off = (): Synthesized => synthVariant('pools-off', 'staging', { jitsi: { jibriPool: { enabled: false }, jvbPool: { enabled: false } } });
   test('leave no group, template, hook, alarm, subnet, account or Prosody rule behind', () => {
     const s = off();
-    for (const type of ['aws_launch_template', 'aws_autoscaling_group', 'aws_autoscaling_lifecycle_hook', 'aws_autoscaling_policy'])
-      expect({ type, n: resources(s, type).length }).toEqual({ type, n: 0 });
+    for (const type of ['aws_launch_template', 'aws_autoscaling_group', 'aws_autoscaling_policy']) expect({ type, n: resources(s, type).length }).toEqual({ type, n: 0 });
     expect(resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => a.block.namespace !== 'AWS/EC2')).toHaveLength(0);
     expect(resources(s, 'aws_subnet')).toHaveLength(1);
     expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.from_port === 5222)).toHaveLength(0);

@@ -86,7 +86,6 @@ const DESTROY_CHECKS: Record<string, Check> = {
 
 /** Types that Terraform destroys completely with nothing else to check. */
 const PLAIN_DESTROY = [
-  'aws_autoscaling_lifecycle_hook',
   'aws_autoscaling_policy',
   'aws_cloudwatch_metric_alarm',
   'aws_default_security_group',

@@ -71,8 +71,9 @@ export function poolMemberFiles(): BundleFile[] {
       `${UNITS.poolMember}.service`,
       renderUnit({
         Unit: { Description: 'WeeBeeTalk: probe the local Jibri and JVB, publish the pools metrics, protect and drain', After: ['docker.service', 'network-online.target'] },
-        // A pass is a few HTTP calls; the timeout bounds a hung one (the next pass starts over).
-        Service: { Type: 'oneshot', ExecStart: helperPath(POOL_MEMBER_SCRIPT), TimeoutStartSec: '5min' },
+        // A pass is a few HTTP calls (the recordings' upload is a unit of its own). The timeout bounds a hung one, so
+        // that a draining member's next pass, and its heartbeat, come well within the hook's heartbeat timeout.
+        Service: { Type: 'oneshot', ExecStart: helperPath(POOL_MEMBER_SCRIPT), TimeoutStartSec: '2min' },
       }),
     ),
     unitFile(

@@ -46,7 +46,8 @@ export const jibri: PoolSpec = {
         description: `Fewer than ${idle} idle recorders (the meet host's own Jibri counts): add the missing ones`,
         metric,
         comparison: 'LessThanThreshold',
-        threshold: idle,
+        // Half a recorder below the target: the Sum is whole, and missingRecorders' steps are exact against it.
+        threshold: idle - 0.5,
         minutes: 2,
         // No recorder publishing at all (none idle, none busy): none is running, so none is idle.
         treatMissingData: 'breaching',
@@ -66,8 +67,9 @@ export const jibri: PoolSpec = {
 };
 
 /**
- * Steps that add exactly the missing recorders: with k idle of `idle` wanted, the metric is k - idle below the
- * threshold (integers), so [-1, 0) adds 1, [-2, -1) adds 2, ..., and everything below adds `idle`.
+ * Steps that add exactly the missing recorders against the threshold idle - 0.5: with k of `idle` recorders idle the
+ * metric is k - idle + 0.5 from it. Below a threshold AWS takes a step's lower bound as exclusive and its upper bound
+ * as inclusive (StepAdjustment), so (-1, 0] adds 1, (-2, -1] adds 2, ..., and everything lower adds `idle`.
  */
 export function missingRecorders(idle: number): AutoscalingPolicyStepAdjustment[] {
   return Array.from({ length: idle }, (_, i) => ({

@@ -95,9 +95,13 @@ drain_jibri() {
       if [[ -d "$d" ]]; then touch "${d}.weebeetalk-complete"; fi
     done
   fi
-  systemctl start "$WBT_RECORDINGS_UPLOAD_SERVICE" || log "the recordings upload failed (the next pass tries again)"
   left=$(recordings_left)
   if ((left > 0)); then
+    # The upload runs as its own unit, not in this pass: a large recording takes longer than the hook's heartbeat
+    # timeout, and the passes must keep sending heartbeats meanwhile. Started again if a run failed.
+    if [[ "$(systemctl show -p ActiveState --value "$WBT_RECORDINGS_UPLOAD_SERVICE" 2> /dev/null || true)" != activating ]]; then
+      systemctl start --no-block "$WBT_RECORDINGS_UPLOAD_SERVICE" || log "cannot start the recordings upload (the next pass tries again)"
+    fi
     heartbeat "${left} recordings not uploaded yet"
     return 1
   fi

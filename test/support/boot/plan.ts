@@ -352,7 +352,6 @@ function planned(s: Synthesized, p: Planned): HostPlan {
 
 /** The plan's Auto Scaling groups with their termination hooks; the uuid of each ARN is a fake, stable per name. */
 export function plannedGroups(s: Synthesized): PlannedGroup[] {
-  const hooks = resources(s, 'aws_autoscaling_lifecycle_hook');
   return resources(s, 'aws_autoscaling_group').map((g) => {
     const name = asString(g.block.name, 'group name');
     const h = hex(name, 32);
@@ -360,9 +359,11 @@ export function plannedGroups(s: Synthesized): PlannedGroup[] {
     return {
       name,
       arn: `arn:aws:autoscaling:${s.config.aws.region}:${ACCOUNT}:autoScalingGroup:${uuid}:autoScalingGroupName/${name}`,
-      terminationHooks: hooks
-        .filter((k) => (k.block.autoscaling_group_name === g.ref('name') || k.block.autoscaling_group_name === name) && k.block.lifecycle_transition === 'autoscaling:EC2_INSTANCE_TERMINATING')
-        .map((k) => asString(k.block.name, 'hook name')),
+      // The group's own hooks (initial_lifecycle_hook).
+      terminationHooks: asArray(g.block.initial_lifecycle_hook ?? [], 'initial_lifecycle_hook')
+        .map((k) => asObject(k, 'hook'))
+        .filter((k) => k.lifecycle_transition === 'autoscaling:EC2_INSTANCE_TERMINATING')
+        .map((k) => asString(k.name, 'hook name')),
     };
   });
 }
