@@ -46,7 +46,7 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
       },
       turn: { enabled: true },
       // README, "Sizing": one recording per m6i.xlarge, two ready at rest (the meet host's and one member); c6i.2xlarge
-      // bridges (8 vCPU, about 400 participants at Jitsi's usual load), one ready beside the meet host's.
+      // bridges (8 vCPU, about 300 participants), one ready beside the meet host's.
       jitsi: {
         jibriPool: { enabled: true, min: 1, max: 8, idle: 2, instanceType: 'm6i.xlarge', rootVolumeGiB: 50 },
         jvbPool: { enabled: true, min: 1, max: 6, instanceType: 'c6i.2xlarge' },

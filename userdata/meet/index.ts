@@ -40,8 +40,8 @@ const publishesJibri = (ctx: Pick<RoleContext, 'config'>): boolean => ctx.config
  * bootstrap tries again). A certificate already issued lives in CONFIG/storage and is not requested again.
  *
  * With a pool, Prosody's client port is published for the pools' members (upstream only `expose`s it): on the meet
- * host's private address only, so that it is never bound where the Elastic IP arrives (the security group admits
- * the pools' groups only; constructs/roles/meet.ts). With the Jibri pool, this host's own Jibri's public HTTP API
+ * host's private address only, not on its Docker networks or loopback. AWS delivers the Elastic IP's traffic to that
+ * same address, so the security group is what admits the pools' groups only (constructs/roles/meet.ts). With the Jibri pool, this host's own Jibri's public HTTP API
  * on 127.0.0.1 for pool-member.sh (its health: busy or idle; upstream's jibri.yml publishes nothing; JVB's private
  * API is published on 127.0.0.1:8080 by upstream already).
  */

@@ -113,7 +113,8 @@ if [[ ! -s "$held" ]]; then
   fi
 fi
 # prosody_shell ARGS...: `prosodyctl shell ARGS... PASSWORD` in the prosody container, the password read from a
-# line on stdin: it is on no command line of the host (inside the container it is, as in upstream's register-setup).
+# line on stdin: it is on no command line our scripts run. prosodyctl's own, inside the container, carries it for
+# the moment it runs (as upstream's register-setup does), visible in the host's process list to root and sudoers.
 prosody_shell() {
   # shellcheck disable=SC2016 # expanded by the container's shell
   (cd "$dir" && docker compose exec -T prosody sh -c 'read -r password && exec prosodyctl --config "$0" shell "$@" "$password"' "$WBT_PROSODY_CFG" "$@")
