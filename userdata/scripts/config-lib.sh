@@ -231,17 +231,21 @@ member_up() {
   local dir=$1 service=$2 api=$3 state=$4
   shift 4
   install -d -m 0700 "$state"
-  if member_busy "$service" "$api"; then
-    if (($# > 0)); then printf '%s\n' "$@"; fi > "${state}/recreate-pending"
-    log "${service} is at work: its new settings apply once it is idle (pool-member.sh)"
-    return 0
-  fi
-  if ! (cd "$dir" && docker compose up --detach --no-deps "$@" "$service"); then
-    log "ERROR: docker compose up ${service} failed" >&2
-    return 1
-  fi
-  rm -f "${state}/recreate-pending"
-  log "${service} recreated with its new settings"
+  # One at a time: the hook (under the apply lock) and pool-member.sh's pass may both come here.
+  (
+    flock 9
+    if member_busy "$service" "$api"; then
+      if (($# > 0)); then printf '%s\n' "$@"; fi > "${state}/recreate-pending"
+      log "${service} is at work: its new settings apply once it is idle (pool-member.sh)"
+      exit 0
+    fi
+    if ! (cd "$dir" && docker compose up --detach --no-deps "$@" "$service"); then
+      log "ERROR: docker compose up ${service} failed" >&2
+      exit 1
+    fi
+    rm -f "${state}/recreate-pending"
+    log "${service} recreated with its new settings"
+  ) 9> "${state}/recreate.lock"
 }
 
 # member_service UNIT DIR SERVICE API STATE CHANGED [ARG...]: a pool member's one service once its hook wrote the
