@@ -326,6 +326,35 @@ const baseSchema = z
           .default('admin'),
         /** Email of the first administrator. @default letsEncryptEmail */
         adminEmail: z.string().regex(EMAIL_RE, 'must be an email address such as ops@example.com').optional(),
+        /**
+         * Security settings, applied at every start of Rocket.Chat (an administrator's change in the UI lasts until the
+         * next start): README, "Rocket.Chat security settings".
+         */
+        security: z
+          .object({
+            /** End-to-end encryption available to users (their keys stay on their devices). @default true */
+            e2e: z.boolean().default(true),
+            /** New direct messages and private rooms are encrypted by default (needs e2e). @default false */
+            e2eByDefault: z.boolean().default(false),
+            /** Shortest password accepted. @default 14 (Rocket.Chat 8's own) */
+            passwordMinLength: z.number().int('must be a whole number of characters').min(10, 'must be at least 10 characters').max(128, 'must be at most 128 characters').default(14),
+            /** A lower-case and an upper-case letter, a digit and a symbol in every password. @default true */
+            passwordCharacterClasses: z.boolean().default(true),
+            /** Earlier passwords a user may not choose again (0 keeps no history). @default 5 */
+            passwordHistory: z.number().int().min(0).max(50).default(5),
+            /** Failed logins of one user before the user is blocked for blockMinutes (per address: 50). @default 10 */
+            failedLoginAttempts: z.number().int().min(3, 'must be at least 3').max(100).default(10),
+            /** Minutes a blocked user or address waits. @default 15 */
+            blockMinutes: z.number().int().min(1).max(1440).default(15),
+            /** Two-factor authentication offered by authenticator app (TOTP) and by email. @default true */
+            twoFactor: z.boolean().default(true),
+            /** Uploaded files need a logged-in user to download. @default true */
+            protectFiles: z.boolean().default(true),
+            /** Every login (user, address, browser) in Rocket.Chat's log. @default true */
+            loginLogs: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict(),
     storage: z
@@ -631,6 +660,9 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
     [8080, 'JVB'],
   ];
   for (const [p, what] of reservedMeet) if (https === p) issue(ctx, ['jitsi', 'httpsPort'], `cannot be ${p}, which is ${what}: use 443 or 8443`);
+
+  if (env.rocketchat.security.e2eByDefault && !env.rocketchat.security.e2e)
+    issue(ctx, ['rocketchat', 'security', 'e2eByDefault'], 'is on but rocketchat.security.e2e is off: rooms cannot be encrypted by default without end-to-end encryption: turn e2e on, or this off');
 
   // Pools: bounds in order, a recorder that can record, a subnet to live in.
   for (const pool of POOLS) {

@@ -311,7 +311,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(aws.filter((a) => a.code !== undefined && a.code !== 0)).toEqual([]);
   });
 
-  it.each(shippedNames())('%s chat: Rocket.Chat starts with registration closed and the admin password from SSM', async (env) => {
+  it.each(shippedNames())('%s chat: Rocket.Chat starts with registration closed, its security settings (rocketchat.security) and the admin password from SSM', async (env) => {
     const { box, plan, starts } = await firstBoot(env, 'chat');
     const [unit, dir] = [...composeUnits(plan)][0];
     const start = starts.filter((s) => s.start === unit).pop();
@@ -332,6 +332,39 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     }
     const value = (k: string): string => String(environment[k] ?? '').replace(/\$\{([A-Z_]+)\}/g, (_m, v: string) => env_[v] ?? '');
     expect(value('OVERWRITE_SETTING_Accounts_RegistrationForm')).toBe('Disabled');
+    // rocketchat.security reaches the container (hand-written here: the shipped defaults).
+    const security = Object.fromEntries(
+      Object.keys(environment)
+        .filter((k) => /^OVERWRITE_SETTING_(E2E|Accounts_Password|Block_Multiple|Accounts_TwoFactor|FileUpload_Protect|Login_Logs)/.test(k))
+        .map((k) => [k.replace('OVERWRITE_SETTING_', ''), value(k)]),
+    );
+    expect(security).toEqual({
+      E2E_Enable: 'true',
+      E2E_Enabled_Default_DirectRooms: 'false',
+      E2E_Enabled_Default_PrivateRooms: 'false',
+      Accounts_Password_Policy_Enabled: 'true',
+      Accounts_Password_Policy_MinLength: '14',
+      Accounts_Password_Policy_AtLeastOneLowercase: 'true',
+      Accounts_Password_Policy_AtLeastOneUppercase: 'true',
+      Accounts_Password_Policy_AtLeastOneNumber: 'true',
+      Accounts_Password_Policy_AtLeastOneSpecialCharacter: 'true',
+      Accounts_Password_History_Enabled: 'true',
+      Accounts_Password_History_Amount: '5',
+      Block_Multiple_Failed_Logins_Enabled: 'true',
+      Block_Multiple_Failed_Logins_By_User: 'true',
+      Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User: '10',
+      Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes: '15',
+      Block_Multiple_Failed_Logins_By_Ip: 'true',
+      Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes: '15',
+      Accounts_TwoFactorAuthentication_Enabled: 'true',
+      Accounts_TwoFactorAuthentication_By_TOTP_Enabled: 'true',
+      Accounts_TwoFactorAuthentication_By_Email_Enabled: 'true',
+      FileUpload_ProtectFiles: 'true',
+      Login_Logs_Enabled: 'true',
+      Login_Logs_Username: 'true',
+      Login_Logs_ClientIp: 'true',
+      Login_Logs_UserAgent: 'true',
+    });
     const admin = plan.world.parameters.find((p) => p.name === `/weebeetalk/${env}/chat/admin-password`);
     expect(value('ADMIN_PASS')).toBe(admin?.value);
   });

@@ -560,3 +560,37 @@ describe('the pools', () => {
     expect(loadEnvironment(variant(staging, { network: { vpcCidr: '10.21.0.0/24' }, jitsi: { jibriPool: { enabled: false }, jvbPool: { enabled: false } } })).network.vpcCidr).toBe('10.21.0.0/24');
   });
 });
+
+describe("Rocket.Chat's security settings", () => {
+  test('secure by default in both tiers: E2E available, a 14-character password of four classes, a history, blocking, 2FA, protected files, login logs', () => {
+    for (const c of [loadEnvironment(staging), loadEnvironment(production)])
+      expect(c.rocketchat.security).toEqual({
+        e2e: true,
+        e2eByDefault: false,
+        passwordMinLength: 14,
+        passwordCharacterClasses: true,
+        passwordHistory: 5,
+        failedLoginAttempts: 10,
+        blockMinutes: 15,
+        twoFactor: true,
+        protectFiles: true,
+        loginLogs: true,
+      });
+  });
+
+  test('rooms encrypted by default without end-to-end encryption', () => {
+    expectRefused(variant(staging, { rocketchat: { security: { e2e: false, e2eByDefault: true } } }), {
+      field: 'rocketchat.security.e2eByDefault',
+      value: true,
+      says: /rocketchat\.security\.e2e is off/,
+      fix: /turn e2e on, or this off/,
+    });
+  });
+
+  test('a password shorter than 10 characters, or a misspelt switch', () => {
+    expectRefused(variant(staging, { rocketchat: { security: { passwordMinLength: 8 } } }), { field: 'rocketchat.security.passwordMinLength', value: 8, says: /at least 10/, fix: /10/ });
+    expect(configErrorOf(variant(staging, { rocketchat: { security: { twoFactors: true } } })).problems).toEqual([
+      expect.stringMatching(/^rocketchat\.security\.twoFactors = true: unknown field; did you mean twoFactor\?/),
+    ]);
+  });
+});

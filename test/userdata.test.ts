@@ -15,17 +15,18 @@ import { enabledPools, enabledRoles } from '../config/schema';
 import { fqdnOf } from '../config/names';
 import { addressRange, parseCidr, poolSubnetOf } from '../config/net';
 import { fromTerraformLiteral } from '../userdata/cloud-config';
-import { rocketchatOverride } from '../userdata/chat';
+import { RC_ETC, rocketchatOverride } from '../userdata/chat';
+import { loadEnvironment } from '../config/load';
 import { PUBLIC_IP } from '../userdata/context';
 import { APPLY_COMMAND, CONFIG_LIB_SH, LIB_SH, roleFiles, STEPS_DIR, TURNSERVER_CONF } from '../userdata/paths';
 import { SCRIPTS_DIR, scriptFiles, scriptPath } from '../userdata/script-files';
 import { asteriskCompose } from '../userdata/pbx';
 import { jibriOverride } from '../userdata/jibri';
 import { TURN_CONF_SOURCE } from '../userdata/turn';
-import { COMPOSE_BUILTIN, JITSI_ENV, ROCKETCHAT_ENV } from '../userdata/upstream-env';
+import { COMPOSE_BUILTIN, JITSI_ENV, ROCKETCHAT_ENV, ROCKETCHAT_SETTINGS } from '../userdata/upstream-env';
 import { bundleOf, hostFiles, hostSettings, parseEnvFile, userDataOf, type HostFile } from './support/host-files';
 import { expectedRoles } from './support/hosts';
-import { asString, shippedNames, synthEnvironment, synthVariant, type Block, type Synthesized } from './support/synth';
+import { asString, environmentFile, shippedNames, synthEnvironment, synthVariant, type Block, type Synthesized } from './support/synth';
 import { stagingTurn } from './support/variants';
 
 const run = promisify(execFile);
@@ -206,7 +207,11 @@ describe('libraries', () => {
 
 describe('compose files we write', () => {
   it('pass dclint (Compose Specification schema and its checks)', async () => {
-    const files = { 'rocketchat-override.yml': rocketchatOverride(), 'asterisk-compose.yml': asteriskCompose(), 'jibri-override.yml': jibriOverride() };
+    const files = {
+      'rocketchat-override.yml': rocketchatOverride(loadEnvironment(environmentFile('staging')).rocketchat.security),
+      'asterisk-compose.yml': asteriskCompose(),
+      'jibri-override.yml': jibriOverride(),
+    };
     const paths = Object.entries(files).map(([name, text]) => {
       const p = join(scratch, name);
       writeFileSync(p, text);
@@ -221,7 +226,7 @@ describe('compose files we write', () => {
   });
 
   it('Traefik publishes only 80 and 443 (upstream also publishes 8080 on every interface)', () => {
-    const override = rocketchatOverride();
+    const override = rocketchatOverride(loadEnvironment(environmentFile('staging')).rocketchat.security);
     expect(override).toContain('ports: !override');
     const doc = parse(override, { customTags: [{ tag: '!override', collection: 'seq', resolve: (v: unknown) => v }] }) as {
       services: { traefik: { ports: { items: { value: string }[] } | string[] } };
@@ -256,8 +261,17 @@ describe('upstream variables', () => {
     const unknown = names.filter((n) => !(n in ROCKETCHAT_ENV) && !(COMPOSE_BUILTIN as readonly string[]).includes(n));
     expect(unknown).toEqual([]);
     // Every RC_* variable the override interpolates is set.
-    const used = [...rocketchatOverride().matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]);
+    const used = [...rocketchatOverride(loadEnvironment(environmentFile('staging')).rocketchat.security).matchAll(/\$\{([A-Z_]+)\}/g)].map((m) => m[1]);
     for (const v of used) expect([v, names.includes(v)]).toEqual([v, true]);
+  });
+
+  it.each(shippedNames())('%s: every Rocket.Chat setting the override sets is a setting id Rocket.Chat registers (upstream-env ROCKETCHAT_SETTINGS)', (env) => {
+    const override = hostFiles(synthEnvironment(env), 'chat').get(`${RC_ETC}/compose.weebeetalk.yml`)?.content ?? '';
+    const ids = [...override.matchAll(/^\s+OVERWRITE_SETTING_([A-Za-z0-9_]+):/gm)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(20);
+    expect(ids.filter((id) => !(id in ROCKETCHAT_SETTINGS))).toEqual([]);
+    // The check is not vacuous: a misspelt id (Rocket.Chat's casing is irregular) is not in the table.
+    expect('Block_Multiple_Failed_Logins_Attempts_Until_Block_By_User' in ROCKETCHAT_SETTINGS).toBe(false);
   });
 
   it("Jitsi uses Let's Encrypt (the CAA record refuses the ZeroSSL default) and the Elastic IP", () => {

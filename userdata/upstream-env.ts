@@ -78,3 +78,43 @@ export const ROCKETCHAT_ENV: Readonly<Record<string, string>> = {
   RC_UPLOADS_BUCKET: 'our override (OVERWRITE_SETTING_FileUpload_S3_Bucket)',
   RC_AWS_REGION: 'our override (OVERWRITE_SETTING_FileUpload_S3_Region)',
 };
+
+/**
+ * Rocket.Chat setting ids we set (OVERWRITE_SETTING_<id>: re-applied at every start), with the file that registers
+ * each (RocketChat/Rocket.Chat apps/meteor/server/settings/). Checked in the stored versions of those files around
+ * 8.9 (the ids are the same in each; the 8.9.1 tag itself could not be read here). The tests refuse an id not listed.
+ */
+export const ROCKETCHAT_SETTINGS: Readonly<Record<string, string>> = {
+  // Set since the first round (issue 7).
+  Show_Setup_Wizard: 'setup-wizard.ts',
+  Accounts_RegistrationForm: 'accounts.ts',
+  FileUpload_Storage_Type: 'file-upload.ts',
+  FileUpload_S3_Bucket: 'file-upload.ts',
+  FileUpload_S3_Region: 'file-upload.ts',
+  // rocketchat.security (issue 15).
+  FileUpload_ProtectFiles: 'file-upload.ts (boolean, default true)',
+  E2E_Enable: 'e2e.ts (boolean, default false)',
+  E2E_Enabled_Default_DirectRooms: 'e2e.ts (boolean, default false)',
+  E2E_Enabled_Default_PrivateRooms: 'e2e.ts (boolean, default false)',
+  Accounts_Password_Policy_Enabled: 'accounts.ts (boolean)',
+  Accounts_Password_Policy_MinLength: 'accounts.ts (int)',
+  Accounts_Password_Policy_AtLeastOneLowercase: 'accounts.ts (boolean, default true)',
+  Accounts_Password_Policy_AtLeastOneUppercase: 'accounts.ts (boolean, default true)',
+  Accounts_Password_Policy_AtLeastOneNumber: 'accounts.ts (boolean, default true)',
+  Accounts_Password_Policy_AtLeastOneSpecialCharacter: 'accounts.ts (boolean, default true)',
+  Accounts_Password_History_Enabled: 'accounts.ts (boolean, default false)',
+  Accounts_Password_History_Amount: 'accounts.ts (int, default 5)',
+  Block_Multiple_Failed_Logins_Enabled: 'accounts.ts (boolean, default true)',
+  Block_Multiple_Failed_Logins_By_User: 'accounts.ts (boolean, default true)',
+  Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User: 'accounts.ts (int, default 10; a lower-case "by")',
+  Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes: 'accounts.ts (int, default 5)',
+  Block_Multiple_Failed_Logins_By_Ip: 'accounts.ts (boolean, default true)',
+  Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes: 'accounts.ts (int, default 5)',
+  Accounts_TwoFactorAuthentication_Enabled: 'accounts.ts (boolean, default true)',
+  Accounts_TwoFactorAuthentication_By_TOTP_Enabled: 'accounts.ts (boolean, default true)',
+  Accounts_TwoFactorAuthentication_By_Email_Enabled: 'accounts.ts (boolean, default true)',
+  Login_Logs_Enabled: 'accounts.ts (boolean, default false)',
+  Login_Logs_Username: 'accounts.ts (boolean, default false)',
+  Login_Logs_ClientIp: 'accounts.ts (boolean, default false)',
+  Login_Logs_UserAgent: 'accounts.ts (boolean, default false)',
+};

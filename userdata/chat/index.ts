@@ -5,6 +5,7 @@
  * rocketchat-compose issue #28). Nightly mongodump to the backups bucket.
  */
 import { Document, Scalar, type YAMLSeq } from 'yaml';
+import type { EnvironmentConfig } from '../../config/schema';
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { renderEnvFile } from '../cloud-config';
 import { commonEnv, type RoleContext } from '../context';
@@ -46,8 +47,46 @@ export function rocketchatSettings(ctx: RoleContext): Record<string, string> {
   };
 }
 
+/**
+ * Rocket.Chat's security settings from rocketchat.security, as OVERWRITE_SETTING_<id> values: re-applied at every
+ * start, so the environment file stays the truth (an administrator's change in the UI lasts until the next start).
+ * Every id is in userdata/upstream-env.ts ROCKETCHAT_SETTINGS with the file that registers it.
+ */
+export function rocketchatSecuritySettings(security: EnvironmentConfig['rocketchat']['security']): Record<string, string> {
+  const flag = (on: boolean): string => (on ? 'true' : 'false');
+  const classes = flag(security.passwordCharacterClasses);
+  return {
+    E2E_Enable: flag(security.e2e),
+    E2E_Enabled_Default_DirectRooms: flag(security.e2eByDefault),
+    E2E_Enabled_Default_PrivateRooms: flag(security.e2eByDefault),
+    Accounts_Password_Policy_Enabled: 'true',
+    Accounts_Password_Policy_MinLength: String(security.passwordMinLength),
+    Accounts_Password_Policy_AtLeastOneLowercase: classes,
+    Accounts_Password_Policy_AtLeastOneUppercase: classes,
+    Accounts_Password_Policy_AtLeastOneNumber: classes,
+    Accounts_Password_Policy_AtLeastOneSpecialCharacter: classes,
+    Accounts_Password_History_Enabled: flag(security.passwordHistory > 0),
+    // Rocket.Chat's own default while the history is off: an integer it accepts either way.
+    Accounts_Password_History_Amount: String(security.passwordHistory > 0 ? security.passwordHistory : 5),
+    Block_Multiple_Failed_Logins_Enabled: 'true',
+    Block_Multiple_Failed_Logins_By_User: 'true',
+    Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User: String(security.failedLoginAttempts),
+    Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes: String(security.blockMinutes),
+    Block_Multiple_Failed_Logins_By_Ip: 'true',
+    Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes: String(security.blockMinutes),
+    Accounts_TwoFactorAuthentication_Enabled: flag(security.twoFactor),
+    Accounts_TwoFactorAuthentication_By_TOTP_Enabled: flag(security.twoFactor),
+    Accounts_TwoFactorAuthentication_By_Email_Enabled: flag(security.twoFactor),
+    FileUpload_ProtectFiles: flag(security.protectFiles),
+    Login_Logs_Enabled: flag(security.loginLogs),
+    Login_Logs_Username: flag(security.loginLogs),
+    Login_Logs_ClientIp: flag(security.loginLogs),
+    Login_Logs_UserAgent: flag(security.loginLogs),
+  };
+}
+
 /** Our compose override: environment for Rocket.Chat, Traefik's corrected command, no port 8080. */
-export function rocketchatOverride(): string {
+export function rocketchatOverride(security: EnvironmentConfig['rocketchat']['security']): string {
   const doc = new Document({
     name: 'rocketchat',
     services: {
@@ -63,6 +102,7 @@ export function rocketchatOverride(): string {
           OVERWRITE_SETTING_FileUpload_Storage_Type: 'AmazonS3',
           OVERWRITE_SETTING_FileUpload_S3_Bucket: '${RC_UPLOADS_BUCKET}',
           OVERWRITE_SETTING_FileUpload_S3_Region: '${RC_AWS_REGION}',
+          ...Object.fromEntries(Object.entries(rocketchatSecuritySettings(security)).map(([id, value]) => [`OVERWRITE_SETTING_${id}`, value])),
         },
       },
       traefik: {
@@ -128,7 +168,7 @@ export function chatBundle(ctx: RoleContext): RoleBundleProps {
   const files: BundleFile[] = [
     { path: roleFiles('chat').manifest, content: manifest(ROCKETCHAT_COMPOSE), mode: '0644', services: compose },
     { path: roleFiles('chat').settings, content: renderEnvFile(rocketchatSettings(ctx)), mode: '0644', services: compose },
-    { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(), mode: '0644', services: compose },
+    { path: `${RC_ETC}/compose.weebeetalk.yml`, content: rocketchatOverride(ctx.config.rocketchat.security), mode: '0644', services: compose },
     { path: `${TRAEFIK_DIR}/dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), mode: '0644', services: [CHAT_SERVICES.traefik] },
     unitFile(`${UNITS.rocketchat}.service`, composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR)),
     ...scheduledJob(UNITS.rocketchatBackup, 'WeeBeeTalk MongoDB dump to S3', helperPath('rocketchat-backup'), DAILY_AT('*-*-* 18:30:00 UTC')),
