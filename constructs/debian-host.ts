@@ -34,7 +34,10 @@ export function archOf(instanceType: string): Arch {
  * The image a Debian 12 machine boots: a pinned id (checked for the instance type's architecture at plan time), or
  * the newest of Debian's own account. Data sources in `scope` ("pinned-ami", "debian-12").
  */
-export function debianImage(scope: Construct, props: { readonly name: string; readonly instanceType: string; readonly amiId?: string }): { readonly id: string; readonly rootDeviceName: string } {
+export function debianImage(
+  scope: Construct,
+  props: { readonly name: string; readonly instanceType: string; readonly amiId?: string },
+): { readonly id: string; readonly rootDeviceName: string; readonly architecture: 'x86_64' | 'arm64' } {
   const arch = archOf(props.instanceType);
   const ec2Arch = arch === 'amd64' ? 'x86_64' : 'arm64';
   // A pinned image is checked at plan time: EC2 cannot boot an image of the other architecture.
@@ -63,7 +66,7 @@ export function debianImage(scope: Construct, props: { readonly name: string; re
         { name: 'virtualization-type', values: ['hvm'] },
       ],
     });
-  return { id: props.amiId ?? image.id, rootDeviceName: image.rootDeviceName };
+  return { id: props.amiId ?? image.id, rootDeviceName: image.rootDeviceName, architecture: ec2Arch };
 }
 
 export interface DebianHostProps {
@@ -107,8 +110,8 @@ export class DebianHost extends Construct {
   constructor(scope: Construct, id: string, props: DebianHostProps) {
     super(scope, id);
     const protect = props.protect ?? false;
-    const ec2Arch = archOf(props.instanceType) === 'amd64' ? 'x86_64' : 'arm64';
-    const ami = debianImage(this, props).id;
+    const image = debianImage(this, props);
+    const ami = image.id;
 
     // Created before the instance so user-data can name it; lives on when the instance is replaced.
     this.dataVolume = new EbsVolume(this, 'data', {
@@ -128,7 +131,7 @@ export class DebianHost extends Construct {
     // on the new type: a change of architecture replaces the instance instead, with an image of the new one.
     // (Terraform triggers on an update of the marker, not on its creation: adding it replaces nothing.)
     const keepsAmi = props.amiId === undefined && props.followLatestAmi === false;
-    const architecture = keepsAmi ? new DataResource(this, 'architecture', { input: { architecture: ec2Arch } }) : undefined;
+    const architecture = keepsAmi ? new DataResource(this, 'architecture', { input: { architecture: image.architecture } }) : undefined;
 
     this.instance = new Instance(this, 'instance', {
       ami,
