@@ -31,6 +31,8 @@ export class Network extends Construct {
   readonly poolSubnetCidr?: Cidr;
   /** What must exist before a host or an Elastic IP can reach the internet. */
   readonly internetAccess: ITerraformDependable[];
+  /** What must exist before a pool member can reach the internet (the pools' subnet's routes). @default none */
+  readonly poolInternetAccess: ITerraformDependable[] = [];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -71,7 +73,8 @@ export class Network extends Construct {
         mapPublicIpOnLaunch: false,
         tags: { Name: `${props.name}-pools-${props.availabilityZone}` },
       });
-      this.internetAccess.push(new RouteTableAssociation(this, 'pool-subnet-routes', { subnetId: this.poolSubnet.id, routeTableId: routes.id }));
+      // Apart from the hosts' internetAccess: a host does not wait for the pools' subnet.
+      this.poolInternetAccess = [igw, route, new RouteTableAssociation(this, 'pool-subnet-routes', { subnetId: this.poolSubnet.id, routeTableId: routes.id })];
     }
   }
 }

@@ -200,7 +200,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         memberTags: { Project: 'weebeetalk', Environment: config.name, ManagedBy: 'cdktf', ...config.tags },
         protect: production,
         // A member's first boot reads its bundle and joins the meet host, which must be there first.
-        dependsOn: [...network.internetAccess, configuration.object, configuration.pointer, hosts.meet.instance],
+        dependsOn: [...network.poolInternetAccess, configuration.object, configuration.pointer, hosts.meet.instance],
       }));
       members.grantSelfManagement(poolRole, spec.selfProtecting);
       spec.scale(config, members);

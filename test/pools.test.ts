@@ -215,6 +215,20 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
   });
 });
 
+describe.each(ENVIRONMENTS)('the hosts of %s with the pools', (_label, synth) => {
+  test("wait for nothing of the pools: no instance or address association depends on the pools' subnet, group or template", () => {
+    const s = synth();
+    const pooled = /pool-subnet|jibri-pool|jvb-pool|jibri-configuration|jvb-configuration/;
+    for (const r of [...resources(s, 'aws_instance'), ...resources(s, 'aws_eip_association')]) {
+      const deps = asArray(r.block.depends_on ?? [], 'depends_on').map(String);
+      expect({ resource: r.address, pooled: deps.filter((d) => pooled.test(d)) }).toEqual({ resource: r.address, pooled: [] });
+    }
+    // The members do wait for their subnet's routes.
+    const routes = single(resources(s, 'aws_route_table_association'), 'pools subnet routes', (r) => r.key.startsWith('network_pool-subnet-routes'));
+    for (const pool of POOLS) expect(asArray(group(s, pool).block.depends_on, 'depends_on')).toContain(routes.address);
+  });
+});
+
 describe('pools switched off', () => {
   const off = (): Synthesized => synthVariant('pools-off', 'staging', { jitsi: { jibriPool: { enabled: false }, jvbPool: { enabled: false } } });
   test('leave no group, template, hook, alarm, subnet, account or Prosody rule behind', () => {
