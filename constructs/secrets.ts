@@ -13,6 +13,8 @@ export interface SecretsProps {
   readonly prefix: string;
   /** For grants: the parameters' ARNs are plain text built from these (the account may be a reference). */
   readonly arn?: { readonly partition: string; readonly region: string; readonly account: string };
+  /** The customer-managed key SecureStrings are encrypted with. @default the account's aws/ssm key */
+  readonly kmsKeyId?: string;
 }
 
 export interface SecretSpec {
@@ -28,12 +30,14 @@ export interface SecretSpec {
 export class Secrets extends Construct {
   private readonly prefix: string;
   private readonly arnPrefix: string;
+  private readonly kmsKeyId?: string;
   /** Every parameter, by relative path (hosts must not boot before theirs exist). */
   readonly parameters: Record<string, SsmParameter> = {};
 
   constructor(scope: Construct, id: string, props: SecretsProps) {
     super(scope, id);
     this.prefix = props.prefix;
+    this.kmsKeyId = props.kmsKeyId;
     const arn = props.arn ?? { partition: 'aws', region: '*', account: '*' };
     this.arnPrefix = `arn:${arn.partition}:ssm:${arn.region}:${arn.account}:parameter${props.prefix}`;
   }
@@ -73,6 +77,7 @@ export class Secrets extends Construct {
       description,
       type,
       value,
+      keyId: type === 'SecureString' ? this.kmsKeyId : undefined,
       lifecycle: keep ? { ignoreChanges: ['value'] } : undefined,
     });
   }
