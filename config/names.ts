@@ -68,3 +68,11 @@ export const POOL_METRICS = { idleRecorders: 'IdleRecorders', bridgeStress: 'Bri
 export function metricsNamespaceOf(config: Pick<EnvironmentConfig, 'name'>): string {
   return `WeeBeeTalk/${config.name}`;
 }
+
+/** The environment's customer-managed KMS key (kms.customerManagedKey), e.g. alias/weebeetalk-production. */
+export function keyAliasOf(config: Pick<EnvironmentConfig, 'name'>): string {
+  return `alias/${resourceNameOf(config)}`;
+}
+
+/** EC2 Auto Scaling's default service-linked role: it launches the pools' members and encrypts their volumes. */
+export const AUTO_SCALING_SERVICE_LINKED_ROLE = 'aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling';

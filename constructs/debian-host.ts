@@ -22,6 +22,8 @@ import { checkUserDataSize } from './user-data-size';
 export const DEBIAN_AMI_OWNER = '136693071363';
 /** Device name requested for the data volume; on Nitro it appears as NVMe, found by volume id instead. */
 export const DATA_DEVICE_NAME = '/dev/sdf';
+/** The root volume's key as ignore_changes names it. */
+export const ROOT_KMS_KEY_ID = 'root_block_device[0].kms_key_id';
 
 export type Arch = 'amd64' | 'arm64';
 
@@ -100,6 +102,12 @@ export interface DebianHostProps {
   readonly nameRecords?: readonly ITerraformDependable[];
   /** Production: termination protection and prevent_destroy on the data volume. @default false */
   readonly protect?: boolean;
+  /**
+   * A customer-managed key (its ARN) for the root and data volumes. New volumes only: a volume's key cannot change
+   * (kms_key_id forces a new volume, and a new instance for the root), so an existing volume keeps its key
+   * (ignore_changes) and a replaced instance's new root takes this one. @default the account's aws/ebs key
+   */
+  readonly kmsKeyArn?: string;
 }
 
 export class DebianHost extends Construct {
@@ -119,9 +127,11 @@ export class DebianHost extends Construct {
       size: props.dataVolumeGiB,
       type: 'gp3',
       encrypted: true,
+      kmsKeyId: props.kmsKeyArn,
       finalSnapshot: protect,
       tags: { Name: `${props.name}-data`, [props.snapshotTag.key]: props.snapshotTag.value },
-      lifecycle: { preventDestroy: protect },
+      // A key turned on later must not replace the volume (its data with it): it applies to new volumes.
+      lifecycle: props.kmsKeyArn === undefined ? { preventDestroy: protect } : { preventDestroy: protect, ignoreChanges: ['kms_key_id'] },
     });
 
     this.userData = new HostUserData(this, 'user-data', props.userData);
@@ -132,6 +142,7 @@ export class DebianHost extends Construct {
     // (Terraform triggers on an update of the marker, not on its creation: adding it replaces nothing.)
     const keepsAmi = props.amiId === undefined && props.followLatestAmi === false;
     const architecture = keepsAmi ? new DataResource(this, 'architecture', { input: { architecture: image.architecture } }) : undefined;
+    const ignoreChanges = [...(architecture ? ['ami'] : []), ...(props.kmsKeyArn !== undefined ? [ROOT_KMS_KEY_ID] : [])];
 
     this.instance = new Instance(this, 'instance', {
       ami,
@@ -149,6 +160,7 @@ export class DebianHost extends Construct {
         volumeType: 'gp3',
         volumeSize: props.rootVolumeGiB ?? 16,
         encrypted: true,
+        kmsKeyId: props.kmsKeyArn,
         deleteOnTermination: true,
         tags: { Name: `${props.name}-root` },
       },
@@ -159,7 +171,8 @@ export class DebianHost extends Construct {
       // Tags change in place; user-data referencing these resources would force a replacement on any edit.
       tags: { Name: props.name, [INSTANCE_TAG.publicIp]: props.identity.eip.publicIp, [INSTANCE_TAG.dataVolume]: this.dataVolume.id },
       // As a plain address: cdktf 0.21 renders a dependable here as "${...}", which Terraform's JSON syntax refuses.
-      lifecycle: architecture ? { ignoreChanges: ['ami'], replaceTriggeredBy: [dependable(architecture)] } : undefined,
+      // A key turned on later reaches the root with the next replacement (a new image or bootstrap), not by one of its own.
+      lifecycle: ignoreChanges.length > 0 ? { ignoreChanges, ...(architecture ? { replaceTriggeredBy: [dependable(architecture)] } : {}) } : undefined,
       dependsOn: [...props.identity.internetAccess, props.identity.association, ...(props.nameRecords ?? []), ...props.role.prerequisites],
     });
 

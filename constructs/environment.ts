@@ -12,8 +12,11 @@ import type { HostIdentity } from './host-identity';
 import { APPLY_OUTPUT_RETENTION_DAYS, APPLY_OUTPUT_ROOT, type HostConfiguration } from './host-configuration';
 import { PrivateBucket } from './private-bucket';
 
-/** The environment's private buckets, by purpose (construct ids `<purpose>-bucket`). */
-export function environmentBuckets(stack: TerraformStack, config: EnvironmentConfig): Record<BucketPurpose, PrivateBucket> {
+/**
+ * The environment's private buckets, by purpose (construct ids `<purpose>-bucket`), encrypted with `kmsKeyArn` (the
+ * environment's key) when given.
+ */
+export function environmentBuckets(stack: TerraformStack, config: EnvironmentConfig, kmsKeyArn?: string): Record<BucketPurpose, PrivateBucket> {
   const production = config.tier === 'production';
   const buckets = {} as Record<BucketPurpose, PrivateBucket>;
   for (const purpose of BUCKETS) {
@@ -29,6 +32,7 @@ export function environmentBuckets(stack: TerraformStack, config: EnvironmentCon
       forceDestroy: !production,
       partition: partitionOf(config.aws.region),
       sidPrefix: purpose[0].toUpperCase() + purpose.slice(1),
+      kmsKeyArn,
     });
   }
   return buckets;

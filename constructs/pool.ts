@@ -54,6 +54,12 @@ export interface InstancePoolProps {
   readonly protect?: boolean;
   /** What must exist before the first member boots (routes, its bundle and the parameter naming it). @default none */
   readonly dependsOn?: readonly ITerraformDependable[];
+  /**
+   * A customer-managed key (its ARN) for the members' root volumes (a new template version: new members only). The
+   * key's policy must let EC2 Auto Scaling's service-linked role use it (EnvironmentKey's autoScaling).
+   * @default the account's aws/ebs key
+   */
+  readonly kmsKeyArn?: string;
 }
 
 /** A CloudWatch metric the members (and the meet host) publish, one datapoint a minute each. */
@@ -111,7 +117,7 @@ export class InstancePool extends Construct {
       blockDeviceMappings: [
         {
           deviceName: image.rootDeviceName,
-          ebs: { volumeType: 'gp3', volumeSize: props.rootVolumeGiB, encrypted: 'true', deleteOnTermination: 'true' },
+          ebs: { volumeType: 'gp3', volumeSize: props.rootVolumeGiB, encrypted: 'true', kmsKeyId: props.kmsKeyArn, deleteOnTermination: 'true' },
         },
       ],
       // A public address per member: there is no NAT gateway, and a bridge advertises it to the participants.

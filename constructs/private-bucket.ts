@@ -1,6 +1,7 @@
 /**
  * An S3 bucket that can only be private: all four public-access blocks, BucketOwnerEnforced, default
- * encryption, TLS-only policy, versioning, and lifecycle rules that clean up what privacy asks to forget.
+ * encryption (SSE-S3, or SSE-KMS with the environment's key), TLS-only policy, versioning, and lifecycle rules that
+ * clean up what privacy asks to forget.
  */
 import { Construct } from 'constructs';
 import type { HostRole } from './host-role';
@@ -31,6 +32,12 @@ export interface PrivateBucketProps {
   readonly partition?: string;
   /** The bucket's purpose as grants' statement ids begin with it, e.g. "Uploads". @default the construct id */
   readonly sidPrefix?: string;
+  /**
+   * A customer-managed key (its ARN): default encryption SSE-KMS with it and the bucket key (one data key per bucket
+   * for a while, not a KMS call per object). Objects the stack uploads rely on this default. New objects only: the
+   * objects already there keep their encryption. @default SSE-S3 (AES256)
+   */
+  readonly kmsKeyArn?: string;
 }
 
 export class PrivateBucket extends Construct {
@@ -65,7 +72,12 @@ export class PrivateBucket extends Construct {
     previous = new S3BucketOwnershipControls(this, 'ownership', { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' }, dependsOn: [previous] });
     previous = new S3BucketServerSideEncryptionConfigurationA(this, 'encryption', {
       bucket,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
+      rule: [
+        {
+          applyServerSideEncryptionByDefault: props.kmsKeyArn === undefined ? { sseAlgorithm: 'AES256' } : { sseAlgorithm: 'aws:kms', kmsMasterKeyId: props.kmsKeyArn },
+          bucketKeyEnabled: true,
+        },
+      ],
       dependsOn: [previous],
     });
     previous = new S3BucketVersioningA(this, 'versioning', { bucket, versioningConfiguration: { status: 'Enabled' }, dependsOn: [previous] });
