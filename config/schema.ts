@@ -276,6 +276,37 @@ const baseSchema = z
           })
           .default('Asia/Jakarta'),
         /**
+         * Who gets into a meeting and who runs it, written into docker-jitsi-meet's .env (README, "Jitsi security
+         * settings"; each variable with the upstream file that reads it in userdata/upstream-env.ts). End-to-end
+         * encryption is never disabled: there is no switch for it.
+         */
+        security: z
+          .object({
+            /** The lobby is available: a moderator can make newcomers wait until admitted (ENABLE_LOBBY). @default true */
+            lobby: z.boolean().default(true),
+            /** Moderators can mute everyone and let people unmute one by one (ENABLE_AV_MODERATION). @default true */
+            avModeration: z.boolean().default(true),
+            /** People without a token or account may join a meeting a token holder has opened (ENABLE_GUESTS; needs auth). @default true */
+            guests: z.boolean().default(true),
+            /** The pre-join page (camera and microphone check, name) before anyone is seen or heard (ENABLE_PREJOIN_PAGE). @default true */
+            prejoinPage: z.boolean().default(true),
+            /** Everyone must give a name to join, or to knock at the lobby (ENABLE_REQUIRE_DISPLAY_NAME). @default true */
+            requireDisplayName: z.boolean().default(true),
+            /**
+             * The only token audience (`aud`) Prosody accepts with jitsi.auth "jwt" (JWT_ACCEPTED_AUDIENCES; unset, upstream
+             * accepts any): the Rocket.Chat Jitsi app's "Token Auditor", whose default is "RocketChat". @default "RocketChat"
+             */
+            tokenAudience: z
+              .string()
+              .regex(
+                /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/,
+                'must be one audience such as "RocketChat" (the Rocket.Chat Jitsi app\'s "Token Auditor"): letters, digits and . _ : / -, no "*" (it accepts any audience), commas or spaces',
+              )
+              .default('RocketChat'),
+          })
+          .strict()
+          .prefault({}),
+        /**
          * Recorders on Auto Scaling: each records one meeting at a time and uploads it to the recordings bucket. The
          * meet host's own Jibri (`jitsi.jibri`) stays the first recorder and counts as one of the idle ones.
          */
@@ -660,6 +691,13 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
     [8080, 'JVB'],
   ];
   for (const [p, what] of reservedMeet) if (https === p) issue(ctx, ['jitsi', 'httpsPort'], `cannot be ${p}, which is ${what}: use 443 or 8443`);
+
+  if (env.jitsi.auth === 'none' && !env.jitsi.security.guests)
+    issue(
+      ctx,
+      ['jitsi', 'security', 'guests'],
+      'is false but jitsi.auth is "none": everyone joins without a token or an account, so there are no guests to keep out: set jitsi.auth to "jwt" (or "internal"), or remove guests',
+    );
 
   if (env.rocketchat.security.e2eByDefault && !env.rocketchat.security.e2e)
     issue(ctx, ['rocketchat', 'security', 'e2eByDefault'], 'is on but rocketchat.security.e2e is off: rooms cannot be encrypted by default without end-to-end encryption: turn e2e on, or this off');

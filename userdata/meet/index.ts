@@ -86,6 +86,47 @@ export const SHARED_XMPP_ACCOUNTS: Readonly<Record<Pool, readonly { readonly var
  */
 export const PROSODY_CFG = '/run/prosody/config/prosody.cfg.lua';
 
+/**
+ * The JWT application id: SSM meet/jwt-app-id (constructs/roles/meet.ts), which the operator copies into the
+ * Rocket.Chat Jitsi app's "Application ID", so that is the issuer (`iss`) of every token the app signs.
+ */
+export function jwtAppId(config: Pick<RoleContext['config'], 'name'>): string {
+  return `weebeetalk-${config.name}`;
+}
+
+const flag = (on: boolean): string => (on ? '1' : '0');
+
+/**
+ * jitsi.security as docker-jitsi-meet's variables (README, "Jitsi security settings"; the container that reads each
+ * is in userdata/upstream-env.ts). Nothing here or anywhere in the meet host's files disables end-to-end encryption:
+ * no variable of the pinned release does, and config.js could only get `e2ee.disabled` from a custom-config.js in
+ * CONFIG/web, which we never write (test/jitsi-security.test.ts).
+ */
+export function jitsiSecuritySettings(ctx: Pick<RoleContext, 'config'>): Record<string, string> {
+  const { auth, security } = ctx.config.jitsi;
+  const settings: Record<string, string> = {
+    ENABLE_LOBBY: flag(security.lobby),
+    ENABLE_AV_MODERATION: flag(security.avModeration),
+    ENABLE_PREJOIN_PAGE: flag(security.prejoinPage),
+    ENABLE_REQUIRE_DISPLAY_NAME: flag(security.requireDisplayName),
+    // Only moderators start a recording (jicofo's own default, written down).
+    ENABLE_MODERATOR_CHECKS: flag(true),
+  };
+  // Without authentication everyone is anonymous: there are no guests to admit or keep out (the schema refuses false).
+  if (auth !== 'none') settings.ENABLE_GUESTS = flag(security.guests);
+  if (auth === 'jwt') {
+    Object.assign(settings, {
+      // Upstream's defaults, written down: a token is required on the main domain (guests use the guest domain)...
+      JWT_ALLOW_EMPTY: '0',
+      // ...signed by our issuer only (unset, Prosody's default is the app id too)...
+      JWT_ACCEPTED_ISSUERS: jwtAppId(ctx.config),
+      // ...for our audience only (unset, Prosody accepts any audience).
+      JWT_ACCEPTED_AUDIENCES: security.tokenAudience,
+    });
+  }
+  return settings;
+}
+
 export function meetPublicUrl(ctx: RoleContext): string {
   const port = ctx.config.jitsi.httpsPort;
   return `https://${ctx.fqdn.meet}${port === 443 ? '' : `:${port}`}`;
@@ -112,7 +153,7 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
     LETSENCRYPT_ACME_SERVER: 'letsencrypt',
     ENABLE_HTTP_REDIRECT: '1',
     ENABLE_AUTH: jitsi.auth === 'none' ? '0' : '1',
-    ENABLE_GUESTS: '1',
+    ...jitsiSecuritySettings(ctx),
   };
   if (jitsi.auth !== 'none') settings.AUTH_TYPE = jitsi.auth;
   if (jitsi.jigasi) {
