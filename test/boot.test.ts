@@ -381,6 +381,42 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(String(restart)).toMatch(/^(no|on-failure:[1-3])$/);
   });
 
+  it.each(shippedNames())("%s meet: Jitsi's security settings (jitsi.security) reach the containers' environment, tokens from our issuer and audience only", async (env) => {
+    const { box, plan, starts } = await firstBoot(env, 'meet');
+    const [unit, dir] = [...composeUnits(plan)][0];
+    const start = starts.filter((s) => s.start === unit).pop();
+    // docker-jitsi-meet's compose files pass these by name (environment: - NAME): compose takes each value from .env.
+    const dotEnv = Object.fromEntries(
+      readFileSync(box.upper(join(dir, '.env')), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).replace(/^"|"$/g, '')]),
+    );
+    // Hand-written: the shipped defaults, with the container that reads each (userdata/upstream-env.ts).
+    const expected: Record<string, string> = {
+      ENABLE_LOBBY: '1', // prosody
+      ENABLE_AV_MODERATION: '1', // prosody
+      ENABLE_GUESTS: '1', // web, prosody, jigasi
+      ENABLE_PREJOIN_PAGE: '1', // web
+      ENABLE_REQUIRE_DISPLAY_NAME: '1', // web
+      ENABLE_MODERATOR_CHECKS: '1', // jicofo
+      JWT_ALLOW_EMPTY: '0', // prosody
+      JWT_ACCEPTED_ISSUERS: `weebeetalk-${env}`, // prosody
+      JWT_ACCEPTED_AUDIENCES: 'RocketChat', // prosody
+    };
+    expect(Object.fromEntries(Object.keys(expected).map((k) => [k, dotEnv[k]]))).toEqual(expected);
+    // The one issuer accepted is the application id Jitsi itself gets from SSM (and the operator gives Rocket.Chat's app).
+    const appId = plan.world.parameters.find((p) => p.name === `/weebeetalk/${env}/meet/jwt-app-id`);
+    expect([dotEnv.JWT_APP_ID, dotEnv.JWT_ACCEPTED_ISSUERS]).toEqual([appId?.value, appId?.value]);
+    // What compose read at the start: each of them, non-empty, and nothing about end-to-end encryption.
+    const read = new Map((start?.compose?.variables ?? []).map((v) => [v.name, v.length]));
+    expect(Object.keys(expected).filter((k) => !(Number(read.get(k)) > 0))).toEqual([]);
+    expect([...read.keys()].filter((k) => /E2EE/i.test(k))).toEqual([]);
+    // Nor any custom-config.js, which the web container would append to config.js (the one way to set e2ee.disabled).
+    expect(dotEnv.CONFIG).toMatch(/^\/srv\//);
+    expect(existsSync(box.upper(join(dotEnv.CONFIG, 'web', 'custom-config.js')))).toBe(false);
+  });
+
   it("the stand-ins refuse what AWS refuses: IMDS without a token, another host's parameter, no decryption", async () => {
     const box = sandbox('staging', 'chat');
     const meetSecret = '/weebeetalk/staging/meet/jwt-app-secret';
