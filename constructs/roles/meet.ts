@@ -5,7 +5,7 @@
 import { enabledPools } from '../../config/schema';
 import { XMPP_CLIENT_PORT } from '../../config/ports';
 import { poolPeers, roleRules, WORLD_PEER } from './ports';
-import { meetBundle } from '../../userdata/meet';
+import { jwtAppId, meetBundle } from '../../userdata/meet';
 import type { RoleSpec } from './spec';
 
 export const meet: RoleSpec = {
@@ -24,7 +24,7 @@ export const meet: RoleSpec = {
     }),
   secrets: (config, secrets) => {
     if (config.jitsi.auth === 'jwt') {
-      secrets.addPlain('meet/jwt-app-id', 'Jitsi JWT application id (also set in the Rocket.Chat Jitsi app)', `weebeetalk-${config.name}`);
+      secrets.addPlain('meet/jwt-app-id', 'Jitsi JWT application id (also set in the Rocket.Chat Jitsi app)', jwtAppId(config));
       secrets.add({ id: 'jitsi-jwt', description: 'Jitsi JWT application secret (also set in the Rocket.Chat Jitsi app)', paths: ['meet/jwt-app-secret'], length: 48 });
     }
     // Both ends of the Jigasi trunk: the same value under meet/ and pbx/.
