@@ -8,8 +8,10 @@ set -euo pipefail
 cache=/var/cache/weebeetalk-test
 root="${cache}/bookworm-root"
 # What the scripts really execute: blkid/mount/mountpoint (util-linux, mount), mkfs.ext4/resize2fs (e2fsprogs),
-# curl against instance metadata, jq, gpg (the apt key's fingerprint), openssl (the certbot stand-in), tar/gzip.
-packages=(bash coreutils util-linux mount e2fsprogs curl jq gnupg openssl ca-certificates iproute2 procps tar gzip sed gawk findutils)
+# curl against instance metadata, jq, gpg (the apt key's fingerprint), openssl (the certbot stand-in), tar/gzip,
+# iptables (the chat host's metadata guard runs for real in the sandbox's own network namespace; Docker's
+# packages depend on it on a host).
+packages=(bash coreutils util-linux mount e2fsprogs curl jq gnupg openssl ca-certificates iproute2 procps tar gzip sed gawk findutils iptables)
 stamp="bookworm minbase ${packages[*]}"
 key="${cache}/docker-ce.asc"
 

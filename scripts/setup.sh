@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian 12's own cloud-init (22.4.2, what the AMI runs) validates user-data; shellcheck the scripts and
-# shfmt their layout (npm run lint); e2fsprogs and openssl serve the bootstrap and smoke tests.
-packages=(cloud-init shellcheck shfmt e2fsprogs openssl)
+# shfmt their layout (npm run lint); e2fsprogs and openssl serve the bootstrap and smoke tests; iptables the chat
+# host's metadata guard in network namespaces (test/chat-imds.test.ts).
+packages=(cloud-init shellcheck shfmt e2fsprogs openssl iptables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")
