@@ -76,3 +76,25 @@ export function addressRange(c: Cidr): string {
   const base = c.base - (c.base % size(c));
   return `${toIp(base)}-${toIp(base + size(c) - 1)}`;
 }
+
+/** Instance metadata (IMDS): its IPv4 address, and its IPv6 one (answers only with http_protocol_ipv6 enabled). */
+export const IMDS_IPV4 = '169.254.169.254';
+export const IMDS_IPV6 = 'fd00:ec2::254';
+
+/**
+ * The chat host's compose network (rocketchat-compose's `default`, which upstream leaves to Docker's address pools)
+ * as our override fixes it, and Rocket.Chat's address on it: the one container the metadata guard lets reach IMDS
+ * (userdata/chat/scripts/imds-guard.sh). The subnet is outside RFC 1918, where every VPC is (config/schema.ts), and
+ * outside Docker's default pools (172.17.0.0/16-172.31.0.0/16, 192.168.0.0/16, 10.0.0.0/8 for swarm):
+ * 198.18.0.0/15 is IANA special-purpose (RFC 2544, benchmarking), never routed on the internet.
+ */
+export const CHAT_DOCKER_NETWORK = {
+  subnet: '198.18.0.0/24',
+  gateway: '198.18.0.1',
+  /** Where Docker hands out the other containers' addresses: the upper half, so none can take Rocket.Chat's first. */
+  dynamicRange: '198.18.0.128/25',
+  /** Rocket.Chat's fixed address (in the subnet, outside the dynamic range). */
+  rocketchat: '198.18.0.10',
+  /** The bridge's interface name (Docker's com.docker.network.bridge.name; at most 15 characters). */
+  bridge: 'br-wbt-chat',
+} as const;

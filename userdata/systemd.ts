@@ -68,5 +68,20 @@ export function scheduledJob(name: string, description: string, command: string,
   ];
 }
 
+/**
+ * A oneshot that runs COMMAND after every start of Docker (at boot, `systemctl restart docker`, the automatic restart
+ * after a crash): for host state Docker's own start resets or needs first, such as rules in its DOCKER-USER chain.
+ * Not RemainAfterExit, so it is inactive again after each run and docker.service's next start (which pulls in what
+ * it Wants, WantedBy here) runs it again; PartOf= would not: systemd propagates a restart to a PartOf unit only as
+ * try-restart, which leaves an inactive unit alone (src/core/transaction.c).
+ */
+export function afterDockerJob(description: string, command: string): string {
+  return renderUnit({
+    Unit: { Description: description, After: 'docker.service' },
+    Service: { Type: 'oneshot', ExecStart: command },
+    Install: { WantedBy: 'docker.service' },
+  });
+}
+
 /** Daily at a fixed time; a run missed while the host was off happens at the next boot. */
 export const DAILY_AT = (time: string): Record<string, string> => ({ OnCalendar: time, Persistent: 'true', RandomizedDelaySec: '15min' });

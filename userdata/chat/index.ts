@@ -2,15 +2,18 @@
  * The chat host: rocketchat-compose (database, Traefik, Rocket.Chat) at a pinned commit, with our override:
  * Rocket.Chat on 127.0.0.1 only, the admin from SSM, registration closed, the setup wizard skipped, uploads to
  * S3 through the instance role, and a working Traefik HTTPS setup (the upstream https dynamic file is broken,
- * rocketchat-compose issue #28). Nightly mongodump to the backups bucket.
+ * rocketchat-compose issue #28). Nightly mongodump to the backups bucket. Only Rocket.Chat's container reaches
+ * instance metadata (the metadata guard: a fixed address on a fixed compose network, DOCKER-USER rules).
  */
 import { Document, Scalar, type YAMLSeq } from 'yaml';
+import { CHAT_DOCKER_NETWORK, IMDS_IPV4, IMDS_IPV6 } from '../../config/net';
 import type { EnvironmentConfig } from '../../config/schema';
 import type { BundleFile, RoleBundleProps } from '../bundle';
 import { renderEnvFile } from '../cloud-config';
 import { commonEnv, type RoleContext } from '../context';
 import { helperPath, ROLE_PATHS, roleFiles, UNITS } from '../paths';
-import { composeUnit, DAILY_AT, scheduledJob, unitFile } from '../systemd';
+import { readScript } from '../script-files';
+import { afterDockerJob, composeUnit, DAILY_AT, scheduledJob, unitFile } from '../systemd';
 import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from '../upstream';
 
 export const RC_ETC = ROLE_PATHS.chat.etc;
@@ -18,6 +21,8 @@ export const RC_DIR = ROLE_PATHS.chat.dir;
 /** Traefik's dynamic configuration folder (mounted whole into the container). */
 export const TRAEFIK_DIR = `${RC_ETC}/traefik`;
 const UPSTREAM_FILES = ['compose.database.yml', 'compose.traefik.yml', 'compose.yml'];
+/** The metadata guard's unit (scripts/imds-guard.sh after every start of Docker). */
+export const IMDS_GUARD_UNIT = 'weebeetalk-imds-guard';
 
 /** Variables the pinned rocketchat-compose files read (research: compose.yml, compose.traefik.yml, compose.database.yml). */
 export function rocketchatSettings(ctx: RoleContext): Record<string, string> {
@@ -85,7 +90,11 @@ export function rocketchatSecuritySettings(security: EnvironmentConfig['rocketch
   };
 }
 
-/** Our compose override: environment for Rocket.Chat, Traefik's corrected command, no port 8080. */
+/**
+ * Our compose override: environment for Rocket.Chat, Traefik's corrected command, no port 8080, and the project's
+ * default network (upstream leaves its subnet to Docker) on a fixed subnet, bridge name and dynamic range, with
+ * Rocket.Chat at its fixed address: what the metadata guard's rules name (CHAT_DOCKER_NETWORK).
+ */
 export function rocketchatOverride(security: EnvironmentConfig['rocketchat']['security']): string {
   const doc = new Document({
     name: 'rocketchat',
@@ -104,6 +113,8 @@ export function rocketchatOverride(security: EnvironmentConfig['rocketchat']['se
           OVERWRITE_SETTING_FileUpload_S3_Region: '${RC_AWS_REGION}',
           ...Object.fromEntries(Object.entries(rocketchatSecuritySettings(security)).map(([id, value]) => [`OVERWRITE_SETTING_${id}`, value])),
         },
+        // The one container the metadata guard lets reach instance metadata, by this address (CHAT_DOCKER_NETWORK).
+        networks: { default: { ipv4_address: CHAT_DOCKER_NETWORK.rocketchat } },
       },
       traefik: {
         // The folder, not the file: the apply replaces a file by a rename (a new inode), which a bind mount of the
@@ -125,6 +136,13 @@ export function rocketchatOverride(security: EnvironmentConfig['rocketchat']['se
           '--certificatesresolvers.le.acme.email=${LETSENCRYPT_EMAIL}',
           '--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json',
         ],
+      },
+    },
+    networks: {
+      default: {
+        driver_opts: { 'com.docker.network.bridge.name': CHAT_DOCKER_NETWORK.bridge },
+        // The other containers get addresses from ip_range only, so none can hold Rocket.Chat's when it starts.
+        ipam: { config: [{ subnet: CHAT_DOCKER_NETWORK.subnet, ip_range: CHAT_DOCKER_NETWORK.dynamicRange, gateway: CHAT_DOCKER_NETWORK.gateway }] },
       },
     },
   });
@@ -161,6 +179,8 @@ export const CHAT_SERVICES = {
   compose: 'rocketchat',
   /** Traefik's dynamic file: Traefik watches its folder (--providers.file.directory, watch), nothing to restart. */
   traefik: 'traefik',
+  /** The metadata guard (script and unit): enabled and run again by the hook. */
+  imdsGuard: 'imds-guard',
 } as const;
 
 export function chatBundle(ctx: RoleContext): RoleBundleProps {
@@ -172,6 +192,9 @@ export function chatBundle(ctx: RoleContext): RoleBundleProps {
     { path: `${TRAEFIK_DIR}/dynamic.yml`, content: traefikDynamic(ctx.fqdn.chat), mode: '0644', services: [CHAT_SERVICES.traefik] },
     unitFile(`${UNITS.rocketchat}.service`, composeUnit('WeeBeeTalk Rocket.Chat (rocketchat-compose)', RC_DIR)),
     ...scheduledJob(UNITS.rocketchatBackup, 'WeeBeeTalk MongoDB dump to S3', helperPath('rocketchat-backup'), DAILY_AT('*-*-* 18:30:00 UTC')),
+    // A file of its service rather than one of `scripts`: a change of the script alone runs it again.
+    { path: helperPath('imds-guard'), content: readScript('imds-guard'), mode: '0755', services: [CHAT_SERVICES.imdsGuard] },
+    unitFile(`${IMDS_GUARD_UNIT}.service`, afterDockerJob('WeeBeeTalk: only Rocket.Chat reaches instance metadata (DOCKER-USER)', helperPath('imds-guard')), [CHAT_SERVICES.imdsGuard]),
   ];
   return {
     env: {
@@ -181,6 +204,12 @@ export function chatBundle(ctx: RoleContext): RoleBundleProps {
       WBT_RC_BACKUP_TIMER: `${UNITS.rocketchatBackup}.timer`,
       BACKUPS_BUCKET: ctx.buckets.backups,
       MONGO_TOOLS_IMAGE: mongoToolsImage(ctx.config.rocketchat.mongodbVersion),
+      WBT_IMDS_GUARD_UNIT: `${IMDS_GUARD_UNIT}.service`,
+      WBT_IMDS_ALLOWED: CHAT_DOCKER_NETWORK.rocketchat,
+      WBT_IMDS_BRIDGE: CHAT_DOCKER_NETWORK.bridge,
+      // Instance metadata's addresses (the settings check reads names without digits: _SIX for IPv6).
+      WBT_IMDS_ADDRESS: IMDS_IPV4,
+      WBT_IMDS_ADDRESS_SIX: IMDS_IPV6,
     },
     hook: 'rocketchat',
     files,

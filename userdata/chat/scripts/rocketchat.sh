@@ -12,6 +12,13 @@ load_env
 if has_changed systemd; then systemctl daemon-reload; fi
 dir=$WBT_RC_DIR
 
+# The metadata guard before the stack starts: only Rocket.Chat's container reaches instance metadata. Its unit
+# runs it again after every start of Docker; here on the first apply and whenever its script or unit changed.
+if has_changed imds-guard; then
+  systemctl enable "$WBT_IMDS_GUARD_UNIT"
+  systemctl start "$WBT_IMDS_GUARD_UNIT"
+fi
+
 fetch_release "$RC_COMPOSE_URL" "$dir" "$WBT_RC_MANIFEST"
 
 # .env = the bundle's settings + the initial admin password from SSM, root-only. Rocket.Chat uses ADMIN_PASS only
