@@ -435,6 +435,23 @@ const baseSchema = z
       .optional(),
     /** Production only: accept local state (a file on one laptop holding production's secrets). @default false */
     allowLocalState: z.boolean().default(false),
+    /** The generated secrets (README, "Secrets and state"). */
+    secrets: z
+      .object({
+        /**
+         * Each secret's version, by its parameter path below /weebeetalk/<env>/ (e.g. "meet/jigasi-sip-password"):
+         * raising one writes a new random value at the next deploy, and the hosts that read it pick it up.
+         * @default {} (every secret at version 1)
+         */
+        versions: z
+          .record(
+            z.string().regex(/^[a-z]+\/[a-z0-9][a-z0-9/-]*$/, 'must be a parameter path below /weebeetalk/<env>/, such as meet/jigasi-sip-password'),
+            z.number({ error: 'must be a whole number from 1' }).int('must be a whole number from 1').min(1, 'must be at least 1 (the version every secret starts at)'),
+          )
+          .default({}),
+      })
+      .strict()
+      .prefault({}),
     /** Extra tags on every resource (never put a secret here). @default {} */
     tags: z.record(z.string(), z.string()).default({}),
   })

@@ -44,6 +44,8 @@ export class HostConfiguration extends Construct {
   /** Set by associate(). */
   association?: SsmAssociation;
   private readonly props: HostConfigurationProps;
+  /** Set by grantApply(): its apply waits for what the role waits for (its policy, the parameters it reads). */
+  private role?: HostRole;
 
   constructor(scope: Construct, id: string, props: HostConfigurationProps) {
     super(scope, id);
@@ -70,6 +72,7 @@ export class HostConfiguration extends Construct {
 
   /** Lets the host's role read its own bundles (and no other host's) and State Manager's agent write the apply's output. */
   grantApply(role: HostRole): void {
+    this.role = role;
     this.props.bucket.grantRead(role, bundlePrefix(this.props.role), [this.object, this.pointer]);
     this.props.bucket.grantCommandOutput(role, applyOutputPrefix(this.props.role));
   }
@@ -87,7 +90,8 @@ export class HostConfiguration extends Construct {
       // Replaced with each new bundle (see above), and with a new instance (an update of its targets would not be
       // waited for either): its creation is what the provider waits for.
       lifecycle: { replaceTriggeredBy: [dependable(this.object), `${instance.terraformResourceType}.${instance.friendlyUniqueId}.id`] },
-      dependsOn: [this.object, this.pointer, ...after],
+      // After the parameters it reads: a rotated secret is written before the apply that reads it.
+      dependsOn: [this.object, this.pointer, ...(this.role?.prerequisites ?? []), ...after],
     });
     return this.association;
   }
@@ -106,7 +110,7 @@ export class HostConfiguration extends Construct {
       maxConcurrency: '1',
       maxErrors: '0',
       lifecycle: { replaceTriggeredBy: [dependable(this.object)] },
-      dependsOn: [this.object, this.pointer],
+      dependsOn: [this.object, this.pointer, ...(this.role?.prerequisites ?? [])],
     });
     return this.association;
   }

@@ -31,7 +31,8 @@ import { environmentBuckets, stackOutputs, warnAboutPlaceholders } from './envir
 import { VolumeSnapshots } from './volume-snapshots';
 
 /** The Terraform the plans need. */
-export const TERRAFORM_VERSION = '>= 1.10.0';
+// Write-only attributes (value_wo: constructs/secrets.ts) need 1.11; ephemeral blocks 1.10.
+export const TERRAFORM_VERSION = '>= 1.11.0';
 
 export interface WeeBeeTalkStackProps {
   /** The validated environment (config/load.ts). */
@@ -80,9 +81,10 @@ export class WeeBeeTalkStack extends TerraformStack {
     const buckets = environmentBuckets(this, config);
 
     const ssmRoot = ssmRootOf(config);
-    const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot, arn: { partition, region, account } });
+    const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot, arn: { partition, region, account }, versions: config.secrets.versions });
     for (const spec of specs) spec.secrets?.(config, secrets);
     for (const spec of poolsToBuild) spec.secrets?.(config, secrets);
+    secrets.checkVersions();
 
     const fqdn = fqdnsOf(
       config,
@@ -132,7 +134,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         name: resourceNameOf(config, role),
         role,
         region,
-        bundle: hostBundle(config.name, role, spec.bundle(ctx)),
+        bundle: hostBundle(config.name, role, spec.bundle(ctx), secrets.versionsFor(role)),
         bucket: buckets.config,
         parameterName: bundleParameterOf(ctx.ssmPrefix),
         document: applyDocument,
@@ -177,7 +179,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         name: group,
         role: pool,
         region,
-        bundle: hostBundle(config.name, pool, spec.bundle(ctx)),
+        bundle: hostBundle(config.name, pool, spec.bundle(ctx), secrets.versionsFor(pool)),
         bucket: buckets.config,
         parameterName: bundleParameterOf(ctx.ssmPrefix),
         document: applyDocument,

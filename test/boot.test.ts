@@ -13,6 +13,7 @@ import { enabledRoles, type Role } from '../config/schema';
 import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, leftovers, rootTree, type BootResult, type Inspection, type Logged, type SandboxOptions } from './support/boot/harness';
 import { hostPlan, type HostPlan } from './support/boot/plan';
 import { evaluate } from './support/boot/policy';
+import { sharedSecrets } from './support/parts';
 import { describeAsRoot } from './support/root';
 import { shippedNames, synthEnvironment, synthVariant, type Synthesized } from './support/synth';
 
@@ -300,12 +301,16 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     expect(coturn).toEqual(['mask coturn', 'unmask coturn', 'enable coturn', 'start coturn', 'kill --kill-whom=main --signal=SIGUSR2 coturn']);
   });
 
-  it.each(hosts)('%s %s: reads exactly its own SSM parameters, by the names the plan creates, decrypted', async (env, role) => {
+  it.each(hosts)('%s %s: reads exactly its own SSM parameters and the shared secrets it is a reader of, by the names the plan creates, decrypted', async (env, role) => {
     const { plan, ssm, aws } = await firstBoot(env, role);
+    const shared = Object.entries(sharedSecrets(synthEnvironment(env)))
+      .filter(([, readers]) => readers.includes(role))
+      .map(([path]) => `/weebeetalk/${env}/${path}`);
     const own = plan.world.parameters
-      .filter((p) => p.name.startsWith(`/weebeetalk/${env}/${role}/`))
+      .filter((p) => p.name.startsWith(`/weebeetalk/${env}/${role}/`) || shared.includes(p.name))
       .map((p) => p.name)
       .sort();
+    expect(own.filter((n) => shared.includes(n))).toEqual(shared);
     expect([...new Set(ssm.map((r) => r.name))].sort()).toEqual(own);
     expect(ssm.every((r) => r.decrypted)).toBe(true);
     expect(aws.filter((a) => a.code !== undefined && a.code !== 0)).toEqual([]);

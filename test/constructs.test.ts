@@ -461,32 +461,46 @@ describe('Dns on a bare stack', () => {
 });
 
 describe('Secrets on a bare stack', () => {
-  const secrets = () =>
+  const secrets = (versions?: Record<string, number>) =>
     bare((stack) => {
-      const s = new Secrets(stack, 'secrets', { prefix: '/weebeetalk/test' });
-      s.add({ id: 'jigasi', description: 'Jigasi SIP password', paths: ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] });
-      s.add({ id: 'admin', description: 'Rocket.Chat admin password', paths: ['chat/admin-password'], length: 40 });
+      const s = new Secrets(stack, 'secrets', { prefix: '/weebeetalk/test', versions });
+      s.add({ id: 'jigasi', description: 'Jigasi SIP password', path: 'meet/jigasi-sip-password', readers: ['pbx'] });
+      s.add({ id: 'admin', description: 'Rocket.Chat admin password', path: 'chat/admin-password', length: 40 });
       s.addPlain('meet/jwt-app-id', 'Jitsi JWT application id', 'weebeetalk-test');
     });
+  type Block = Record<string, unknown>;
+  const ephemeral = (s: ReturnType<typeof secrets>): Record<string, Record<string, Block>> => (s.json as { ephemeral?: Record<string, Record<string, Block>> }).ephemeral ?? {};
 
-  test('a generated secret: one alphanumeric random password, a SecureString under each of its paths, kept once written', () => {
+  test('a generated secret: one SecureString, written through value_wo (version 1) from an ephemeral alphanumeric random password, or the value it holds already', () => {
     const s = secrets();
-    const randoms = dataSources(s, 'aws_secretsmanager_random_password');
-    expect(randoms.map((r) => r.block).sort((a, b) => Number(a.password_length) - Number(b.password_length))).toEqual([
+    const randoms = ephemeral(s).aws_secretsmanager_random_password;
+    expect(Object.values(randoms).sort((a, b) => Number(a.password_length) - Number(b.password_length))).toEqual([
       { password_length: 32, exclude_punctuation: true, include_space: false },
       { password_length: 40, exclude_punctuation: true, include_space: false },
     ]);
-    const jigasi = single(randoms, 'jigasi random', (r) => r.block.password_length === 32);
+    const [randomName] = Object.entries(randoms).find(([, r]) => r.password_length === 32)!;
+    const [readName, read] = Object.entries(ephemeral(s).aws_ssm_parameter).find(([k]) => k.startsWith('secrets_jigasi-current'))!;
+    const lookup = single(dataSources(s, 'aws_resourcegroupstaggingapi_resources'), 'lookup');
+    const found = `[for a in data.aws_resourcegroupstaggingapi_resources.${lookup.key}.resource_tag_mapping_list[*].resource_arn : a if endswith(a, ":parameter/weebeetalk/test/meet/jigasi-sip-password")]`;
+    expect(read).toEqual({ arn: `\${one(${found})}`, count: `\${length(${found})}`, with_decryption: true });
     const byName = (name: string): Item => single(resources(s, 'aws_ssm_parameter'), name, (p) => p.block.name === name);
-    for (const path of ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'])
-      expect(byName(`/weebeetalk/test/${path}`).block).toEqual({
-        name: `/weebeetalk/test/${path}`,
-        description: 'Jigasi SIP password',
-        type: 'SecureString',
-        value: jigasi.ref('random_password'),
-        lifecycle: { ignore_changes: ['value'] },
-      });
-    expect(byName('/weebeetalk/test/chat/admin-password').block.value).not.toBe(jigasi.ref('random_password'));
+    expect(byName('/weebeetalk/test/meet/jigasi-sip-password').block).toEqual({
+      name: '/weebeetalk/test/meet/jigasi-sip-password',
+      description: 'Jigasi SIP password',
+      type: 'SecureString',
+      value_wo: `\${length(ephemeral.aws_ssm_parameter.${readName}) > 0 ? ephemeral.aws_ssm_parameter.${readName}[0].value : ephemeral.aws_secretsmanager_random_password.${randomName}.random_password}`,
+      value_wo_version: 1,
+    });
+    // One parameter per secret: the reader's folder has none.
+    expect(resources(s, 'aws_ssm_parameter').map((p) => p.block.name)).not.toContain('/weebeetalk/test/pbx/jigasi-sip-password');
+  });
+
+  test('a later version is a new random password, whatever the parameter holds', () => {
+    const s = secrets({ 'meet/jigasi-sip-password': 3 });
+    const p = single(resources(s, 'aws_ssm_parameter'), 'jigasi', (r) => r.block.name === '/weebeetalk/test/meet/jigasi-sip-password');
+    expect(p.block.value_wo_version).toBe(3);
+    expect(p.block.value_wo).toMatch(/^\$\{ephemeral\.aws_secretsmanager_random_password\.secrets_jigasi-random_[0-9A-F]+\.random_password\}$/);
+    expect(Object.keys(ephemeral(s).aws_ssm_parameter ?? {}).filter((k) => k.startsWith('secrets_jigasi'))).toEqual([]);
   });
 
   test('a plain parameter is a String holding its value, and follows changes', () => {
@@ -498,10 +512,10 @@ describe('Secrets on a bare stack', () => {
     let paths: string[] = [];
     bare((stack) => {
       const s = new Secrets(stack, 'secrets', { prefix: '/weebeetalk/test' });
-      s.add({ id: 'x', description: 'X secret', paths: ['pbx/x', 'meet/x'] });
+      s.add({ id: 'x', description: 'X secret', path: 'meet/x', readers: ['pbx'] });
       s.addPlain('meet/id', 'An id', 'v');
       paths = Object.keys(s.parameters).sort();
     });
-    expect(paths).toEqual(['meet/id', 'meet/x', 'pbx/x']);
+    expect(paths).toEqual(['meet/id', 'meet/x']);
   });
 });

@@ -84,11 +84,12 @@ describe('grant methods', () => {
     expect(() => bucket.grantPut(role, 'meet/')).toThrow(/Sid BackupsWrite is granted already/);
   });
 
-  it('Secrets.grantRead: one host folder only, and the host waits for exactly the parameters in it', () => {
+  it('Secrets.grantRead: one host folder, and GetParameter on each shared secret of which the role is a reader; the host waits for exactly those parameters', () => {
     const { stack, role } = bare();
     const secrets = new Secrets(stack, 'secrets', { prefix: '/w/e', arn: { partition: 'aws', region: 'r-1', account: '111122223333' } });
-    secrets.add({ id: 'shared', description: 'both', paths: ['meet/x', 'pbx/x'] });
-    secrets.add({ id: 'pbx-only', description: 'pbx', paths: ['pbx/sip/1'] });
+    secrets.add({ id: 'shared', description: 'both', path: 'meet/x', readers: ['pbx'] });
+    secrets.add({ id: 'meet-only', description: 'meet', path: 'meet/y' });
+    secrets.add({ id: 'pbx-only', description: 'pbx', path: 'pbx/sip/1' });
     secrets.addPlain('meet/id', 'meet', 'v');
     secrets.grantRead(role, 'pbx');
     expect(granted(stack)).toEqual([
@@ -97,8 +98,9 @@ describe('grant methods', () => {
         actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
         resources: ['arn:aws:ssm:r-1:111122223333:parameter/w/e/pbx', 'arn:aws:ssm:r-1:111122223333:parameter/w/e/pbx/*'],
       },
+      { sid: 'SharedSecrets', actions: ['ssm:GetParameter'], resources: ['arn:aws:ssm:r-1:111122223333:parameter/w/e/meet/x'] },
     ]);
-    expect(role.prerequisites).toEqual([role.policy, secrets.parameters['pbx/x'], secrets.parameters['pbx/sip/1']]);
+    expect(role.prerequisites).toEqual([role.policy, secrets.parameters['pbx/sip/1'], secrets.parameters['meet/x']]);
   });
 
   it('Dns.grantAcmeChallenge: only the TXT record _acme-challenge.<fqdn> of its zone, UPSERT and DELETE', () => {

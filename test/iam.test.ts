@@ -7,7 +7,7 @@ import { fqdnOf } from '../config/names';
 import { enabledPools, enabledRoles, POOLS, ROLES, type AnyRole, type Role } from '../config/schema';
 import { expectedRoles } from './support/hosts';
 import { allows, documentStatements, hostIam, MANAGED_POLICIES, type Statement } from './support/iam';
-import { bucketsOf, PURPOSES, zoneIdRef, type Purpose } from './support/parts';
+import { bucketsOf, PURPOSES, sharedSecrets, zoneIdRef, type Purpose } from './support/parts';
 import { asArray, asObject, asString, asStrings, dataSources, isObject, referenced, resources, single, type Synthesized } from './support/synth';
 import { SHIPPED_AND_TUNED as ENVS } from './support/variants';
 
@@ -97,15 +97,19 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     }
   });
 
-  test("the hosts' own policies grant SSM reads on their own path only", () => {
+  test("the hosts' own policies grant SSM reads on their own path, and GetParameter on each shared secret they read", () => {
     const s = synth();
     for (const role of everyRole(s)) {
       const { inline } = hostIam(s, role);
       const own = `/weebeetalk/${s.config.name}/${role}`;
       const ssm = inline.filter((st) => st.actions.some((a) => SSM_READS.includes(a)));
-      expect(ssm).toHaveLength(1);
+      const shared = Object.entries(sharedSecrets(s))
+        .filter(([, readers]) => readers.includes(role))
+        .map(([path]) => paramArn(s, `/weebeetalk/${s.config.name}/${path}`));
+      expect(ssm).toHaveLength(shared.length > 0 ? 2 : 1);
       expect([...ssm[0].actions].sort()).toEqual([...SSM_READS].sort());
       expect([...ssm[0].resources].sort()).toEqual([paramArn(s, own), paramArn(s, `${own}/*`)].sort());
+      if (shared.length > 0) expect({ actions: ssm[1].actions, resources: [...ssm[1].resources].sort() }).toEqual({ actions: ['ssm:GetParameter'], resources: shared.sort() });
     }
   });
 
@@ -125,6 +129,12 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
         ...[...ROLES, ...POOLS].map((r) => [`another environment's ${r} path`, `/weebeetalk/${s.config.name === 'production' ? 'staging' : 'production'}/${r}/x`]),
       ];
       for (const [what, path] of foreign) for (const action of SSM_READS) if (allows(effective, action, paramArn(s, path))) readable[role].push(`${action} on ${what}`);
+      // A shared secret is the one exception: its readers get GetParameter on it, nobody else.
+      for (const [path, readers] of Object.entries(sharedSecrets(s))) {
+        const arn = paramArn(s, `/weebeetalk/${s.config.name}/${path}`);
+        const owner = path.split('/')[0];
+        expect({ role, path, reads: allows(effective, 'ssm:GetParameter', arn) }).toEqual({ role, path, reads: role === owner || readers.includes(role) });
+      }
     }
     expect(readable).toEqual(Object.fromEntries(roles.map((role) => [role, []])));
   });

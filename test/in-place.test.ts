@@ -43,8 +43,10 @@ function blocks(s: Synthesized): Map<string, Block> {
   for (const [section, prefix] of [
     ['resource', ''],
     ['data', 'data.'],
+    ['ephemeral', 'ephemeral.'],
   ] as const)
-    for (const [type, byKey] of Object.entries(s.json[section] ?? {})) for (const [key, block] of Object.entries(byKey)) out.set(`${prefix}${type}.${key}`, block);
+    for (const [type, byKey] of Object.entries((s.json as Record<string, Record<string, Record<string, Block>> | undefined>)[section] ?? {}))
+      for (const [key, block] of Object.entries(byKey)) out.set(`${prefix}${type}.${key}`, block);
   return out;
 }
 
@@ -89,15 +91,16 @@ interface Routine {
 
 const nothing = (): { added: string[]; removed: string[]; changed: Map<string, string[]> } => ({ added: [], removed: [], changed: new Map() });
 
-/** A new phone's secret: its SecureString parameter and the random password it is valued by, nothing else. */
+/** A new phone's secret: its SecureString parameter and the ephemeral blocks its value_wo comes from, nothing else. */
 function phoneSecrets(base: Synthesized, changed: Synthesized): string[] {
   const known = new Set(resources(base, 'aws_ssm_parameter').map((p) => p.address));
   const added = resources(changed, 'aws_ssm_parameter').filter((p) => !known.has(p.address));
-  const randoms = dataSources(changed, 'aws_secretsmanager_random_password');
+  const all = blocks(changed);
   return added.flatMap((p) => {
-    const ref = /^\$\{(data\.aws_secretsmanager_random_password\.[^.]+)\.random_password\}$/.exec(String(p.block.value));
-    if (!ref) throw new Error(`${p.address} is not valued by a random password`);
-    return [p.address, single(randoms, ref[1], (r) => r.address === ref[1]).address];
+    const refs = [...new Set([...String(p.block.value_wo).matchAll(/ephemeral\.[a-z_]+\.[A-Za-z0-9_-]+/g)].map((m) => m[0]))];
+    if (refs.length === 0) throw new Error(`${p.address} is not valued by an ephemeral random password`);
+    for (const r of refs) if (!all.has(r)) throw new Error(`${p.address} names ${r}, which the plan does not contain`);
+    return [p.address, ...refs];
   });
 }
 
@@ -124,7 +127,22 @@ function phonesAdded(base: Synthesized, changed: Synthesized): { added: string[]
   expect(before.filter((d) => !after.includes(d))).toEqual([]);
   expect(after.filter((d) => !before.includes(d)).sort()).toEqual(added.filter((a) => a.startsWith('aws_ssm_parameter.')).sort());
   expect(after).toHaveLength(new Set(after).size);
-  return { added, removed: [], changed: new Map([[pbx(base).address, ['depends_on']]]) };
+  // So does its apply: a secret is written before the apply that reads it.
+  const association = (s: Synthesized): string[] => asArray(bundleOf(s, 'pbx').association.block.depends_on, 'depends_on').map(String);
+  expect(
+    association(changed)
+      .filter((d) => !association(base).includes(d))
+      .sort(),
+  ).toEqual(added.filter((a) => a.startsWith('aws_ssm_parameter.')).sort());
+  expect(association(base).filter((d) => !association(changed).includes(d))).toEqual([]);
+  return {
+    added,
+    removed: [],
+    changed: new Map([
+      [pbx(base).address, ['depends_on']],
+      [bundleOf(base, 'pbx').association.address, ['depends_on', 'parameters']],
+    ]),
+  };
 }
 
 const ROUTINES: Routine[] = [
@@ -252,7 +270,7 @@ describe.each(ROUTINES)('in place: $name', ({ base: makeBase, changed: makeChang
       expect(trio(changed, role)).toEqual(t);
       expected.set(t.object, ['content', 'key']);
       expected.set(t.pointer, ['value']);
-      expected.set(t.association, ['parameters']);
+      expected.set(t.association, own.changed.get(t.association) ?? ['parameters']);
     }
     expect(Object.fromEntries(diff.changed)).toEqual(Object.fromEntries(expected));
     expect(diff.added).toEqual([...own.added].sort());
@@ -433,21 +451,23 @@ describe('turning the TURN relay on in staging', () => {
     ['aws_s3_object', 1],
     ['aws_security_group', 1],
     ['aws_ssm_association', 1],
-    // turn/static-auth-secret, meet/turn-secret, turn/bundle
-    ['aws_ssm_parameter', 3],
+    // turn/static-auth-secret (meet reads it too), turn/bundle
+    ['aws_ssm_parameter', 2],
     ['aws_volume_attachment', 1],
     ['aws_vpc_security_group_egress_rule', 2],
     // 443/tcp, 3478/tcp, 3478/udp from the world; the relay ports from meet and from the JVB pool
     ['aws_vpc_security_group_ingress_rule', 5],
     ['data.aws_ami', 1],
     ['data.aws_iam_policy_document', 2],
-    ['data.aws_secretsmanager_random_password', 1],
     ['data.cloudinit_config', 1],
+    // The secret's value: a random password, or (version 1) the parameter's current value where it exists
+    ['ephemeral.aws_secretsmanager_random_password', 1],
+    ['ephemeral.aws_ssm_parameter', 1],
   ];
   const typeOf = (address: string): string =>
     address
       .split('.')
-      .slice(0, address.startsWith('data.') ? 2 : 1)
+      .slice(0, /^(data|ephemeral)\./.test(address) ? 2 : 1)
       .join('.');
 
   test('staging without it builds no turn resource: no instance, group, record, parameter, object, association, role or user-data', () => {
@@ -474,16 +494,23 @@ describe('turning the TURN relay on in staging', () => {
     for (const a of diff.added) counts.set(typeOf(a), (counts.get(typeOf(a)) ?? 0) + 1);
     expect([...counts].sort()).toEqual([...ADDED_TYPES].sort());
     expect(diff.added.filter((a) => !/turn/.test(a))).toEqual([]);
-    // meet: its bundle (TURNS_HOST and the rest, TURN_ENABLED=1), and its instance waits for its end of the secret.
+    // meet: its bundle (TURNS_HOST and the rest, TURN_ENABLED=1), its role may read the relay's secret, and its
+    // instance and its apply wait for it.
     const meet = trio(base, 'meet');
     const meetInstance = single(resources(base, 'aws_instance'), 'meet instance', (i) => isObject(i.block.tags) && i.block.tags.Name === 'weebeetalk-staging-meet');
+    const meetPolicy = single(dataSources(base, 'aws_iam_policy_document'), 'meet grants', (d) => d.address.startsWith('data.aws_iam_policy_document.meet-role_grants_'));
     expect(Object.fromEntries(diff.changed)).toEqual({
       [meet.object]: ['content', 'key'],
       [meet.pointer]: ['value'],
-      [meet.association]: ['parameters'],
+      [meet.association]: ['depends_on', 'parameters'],
       [meetInstance.address]: ['depends_on'],
+      [meetPolicy.address]: ['statement'],
     });
-    const secret = single(resources(on, 'aws_ssm_parameter'), 'meet/turn-secret', (p) => p.block.name === '/weebeetalk/staging/meet/turn-secret');
+    const granted = asArray(single(dataSources(on, 'aws_iam_policy_document'), 'meet grants', (d) => d.address === meetPolicy.address).block.statement, 'statement');
+    expect(granted.filter((st) => !asArray(meetPolicy.block.statement, 'statement').some((b) => JSON.stringify(b) === JSON.stringify(st)))).toEqual([
+      { sid: 'SharedSecrets', actions: ['ssm:GetParameter'], resources: [expect.stringMatching(/:parameter\/weebeetalk\/staging\/turn\/static-auth-secret$/)] },
+    ]);
+    const secret = single(resources(on, 'aws_ssm_parameter'), 'turn/static-auth-secret', (p) => p.block.name === '/weebeetalk/staging/turn/static-auth-secret');
     const after = asArray(single(resources(on, 'aws_instance'), 'meet instance', (i) => i.address === meetInstance.address).block.depends_on, 'depends_on').map(String);
     const before = asArray(meetInstance.block.depends_on, 'depends_on').map(String);
     expect(after.filter((d) => !before.includes(d))).toEqual([secret.address]);
@@ -495,6 +522,6 @@ describe('turning the TURN relay on in staging', () => {
     const turnInstance = single(resources(on, 'aws_instance'), 'turn instance', (i) => isObject(i.block.tags) && i.block.tags.Name === 'weebeetalk-staging-turn');
     const coturn = single(resources(on, 'aws_ssm_parameter'), 'turn/static-auth-secret', (p) => p.block.name === '/weebeetalk/staging/turn/static-auth-secret');
     expect(asArray(turnInstance.block.depends_on, 'depends_on').map(String)).toContain(coturn.address);
-    expect(allResources(on).length).toBe(allResources(base).length + ADDED_TYPES.filter(([t]) => !t.startsWith('data.')).reduce((n, [, c]) => n + c, 0));
+    expect(allResources(on).length).toBe(allResources(base).length + ADDED_TYPES.filter(([t]) => !/^(data|ephemeral)\./.test(t)).reduce((n, [, c]) => n + c, 0));
   });
 });

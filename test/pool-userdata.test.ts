@@ -485,8 +485,8 @@ function memberHook(label: string, pool: Pool): { h: Host; run: (changed?: strin
   );
   const hookText = readFileSync(scriptPath(`${pool}-member`), 'utf8').replace(/\/usr\/local\/lib\/weebeetalk\//g, `${lib}/`);
   writeFileSync(join(lib, `${pool}-member.sh`), hookText);
-  // SSM answers with the parameter's name reversed: each secret is told apart in .env.
-  standin(join(h.root, 'bin'), 'aws', `case "$*" in "ssm get-parameter "*) n=$(sed -n 's/.*--name \\([^ ]*\\).*/\\1/p' <<< "$*"); echo "pw-\${n##*/}" ;; esac`);
+  // SSM answers with the parameter's name below the environment: each secret, and where it was read, told apart in .env.
+  standin(join(h.root, 'bin'), 'aws', `case "$*" in "ssm get-parameter "*) n=$(sed -n 's/.*--name \\([^ ]*\\).*/\\1/p' <<< "$*"); echo "pw-\${n#/weebeetalk/*/}" ;; esac`);
   const run = (changed = ''): ReturnType<Host['pass']> => {
     writeFileSync(join(h.root, 'calls'), '');
     const out = spawnSync('/bin/bash', [join(lib, `${pool}-member.sh`)], {
@@ -510,14 +510,14 @@ describeAsRoot("the pool members' hooks (owners uid 1000, as on a host)")('the m
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const e = env();
-    expect(e).toMatchObject({ XMPP_SERVER: MEET_IP, JIBRI_INSTANCE_ID: INSTANCE, JIBRI_XMPP_PASSWORD: 'pw-xmpp-password', JIBRI_RECORDER_PASSWORD: 'pw-recorder-password' });
+    expect(e).toMatchObject({ XMPP_SERVER: MEET_IP, JIBRI_INSTANCE_ID: INSTANCE, JIBRI_XMPP_PASSWORD: 'pw-meet/jibri-xmpp-password', JIBRI_RECORDER_PASSWORD: 'pw-meet/jibri-recorder-password' });
     expect(execFileSync('stat', ['-c', '%a', join(h.root, 'release', '.env')], { encoding: 'utf8' }).trim()).toBe('600');
     expect(readFileSync(join(h.root, 'jitsi', 'jibri', 'custom-jibri.conf'), 'utf8')).toContain('external-api-host');
     expect(execFileSync('stat', ['-c', '%a', join(h.root, 'jitsi', 'jibri', 'finalize.sh')], { encoding: 'utf8' }).trim()).toBe('755');
     expect(execFileSync('stat', ['-c', '%u:%g %a', join(h.root, 'jitsi', 'storage', 'jibri')], { encoding: 'utf8' }).trim()).toBe('1000:1000 750');
     expect(r.calls.filter((c) => c.startsWith('aws '))).toEqual([
-      `aws ssm get-parameter --region ap-southeast-3 --with-decryption --name ${ssmRootOf(configs.staging)}/jibri/xmpp-password --query Parameter.Value --output text`,
-      `aws ssm get-parameter --region ap-southeast-3 --with-decryption --name ${ssmRootOf(configs.staging)}/jibri/recorder-password --query Parameter.Value --output text`,
+      `aws ssm get-parameter --region ap-southeast-3 --with-decryption --name ${ssmRootOf(configs.staging)}/meet/jibri-xmpp-password --query Parameter.Value --output text`,
+      `aws ssm get-parameter --region ap-southeast-3 --with-decryption --name ${ssmRootOf(configs.staging)}/meet/jibri-recorder-password --query Parameter.Value --output text`,
     ]);
     expect(r.calls.filter((c) => c.startsWith('systemctl '))).toEqual([
       `systemctl enable --now ${UNITS.recordingsUpload}.timer`,
@@ -569,7 +569,7 @@ describeAsRoot("the pool members' hooks (owners uid 1000, as on a host)")('the m
       JVB_ADVERTISE_IPS: '198.51.100.20,10.20.1.37',
       JVB_MUC_NICKNAME: INSTANCE,
       JVB_INSTANCE_ID: INSTANCE,
-      JVB_AUTH_PASSWORD: 'pw-auth-password',
+      JVB_AUTH_PASSWORD: 'pw-meet/jvb-auth-password',
       COLIBRI_REST_ENABLED: 'true',
       SHUTDOWN_REST_ENABLED: 'true',
     });

@@ -7,6 +7,7 @@ import { metricsNamespaceOf, poolGroupOf, POOL_METRICS, resourceNameOf, ssmRootO
 import { POOLS, type Pool } from '../config/schema';
 import { DRAIN_DELETE_TIMEOUT, DRAIN_HEARTBEAT_SECONDS, POOL_TAG } from '../constructs/pool';
 import { evaluate } from './support/boot/policy';
+import { bundleOf } from './support/host-files';
 import { documentStatements, type Statement } from './support/iam';
 import { asArray, asObject, asString, dataSources, isObject, one, referenced, resources, single, synthEnvironment, synthVariant, type Item, type Synthesized } from './support/synth';
 
@@ -170,7 +171,7 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
     expect(decision(meet, 'cloudwatch:PutMetricData', '*', { 'cloudwatch:namespace': ['WeeBeeTalk/other'] })).toBe('implicit-deny');
   });
 
-  test("a recorder may put recordings into the recordings bucket and nothing else there; a bridge may not; neither reads the meet host's secrets", () => {
+  test("a recorder may put recordings into the recordings bucket and nothing else there; a bridge may not; each reads its own accounts' secrets of the meet host's and no other", () => {
     const s = synth();
     const bucket = single(resources(s, 'aws_s3_bucket'), 'recordings', (b) => String(b.block.bucket).includes('-recordings-')).block.bucket as string;
     const jibri = statementsOf(s, poolGroupOf(s.config, 'jibri'));
@@ -181,27 +182,32 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
     expect(decision(jvb, 's3:PutObject', `arn:aws:s3:::${bucket}/recordings/a.mp4`)).toBe('implicit-deny');
     const root = ssmRootOf(s.config);
     const param = (path: string): string => `arn:aws:ssm:${s.config.aws.region}:${ACCOUNT}:parameter${root}/${path}`;
-    expect(decision(jibri, 'ssm:GetParameter', param('jibri/xmpp-password'))).toBe('allow');
-    expect(decision(jibri, 'ssm:GetParameter', param('meet/jwt-app-secret'))).toBe('implicit-deny');
-    expect(decision(jibri, 'ssm:GetParameter', param('jvb/auth-password'))).toBe('implicit-deny');
-    expect(decision(jvb, 'ssm:GetParameter', param('jvb/auth-password'))).toBe('allow');
-    expect(decision(jvb, 'ssm:GetParameter', param('meet/jvb-auth-password'))).toBe('implicit-deny');
+    for (const p of ['meet/jibri-xmpp-password', 'meet/jibri-recorder-password', 'jibri/bundle']) expect({ p, d: decision(jibri, 'ssm:GetParameter', param(p)) }).toEqual({ p, d: 'allow' });
+    for (const p of ['meet/jwt-app-secret', 'meet/jvb-auth-password', 'meet/jigasi-sip-password', 'meet/x', 'jvb/bundle'])
+      expect({ p, d: decision(jibri, 'ssm:GetParameter', param(p)) }).toEqual({ p, d: 'implicit-deny' });
+    for (const p of ['meet/jvb-auth-password', 'jvb/bundle']) expect({ p, d: decision(jvb, 'ssm:GetParameter', param(p)) }).toEqual({ p, d: 'allow' });
+    for (const p of ['meet/jibri-xmpp-password', 'meet/jibri-recorder-password', 'meet/jwt-app-secret', 'jibri/bundle'])
+      expect({ p, d: decision(jvb, 'ssm:GetParameter', param(p)) }).toEqual({ p, d: 'implicit-deny' });
+    // A shared secret is read by its name only: not by path, not in bulk.
+    expect(decision(jvb, 'ssm:GetParametersByPath', param('meet'))).toBe('implicit-deny');
   });
 
-  test("the pools' XMPP accounts are generated once and stored for both ends: the meet host's Prosody and the pool", () => {
+  test("the pools' XMPP accounts are one parameter each, the meet host's (its Prosody registers them), read by the pool's members", () => {
     const s = synth();
     const params = resources(s, 'aws_ssm_parameter');
     const root = ssmRootOf(s.config);
-    const pairs = [
-      ['meet/jvb-auth-password', 'jvb/auth-password'],
-      ['meet/jibri-xmpp-password', 'jibri/xmpp-password'],
-      ['meet/jibri-recorder-password', 'jibri/recorder-password'],
-    ];
-    for (const [meet, member] of pairs) {
+    for (const meet of ['meet/jvb-auth-password', 'meet/jibri-xmpp-password', 'meet/jibri-recorder-password']) {
       const a = single(params, meet, (p) => p.block.name === `${root}/${meet}`).block;
-      const b = single(params, member, (p) => p.block.name === `${root}/${member}`).block;
-      expect({ meet, type: a.type, same: a.value === b.value }).toEqual({ meet, type: 'SecureString', same: true });
-      expect(a.value).toMatch(/^\$\{data\.aws_secretsmanager_random_password\..*\.random_password\}$/);
+      expect({ meet, type: a.type, wo: a.value_wo_version }).toEqual({ meet, type: 'SecureString', wo: 1 });
+      expect(a.value_wo).toMatch(/ephemeral\.aws_secretsmanager_random_password\..*\.random_password\}$/);
+    }
+    expect(params.map((p) => String(p.block.name)).filter((n) => /\/(jvb|jibri)\/(?!bundle$)/.test(n))).toEqual([]);
+    for (const [pool, script, names] of [
+      ['jvb', 'jvb-member.sh', ['meet/jvb-auth-password']],
+      ['jibri', 'jibri-member.sh', ['meet/jibri-xmpp-password', 'meet/jibri-recorder-password']],
+    ] as const) {
+      const text = String(bundleOf(s, pool).document.files.find((f) => String(f.path).endsWith(`/${script}`))?.content ?? '');
+      for (const n of names) expect(text).toContain(`$(ssm_shared ${n})`);
     }
   });
 

@@ -1,7 +1,8 @@
 /**
- * Secrets of the synthesized plans: they exist only in SSM (SecureString, valued by reference to a generated
- * password, kept once written), under each role's own path, and never in outputs, tags, user-data or a
- * configuration bundle (the bundle is an S3 object's content: it is in Terraform's state and in the bucket).
+ * Secrets of the synthesized plans: they exist only in SSM (SecureString, one parameter per secret in its owner's
+ * folder, readable by each role that needs it), written through the write-only value_wo from ephemeral values, so
+ * that neither the plan nor the state holds one; never in outputs, tags, user-data or a configuration bundle (the
+ * bundle is an S3 object's content: it is in Terraform's state and in the bucket).
  */
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { parse } from 'yaml';
@@ -10,8 +11,8 @@ import { hostSettings } from './support/host-files';
 import { expectedRoles } from './support/hosts';
 import { secretsIn } from '../constructs/audit/checks';
 import { bundleOf, hostFiles } from './support/host-files';
-import { bucketsOf, bundlePointers, expectedParameters } from './support/parts';
-import { asArray, asObject, asString, asStrings, dataSources, isObject, resources, single } from './support/synth';
+import { bucketsOf, bundlePointers, expectedParameters, sharedSecrets } from './support/parts';
+import { asArray, asObject, asString, dataSources, isObject, resources, single, type Synthesized } from './support/synth';
 import { SHIPPED_AND_TUNED as ENVS } from './support/variants';
 import './support/matchers';
 
@@ -20,7 +21,31 @@ import './support/matchers';
  * token; it is stored as String so operators can copy it into the Rocket.Chat Jitsi app.
  */
 const PUBLIC_PARAMETERS = ['meet/jwt-app-id'];
-const RANDOM_REF_RE = /^\$\{data\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}$/;
+/**
+ * What a secret's value_wo may be: version 1 is the parameter's current value where it exists already (an
+ * environment created before write-only values keeps its secrets), else a new random password; a later version is
+ * a new random password.
+ */
+const ADOPT_RE = /^\$\{length\((ephemeral\.aws_ssm_parameter\.[^)]+)\) > 0 \? \1\[0\]\.value : ephemeral\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}$/;
+const RANDOM_RE = /^\$\{ephemeral\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}$/;
+
+type Block = Record<string, unknown>;
+const ephemerals = (s: Synthesized, type: string): Record<string, Block> => ((s.json as { ephemeral?: Record<string, Record<string, Block>> }).ephemeral ?? {})[type] ?? {};
+
+/** The ephemeral random password behind a secret parameter (and its current-value read, for version 1). */
+function sourcesOf(s: Synthesized, p: { address: string; block: Block }): { random: Block; randomName: string; current?: Block } {
+  const wo = asString(p.block.value_wo, `${p.address}.value_wo`);
+  const adopt = ADOPT_RE.exec(wo);
+  const m = adopt ?? RANDOM_RE.exec(wo);
+  if (!m) throw new Error(`${p.address}: value_wo is neither a random password nor the current value: ${wo}`);
+  const randomName = adopt ? adopt[2] : m[1];
+  const random = ephemerals(s, 'aws_secretsmanager_random_password')[randomName];
+  if (!random) throw new Error(`${p.address}: no ephemeral random password ${randomName}`);
+  if (!adopt) return { random, randomName };
+  const current = ephemerals(s, 'aws_ssm_parameter')[adopt[1].split('.')[2]];
+  if (!current) throw new Error(`${p.address}: no ephemeral parameter read ${adopt[1]}`);
+  return { random, randomName, current };
+}
 
 describe.each(ENVS)('secrets of %s', (_label, synth) => {
   test('SSM parameters: the expected set, under /weebeetalk/<env>/<role>/', () => {
@@ -30,9 +55,8 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
     for (const n of names) expect(n).toMatch(new RegExp(`^/weebeetalk/${s.config.name}/(${[...expectedRoles(s), ...enabledPools(s.config)].join('|')})/[a-z0-9][a-z0-9/-]*$`));
   });
 
-  test('secrets are SecureString, kept once written, valued only by reference to a generated password', () => {
+  test('secrets are SecureString, written once per version through value_wo from an ephemeral random password (or, at version 1, the value the parameter holds already)', () => {
     const s = synth();
-    const randoms = dataSources(s, 'aws_secretsmanager_random_password');
     const used = new Map<string, string[]>();
     for (const p of resources(s, 'aws_ssm_parameter')) {
       const name = asString(p.block.name, 'name');
@@ -51,44 +75,70 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
         expect(p.block).toMatchObject({ type: 'String', value: `weebeetalk-${s.config.name}` });
         continue;
       }
-      expect(p.block.type).toBe('SecureString');
-      expect(asStrings(asObject(p.block.lifecycle, `${p.address}.lifecycle`).ignore_changes, 'ignore_changes')).toContain('value');
-      const m = RANDOM_REF_RE.exec(asString(p.block.value, `${p.address}.value`));
-      if (!m) throw new Error(`${name} is not valued by a random-password reference: ${String(p.block.value)}`);
-      const source = single(randoms, `random password ${m[1]}`, (r) => r.key === m[1]);
-      expect(Number(source.block.password_length)).toBeGreaterThanOrEqual(20);
-      used.set(source.key, [...(used.get(source.key) ?? []), relative]);
+      // No value Terraform would keep: neither `value` nor an ignore_changes that used to keep one.
+      expect({ name, type: p.block.type, value: p.block.value, lifecycle: p.block.lifecycle }).toEqual({ name, type: 'SecureString', value: undefined, lifecycle: undefined });
+      const version = s.config.secrets.versions[relative] ?? 1;
+      expect(p.block.value_wo_version).toBe(version);
+      const { random, randomName, current } = sourcesOf(s, p);
+      expect(Number(random.password_length)).toBeGreaterThanOrEqual(20);
+      expect(random).toMatchObject({ exclude_punctuation: true, include_space: false });
+      expect(current !== undefined).toBe(version === 1);
+      if (current) {
+        // The read finds this parameter, by its own name, among those that exist (ARNs from the tagging API).
+        const found = `[for a in data.aws_resourcegroupstaggingapi_resources.${single(dataSources(s, 'aws_resourcegroupstaggingapi_resources'), 'parameter lookup').key}.resource_tag_mapping_list[*].resource_arn : a if endswith(a, ":parameter${name}")]`;
+        expect(current).toEqual({ arn: `\${one(${found})}`, count: `\${length(${found})}`, with_decryption: true });
+      }
+      used.set(randomName, [...(used.get(randomName) ?? []), relative]);
     }
     expect(s.text).toHaveResourceWithProperties(SsmParameter, { type: 'SecureString', name: `/weebeetalk/${s.config.name}/chat/admin-password` });
-    // Only the two ends of the Jigasi trunk, of the TURN relay's secret and of the pools' XMPP accounts share a value; every other secret is its own.
-    const shared = [...used.values()].filter((paths) => paths.length > 1).map((paths) => [...paths].sort());
-    expect(shared.sort()).toEqual(
-      [
-        ...(s.config.jitsi.jigasi ? [['meet/jigasi-sip-password', 'pbx/jigasi-sip-password']] : []),
-        ...(s.config.turn.enabled ? [['meet/turn-secret', 'turn/static-auth-secret']] : []),
-        ...(s.config.jitsi.jibriPool.enabled
-          ? [
-              ['jibri/recorder-password', 'meet/jibri-recorder-password'],
-              ['jibri/xmpp-password', 'meet/jibri-xmpp-password'],
-            ]
-          : []),
-        ...(s.config.jitsi.jvbPool.enabled ? [['jvb/auth-password', 'meet/jvb-auth-password']] : []),
-      ].sort(),
+    // One parameter per secret: no random password values two parameters (a shared secret is one, read by several roles).
+    expect([...used.values()].filter((paths) => paths.length > 1)).toEqual([]);
+    expect([...used.values()].flat().sort()).toEqual(
+      expectedParameters(s)
+        .map((n) => n.replace(`/weebeetalk/${s.config.name}/`, ''))
+        .filter((r) => !PUBLIC_PARAMETERS.includes(r) && !r.endsWith('/bundle'))
+        .sort(),
     );
   });
 
-  test('no generated secret is referenced anywhere but an SSM parameter value', () => {
+  test('the lookup of existing parameters holds names and tags only: the Resource Groups Tagging API, SSM parameters of the project', () => {
     const s = synth();
+    const lookup = single(dataSources(s, 'aws_resourcegroupstaggingapi_resources'), 'parameter lookup');
+    const { '//': _meta, ...args } = lookup.block;
+    expect(args).toEqual({ resource_type_filters: ['ssm:parameter'], tag_filter: [{ key: 'Project', values: ['weebeetalk'] }] });
+    // The provider's default tags put Project on every parameter (a user tag cannot override it: config/schema.ts).
+    expect(asObject(asArray(asObject(s.json.provider, 'provider').aws, 'aws')[0], 'aws').default_tags).toEqual([{ tags: expect.objectContaining({ Project: 'weebeetalk' }) }]);
+  });
+
+  test('no resource or data source carries a secret value in an attribute Terraform stores', () => {
+    const s = synth();
+    // Terraform stores every attribute of a resource or data source in the state, write-only ones excepted.
+    const WRITE_ONLY: Record<string, string[]> = { aws_ssm_parameter: ['value_wo'] };
+    // Sources whose values are secrets: none may be a data source or a resource (their results are stored).
+    const SECRET_SOURCES = /\b(?:aws_secretsmanager_random_password|aws_secretsmanager_secret_version|random_password|tls_private_key|aws_iam_access_key)\b/;
+    for (const type of Object.keys(s.json.data ?? {}))
+      expect({ type, secretSource: SECRET_SOURCES.test(type) || /^aws_ssm_parameters?(_by_path)?$/.test(type) }).toEqual({ type, secretSource: false });
+    for (const type of Object.keys(s.json.resource ?? {})) expect({ type, secretSource: SECRET_SOURCES.test(type) }).toEqual({ type, secretSource: false });
     const hits: string[] = [];
-    const walk = (v: unknown, path: string): void => {
+    const walk = (v: unknown, path: string, writeOnly: boolean): void => {
       if (typeof v === 'string') {
-        if (/aws_secretsmanager_random_password\./.test(v) && !/^resource\.aws_ssm_parameter\.[^.]+\.value$/.test(path)) hits.push(path);
-        if (/aws_ssm_parameter\.[^.}]+\.(value|insecure_value)\b/.test(v)) hits.push(path);
-      } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
-      else if (isObject(v)) for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
+        if (!writeOnly && /\bephemeral\./.test(v)) hits.push(`${path}: ${v}`);
+        if (/aws_ssm_parameter\.[^.}]+\.(value|insecure_value)\b/.test(v) && !/\bephemeral\.aws_ssm_parameter\./.test(v)) hits.push(`${path}: ${v}`);
+        if (/data\.aws_secretsmanager_random_password\./.test(v)) hits.push(`${path}: ${v}`);
+      } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`, writeOnly));
+      else if (isObject(v)) for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`, writeOnly);
     };
-    walk(s.json, '');
+    for (const section of ['resource', 'data'] as const)
+      for (const [type, blocks] of Object.entries(s.json[section] ?? {}))
+        for (const [name, block] of Object.entries(blocks as Record<string, Block>))
+          for (const [attr, v] of Object.entries(block)) walk(v, `${section}.${type}.${name}.${attr}`, section === 'resource' && (WRITE_ONLY[type] ?? []).includes(attr));
+    for (const section of ['output', 'locals', 'provider', 'terraform', 'variable'] as const) walk((s.json as Record<string, unknown>)[section], section, false);
     expect(hits).toEqual([]);
+    // Every secret parameter is written through value_wo, never value.
+    for (const p of resources(s, 'aws_ssm_parameter'))
+      if (p.block.type === 'SecureString') expect({ name: p.block.name, value: p.block.value, wo: typeof p.block.value_wo }).toEqual({ name: p.block.name, value: undefined, wo: 'string' });
+    // Terraform >= 1.11 (write-only attributes); ephemeral blocks need 1.10.
+    expect(asObject(s.json.terraform, 'terraform').required_version).toBe('>= 1.11.0');
     expect(s.text).not.toMatch(/AKIA[0-9A-Z]{16}/);
     expect(s.text).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
     expect(s.text).not.toMatch(/secret_access_key|aws_secret_access_key/i);
@@ -161,7 +211,7 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
     expect(secretsIn('RC_ADMIN_PASS="Zq8xLr2mVt9wKp4s"')).not.toEqual([]);
   });
 
-  test('every secret a host reads is named in its bundle or scripts by a path under its own SSM prefix', () => {
+  test('every secret a host reads is named in its bundle or scripts by a path under its own SSM prefix, or is a shared secret it is a reader of', () => {
     const s = synth();
     for (const role of enabledRoles(s.config)) {
       const text = [...hostFiles(s, role).values()].map((f) => f.content).join('\n');
@@ -169,49 +219,43 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
       const foreign = [...text.matchAll(/\/weebeetalk\/[a-z0-9-]+\/(?:chat|meet|pbx|turn)\/[a-z0-9/-]+/g)].map((m) => m[0]).filter((p) => !p.startsWith(`/weebeetalk/${s.config.name}/${role}/`));
       expect({ role, foreign }).toEqual({ role, foreign: [] });
       expect(text).toContain(`/weebeetalk/${s.config.name}/${role}/bundle`);
+      // Shared secrets by OWNER/NAME (ssm_shared): every one this role is a reader of, and no other (a script may
+      // name one its feature switch leaves off: meet's TURN secret without the relay, under TURN_ENABLED).
+      const named = [...new Set([...text.matchAll(/\$\(ssm_shared ([a-z0-9/-]+)\)/g)].map((m) => m[1]))].sort();
+      const readable = Object.entries(sharedSecrets(s))
+        .filter(([, readers]) => readers.includes(role))
+        .map(([path]) => path);
+      expect({ role, missing: readable.filter((p) => !named.includes(p)) }).toEqual({ role, missing: [] });
+      expect({ role, named }).toEqual({ role, named: named.filter((p) => readable.includes(p) || (role === 'meet' && p === 'turn/static-auth-secret' && !s.config.turn.enabled)) });
     }
   });
 });
 
 describe.each(ENVS)('the TURN secret of %s', (_label, synth) => {
-  test('with the relay: turn/static-auth-secret and meet/turn-secret, SecureString, one value (the same random password); without it: neither', () => {
+  test('with the relay: turn/static-auth-secret, SecureString, 48 characters, one parameter that meet is granted too; without it: none', () => {
     const s = synth();
     const prefix = `/weebeetalk/${s.config.name}`;
     const params = resources(s, 'aws_ssm_parameter').filter((p) => /turn/.test(asString(p.block.name, 'name')));
-    const randoms = dataSources(s, 'aws_secretsmanager_random_password');
+    const randoms = Object.keys(ephemerals(s, 'aws_secretsmanager_random_password'));
     if (!s.config.turn.enabled) {
       expect(params).toEqual([]);
-      expect(randoms.filter((r) => r.key.includes('turn'))).toEqual([]);
+      expect(randoms.filter((r) => r.includes('turn'))).toEqual([]);
       return;
     }
     const byName = (name: string) => single(params, name, (p) => p.block.name === name);
     const coturn = byName(`${prefix}/turn/static-auth-secret`);
-    const prosody = byName(`${prefix}/meet/turn-secret`);
     const pointer = byName(`${prefix}/turn/bundle`);
-    expect(params.map((p) => p.address).sort()).toEqual([coturn.address, prosody.address, pointer.address].sort());
-    for (const p of [coturn, prosody]) {
-      expect(p.block.type).toBe('SecureString');
-      expect(asStrings(asObject(p.block.lifecycle, `${p.address}.lifecycle`).ignore_changes, 'ignore_changes')).toContain('value');
-    }
-    expect(coturn.block.value).toBe(prosody.block.value);
-    const m = RANDOM_REF_RE.exec(asString(coturn.block.value, 'value'));
-    if (!m) throw new Error(`static-auth-secret is not a random-password reference: ${String(coturn.block.value)}`);
-    const source = single(randoms, `random password ${m[1]}`, (r) => r.key === m[1]);
-    expect(source.block).toMatchObject({ password_length: 48, exclude_punctuation: true, include_space: false });
-    // That data source values these two parameters and no other.
-    expect(
-      resources(s, 'aws_ssm_parameter')
-        .filter((p) => p.block.value === coturn.block.value)
-        .map((p) => p.block.name)
-        .sort(),
-    ).toEqual([`${prefix}/meet/turn-secret`, `${prefix}/turn/static-auth-secret`]);
+    expect(params.map((p) => p.address).sort()).toEqual([coturn.address, pointer.address].sort());
+    expect(coturn.block.type).toBe('SecureString');
+    expect(sourcesOf(s, coturn).random).toMatchObject({ password_length: 48, exclude_punctuation: true, include_space: false });
+    expect(sharedSecrets(s)['turn/static-auth-secret']).toEqual(['meet']);
   });
 
-  test('meet reads its end (turn-secret) exactly when the relay is on; the turn host reads static-auth-secret', () => {
+  test("meet reads the relay's secret (ssm_shared turn/static-auth-secret) exactly when the relay is on; the turn host reads its own", () => {
     const s = synth();
     expect(hostSettings(s, 'meet').TURN_ENABLED).toBe(s.config.turn.enabled ? '1' : '0');
     const jitsi = [...hostFiles(s, 'meet').values()].find((f) => f.path.endsWith('/jitsi.sh'));
-    expect(jitsi?.content).toMatch(/if \[\[ "\$TURN_ENABLED" == 1 \]\]; then\n(?:\s*#.*\n)*\s*turn_secret=\$\(ssm_secret turn-secret\)\n\s*secrets\+=\("TURN_CREDENTIALS=/);
+    expect(jitsi?.content).toMatch(/if \[\[ "\$TURN_ENABLED" == 1 \]\]; then\n(?:\s*#.*\n)*\s*turn_secret=\$\(ssm_shared turn\/static-auth-secret\)\n\s*secrets\+=\("TURN_CREDENTIALS=/);
     if (!s.config.turn.enabled) return;
     const hook = [...hostFiles(s, 'turn').values()].find((f) => f.path.endsWith('/turn.sh'));
     expect(hook?.content).toContain('secret=$(ssm_secret static-auth-secret)');

@@ -513,6 +513,25 @@ describe('bootstrap idempotence', () => {
     expect(() => bash(`${script}; ssm_secret /weebeetalk/staging/chat/admin-password 2>/dev/null`)).toThrow();
   });
 
+  it("ssm_shared reads a shared secret by OWNER/NAME beside the host's own path, checked as ssm_secret's, and refuses any other form", () => {
+    const script = `AWS_REGION=r SSM_PREFIX=/weebeetalk/staging/pbx WBT_ROLE=pbx; aws() { while (($#)); do if [[ $1 == --name ]]; then echo "$2"; fi; shift; done; }`;
+    expect(bash(`${script}; ssm_shared meet/jigasi-sip-password`)).toBe('/weebeetalk/staging/meet/jigasi-sip-password');
+    for (const bad of ['jigasi-sip-password', '/weebeetalk/staging/meet/jigasi-sip-password', '../meet/x', 'meet/../x', 'Meet/x', 'meet/'])
+      expect({
+        bad,
+        refused: (() => {
+          try {
+            bash(`${script}; ssm_shared '${bad}' 2>/dev/null`);
+            return false;
+          } catch {
+            return true;
+          }
+        })(),
+      }).toEqual({ bad, refused: true });
+    // The value is checked as ssm_secret checks it: a ";" would start a comment in pjsip.auth.conf.
+    expect(() => bash(`AWS_REGION=r SSM_PREFIX=/w/e/pbx; aws() { echo 'a;b'; }; v=$(ssm_shared meet/x) 2>/dev/null`)).toThrow();
+  });
+
   it('ssm_secret fails at once on a missing or forbidden parameter, and retries throttling', () => {
     const calls = join(scratch, 'ssm-calls');
     const fake = (stderr: string, okAfter: number): string =>

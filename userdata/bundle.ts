@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { AnyRole } from '../config/schema';
 import type { FileMode } from './cloud-config';
 import { renderEnvFile } from './cloud-config';
-import { CONFIG_ENV_FILE, CONFIG_LIB_SH, helperEnv, helperPath } from './paths';
+import { CONFIG_ENV_FILE, CONFIG_LIB_SH, helperEnv, helperPath, SECRET_VERSIONS_FILE } from './paths';
 import { readScript } from './script-files';
 
 /** The format the apply tool reads (`.format == 1`). */
@@ -66,10 +66,16 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 /** The key prefix of a role's bundles (its role may read only these). */
 export const bundlePrefix = (role: AnyRole): string => `bundles/${role}/`;
 
-/** The bundle of one host: the role's files, its scripts, config.env and the roles' library. */
-export function hostBundle(environment: string, role: AnyRole, props: RoleBundleProps): HostBundle {
+/**
+ * The bundle of one host: the role's files, its scripts, config.env and the roles' library; with `secretVersions`
+ * (the configured versions of the secrets it reads, by path), a file naming them: a rotated secret makes a new
+ * bundle, so State Manager applies it and the role's hook reads the new value.
+ */
+export function hostBundle(environment: string, role: AnyRole, props: RoleBundleProps, secretVersions: Readonly<Record<string, number>> = {}): HostBundle {
   const scripts = [...new Set([props.hook, ...(props.scripts ?? [])])];
+  const versions = Object.keys(secretVersions).sort();
   const files: BundleFile[] = [
+    ...(versions.length > 0 ? [{ path: SECRET_VERSIONS_FILE, content: `${JSON.stringify(Object.fromEntries(versions.map((p) => [p, secretVersions[p]])), null, 1)}\n`, mode: '0644' as const }] : []),
     { path: CONFIG_ENV_FILE, content: renderEnvFile({ ...props.env, ...helperEnv(scripts) }), mode: '0644', services: ['settings'] },
     { path: CONFIG_LIB_SH, content: readScript('config-lib'), mode: '0644' },
     ...scripts.map<BundleFile>((name) => ({ path: helperPath(name), content: readScript(name), mode: '0755' })),

@@ -29,6 +29,8 @@ export const APPLY_COMMAND = '/usr/local/sbin/weebeetalk-apply';
 export const CONFIG_LIB_SH = `${LIB_DIR}/config-lib.sh`;
 /** The bundle's settings (what may change in place), written by the apply tool; load_env reads it after host.env. */
 export const CONFIG_ENV_FILE = `${HOST_ETC}/config.env`;
+/** The versions of the rotated secrets a host reads (only when one is configured: userdata/bundle.ts). */
+export const SECRET_VERSIONS_FILE = `${HOST_ETC}/secret-versions.json`;
 /** The applied bundles (current.json, previous.json), the applied checksum, services still to reload. */
 export const BUNDLE_STATE = `${STATE_DIR}/bundles`;
 /** One apply at a time: the bootstrap holds it from its first step to its first apply. */

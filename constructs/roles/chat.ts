@@ -17,7 +17,7 @@ export const chat: RoleSpec = {
       add('http', 'tcp', 80, 80, [WORLD_PEER], 'Traefik redirect from HTTP to HTTPS');
     }),
   secrets: (_config, secrets) => {
-    secrets.add({ id: 'rocketchat-admin', description: 'Rocket.Chat first administrator password', paths: ['chat/admin-password'] });
+    secrets.add({ id: 'rocketchat-admin', description: 'Rocket.Chat first administrator password', path: 'chat/admin-password' });
   },
   grants: ({ role, buckets }) => {
     buckets.uploads.grantReadWrite(role);

@@ -13,17 +13,19 @@ export const jibri: PoolSpec = {
   pool: 'jibri',
   // Nothing inbound: Jibri calls out to Prosody and to the meeting's web page, and its APIs stay on 127.0.0.1.
   ports: () => roleRules('jibri', () => undefined),
-  // The recorder's two accounts on meet's Prosody, shared with the meet host (which registers them).
+  // The recorder's two accounts on meet's Prosody: the meet host's parameters (it registers them), read by the pool too.
   secrets: (_config, secrets) => {
     secrets.add({
       id: 'jibri-xmpp',
       description: "Jibri's XMPP account on Prosody (the recorders' control connection), shared by the meet host and the Jibri pool",
-      paths: ['meet/jibri-xmpp-password', 'jibri/xmpp-password'],
+      path: 'meet/jibri-xmpp-password',
+      readers: ['jibri'],
     });
     secrets.add({
       id: 'jibri-recorder',
       description: "Jibri's hidden recorder account on Prosody (joins the meetings it records), shared by the meet host and the Jibri pool",
-      paths: ['meet/jibri-recorder-password', 'jibri/recorder-password'],
+      path: 'meet/jibri-recorder-password',
+      readers: ['jibri'],
     });
   },
   grants: ({ role, buckets }) => buckets.recordings.grantPut(role),

@@ -15,7 +15,7 @@ export const jvb: PoolSpec = {
       add('jvb', 'udp', 10000, 10000, [WORLD_PEER], 'Jitsi Videobridge media of a pool bridge (RTP over UDP)');
     }),
   secrets: (_config, secrets) =>
-    secrets.add({ id: 'jvb-xmpp', description: "The video bridges' XMPP account on Prosody, shared by the meet host and the JVB pool", paths: ['meet/jvb-auth-password', 'jvb/auth-password'] }),
+    secrets.add({ id: 'jvb-xmpp', description: "The video bridges' XMPP account on Prosody, shared by the meet host and the JVB pool", path: 'meet/jvb-auth-password', readers: ['jvb'] }),
   selfProtecting: false,
   bundle: jvbBundle,
   // JVB's stress_level (what Jicofo itself balances on) averaged over every bridge, the meet host's own among them:

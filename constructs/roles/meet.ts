@@ -25,10 +25,10 @@ export const meet: RoleSpec = {
   secrets: (config, secrets) => {
     if (config.jitsi.auth === 'jwt') {
       secrets.addPlain('meet/jwt-app-id', 'Jitsi JWT application id (also set in the Rocket.Chat Jitsi app)', jwtAppId(config));
-      secrets.add({ id: 'jitsi-jwt', description: 'Jitsi JWT application secret (also set in the Rocket.Chat Jitsi app)', paths: ['meet/jwt-app-secret'], length: 48 });
+      secrets.add({ id: 'jitsi-jwt', description: 'Jitsi JWT application secret (also set in the Rocket.Chat Jitsi app)', path: 'meet/jwt-app-secret', length: 48 });
     }
-    // Both ends of the Jigasi trunk: the same value under meet/ and pbx/.
-    if (config.jitsi.jigasi) secrets.add({ id: 'jigasi-sip', description: 'Password of the jigasi SIP endpoint on Asterisk', paths: ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] });
+    // Both ends of the Jigasi trunk read the one parameter.
+    if (config.jitsi.jigasi) secrets.add({ id: 'jigasi-sip', description: 'Password of the jigasi SIP endpoint on Asterisk', path: 'meet/jigasi-sip-password', readers: ['pbx'] });
   },
   grants: ({ config, role, buckets }) => {
     if (config.jitsi.jibri) buckets.recordings.grantPut(role);

@@ -21,9 +21,9 @@ export const turn: RoleSpec = {
       add('turn-udp', 'udp', TURN_PORT, TURN_PORT, [WORLD_PEER], 'TURN and STUN over UDP');
       add('relay', 'udp', t.relayPorts.from, t.relayPorts.to, bridges, 'TURN relay ports: media to and from the video bridges only', 'turn.relayPorts');
     }),
-  // One secret, both ends: coturn's static-auth-secret and Prosody's TURN_CREDENTIALS.
+  // One secret, both ends: coturn's static-auth-secret, read by Prosody too (TURN_CREDENTIALS).
   secrets: (_config, secrets) =>
-    secrets.add({ id: 'turn-secret', description: 'Shared secret of the TURN relay and Prosody (time-limited TURN credentials)', paths: ['turn/static-auth-secret', 'meet/turn-secret'], length: 48 }),
+    secrets.add({ id: 'turn-secret', description: 'Shared secret of the TURN relay and Prosody (time-limited TURN credentials)', path: 'turn/static-auth-secret', readers: ['meet'], length: 48 }),
   // certbot-dns-route53: only its own _acme-challenge TXT record.
   grants: ({ role, dns, fqdn }) => dns.grantAcmeChallenge(role, fqdn.turn),
   docker: false,

@@ -28,19 +28,31 @@ export function zoneIdRef(s: Synthesized): string {
   return single(dataSources(s, 'aws_route53_zone'), 'looked-up zone').ref('zone_id');
 }
 
+/**
+ * The shared secrets of an environment (hand-written from the design): one parameter each, in its owner's folder,
+ * and the other roles that read it.
+ */
+export function sharedSecrets(s: Pick<Synthesized, 'config'>): Record<string, string[]> {
+  const c = s.config;
+  return {
+    // Both ends of the Jigasi trunk.
+    ...(c.jitsi.jigasi ? { 'meet/jigasi-sip-password': ['pbx'] } : {}),
+    // The TURN relay's secret: coturn's static-auth-secret is also Prosody's TURN_CREDENTIALS.
+    ...(c.turn.enabled ? { 'turn/static-auth-secret': ['meet'] } : {}),
+    // The pools' XMPP accounts: the meet host's Prosody registers them, the members log in with them.
+    ...(c.jitsi.jibriPool.enabled ? { 'meet/jibri-xmpp-password': ['jibri'], 'meet/jibri-recorder-password': ['jibri'] } : {}),
+    ...(c.jitsi.jvbPool.enabled ? { 'meet/jvb-auth-password': ['jvb'] } : {}),
+  };
+}
+
 /** The secrets every environment must hold in SSM, by full name (hand-written from the design). */
 export function expectedSecrets(s: Synthesized): string[] {
   const c = s.config;
   return [
     'chat/admin-password',
     ...(c.jitsi.auth === 'jwt' ? ['meet/jwt-app-id', 'meet/jwt-app-secret'] : []),
-    ...(c.jitsi.jigasi ? ['meet/jigasi-sip-password', 'pbx/jigasi-sip-password'] : []),
     ...c.sip.users.map((u) => `pbx/sip-users/${u.extension}`),
-    // The TURN relay's shared secret, both ends: coturn's static-auth-secret and Prosody's TURN_CREDENTIALS.
-    ...(c.turn.enabled ? ['turn/static-auth-secret', 'meet/turn-secret'] : []),
-    // The pools' XMPP accounts, both ends: the meet host's Prosody registers them, the members log in with them.
-    ...(c.jitsi.jibriPool.enabled ? ['meet/jibri-xmpp-password', 'jibri/xmpp-password', 'meet/jibri-recorder-password', 'jibri/recorder-password'] : []),
-    ...(c.jitsi.jvbPool.enabled ? ['meet/jvb-auth-password', 'jvb/auth-password'] : []),
+    ...Object.keys(sharedSecrets(s)),
   ]
     .map((p) => `/weebeetalk/${c.name}/${p}`)
     .sort();

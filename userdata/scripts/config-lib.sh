@@ -30,12 +30,24 @@ wait_for_public_dns() {
   return 1
 }
 
-# ssm_secret NAME: the parameter SSM_PREFIX/NAME (NAME relative to this host's own path, the only one its role
-# may read, e.g. `ssm_secret admin-password` on chat), decrypted, printed to stdout (never logged); see ssm_get.
+# ssm_secret NAME: the parameter SSM_PREFIX/NAME (NAME relative to this host's own path, e.g. `ssm_secret
+# admin-password` on chat), decrypted, printed to stdout (never logged); see ssm_get.
 # Call it as a plain assignment (v=$(ssm_secret x)) so that set -e stops the step when it fails.
 ssm_secret() {
-  local name="${SSM_PREFIX}/$1" value
   [[ "$1" != /* && "$1" != "${WBT_ROLE:-}/"* ]] || die "ssm_secret takes a name relative to ${SSM_PREFIX}, got $1"
+  secret_value "${SSM_PREFIX}/$1"
+}
+
+# ssm_shared OWNER/NAME: a secret another role owns and this one's role is granted (one parameter per shared
+# secret, e.g. `ssm_shared meet/jigasi-sip-password` on pbx), from the environment's path; as ssm_secret.
+ssm_shared() {
+  [[ "$1" =~ ^[a-z]+/[a-z0-9][a-z0-9/-]*$ ]] || die "ssm_shared takes OWNER/NAME (e.g. meet/jigasi-sip-password), got $1"
+  secret_value "${SSM_PREFIX%/*}/$1"
+}
+
+# secret_value NAME: the parameter NAME (full), decrypted, to stdout.
+secret_value() {
+  local name=$1 value
   value=$(ssm_get "$name") || exit 1
   # The files these go into (.env in double quotes, pjsip.auth.conf where ";" starts a comment) carry these
   # characters as they are; anything else (a hand-rotated value) must fail here, not truncate a password.

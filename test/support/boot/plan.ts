@@ -134,7 +134,8 @@ function resolver(s: Synthesized): (text: string) => string {
     if (type === 'aws_ebs_volume' && attribute === 'id') return `vol-0${hex(address, 16)}`;
     if (type === 'aws_caller_identity' && attribute === 'account_id') return ACCOUNT;
     if (type === 'aws_route53_zone' && attribute === 'zone_id') return `Z0${hex(address, 18).toUpperCase()}`;
-    if (type === 'aws_secretsmanager_random_password' && attribute === 'random_password') return `R${hex(address, 31)}`;
+    if (type === 'aws_kms_key' && attribute === 'arn')
+      return `arn:aws:kms:${s.config.aws.region}:${ACCOUNT}:key/${hex(address, 8)}-${hex(`${address}1`, 4)}-${hex(`${address}2`, 4)}-${hex(`${address}3`, 4)}-${hex(`${address}4`, 12)}`;
     throw new Error(`the boot harness has no stand-in value for \${${address}.${attribute}}`);
   };
   return (text) =>
@@ -144,6 +145,19 @@ function resolver(s: Synthesized): (text: string) => string {
       if (!list.some((i) => i.address === address)) throw new Error(`reference to ${address}, which the plan does not contain`);
       return fake(address, attribute);
     });
+}
+
+/**
+ * What a first deploy writes through a parameter's write-only value_wo: its ephemeral random password (the read of
+ * an existing value finds nothing in a new environment). The form is constructs/secrets.ts's; any other fails.
+ */
+function firstDeployValue(s: Synthesized, address: string, wo: string): string {
+  const m = /^\$\{(?:length\((ephemeral\.aws_ssm_parameter\.[^)]+)\) > 0 \? \1\[0\]\.value : )?ephemeral\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}$/.exec(wo);
+  if (!m) throw new Error(`${address}: the boot harness does not know this value_wo: ${wo}`);
+  const ephemeral = (s.json as { ephemeral?: Record<string, Record<string, unknown>> }).ephemeral ?? {};
+  if (!ephemeral.aws_secretsmanager_random_password?.[m[2]]) throw new Error(`${address}: value_wo names ${m[2]}, which the plan does not contain`);
+  if (m[1] && !ephemeral.aws_ssm_parameter?.[m[1].split('.')[2]]) throw new Error(`${address}: value_wo names ${m[1]}, which the plan does not contain`);
+  return `R${hex(`ephemeral.aws_secretsmanager_random_password.${m[2]}`, 31)}`;
 }
 
 function part(parts: readonly Block[], contentType: string, what: string): Block {
@@ -324,7 +338,7 @@ function planned(s: Synthesized, p: Planned): HostPlan {
     parameters: resources(s, 'aws_ssm_parameter').map((p) => ({
       name: asString(p.block.name, 'parameter name'),
       type: asString(p.block.type, 'parameter type') as Parameter['type'],
-      value: resolve(asString(p.block.value, 'parameter value')),
+      value: p.block.value_wo === undefined ? resolve(asString(p.block.value, 'parameter value')) : firstDeployValue(s, p.address, asString(p.block.value_wo, 'value_wo')),
     })),
     statements,
     buckets: resources(s, 'aws_s3_bucket').map((b) => asString(b.block.bucket, 'bucket')),

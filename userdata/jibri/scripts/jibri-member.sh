@@ -22,8 +22,8 @@ config_changed=0
 if install_if_changed "$WBT_JIBRI_CUSTOM_CONF" "${JITSI_CONFIG}/jibri/custom-jibri.conf" 0644; then config_changed=1; fi
 
 # Secrets first: a failed read stops here, before anything is written.
-xmpp_password=$(ssm_secret xmpp-password)
-recorder_password=$(ssm_secret recorder-password)
+xmpp_password=$(ssm_shared meet/jibri-xmpp-password)
+recorder_password=$(ssm_shared meet/jibri-recorder-password)
 secrets=(
   "JIBRI_INSTANCE_ID=\"${INSTANCE_ID}\""
   "JIBRI_XMPP_PASSWORD=\"${xmpp_password}\""

@@ -17,7 +17,7 @@ fetch_release "$JITSI_URL" "$dir" "$WBT_JVB_MANIFEST"
 install -d -m 0755 "$JITSI_CONFIG" "${JITSI_CONFIG}/jvb"
 
 # Secrets first: a failed read stops here, before anything is written.
-jvb_password=$(ssm_secret auth-password)
+jvb_password=$(ssm_shared meet/jvb-auth-password)
 [[ "$PRIVATE_IP" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "PRIVATE_IP '${PRIVATE_IP}' is not an IPv4 address"
 secrets=(
   "JVB_ADVERTISE_IPS=\"${PUBLIC_IP},${PRIVATE_IP}\""

@@ -59,7 +59,7 @@ if [[ "$JIGASI_ENABLED" == 1 ]]; then
 fi
 if [[ "$TURN_ENABLED" == 1 ]]; then
   # The TURN relay's shared secret: Prosody derives each participant's time-limited credentials from it.
-  turn_secret=$(ssm_secret turn-secret)
+  turn_secret=$(ssm_shared turn/static-auth-secret)
   secrets+=("TURN_CREDENTIALS=\"${turn_secret}\"")
 fi
 # The accounts the enabled pools' members log in with (WBT_SHARED_XMPP: VARIABLE:parameter): their passwords are

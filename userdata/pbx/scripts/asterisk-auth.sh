@@ -19,7 +19,7 @@ add_auth() { # SECTION USERNAME PASSWORD
   auth+=$section
 }
 if [[ "$JIGASI_ENABLED" == 1 ]]; then
-  jigasi_password=$(ssm_secret jigasi-sip-password)
+  jigasi_password=$(ssm_shared meet/jigasi-sip-password)
   add_auth jigasi-auth jigasi "$jigasi_password"
 fi
 for ext in ${SIP_USERS:-}; do
