@@ -89,7 +89,7 @@ test('synthesis needs no Terraform binary (a fresh Debian has none): the app syn
     expect([r.status, r.stderr]).toEqual([0, expect.not.stringContaining('terraform')]);
     const plan = JSON.parse(readFileSync(join(outdir, 'stacks', 'production', 'cdk.tf.json'), 'utf8')) as { terraform: { required_version?: string } };
     // The version the plan needs is declared in it, for Terraform to check at init.
-    expect(plan.terraform.required_version).toBe('>= 1.10.0');
+    expect(plan.terraform.required_version).toBe('>= 1.11.0');
   } finally {
     rmSync(bin, { recursive: true, force: true });
     rmSync(outdir, { recursive: true, force: true });
