@@ -66,17 +66,18 @@ describe('the metadata guard in the plan', () => {
     expect([settings.WBT_IMDS_ALLOWED, settings.WBT_IMDS_BRIDGE, settings.WBT_IMDS_ADDRESS, settings.WBT_IMDS_ADDRESS_SIX]).toEqual([address, CHAT_DOCKER_NETWORK.bridge, IMDS_IPV4, IMDS_IPV6]);
   });
 
-  it.each(shippedNames())('%s: the guard and its unit come with the bundle (in place), run after every start of Docker; user-data has none of it', (env) => {
+  it.each(shippedNames())('%s: the guard and its unit come with the bundle (in place), run before every start of Docker; user-data has none of it', (env) => {
     const files = hostFiles(synthEnvironment(env), 'chat');
     const unitPath = `/etc/systemd/system/${IMDS_GUARD_UNIT}.service`;
     const script = files.get(helperPath('imds-guard'));
     const unit = files.get(unitPath);
     expect([script?.source, script?.mode, unit?.source]).toEqual(['bundle', '0755', 'bundle']);
     expect(script?.content).toBe(readFileSync(scriptPath('imds-guard'), 'utf8'));
-    // A oneshot that is inactive after each run (no RemainAfterExit), so that each start of docker.service pulls it in again.
+    // A oneshot that is inactive after each run (no RemainAfterExit), so that each start of docker.service pulls it in
+    // again, and runs before it (no container without the rules at boot).
     const lines = (unit?.content ?? '').split('\n');
-    expect(lines).toEqual(expect.arrayContaining(['After=docker.service', 'Type=oneshot', `ExecStart=${helperPath('imds-guard')}`, 'WantedBy=docker.service']));
-    expect(lines.filter((l) => /^(RemainAfterExit|PartOf|Requires|BindsTo)=/.test(l))).toEqual([]);
+    expect(lines).toEqual(expect.arrayContaining(['Before=docker.service', 'Type=oneshot', `ExecStart=${helperPath('imds-guard')}`, 'WantedBy=docker.service']));
+    expect(lines.filter((l) => /^(After|RemainAfterExit|PartOf|Requires|BindsTo)=/.test(l))).toEqual([]);
     const userData = [...files.values()].filter((f) => f.source !== 'bundle');
     expect(userData.filter((f) => /imds-guard|DOCKER-USER|WBT_IMDS/.test(`${f.path}\n${f.content}`))).toEqual([]);
   });
@@ -268,11 +269,35 @@ describeAsRoot('the chat host metadata guard in network namespaces (test/chat-im
     expect(get(NS.other, IMDS_IPV4).code).toBe(28);
   });
 
-  it("without Docker's chain (Docker not running, or its nftables backend), the guard fails and says why", () => {
+  it("before Docker's first start at boot (no chain yet): the guard makes DOCKER-USER and FORWARD's jump, and Docker's own setup keeps them", () => {
     inNs(NS.host, 'iptables', '-w', '-D', 'FORWARD', '-j', 'DOCKER-USER');
     inNs(NS.host, 'iptables', '-w', '-F', 'DOCKER-USER');
     inNs(NS.host, 'iptables', '-w', '-X', 'DOCKER-USER');
+    inNs(NS.host, 'ip6tables', '-w', '-D', 'FORWARD', '-j', 'DOCKER-USER');
+    inNs(NS.host, 'ip6tables', '-w', '-F', 'DOCKER-USER');
+    inNs(NS.host, 'ip6tables', '-w', '-X', 'DOCKER-USER');
     const run = guard();
-    expect([run.code, run.output]).toEqual([1, expect.stringContaining("Docker's DOCKER-USER chain is missing")]);
+    expect([run.code, run.output]).toEqual([0, expect.stringContaining('iptables: made DOCKER-USER (Docker keeps it and its rules)')]);
+    expect(run.output).toContain('ip6tables: made DOCKER-USER');
+    expect([ours(), ours('ip6tables')].map((r) => r.length)).toEqual([2, 1]);
+    expect(get(NS.other, IMDS_IPV4).code).toBe(28);
+    // dockerd's setupUserChain (moby libnetwork): the chain kept as it is, a RETURN appended when there is none, the
+    // jump moved to the top of FORWARD (deleted, inserted).
+    inNs(NS.host, 'iptables', '-w', '-A', 'DOCKER-USER', '-j', 'RETURN');
+    inNs(NS.host, 'iptables', '-w', '-D', 'FORWARD', '-j', 'DOCKER-USER');
+    inNs(NS.host, 'iptables', '-w', '-I', 'FORWARD', '-j', 'DOCKER-USER');
+    const forward = inNs(NS.host, 'iptables', '-w', '-S', 'FORWARD')
+      .split('\n')
+      .filter((l) => l.startsWith('-A '));
+    expect(forward.filter((l) => l === '-A FORWARD -j DOCKER-USER')).toHaveLength(1);
+    expect(forward[0]).toBe('-A FORWARD -j DOCKER-USER');
+    expect(rules().map((l) => l.replace(/ -m comment .*? -j/, ' ... -j'))).toEqual([
+      `-A DOCKER-USER -s ${CHAT_DOCKER_NETWORK.rocketchat}/32 -d ${IMDS_IPV4}/32 -i ${CHAT_DOCKER_NETWORK.bridge} -p tcp -m tcp --dport 80 ... -j RETURN`,
+      `-A DOCKER-USER -d ${IMDS_IPV4}/32 ... -j DROP`,
+      '-A DOCKER-USER -j RETURN',
+    ]);
+    expect(guard().output).toContain('iptables DOCKER-USER: the metadata guard is in place');
+    expect(get(NS.rc, IMDS_IPV4).code).toBe(0);
+    expect(get(NS.other, IMDS_IPV4).code).toBe(28);
   });
 });

@@ -69,15 +69,18 @@ export function scheduledJob(name: string, description: string, command: string,
 }
 
 /**
- * A oneshot that runs COMMAND after every start of Docker (at boot, `systemctl restart docker`, the automatic restart
- * after a crash): for host state Docker's own start resets or needs first, such as rules in its DOCKER-USER chain.
- * Not RemainAfterExit, so it is inactive again after each run and docker.service's next start (which pulls in what
- * it Wants, WantedBy here) runs it again; PartOf= would not: systemd propagates a restart to a PartOf unit only as
- * try-restart, which leaves an inactive unit alone (src/core/transaction.c).
+ * A oneshot that runs COMMAND before every start of Docker (at boot, `systemctl restart docker`, the automatic restart
+ * after a crash): for host state that must be in place before any container runs and that Docker keeps, such as
+ * rules in its DOCKER-USER chain (at boot, Docker starts the containers with a restart policy before it reports
+ * ready: a unit ordered after it would leave them a moment without the rules). docker.service's start pulls it in
+ * (WantedBy: its start and restart jobs pull in what it Wants) and waits for it (Before). Not RemainAfterExit, so it
+ * is inactive after each run and the next start of Docker runs it again; PartOf= would not: systemd propagates a
+ * restart to a PartOf unit only as try-restart, which leaves an inactive unit alone (src/core/transaction.c). A
+ * failure does not keep Docker from starting (Wants, not Requires).
  */
-export function afterDockerJob(description: string, command: string): string {
+export function beforeDockerJob(description: string, command: string): string {
   return renderUnit({
-    Unit: { Description: description, After: 'docker.service' },
+    Unit: { Description: description, Before: 'docker.service' },
     Service: { Type: 'oneshot', ExecStart: command },
     Install: { WantedBy: 'docker.service' },
   });

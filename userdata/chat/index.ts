@@ -13,7 +13,7 @@ import { renderEnvFile } from '../cloud-config';
 import { commonEnv, type RoleContext } from '../context';
 import { helperPath, ROLE_PATHS, roleFiles, UNITS } from '../paths';
 import { readScript } from '../script-files';
-import { afterDockerJob, composeUnit, DAILY_AT, scheduledJob, unitFile } from '../systemd';
+import { beforeDockerJob, composeUnit, DAILY_AT, scheduledJob, unitFile } from '../systemd';
 import { manifest, mongoToolsImage, ROCKETCHAT_COMPOSE } from '../upstream';
 
 export const RC_ETC = ROLE_PATHS.chat.etc;
@@ -21,7 +21,7 @@ export const RC_DIR = ROLE_PATHS.chat.dir;
 /** Traefik's dynamic configuration folder (mounted whole into the container). */
 export const TRAEFIK_DIR = `${RC_ETC}/traefik`;
 const UPSTREAM_FILES = ['compose.database.yml', 'compose.traefik.yml', 'compose.yml'];
-/** The metadata guard's unit (scripts/imds-guard.sh after every start of Docker). */
+/** The metadata guard's unit (scripts/imds-guard.sh before every start of Docker). */
 export const IMDS_GUARD_UNIT = 'weebeetalk-imds-guard';
 
 /** Variables the pinned rocketchat-compose files read (research: compose.yml, compose.traefik.yml, compose.database.yml). */
@@ -194,7 +194,7 @@ export function chatBundle(ctx: RoleContext): RoleBundleProps {
     ...scheduledJob(UNITS.rocketchatBackup, 'WeeBeeTalk MongoDB dump to S3', helperPath('rocketchat-backup'), DAILY_AT('*-*-* 18:30:00 UTC')),
     // A file of its service rather than one of `scripts`: a change of the script alone runs it again.
     { path: helperPath('imds-guard'), content: readScript('imds-guard'), mode: '0755', services: [CHAT_SERVICES.imdsGuard] },
-    unitFile(`${IMDS_GUARD_UNIT}.service`, afterDockerJob('WeeBeeTalk: only Rocket.Chat reaches instance metadata (DOCKER-USER)', helperPath('imds-guard')), [CHAT_SERVICES.imdsGuard]),
+    unitFile(`${IMDS_GUARD_UNIT}.service`, beforeDockerJob('WeeBeeTalk: only Rocket.Chat reaches instance metadata (DOCKER-USER)', helperPath('imds-guard')), [CHAT_SERVICES.imdsGuard]),
   ];
   return {
     env: {

@@ -5,11 +5,13 @@
 # Rules in Docker's DOCKER-USER chain, which FORWARD jumps to before Docker's own rules (a container's traffic to
 # IMDS is forwarded; DOCKER-USER sees it before masquerading, with the container's own address):
 #   1. Rocket.Chat's fixed address, from its compose network's bridge, to IMDS tcp/80: back to Docker's rules;
-#   2. anything else forwarded to IMDS: dropped. In ip6tables (where Docker made the chain): IMDS's IPv6 address,
-#      dropped for every container.
+#   2. anything else forwarded to IMDS: dropped. In ip6tables: IMDS's IPv6 address, dropped for every container.
 # Nothing else is touched. Idempotent: a run leaves exactly one copy of each rule, in that order, and changes
-# nothing when they are in place. Run by weebeetalk-imds-guard.service after every start of Docker (boot, restart,
-# a crash's automatic restart: rules are kernel state) and by the hook when its files change.
+# nothing when they are in place. Run by weebeetalk-imds-guard.service before every start of Docker (boot, restart,
+# a crash's automatic restart: rules are kernel state, gone at a reboot) and by the hook when its files change.
+# Before Docker's first start at boot the chain is not there yet: this makes it and FORWARD's jump to it as dockerd
+# does; dockerd keeps both, and "does not delete or modify any pre-existing rules" of DOCKER-USER (moby
+# libnetwork setupUserChain), so no container runs without the rules.
 set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
@@ -87,12 +89,22 @@ guard() {
   log "${tool} ${chain}: metadata guard set ($(ours "$tool" | wc -l) rules)"
 }
 
-iptables -w 10 -S "$chain" > /dev/null 2>&1 ||
-  die "Docker's ${chain} chain is missing: is Docker running, with its iptables firewall backend (daemon.json sets no firewall-backend)?"
+# chain_ready TOOL: the chain, and FORWARD's jump to it, as dockerd makes them (when Docker has not yet).
+chain_ready() {
+  local tool=$1
+  if ! "$tool" -w 10 -S "$chain" > /dev/null 2>&1; then
+    "$tool" -w 10 -N "$chain"
+    log "${tool}: made ${chain} (Docker keeps it and its rules)"
+  fi
+  "$tool" -w 10 -C FORWARD -j "$chain" 2> /dev/null || "$tool" -w 10 -I FORWARD 1 -j "$chain"
+}
+
+chain_ready iptables
 guard iptables allow drop
 log "instance metadata (${WBT_IMDS_ADDRESS}): only ${WBT_IMDS_ALLOWED} on ${WBT_IMDS_BRIDGE} (Rocket.Chat) reaches it"
-if ip6tables -w 10 -S "$chain" > /dev/null 2>&1; then
+if ip6tables -w 10 -S FORWARD > /dev/null 2>&1; then
+  chain_ready ip6tables
   guard ip6tables drop6
 else
-  log "ip6tables: no ${chain} chain (Docker's ip6tables is off): no container has IPv6 to reach ${WBT_IMDS_ADDRESS_SIX}"
+  log "ip6tables unusable (no IPv6 in this kernel): no container can reach ${WBT_IMDS_ADDRESS_SIX} either"
 fi
