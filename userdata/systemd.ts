@@ -71,8 +71,8 @@ export function scheduledJob(name: string, description: string, command: string,
 /**
  * A oneshot that runs COMMAND before every start of Docker (at boot, `systemctl restart docker`, the automatic restart
  * after a crash): for host state that must be in place before any container runs and that Docker keeps, such as
- * rules in its DOCKER-USER chain (at boot, Docker starts the containers with a restart policy before it reports
- * ready: a unit ordered after it would leave them a moment without the rules). docker.service's start pulls it in
+ * rules in its DOCKER-USER chain (at boot, dockerd restarts the containers with a restart policy as part of its own
+ * start: a unit ordered after it could leave them a moment without the rules). docker.service's start pulls it in
  * (WantedBy: its start and restart jobs pull in what it Wants) and waits for it (Before). Not RemainAfterExit, so it
  * is inactive after each run and the next start of Docker runs it again; PartOf= would not: systemd propagates a
  * restart to a PartOf unit only as try-restart, which leaves an inactive unit alone (src/core/transaction.c). A
