@@ -460,6 +460,12 @@ describe('synthesis errors name the configuration field', () => {
     expect(block).not.toContain('production');
   });
 
+  test('a secret version for a path that is no secret of the environment names the field, the value and the paths there are', () => {
+    const block = synthesisFailure({ secrets: { versions: { 'meet/jigasi-password': 2 } } }).trimEnd();
+    expect(block).toMatch(/^Synthesis of environment "staging" failed:\n {2}- \[staging\/secrets\] secrets\.versions\.meet\/jigasi-password = 2: no generated secret of this environment has that path: use one of chat\/admin-password, .*meet\/jigasi-sip-password.*, or remove it$/);
+    expect(block.split('\n')).toHaveLength(2);
+  });
+
   test('a PBX with 500 phones synthesizes: its phones ride in the bundle, and user-data stays far below 16 KB', () => {
     const users = Array.from({ length: 500 }, (_, i) => ({ extension: String(1001 + i), name: `Phone ${i}` }));
     const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-mistakes-'));
