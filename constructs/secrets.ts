@@ -145,7 +145,9 @@ export class Secrets extends Construct {
   checkVersions(field = 'secrets.versions'): void {
     for (const [path, version] of Object.entries(this.versions))
       if (!this.generated[path])
-        Annotations.of(this).addError(`${field}.${path} = ${version}: no generated secret of this environment has that path: use one of ${Object.keys(this.generated).sort().join(', ')}, or remove it`);
+        Annotations.of(this).addError(
+          `${field}.${path} = ${version}: no generated secret of this environment has that path: use one of ${Object.keys(this.generated).sort().join(', ')}, or remove it`,
+        );
   }
 
   /** The ARNs of the project's parameters that exist before this plan (names and tags only, no value). */

@@ -462,7 +462,9 @@ describe('synthesis errors name the configuration field', () => {
 
   test('a secret version for a path that is no secret of the environment names the field, the value and the paths there are', () => {
     const block = synthesisFailure({ secrets: { versions: { 'meet/jigasi-password': 2 } } }).trimEnd();
-    expect(block).toMatch(/^Synthesis of environment "staging" failed:\n {2}- \[staging\/secrets\] secrets\.versions\.meet\/jigasi-password = 2: no generated secret of this environment has that path: use one of chat\/admin-password, .*meet\/jigasi-sip-password.*, or remove it$/);
+    expect(block).toMatch(
+      /^Synthesis of environment "staging" failed:\n {2}- \[staging\/secrets\] secrets\.versions\.meet\/jigasi-password = 2: no generated secret of this environment has that path: use one of chat\/admin-password, .*meet\/jigasi-sip-password.*, or remove it$/,
+    );
     expect(block.split('\n')).toHaveLength(2);
   });
 

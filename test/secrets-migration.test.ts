@@ -54,7 +54,8 @@ function standIn(s: Synthesized): string {
 
 const run = promisify(execFile);
 const terraform = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;
-if (!terraform) process.stderr.write('SKIPPED (needs a terraform binary): Terraform evaluating what each deploy writes into the secrets. The synthesized forms are still checked in test/secrets.test.ts.\n');
+if (!terraform)
+  process.stderr.write('SKIPPED (needs a terraform binary): Terraform evaluating what each deploy writes into the secrets. The synthesized forms are still checked in test/secrets.test.ts.\n');
 
 interface Planned {
   readonly name: string;
@@ -108,7 +109,8 @@ interface Planned {
     // One secret is new with this deploy (e.g. a phone added at the same time): it does not exist yet.
     const added = names.find((n) => n.includes('/sip-users/'))!;
     const planned = await plan(s, Object.fromEntries(names.filter((n) => n !== added).map((n) => [n, legacy(n)])));
-    for (const p of planned) expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 1, value: p.name === added ? expect.stringMatching(/^random:/) : legacy(p.name) });
+    for (const p of planned)
+      expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 1, value: p.name === added ? expect.stringMatching(/^random:/) : legacy(p.name) });
   }, 30_000);
 
   test('secrets.versions rotates exactly the secrets it raises: a new random value for them, the current one kept for the rest', async () => {
@@ -117,7 +119,11 @@ interface Planned {
     const planned = await plan(s, Object.fromEntries(names.map((n) => [n, legacy(n)])));
     for (const p of planned) {
       const rotated = p.name === '/weebeetalk/staging/meet/jigasi-sip-password';
-      expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: rotated ? 2 : 1, value: rotated ? expect.stringMatching(/^random:secrets_jigasi-sip-random_/) : legacy(p.name) });
+      expect({ name: p.name, version: p.version, value: p.value }).toEqual({
+        name: p.name,
+        version: rotated ? 2 : 1,
+        value: rotated ? expect.stringMatching(/^random:secrets_jigasi-sip-random_/) : legacy(p.name),
+      });
     }
   }, 30_000);
 });
