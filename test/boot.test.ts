@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
+import { CHAT_DOCKER_NETWORK } from '../config/net';
 import { enabledRoles, type Role } from '../config/schema';
 import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, leftovers, rootTree, type BootResult, type Inspection, type Logged, type SandboxOptions } from './support/boot/harness';
 import { hostPlan, type HostPlan } from './support/boot/plan';
@@ -372,6 +373,39 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     });
     const admin = plan.world.parameters.find((p) => p.name === `/weebeetalk/${env}/chat/admin-password`);
     expect(value('ADMIN_PASS')).toBe(admin?.value);
+  });
+
+  it.each(shippedNames())('%s chat: the metadata guard is enabled and run (real iptables) before the stack starts; at the next boot, before Docker, its rules are back once', async (env) => {
+    const { booted, boot } = await firstBoot(env, 'chat');
+    const box = booted.copy();
+    const unit = 'weebeetalk-imds-guard.service';
+    const calls = box
+      .log<Logged>('commands.jsonl')
+      .filter((c) => c.cmd === 'systemctl')
+      .map((c) => c.argv.join(' '));
+    expect(calls).toEqual(expect.arrayContaining([`enable ${unit}`, `start ${unit}`]));
+    expect(calls.indexOf(`start ${unit}`)).toBeLessThan(calls.indexOf('restart weebeetalk-rocketchat.service'));
+    expect(existsSync(box.upper(`/var/lib/wbt-standin/systemd/enabled/${unit}`))).toBe(true);
+    // The script ran for real, in the boot's network namespace, after Docker's start made its chains.
+    expect(boot.output).toContain('imds-guard.sh: iptables DOCKER-USER: metadata guard set (2 rules)');
+    expect(boot.output).toContain(`only ${CHAT_DOCKER_NETWORK.rocketchat} on ${CHAT_DOCKER_NETWORK.bridge} (Rocket.Chat) reaches it`);
+    expect(boot.output).toContain('imds-guard.sh: ip6tables DOCKER-USER: metadata guard set (1 rules)');
+    // The next boot (a new network namespace: no rules, no chain): the unit runs before Docker (which keeps the chain
+    // and its rules); once more changes nothing.
+    const guard = `systemctl start ${unit}`;
+    const r = await box.session([
+      ['run', `${guard} && systemctl restart docker && iptables -w -S DOCKER-USER && ip6tables -w -S DOCKER-USER`],
+      ['run', `${guard} && iptables -w -S DOCKER-USER | grep -c wbt-imds-guard`],
+    ]);
+    expect(r.codes).toEqual([0, 0]);
+    const rules = r.output.split('\n').filter((l) => l.startsWith('-A DOCKER-USER'));
+    expect(rules).toEqual([
+      `-A DOCKER-USER -s ${CHAT_DOCKER_NETWORK.rocketchat}/32 -d 169.254.169.254/32 -i ${CHAT_DOCKER_NETWORK.bridge} -p tcp -m tcp --dport 80 -m comment --comment "wbt-imds-guard: Rocket.Chat may reach instance metadata" -j RETURN`,
+      '-A DOCKER-USER -d 169.254.169.254/32 -m comment --comment "wbt-imds-guard: no other container may" -j DROP',
+      '-A DOCKER-USER -d fd00:ec2::254/128 -m comment --comment "wbt-imds-guard: no container may (IPv6)" -j DROP',
+    ]);
+    expect(r.output).toContain('iptables DOCKER-USER: the metadata guard is in place\n');
+    expect(r.output.trimEnd().split('\n').pop()).toBe('2');
   });
 
   it.each(shippedNames())('%s meet: a failed certificate request cannot restart the web container forever', async (env) => {
