@@ -34,6 +34,8 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
       ami: { followLatest: true },
       storage: { backupRetentionDays: 14 },
       snapshots: { enabled: false, retainCount: 7 },
+      // Disposable: AWS managed keys, nothing to schedule for deletion at teardown.
+      kms: { customerManagedKey: false },
     },
     production: {
       dns: { subdomain: '' },
@@ -54,6 +56,7 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
       ami: { followLatest: false },
       storage: { backupRetentionDays: 90 },
       snapshots: { enabled: true, retainCount: 30 },
+      kms: { customerManagedKey: true },
     },
   };
   return merge(common, perTier[tier]);

@@ -452,6 +452,25 @@ const baseSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Keys the customer controls (README, "Secrets and state"): one customer-managed KMS key per environment, rotated
+     * yearly, for the data and root volumes, the pools' volumes, the buckets and the SecureStrings.
+     */
+    kms: z
+      .object({
+        /** The environment's own key (alias/weebeetalk-<env>); off: AWS managed keys (aws/ebs, aws/s3 SSE-S3, aws/ssm). @default true (production), false (staging) */
+        customerManagedKey: z.boolean(),
+        /** Days a key scheduled for deletion waits before AWS destroys it (and with it every byte it encrypted). @default 30 */
+        deletionWindowDays: z
+          .number({ error: 'must be a whole number of days from 7 to 30' })
+          .int('must be a whole number of days from 7 to 30')
+          .min(7, 'must be at least 7 days (the shortest window AWS KMS allows)')
+          .max(30, 'must be at most 30 days (the longest window AWS KMS allows)')
+          .default(30),
+        /** Production only: run on AWS managed keys on purpose (customerManagedKey: false). @default false */
+        allowAwsManagedKeys: z.boolean().default(false),
+      })
+      .strict(),
     /** Extra tags on every resource (never put a secret here). @default {} */
     tags: z.record(z.string(), z.string()).default({}),
   })
@@ -635,6 +654,28 @@ function checkTags(ctx: Ctx, tags: Record<string, string>): void {
     const secret = secretLookingTag(key, value);
     if (secret) issue(ctx, path, `looks like a secret (${secret}): tags are readable by anyone with Describe rights; keep secrets in SSM Parameter Store`);
   }
+}
+
+/** The environment's key: production keeps it unless told otherwise, and its state needs a key of its own. */
+function checkKms(ctx: Ctx, env: z.output<typeof baseSchema>): void {
+  const { kms } = env;
+  const production = env.tier === 'production';
+  if (!production && kms.allowAwsManagedKeys) issue(ctx, ['kms', 'allowAwsManagedKeys'], 'only applies to production (staging may always run on AWS managed keys): remove it');
+  else if (production && !kms.customerManagedKey && !kms.allowAwsManagedKeys)
+    issue(
+      ctx,
+      ['kms', 'customerManagedKey'],
+      'is false in a production environment: its volumes, buckets and secrets would be encrypted with AWS managed keys that any IAM principal of the account may use through the services: keep it true, or set kms.allowAwsManagedKeys: true on purpose',
+    );
+  else if (kms.customerManagedKey && kms.allowAwsManagedKeys)
+    issue(ctx, ['kms', 'allowAwsManagedKeys'], 'contradicts kms.customerManagedKey = true: there are no AWS managed keys to allow: remove allowAwsManagedKeys, or set customerManagedKey to false');
+  // The environment's key cannot encrypt the state that records its creation (README, "Secrets and state").
+  if (production && kms.customerManagedKey && env.state !== undefined && env.state.kmsKeyId === undefined)
+    issue(
+      ctx,
+      ['state', 'kmsKeyId'],
+      'is missing in a production environment with kms.customerManagedKey: the state would fall back to S3-managed keys: create the state key with the state bucket (README, "Deploy and destroy") and set state.kmsKeyId, e.g. \'alias/weebeetalk-terraform-state\'',
+    );
 }
 
 function within(range: PortRange, p: number): boolean {
@@ -842,6 +883,8 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
       ['allowLocalState'],
       `contradicts state (s3://${env.state.bucket}): the state is remote, so there is no local state to allow: remove allowLocalState, or remove state to keep local state on purpose`,
     );
+
+  checkKms(ctx, env);
 
   checkTags(ctx, env.tags);
 }

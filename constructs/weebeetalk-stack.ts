@@ -8,7 +8,7 @@ import { Annotations, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
-import { BUCKETS, bucketNameOf, drainHookOf, fqdnsOf, metricsNamespaceOf, poolGroupOf, resourceNameOf, sipDomainOf, snapshotTagOf, ssmRootOf, type BucketPurpose } from '../config/names';
+import { BUCKETS, bucketNameOf, drainHookOf, fqdnsOf, keyAliasOf, metricsNamespaceOf, poolGroupOf, resourceNameOf, sipDomainOf, snapshotTagOf, ssmRootOf, type BucketPurpose } from '../config/names';
 import { hostAddress, partitionOf } from '../config/net';
 import type { EnvironmentConfig, Pool, Role } from '../config/schema';
 import { hostBundle } from '../userdata/bundle';
@@ -18,6 +18,7 @@ import { applyAudit } from './audit/aspect';
 import type { Json } from './audit/plan';
 import { DebianHost } from './debian-host';
 import { Dns } from './dns';
+import { EnvironmentKey, type KeyService } from './environment-key';
 import { Firewalls } from './firewalls';
 import { HostConfiguration } from './host-configuration';
 import { HostIdentity } from './host-identity';
@@ -33,6 +34,8 @@ import { VolumeSnapshots } from './volume-snapshots';
 /** The Terraform the plans need. */
 // Write-only attributes (value_wo: constructs/secrets.ts) need 1.11; ephemeral blocks 1.10.
 export const TERRAFORM_VERSION = '>= 1.11.0';
+/** What the hosts' and pools' roles use the environment's key through: SSM (their SecureStrings) and S3 (the buckets). */
+export const HOST_KEY_SERVICES: readonly KeyService[] = ['ssm', 's3'];
 
 export interface WeeBeeTalkStackProps {
   /** The validated environment (config/load.ts). */
@@ -43,6 +46,8 @@ export class WeeBeeTalkStack extends TerraformStack {
   readonly config: EnvironmentConfig;
   readonly hosts: Record<Role, DebianHost>;
   readonly pools: Partial<Record<Pool, InstancePool>>;
+  /** The environment's customer-managed key (kms.customerManagedKey), or none (AWS managed keys). */
+  readonly key?: EnvironmentKey;
   /** The plan the audit gate resolved just before synthesis writes it (see toTerraform). */
   private auditedPlan?: Json;
 
@@ -78,10 +83,23 @@ export class WeeBeeTalkStack extends TerraformStack {
       rules: portPlan(config),
     });
 
-    const buckets = environmentBuckets(this, config);
+    // Keys the customer controls: volumes, buckets and SecureStrings under the environment's own key (README, "Secrets and state").
+    const key = (this.key = config.kms.customerManagedKey
+      ? new EnvironmentKey(this, 'environment-key', {
+          alias: keyAliasOf(config),
+          description: `WeeBeeTalk ${config.name}: volumes, buckets and SecureStrings`,
+          deletionWindowDays: config.kms.deletionWindowDays,
+          arn: { partition, region, account },
+          autoScaling: poolsToBuild.length > 0,
+          protect: production,
+        })
+      : undefined);
+    const kmsKeyArn = key?.arn;
+
+    const buckets = environmentBuckets(this, config, kmsKeyArn);
 
     const ssmRoot = ssmRootOf(config);
-    const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot, arn: { partition, region, account }, versions: config.secrets.versions });
+    const secrets = new Secrets(this, 'secrets', { prefix: ssmRoot, arn: { partition, region, account }, kmsKeyId: kmsKeyArn, versions: config.secrets.versions });
     for (const spec of specs) spec.secrets?.(config, secrets);
     for (const spec of poolsToBuild) spec.secrets?.(config, secrets);
     secrets.checkVersions();
@@ -126,6 +144,7 @@ export class WeeBeeTalkStack extends TerraformStack {
     for (const spec of specs) {
       const { role } = spec;
       const hostRole = new HostRole(this, `${role}-role`, { name: resourceNameOf(config, role) });
+      key?.grantUseVia(hostRole, HOST_KEY_SERVICES);
       secrets.grantRead(hostRole, role);
       spec.grants?.({ config, role: hostRole, buckets, dns, fqdn });
       const ctx: RoleContext = { config, fqdn, privateIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${role}` };
@@ -157,6 +176,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         dataVolumeGiB: config.hosts[role].dataVolumeGiB,
         snapshotTag: snapshotTagOf(config),
         protect: production,
+        kmsKeyArn,
         nameRecords: dns.hostRecords[role],
         userData: { env: hostEnv(ctx, role), packages: spec.packages, docker: spec.docker },
       });
@@ -172,6 +192,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       const settings = config.jitsi[`${pool}Pool`];
       const group = poolGroupOf(config, pool);
       const poolRole = new HostRole(this, `${pool}-role`, { name: group });
+      key?.grantUseVia(poolRole, HOST_KEY_SERVICES);
       secrets.grantRead(poolRole, pool);
       spec.grants?.({ config, role: poolRole, buckets, dns, fqdn });
       const ctx: RoleContext = { config, fqdn, privateIp, buckets: bucketNames, ssmPrefix: `${ssmRoot}/${pool}` };
@@ -201,6 +222,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         drainHook: drainHookOf(config, pool),
         memberTags: { Project: 'weebeetalk', Environment: config.name, ManagedBy: 'cdktf', ...config.tags },
         protect: production,
+        kmsKeyArn,
         // A member's first boot reads its bundle and joins the meet host, which must be there first.
         dependsOn: [...network.poolInternetAccess, configuration.object, configuration.pointer, hosts.meet.instance],
       }));

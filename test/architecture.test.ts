@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TerraformStack, Testing } from 'cdktf';
 import { buildApp } from '../main';
+import { ROOT_KMS_KEY_ID } from '../constructs/debian-host';
 import { environmentsDir, shipped } from './support/environments-dir';
 
 type Block = Record<string, unknown>;
@@ -56,7 +57,8 @@ describe('a role switched between architectures', () => {
       const [markerKey, marker] = pbxEntry(plan.resource.terraform_data);
       expect(marker.input).toEqual({ architecture: arch });
       const lifecycle = pbxEntry(plan.resource.aws_instance)[1].lifecycle as Block;
-      expect(lifecycle.ignore_changes).toEqual(['ami']);
+      // And the root's key (production's customer-managed key, kms.customerManagedKey): a root keeps the key it has.
+      expect(lifecycle.ignore_changes).toEqual(['ami', ROOT_KMS_KEY_ID]);
       expect(lifecycle.replace_triggered_by).toEqual([`terraform_data.${markerKey}`]);
     }
     // Same address in both plans: the switch updates the marker, which is what triggers the replacement.
@@ -88,7 +90,9 @@ if (!terraform) process.stderr.write('SKIPPED (needs a terraform binary): Terraf
   function standIn(plan: Plan, imageId: string): string {
     const [markerKey, marker] = pbxEntry(plan.resource.terraform_data);
     const lifecycle = pbxEntry(plan.resource.aws_instance)[1].lifecycle as { ignore_changes: string[]; replace_triggered_by: string[] };
-    const instance = { input: imageId, lifecycle: { ignore_changes: lifecycle.ignore_changes.map((a) => (a === 'ami' ? 'input' : a)), replace_triggered_by: lifecycle.replace_triggered_by } };
+    // The stand-in has no root device: its key's entry goes.
+    const ignore = lifecycle.ignore_changes.filter((a) => a !== ROOT_KMS_KEY_ID).map((a) => (a === 'ami' ? 'input' : a));
+    const instance = { input: imageId, lifecycle: { ignore_changes: ignore, replace_triggered_by: lifecycle.replace_triggered_by } };
     return JSON.stringify({ resource: { terraform_data: { [markerKey]: marker, instance } } });
   }
 

@@ -34,6 +34,25 @@ function configStatements(s: Synthesized, role: Role): Statement[] {
   return [st(['s3:GetObject'], `${bucket}/bundles/${role}/*`), st(['s3:PutObject', 's3:PutObjectAcl'], `${bucket}/apply-output/${role}/*`), st(['s3:GetEncryptionConfiguration'], bucket)];
 }
 
+/**
+ * What a host may do with the environment's key (kms.customerManagedKey), hand-written: decrypt its SecureStrings
+ * through SSM, read and write objects through S3; nothing without a key.
+ */
+function keyStatements(s: Synthesized): Statement[] {
+  if (!s.config.kms.customerManagedKey) return [];
+  const key = single(resources(s, 'aws_kms_key'), 'the environment key').ref('arn');
+  const via = (actions: string[], service: string): Statement => ({
+    effect: 'Allow',
+    actions,
+    notActions: [],
+    resources: [key],
+    notResources: [],
+    // In the synthesized key order (the ACME test compares statements as text).
+    conditions: [{ test: 'StringEquals', values: [`${service}.${s.config.aws.region}.amazonaws.com`], variable: 'kms:ViaService' }],
+  });
+  return [via(['kms:Decrypt', 'kms:GenerateDataKey'], 's3'), via(['kms:Decrypt'], 'ssm')];
+}
+
 /** The Route53 statements of a host with a certificate by DNS-01, hand-written: certbot's, for its own name only. */
 function acmeStatements(s: Synthesized, role: 'pbx' | 'turn'): ReturnType<typeof normalize>[] {
   return [
@@ -199,7 +218,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     for (const role of acme) {
       // Everything but the SSM statements (own path, the SSM agent) and the configuration bucket's (asserted
       // exactly in the S3 test) that every host has.
-      const own = configStatements(s, role).map((st) => JSON.stringify(normalize(st)));
+      const own = [...configStatements(s, role), ...keyStatements(s)].map((st) => JSON.stringify(normalize(st)));
       const rest = hostIam(s, role)
         .inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a)))
         .map(normalize);
@@ -243,6 +262,7 @@ describe.each(ENVS.filter(([label]) => ['production', 'staging-turn'].includes(l
       ...agent,
       { effect: 'Allow', actions: SSM_READS, notActions: [], resources: [paramArn(s, own), paramArn(s, `${own}/*`)], notResources: [], conditions: [] },
       ...configStatements(s, 'turn'),
+      ...keyStatements(s),
     ];
     // Sorted by a key-order-free text, compared whole.
     const canonical = (v: unknown): string =>

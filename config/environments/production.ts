@@ -21,8 +21,9 @@ const production: EnvironmentFile = {
     ],
   },
   jitsi: { jigasi: true, jibri: true, auth: 'jwt' },
-  // Create this bucket once before the first deploy (README, "State").
-  state: { bucket: 'weebeetalk-terraform-state-example', region: 'ap-southeast-3' },
+  // Create this bucket and its key once before the first deploy (README, "Deploy and destroy"). The key is the state's
+  // own: the environment's key (kms.customerManagedKey) is created by the deploy that writes this state.
+  state: { bucket: 'weebeetalk-terraform-state-example', region: 'ap-southeast-3', kmsKeyId: 'alias/weebeetalk-terraform-state' },
 };
 
 export default production;
