@@ -10,6 +10,7 @@ import { App, Manifest, Testing, TerraformStack } from 'cdktf';
 import { DataCloudinitConfig } from '@cdktf/provider-cloudinit/lib/data-cloudinit-config';
 import { CloudinitProvider } from '@cdktf/provider-cloudinit/lib/provider';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
+import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { Instance } from '@cdktf/provider-aws/lib/instance';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
@@ -17,6 +18,8 @@ import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
+import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
+import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule, type VpcSecurityGroupIngressRuleConfig } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
@@ -34,6 +37,8 @@ import { WeeBeeTalkStack } from '../constructs/weebeetalk-stack';
 delete process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS;
 
 const config = loadEnvironment(staging);
+/** Staging with its own KMS key (kms.customerManagedKey): what WBT-KMS-CMK judges. */
+const withKey = loadEnvironment({ ...staging, kms: { customerManagedKey: true } });
 let outdir: string;
 
 beforeAll(() => {
@@ -113,6 +118,8 @@ interface BadCase {
   readonly fires: readonly RuleId[];
   /** The construct the error is put on, when not the one named "bad". @default "bad" */
   readonly at?: string;
+  /** The environment the gate judges by. @default staging */
+  readonly env?: EnvironmentConfig;
 }
 
 const BAD: Record<RuleId, readonly BadCase[]> = {
@@ -273,6 +280,25 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
       fires: ['WBT-S3-TLS'],
     },
   ],
+  'WBT-KMS-CMK': [
+    {
+      name: 'a data volume on the AWS managed key in an environment with its own key',
+      add: (stack) => {
+        new KmsKey(stack, 'key', { enableKeyRotation: true });
+        new EbsVolume(stack, 'bad', { availabilityZone: 'ap-southeast-3a', size: 10, type: 'gp3', encrypted: true });
+      },
+      fires: ['WBT-KMS-CMK'],
+      env: withKey,
+    },
+    { name: 'a key that does not rotate', add: (stack) => new KmsKey(stack, 'bad', { enableKeyRotation: false }), fires: ['WBT-KMS-CMK'], env: withKey },
+    {
+      name: 'a bucket on SSE-S3',
+      add: (stack) => new S3BucketServerSideEncryptionConfigurationA(stack, 'bad', { bucket: 'bad-bucket', rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }] }),
+      fires: ['WBT-KMS-CMK'],
+      env: withKey,
+    },
+    { name: 'a SecureString on aws/ssm', add: (stack) => new SsmParameter(stack, 'bad', { name: '/weebeetalk/staging/x', type: 'SecureString', value: 'x' }), fires: ['WBT-KMS-CMK'], env: withKey },
+  ],
 };
 
 describe('the gate fails synthesis on every policy rule', () => {
@@ -286,7 +312,7 @@ describe('the gate fails synthesis on every policy rule', () => {
 
   const cases = Object.entries(BAD).flatMap(([rule, list]) => list.map((c) => [rule, c.name, c] as const));
   test.each(cases)('%s: %s', (rule, _name, c) => {
-    const { app, stack, sg } = freshStack();
+    const { app, stack, sg } = freshStack(c.env);
     c.add(stack, sg);
     const error = synthError(app);
     expect(error).toMatch(/^Encountered Annotations with level "ERROR"/);

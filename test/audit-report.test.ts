@@ -89,7 +89,7 @@ describe('npm run audit on the shipped environments', () => {
     expect(rows.filter((r) => r.host === 'pbx').map((r) => r.peer)).toEqual(expect.arrayContaining(['192.0.2.0/28 (trunk)', '192.0.2.0/24 (trunk-media)', 'meet host']));
     // WBT-CONFIG-SECRET (f5f1300) is the thirteenth: the bundles are scanned like user-data. WBT-SG-XMPP (the pools)
     // the fourteenth: Prosody's client port from the pools' groups only.
-    expect(report.policy).toHaveLength(14);
+    expect(report.policy).toHaveLength(15);
     expect(report.policy.map((p) => p.id)).toContain('WBT-CONFIG-SECRET');
     expect(report.policy.map((p) => p.id)).toContain('WBT-SG-XMPP');
   });
@@ -143,7 +143,15 @@ describe('npm run audit on the shipped environments', () => {
       expect(buckets('WBT-EC2-IMDS')).toEqual([...hosts.map((h) => `${h}-host/instance`), ...pools.map((p) => `${p}-pool/template`)].sort());
       // Per host: IMDS, root encryption, user-data and bundle; its data volume; its described group; 2 checks of 4
       // buckets. Per pool: the same less the data volume.
-      expect(checks).toHaveLength(hosts.length * 4 + hosts.length + 2 * 4 + hosts.length + pools.length * 5);
+      // Production has its own key (kms.customerManagedKey): the key, each data volume and instance root, each launch
+      // template, each bucket's encryption and each SecureString name it. Staging has none.
+      const kms = checks.filter((c) => c.rule === 'WBT-KMS-CMK');
+      const secureStrings = kms.filter((c) => c.subject.startsWith('secrets/')).length;
+      if (env === 'production') {
+        expect(secureStrings).toBeGreaterThan(5);
+        expect(kms.length - secureStrings).toBe(1 + hosts.length * 2 + pools.length + 4);
+      } else expect(kms).toEqual([]);
+      expect(checks).toHaveLength(hosts.length * 4 + hosts.length + 2 * 4 + hosts.length + pools.length * 5 + kms.length);
     }
   });
 

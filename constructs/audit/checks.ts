@@ -216,3 +216,35 @@ export function bucketChecks(tf: JsonObject, stack: string): Check[] {
   }
   return out;
 }
+
+/**
+ * WBT-KMS-CMK, where the environment has its own key (kms.customerManagedKey): the key rotates, and every data volume,
+ * instance root, launch template block device, bucket default encryption and SecureString names it (its ARN).
+ */
+export function keyChecks(tf: JsonObject, stack: string, customerManagedKey: boolean): Check[] {
+  if (!customerManagedKey) return [];
+  const keys = elements(tf, 'resource', 'aws_kms_key');
+  const out: Check[] = keys.map((k) => check(stack, k, 'WBT-KMS-CMK', isTrue(k.body.enable_key_rotation) ? [] : ['enable_key_rotation is not true'], 'rotated'));
+  const theKey = (v: Json | undefined): boolean => {
+    const r = reference(str(v));
+    return r !== undefined && r.attribute === 'arn' && keys.some((k) => k.address === r.address);
+  };
+  const missing = (what: string, v: Json | undefined): string[] => (theKey(v) ? [] : [`${what} is ${str(v) ?? 'unset (an AWS managed key)'}, not the environment's key`]);
+  for (const e of elements(tf, 'resource', 'aws_ebs_volume')) out.push(check(stack, e, 'WBT-KMS-CMK', missing('kms_key_id', e.body.kms_key_id), "the environment's key"));
+  for (const e of elements(tf, 'resource', 'aws_instance'))
+    out.push(check(stack, e, 'WBT-KMS-CMK', missing('root_block_device.kms_key_id', blocks(e.body.root_block_device)[0]?.kms_key_id), "root volume under the environment's key"));
+  for (const e of elements(tf, 'resource', 'aws_launch_template')) {
+    const problems = blocks(e.body.block_device_mappings).flatMap((d) => missing(`block device ${str(d.device_name) ?? ''} kms_key_id`, blocks(d.ebs)[0]?.kms_key_id));
+    out.push(check(stack, e, 'WBT-KMS-CMK', problems, "block devices under the environment's key"));
+  }
+  for (const e of elements(tf, 'resource', 'aws_s3_bucket_server_side_encryption_configuration')) {
+    const problems = blocks(e.body.rule).flatMap((r) => {
+      const sse = blocks(r.apply_server_side_encryption_by_default)[0];
+      return str(sse?.sse_algorithm) === 'aws:kms' ? missing('kms_master_key_id', sse?.kms_master_key_id) : [`sse_algorithm is ${str(sse?.sse_algorithm) ?? 'unset'}, not aws:kms`];
+    });
+    out.push(check(stack, e, 'WBT-KMS-CMK', problems, "SSE-KMS with the environment's key"));
+  }
+  for (const e of elements(tf, 'resource', 'aws_ssm_parameter'))
+    if (str(e.body.type) === 'SecureString') out.push(check(stack, e, 'WBT-KMS-CMK', missing('key_id', e.body.key_id), "the environment's key"));
+  return out;
+}

@@ -21,7 +21,8 @@ export type RuleId =
   | 'WBT-EC2-USERDATA'
   | 'WBT-CONFIG-SECRET'
   | 'WBT-S3-PAB'
-  | 'WBT-S3-TLS';
+  | 'WBT-S3-TLS'
+  | 'WBT-KMS-CMK';
 
 export interface PolicyRule {
   readonly id: RuleId;
@@ -142,6 +143,14 @@ export const RULES: readonly PolicyRule[] = [
     trivy: [],
     fix: "attach a bucket policy with a Deny statement for principal *, action s3:*, the bucket's objects, condition Bool aws:SecureTransport = false (constructs/private-bucket.ts does)",
     note: 'CKV_AWS_379 looks for the same statement but only on buckets with a public ACL; trivy has none. AWS Config s3-bucket-ssl-requests-only and CIS AWS 2.1.1 are the same control.',
+  },
+  {
+    id: 'WBT-KMS-CMK',
+    title: "With kms.customerManagedKey, everything at rest uses the environment's key, and the key rotates",
+    checkov: ['CKV_AWS_7', 'CKV_AWS_145', 'CKV_AWS_189', 'CKV_AWS_337'],
+    trivy: [],
+    fix: "pass the environment key's ARN (EnvironmentKey.arn, constructs/weebeetalk-stack.ts) as kmsKeyArn to the DebianHost, InstancePool and PrivateBucket and as kmsKeyId to Secrets, and keep enable_key_rotation on the key (constructs/environment-key.ts)",
+    note: "Runs only where kms.customerManagedKey is on (production by default). checkov checks any customer key (CKV_AWS_189 EBS volumes, CKV_AWS_145 S3 default encryption, CKV_AWS_337 SecureStrings, CKV_AWS_7 rotation), not the environment's own; it has no check of an instance's root volume or a launch template's block devices, which this rule also covers. trivy ids not mapped here.",
   },
 ];
 

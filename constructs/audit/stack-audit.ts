@@ -3,7 +3,7 @@
  * with every violation together. The synthesis gate (aspect.ts) and the report (report.ts) share it.
  */
 import type { EnvironmentConfig } from '../../config/schema';
-import { bucketChecks, groupChecks, instanceChecks, type Check } from './checks';
+import { bucketChecks, groupChecks, instanceChecks, keyChecks, type Check } from './checks';
 import type { Finding } from './finding';
 import { collectGroups, securityGroupMatrix, type GroupMatrix } from './matrix';
 import { isObject, str, type Json } from './plan';
@@ -24,7 +24,7 @@ export function auditStack(tf: Json, env: EnvironmentConfig): StackAudit {
   const stack = str(meta?.stackName) ?? env.name;
   const groups = collectGroups(tf, env);
   const matrices = securityGroupMatrix(tf, env, groups);
-  const checks: Check[] = [...groupChecks(stack, groups), ...instanceChecks(tf, stack), ...bucketChecks(tf, stack)];
+  const checks: Check[] = [...groupChecks(stack, groups), ...instanceChecks(tf, stack), ...bucketChecks(tf, stack), ...keyChecks(tf, stack, env.kms.customerManagedKey)];
   const allRows = matrices.flatMap((m) => m.rows);
   return {
     environment: env.name,
