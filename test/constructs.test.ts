@@ -481,26 +481,33 @@ describe('Secrets on a bare stack', () => {
     const [randomName] = Object.entries(randoms).find(([, r]) => r.password_length === 32)!;
     const [readName, read] = Object.entries(ephemeral(s).aws_ssm_parameter).find(([k]) => k.startsWith('secrets_jigasi-current'))!;
     const lookup = single(dataSources(s, 'aws_resourcegroupstaggingapi_resources'), 'lookup');
-    const found = `[for a in data.aws_resourcegroupstaggingapi_resources.${lookup.key}.resource_tag_mapping_list[*].resource_arn : a if endswith(a, ":parameter/weebeetalk/test/meet/jigasi-sip-password")]`;
-    expect(read).toEqual({ arn: `\${one(${found})}`, count: `\${length(${found})}`, with_decryption: true });
+    const found = `[for m in data.aws_resourcegroupstaggingapi_resources.${lookup.key}.resource_tag_mapping_list : m if endswith(m.resource_arn, ":parameter/weebeetalk/test/meet/jigasi-sip-password")]`;
+    expect(read).toEqual({
+      arn: `\${one(${found}).resource_arn}`,
+      count: `\${length(${found}) > 0 && lookup(try(one(${found}).tags, {}), "weebeetalk:value-version", "1") == "1" ? 1 : 0}`,
+      with_decryption: true,
+    });
     const byName = (name: string): Item => single(resources(s, 'aws_ssm_parameter'), name, (p) => p.block.name === name);
     expect(byName('/weebeetalk/test/meet/jigasi-sip-password').block).toEqual({
       name: '/weebeetalk/test/meet/jigasi-sip-password',
       description: 'Jigasi SIP password',
       type: 'SecureString',
       value_wo: `\${length(ephemeral.aws_ssm_parameter.${readName}) > 0 ? ephemeral.aws_ssm_parameter.${readName}[0].value : ephemeral.aws_secretsmanager_random_password.${randomName}.random_password}`,
-      value_wo_version: 1,
+      value_wo_version: 10,
+      tags: { 'weebeetalk:value-version': '1' },
     });
     // One parameter per secret: the reader's folder has none.
     expect(resources(s, 'aws_ssm_parameter').map((p) => p.block.name)).not.toContain('/weebeetalk/test/pbx/jigasi-sip-password');
   });
 
-  test('a later version is a new random password, whatever the parameter holds', () => {
+  test('a later version is written again (ten per version, one more under a customer key), tagged with it; its current value is read only at that version', () => {
     const s = secrets({ 'meet/jigasi-sip-password': 3 });
     const p = single(resources(s, 'aws_ssm_parameter'), 'jigasi', (r) => r.block.name === '/weebeetalk/test/meet/jigasi-sip-password');
-    expect(p.block.value_wo_version).toBe(3);
-    expect(p.block.value_wo).toMatch(/^\$\{ephemeral\.aws_secretsmanager_random_password\.secrets_jigasi-random_[0-9A-F]+\.random_password\}$/);
-    expect(Object.keys(ephemeral(s).aws_ssm_parameter ?? {}).filter((k) => k.startsWith('secrets_jigasi'))).toEqual([]);
+    expect({ wo: p.block.value_wo_version, tags: p.block.tags }).toEqual({ wo: 30, tags: { 'weebeetalk:value-version': '3' } });
+    const [, read] = Object.entries(ephemeral(s).aws_ssm_parameter).find(([k]) => k.startsWith('secrets_jigasi-current'))!;
+    expect(read.count).toMatch(/"weebeetalk:value-version", "1"\) == "3" \? 1 : 0\}$/);
+    const keyed = bare((stack) => new Secrets(stack, 'secrets', { prefix: '/w/e', kmsKeyId: 'arn:aws:kms:r:1:key/k' }).add({ id: 'x', description: 'x', path: 'meet/x' }));
+    expect(single(resources(keyed, 'aws_ssm_parameter'), 'x').block).toMatchObject({ key_id: 'arn:aws:kms:r:1:key/k', value_wo_version: 11 });
   });
 
   test('a plain parameter is a String holding its value, and follows changes', () => {

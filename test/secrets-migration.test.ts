@@ -5,13 +5,15 @@
  * secret only. The AWS provider is unreachable here, so Terraform (the real binary, where installed) plans a
  * stand-in: each SSM parameter becomes a terraform_data whose input is its synthesized value_wo and value_wo_version,
  * the ephemeral blocks become locals with the synthesized count and arn expressions, and the tagging API's answer a
- * variable (the ARNs that exist). Everything else (the expressions, their references) is as synthesized.
+ * variable (the parameters that exist, with their tags). Everything else (the expressions, their references) is as
+ * synthesized. A change of key writes every value again, unchanged.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { VALUE_VERSION_TAG } from '../constructs/secrets';
 import { ACCOUNT } from './support/boot/plan';
 import { asString, resources, synthEnvironment, synthVariant, type Synthesized } from './support/synth';
 
@@ -33,7 +35,7 @@ function standIn(s: Synthesized): string {
       .replace(/\bdata\.aws_resourcegroupstaggingapi_resources\.[A-Za-z0-9_-]+\b/g, 'local.tagging')
       .replace(/\bephemeral\.aws_ssm_parameter\.([A-Za-z0-9_-]+)/g, 'local.ssm_$1')
       .replace(/\bephemeral\.aws_secretsmanager_random_password\.([A-Za-z0-9_-]+)/g, 'local.random_$1');
-  const locals: Record<string, string> = { tagging: '${{ resource_tag_mapping_list = [for a in var.existing_arns : { resource_arn = a }] }}' };
+  const locals: Record<string, string> = { tagging: '${{ resource_tag_mapping_list = [for p in var.existing : { resource_arn = p.arn, tags = p.tags }] }}' };
   for (const [name, block] of Object.entries(eph.aws_ssm_parameter ?? {})) {
     expect(block.with_decryption).toBe(true);
     // count instances, each reading the parameter its arn expression names (its current value: var.current).
@@ -46,7 +48,7 @@ function standIn(s: Synthesized): string {
     data[p.key] = { input: { name: p.block.name, version: p.block.value_wo_version, value: `\${${swap(inner(asString(p.block.value_wo, 'value_wo')))}}` } };
   }
   return JSON.stringify({
-    variable: { existing_arns: { type: 'list(string)' }, current: { type: 'map(string)' } },
+    variable: { existing: { type: 'list(object({ arn = string, tags = map(string) }))' }, current: { type: 'map(string)' } },
     locals,
     resource: { terraform_data: data },
   });
@@ -69,15 +71,18 @@ interface Planned {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  /** Plans the stand-in of `s` against the parameters that exist (name to current value); each parameter's planned input. */
-  async function plan(s: Synthesized, existing: Record<string, string>): Promise<Planned[]> {
+  /** Plans the stand-in of `s` against the parameters that exist (name to current value and tags); each parameter's planned input. */
+  async function plan(s: Synthesized, existing: Record<string, { value: string; tags?: Record<string, string> }>): Promise<Planned[]> {
     const dir = mkdtempSync(join(tmpdir(), 'weebeetalk-secrets-'));
     dirs.push(dir);
     const arn = (name: string): string => `arn:aws:ssm:${s.config.aws.region}:${ACCOUNT}:parameter${name}`;
     // The tagging API lists every parameter of the project in the account and region: the other environment's too.
-    const arns = [...Object.keys(existing).map(arn), arn(`/weebeetalk/other/meet/jigasi-sip-password`)];
+    const listed = [
+      ...Object.entries(existing).map(([n, e]) => ({ arn: arn(n), tags: { Project: 'weebeetalk', ...e.tags } })),
+      { arn: arn('/weebeetalk/other/meet/jigasi-sip-password'), tags: { Project: 'weebeetalk' } },
+    ];
     writeFileSync(join(dir, 'main.tf.json'), standIn(s));
-    writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify({ existing_arns: arns, current: Object.fromEntries(Object.entries(existing).map(([n, v]) => [arn(n), v])) }));
+    writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify({ existing: listed, current: Object.fromEntries(Object.entries(existing).map(([n, e]) => [arn(n), e.value])) }));
     const env = { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
     const tf = async (...args: string[]): Promise<string> => (await run('terraform', args, { cwd: dir, env, encoding: 'utf8' })).stdout;
     await tf('init', '-input=false', '-no-color', '-backend=false');
@@ -93,37 +98,61 @@ interface Planned {
       .map((p) => asString(p.block.name, 'name'))
       .sort();
   const legacy = (name: string): string => `legacy-${name.split('/').slice(3).join('-')}`;
+  /** Every secret parameter existing with its legacy value, tagged with a version or (before versions) not. */
+  const existingAll = (names: readonly string[], tag?: (name: string) => string): Record<string, { value: string; tags?: Record<string, string> }> =>
+    Object.fromEntries(names.map((n) => [n, { value: legacy(n), ...(tag ? { tags: { [VALUE_VERSION_TAG]: tag(n) } } : {}) }]));
+  const JIGASI = '/weebeetalk/staging/meet/jigasi-sip-password';
 
-  test('a new environment: every secret is a new random password, version 1', async () => {
+  test('a new environment: every secret is a new random password, version 1 (written as 10: no customer key in staging)', async () => {
     const s = synthEnvironment('staging');
     const planned = await plan(s, {});
     expect(planned.map((p) => p.name)).toEqual(secretNames(s));
-    for (const p of planned) expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 1, value: expect.stringMatching(/^random:secrets_/) });
+    for (const p of planned) expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 10, value: expect.stringMatching(/^random:secrets_/) });
     // One random password per parameter: no two secrets share a value.
     expect(new Set(planned.map((p) => p.value)).size).toBe(planned.length);
   }, 30_000);
 
-  test('an environment created before write-only values: every parameter keeps the value it holds; one created since is random', async () => {
+  test('an environment created before write-only values (no version tag): every parameter keeps its value, re-encrypted under the new key; one created since is random', async () => {
     const s = synthEnvironment('production');
     const names = secretNames(s);
     // One secret is new with this deploy (e.g. a phone added at the same time): it does not exist yet.
     const added = names.find((n) => n.includes('/sip-users/'))!;
-    const planned = await plan(s, Object.fromEntries(names.filter((n) => n !== added).map((n) => [n, legacy(n)])));
+    const planned = await plan(s, existingAll(names.filter((n) => n !== added)));
     for (const p of planned)
-      expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 1, value: p.name === added ? expect.stringMatching(/^random:/) : legacy(p.name) });
+      expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 11, value: p.name === added ? expect.stringMatching(/^random:/) : legacy(p.name) });
   }, 30_000);
 
-  test('secrets.versions rotates exactly the secrets it raises: a new random value for them, the current one kept for the rest', async () => {
+  test('secrets.versions rotates exactly the secrets it raises; once rotated (tagged with the version) the value stays', async () => {
     const s = synthVariant('rotated', 'staging', { secrets: { versions: { 'meet/jigasi-sip-password': 2 } } });
     const names = secretNames(s);
-    const planned = await plan(s, Object.fromEntries(names.map((n) => [n, legacy(n)])));
-    for (const p of planned) {
-      const rotated = p.name === '/weebeetalk/staging/meet/jigasi-sip-password';
+    const rotating = await plan(
+      s,
+      existingAll(names, () => '1'),
+    );
+    for (const p of rotating) {
+      const rotated = p.name === JIGASI;
       expect({ name: p.name, version: p.version, value: p.value }).toEqual({
         name: p.name,
-        version: rotated ? 2 : 1,
+        version: rotated ? 20 : 10,
         value: rotated ? expect.stringMatching(/^random:secrets_jigasi-sip-random_/) : legacy(p.name),
       });
     }
+    // The deploy after: the parameter holds version 2 (its tag says so): nothing is generated again.
+    const after = await plan(
+      s,
+      existingAll(names, (n) => (n === JIGASI ? '2' : '1')),
+    );
+    for (const p of after) expect({ name: p.name, value: p.value }).toEqual({ name: p.name, value: legacy(p.name) });
+  }, 30_000);
+
+  test('turning the customer key on (or off) writes every value again under the new key, unchanged', async () => {
+    const names = secretNames(synthEnvironment('staging'));
+    const on = synthVariant('staging-keyed', 'staging', { kms: { customerManagedKey: true } });
+    const planned = await plan(
+      on,
+      existingAll(names, () => '1'),
+    );
+    expect(planned.map((p) => p.name)).toEqual(names);
+    for (const p of planned) expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 11, value: legacy(p.name) });
   }, 30_000);
 });

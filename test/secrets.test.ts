@@ -10,6 +10,7 @@ import { enabledPools, enabledRoles, type Role } from '../config/schema';
 import { hostSettings } from './support/host-files';
 import { expectedRoles } from './support/hosts';
 import { secretsIn } from '../constructs/audit/checks';
+import { VALUE_VERSION_TAG, writeVersion } from '../constructs/secrets';
 import { bundleOf, hostFiles } from './support/host-files';
 import { bucketsOf, bundlePointers, expectedParameters, sharedSecrets } from './support/parts';
 import { asArray, asObject, asString, dataSources, isObject, resources, single, type Synthesized } from './support/synth';
@@ -22,29 +23,24 @@ import './support/matchers';
  */
 const PUBLIC_PARAMETERS = ['meet/jwt-app-id'];
 /**
- * What a secret's value_wo may be: version 1 is the parameter's current value where it exists already (an
- * environment created before write-only values keeps its secrets), else a new random password; a later version is
- * a new random password.
+ * What a secret's value_wo is: the value the parameter holds, where it exists at the configured version (read
+ * ephemerally), else a new random password. What Terraform makes of it, case by case: test/secrets-migration.test.ts.
  */
-const ADOPT_RE = /^\$\{length\((ephemeral\.aws_ssm_parameter\.[^)]+)\) > 0 \? \1\[0\]\.value : ephemeral\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}$/;
-const RANDOM_RE = /^\$\{ephemeral\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}$/;
+const VALUE_RE = /^\$\{length\((ephemeral\.aws_ssm_parameter\.[^)]+)\) > 0 \? \1\[0\]\.value : ephemeral\.aws_secretsmanager_random_password\.([^.}]+)\.random_password\}$/;
 
 type Block = Record<string, unknown>;
 const ephemerals = (s: Synthesized, type: string): Record<string, Block> => ((s.json as { ephemeral?: Record<string, Record<string, Block>> }).ephemeral ?? {})[type] ?? {};
 
-/** The ephemeral random password behind a secret parameter (and its current-value read, for version 1). */
-function sourcesOf(s: Synthesized, p: { address: string; block: Block }): { random: Block; randomName: string; current?: Block } {
+/** The ephemeral random password behind a secret parameter, and its read of the current value. */
+function sourcesOf(s: Synthesized, p: { address: string; block: Block }): { random: Block; randomName: string; current: Block } {
   const wo = asString(p.block.value_wo, `${p.address}.value_wo`);
-  const adopt = ADOPT_RE.exec(wo);
-  const m = adopt ?? RANDOM_RE.exec(wo);
-  if (!m) throw new Error(`${p.address}: value_wo is neither a random password nor the current value: ${wo}`);
-  const randomName = adopt ? adopt[2] : m[1];
-  const random = ephemerals(s, 'aws_secretsmanager_random_password')[randomName];
-  if (!random) throw new Error(`${p.address}: no ephemeral random password ${randomName}`);
-  if (!adopt) return { random, randomName };
-  const current = ephemerals(s, 'aws_ssm_parameter')[adopt[1].split('.')[2]];
-  if (!current) throw new Error(`${p.address}: no ephemeral parameter read ${adopt[1]}`);
-  return { random, randomName, current };
+  const m = VALUE_RE.exec(wo);
+  if (!m) throw new Error(`${p.address}: value_wo is not the current-or-random form: ${wo}`);
+  const random = ephemerals(s, 'aws_secretsmanager_random_password')[m[2]];
+  if (!random) throw new Error(`${p.address}: no ephemeral random password ${m[2]}`);
+  const current = ephemerals(s, 'aws_ssm_parameter')[m[1].split('.')[2]];
+  if (!current) throw new Error(`${p.address}: no ephemeral parameter read ${m[1]}`);
+  return { random, randomName: m[2], current };
 }
 
 describe.each(ENVS)('secrets of %s', (_label, synth) => {
@@ -55,7 +51,7 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
     for (const n of names) expect(n).toMatch(new RegExp(`^/weebeetalk/${s.config.name}/(${[...expectedRoles(s), ...enabledPools(s.config)].join('|')})/[a-z0-9][a-z0-9/-]*$`));
   });
 
-  test('secrets are SecureString, written once per version through value_wo from an ephemeral random password (or, at version 1, the value the parameter holds already)', () => {
+  test('secrets are SecureString, written through value_wo (the value held at the configured version, else an ephemeral random password) when their version or key changes', () => {
     const s = synth();
     const used = new Map<string, string[]>();
     for (const p of resources(s, 'aws_ssm_parameter')) {
@@ -78,16 +74,18 @@ describe.each(ENVS)('secrets of %s', (_label, synth) => {
       // No value Terraform would keep: neither `value` nor an ignore_changes that used to keep one.
       expect({ name, type: p.block.type, value: p.block.value, lifecycle: p.block.lifecycle }).toEqual({ name, type: 'SecureString', value: undefined, lifecycle: undefined });
       const version = s.config.secrets.versions[relative] ?? 1;
-      expect(p.block.value_wo_version).toBe(version);
+      // Written again for a new version or a change of key; the tag says which version the value is.
+      expect({ name, wo: p.block.value_wo_version, tags: p.block.tags }).toEqual({ name, wo: writeVersion(version, s.config.kms.customerManagedKey), tags: { [VALUE_VERSION_TAG]: String(version) } });
       const { random, randomName, current } = sourcesOf(s, p);
       expect(Number(random.password_length)).toBeGreaterThanOrEqual(20);
       expect(random).toMatchObject({ exclude_punctuation: true, include_space: false });
-      expect(current !== undefined).toBe(version === 1);
-      if (current) {
-        // The read finds this parameter, by its own name, among those that exist (ARNs from the tagging API).
-        const found = `[for a in data.aws_resourcegroupstaggingapi_resources.${single(dataSources(s, 'aws_resourcegroupstaggingapi_resources'), 'parameter lookup').key}.resource_tag_mapping_list[*].resource_arn : a if endswith(a, ":parameter${name}")]`;
-        expect(current).toEqual({ arn: `\${one(${found})}`, count: `\${length(${found})}`, with_decryption: true });
-      }
+      // The read finds this parameter, by its own name and at this version, among those that exist (the tagging API's ARNs and tags).
+      const found = `[for m in data.aws_resourcegroupstaggingapi_resources.${single(dataSources(s, 'aws_resourcegroupstaggingapi_resources'), 'parameter lookup').key}.resource_tag_mapping_list : m if endswith(m.resource_arn, ":parameter${name}")]`;
+      expect(current).toEqual({
+        arn: `\${one(${found}).resource_arn}`,
+        count: `\${length(${found}) > 0 && lookup(try(one(${found}).tags, {}), "${VALUE_VERSION_TAG}", "1") == "${version}" ? 1 : 0}`,
+        with_decryption: true,
+      });
       used.set(randomName, [...(used.get(randomName) ?? []), relative]);
     }
     expect(s.text).toHaveResourceWithProperties(SsmParameter, { type: 'SecureString', name: `/weebeetalk/${s.config.name}/chat/admin-password` });
