@@ -20,9 +20,12 @@ import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
+import { DataAwsSecretsmanagerRandomPassword } from '@cdktf/provider-aws/lib/data-aws-secretsmanager-random-password';
+import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule, type VpcSecurityGroupIngressRuleConfig } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import production from '../config/environments/production';
 import staging from '../config/environments/staging';
 import { loadEnvironment } from '../config/load';
 import { ANY_ROLES, type AnyRole, type EnvironmentConfig } from '../config/schema';
@@ -32,11 +35,14 @@ import { auditStack } from '../constructs/audit/stack-audit';
 import { RULES, type RuleId } from '../constructs/audit/policy';
 import { PrivateBucket } from '../constructs/private-bucket';
 import { WeeBeeTalkStack } from '../constructs/weebeetalk-stack';
+import { roleFiles, ROLE_PATHS } from '../userdata/paths';
 
 // The cdktf CLI sets this to collect errors itself; here the gate must throw.
 delete process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS;
 
 const config = loadEnvironment(staging);
+/** Production on AWS managed keys (so that only the privacy rules judge a bare stack). */
+const productionPlain = loadEnvironment({ ...production, kms: { customerManagedKey: false, allowAwsManagedKeys: true } });
 /** Staging with its own KMS key (kms.customerManagedKey): what WBT-KMS-CMK judges. */
 const withKey = loadEnvironment({ ...staging, kms: { customerManagedKey: true } });
 let outdir: string;
@@ -104,6 +110,14 @@ const template =
       blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { encrypted: 'true' } }],
       ...extra,
     });
+
+/** A configuration bundle object of `role` holding one file (the privacy rules read the bundles). */
+const bundle = (stack: TerraformStack, role: AnyRole, path: string, content: string): S3Object =>
+  new S3Object(stack, 'bad', {
+    bucket: 'b',
+    key: `bundles/${role}/${'0'.repeat(64)}.json`,
+    content: JSON.stringify({ format: 1, environment: 'production', role, hook: '/x', files: [{ path, content }] }),
+  });
 
 const TLS_ONLY = (arn: string): string =>
   JSON.stringify({
@@ -297,7 +311,45 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
       fires: ['WBT-KMS-CMK'],
       env: withKey,
     },
-    { name: 'a SecureString on aws/ssm', add: (stack) => new SsmParameter(stack, 'bad', { name: '/weebeetalk/staging/x', type: 'SecureString', value: 'x' }), fires: ['WBT-KMS-CMK'], env: withKey },
+    {
+      name: 'a SecureString on aws/ssm',
+      add: (stack) =>
+        new SsmParameter(stack, 'bad', { name: '/weebeetalk/staging/x', type: 'SecureString', valueWo: '${ephemeral.aws_secretsmanager_random_password.r.random_password}', valueWoVersion: 10 }),
+      fires: ['WBT-KMS-CMK'],
+      env: withKey,
+    },
+  ],
+  'WBT-PRIV-STATE': [
+    { name: 'a random-password data source (its result is stored)', add: (stack) => new DataAwsSecretsmanagerRandomPassword(stack, 'bad', { passwordLength: 32 }), fires: ['WBT-PRIV-STATE'] },
+    { name: 'a SecureString with a value (stored)', add: (stack) => new SsmParameter(stack, 'bad', { name: '/weebeetalk/staging/x', type: 'SecureString', value: 'x' }), fires: ['WBT-PRIV-STATE'] },
+    {
+      name: 'an ephemeral value in an attribute Terraform stores',
+      add: (stack) => new SsmParameter(stack, 'bad', { name: '/weebeetalk/staging/x', type: 'String', value: '${ephemeral.aws_secretsmanager_random_password.r.random_password}' }),
+      fires: ['WBT-PRIV-STATE'],
+    },
+    { name: 'a data source reading a parameter (its decrypted value is stored)', add: (stack) => new DataAwsSsmParameter(stack, 'bad', { name: '/weebeetalk/staging/x' }), fires: ['WBT-PRIV-STATE'] },
+  ],
+  'WBT-PRIV-CHAT': [
+    {
+      name: "production Rocket.Chat without end-to-end encryption or two-factor authentication (the chat bundle's compose override)",
+      add: (stack) =>
+        bundle(
+          stack,
+          'chat',
+          `${ROLE_PATHS.chat.etc}/compose.weebeetalk.yml`,
+          'services:\n  rocketchat:\n    environment:\n      OVERWRITE_SETTING_Accounts_RegistrationForm: Disabled\n      OVERWRITE_SETTING_E2E_Enable: "false"\n',
+        ),
+      fires: ['WBT-PRIV-CHAT'],
+      env: productionPlain,
+    },
+  ],
+  'WBT-PRIV-MEET': [
+    {
+      name: "production Jitsi without the lobby (the meet bundle's docker-jitsi-meet settings)",
+      add: (stack) => bundle(stack, 'meet', roleFiles('meet').settings, 'ENABLE_AUTH="1"\nAUTH_TYPE="internal"\nENABLE_LOBBY="0"\n'),
+      fires: ['WBT-PRIV-MEET'],
+      env: productionPlain,
+    },
   ],
 };
 
@@ -318,7 +370,7 @@ describe('the gate fails synthesis on every policy rule', () => {
     expect(error).toMatch(/^Encountered Annotations with level "ERROR"/);
     expect(firedRules(error)).toEqual([...c.fires].sort());
     // Names the construct and the Terraform resource, and says how to fix it.
-    expect(error).toContain(`[${config.name}/${c.at ?? 'bad'}] ${rule} `);
+    expect(error).toContain(`[${(c.env ?? config).name}/${c.at ?? 'bad'}] ${rule} `);
     expect(error).toMatch(/ Fix: /);
   });
 

@@ -49,6 +49,8 @@ describe('policy details', () => {
     ['GITHUB_TOKEN=ghp_abcdefabcdefabcdef', 'GITHUB_TOKEN= assigned a literal value on line 1'],
     ['JIGASI_SIP_PASSWORD="${aws_ssm_parameter.x_1.value}"', 'a Terraform reference to a secret value on line 1'],
     ['X=${data.aws_secretsmanager_random_password.r.random_password}', 'a Terraform reference to a secret value on line 1'],
+    ['X=${ephemeral.aws_secretsmanager_random_password.r.random_password}', 'a Terraform reference to a secret value on line 1'],
+    ['X=${ephemeral.aws_ssm_parameter.current[0].value}', 'a Terraform reference to a secret value on line 1'],
   ])('user-data secret: %s', (text, found) => {
     expect(secretsIn(text)).toContain(found);
   });

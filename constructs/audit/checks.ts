@@ -32,7 +32,7 @@ const SECRET_PATTERNS: readonly { readonly what: string; readonly re: RegExp }[]
   {
     // Terraform interpolates the secret itself into user-data: use insecure_value for non-secrets, ssm_secret for secrets.
     what: 'a Terraform reference to a secret value',
-    re: /(?<!\$)\$\{[^}]*?\b(?:aws_ssm_parameter\.[\w-]+\.value|random_password\.[\w-]+\.result|aws_secretsmanager_random_password\.[\w-]+\.random_password|aws_secretsmanager_secret_version\.[\w-]+\.secret_string|tls_private_key\.[\w-]+\.private_key_\w+|aws_iam_access_key\.[\w-]+\.(?:secret|ses_smtp_password_v4))\b/,
+    re: /(?<!\$)\$\{[^}]*?\b(?:aws_ssm_parameter\.[\w-]+(?:\[\d+\])?\.value|random_password\.[\w-]+\.result|aws_secretsmanager_random_password\.[\w-]+\.random_password|aws_secretsmanager_secret_version\.[\w-]+\.secret_string|tls_private_key\.[\w-]+\.private_key_\w+|aws_iam_access_key\.[\w-]+\.(?:secret|ses_smtp_password_v4))\b/,
   },
 ];
 
@@ -50,7 +50,8 @@ export function secretsIn(text: string): string[] {
   return found;
 }
 
-function check(stack: string, element: Element, rule: RuleId, problems: string[], okDetail: string, target: Element = element): Check {
+/** A check of one element under one rule: a finding per problem, on `target` (the element by default). */
+export function check(stack: string, element: Element, rule: RuleId, problems: string[], okDetail: string, target: Element = element): Check {
   const subject = element.path.startsWith(`${stack}/`) ? element.path.slice(stack.length + 1) : element.path;
   const findings = problems.map((p): Finding => ({ rule, address: target.address, path: target.path, detail: `${subject}: ${p}` }));
   return { rule, subject, verdict: findings.length > 0 ? 'violation' : 'ok', detail: problems.length > 0 ? problems.join('; ') : okDetail, findings, address: target.address, path: target.path };

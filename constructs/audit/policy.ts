@@ -22,7 +22,10 @@ export type RuleId =
   | 'WBT-CONFIG-SECRET'
   | 'WBT-S3-PAB'
   | 'WBT-S3-TLS'
-  | 'WBT-KMS-CMK';
+  | 'WBT-KMS-CMK'
+  | 'WBT-PRIV-STATE'
+  | 'WBT-PRIV-CHAT'
+  | 'WBT-PRIV-MEET';
 
 export interface PolicyRule {
   readonly id: RuleId;
@@ -151,6 +154,30 @@ export const RULES: readonly PolicyRule[] = [
     trivy: [],
     fix: "pass the environment key's ARN (EnvironmentKey.arn, constructs/weebeetalk-stack.ts) as kmsKeyArn to the DebianHost, InstancePool and PrivateBucket and as kmsKeyId to Secrets, and keep enable_key_rotation on the key (constructs/environment-key.ts)",
     note: "Runs only where kms.customerManagedKey is on (production by default). checkov checks any customer key (CKV_AWS_189 EBS volumes, CKV_AWS_145 S3 default encryption, CKV_AWS_337 SecureStrings, CKV_AWS_7 rotation), not the environment's own; it has no check of an instance's root volume or a launch template's block devices, which this rule also covers. trivy ids not mapped here.",
+  },
+  {
+    id: 'WBT-PRIV-STATE',
+    title: 'No secret in Terraform state',
+    checkov: [],
+    trivy: [],
+    fix: "generate secrets with constructs/secrets.ts (an ephemeral random password written through the SSM parameter's write-only value_wo); never a random-password or secret-reading data source, a SecureString's value, or an ephemeral value in an attribute Terraform stores",
+    note: 'no scanner checks what a plan puts into the state; checkov CKV_SECRET_* look for literal secrets in the code only',
+  },
+  {
+    id: 'WBT-PRIV-CHAT',
+    title: "Production's Rocket.Chat: registration closed, end-to-end encryption available, password policy (10+ characters), failed logins blocked, two-factor authentication, protected downloads",
+    checkov: [],
+    trivy: [],
+    fix: 'keep those rocketchat.security settings on in the production environment file (README, "Rocket.Chat security settings"); they reach the container as OVERWRITE_SETTING_<id> (userdata/chat/index.ts)',
+    note: "read from the compose override in the chat host's configuration bundle, as the container gets it; staging reports the same settings without the gate",
+  },
+  {
+    id: 'WBT-PRIV-MEET',
+    title: "Production's Jitsi: authentication on, the lobby available, end-to-end encryption not disabled, tokens only from our issuer for our audience",
+    checkov: [],
+    trivy: [],
+    fix: 'keep jitsi.auth and jitsi.security.lobby in the production environment file (README, "Jitsi security settings"); never write a custom-config.js for the web container',
+    note: "read from docker-jitsi-meet's settings in the meet host's configuration bundle; staging reports the same settings without the gate",
   },
 ];
 

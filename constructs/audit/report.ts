@@ -7,6 +7,7 @@ import type { Check } from './checks';
 import type { ExposureChange } from './diff';
 import { findingMessage } from './finding';
 import type { GroupMatrix, MatrixRow } from './matrix';
+import type { PrivacySetting } from './privacy';
 import type { StackAudit } from './stack-audit';
 import { RULES, ruleById } from './policy';
 
@@ -53,6 +54,12 @@ function rowCells(r: MatrixRow): string[] {
 
 const CHECK_HEADER = ['resource', 'check', 'verdict', 'rule', 'detail'];
 
+const PRIVACY_HEADER = ['area', 'setting', 'in force', 'verdict', 'rule'];
+
+function privacyCells(p: PrivacySetting): string[] {
+  return [p.area, p.setting, p.value, p.verdict === 'violation' ? 'VIOLATION' : p.verdict === 'ok' ? 'ok (required)' : 'reported', p.rule ?? '-'];
+}
+
 function checkCells(c: Check): string[] {
   return [c.subject, ruleById(c.rule).title, verdictText(c.verdict), c.rule, c.detail];
 }
@@ -88,6 +95,7 @@ export function renderMarkdown(report: Report): string {
       else out.push(...mdTable(ROW_HEADER, g.rows.map(rowCells)));
       for (const j of justifications(g)) out.push('', `> **Accepted** world-open SIP/RTP, \`sip.worldOpenJustification\`: ${cell(j)}`);
     }
+    out.push('', '### Privacy', '', ...mdTable(PRIVACY_HEADER, a.privacy.map(privacyCells)));
     out.push('', '### Resource checks', '', ...mdTable(CHECK_HEADER, a.checks.map(checkCells)));
     if (a.findings.length > 0) out.push('', '### Violations', '', ...a.findings.map((f) => `- \`${f.path}\`: ${cell(findingMessage(f))}`));
   }
@@ -129,6 +137,7 @@ export function renderTable(report: Report): string {
       else out.push(...textTable(ROW_HEADER, g.rows.map(rowCells)));
       for (const j of justifications(g)) out.push(`  accepted by sip.worldOpenJustification: ${j}`);
     }
+    out.push('', 'privacy', ...textTable(PRIVACY_HEADER, a.privacy.map(privacyCells)));
     out.push('', 'resource checks', ...textTable(CHECK_HEADER, a.checks.map(checkCells)));
     if (a.findings.length > 0) out.push('', 'violations', ...a.findings.map((f) => `  [${f.path}] ${findingMessage(f)}`));
     out.push('', summary(a));
@@ -155,6 +164,7 @@ export function renderJson(report: Report): string {
         violations: a.findings.length,
         accepted: a.accepted,
         groups: a.groups.map((g) => ({ ...g, rows: g.rows.map(strip) })),
+        privacy: a.privacy,
         checks: a.checks.map(strip),
         findings: a.findings.map((f) => ({ ...f, fix: ruleById(f.rule).fix, message: findingMessage(f) })),
       })),

@@ -6,12 +6,15 @@ import type { EnvironmentConfig } from '../../config/schema';
 import { bucketChecks, groupChecks, instanceChecks, keyChecks, type Check } from './checks';
 import type { Finding } from './finding';
 import { collectGroups, securityGroupMatrix, type GroupMatrix } from './matrix';
+import { privacyAudit, type PrivacySetting } from './privacy';
 import { isObject, str, type Json } from './plan';
 
 export interface StackAudit {
   readonly environment: string;
   readonly groups: readonly GroupMatrix[];
   readonly checks: readonly Check[];
+  /** The privacy settings in force (privacy.ts); the ones the policy requires are also checks. */
+  readonly privacy: readonly PrivacySetting[];
   /** Every violation of the stack, matrix and checks together. */
   readonly findings: readonly Finding[];
   readonly accepted: number;
@@ -24,12 +27,14 @@ export function auditStack(tf: Json, env: EnvironmentConfig): StackAudit {
   const stack = str(meta?.stackName) ?? env.name;
   const groups = collectGroups(tf, env);
   const matrices = securityGroupMatrix(tf, env, groups);
-  const checks: Check[] = [...groupChecks(stack, groups), ...instanceChecks(tf, stack), ...bucketChecks(tf, stack), ...keyChecks(tf, stack, env.kms.customerManagedKey)];
+  const privacy = privacyAudit(tf, stack, env);
+  const checks: Check[] = [...groupChecks(stack, groups), ...instanceChecks(tf, stack), ...bucketChecks(tf, stack), ...keyChecks(tf, stack, env.kms.customerManagedKey), ...privacy.checks];
   const allRows = matrices.flatMap((m) => m.rows);
   return {
     environment: env.name,
     groups: matrices,
     checks,
+    privacy: privacy.settings,
     findings: [...allRows.flatMap((r) => r.findings), ...checks.flatMap((c) => c.findings)],
     accepted: allRows.filter((r) => r.verdict === 'accepted').length,
   };
