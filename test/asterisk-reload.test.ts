@@ -94,7 +94,8 @@ describeAsRoot("the pbx hook's reloads against a real Asterisk 22 (a call in pro
     ntrnk: [V2_TRUNK.address],
   };
   const pbxPublic = `${PUBLIC_IP}:5060`;
-  const ssm = (name: string): string => `${planSetting(p2, 'SSM_PREFIX')}/${name}`;
+  // A name below the host's own path, or (OWNER/NAME) a shared secret beside it.
+  const ssm = (name: string): string => (/^(meet|turn|chat)\//.test(name) ? `${planSetting(p2, 'SSM_PREFIX').replace(/\/[^/]+$/, '')}/${name}` : `${planSetting(p2, 'SSM_PREFIX')}/${name}`);
 
   let work = '';
   let net: Network | undefined;
@@ -137,7 +138,7 @@ describeAsRoot("the pbx hook's reloads against a real Asterisk 22 (a call in pro
       remote: `${p1.privateIp.pbx}:5060`,
       transport: 'u1',
       keys: { user: 'jigasi' },
-      auth: { user: 'jigasi', password: password('jigasi-sip-password') },
+      auth: { user: 'jigasi', password: password('meet/jigasi-sip-password') },
     });
     if (finalStatus(reg) !== 200) throw new Error(`Jigasi could not register: ${describeRun(reg)}`);
     const done = sipp(net!, 'meet', work, { scenario: 'jigasi-uas.xml', local: parties.meet[0], remote: `${p1.privateIp.pbx}:5060`, transport: 'u1', timeoutMs, recvTimeoutMs });

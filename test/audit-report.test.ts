@@ -88,8 +88,9 @@ describe('npm run audit on the shipped environments', () => {
     expect(rows.every((r) => !r.peer.includes('${') && r.verdict === 'ok')).toBe(true);
     expect(rows.filter((r) => r.host === 'pbx').map((r) => r.peer)).toEqual(expect.arrayContaining(['192.0.2.0/28 (trunk)', '192.0.2.0/24 (trunk-media)', 'meet host']));
     // WBT-CONFIG-SECRET (f5f1300) is the thirteenth: the bundles are scanned like user-data. WBT-SG-XMPP (the pools)
-    // the fourteenth: Prosody's client port from the pools' groups only.
-    expect(report.policy).toHaveLength(15);
+    // the fourteenth: Prosody's client port from the pools' groups only; WBT-KMS-CMK the fifteenth; the privacy rules
+    // (WBT-PRIV-STATE, -CHAT, -MEET) the last three.
+    expect(report.policy).toHaveLength(18);
     expect(report.policy.map((p) => p.id)).toContain('WBT-CONFIG-SECRET');
     expect(report.policy.map((p) => p.id)).toContain('WBT-SG-XMPP');
   });
@@ -151,7 +152,12 @@ describe('npm run audit on the shipped environments', () => {
         expect(secureStrings).toBeGreaterThan(5);
         expect(kms.length - secureStrings).toBe(1 + hosts.length * 2 + pools.length + 4);
       } else expect(kms).toEqual([]);
-      expect(checks).toHaveLength(hosts.length * 4 + hosts.length + 2 * 4 + hosts.length + pools.length * 5 + kms.length);
+      // The privacy rules: no secret in the state (one check), and in production Rocket.Chat's and Jitsi's settings (one each, on their bundles).
+      const privacy = checks.filter((c) => c.rule.startsWith('WBT-PRIV-'));
+      expect(privacy.map((c) => `${c.rule} ${c.subject}`).sort()).toEqual(
+        env === 'production' ? ['WBT-PRIV-CHAT chat-configuration/bundle', 'WBT-PRIV-MEET meet-configuration/bundle', `WBT-PRIV-STATE ${env}`] : [`WBT-PRIV-STATE ${env}`],
+      );
+      expect(checks).toHaveLength(hosts.length * 4 + hosts.length + 2 * 4 + hosts.length + pools.length * 5 + kms.length + privacy.length);
     }
   });
 

@@ -13,6 +13,7 @@ import type { Pool } from '../config/schema';
 import { composeUnits, execOf, settingOf, started, type Started } from './support/boot/checks';
 import { BOOT_ROOT, BootKit, DOCKER_KEY, HostSandbox, leftovers, rootTree, type BootResult, type Inspection, type Logged, type Step } from './support/boot/harness';
 import { poolMemberPlan, type HostPlan } from './support/boot/plan';
+import { sharedSecrets } from './support/parts';
 import { describeAsRoot } from './support/root';
 import { asArray, isObject, resources, single, synthEnvironment } from './support/synth';
 
@@ -150,13 +151,17 @@ describeAsRoot('one member of each pool booted in a sandbox (test/boot-pools.tes
     const pools = single(resources(synthEnvironment(ENV), 'aws_subnet'), 'pools subnet', (n) => isObject(n.block.tags) && String(n.block.tags.Name).startsWith(`weebeetalk-${ENV}-pools-`));
     expect(member?.subnetCidr).toBe(pools.block.cidr_block);
 
-    // The shared accounts from its own SSM parameters only; every file holding one is 0600, no login user reads it.
-    const own = plan.world.parameters.filter((p) => p.type === 'SecureString' && p.name.startsWith(`/weebeetalk/${ENV}/${pool}/`));
-    expect(own.length).toBeGreaterThan(0);
-    for (const p of own) expect(Object.values(env)).toContain(p.value);
+    // The shared accounts from the meet host's parameters its role is granted (and its own bundle pointer), nothing
+    // else; every file holding one is 0600, no login user reads it.
+    const shared = Object.entries(sharedSecrets(synthEnvironment(ENV)))
+      .filter(([, readers]) => readers.includes(pool))
+      .map(([path]) => `/weebeetalk/${ENV}/${path}`);
+    const accounts = plan.world.parameters.filter((p) => p.type === 'SecureString' && shared.includes(p.name));
+    expect(accounts.map((p) => p.name).sort()).toEqual([...shared].sort());
+    for (const p of accounts) expect(Object.values(env)).toContain(p.value);
     expect([...new Set(box.log<{ name: string }>('ssm.jsonl').map((r) => r.name))].sort()).toEqual(
       plan.world.parameters
-        .filter((p) => p.name.startsWith(`/weebeetalk/${ENV}/${pool}/`))
+        .filter((p) => p.name.startsWith(`/weebeetalk/${ENV}/${pool}/`) || shared.includes(p.name))
         .map((p) => p.name)
         .sort(),
     );

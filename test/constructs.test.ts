@@ -157,7 +157,7 @@ describe('PrivateBucket on a bare stack', () => {
     const s = bare(bucket());
     const audit = auditStack(s.stack.toTerraform() as Json, s.config);
     expect(audit.findings).toEqual([]);
-    expect(audit.checks.map((c) => `${c.rule} ${c.verdict}`).sort()).toEqual(['WBT-S3-PAB ok', 'WBT-S3-TLS ok']);
+    expect(audit.checks.map((c) => `${c.rule} ${c.verdict}`).sort()).toEqual(['WBT-PRIV-STATE ok', 'WBT-S3-PAB ok', 'WBT-S3-TLS ok']);
   });
 });
 

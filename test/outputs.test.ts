@@ -61,9 +61,6 @@ test('staging names are hand-checked: the suite reads the right things', () => {
     '/weebeetalk/staging/chat/admin-password',
     '/weebeetalk/staging/chat/bundle',
     '/weebeetalk/staging/jibri/bundle',
-    '/weebeetalk/staging/jibri/recorder-password',
-    '/weebeetalk/staging/jibri/xmpp-password',
-    '/weebeetalk/staging/jvb/auth-password',
     '/weebeetalk/staging/jvb/bundle',
     '/weebeetalk/staging/meet/bundle',
     '/weebeetalk/staging/meet/jibri-recorder-password',
@@ -73,7 +70,6 @@ test('staging names are hand-checked: the suite reads the right things', () => {
     '/weebeetalk/staging/meet/jwt-app-id',
     '/weebeetalk/staging/meet/jwt-app-secret',
     '/weebeetalk/staging/pbx/bundle',
-    '/weebeetalk/staging/pbx/jigasi-sip-password',
     '/weebeetalk/staging/pbx/sip-users/1001',
     '/weebeetalk/staging/pbx/sip-users/1002',
   ]);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stand-in for `aws ssm get-parameter` as lib.sh's ssm_secret calls it. Knows only the parameters listed in
 # $WBT_TEST_SSM (name<TAB>value lines, written from the plan's aws_ssm_parameter names) and refuses like AWS:
-# an unknown name is ParameterNotFound, a name outside $WBT_TEST_SSM_GRANT (the host's own path) AccessDenied,
+# an unknown name is ParameterNotFound, a name the host's role may not read (not in $WBT_TEST_SSM_GRANTS, one name
+# per line, from its policies in the plan) AccessDenied,
 # another region has none of them, and without --with-decryption a SecureString stays ciphertext.
 set -euo pipefail
 [[ "${1:-}" == ssm && "${2:-}" == get-parameter ]] || {
@@ -42,7 +43,7 @@ if [[ "$region" != "$WBT_TEST_SSM_REGION" ]]; then
   echo "An error occurred (ParameterNotFound) when calling the GetParameter operation: Parameter ${name} not found." >&2
   exit 254
 fi
-if [[ "$name" != "${WBT_TEST_SSM_GRANT}/"* ]]; then
+if ! grep -qxF -- "$name" "$WBT_TEST_SSM_GRANTS"; then
   echo "An error occurred (AccessDeniedException) when calling the GetParameter operation: not authorized to perform ssm:GetParameter on ${name}" >&2
   exit 254
 fi

@@ -5,7 +5,8 @@
  * and config.env), the hosts' private addresses and the pbx security group's rules.
  */
 import { hostFiles, hostSettings, type HostFile } from '../host-files';
-import { asString, resources, single, type Synthesized } from '../synth';
+import { allows, hostIam } from '../iam';
+import { asString, dataSources, resources, single, type Synthesized } from '../synth';
 
 export interface PbxPlan {
   readonly env: string;
@@ -18,6 +19,8 @@ export interface PbxPlan {
   readonly privateIp: { readonly pbx: string; readonly meet: string; readonly chat: string };
   /** SSM parameter names the plan creates. */
   readonly ssmParameters: readonly string[];
+  /** Those of them the pbx host's role may read (ssm:GetParameter), as its policies in the plan allow. */
+  readonly ssmReadable: readonly string[];
 }
 
 export function pbxPlan(s: Synthesized): PbxPlan {
@@ -27,6 +30,9 @@ export function pbxPlan(s: Synthesized): PbxPlan {
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(v ?? '')) throw new Error(`${s.label}/${role}: PRIVATE_IP ${v} is not a literal address`);
     return v;
   };
+  const names = resources(s, 'aws_ssm_parameter').map((p) => asString(p.block.name, `${p.address}.name`));
+  const iam = hostIam(s, 'pbx').effective;
+  const account = single(dataSources(s, 'aws_caller_identity'), 'caller identity').ref('account_id');
   const confDir = hostEnv.WBT_ASTERISK_CONF;
   if (!confDir?.startsWith('/')) throw new Error(`${s.label}/pbx: WBT_ASTERISK_CONF ${confDir} is not a path`);
   return {
@@ -35,7 +41,8 @@ export function pbxPlan(s: Synthesized): PbxPlan {
     hostEnv,
     confDir,
     privateIp: { pbx: ip('pbx'), meet: ip('meet'), chat: ip('chat') },
-    ssmParameters: resources(s, 'aws_ssm_parameter').map((p) => asString(p.block.name, `${p.address}.name`)),
+    ssmParameters: names,
+    ssmReadable: names.filter((n) => allows(iam, 'ssm:GetParameter', `arn:aws:ssm:${s.config.aws.region}:${account}:parameter${n}`)),
   };
 }
 

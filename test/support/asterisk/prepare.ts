@@ -46,7 +46,12 @@ export function testPassword(name: string): string {
 }
 
 /** Where preparePbx puts asterisk-auth.sh beside its libraries, the SSM stand-in (as `aws`) and its parameters. */
-const authPaths = (work: string): { script: string; bin: string; ssm: string } => ({ script: join(work, 'lib', 'asterisk-auth.sh'), bin: join(work, 'bin'), ssm: join(work, 'ssm.tsv') });
+const authPaths = (work: string): { script: string; bin: string; ssm: string; grants: string } => ({
+  script: join(work, 'lib', 'asterisk-auth.sh'),
+  bin: join(work, 'bin'),
+  ssm: join(work, 'ssm.tsv'),
+  grants: join(work, 'ssm-grants'),
+});
 
 function installAuthTools(work: string, passwords: Readonly<Record<string, string>>): void {
   const { bin, ssm } = authPaths(work);
@@ -71,13 +76,15 @@ function installAuthTools(work: string, passwords: Readonly<Record<string, strin
  */
 export function runAsteriskAuth(plan: PbxPlan, work: string, out: string): 'changed' | 'unchanged' {
   const tools = authPaths(work);
+  // What the pbx role may read, from this plan's policies (its own path, the shared secrets it is granted).
+  writeFileSync(tools.grants, plan.ssmReadable.map((n) => `${n}\n`).join(''));
   const r = spawnSync('bash', [tools.script, out], {
     env: {
       ...plan.hostEnv,
       PATH: `${tools.bin}:/usr/bin:/bin`,
       WBT_TEST_SSM: tools.ssm,
       WBT_TEST_SSM_REGION: planSetting(plan, 'AWS_REGION'),
-      WBT_TEST_SSM_GRANT: planSetting(plan, 'SSM_PREFIX'),
+      WBT_TEST_SSM_GRANTS: tools.grants,
     },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],

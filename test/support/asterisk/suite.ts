@@ -68,7 +68,8 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
   };
   const pbxPrivate = `${plan.privateIp.pbx}:5060`;
   const pbxPublic = `${PUBLIC_IP}:5060`;
-  const ssm = (name: string): string => `${plan.hostEnv.SSM_PREFIX}/${name}`;
+  // A name below the host's own path, or (OWNER/NAME, e.g. meet/jigasi-sip-password) a shared secret beside it.
+  const ssm = (name: string): string => (/^(meet|turn|chat)\//.test(name) ? `${plan.hostEnv.SSM_PREFIX.replace(/\/[^/]+$/, '')}/${name}` : `${plan.hostEnv.SSM_PREFIX}/${name}`);
   const users = sip.users.map((u) => u.extension);
   const all = variant?.only !== 'wss';
 
@@ -93,7 +94,7 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       sipp(net!, from, work, { scenario: 'register.xml', local: parties[from][0], remote: pbxPrivate, transport: 'u1', keys: { user: 'jigasi' }, auth: { user: 'jigasi', password: pass } });
     /** Jigasi registered from the meet host, then answering one INVITE on the same port (once it listens). */
     const jigasiAnswering = async (): Promise<{ done: Promise<SippRun> }> => {
-      const reg = await registerJigasi('meet', password('jigasi-sip-password'));
+      const reg = await registerJigasi('meet', password('meet/jigasi-sip-password'));
       if (finalStatus(reg) !== 200) throw new Error(`Jigasi could not register: ${describeRun(reg)}`);
       const done = sipp(net!, 'meet', work, { scenario: 'jigasi-uas.xml', local: parties.meet[0], remote: pbxPrivate, transport: 'u1', timeoutMs: 8000 });
       for (let i = 0; i < 40; i++) {
@@ -152,7 +153,7 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
       it(
         'Jigasi registers from the meet host with its password',
         async () => {
-          const r = await registerJigasi('meet', password('jigasi-sip-password'));
+          const r = await registerJigasi('meet', password('meet/jigasi-sip-password'));
           expect({ status: finalStatus(r), run: describeRun(r) }).toMatchObject({ status: 200 });
         },
         TEST_MS,
@@ -172,7 +173,7 @@ export function realAsteriskSuite(env: string, variant?: { base: string; overrid
         "Jigasi's name and password from any other address are refused (a VPC neighbour, a stranger)",
         async () => {
           const froms = ['chat', 'strgr'];
-          const runs = await Promise.all(froms.map((from) => registerJigasi(from, password('jigasi-sip-password'))));
+          const runs = await Promise.all(froms.map((from) => registerJigasi(from, password('meet/jigasi-sip-password'))));
           runs.forEach((r, i) => expect({ from: froms[i], statuses: statuses(r) }).not.toMatchObject({ statuses: expect.arrayContaining([200]) }));
         },
         TEST_MS,
