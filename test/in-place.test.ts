@@ -184,6 +184,32 @@ const ROUTINES: Routine[] = [
     },
   },
   {
+    name: 'the Jigasi password rotated (secrets.versions)',
+    base: staging,
+    changed: () => synthVariant('in-place-rotated', 'staging', { secrets: { versions: { 'meet/jigasi-sip-password': 2 } } }),
+    // Its two readers: a bundle naming the version, so each applies again (after the write) and reads the new value.
+    roles: ['meet', 'pbx'],
+    extra: (base, changed) => {
+      const param = (s: Synthesized): Item => single(resources(s, 'aws_ssm_parameter'), 'jigasi', (p) => p.block.name === '/weebeetalk/staging/meet/jigasi-sip-password');
+      expect([param(base).block.value_wo_version, param(changed).block.value_wo_version]).toEqual([10, 20]);
+      for (const role of ['meet', 'pbx'] as const) {
+        const file = bundleOf(changed, role).document.files.find((f) => f.path === '/etc/weebeetalk/secret-versions.json');
+        expect({ role, content: file?.content }).toEqual({ role, content: '{\n "meet/jigasi-sip-password": 2\n}\n' });
+        expect(asArray(bundleOf(changed, role).association.block.depends_on, 'depends_on')).toContain(param(changed).address);
+      }
+      // The read of the current value now looks for version 2 (which the parameter holds after this deploy).
+      const read = [...blocks(changed).keys()].find((a) => a.startsWith('ephemeral.aws_ssm_parameter.secrets_jigasi-sip-current_'))!;
+      return {
+        added: [],
+        removed: [],
+        changed: new Map([
+          [param(base).address, ['tags', 'value_wo_version']],
+          [read, ['count']],
+        ]),
+      };
+    },
+  },
+  {
     name: 'sip.dialInRoom changed',
     base: staging,
     changed: () => synthVariant('in-place-dial-in-room', 'staging', { sip: { dialInRoom: 'lobby' } }),
