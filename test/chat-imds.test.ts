@@ -20,7 +20,7 @@ import { describeAsRoot } from './support/root';
 import { shippedNames, synthEnvironment } from './support/synth';
 
 interface Override {
-  services: Record<string, { networks?: Record<string, { ipv4_address?: string }> }>;
+  services: Record<string, { networks?: Record<string, { ipv4_address?: string }>; cap_drop?: string[] }>;
   networks?: Record<string, { driver_opts?: Record<string, string>; ipam?: { config?: { subnet?: string; ip_range?: string; gateway?: string }[] } }>;
 }
 const overrideTags = [{ tag: '!override', collection: 'seq' as const, resolve: (v: unknown) => v }];
@@ -32,6 +32,18 @@ const cidr = (text: string): Cidr => {
 const contains = (block: Cidr, address: string): boolean => overlaps(block, cidr(`${address}/32`));
 
 describe('the metadata guard in the plan', () => {
+  it.each(shippedNames())("%s: no container of the chat stack (nor the nightly dump) may send raw frames: none can ARP-spoof Rocket.Chat's address past the guard", (env) => {
+    const s = synthEnvironment(env);
+    const files = hostFiles(s, 'chat');
+    const override = parse(files.get(`${RC_ETC}/compose.weebeetalk.yml`)?.content ?? '', { customTags: overrideTags }) as Override;
+    // rocketchat-compose's nine services at the pin (compose.yml, compose.database.yml, compose.traefik.yml of f693f76c), hand-written.
+    const upstream = ['mongodb', 'mongodb-exporter', 'mongodb-fix-permission-container', 'mongodb-init-container', 'nats', 'nats-exporter', 'rocketchat', 'traefik', 'traefik-init'];
+    expect(Object.keys(override.services).sort()).toEqual(upstream);
+    for (const name of upstream) expect({ name, capDrop: override.services[name].cap_drop }).toEqual({ name, capDrop: ['NET_RAW'] });
+    const backup = [...files.values()].find((f) => f.path.endsWith('/rocketchat-backup.sh'))?.content ?? '';
+    expect(backup).toMatch(/docker run --rm --cap-drop NET_RAW --network rocketchat_default /);
+  });
+
   it.each(shippedNames())('%s: Rocket.Chat has a fixed address inside its compose network, which no VPC, Docker pool or other container can take', (env) => {
     const s = synthEnvironment(env);
     const files = hostFiles(s, 'chat');

@@ -5,7 +5,7 @@
  * rocketchat-compose issue #28). Nightly mongodump to the backups bucket. Only Rocket.Chat's container reaches
  * instance metadata (the metadata guard: a fixed address on a fixed compose network, DOCKER-USER rules).
  */
-import { Document, Scalar, type YAMLSeq } from 'yaml';
+import { Document, isScalar, Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { CHAT_DOCKER_NETWORK, IMDS_IPV4, IMDS_IPV6 } from '../../config/net';
 import type { EnvironmentConfig } from '../../config/schema';
 import type { BundleFile, RoleBundleProps } from '../bundle';
@@ -95,6 +95,28 @@ export function rocketchatSecuritySettings(security: EnvironmentConfig['rocketch
  * default network (upstream leaves its subnet to Docker) on a fixed subnet, bridge name and dynamic range, with
  * Rocket.Chat at its fixed address: what the metadata guard's rules name (CHAT_DOCKER_NETWORK).
  */
+/**
+ * rocketchat-compose's services at the pin (compose.yml, compose.database.yml, compose.traefik.yml): the override
+ * names each (a name upstream lacks would be a new, imageless service that compose refuses).
+ */
+export const ROCKETCHAT_COMPOSE_SERVICES = [
+  'rocketchat',
+  'nats',
+  'nats-exporter',
+  'mongodb-fix-permission-container',
+  'mongodb-init-container',
+  'mongodb',
+  'mongodb-exporter',
+  'traefik-init',
+  'traefik',
+] as const;
+
+/**
+ * Raw frames (NET_RAW) would let a container ARP-spoof Rocket.Chat's address and so pass the metadata guard, which
+ * tells Rocket.Chat by its address; none of these images sends ICMP or raw packets (MongoDB's "ping" is a command).
+ */
+export const CHAT_CAP_DROP = ['NET_RAW'];
+
 export function rocketchatOverride(security: EnvironmentConfig['rocketchat']['security']): string {
   const doc = new Document({
     name: 'rocketchat',
@@ -115,6 +137,7 @@ export function rocketchatOverride(security: EnvironmentConfig['rocketchat']['se
         },
         // The one container the metadata guard lets reach instance metadata, by this address (CHAT_DOCKER_NETWORK).
         networks: { default: { ipv4_address: CHAT_DOCKER_NETWORK.rocketchat } },
+        cap_drop: [...CHAT_CAP_DROP],
       },
       traefik: {
         // The folder, not the file: the apply replaces a file by a rename (a new inode), which a bind mount of the
@@ -136,6 +159,7 @@ export function rocketchatOverride(security: EnvironmentConfig['rocketchat']['se
           '--certificatesresolvers.le.acme.email=${LETSENCRYPT_EMAIL}',
           '--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json',
         ],
+        cap_drop: [...CHAT_CAP_DROP],
       },
     },
     networks: {
@@ -146,6 +170,10 @@ export function rocketchatOverride(security: EnvironmentConfig['rocketchat']['se
       },
     },
   });
+  // Every other service of upstream's: without raw frames too. Services in name order (dclint's).
+  for (const name of ROCKETCHAT_COMPOSE_SERVICES) if (!doc.hasIn(['services', name])) doc.setIn(['services', name], doc.createNode({ cap_drop: [...CHAT_CAP_DROP] }));
+  const keyOf = (k: unknown): string => String(isScalar(k) ? k.value : k);
+  (doc.get('services') as YAMLMap).items.sort((a, b) => (keyOf(a.key) < keyOf(b.key) ? -1 : 1));
   // `!override` replaces upstream's port list, which also publishes 8080 on every interface.
   const ports = doc.getIn(['services', 'traefik', 'ports'], true) as YAMLSeq<Scalar>;
   ports.tag = '!override';
