@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian 12's own cloud-init (22.4.2, what the AMI runs) validates user-data; shellcheck the scripts and
 # shfmt their layout (npm run lint); e2fsprogs and openssl serve the bootstrap and smoke tests; iptables the chat
-# host's metadata guard in network namespaces (test/chat-imds.test.ts).
-packages=(cloud-init shellcheck shfmt e2fsprogs openssl iptables)
+# host's metadata guard in network namespaces (test/chat-imds.test.ts); chromium the smoke check's browser mode
+# (npm run smoke -- <env> --browser) and its loopback test (test/smoke-browser.test.ts), driven by playwright-core,
+# which never downloads a browser of its own.
+packages=(cloud-init shellcheck shfmt e2fsprogs openssl iptables chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")
