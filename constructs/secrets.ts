@@ -5,14 +5,15 @@
  * write-only `value_wo`: Terraform sends it when `value_wo_version` changes and stores neither (the provider clears
  * `value` once a parameter has a write-only value). Rotation is a new version (`secrets.versions`).
  *
- * What is written is the value the parameter holds already when it exists at the configured version (its tag
- * weebeetalk:value-version; a parameter without it, written before write-only values, is at version 1), read
- * ephemerally: so an environment created before keeps its values, and a change of key re-encrypts a value without
- * changing it. Otherwise (a new parameter, a raised version) it is a new random password. Which parameters exist,
- * with their tags, is asked of the Resource Groups Tagging API, which answers with ARNs and tags only (every
- * parameter of the project carries the provider's default tag Project = weebeetalk). */
+ * What is written is the value the parameter holds already when it exists at the configured version or a later one
+ * (its tag weebeetalk:value-version; a parameter without it, written before write-only values, is at version 1),
+ * read ephemerally: so an environment created before keeps its values, a change of key (tag weebeetalk:value-key)
+ * re-encrypts a value without changing it, and a lowered version keeps it. Otherwise (a new parameter, a raised
+ * version) it is a new random password. Which parameters exist, with their tags, is asked of the Resource Groups
+ * Tagging API, which answers with ARNs and tags only (every parameter of the project carries the provider's default
+ * tag Project = weebeetalk); the value is read only when the deploy writes it, see add(). */
 import { Construct } from 'constructs';
-import { Annotations } from 'cdktf';
+import { Annotations, TerraformLocal } from 'cdktf';
 import { DataAwsResourcegroupstaggingapiResources } from '@cdktf/provider-aws/lib/data-aws-resourcegroupstaggingapi-resources';
 import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 import type { AnyRole } from '../config/schema';
@@ -21,6 +22,8 @@ import type { HostRole } from './host-role';
 
 /** The tag naming the version of the value a secret parameter holds (absent on parameters older than versions: 1). */
 export const VALUE_VERSION_TAG = 'weebeetalk:value-version';
+/** The tag naming the key a secret parameter's value is under: "customer" (the environment's) or "aws" (aws/ssm). */
+export const VALUE_KEY_TAG = 'weebeetalk:value-key';
 
 /**
  * The parameter's value_wo_version: a change writes value_wo. Ten per secret version, plus one under the
@@ -113,12 +116,20 @@ export class Secrets extends Construct {
         include_space: false,
       },
     });
-    // The value it holds already, where it exists at the configured version (see the file's comment); else random.
-    const found = `[for m in ${this.existing()}.resource_tag_mapping_list : m if endswith(m.resource_arn, ":parameter${name}")]`;
+    const key = this.kmsKeyId === undefined ? 'aws' : 'customer';
+    // The value it holds already is read only when this deploy writes and keeps it (see the file's comment): a
+    // parameter from before versions (no version tag), or one whose key changes, or whose version is lowered. An
+    // ordinary deploy reads nothing, so a deleted parameter the tagging API still lists (it does for a while) is no error.
+    const lookup = new TerraformLocal(this, `${spec.id}-existing`, `\${[for m in ${this.existing()}.resource_tag_mapping_list : m if endswith(m.resource_arn, ":parameter${name}")]}`);
+    const found = `local.${lookup.friendlyUniqueId}`;
+    const tags = `try(one(${found}).tags, {})`;
+    const held = `tonumber(lookup(${tags}, "${VALUE_VERSION_TAG}", "1"))`;
+    const legacy = `!contains(keys(${tags}), "${VALUE_VERSION_TAG}")`;
+    const rewritten = `${held} != ${version} || lookup(${tags}, "${VALUE_KEY_TAG}", "aws") != "${key}"`;
     const current = new EphemeralResource(this, `${spec.id}-current`, {
       type: 'aws_ssm_parameter',
       config: { arn: `\${one(${found}).resource_arn}`, with_decryption: true },
-      count: `\${length(${found}) > 0 && lookup(try(one(${found}).tags, {}), "${VALUE_VERSION_TAG}", "1") == "${version}" ? 1 : 0}`,
+      count: `\${length(${found}) > 0 && (${legacy} || ((${rewritten}) && ${held} >= ${version})) ? 1 : 0}`,
     });
     const parameter = new SsmParameter(this, spec.path.replace(/\//g, '-'), {
       name,
@@ -128,7 +139,10 @@ export class Secrets extends Construct {
       // Written again when the version or the key changes (SSM re-encrypts a value only when it is written).
       valueWoVersion: writeVersion(version, this.kmsKeyId !== undefined),
       keyId: this.kmsKeyId,
-      tags: { [VALUE_VERSION_TAG]: String(version) },
+      tags: { [VALUE_VERSION_TAG]: String(version), [VALUE_KEY_TAG]: key },
+      // A description change alone would make the provider put an empty value (it sends value_wo only with a new
+      // value_wo_version, and the state holds no value): descriptions are set at creation only.
+      lifecycle: { ignoreChanges: ['description'] },
     });
     this.parameters[spec.path] = parameter;
     this.generated[spec.path] = { spec, parameter, version };

@@ -198,7 +198,7 @@ describe.each(ENVIRONMENTS)('the pools of %s', (_label, synth) => {
     const root = ssmRootOf(s.config);
     for (const meet of ['meet/jvb-auth-password', 'meet/jibri-xmpp-password', 'meet/jibri-recorder-password']) {
       const a = single(params, meet, (p) => p.block.name === `${root}/${meet}`).block;
-      expect({ meet, type: a.type, version: a.tags }).toEqual({ meet, type: 'SecureString', version: { 'weebeetalk:value-version': '1' } });
+      expect({ meet, type: a.type, version: (a.tags as Record<string, string>)['weebeetalk:value-version'] }).toEqual({ meet, type: 'SecureString', version: '1' });
       expect(a.value_wo).toMatch(/ephemeral\.aws_secretsmanager_random_password\..*\.random_password\}$/);
     }
     expect(params.map((p) => String(p.block.name)).filter((n) => /\/(jvb|jibri)\/(?!bundle$)/.test(n))).toEqual([]);

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { VALUE_VERSION_TAG } from '../constructs/secrets';
+import { VALUE_KEY_TAG, VALUE_VERSION_TAG, writeVersion } from '../constructs/secrets';
 import { ACCOUNT } from './support/boot/plan';
 import { asString, resources, synthEnvironment, synthVariant, type Synthesized } from './support/synth';
 
@@ -36,6 +36,8 @@ function standIn(s: Synthesized): string {
       .replace(/\bephemeral\.aws_ssm_parameter\.([A-Za-z0-9_-]+)/g, 'local.ssm_$1')
       .replace(/\bephemeral\.aws_secretsmanager_random_password\.([A-Za-z0-9_-]+)/g, 'local.random_$1');
   const locals: Record<string, string> = { tagging: '${{ resource_tag_mapping_list = [for p in var.existing : { resource_arn = p.arn, tags = p.tags }] }}' };
+  // The plan's own locals (each secret's lookup among the existing parameters), as synthesized.
+  for (const [name, value] of Object.entries((s.json as { locals?: Record<string, string> }).locals ?? {})) locals[name] = `\${${swap(inner(value))}}`;
   for (const [name, block] of Object.entries(eph.aws_ssm_parameter ?? {})) {
     expect(block.with_decryption).toBe(true);
     // count instances, each reading the parameter its arn expression names (its current value: var.current).
@@ -72,7 +74,7 @@ interface Planned {
   });
 
   /** Plans the stand-in of `s` against the parameters that exist (name to current value and tags); each parameter's planned input. */
-  async function plan(s: Synthesized, existing: Record<string, { value: string; tags?: Record<string, string> }>): Promise<Planned[]> {
+  async function plan(s: Synthesized, existing: Record<string, { value: string; tags?: Record<string, string> }>, options: { omitCurrent?: readonly string[] } = {}): Promise<Planned[]> {
     const dir = mkdtempSync(join(tmpdir(), 'weebeetalk-secrets-'));
     dirs.push(dir);
     const arn = (name: string): string => `arn:aws:ssm:${s.config.aws.region}:${ACCOUNT}:parameter${name}`;
@@ -82,7 +84,17 @@ interface Planned {
       { arn: arn('/weebeetalk/other/meet/jigasi-sip-password'), tags: { Project: 'weebeetalk' } },
     ];
     writeFileSync(join(dir, 'main.tf.json'), standIn(s));
-    writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify({ existing: listed, current: Object.fromEntries(Object.entries(existing).map(([n, e]) => [arn(n), e.value])) }));
+    writeFileSync(
+      join(dir, 'terraform.tfvars.json'),
+      JSON.stringify({
+        existing: listed,
+        current: Object.fromEntries(
+          Object.entries(existing)
+            .map(([n, e]) => [arn(n), e.value])
+            .filter(([a]) => !(options.omitCurrent ?? []).includes(a)),
+        ),
+      }),
+    );
     const env = { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
     const tf = async (...args: string[]): Promise<string> => (await run('terraform', args, { cwd: dir, env, encoding: 'utf8' })).stdout;
     await tf('init', '-input=false', '-no-color', '-backend=false');
@@ -98,9 +110,9 @@ interface Planned {
       .map((p) => asString(p.block.name, 'name'))
       .sort();
   const legacy = (name: string): string => `legacy-${name.split('/').slice(3).join('-')}`;
-  /** Every secret parameter existing with its legacy value, tagged with a version or (before versions) not. */
-  const existingAll = (names: readonly string[], tag?: (name: string) => string): Record<string, { value: string; tags?: Record<string, string> }> =>
-    Object.fromEntries(names.map((n) => [n, { value: legacy(n), ...(tag ? { tags: { [VALUE_VERSION_TAG]: tag(n) } } : {}) }]));
+  /** Every secret parameter existing with its legacy value, tagged with a version (and its key, default aws) or, before versions, not. */
+  const existingAll = (names: readonly string[], tag?: (name: string) => string, key = 'aws'): Record<string, { value: string; tags?: Record<string, string> }> =>
+    Object.fromEntries(names.map((n) => [n, { value: legacy(n), ...(tag ? { tags: { [VALUE_VERSION_TAG]: tag(n), [VALUE_KEY_TAG]: key } } : {}) }]));
   const JIGASI = '/weebeetalk/staging/meet/jigasi-sip-password';
 
   test('a new environment: every secret is a new random password, version 1 (written as 10: no customer key in staging)', async () => {
@@ -122,37 +134,55 @@ interface Planned {
       expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 11, value: p.name === added ? expect.stringMatching(/^random:/) : legacy(p.name) });
   }, 30_000);
 
-  test('secrets.versions rotates exactly the secrets it raises; once rotated (tagged with the version) the value stays', async () => {
+  /**
+   * What the deploy writes: the provider sends value_wo only when value_wo_version changes, from what the parameter
+   * was written with (its tags: writeVersion(version, key); before versions, none).
+   */
+  const writes = (planned: readonly Planned[], existing: Record<string, { tags?: Record<string, string> }>): Record<string, string> =>
+    Object.fromEntries(
+      planned
+        .filter((p) => {
+          const tags = existing[p.name]?.tags;
+          return tags === undefined || writeVersion(Number(tags[VALUE_VERSION_TAG]), tags[VALUE_KEY_TAG] === 'customer') !== p.version;
+        })
+        .map((p) => [p.name, p.value]),
+    );
+
+  test('secrets.versions rotates exactly the secrets it raises; once rotated (tagged with the version) nothing is written again', async () => {
     const s = synthVariant('rotated', 'staging', { secrets: { versions: { 'meet/jigasi-sip-password': 2 } } });
     const names = secretNames(s);
-    const rotating = await plan(
-      s,
-      existingAll(names, () => '1'),
-    );
-    for (const p of rotating) {
-      const rotated = p.name === JIGASI;
-      expect({ name: p.name, version: p.version, value: p.value }).toEqual({
-        name: p.name,
-        version: rotated ? 20 : 10,
-        value: rotated ? expect.stringMatching(/^random:secrets_jigasi-sip-random_/) : legacy(p.name),
-      });
-    }
-    // The deploy after: the parameter holds version 2 (its tag says so): nothing is generated again.
-    const after = await plan(
-      s,
-      existingAll(names, (n) => (n === JIGASI ? '2' : '1')),
-    );
-    for (const p of after) expect({ name: p.name, value: p.value }).toEqual({ name: p.name, value: legacy(p.name) });
+    const before = existingAll(names, () => '1');
+    expect(writes(await plan(s, before), before)).toEqual({ [JIGASI]: expect.stringMatching(/^random:secrets_jigasi-sip-random_/) });
+    // The deploy after: the parameter holds version 2 (its tag says so).
+    const after = existingAll(names, (n) => (n === JIGASI ? '2' : '1'));
+    expect(writes(await plan(s, after), after)).toEqual({});
   }, 30_000);
 
   test('turning the customer key on (or off) writes every value again under the new key, unchanged', async () => {
     const names = secretNames(synthEnvironment('staging'));
     const on = synthVariant('staging-keyed', 'staging', { kms: { customerManagedKey: true } });
-    const planned = await plan(
-      on,
-      existingAll(names, () => '1'),
-    );
+    const existing = existingAll(names, () => '1');
+    const planned = await plan(on, existing);
     expect(planned.map((p) => p.name)).toEqual(names);
-    for (const p of planned) expect({ name: p.name, version: p.version, value: p.value }).toEqual({ name: p.name, version: 11, value: legacy(p.name) });
+    expect(writes(planned, existing)).toEqual(Object.fromEntries(names.map((n) => [n, legacy(n)])));
+    // And back: under aws/ssm again, unchanged.
+    const keyed = existingAll(names, () => '1', 'customer');
+    expect(writes(await plan(synthEnvironment('staging'), keyed), keyed)).toEqual(Object.fromEntries(names.map((n) => [n, legacy(n)])));
+  }, 30_000);
+
+  test('an ordinary deploy reads no value: a parameter the tagging API still lists after it was deleted (staging destroyed and deployed again) is no error', async () => {
+    const s = synthEnvironment('staging');
+    const names = secretNames(s);
+    const arn = (name: string): string => `arn:aws:ssm:${s.config.aws.region}:${ACCOUNT}:parameter${name}`;
+    // Listed with the tags they had, but gone: no current value to read (var.current has none; a read would fail the plan).
+    const lingering = Object.fromEntries(names.map((n) => [n, { value: '', tags: { [VALUE_VERSION_TAG]: '1', [VALUE_KEY_TAG]: 'aws' } }]));
+    const planned = await plan(s, lingering, { omitCurrent: names.map(arn) });
+    for (const p of planned) expect({ name: p.name, value: p.value }).toEqual({ name: p.name, value: expect.stringMatching(/^random:/) });
+  }, 30_000);
+
+  test('a lowered version writes the parameter again with the value it holds (only a raised one rotates)', async () => {
+    const s = synthEnvironment('staging');
+    const existing = existingAll(secretNames(s), (n) => (n === JIGASI ? '3' : '1'));
+    expect(writes(await plan(s, existing), existing)).toEqual({ [JIGASI]: legacy(JIGASI) });
   }, 30_000);
 });

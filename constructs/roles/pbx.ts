@@ -26,7 +26,7 @@ export const pbx: RoleSpec = {
     }),
   secrets: (config, secrets) => {
     for (const user of config.sip.users)
-      secrets.add({ id: `sip-user-${user.extension}`, description: `SIP password of extension ${user.extension} (${user.name})`, path: `pbx/sip-users/${user.extension}`, length: 24 });
+      secrets.add({ id: `sip-user-${user.extension}`, description: `SIP password of extension ${user.extension}`, path: `pbx/sip-users/${user.extension}`, length: 24 });
   },
   // certbot-dns-route53: only its own _acme-challenge TXT record (no port 80 on the PBX).
   grants: ({ role, dns, fqdn }) => dns.grantAcmeChallenge(role, fqdn.pbx),
