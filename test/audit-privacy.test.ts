@@ -3,16 +3,11 @@
  * backend, how each secret is written, Rocket.Chat's container settings and Jitsi's in the bundles), and the gate on
  * those the policy requires: no secret in the state everywhere, Rocket.Chat's and Jitsi's essentials in production.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App } from 'cdktf';
-import { formatFailure, SynthesisError, synthesizeOrFail } from '../config/entry';
 import { auditStack } from '../constructs/audit/stack-audit';
 import type { PrivacySetting } from '../constructs/audit/privacy';
 import type { Json } from '../constructs/audit/plan';
-import { buildApp, APP_OPTIONS } from '../main';
-import { environmentsDir, shipped } from './support/environments-dir';
+import { shipped } from './support/environments-dir';
+import { synthesisFailure } from './support/synthesis-failure';
 import { synthEnvironment, synthVariant, type Synthesized } from './support/synth';
 
 const TODAY = new Date('2026-12-01T12:00:00Z');
@@ -70,23 +65,7 @@ describe('the privacy section', () => {
 
 describe('the privacy gate', () => {
   /** The block `cdktf synth` prints when production with `override` fails (staging as shipped). */
-  function productionFailure(override: Record<string, unknown>): string {
-    const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-privacy-'));
-    const d = environmentsDir({ staging: shipped('staging'), production: shipped('production', override) });
-    try {
-      let caught: unknown;
-      try {
-        synthesizeOrFail(() => buildApp(new App({ ...APP_OPTIONS, outdir, stackTraces: false }), { dir: d.dir, now: TODAY }));
-      } catch (e) {
-        caught = e;
-      }
-      if (!(caught instanceof SynthesisError)) throw caught ?? new Error('accepted silently');
-      return formatFailure(caught) ?? '';
-    } finally {
-      d.remove();
-      rmSync(outdir, { recursive: true, force: true });
-    }
-  }
+  const productionFailure = (override: Record<string, unknown>): string => synthesisFailure({ staging: shipped('staging'), production: shipped('production', override) }, TODAY);
 
   test('production Rocket.Chat without end-to-end encryption or two-factor authentication fails synthesis on its bundle, saying what and how to fix it', () => {
     const block = productionFailure({ rocketchat: { security: { e2e: false, e2eByDefault: false, twoFactor: false } } });

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnnotationMetadataEntryType, App, TerraformStack, Testing } from 'cdktf';
-import { formatFailure, SynthesisError, synthesizeOrFail } from '../config/entry';
+import { formatFailure, synthesizeOrFail } from '../config/entry';
 import { ConfigError, ConfigErrors } from '../config/load';
 import { PROJECT_TAGS_PER_RESOURCE, USER_TAG_LIMIT } from '../config/schema';
 import { DebianHost } from '../constructs/debian-host';
@@ -16,6 +16,7 @@ import { HostIdentity } from '../constructs/host-identity';
 import { HostRole } from '../constructs/host-role';
 import { buildApp, APP_OPTIONS } from '../main';
 import { environmentsDir, shipped, type FileContent } from './support/environments-dir';
+import { synthesisFailure as synthesisFailureOf } from './support/synthesis-failure';
 
 /** The day the shipped defaults were checked against the Rocket.Chat support table. */
 const TODAY = new Date('2026-12-01T12:00:00Z');
@@ -436,23 +437,7 @@ test('production Jitsi without authentication is a warning', () => {
 
 describe('synthesis errors name the configuration field', () => {
   /** The block the entry point prints when synthesis of both environments with `override` fails. */
-  function synthesisFailure(override: Parameters<typeof both>[0]): string {
-    const outdir = mkdtempSync(join(tmpdir(), 'weebeetalk-mistakes-'));
-    const d = environmentsDir(both(override));
-    try {
-      let caught: unknown;
-      try {
-        synthesizeOrFail(() => buildApp(new App({ ...APP_OPTIONS, outdir, stackTraces: false }), { dir: d.dir, now: TODAY }));
-      } catch (e) {
-        caught = e;
-      }
-      if (!(caught instanceof SynthesisError)) throw caught ?? new Error('accepted silently');
-      return formatFailure(caught) ?? '';
-    } finally {
-      d.remove();
-      rmSync(outdir, { recursive: true, force: true });
-    }
-  }
+  const synthesisFailure = (override: Parameters<typeof both>[0]): string => synthesisFailureOf(both(override), TODAY);
 
   test('a Jitsi HTTPS port on an internal port fails the audit gate naming jitsi.httpsPort', () => {
     const block = synthesisFailure({ jitsi: { httpsPort: 9090 } });
