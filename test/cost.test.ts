@@ -8,7 +8,7 @@ import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { estimateCost, type CostEstimate } from '../config/cost';
-import { loadEnvironments } from '../config/files';
+import { ENVIRONMENTS_DIR_VARIABLE, loadEnvironments } from '../config/files';
 import { loadEnvironment, tierDefaults, type EnvironmentFile } from '../config/load';
 import { PRICE_TABLES, PriceTableError, priceTableFor } from '../config/prices';
 import jakarta from '../config/prices/ap-southeast-3';
@@ -195,6 +195,25 @@ describe('npm run cost', () => {
   });
 });
 
+describe('a region without a table', () => {
+  test('an environment in a region without a table: its one error, exit 1, the other environment still estimated', () => {
+    const envs = environmentsDir({ staging: shipped('staging'), production: shipped('production', { aws: { region: 'eu-west-1' }, state: { region: 'eu-west-1' } }) });
+    const before = process.env[ENVIRONMENTS_DIR_VARIABLE];
+    process.env[ENVIRONMENTS_DIR_VARIABLE] = envs.dir;
+    try {
+      const r = runCost([], NOW);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^cost: No price table for region "eu-west-1" \(aws\.region of environment "production"\): .* config\/prices\/eu-west-1\.ts .*\n$/);
+      expect(r.stdout).toMatch(/^staging \(tier staging/);
+      expect(r.stdout).not.toMatch(/^production/m);
+    } finally {
+      if (before === undefined) delete process.env[ENVIRONMENTS_DIR_VARIABLE];
+      else process.env[ENVIRONMENTS_DIR_VARIABLE] = before;
+      envs.remove();
+    }
+  });
+});
+
 describe('offline', () => {
   let scratch: string;
   beforeAll(() => {
@@ -253,19 +272,5 @@ process.on('exit', () => fs.writeFileSync(process.env.WBT_MODULES_LOG, JSON.stri
     expect(r.network).toBe('');
     expect(r.modules.some((m) => m.endsWith(join('scripts', 'cost.ts')))).toBe(true);
     expect(r.modules.filter((m) => /[\\/](@aws-sdk|aws-sdk|@smithy)[\\/]/.test(m))).toEqual([]);
-  });
-
-  test('an environment in a region without a table: its one error, exit 1, the other environment still estimated', () => {
-    const envs = environmentsDir({ staging: shipped('staging'), production: shipped('production', { aws: { region: 'eu-west-1' }, state: { region: 'eu-west-1' } }) });
-    try {
-      const r = spawnCost([], { WEEBEETALK_ENVIRONMENTS_DIR: envs.dir });
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^cost: No price table for region "eu-west-1" \(aws\.region of environment "production"\): .* config\/prices\/eu-west-1\.ts .*\n$/);
-      expect(r.stdout).toMatch(/^staging \(tier staging/);
-      expect(r.stdout).not.toMatch(/^production/m);
-      expect(r.network).toBe('');
-    } finally {
-      envs.remove();
-    }
   });
 });
