@@ -7,10 +7,12 @@ import { ROLES, type Role } from '../../config/schema';
 
 /** A component is a role's host: every role of the registry (config/schema.ts ROLES) is smoke-checked. */
 export type Component = Role;
-export type CheckName = 'dns' | 'https' | 'http-redirect' | 'sip' | 'sip-tls' | 'turn-tls' | 'turn-allocate';
+export type CheckName = 'dns' | 'https' | 'http-redirect' | 'sip' | 'sip-tls' | 'turn-tls' | 'turn-allocate' | 'meet-browser' | 'meet-browser-turn';
 export type Status = 'PASS' | 'FAIL' | 'SKIP';
 
-export const CHECK_NAMES: readonly CheckName[] = ['dns', 'https', 'http-redirect', 'sip', 'sip-tls', 'turn-tls', 'turn-allocate'];
+export const CHECK_NAMES: readonly CheckName[] = ['dns', 'https', 'http-redirect', 'sip', 'sip-tls', 'turn-tls', 'turn-allocate', 'meet-browser', 'meet-browser-turn'];
+/** The browser mode's checks (scripts/smoke/browser.ts): only with --browser, one after the other, each with browserTimeoutMs. */
+export const BROWSER_CHECKS: readonly CheckName[] = ['meet-browser', 'meet-browser-turn'];
 export const COMPONENTS: readonly Component[] = ROLES;
 /**
  * Hosts an environment may not have (the TURN relay: `turn.enabled`, off in staging). Without any of its outputs
@@ -23,7 +25,7 @@ export function componentList(conjunction: string): string {
   return COMPONENTS.length < 2 ? COMPONENTS.join('') : `${COMPONENTS.slice(0, -1).join(', ')} ${conjunction} ${COMPONENTS[COMPONENTS.length - 1]}`;
 }
 
-export const DEFAULTS = { timeoutMs: 5000, httpsPort: 443, httpPort: 80, sipPort: 5060, sipsPort: 5061, turnPort: 443 } as const;
+export const DEFAULTS = { timeoutMs: 5000, httpsPort: 443, httpPort: 80, sipPort: 5060, sipsPort: 5061, turnPort: 443, browserTimeoutMs: 90_000, jwtAudience: 'RocketChat' } as const;
 
 export interface CheckResult {
   check: CheckName;
@@ -60,6 +62,14 @@ export interface SmokeOptions {
   turnSecretParameter?: string;
   /** Reads an SSM parameter (default: `aws ssm get-parameter`, scripts/smoke/turn.ts readSsmParameter). */
   readParameter?: (name: string) => Promise<string>;
+  /** The browser mode: meet-browser (and meet-browser-turn where there is a TURN relay) run after the other checks. */
+  browser?: boolean;
+  /** Each browser check's whole budget (default DEFAULTS.browserTimeoutMs). */
+  browserTimeoutMs?: number;
+  /** The Chromium the participants run in (default /usr/bin/chromium). */
+  chromiumPath?: string;
+  /** The token audience (`aud`); default: jitsi.security.tokenAudience of the environment's file, else RocketChat. */
+  jwtAudience?: string;
   /** PEM file whose certificates replace the default trusted CAs. */
   caFile?: string;
   /** Check names (`sip`) or check:component (`https:meet`). */

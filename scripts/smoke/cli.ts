@@ -34,6 +34,17 @@ meet_public_ip, pbx_public_ip and turn_public_ip, then runs these checks in para
 A stack without a TURN relay (turn.enabled off, as in staging) has no turn_fqdn/turn_public_ip
 outputs: the turn checks are skipped, not failed.
 
+With --browser, after those (one after the other, each within --browser-timeout):
+
+  meet-browser   meet: two headless Chromium participants (fake camera and microphone) join a new
+                 room wbt-smoke-<8 hex> at https://<meet fqdn>/ with tokens signed by the JWT secret
+                 (iss = <ssm_parameter_prefix>/meet/jwt-app-id, aud = --jwt-audience), peer-to-peer
+                 off: passes when each receives audio and video through the bridge (inbound RTP
+                 packet and byte counters rising between two samples 2 s apart)
+  meet-browser-turn
+                 meet: the same with relay-only ICE (config.forceTurnRelay): media must flow and
+                 every participant's selected candidate be a relay one. Skipped without a TURN relay
+
 SIP IS NOT OPEN TO THE WORLD: the security group admits udp/5060 only from the SIP trunk
 CIDRs (sip.trunkSignallingCidrs) and tcp/5061 only from the SIP client CIDRs (sip.clientCidrs).
 From anywhere else these checks time out: run them from an allowed network, or skip them
@@ -63,6 +74,15 @@ Options:
                           taken from the environment variable ${TURN_SECRET_ENV}, else from the
                           parameter <ssm_parameter_prefix output>/turn/static-auth-secret if the aws
                           CLI can read it. The secret and the password are never printed.
+  --browser               two headless Chromium participants join a meeting and must receive
+                          audio and video (meet-browser, meet-browser-turn). Needs /usr/bin/chromium
+                          (Debian's chromium) and AWS credentials that may read
+                          <ssm_parameter_prefix>/meet/jwt-app-id and meet/jwt-app-secret (aws ssm
+                          get-parameter --with-decryption); the secret and the tokens are never printed
+  --jwt-audience <aud>    the tokens' audience: jitsi.security.tokenAudience (default: the
+                          environment file's, else ${DEFAULTS.jwtAudience})
+  --browser-timeout <ms>  each browser check's budget (default ${DEFAULTS.browserTimeoutMs})
+  --chromium <path>       the browser (default /usr/bin/chromium)
   -h, --help              show this help
 
 Certificates are verified against Node's CA store (Mozilla roots, plus NODE_EXTRA_CA_CERTS).
@@ -76,6 +96,7 @@ Examples:
   npm run smoke -- production --outputs outputs.json --resolver 1.1.1.1
   npm run smoke -- production --turn-secret-parameter /weebeetalk/production/turn/static-auth-secret
   npm run smoke -- production --skip turn-allocate
+  npm run smoke -- staging --browser
 `;
 
 export interface CliIo {
@@ -135,6 +156,10 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
         'sips-port': { type: 'string' },
         'turn-port': { type: 'string' },
         'turn-secret-parameter': { type: 'string' },
+        browser: { type: 'boolean' },
+        'jwt-audience': { type: 'string' },
+        'browser-timeout': { type: 'string' },
+        chromium: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -166,6 +191,10 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       turnPort: parseIntOption(values['turn-port'], '--turn-port'),
       turnSecretParameter: parameter,
       turnSecret: envSecret,
+      browser: values.browser,
+      jwtAudience: values['jwt-audience'],
+      browserTimeoutMs: parseIntOption(values['browser-timeout'], '--browser-timeout'),
+      chromiumPath: values.chromium,
     },
   };
 }

@@ -5,7 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
+import { checkMeetBrowser, type JitsiCredentials } from './browser';
 import {
+  BROWSER_CHECKS,
   CHECK_NAMES,
   COMPONENTS,
   componentList,
@@ -79,7 +81,13 @@ function isAbsent(endpoints: Endpoints, component: Component): boolean {
   return OPTIONAL_COMPONENTS.includes(component) && fqdn === undefined && ip === undefined;
 }
 
-function plansFor(endpoints: Endpoints, opts: Required<Pick<SmokeOptions, 'timeoutMs'>> & SmokeOptions, ca: string | undefined, turnSecret: TurnSecret | undefined): CheckPlan[] {
+function plansFor(
+  endpoints: Endpoints,
+  opts: Required<Pick<SmokeOptions, 'timeoutMs'>> & SmokeOptions,
+  ca: string | undefined,
+  turnSecret: TurnSecret | undefined,
+  meetAccess: MeetAccess | undefined,
+): CheckPlan[] {
   const plans: CheckPlan[] = [];
   // A missing or malformed output fails its checks instead of aborting the whole run.
   const add = (check: CheckName, component: Component, port: number | undefined, run: (fqdn: string, ip: string, ctx: CheckContext) => Promise<Outcome>, timeoutHint?: string, skip?: string): void => {
@@ -142,7 +150,72 @@ function plansFor(endpoints: Endpoints, opts: Required<Pick<SmokeOptions, 'timeo
     turnHint,
     turnSecret !== undefined && 'unavailable' in turnSecret && !turnSecret.fail ? turnSecret.unavailable : undefined,
   );
+  if (opts.browser) {
+    const meetBase = (fqdn: string): string => `https://${fqdn}${httpsPort('meet') === 443 ? '' : `:${httpsPort('meet')}`}`;
+    const browserHint = 'joining, connecting and sampling took longer than --browser-timeout: is the meet host up (npm run smoke without --browser), and UDP 10000 open from here?';
+    for (const relay of [false, true]) {
+      const noTurn = relay && isAbsent(endpoints, 'turn') ? 'no turn host in the stack outputs (turn.enabled is off in this environment): relay-only ICE runs where there is a TURN relay' : undefined;
+      add(
+        relay ? 'meet-browser-turn' : 'meet-browser',
+        'meet',
+        undefined,
+        (fqdn, _ip, ctx) => {
+          if (meetAccess === undefined || !('credentials' in meetAccess))
+            return Promise.resolve({ ok: false, detail: meetAccess !== undefined && 'fail' in meetAccess ? meetAccess.fail : 'no Jitsi token material' });
+          return checkMeetBrowser(ctx, {
+            meetBase: meetBase(fqdn),
+            fqdn,
+            relay,
+            credentials: meetAccess.credentials,
+            executablePath: opts.chromiumPath,
+            timeoutMs: opts.browserTimeoutMs ?? DEFAULTS.browserTimeoutMs,
+          });
+        },
+        relay ? `${browserHint} With relay-only ICE the TURN relay must answer on tcp/443 (turn-tls)` : browserHint,
+        noTurn ?? (meetAccess !== undefined && 'skip' in meetAccess ? meetAccess.skip : undefined),
+      );
+    }
+  }
   return plans;
+}
+
+/** What the browser participants join with: a token's material, none needed (jitsi.auth "none"), or why they cannot. */
+type MeetAccess = { credentials: JitsiCredentials | undefined } | { fail: string } | { skip: string };
+
+/** jitsi.auth and jitsi.security.tokenAudience of the environment's file (config/environments), when it is one of them. */
+async function configuredMeet(env: string | undefined): Promise<{ auth: string; tokenAudience: string } | undefined> {
+  if (env === undefined) return undefined;
+  try {
+    const { loadEnvironments } = await import('../../config/files');
+    const found = loadEnvironments().find((e) => e.config.name === env);
+    return found === undefined ? undefined : { auth: found.config.jitsi.auth, tokenAudience: found.config.jitsi.security.tokenAudience };
+  } catch {
+    return undefined; // outputs from elsewhere, or files that do not load here: the defaults and the options decide
+  }
+}
+
+/**
+ * The token material for the browser participants: the application id (`<ssm_parameter_prefix>/meet/jwt-app-id`)
+ * and the secret (`.../meet/jwt-app-secret`) read from SSM with the operator's credentials, as turn-allocate reads
+ * its secret; the audience from --jwt-audience, else the environment's file, else RocketChat. Never printed.
+ */
+async function resolveMeetAccess(options: SmokeOptions, stack: Record<string, unknown>): Promise<MeetAccess> {
+  const meet = await configuredMeet(options.env);
+  if (meet?.auth === 'none') return { credentials: undefined };
+  if (meet?.auth === 'internal') return { skip: 'jitsi.auth is "internal": a participant would need a Prosody account; the browser mode signs tokens (jitsi.auth "jwt")' };
+  const prefix = outputValue(stack, 'ssm_parameter_prefix');
+  if (prefix === undefined) return { fail: 'no ssm_parameter_prefix in the stack outputs: cannot find the Jitsi JWT parameters (meet/jwt-app-id, meet/jwt-app-secret)' };
+  const read = options.readParameter ?? ((n: string) => readSsmParameter(n));
+  const base = prefix.replace(/\/+$/, '');
+  const [appId, secret] = await Promise.allSettled([read(`${base}/meet/jwt-app-id`), read(`${base}/meet/jwt-app-secret`)]);
+  for (const [what, name, result] of [
+    ['secret', `${base}/meet/jwt-app-secret`, secret],
+    ['application id', `${base}/meet/jwt-app-id`, appId],
+  ] as const) {
+    if (result.status === 'rejected') return { fail: `cannot read the Jitsi JWT ${what} from SSM parameter ${name}: ${errorText(result.reason)}` };
+  }
+  const audience = options.jwtAudience ?? meet?.tokenAudience ?? DEFAULTS.jwtAudience;
+  return { credentials: { appId: (appId as PromiseFulfilledResult<string>).value, secret: (secret as PromiseFulfilledResult<string>).value, audience } };
 }
 
 /**
@@ -168,6 +241,11 @@ async function resolveTurnSecret(options: SmokeOptions, stack: Record<string, un
 export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
   if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw new UsageError('--timeout must be a positive number of milliseconds');
+  const browserTimeoutMs = options.browserTimeoutMs ?? DEFAULTS.browserTimeoutMs;
+  if (!(Number.isInteger(browserTimeoutMs) && browserTimeoutMs >= 10_000)) throw new UsageError('--browser-timeout must be at least 10000 milliseconds');
+  if (options.jwtAudience !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/.test(options.jwtAudience)) {
+    throw new UsageError(`--jwt-audience must be one audience such as RocketChat (jitsi.security.tokenAudience), got "${options.jwtAudience}"`);
+  }
   validPort(options.httpsPort, '--https-port');
   validPort(options.httpPort, '--http-port');
   validPort(options.sipPort, '--sip-port');
@@ -190,11 +268,17 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
 
   // The secret is looked for (perhaps in SSM) only when turn-allocate is going to run.
   const turnSecret = skipped('turn-allocate', 'turn') || isAbsent(endpoints, 'turn') ? undefined : await resolveTurnSecret(options, stack);
-  const plans = plansFor(endpoints, { ...options, timeoutMs }, ca, turnSecret);
+  // Likewise the Jitsi JWT parameters, only when a browser check is going to run.
+  const browserRuns = options.browser === true && BROWSER_CHECKS.some((c) => !skipped(c, 'meet'));
+  const meetAccess = browserRuns ? await resolveMeetAccess(options, stack) : undefined;
+  const plans = plansFor(endpoints, { ...options, timeoutMs }, ca, turnSecret, meetAccess);
   const skipResult = (plan: CheckPlan, detail: string): Promise<CheckResult> =>
     Promise.resolve({ check: plan.check, component: plan.component, target: plan.target, status: 'SKIP', detail, durationMs: 0 });
-  const results = await Promise.all(
-    plans.map((plan) => (skipped(plan.check, plan.component) ? skipResult(plan, 'skipped (--skip)') : plan.skip !== undefined ? skipResult(plan, plan.skip) : runPlan(plan, timeoutMs))),
-  );
+  const run = (plan: CheckPlan, ms: number): Promise<CheckResult> =>
+    skipped(plan.check, plan.component) ? skipResult(plan, 'skipped (--skip)') : plan.skip !== undefined ? skipResult(plan, plan.skip) : runPlan(plan, ms);
+  const isBrowser = (plan: CheckPlan): boolean => BROWSER_CHECKS.includes(plan.check);
+  const results = await Promise.all(plans.filter((p) => !isBrowser(p)).map((plan) => run(plan, timeoutMs)));
+  // The browser checks one after the other (two participants each are enough for two cores), after the quick ones.
+  for (const plan of plans.filter(isBrowser)) results.push(await run(plan, browserTimeoutMs));
   return { env: options.env, results, exitCode: results.some((r) => r.status === 'FAIL') ? 1 : 0 };
 }
