@@ -36,6 +36,8 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
       snapshots: { enabled: false, retainCount: 7 },
       // Disposable: AWS managed keys, nothing to schedule for deletion at teardown.
       kms: { customerManagedKey: false },
+      // Enough to look into last week's deploy; the logs go with the environment.
+      observability: { logRetentionDays: 7 },
     },
     production: {
       dns: { subdomain: '' },
@@ -57,6 +59,7 @@ export function tierDefaults(tier: EnvironmentInput['tier']): DeepPartial<Enviro
       storage: { backupRetentionDays: 90 },
       snapshots: { enabled: true, retainCount: 30 },
       kms: { customerManagedKey: true },
+      observability: { logRetentionDays: 90 },
     },
   };
   return merge(common, perTier[tier]);

@@ -80,6 +80,10 @@ const SIP_NAME_RE = /^[\p{L}\p{N}][\p{L}\p{N} .,'()&/_+-]*$/u;
 /** AWS tag keys and values: letters, digits, spaces and `_ . : / = + - @` (EC2 and S3 accept only these). */
 const TAG_TEXT_RE = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
 
+/** CloudWatch Logs' retention periods: PutRetentionPolicy accepts only these (never-expire is not offered: logs hold addresses). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+const LOG_RETENTION_MESSAGE = `must be one of CloudWatch Logs' retention periods in days: ${LOG_RETENTION_DAYS.join(', ')}`;
+
 export const TIER_MESSAGE = 'must be "staging" or "production" (write tier: \'staging\' for a disposable environment, tier: \'production\' for a protected one)';
 
 export type Architecture = 'x86_64' | 'arm64';
@@ -469,6 +473,56 @@ const baseSchema = z
           .default(30),
         /** Production only: run on AWS managed keys on purpose (customerManagedKey: false). @default false */
         allowAwsManagedKeys: z.boolean().default(false),
+      })
+      .strict(),
+    /** The dashboard, the alarms and where they are mailed, the hosts' log groups (README, "Dashboard and alarms"). */
+    observability: z
+      .object({
+        /**
+         * Where the alarms are mailed: an SNS email subscription, which stays pending until someone at this address
+         * clicks the confirmation link AWS sends after the first deploy. @default letsEncryptEmail
+         */
+        alarmEmail: z
+          .string()
+          .regex(EMAIL_RE, 'must be an email address such as ops@example.com')
+          .superRefine((email, ctx) => {
+            const domain = email.split('@')[1] ?? '';
+            if (EMAIL_RE.test(email) && NON_PUBLIC_MAIL_DOMAIN_RE.test(domain))
+              ctx.addIssue({
+                code: 'custom',
+                message: `is on ${domain}, a documentation or non-public domain: AWS's confirmation and every alarm would go to a mailbox nobody reads: set a mailbox of your own public domain`,
+              });
+          })
+          .optional(),
+        /** Days the hosts' logs stay in CloudWatch Logs, one of CloudWatch's retention periods (LOG_RETENTION_DAYS). @default 7 (staging), 90 (production) */
+        logRetentionDays: z
+          .number({ error: LOG_RETENTION_MESSAGE })
+          .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), LOG_RETENTION_MESSAGE),
+        /** A data or root disk fuller than this (percent) raises its alarm. @default 80 */
+        diskAlarmPercent: z
+          .number({ error: 'must be a whole percentage from 50 to 99' })
+          .int('must be a whole percentage from 50 to 99')
+          .min(50, 'must be at least 50 (below, a freshly booted host would alarm)')
+          .max(99, 'must be at most 99 (at 100 the disk is already full)')
+          .default(80),
+        /** A certificate with fewer days left than this raises its host's alarm (renewal runs 30 days ahead). @default 14 */
+        certificateAlarmDays: z
+          .number({ error: 'must be a whole number of days from 1 to 29' })
+          .int('must be a whole number of days from 1 to 29')
+          .min(1, 'must be at least 1 day')
+          .max(29, "must be below 30: Let's Encrypt certificates renew with 30 days left, so a higher value alarms on every certificate before its renewal")
+          .default(14),
+        /** SIP authentication failures in five minutes (Asterisk's security log) that raise the pbx's alarm. @default 20 */
+        sipAuthFailureBurst: z
+          .number({ error: 'must be a whole number of failures from 1' })
+          .int('must be a whole number of failures from 1')
+          .min(1, 'must be at least 1')
+          .default(20),
+        /** Where operators read the README, e.g. your Git host's page of it: the alarms' links start with it. @default "README.md" (the path in the repository) */
+        runbookUrl: z
+          .string()
+          .regex(/^https:\/\/[^\s#"]+$/, 'must be an https:// address without a #fragment, such as https://git.example.com/ops/weebeetalk/-/blob/main/README.md')
+          .optional(),
       })
       .strict(),
     /** Extra tags on every resource (never put a secret here). @default {} */
