@@ -8,7 +8,7 @@
  *   the dimension HOST_DIMENSION = the role (chat, meet, pbx, turn).
  * - Log groups: logGroupOf(config, role, log).
  */
-import { ASTERISK_PATHS, LOG_DIR } from '../userdata/paths';
+import { ASTERISK_PATHS, DATA_DIR, LOG_DIR } from '../userdata/paths';
 import type { EnvironmentConfig, Role } from './schema';
 
 /** The CloudWatch agent's namespace for the host metrics it collects (memory, disks). */
@@ -55,3 +55,13 @@ export const ASTERISK_SECURITY_LOG = { file: ASTERISK_PATHS.securityLog, group: 
 export function logGroupOf(config: Pick<EnvironmentConfig, 'name'>, role: Role, log: string): string {
   return `/weebeetalk/${config.name}/${role}/${log}`;
 }
+
+/** The disks the agent reports disk_used_percent for, by their `path` dimension (the mount point): the root and the data volume. */
+export const AGENT_DISK_PATHS = { root: '/', data: DATA_DIR } as const;
+
+/**
+ * HOST_METRICS that a CloudWatch Logs metric filter produces rather than a host: a filter's dimensions can only be
+ * fields of the log event, never a constant, so these carry no HOST_DIMENSION (each has one source): SipAuthFailures
+ * (the pbx's ASTERISK_SECURITY_LOG group).
+ */
+export const METRICS_WITHOUT_HOST_DIMENSION: readonly string[] = [HOST_METRICS.sipAuthFailures];
