@@ -8,6 +8,9 @@
  *   members with volumes encrypted under it (AWS: "Required AWS KMS key policy for use with encrypted volumes");
  * - the hosts' and pools' instance roles, granted through `grantUseVia`, may use it only through the services they
  *   were granted (kms:ViaService): an explicit Deny for those roles on any other call, direct calls included.
+ * - CloudWatch Logs may use it for the environment's log groups only (kms:EncryptionContext:aws:logs:arn), and
+ *   CloudWatch alarms of the account may have SNS encrypt their notifications to the alarm topic with it, when the
+ *   Observability construct asks (allowCloudWatchLogs, allowAlarmNotifications).
  * Roles are named by `aws:PrincipalArn` conditions, never as principals: KMS refuses a key policy naming a principal
  * that does not exist (the Auto Scaling role appears with the first group, after the key), and the key does not
  * depend on the roles.
@@ -59,6 +62,8 @@ export class EnvironmentKey extends Construct {
   private readonly props: EnvironmentKeyProps;
   /** Roles granted through grantUseVia, with the services each may use the key through. */
   private readonly restricted: { readonly arn: string; readonly services: readonly KeyService[] }[] = [];
+  /** AWS services allowed to use the key for this environment's resources (allowCloudWatchLogs, allowAlarmNotifications). */
+  private readonly servicePrincipals: DataAwsIamPolicyDocumentStatement[] = [];
 
   constructor(scope: Construct, id: string, props: EnvironmentKeyProps) {
     super(scope, id);
@@ -106,6 +111,39 @@ export class EnvironmentKey extends Construct {
       })),
     );
     this.restricted.push({ arn: this.roleArn(name), services: unique });
+    this.policy.putStatement(this.statements());
+  }
+
+  /**
+   * Lets CloudWatch Logs encrypt and read the log groups whose ARNs match `logGroupArnPattern` (e.g.
+   * arn:aws:logs:<region>:<account>:log-group:/weebeetalk/<env>/*) with the key: the service principal of the key's
+   * region, limited by the encryption context CloudWatch Logs puts on every use (AWS: "Encrypt log data in CloudWatch
+   * Logs using AWS Key Management Service", step 2). A log group naming the key is refused without it.
+   */
+  allowCloudWatchLogs(logGroupArnPattern: string): void {
+    this.servicePrincipals.push({
+      sid: 'CloudWatchLogsUsesKeyForLogGroups',
+      principals: [{ type: 'Service', identifiers: [`logs.${this.props.arn.region}.amazonaws.com`] }],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      condition: [{ test: 'ArnLike', variable: 'kms:EncryptionContext:aws:logs:arn', values: [logGroupArnPattern] }],
+    });
+    this.policy.putStatement(this.statements());
+  }
+
+  /**
+   * Lets CloudWatch alarms of this account publish to an SNS topic encrypted with the key: SNS asks KMS for a data key
+   * on the publisher's behalf (AWS: "Enable compatibility between event sources from AWS services and encrypted
+   * topics"; AWS's managed aws/sns key cannot be given this, so an alarm cannot publish to a topic under it).
+   */
+  allowAlarmNotifications(): void {
+    this.servicePrincipals.push({
+      sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
+      principals: [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com'] }],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      condition: [{ test: 'StringEquals', variable: 'aws:SourceAccount', values: [this.props.arn.account] }],
+    });
     this.policy.putStatement(this.statements());
   }
 
@@ -158,6 +196,7 @@ export class EnvironmentKey extends Construct {
           { test: 'StringNotEquals', variable: 'kms:ViaService', values: services.map((s) => this.viaService(s)) },
         ],
       })),
+      ...this.servicePrincipals,
     ];
   }
 }

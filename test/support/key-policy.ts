@@ -15,6 +15,8 @@ import { asArray, asObject, asStrings, type Item } from './synth';
 export interface KeyPolicyStatement extends PolicyStatement {
   /** Principals of type AWS (ARNs, account roots or "*"); a statement without principals matches nobody. */
   readonly principals: readonly string[];
+  /** Principals of type Service (e.g. logs.<region>.amazonaws.com): they match only a service's request (authorizeKeyForService). @default none */
+  readonly services?: readonly string[];
 }
 
 export interface KeyRequest {
@@ -36,12 +38,13 @@ export function keyPolicyStatements(doc: Item, values: Readonly<Record<string, s
   return asArray(doc.block.statement, 'statement').map((raw, i) => {
     const st = asObject(raw, `statement[${i}]`);
     const principals = st.principals === undefined ? [] : asArray(st.principals, 'principals').map((p) => asObject(p, 'principal'));
-    for (const p of principals) if (p.type !== 'AWS') throw new Error(`statement ${String(st.sid)}: principal type ${String(p.type)} is not modelled`);
+    for (const p of principals) if (p.type !== 'AWS' && p.type !== 'Service') throw new Error(`statement ${String(st.sid)}: principal type ${String(p.type)} is not modelled`);
     if (st.not_principals !== undefined) throw new Error(`statement ${String(st.sid)}: not_principals is not modelled`);
     return {
       sid: typeof st.sid === 'string' ? st.sid : undefined,
       effect: st.effect === 'Deny' ? 'Deny' : 'Allow',
-      principals: principals.flatMap((p) => strings(p.identifiers, 'identifiers')),
+      principals: principals.filter((p) => p.type === 'AWS').flatMap((p) => strings(p.identifiers, 'identifiers')),
+      services: principals.filter((p) => p.type === 'Service').flatMap((p) => strings(p.identifiers, 'identifiers')),
       actions: strings(st.actions, 'actions'),
       notActions: strings(st.not_actions, 'not_actions'),
       resources: strings(st.resources, 'resources'),
@@ -80,5 +83,18 @@ export function authorizeKey(policy: readonly KeyPolicyStatement[], keyArn: stri
   if (evaluate([...all.filter((st) => st.effect === 'Deny'), ...iam.filter((st) => st.effect === 'Deny')], request.action, keyArn, context) === 'explicit-deny') return 'explicit-deny';
   if (evaluate(applying('direct'), request.action, keyArn, context) === 'allow') return 'allow';
   if (evaluate(applying('account'), request.action, keyArn, context) === 'allow' && evaluate(iam, request.action, keyArn, context) === 'allow') return 'allow';
+  return 'implicit-deny';
+}
+
+/**
+ * KMS's decision on a request an AWS service makes as its own service principal (CloudWatch Logs encrypting a log
+ * group, CloudWatch publishing to an encrypted topic): only key policy statements naming that service (or "*")
+ * apply; IAM plays no part (a service principal has no identity policies).
+ */
+export function authorizeKeyForService(policy: readonly KeyPolicyStatement[], keyArn: string, request: { readonly service: string; readonly action: string; readonly context?: RequestContext }): KeyDecision {
+  const context: RequestContext = { 'aws:PrincipalServiceName': [request.service], ...(request.context ?? {}) };
+  const applying = policy.filter((st) => (st.services ?? []).includes(request.service) || st.principals.includes('*'));
+  if (evaluate(applying.filter((st) => st.effect === 'Deny'), request.action, keyArn, context) === 'explicit-deny') return 'explicit-deny';
+  if (evaluate(applying.filter((st) => st.effect === 'Allow'), request.action, keyArn, context) === 'allow') return 'allow';
   return 'implicit-deny';
 }
