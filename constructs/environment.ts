@@ -55,6 +55,8 @@ export interface StackOutputsProps {
   readonly buckets: Readonly<Record<BucketPurpose, PrivateBucket>>;
   /** The pools and their configurations, by pool. @default none */
   readonly pools?: Readonly<Partial<Record<Pool, { readonly group: string; readonly configuration: HostConfiguration }>>>;
+  /** The dashboard and the alarms' topic. @default no outputs for them */
+  readonly observability?: { readonly dashboardUrl: string; readonly topic: { readonly arn: string } };
 }
 
 /** Outputs: names and addresses only, never a secret; each says what it is. */
@@ -93,6 +95,13 @@ export function stackOutputs(stack: TerraformStack, props: StackOutputsProps): v
   if (dns.nameServers) new TerraformOutput(stack, 'name_servers', { value: dns.nameServers, description: `Delegate ${config.dns.zoneName ?? config.dns.domain} to these` });
   for (const purpose of BUCKETS) new TerraformOutput(stack, `${purpose}_bucket`, { value: buckets[purpose].bucket.bucket, description: BUCKET_OUTPUT[purpose] });
   new TerraformOutput(stack, 'ssm_parameter_prefix', { value: ssmRootOf(config), description: 'Secrets (SecureString) live under this path' });
+  if (props.observability) {
+    new TerraformOutput(stack, 'dashboard_url', { value: props.observability.dashboardUrl, description: "The environment's CloudWatch dashboard" });
+    new TerraformOutput(stack, 'alarm_topic_arn', {
+      value: props.observability.topic.arn,
+      description: 'SNS topic the alarms publish to (its email subscription waits for confirmation: README, "Dashboard and alarms")',
+    });
+  }
 }
 
 /** Domains reserved for documentation: a deploy with them cannot get a certificate. */

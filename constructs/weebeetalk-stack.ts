@@ -24,6 +24,7 @@ import { HostConfiguration } from './host-configuration';
 import { HostIdentity } from './host-identity';
 import { HostRole } from './host-role';
 import { Network } from './network';
+import { Observability } from './observability';
 import { grantPoolMetrics, InstancePool, POOL_TAG } from './pool';
 import { poolSpecs, portPlan, roleSpecs } from './roles';
 import { Secrets } from './secrets';
@@ -245,7 +246,16 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
     }
 
-    stackOutputs(this, { config, fqdn, identities, hosts, configurations, dns, buckets, pools: poolOutputs });
+    // The dashboard, the alarms mailed through their topic, the hosts' log groups (README, "Dashboard and alarms").
+    const observability = new Observability(this, 'observability', {
+      config,
+      hosts: Object.fromEntries(Object.entries(hosts).map(([role, host]) => [role, { instanceId: host.instance.id }])),
+      pools: Object.fromEntries(Object.entries(poolOutputs).map(([pool, p]) => [pool, p.group])),
+      arn: { partition, region, account },
+      key,
+    });
+
+    stackOutputs(this, { config, fqdn, identities, hosts, configurations, dns, buckets, pools: poolOutputs, observability });
     applyAudit(this, config, (plan) => (this.auditedPlan = plan));
   }
 

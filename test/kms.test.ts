@@ -231,7 +231,8 @@ describe('the key policy, evaluated', () => {
     const p = productionNoPools();
     const doc = referenced(dataSources(p, 'aws_iam_policy_document'), theKey(p).block.policy);
     const sids = keyPolicyStatements(doc, {}).map((st) => st.sid);
-    expect(sids).toEqual(['AccountAdministersKey', 'HostRolesOnlyViaS3Ssm']);
+    // The log groups' and the alarm topic's service statements (constructs/observability.ts) are there with or without pools.
+    expect(sids).toEqual(['AccountAdministersKey', 'HostRolesOnlyViaS3Ssm', 'CloudWatchLogsUsesKeyForLogGroups', 'CloudWatchAlarmsPublishToEncryptedTopic']);
   });
 });
 

@@ -39,6 +39,10 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
     }
     for (const p of PURPOSES) expect(value(`${p}_bucket`)).toBe(buckets[p].ref('bucket'));
     expect(value('config_bucket')).toBe(buckets.config.ref('bucket'));
+    // The dashboard's console address and the alarms' topic (constructs/observability.ts).
+    const region = s.config.aws.region;
+    expect(value('dashboard_url')).toBe(`https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards/dashboard/weebeetalk-${s.config.name}`);
+    expect(value('alarm_topic_arn')).toBe(single(resources(s, 'aws_sns_topic'), 'alarm topic', () => true).ref('arn'));
     // Exactly these outputs: a new one is a decision (and must not carry a secret, test/secrets.test.ts).
     expect(Object.keys(out).sort()).toEqual(
       [
@@ -48,6 +52,8 @@ describe.each(ENVS)('outputs of %s', (_label, synth) => {
         ...enabledPools(s.config).flatMap((p) => [`${p}_pool_members`, `${p}_apply_again`]),
         ...PURPOSES.map((p) => `${p}_bucket`),
         'ssm_parameter_prefix',
+        'dashboard_url',
+        'alarm_topic_arn',
         ...(s.config.dns.zone === 'create' ? ['name_servers'] : []),
       ].sort(),
     );

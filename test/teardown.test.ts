@@ -78,6 +78,16 @@ const DESTROY_CHECKS: Record<string, Check> = {
   aws_ssm_association: (r, s) => (resources(s, 'aws_ssm_document').some((d) => r.block.name === d.ref('name')) ? [] : ['it does not reference its document: Terraform may delete the document first']),
   // A document shared with other accounts may be copied or associated there, out of this stack's reach.
   aws_ssm_document: (r) => (r.block.permissions !== undefined ? ['shared with other accounts (permissions)'] : []),
+  // A log group with skip_destroy or deletion protection stays behind (with the hosts' logs in it).
+  aws_cloudwatch_log_group: (r) => [
+    ...(r.block.skip_destroy === true ? ['skip_destroy keeps the log group (and its logs) after destroy'] : []),
+    ...(r.block.deletion_protection_enabled === true ? ['deletion protection refuses the delete'] : []),
+    ...(r.block.retention_in_days === undefined || r.block.retention_in_days === 0 ? ['no retention: its logs would be kept forever while it lives'] : []),
+  ],
+  // An email subscription stays "pending confirmation" until someone clicks AWS's link, and Terraform cannot delete a
+  // pending one (it only forgets it); AWS deletes every subscription of a topic it deletes, and a pending one after
+  // 48 hours. So the subscription must be to a topic of this plan, which destroy deletes.
+  aws_sns_topic_subscription: (r, s) => (resources(s, 'aws_sns_topic').some((t) => r.block.topic_arn === t.ref('arn')) ? [] : ["its topic is not one of the plan: a pending subscription would outlive destroy"]),
   aws_dlm_lifecycle_policy: (_r, s) =>
     hasDestroyCleanup(s, 'weebeetalk:snapshot')
       ? []
@@ -87,6 +97,8 @@ const DESTROY_CHECKS: Record<string, Check> = {
 /** Types that Terraform destroys completely with nothing else to check. */
 const PLAIN_DESTROY = [
   'aws_autoscaling_policy',
+  'aws_cloudwatch_dashboard',
+  'aws_cloudwatch_log_metric_filter',
   'aws_cloudwatch_metric_alarm',
   'aws_default_security_group',
   'aws_eip',
@@ -108,6 +120,8 @@ const PLAIN_DESTROY = [
   'aws_s3_bucket_server_side_encryption_configuration',
   'aws_s3_bucket_versioning',
   'aws_security_group',
+  'aws_sns_topic',
+  'aws_sns_topic_policy',
   'aws_ssm_parameter',
   'aws_subnet',
   'aws_volume_attachment',
@@ -210,6 +224,18 @@ describe.each(STAGINGS)('cdktf destroy %s', (_label, staging) => {
     const kept: Item = { ...objects[0], block: { ...objects[0].block, bucket: 'elsewhere' } };
     expect(DESTROY_CHECKS.aws_s3_object(kept, s)).toEqual(['its bucket is not one of the plan']);
     expect(DESTROY_CHECKS.aws_ssm_association({ ...associations[0], block: { ...associations[0].block, name: 'weebeetalk-staging-apply' } }, s)).toHaveLength(1);
+  });
+
+  test("the observability goes with it: log groups without skip_destroy, the alarm email's subscription on the plan's own topic", () => {
+    const s = staging();
+    const groups = resources(s, 'aws_cloudwatch_log_group');
+    const subscriptions = resources(s, 'aws_sns_topic_subscription');
+    // Bootstrap and apply logs per host, Asterisk's security log; one email subscription.
+    expect([groups.length, subscriptions.length]).toEqual([2 * expectedRoles(s).length + 1, 1]);
+    for (const r of [...groups, ...subscriptions]) expect({ address: r.address, problems: DESTROY_CHECKS[r.type](r, s) }).toEqual({ address: r.address, problems: [] });
+    // The checks find what they guard against.
+    expect(DESTROY_CHECKS.aws_cloudwatch_log_group({ ...groups[0], block: { ...groups[0].block, skip_destroy: true } }, s)).toHaveLength(1);
+    expect(DESTROY_CHECKS.aws_sns_topic_subscription({ ...subscriptions[0], block: { ...subscriptions[0].block, topic_arn: 'arn:aws:sns:ap-southeast-3:111122223333:elsewhere' } }, s)).toHaveLength(1);
   });
 
   test('hosts cannot create AWS resources Terraform would not delete (no ssm:PutParameter, no s3:CreateBucket, ...)', () => {
