@@ -495,9 +495,7 @@ const baseSchema = z
           })
           .optional(),
         /** Days the hosts' logs stay in CloudWatch Logs, one of CloudWatch's retention periods (LOG_RETENTION_DAYS). @default 7 (staging), 90 (production) */
-        logRetentionDays: z
-          .number({ error: LOG_RETENTION_MESSAGE })
-          .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), LOG_RETENTION_MESSAGE),
+        logRetentionDays: z.number({ error: LOG_RETENTION_MESSAGE }).refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), LOG_RETENTION_MESSAGE),
         /** A data or root disk fuller than this (percent) raises its alarm. @default 80 */
         diskAlarmPercent: z
           .number({ error: 'must be a whole percentage from 50 to 99' })
@@ -513,11 +511,7 @@ const baseSchema = z
           .max(29, "must be below 30: Let's Encrypt certificates renew with 30 days left, so a higher value alarms on every certificate before its renewal")
           .default(14),
         /** SIP authentication failures in five minutes (Asterisk's security log) that raise the pbx's alarm. @default 20 */
-        sipAuthFailureBurst: z
-          .number({ error: 'must be a whole number of failures from 1' })
-          .int('must be a whole number of failures from 1')
-          .min(1, 'must be at least 1')
-          .default(20),
+        sipAuthFailureBurst: z.number({ error: 'must be a whole number of failures from 1' }).int('must be a whole number of failures from 1').min(1, 'must be at least 1').default(20),
         /** Where operators read the README, e.g. your Git host's page of it: the alarms' links start with it. @default "README.md" (the path in the repository) */
         runbookUrl: z
           .string()

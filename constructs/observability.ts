@@ -317,7 +317,13 @@ function dashboardBody(config: EnvironmentConfig, props: ObservabilityProps & { 
   };
   const graph = (title: string, metrics: WidgetMetric[], extra: Record<string, unknown> = {}): void =>
     place(8, 6, 'metric', { title, region, view: 'timeSeries', stacked: false, period: FIVE_MINUTES, stat: 'Maximum', metrics, ...extra });
-  const hostMetric = (role: Role, metric: string, label: string, options: { stat?: string; yAxis?: 'left' | 'right' } = {}): WidgetMetric => [namespace, metric, HOST_DIMENSION, role, { label, ...options }];
+  const hostMetric = (role: Role, metric: string, label: string, options: { stat?: string; yAxis?: 'left' | 'right' } = {}): WidgetMetric => [
+    namespace,
+    metric,
+    HOST_DIMENSION,
+    role,
+    { label, ...options },
+  ];
   const percent = { yAxis: { left: { min: 0, max: 100 } } };
 
   widgets.push({
@@ -345,7 +351,9 @@ function dashboardBody(config: EnvironmentConfig, props: ObservabilityProps & { 
   graph(
     'Disks used per host (%)',
     roles.flatMap((r) =>
-      Object.entries(AGENT_DISK_PATHS).map(([disk, path]) => [AGENT_NAMESPACE, AGENT_METRICS.diskUsed, AGENT_DIMENSIONS.host, r, AGENT_DIMENSIONS.path, path, { label: `${r} ${disk}` }] as WidgetMetric),
+      Object.entries(AGENT_DISK_PATHS).map(
+        ([disk, path]) => [AGENT_NAMESPACE, AGENT_METRICS.diskUsed, AGENT_DIMENSIONS.host, r, AGENT_DIMENSIONS.path, path, { label: `${r} ${disk}` }] as WidgetMetric,
+      ),
     ),
     { ...percent, annotations: { horizontal: [{ label: 'alarm', value: o.diskAlarmPercent }] } },
   );

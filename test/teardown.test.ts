@@ -87,7 +87,8 @@ const DESTROY_CHECKS: Record<string, Check> = {
   // An email subscription stays "pending confirmation" until someone clicks AWS's link, and Terraform cannot delete a
   // pending one (it only forgets it); AWS deletes every subscription of a topic it deletes, and a pending one after
   // 48 hours. So the subscription must be to a topic of this plan, which destroy deletes.
-  aws_sns_topic_subscription: (r, s) => (resources(s, 'aws_sns_topic').some((t) => r.block.topic_arn === t.ref('arn')) ? [] : ["its topic is not one of the plan: a pending subscription would outlive destroy"]),
+  aws_sns_topic_subscription: (r, s) =>
+    resources(s, 'aws_sns_topic').some((t) => r.block.topic_arn === t.ref('arn')) ? [] : ['its topic is not one of the plan: a pending subscription would outlive destroy'],
   aws_dlm_lifecycle_policy: (_r, s) =>
     hasDestroyCleanup(s, 'weebeetalk:snapshot')
       ? []

@@ -91,10 +91,16 @@ export function authorizeKey(policy: readonly KeyPolicyStatement[], keyArn: stri
  * group, CloudWatch publishing to an encrypted topic): only key policy statements naming that service (or "*")
  * apply; IAM plays no part (a service principal has no identity policies).
  */
-export function authorizeKeyForService(policy: readonly KeyPolicyStatement[], keyArn: string, request: { readonly service: string; readonly action: string; readonly context?: RequestContext }): KeyDecision {
+export function authorizeKeyForService(
+  policy: readonly KeyPolicyStatement[],
+  keyArn: string,
+  request: { readonly service: string; readonly action: string; readonly context?: RequestContext },
+): KeyDecision {
   const context: RequestContext = { 'aws:PrincipalServiceName': [request.service], ...(request.context ?? {}) };
   const applying = policy.filter((st) => (st.services ?? []).includes(request.service) || st.principals.includes('*'));
-  if (evaluate(applying.filter((st) => st.effect === 'Deny'), request.action, keyArn, context) === 'explicit-deny') return 'explicit-deny';
-  if (evaluate(applying.filter((st) => st.effect === 'Allow'), request.action, keyArn, context) === 'allow') return 'allow';
+  const denies = applying.filter((st) => st.effect === 'Deny');
+  const allows = applying.filter((st) => st.effect === 'Allow');
+  if (evaluate(denies, request.action, keyArn, context) === 'explicit-deny') return 'explicit-deny';
+  if (evaluate(allows, request.action, keyArn, context) === 'allow') return 'allow';
   return 'implicit-deny';
 }
