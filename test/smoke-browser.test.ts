@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { meetRoomUrl, MEET_HASH_OVERRIDES, jitsiToken, signJwtHs256, smokeRoomName } from '../scripts/smoke/browser';
+import { checkMeetBrowser, meetRoomUrl, MEET_HASH_OVERRIDES, jitsiToken, signJwtHs256, smokeRoomName } from '../scripts/smoke/browser';
 import { type CheckResult } from '../scripts/smoke/check';
 import { main } from '../scripts/smoke/cli';
 import { chromiumMissing, judgeMedia, launchChromium, measureMedia, PEER_CONNECTION_RECORDER, type Participant, type ParticipantSample } from '../scripts/smoke/media';
@@ -96,42 +96,212 @@ describeWithChromium('browser media on loopback, judged by the smoke check', () 
     ];
   }
 
-  test('audio and video flowing both ways pass, with what each participant received', async () => {
-    const outcome = await measureMedia(await openPeers(), { connectTimeoutMs: 8000, intervalMs: 1500 });
-    expect(outcome.detail).toMatch(/^participant A: audio \+\d+ pkt, video \+\d+ pkt in 1\.\d s; participant B: audio \+\d+ pkt, video \+\d+ pkt in 1\.\d s$/);
+  test.concurrent(
+    'audio and video flowing both ways pass, with what each participant received',
+    async () => {
+      const outcome = await measureMedia(await openPeers(), { connectTimeoutMs: 8000, intervalMs: 1000 });
+      expect(outcome.detail).toMatch(/^participant A: audio \+\d+ pkt, video \+\d+ pkt in 1\.\d s; participant B: audio \+\d+ pkt, video \+\d+ pkt in 1\.\d s$/);
+      expect(outcome.ok).toBe(true);
+    },
+    20_000,
+  );
+
+  test.concurrent(
+    "A's video sender replaced by null: fails naming participant B and video, and nothing else",
+    async () => {
+      const outcome = await measureMedia(await openPeers('?block=video'), { connectTimeoutMs: 8000, intervalMs: 1000 });
+      expect(outcome.ok).toBe(false);
+      expect(outcome.detail).toMatch(/^participant B received no video: /);
+      expect(outcome.detail).not.toMatch(/participant A received|received no audio/);
+    },
+    20_000,
+  );
+
+  test.concurrent(
+    "A's audio sender replaced by null: fails naming participant B and audio",
+    async () => {
+      const outcome = await measureMedia(await openPeers('?block=audio'), { connectTimeoutMs: 8000, intervalMs: 1000 });
+      expect(outcome.ok).toBe(false);
+      expect(outcome.detail).toMatch(/^participant B received no audio: /);
+      expect(outcome.detail).not.toMatch(/received no video/);
+    },
+    20_000,
+  );
+
+  test.concurrent(
+    'media that stops mid-call: the inbound stream is there, its counters no longer rise, and the line says so',
+    async () => {
+      const peers = await openPeers();
+      expect(await measureMedia(peers, { connectTimeoutMs: 8000, intervalMs: 1000 })).toMatchObject({ ok: true });
+      await peers[0].page.evaluate("window.stopSending('video')");
+      await new Promise((r) => setTimeout(r, 300)); // what was in flight arrives
+      const outcome = await measureMedia(peers, { connectTimeoutMs: 2000, intervalMs: 1000 });
+      expect(outcome.ok).toBe(false);
+      expect(outcome.detail).toMatch(/^participant B received no video: inbound-rtp packetsReceived (\d+) -> \1, bytesReceived (\d+) -> \2 over 1\.\d s \(peer connection connected\)$/);
+    },
+    20_000,
+  );
+
+  test.concurrent(
+    'relay required: host-to-host media fails saying it did not go through the TURN relay',
+    async () => {
+      const outcome = await measureMedia(await openPeers(), { connectTimeoutMs: 8000, intervalMs: 1000, requireRelay: true });
+      expect(outcome.ok).toBe(false);
+      expect(outcome.detail).toContain("participant A's media did not go through the TURN relay: the selected candidate pair is host -> host, not relay");
+      expect(outcome.detail).toContain("participant B's media did not go through the TURN relay");
+    },
+    20_000,
+  );
+});
+
+/**
+ * A stand-in for the meet host on 127.0.0.1: /<room> serves a page that does what the check relies on in Jitsi's
+ * web app: the token from ?jwt= (refused: to static/authError.html, as jitsi-meet does), the #config.<key>=<JSON>
+ * overrides in its store, APP.conference.isJoined()/listMembers(), and one RTCPeerConnection per participant to the
+ * other (signalled through this server; loopback candidates only; iceTransportPolicy relay with forceTurnRelay, as
+ * lib-jitsi-meet sets it). The server verifies the token as Prosody does (HS256, iss, aud, room, exp).
+ */
+const FAKE_MEET_PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>fake meet</title></head><body>
+<script>
+(async () => {
+  const room = decodeURIComponent(location.pathname.slice(1));
+  const config = {};
+  for (const [key, value] of new URLSearchParams(location.hash.slice(1))) {
+    if (!key.startsWith('config.')) continue;
+    const path = key.slice(7).split('.');
+    let at = config;
+    for (const p of path.slice(0, -1)) at = at[p] = at[p] || {};
+    at[path[path.length - 1]] = JSON.parse(value);
+  }
+  const state = { joined: false, members: 0 };
+  window.APP = { conference: { isJoined: () => state.joined, listMembers: () => new Array(state.members).fill({}) }, store: { getState: () => ({ 'features/base/config': config }) } };
+  const join = await fetch('/join', { method: 'POST', body: JSON.stringify({ room, jwt: new URLSearchParams(location.search).get('jwt') }) });
+  if (join.status !== 200) { location.href = '/static/authError.html'; return; }
+  const { me } = await join.json();
+  state.joined = true;
+  const send = (msg) => fetch('/signal', { method: 'POST', body: JSON.stringify({ room, from: me, msg }) });
+  const pc = new RTCPeerConnection(config.forceTurnRelay ? { iceTransportPolicy: 'relay' } : {});
+  pc.onicecandidate = (e) => { if (e.candidate && e.candidate.address === '127.0.0.1') send({ candidate: e.candidate.toJSON() }); };
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+  for (const t of stream.getTracks()) pc.addTrack(t, stream);
+  let offered = false;
+  for (;;) {
+    const { members, inbox } = await (await fetch('/poll?room=' + encodeURIComponent(room) + '&me=' + me)).json();
+    state.members = members - 1;
+    if (me === 0 && members === 2 && !offered) {
+      offered = true;
+      await pc.setLocalDescription(await pc.createOffer());
+      await send({ sdp: pc.localDescription.toJSON() });
+    }
+    for (const msg of inbox) {
+      if (msg.sdp) {
+        await pc.setRemoteDescription(msg.sdp);
+        if (msg.sdp.type === 'offer') { await pc.setLocalDescription(await pc.createAnswer()); await send({ sdp: pc.localDescription.toJSON() }); }
+      } else if (msg.candidate) await pc.addIceCandidate(msg.candidate);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+})();
+</script></body></html>`;
+
+const FAKE_SECRET = 'the-fake-meet-secret';
+
+describeWithChromium('checkMeetBrowser against a stand-in for the meet host on 127.0.0.1', () => {
+  let server: http.Server;
+  let meetBase: string;
+  const rooms = new Map<string, { members: number; inbox: unknown[][] }>();
+  const refused: string[] = [];
+
+  /** Prosody's checks, by hand: the HS256 signature, iss, aud, the room claim, exp. */
+  function tokenProblem(jwt: string | null, room: string): string | undefined {
+    if (jwt === null) return 'token required';
+    const [h, p, sig] = jwt.split('.');
+    if (createHmac('sha256', FAKE_SECRET).update(`${h}.${p}`).digest('base64url') !== sig) return 'signature';
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (claims.iss !== 'weebeetalk-smoketest') return 'iss';
+    if (claims.aud !== 'RocketChat') return 'aud';
+    if (claims.room !== room) return 'room';
+    if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) return 'exp';
+    return undefined;
+  }
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+        const json = (status: number, value: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+        if (url.pathname === '/join') {
+          const room = String(body.room);
+          const problem = tokenProblem(body.jwt as string | null, room);
+          if (problem !== undefined) {
+            refused.push(problem);
+            return json(403, { error: problem });
+          }
+          const r = rooms.get(room) ?? { members: 0, inbox: [[], []] };
+          rooms.set(room, r);
+          return json(200, { me: r.members++ });
+        }
+        if (url.pathname === '/signal') {
+          rooms.get(String(body.room))?.inbox[1 - Number(body.from)].push(body.msg);
+          return json(200, {});
+        }
+        if (url.pathname === '/poll') {
+          const r = rooms.get(url.searchParams.get('room') ?? '');
+          const me = Number(url.searchParams.get('me'));
+          return json(200, { members: r?.members ?? 0, inbox: r ? r.inbox[me].splice(0) : [] });
+        }
+        if (url.pathname === '/static/authError.html') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<p>You are not allowed to join this call.</p>');
+        if (/^\/wbt-smoke-[0-9a-f]{8}$/.test(url.pathname)) return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(FAKE_MEET_PAGE);
+        res.writeHead(404).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    meetBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  const LOOPBACK_ONLY = ['--allow-loopback-in-peer-connection', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'];
+  const context = (): { signal: AbortSignal; stage(t: string): void } => ({ signal: new AbortController().signal, stage: () => undefined });
+  const request = (overrides: Partial<Parameters<typeof checkMeetBrowser>[1]> = {}): Parameters<typeof checkMeetBrowser>[1] => ({
+    meetBase,
+    fqdn: FQDNS.meet,
+    relay: false,
+    credentials: { appId: 'weebeetalk-smoketest', audience: 'RocketChat', secret: FAKE_SECRET },
+    browserArgs: LOOPBACK_ONLY,
+    intervalMs: 1000,
+    timeoutMs: 20_000,
+    ...overrides,
+  });
+
+  test('two participants with valid tokens join, see each other and both receive audio and video', async () => {
+    const outcome = await checkMeetBrowser(context(), request());
+    expect(outcome.detail).toMatch(/^room wbt-smoke-[0-9a-f]{8}: WeeBeeTalk smoke A: audio \+\d+ pkt, video \+\d+ pkt in 1\.\d s; WeeBeeTalk smoke B: audio \+\d+ pkt, video \+\d+ pkt in 1\.\d s$/);
     expect(outcome.ok).toBe(true);
-  }, 20_000);
+  }, 30_000);
 
-  test("A's video sender replaced by null: fails naming participant B and video, and nothing else", async () => {
-    const outcome = await measureMedia(await openPeers('?block=video'), { connectTimeoutMs: 8000, intervalMs: 1500 });
+  test('a token signed with another secret is refused: neither joins, and the line says where they ended up', async () => {
+    const outcome = await checkMeetBrowser(context(), request({ credentials: { appId: 'weebeetalk-smoketest', audience: 'RocketChat', secret: 'wrong' }, timeoutMs: 10_000 }));
     expect(outcome.ok).toBe(false);
-    expect(outcome.detail).toMatch(/^participant B received no video: /);
-    expect(outcome.detail).not.toMatch(/participant A received|received no audio/);
-  }, 20_000);
+    expect(outcome.detail).toMatch(
+      /^WeeBeeTalk smoke A did not join room wbt-smoke-[0-9a-f]{8} at http:\/\/127\.0\.0\.1:\d+\/static\/authError\.html \(the token was refused: check the app id, audience and secret\)/,
+    );
+    expect(outcome.detail).not.toContain('wrong');
+    expect(refused.slice(-2)).toEqual(['signature', 'signature']);
+  }, 30_000);
 
-  test("A's audio sender replaced by null: fails naming participant B and audio", async () => {
-    const outcome = await measureMedia(await openPeers('?block=audio'), { connectTimeoutMs: 8000, intervalMs: 1500 });
+  test('relay-only ICE with no relay to reach: the override is in force, no media flows, and it fails naming both', async () => {
+    const outcome = await checkMeetBrowser(context(), request({ relay: true, timeoutMs: 4000 }));
     expect(outcome.ok).toBe(false);
-    expect(outcome.detail).toMatch(/^participant B received no audio: /);
-    expect(outcome.detail).not.toMatch(/received no video/);
-  }, 20_000);
-
-  test('media that stops mid-call: the inbound stream is there, its counters no longer rise, and the line says so', async () => {
-    const peers = await openPeers();
-    expect(await measureMedia(peers, { connectTimeoutMs: 8000, intervalMs: 1000 })).toMatchObject({ ok: true });
-    await peers[0].page.evaluate("window.stopSending('video')");
-    await new Promise((r) => setTimeout(r, 300)); // what was in flight arrives
-    const outcome = await measureMedia(peers, { connectTimeoutMs: 2000, intervalMs: 1500 });
-    expect(outcome.ok).toBe(false);
-    expect(outcome.detail).toMatch(/^participant B received no video: inbound-rtp packetsReceived (\d+) -> \1, bytesReceived (\d+) -> \2 over 1\.\d s \(peer connection connected\)$/);
-  }, 20_000);
-
-  test('relay required: host-to-host media fails saying it did not go through the TURN relay', async () => {
-    const outcome = await measureMedia(await openPeers(), { connectTimeoutMs: 8000, intervalMs: 1000, requireRelay: true });
-    expect(outcome.ok).toBe(false);
-    expect(outcome.detail).toContain("participant A's media did not go through the TURN relay: the selected candidate pair is host -> host, not relay");
-    expect(outcome.detail).toContain("participant B's media did not go through the TURN relay");
-  }, 20_000);
+    expect(outcome.detail).toMatch(/WeeBeeTalk smoke A received no audio: no inbound audio RTP stream/);
+    expect(outcome.detail).toMatch(/WeeBeeTalk smoke B received no video: no inbound video RTP stream/);
+  }, 30_000);
 });
 
 describe('judging samples', () => {

@@ -111,6 +111,10 @@ export interface MeetBrowserRequest {
   /** Undefined: the meeting needs no token (jitsi.auth "none"). */
   credentials?: JitsiCredentials;
   executablePath?: string;
+  /** Flags added to the participants' (the loopback test's: loopback candidates only). */
+  browserArgs?: readonly string[];
+  /** Time between the two samples (default 2000 ms). */
+  intervalMs?: number;
   /** The whole check's budget; joining, connecting and sampling each get a bounded share. */
   timeoutMs: number;
   room?: string;
@@ -138,21 +142,31 @@ const READ_PAGE_STATE = `(() => {
   return { joined, members, p2p: config && config.p2p ? config.p2p.enabled : undefined, forceTurnRelay: config ? config.forceTurnRelay : undefined };
 })()`;
 
+/** A page navigating away (to the refusal page, say) has no state to read for a moment: not joined. */
 async function pageState(page: Page): Promise<PageState> {
-  return (await page.evaluate(READ_PAGE_STATE)) as PageState;
+  return ((await page.evaluate(READ_PAGE_STATE).catch(() => undefined)) as PageState | undefined) ?? { joined: false, members: 0 };
 }
 
-/** Polls every participant's page until `done` holds for all, or the deadline; returns the last states. */
+/**
+ * Where jitsi-meet sends a participant whose token Prosody refused (conference.js, NOT_ALLOWED_ERROR:
+ * `static/authError.html`): no point waiting any longer.
+ */
+const REFUSED_PAGE = /\/static\/authError\.html$/;
+
+/** Polls every participant's page until `done` holds for all, one was refused, or the deadline; returns the last states. */
 async function waitForAll(pages: readonly Page[], done: (s: PageState) => boolean, deadline: number, signal: AbortSignal): Promise<PageState[]> {
   for (;;) {
     const states = await Promise.all(pages.map(pageState));
-    if (states.every(done) || Date.now() >= deadline || signal.aborted) return states;
+    const refused = pages.some((p) => REFUSED_PAGE.test(printableUrl(p.url())));
+    if (states.every(done) || refused || Date.now() >= deadline || signal.aborted) return states;
     await new Promise((r) => setTimeout(r, 500));
   }
 }
 
 /** Why a page did not join: where it ended up (authError.html: the token was refused) and what it shows. */
 async function whyNotJoined(page: Page): Promise<string> {
+  // A refused participant may still be on its way to the refusal page.
+  await page.waitForURL(REFUSED_PAGE, { timeout: 2000, waitUntil: 'load' }).catch(() => undefined);
   const where = printableUrl(page.url());
   const text = await page
     .evaluate('(document.body && document.body.innerText || "").replace(/\\s+/g, " ").trim().slice(0, 160)')
@@ -173,7 +187,7 @@ export async function checkMeetBrowser(ctx: CheckContext, r: MeetBrowserRequest)
   const closeBrowser = (): void => void browser?.close().catch(() => undefined);
   ctx.signal.addEventListener('abort', closeBrowser, { once: true });
   try {
-    browser = await launchChromium({ executablePath: r.executablePath, timeoutMs: Math.min(30_000, r.timeoutMs) });
+    browser = await launchChromium({ executablePath: r.executablePath, args: r.browserArgs, timeoutMs: Math.min(30_000, r.timeoutMs) });
     const contexts: BrowserContext[] = [];
     const pages: Page[] = [];
     for (let i = 0; i < PARTICIPANTS.length; i++) {
@@ -205,7 +219,7 @@ export async function checkMeetBrowser(ctx: CheckContext, r: MeetBrowserRequest)
     const participants: Participant[] = pages.map((page, i) => ({ name: PARTICIPANTS[i].name, page }));
     const outcome = await measureMedia(participants, {
       connectTimeoutMs: Math.max(1000, deadline(0.85) - Date.now()),
-      intervalMs: 2000,
+      intervalMs: r.intervalMs ?? 2000,
       requireRelay: r.relay,
       signal: ctx.signal,
       stage: ctx.stage,
