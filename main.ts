@@ -3,6 +3,7 @@ import { Annotations, App } from 'cdktf';
 import { runEntryPoint, synthesizeOrFail } from './config/entry';
 import { loadEnvironments } from './config/files';
 import { configWarnings } from './config/warnings';
+import { skipTokenStackTraces } from './constructs/stack-traces';
 import { WeeBeeTalkStack } from './constructs/weebeetalk-stack';
 
 export interface BuildOptions {
@@ -18,23 +19,6 @@ export interface BuildOptions {
  * the plan needs is declared in it instead (required_version, constructs/weebeetalk-stack.ts), for Terraform to check.
  */
 export const APP_OPTIONS = { skipValidation: true } as const;
-
-/**
- * cdktf captures a complete stack trace for every token it creates (an intrinsic's creationStack, used only to say
- * where a misused token came from): three quarters of building the stacks (10 builds of both environments: 4.1 s
- * with, 1.0 s without). Its private helper is replaced by one that captures nothing, unless WBT_STACK_TRACES=1
- * (when debugging such an error). cdktf is pinned (0.21.0); if the module moves, this does nothing.
- */
-function skipTokenStackTraces(): void {
-  if (process.env.WBT_STACK_TRACES === '1') return;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const traces = require('cdktf/lib/tokens/private/stack-trace') as { captureStackTrace: () => string[] };
-    traces.captureStackTrace = () => [];
-  } catch {
-    // Not where 0.21 keeps it: the traces stay, synthesis is only slower.
-  }
-}
 
 export function buildApp(app: App = new App(APP_OPTIONS), options: BuildOptions = {}): App {
   // tsx's source maps make Node map every frame of a stack trace cdktf still captures (a third of the synthesis).

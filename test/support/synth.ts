@@ -83,6 +83,9 @@ function synthFile(label: string, file: EnvironmentFile): Synthesized {
     // Loaded on a miss only: the constructs and the AWS provider's bindings are most of a file's start-up.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { WeeBeeTalkStack } = require('../../constructs/weebeetalk-stack') as { WeeBeeTalkStack: typeof Stack };
+    // As buildApp does (constructs/stack-traces.ts).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('../../constructs/stack-traces') as { skipTokenStackTraces: () => void }).skipTokenStackTraces();
     const stack = new WeeBeeTalkStack(Testing.app({ outdir }), config.name, { config });
     text = Testing.synth(stack);
     if (cached !== undefined && RUN_CACHE !== undefined) {
