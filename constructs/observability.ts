@@ -133,13 +133,14 @@ export class Observability extends Construct {
     const roles = (Object.keys(props.hosts) as Role[]).filter((r) => props.hosts[r] !== undefined);
 
     // Logs: the groups exist before any agent ships (the hosts may not create groups: test/teardown.test.ts).
+    const keyArn = key?.arn;
     key?.allowCloudWatchLogs(`arn:${arn.partition}:logs:${region}:${arn.account}:log-group:/weebeetalk/${config.name}/*`);
     const logGroups: Record<string, CloudwatchLogGroup> = {};
     const group = (role: Role, logId: string, log: string): CloudwatchLogGroup =>
       (logGroups[logGroupOf(config, role, log)] = new CloudwatchLogGroup(this, `${role}-${logId}-logs`, {
         name: logGroupOf(config, role, log),
         retentionInDays: o.logRetentionDays,
-        kmsKeyId: key?.arn,
+        kmsKeyId: keyArn,
       }));
     for (const role of roles) for (const [logId, log] of Object.entries(HOST_LOGS)) group(role, logId, log.group);
     this.logGroups = logGroups;
@@ -156,7 +157,9 @@ export class Observability extends Construct {
 
     // The topic and who may publish to it.
     if (key) key.allowAlarmNotifications();
-    this.topic = new SnsTopic(this, 'alarm-topic', { name: `${name}-alarms`, displayName: `WeeBeeTalk ${config.name}`, kmsMasterKeyId: key?.arn });
+    this.topic = new SnsTopic(this, 'alarm-topic', { name: `${name}-alarms`, displayName: `WeeBeeTalk ${config.name}`, kmsMasterKeyId: keyArn });
+    // One reference for all its uses: every attribute read creates a token (and captures a stack trace).
+    const topicArn = this.topic.arn;
     const alarmArns = `arn:${arn.partition}:cloudwatch:${region}:${arn.account}:alarm:${name}-*`;
     const policy = new DataAwsIamPolicyDocument(this, 'alarm-topic-policy-document', {
       statement: [
@@ -164,13 +167,13 @@ export class Observability extends Construct {
           sid: 'AccountManagesTopic',
           principals: [{ type: 'AWS', identifiers: [`arn:${arn.partition}:iam::${arn.account}:root`] }],
           actions: ['sns:GetTopicAttributes', 'sns:SetTopicAttributes', 'sns:AddPermission', 'sns:RemovePermission', 'sns:DeleteTopic', 'sns:Subscribe', 'sns:ListSubscriptionsByTopic'],
-          resources: [this.topic.arn],
+          resources: [topicArn],
         },
         {
           sid: 'CloudWatchAlarmsPublish',
           principals: [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com'] }],
           actions: ['sns:Publish'],
-          resources: [this.topic.arn],
+          resources: [topicArn],
           condition: [
             { test: 'ArnLike', variable: 'aws:SourceArn', values: [alarmArns] },
             { test: 'StringEquals', variable: 'aws:SourceAccount', values: [arn.account] },
@@ -182,7 +185,7 @@ export class Observability extends Construct {
           effect: 'Deny',
           principals: [{ type: 'AWS', identifiers: ['*'] }],
           actions: ['sns:Publish'],
-          resources: [this.topic.arn],
+          resources: [topicArn],
           condition: [{ test: 'Bool', variable: 'aws:PrincipalIsAWSService', values: ['false'] }],
         },
         {
@@ -190,19 +193,19 @@ export class Observability extends Construct {
           effect: 'Deny',
           principals: [{ type: 'AWS', identifiers: ['*'] }],
           actions: ['sns:*'],
-          resources: [this.topic.arn],
+          resources: [topicArn],
           condition: [{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }],
         },
       ],
     });
-    new SnsTopicPolicy(this, 'alarm-topic-policy', { arn: this.topic.arn, policy: policy.json });
+    new SnsTopicPolicy(this, 'alarm-topic-policy', { arn: topicArn, policy: policy.json });
     const email = alarmEmailOf(config);
     if ((email.split('@')[1] ?? '') === PLACEHOLDER_MAIL_DOMAIN)
       Annotations.of(this).addWarning(
         `observability.alarmEmail${config.observability.alarmEmail === undefined ? ' (unset: letsEncryptEmail)' : ''} = "${email}": is the shipped placeholder: the alarms would be mailed nowhere: set a mailbox you read`,
       );
     // Pending until someone at the address clicks AWS's confirmation link (README, "Dashboard and alarms").
-    this.subscription = new SnsTopicSubscription(this, 'alarm-email', { topicArn: this.topic.arn, protocol: 'email', endpoint: email });
+    this.subscription = new SnsTopicSubscription(this, 'alarm-email', { topicArn, protocol: 'email', endpoint: email });
 
     // The alarms.
     const alarms: CloudwatchMetricAlarm[] = [];
@@ -228,8 +231,8 @@ export class Observability extends Construct {
           threshold: rule.threshold,
           comparisonOperator: rule.comparison,
           treatMissingData: rule.missing,
-          alarmActions: [this.topic.arn],
-          okActions: [this.topic.arn],
+          alarmActions: [topicArn],
+          okActions: [topicArn],
         }),
       );
     };
