@@ -17,7 +17,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { checkMeetBrowser, meetRoomUrl, MEET_HASH_OVERRIDES, jitsiToken, signJwtHs256, smokeRoomName } from '../scripts/smoke/browser';
 import { type CheckResult } from '../scripts/smoke/check';
 import { main } from '../scripts/smoke/cli';
-import { chromiumMissing, judgeMedia, launchChromium, measureMedia, PEER_CONNECTION_RECORDER, type Participant, type ParticipantSample } from '../scripts/smoke/media';
+import { browserErrorText, chromiumMissing, judgeMedia, launchChromium, measureMedia, PEER_CONNECTION_RECORDER, type Participant, type ParticipantSample } from '../scripts/smoke/media';
 import { runSmoke } from '../scripts/smoke/run';
 import { FQDNS, type SmokeFixture, startSmokeFixture } from './support/smoke-fixture';
 
@@ -295,6 +295,16 @@ describeWithChromium('checkMeetBrowser against a stand-in for the meet host on 1
     expect(outcome.detail).not.toContain('wrong');
     expect(refused.slice(-2)).toEqual(['signature', 'signature']);
   }, 30_000);
+
+  test('a meet host that does not answer: the line says so, without the token (playwright names the URL it opened)', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const outcome = await checkMeetBrowser(context(), request({ meetBase: `http://127.0.0.1:${port}`, timeoutMs: 10_000 }));
+    expect(outcome).toEqual({ ok: false, detail: expect.stringMatching(new RegExp(`^page\\.goto: net::ERR_CONNECTION_REFUSED at http://127\\.0\\.0\\.1:${port}/wbt-smoke-[0-9a-f]{8}$`)) });
+    expect(browserErrorText(new Error('at https://m.example/r?jwt=eyJa.eyJb.c#config.p2p.enabled=false and eyJx.eyJy.z\ncall log'))).toBe('at https://m.example/r and <token>');
+  }, 20_000);
 
   test('relay-only ICE with no relay to reach: the override is in force, no media flows, and it fails naming both', async () => {
     const outcome = await checkMeetBrowser(context(), request({ relay: true, timeoutMs: 4000 }));

@@ -21,7 +21,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { errorText, type CheckContext, type Outcome } from './check';
+import type { CheckContext, Outcome } from './check';
 import { browserErrorText, launchChromium, measureMedia, PEER_CONNECTION_RECORDER, type Participant } from './media';
 
 function base64url(data: string | Buffer): string {
@@ -228,7 +228,7 @@ export async function checkMeetBrowser(ctx: CheckContext, r: MeetBrowserRequest)
     return { ok: outcome.ok, detail: `room ${room}: ${outcome.detail}` };
   } catch (err) {
     if (ctx.signal.aborted) throw err;
-    return { ok: false, detail: browserErrorText(err) || errorText(err) };
+    return { ok: false, detail: browserErrorText(err) || 'the browser failed without a message' };
   } finally {
     ctx.signal.removeEventListener('abort', closeBrowser);
     await browser?.close().catch(() => undefined);

@@ -259,7 +259,15 @@ export async function measureMedia(participants: readonly Participant[], options
   return judgeMedia(first, second, options);
 }
 
-/** A browser error as one line (playwright's carry a multi-line call log). */
+/**
+ * A browser error as one line (playwright's carry a multi-line call log), safe to print: playwright names the URL it
+ * was opening, and a meeting URL carries a bearer token (`?jwt=`). Every URL keeps only its origin and path, and
+ * anything shaped like a JWT left over becomes <token>.
+ */
 export function browserErrorText(err: unknown): string {
-  return errorText(err).split('\n')[0].trim();
+  return errorText(err)
+    .split('\n')[0]
+    .trim()
+    .replace(/\b(https?:\/\/[^\s?#]*)[?#]\S*/g, '$1')
+    .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '<token>');
 }
