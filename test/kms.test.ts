@@ -11,13 +11,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Testing } from 'cdktf';
-import { formatFailure } from '../config/entry';
-import { ConfigError, ConfigErrors } from '../config/load';
 import { AUTO_SCALING_SERVICE_LINKED_ROLE, keyAliasOf, resourceNameOf } from '../config/names';
 import { enabledPools, enabledRoles, type AnyRole } from '../config/schema';
 import { ROOT_KMS_KEY_ID } from '../constructs/debian-host';
 import { buildApp } from '../main';
 import type { PolicyStatement } from './support/boot/policy';
+import { refusal as refusalOf } from './support/synthesis-failure';
 import { environmentsDir, shipped, type FileContent } from './support/environments-dir';
 import { hostIam } from './support/iam';
 import { authorizeKey, keyPolicyStatements, type KeyDecision, type KeyPolicyStatement } from './support/key-policy';
@@ -268,25 +267,7 @@ test('production on AWS managed keys, acknowledged: no key, nothing names one', 
 });
 
 describe('mistakes in kms are refused at synthesis, one block naming the environment, the field, the value and the fix', () => {
-  function refusal(files: Record<string, FileContent>): string {
-    const d = environmentsDir(files);
-    try {
-      let caught: unknown;
-      try {
-        buildApp(Testing.app(), { dir: d.dir, now: TODAY });
-      } catch (e) {
-        caught = e;
-      }
-      if (caught === undefined) throw new Error(`accepted silently: ${JSON.stringify(files).slice(0, 300)}`);
-      if (!(caught instanceof ConfigError || caught instanceof ConfigErrors)) throw caught;
-      const block = formatFailure(caught);
-      if (block === undefined) throw new Error('no block');
-      expect(block).not.toMatch(/^\s+at /m);
-      return block;
-    } finally {
-      d.remove();
-    }
-  }
+  const refusal = (files: Record<string, FileContent>): string => refusalOf(files, TODAY);
   const both = (s: Record<string, unknown> = {}, p: Record<string, unknown> = {}) => ({ staging: shipped('staging', s), production: shipped('production', p) });
 
   test.each<[string, Record<string, FileContent>, string[]]>([
