@@ -463,7 +463,10 @@ describe.each([['staging'], ['production']])('the configuration machinery of %s'
 describe('turning the TURN relay on in staging', () => {
   /** What the relay brings, hand-written: a host like the others (one of each), its name, its secret's two ends. */
   const ADDED_TYPES: [string, number][] = [
-    ['aws_cloudwatch_metric_alarm', 1],
+    // its recover alarm; its six mailed alarms (disks, bootstrap, apply, certificate, silent: constructs/observability.ts)
+    ['aws_cloudwatch_metric_alarm', 7],
+    // its bootstrap and apply log groups
+    ['aws_cloudwatch_log_group', 2],
     ['aws_ebs_volume', 1],
     ['aws_eip', 1],
     ['aws_eip_association', 1],
@@ -531,6 +534,8 @@ describe('turning the TURN relay on in staging', () => {
       [meet.association]: ['depends_on', 'parameters'],
       [meetInstance.address]: ['depends_on'],
       [meetPolicy.address]: ['statement'],
+      // The dashboard shows the turn host's figures and alarms too (in place).
+      [single(resources(base, 'aws_cloudwatch_dashboard'), 'dashboard').address]: ['dashboard_body'],
     });
     const granted = asArray(single(dataSources(on, 'aws_iam_policy_document'), 'meet grants', (d) => d.address === meetPolicy.address).block.statement, 'statement');
     expect(granted.filter((st) => !asArray(meetPolicy.block.statement, 'statement').some((b) => JSON.stringify(b) === JSON.stringify(st)))).toEqual([
