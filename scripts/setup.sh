@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # shfmt their layout (npm run lint); e2fsprogs and openssl serve the bootstrap and smoke tests; iptables the chat
 # host's metadata guard in network namespaces (test/chat-imds.test.ts); chromium the smoke check's browser mode
 # (npm run smoke -- <env> --browser) and its loopback test (test/smoke-browser.test.ts), driven by playwright-core,
-# which never downloads a browser of its own.
-packages=(cloud-init shellcheck shfmt e2fsprogs openssl iptables chromium)
+# which never downloads a browser of its own; gnupg (gpg, and gpgv with it) signs and checks a throwaway CloudWatch
+# agent package (test/cloudwatch-agent-scripts.test.ts).
+packages=(cloud-init shellcheck shfmt e2fsprogs openssl iptables chromium gnupg)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -159,6 +159,19 @@ has_changed() {
   [[ " ${WBT_CHANGED:-} " == *" $1 "* ]]
 }
 
+# monitoring_up: metrics and logs to CloudWatch (userdata/cloudwatch-agent.ts), at the end of every hook. The agent's
+# install (its signature verified) and configuration run as a unit of their own (WBT_CWAGENT_SERVICE), started when
+# this apply changed its configuration and hourly by its timer: a download that fails does not fail the apply, and
+# the next run tries again. The host's application metrics run every minute by theirs (none on a pool member).
+monitoring_up() {
+  if [[ -z "${WBT_CWAGENT_TIMER:-}" ]]; then return 0; fi
+  systemctl enable --now "$WBT_CWAGENT_TIMER"
+  if [[ -n "${WBT_HOST_METRICS_TIMER:-}" ]]; then systemctl enable --now "$WBT_HOST_METRICS_TIMER"; fi
+  if has_changed cloudwatch-agent; then
+    systemctl start --no-block "$WBT_CWAGENT_SERVICE" || log "the CloudWatch agent's unit did not start (its timer tries again): journalctl -u ${WBT_CWAGENT_SERVICE}"
+  fi
+}
+
 # generate_internal_passwords GEN_PASSWORDS_SH FILE: run upstream's gen-passwords.sh once and keep its six
 # internal XMPP passwords in FILE on the data volume. Never again: Prosody keeps the accounts it created with
 # the first ones, so new passwords would lock jicofo, jvb, jigasi and jibri out of a running install.

@@ -46,3 +46,5 @@ elif ((env_changed)) || has_changed rocketchat; then
   log "Rocket.Chat: compose recreated the services whose settings or images changed"
 fi
 if has_changed traefik; then log "Traefik reloads its dynamic configuration itself (file watch)"; fi
+# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
+monitoring_up

@@ -44,3 +44,5 @@ changed=0 force=()
 if ((env_changed || config_changed)) || has_changed jibri || has_changed jibri-config; then changed=1; fi
 if ((config_changed)) || has_changed jibri-config; then force=(--force-recreate); fi
 member_service "$WBT_JIBRI_UNIT" "$dir" jibri "$WBT_JIBRI_API" "$WBT_POOL_STATE" "$changed" "${force[@]}"
+# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
+monitoring_up

@@ -37,3 +37,5 @@ pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBL
 changed=0
 if ((env_changed)) || has_changed jvb; then changed=1; fi
 member_service "$WBT_JVB_UNIT" "$dir" jvb "$WBT_JVB_API" "$WBT_POOL_STATE" "$changed"
+# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
+monitoring_up

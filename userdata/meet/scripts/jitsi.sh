@@ -176,3 +176,5 @@ if ((jibri_conf_changed && was_running)); then restart_later jibri; fi
 if ((${#restarts[@]} > 0)); then (cd "$dir" && docker compose restart "${restarts[@]}"); fi
 # This host's own Jibri's state and bridge's stress for the pools' scaling (pool-member.sh, publish only).
 pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}"
+# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
+monitoring_up

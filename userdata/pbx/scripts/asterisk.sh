@@ -79,3 +79,5 @@ elif has_changed fail2ban; then
   fail2ban-client reload
   log "fail2ban reloaded its jail"
 fi
+# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
+monitoring_up

@@ -48,3 +48,5 @@ if "$WBT_HELPER_TURN_CERTIFICATE"; then
 else
   log "WARNING: coturn stays stopped until its certificate exists (${WBT_TURN_CERT_TIMER} tries every 2 hours)"
 fi
+# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
+monitoring_up

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# host-metrics (WBT_HOST_METRICS_TIMER, every minute): this host's application metrics and its certificate's days
+# left to CloudWatch, in the environment's namespace with Host = the role (config/metrics.ts HOST_METRICS;
+# userdata/cloudwatch-agent.ts). The probes this role runs (WBT_HOST_METRICS_PROBES):
+#   rocketchat  UsersOnline: rocketchat_users_online from Rocket.Chat's Prometheus endpoint on loopback;
+#   jvb         Conferences, Participants: JVB's colibri stats on loopback;
+#   recordings  RecordingsInProgress (session folders Jibri still writes), UploadsPending (finished, not uploaded);
+#   asterisk    ActiveCalls: `core show channels count` in Asterisk's container;
+# and on every host CertificateDaysLeft, from a PEM file (certbot) or what a TLS port on loopback serves. A probe that
+# gets no answer publishes nothing (unknown is not zero: the alarms treat missing data). Log: its service's journal.
+set -euo pipefail
+# shellcheck source=lib.sh
+. /usr/local/lib/weebeetalk/lib.sh
+load_settings
+# The minute's start (UTC), so that a late datapoint still falls in its minute.
+minute=$(TZ=UTC date +%Y-%m-%dT%H:%M:00Z)
+
+# publish METRIC VALUE [UNIT]: one datapoint; a failure is logged, the other metrics still go.
+publish() {
+  if aws cloudwatch put-metric-data --region "$AWS_REGION" --namespace "$WBT_METRICS_NAMESPACE" --metric-name "$1" \
+    --dimensions "${WBT_HOST_DIMENSION}=${WBT_ROLE}" --value "$2" --unit "${3:-Count}" --timestamp "$minute"; then
+    return 0
+  fi
+  log "cannot publish $1=$2"
+}
+
+is_number() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+
+probe_rocketchat() {
+  local body value
+  body=$(curl -fsS --connect-timeout 2 --max-time 10 "$WBT_RC_METRICS_URL" 2> /dev/null) || {
+    log "no answer from ${WBT_RC_METRICS_URL}"
+    return 0
+  }
+  value=$(awk -v series="$WBT_RC_USERS_ONLINE_SERIES" '$1 == series || index($1, series "{") == 1 { print $2; exit }' <<< "$body")
+  if is_number "$value"; then publish "$WBT_METRIC_USERS_ONLINE" "$value"; else log "no ${WBT_RC_USERS_ONLINE_SERIES} at ${WBT_RC_METRICS_URL}"; fi
+}
+
+probe_jvb() {
+  local body words conferences participants
+  body=$(curl -fsS --connect-timeout 2 --max-time 5 "${WBT_COLIBRI_API}/colibri/stats" 2> /dev/null) || {
+    log "no answer from ${WBT_COLIBRI_API}/colibri/stats"
+    return 0
+  }
+  words=$(jq -r '[.conferences, .participants] | select(all(type == "number")) | map(tostring) | join(" ")' <<< "$body" 2> /dev/null) || words=""
+  if [[ -z "$words" ]]; then
+    log "colibri stats without conferences and participants"
+    return 0
+  fi
+  read -r conferences participants <<< "$words"
+  publish "$WBT_METRIC_CONFERENCES" "$conferences"
+  publish "$WBT_METRIC_PARTICIPANTS" "$participants"
+}
+
+# A session folder is Jibri's until its finalize marks it complete; complete ones wait for the uploader.
+probe_recordings() {
+  local dir=${JITSI_CONFIG}/storage/jibri/recordings writing=0 waiting=0 d
+  if [[ -d "$dir" ]]; then
+    for d in "$dir"/*/; do
+      if [[ ! -d "$d" ]]; then continue; fi
+      if [[ -e "${d}.weebeetalk-complete" ]]; then waiting=$((waiting + 1)); else writing=$((writing + 1)); fi
+    done
+  fi
+  publish "$WBT_METRIC_RECORDINGS_IN_PROGRESS" "$writing"
+  publish "$WBT_METRIC_UPLOADS_PENDING" "$waiting"
+}
+
+probe_asterisk() {
+  local out calls
+  out=$(docker exec "$WBT_CALLS_CONTAINER" asterisk -rx 'core show channels count' 2> /dev/null) || {
+    log "Asterisk did not answer core show channels count"
+    return 0
+  }
+  calls=$(awk '/active call/ { print $1; exit }' <<< "$out")
+  if is_number "$calls"; then publish "$WBT_METRIC_ACTIVE_CALLS" "$calls"; else log "no active calls in: ${out//$'\n'/ }"; fi
+}
+
+# The certificate's notAfter, as openssl prints it (notAfter=...), from the file or the TLS port.
+certificate_end() {
+  if [[ -n "$WBT_CERT_FILE" ]]; then
+    [[ -r "$WBT_CERT_FILE" ]] || return 1
+    openssl x509 -noout -enddate -in "$WBT_CERT_FILE"
+  else
+    openssl s_client -connect "$WBT_CERT_TLS" -servername "$WBT_CERT_SERVER_NAME" < /dev/null 2> /dev/null | openssl x509 -noout -enddate
+  fi
+}
+
+probe_certificate() {
+  local end expires now
+  end=$(certificate_end 2> /dev/null) || end=""
+  end=${end#notAfter=}
+  if [[ -z "$end" ]] || ! expires=$(date -u -d "$end" +%s 2> /dev/null); then
+    log "no certificate at ${WBT_CERT_FILE:-${WBT_CERT_TLS} (${WBT_CERT_SERVER_NAME})}"
+    return 0
+  fi
+  now=$(date -u +%s)
+  # Whole days left; an expired certificate counts as 0.
+  local days=$(((expires - now) / 86400))
+  if ((days < 0)); then days=0; fi
+  publish "$WBT_METRIC_CERTIFICATE_DAYS_LEFT" "$days" None
+}
+
+for probe in $WBT_HOST_METRICS_PROBES; do
+  "probe_${probe}"
+done
+probe_certificate
