@@ -30,6 +30,24 @@ export const SSM_AGENT_ACTIONS = {
   ec2messages: ['AcknowledgeMessage', 'DeleteMessage', 'FailMessage', 'GetEndpoint', 'GetMessages', 'SendReply'],
 } as const;
 
+/** The parts of an ARN in this environment (the stack's partition, region and account). */
+export interface ArnParts {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+}
+
+/** A CloudWatch Logs log group's ARN. */
+export const logGroupArnOf = (arn: ArnParts, name: string): string => `arn:${arn.partition}:logs:${arn.region}:${arn.account}:log-group:${name}`;
+
+/** What the CloudWatch agent and the hosts' publishers may call (userdata/cloudwatch-agent.ts). */
+export interface MetricsAndLogsGrant {
+  /** The namespaces it may publish to (cloudwatch:namespace): the agent's CWAgent and the environment's WeeBeeTalk/<env>. */
+  readonly namespaces: readonly string[];
+  /** The ARNs (logGroupArnOf) of the log groups it ships to, its own only; none on a pool member. */
+  readonly logGroupArns: readonly string[];
+}
+
 export interface HostRoleProps {
   /** Role and profile name, e.g. "weebeetalk-staging-chat". */
   readonly name: string;
@@ -71,6 +89,34 @@ export class HostRole extends Construct {
     this.policy = new IamRolePolicy(this, 'grants-policy', { name: 'weebeetalk-host', role: this.role.id, policy: this.grants.json });
     this.prerequisites = [this.policy];
     this.profile = new IamInstanceProfile(this, 'profile', { name: props.name, role: this.role.name });
+  }
+
+  /**
+   * The CloudWatch agent's and the host's publishers' calls, least privilege: PutMetricData (which takes no resource but
+   * "*") only into the given namespaces; its log events only into its own log groups' streams. Nothing creates a log
+   * group (no logs:CreateLogGroup: constructs/observability.ts creates them with their retention) or sets retention;
+   * no ec2:DescribeTags either: the agent needs it only for ${aws:AutoScalingGroupName} or tag dimensions, and Host is
+   * written into its configuration instead.
+   */
+  grantMetricsAndLogs(grant: MetricsAndLogsGrant): void {
+    this.grant([
+      {
+        sid: 'PublishHostMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        condition: [{ test: 'StringEquals', variable: 'cloudwatch:namespace', values: [...grant.namespaces] }],
+      },
+      ...(grant.logGroupArns.length > 0
+        ? [
+            {
+              sid: 'ShipHostLogs',
+              actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+              // The group (CreateLogStream, DescribeLogStreams) and its streams (PutLogEvents: log-group:NAME:log-stream:STREAM).
+              resources: grant.logGroupArns.flatMap((arn) => [arn, `${arn}:*`]),
+            },
+          ]
+        : []),
+    ]);
   }
 
   /**

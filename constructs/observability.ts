@@ -50,9 +50,9 @@ export type AlarmKind = 'disk-root' | 'disk-data' | 'bootstrap-failed' | 'apply-
 /** The README heading (under "Dashboard and alarms") each alarm's description links to, by kind. */
 export const ALARM_RUNBOOK: Readonly<Record<AlarmKind, { readonly heading: string; readonly todo: string }>> = {
   'disk-root': { heading: 'Disk almost full', todo: 'free space (journal, Docker images, old logs) or grow the root volume (hosts.<role>.rootVolumeGiB)' },
-  'disk-data': { heading: 'Disk almost full', todo: 'find what grows under /srv/weebeetalk (recordings not uploaded, dumps, Docker), then grow hosts.<role>.dataVolumeGiB' },
-  'bootstrap-failed': { heading: 'Bootstrap failed', todo: 'read /var/log/weebeetalk/bootstrap.log on the host (Session Manager), fix the cause, run sudo weebeetalk-bootstrap' },
-  'apply-failed': { heading: 'Configuration apply failed', todo: 'read /var/log/weebeetalk/apply.log or the association output, fix, deploy again or start the association once' },
+  'disk-data': { heading: 'Disk almost full', todo: 'find what grows on it (recordings not uploaded, dumps, Docker), then grow hosts.<role>.dataVolumeGiB' },
+  'bootstrap-failed': { heading: 'Bootstrap failed', todo: 'read its bootstrap log (the log group below, or bootstrap.log on the host), fix the cause, run sudo weebeetalk-bootstrap' },
+  'apply-failed': { heading: 'Configuration apply failed', todo: "read its apply log (the log group below, or the association's output), fix, deploy again or start the association once" },
   certificate: { heading: 'Certificate expires soon', todo: "renewal has failed for two weeks: check DNS, port 80/443 or the Route53 challenge, and the ACME client's log" },
   silent: { heading: 'Host stopped reporting', todo: 'check the instance (status checks, console output), then the CloudWatch agent on it (systemctl status amazon-cloudwatch-agent)' },
   'sip-auth-failures': { heading: 'SIP authentication failures', todo: 'someone guesses SIP passwords: check fail2ban bans and security.log, narrow sip.clientCidrs/trunk lists' },
@@ -215,8 +215,10 @@ export class Observability extends Construct {
       what: string,
       metric: { namespace: string; name: string; dimensions?: Record<string, string>; statistic: string; period: number },
       rule: { comparison: string; threshold: number; periods: number; missing: 'missing' | 'ignore' | 'breaching' | 'notBreaching' },
+      logGroup?: string,
     ): void => {
-      const description = `${what}. What to do: ${ALARM_RUNBOOK[kind].todo}. ${runbookLinkOf(config, kind)}`;
+      // No host path here: the scripts get theirs from host.env (test/host-paths.test.ts reads the plan for typed ones).
+      const description = `${what}. What to do: ${ALARM_RUNBOOK[kind].todo}.${logGroup ? ` Log group: ${logGroup}.` : ''} ${runbookLinkOf(config, kind)}`;
       alarms.push(
         new CloudwatchMetricAlarm(this, `${owner}-${kind}-alarm`, {
           alarmName: `${resourceNameOf(config, owner)}-${kind}`,
@@ -255,6 +257,7 @@ export class Observability extends Construct {
         `${hostName}: the last bootstrap failed`,
         { namespace, name: HOST_METRICS.bootstrapFailed, dimensions: host, statistic: 'Maximum', period: FIVE_MINUTES },
         { comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, periods: 1, missing: 'ignore' },
+        logGroupOf(config, role, HOST_LOGS.bootstrap.group),
       );
       alarm(
         role,
@@ -262,6 +265,7 @@ export class Observability extends Construct {
         `${hostName}: the last configuration apply failed`,
         { namespace, name: HOST_METRICS.applyFailed, dimensions: host, statistic: 'Maximum', period: FIVE_MINUTES },
         { comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, periods: 1, missing: 'ignore' },
+        logGroupOf(config, role, HOST_LOGS.apply.group),
       );
       // Every host has a certificate: chat (Traefik), meet (Jitsi's web), pbx and turn (certbot).
       alarm(

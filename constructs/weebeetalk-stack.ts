@@ -12,7 +12,9 @@ import { BUCKETS, bucketNameOf, drainHookOf, fqdnsOf, keyAliasOf, metricsNamespa
 import { hostAddress, partitionOf } from '../config/net';
 import type { EnvironmentConfig, Pool, Role } from '../config/schema';
 import { hostBundle } from '../userdata/bundle';
+import { shippedLogsOf } from '../userdata/cloudwatch-agent';
 import { bundleParameterOf, hostEnv, poolHostEnv, type RoleContext } from '../userdata/context';
+import { AGENT_NAMESPACE } from '../config/metrics';
 import { ApplyDocument } from './apply-document';
 import { applyAudit } from './audit/aspect';
 import type { Json } from './audit/plan';
@@ -22,7 +24,7 @@ import { EnvironmentKey, type KeyService } from './environment-key';
 import { Firewalls } from './firewalls';
 import { HostConfiguration } from './host-configuration';
 import { HostIdentity } from './host-identity';
-import { HostRole } from './host-role';
+import { HostRole, logGroupArnOf } from './host-role';
 import { Network } from './network';
 import { Observability } from './observability';
 import { grantPoolMetrics, InstancePool, POOL_TAG } from './pool';
@@ -160,6 +162,11 @@ export class WeeBeeTalkStack extends TerraformStack {
         document: applyDocument,
       }));
       configuration.grantApply(hostRole);
+      // The CloudWatch agent and the host's metrics (userdata/cloudwatch-agent.ts): its namespaces, its own log groups.
+      hostRole.grantMetricsAndLogs({
+        namespaces: [AGENT_NAMESPACE, metricsNamespaceOf(config)],
+        logGroupArns: shippedLogsOf(config, role).map((l) => logGroupArnOf({ partition, region, account }, l.group)),
+      });
       // The meet host publishes its own Jibri's and bridge's state beside the pools' members: the scaling counts them.
       if (role === 'meet' && poolsToBuild.length > 0) grantPoolMetrics(hostRole, metricsNamespaceOf(config));
       hosts[role] = new DebianHost(this, `${role}-host`, {
@@ -208,6 +215,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
       configuration.grantApply(poolRole);
       grantPoolMetrics(poolRole, metricsNamespaceOf(config));
+      poolRole.grantMetricsAndLogs({ namespaces: [AGENT_NAMESPACE, metricsNamespaceOf(config)], logGroupArns: [] });
       const members = (pools[pool] = new InstancePool(this, `${pool}-pool`, {
         name: group,
         arn: { partition, region, account },

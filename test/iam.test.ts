@@ -53,6 +53,34 @@ function keyStatements(s: Synthesized): Statement[] {
   return [via(['kms:Decrypt', 'kms:GenerateDataKey'], 's3'), via(['kms:Decrypt'], 'ssm')];
 }
 
+/**
+ * The CloudWatch agent's and the host metrics' grants (userdata/cloudwatch-agent.ts), hand-written: PutMetricData into
+ * CWAgent and the environment's namespace only, log streams and events in the host's own log groups only.
+ */
+function monitoringStatements(s: Synthesized, role: Role): Statement[] {
+  const group = (log: string): string => `arn:aws:logs:${s.config.aws.region}:\${data.aws_caller_identity.account.account_id}:log-group:/weebeetalk/${s.config.name}/${role}/${log}`;
+  const logs = ['bootstrap', 'apply', ...(role === 'pbx' ? ['asterisk-security'] : [])];
+  return [
+    {
+      effect: 'Allow',
+      actions: ['cloudwatch:PutMetricData'],
+      notActions: [],
+      resources: ['*'],
+      notResources: [],
+      // In the synthesized key order (the ACME test compares statements as text).
+      conditions: [{ test: 'StringEquals', values: ['CWAgent', `WeeBeeTalk/${s.config.name}`], variable: 'cloudwatch:namespace' }],
+    },
+    {
+      effect: 'Allow',
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      notActions: [],
+      resources: logs.flatMap((l) => [group(l), `${group(l)}:*`]),
+      notResources: [],
+      conditions: [],
+    },
+  ];
+}
+
 /** The Route53 statements of a host with a certificate by DNS-01, hand-written: certbot's, for its own name only. */
 function acmeStatements(s: Synthesized, role: 'pbx' | 'turn'): ReturnType<typeof normalize>[] {
   return [
@@ -218,7 +246,7 @@ describe.each(ENVS)('IAM of %s', (_label, synth) => {
     for (const role of acme) {
       // Everything but the SSM statements (own path, the SSM agent) and the configuration bucket's (asserted
       // exactly in the S3 test) that every host has.
-      const own = [...configStatements(s, role), ...keyStatements(s)].map((st) => JSON.stringify(normalize(st)));
+      const own = [...configStatements(s, role), ...keyStatements(s), ...monitoringStatements(s, role)].map((st) => JSON.stringify(normalize(st)));
       const rest = hostIam(s, role)
         .inline.filter((st) => !st.actions.some((a) => /^(ssm|ssmmessages|ec2messages):/.test(a)))
         .map(normalize);
@@ -263,6 +291,7 @@ describe.each(ENVS.filter(([label]) => ['production', 'staging-turn'].includes(l
       { effect: 'Allow', actions: SSM_READS, notActions: [], resources: [paramArn(s, own), paramArn(s, `${own}/*`)], notResources: [], conditions: [] },
       ...configStatements(s, 'turn'),
       ...keyStatements(s),
+      ...monitoringStatements(s, 'turn'),
     ];
     // Sorted by a key-order-free text, compared whole.
     const canonical = (v: unknown): string =>

@@ -240,7 +240,9 @@ describe('pools switched off', () => {
   test('leave no group, template, hook, alarm, subnet, account or Prosody rule behind', () => {
     const s = off();
     for (const type of ['aws_launch_template', 'aws_autoscaling_group', 'aws_autoscaling_policy']) expect({ type, n: resources(s, type).length }).toEqual({ type, n: 0 });
-    expect(resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => a.block.namespace !== 'AWS/EC2')).toHaveLength(0);
+    // The hosts' own alarms stay (recovery, constructs/observability.ts's per host); none reads a pool's metric.
+    expect(resources(s, 'aws_cloudwatch_metric_alarm').filter((a) => /-(jibri|jvb)-/.test(String(a.block.alarm_name)) || JSON.stringify(a.block.dimensions ?? {}).includes('Pool'))).toHaveLength(0);
+    expect(String(single(resources(s, 'aws_cloudwatch_dashboard'), 'dashboard').block.dashboard_body)).not.toMatch(/IdleRecorders|BridgeStress/);
     expect(resources(s, 'aws_subnet')).toHaveLength(1);
     expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.from_port === 5222)).toHaveLength(0);
     expect(resources(s, 'aws_ssm_parameter').filter((p) => /jvb|jibri-(xmpp|recorder)/.test(String(p.block.name)))).toHaveLength(0);
