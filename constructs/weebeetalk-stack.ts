@@ -12,7 +12,7 @@ import { BUCKETS, bucketNameOf, drainHookOf, fqdnsOf, keyAliasOf, metricsNamespa
 import { hostAddress, partitionOf } from '../config/net';
 import type { EnvironmentConfig, Pool, Role } from '../config/schema';
 import { hostBundle } from '../userdata/bundle';
-import { shippedLogsOf } from '../userdata/cloudwatch-agent';
+import { shippedLogsOf, withMonitoring } from '../userdata/cloudwatch-agent';
 import { bundleParameterOf, hostEnv, poolHostEnv, type RoleContext } from '../userdata/context';
 import { AGENT_NAMESPACE } from '../config/metrics';
 import { ApplyDocument } from './apply-document';
@@ -156,7 +156,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         name: resourceNameOf(config, role),
         role,
         region,
-        bundle: hostBundle(config.name, role, spec.bundle(ctx), secrets.versionsFor(role)),
+        bundle: hostBundle(config.name, role, withMonitoring(spec.bundle(ctx), ctx, role), secrets.versionsFor(role)),
         bucket: buckets.config,
         parameterName: bundleParameterOf(ctx.ssmPrefix),
         document: applyDocument,
@@ -208,7 +208,7 @@ export class WeeBeeTalkStack extends TerraformStack {
         name: group,
         role: pool,
         region,
-        bundle: hostBundle(config.name, pool, spec.bundle(ctx), secrets.versionsFor(pool)),
+        bundle: hostBundle(config.name, pool, withMonitoring(spec.bundle(ctx), ctx, pool), secrets.versionsFor(pool)),
         bucket: buckets.config,
         parameterName: bundleParameterOf(ctx.ssmPrefix),
         document: applyDocument,
