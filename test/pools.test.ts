@@ -246,7 +246,8 @@ describe('pools switched off', () => {
     expect(resources(s, 'aws_subnet')).toHaveLength(1);
     expect(resources(s, 'aws_vpc_security_group_ingress_rule').filter((r) => r.block.from_port === 5222)).toHaveLength(0);
     expect(resources(s, 'aws_ssm_parameter').filter((p) => /jvb|jibri-(xmpp|recorder)/.test(String(p.block.name)))).toHaveLength(0);
-    expect(statementsOf(s, resourceNameOf(s.config, 'meet')).some((st) => st.actions.includes('cloudwatch:PutMetricData'))).toBe(false);
+    // The meet host still publishes its own metrics (PublishHostMetrics, the CloudWatch agent's), not the pools'.
+    expect(statementsOf(s, resourceNameOf(s.config, 'meet')).some((st) => st.sid === 'PublishPoolMetrics')).toBe(false);
   });
   test('one pool alone builds only itself', () => {
     const s = synthVariant('jvb-pool-only', 'staging', { jitsi: { jibriPool: { enabled: false } } });
