@@ -17,7 +17,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { checkMeetBrowser, meetRoomUrl, MEET_HASH_OVERRIDES, jitsiToken, signJwtHs256, smokeRoomName } from '../scripts/smoke/browser';
 import { type CheckResult } from '../scripts/smoke/check';
 import { main } from '../scripts/smoke/cli';
-import { browserErrorText, chromiumMissing, judgeMedia, launchChromium, measureMedia, PEER_CONNECTION_RECORDER, type Participant, type ParticipantSample } from '../scripts/smoke/media';
+import { browserErrorText, CHROMIUM, chromiumMissing, judgeMedia, launchChromium, measureMedia, PEER_CONNECTION_RECORDER, type Participant, type ParticipantSample } from '../scripts/smoke/media';
 import { runSmoke } from '../scripts/smoke/run';
 import { FQDNS, type SmokeFixture, startSmokeFixture } from './support/smoke-fixture';
 
@@ -52,7 +52,7 @@ window.peersReady = (async () => {
 
 const CHROMIUM_ABSENT = chromiumMissing();
 if (CHROMIUM_ABSENT !== undefined) {
-  process.stderr.write(`SKIPPED (needs /usr/bin/chromium): the smoke check's browser mode on loopback (${CHROMIUM_ABSENT}). The token, URL and CLI tests below still run.\n`);
+  process.stderr.write(`SKIPPED (needs ${CHROMIUM}): the smoke check's browser mode on loopback and against a stand-in meet host: ${CHROMIUM_ABSENT}. The token, URL and CLI tests still run.\n`);
 }
 const describeWithChromium = CHROMIUM_ABSENT === undefined ? describe : describe.skip;
 

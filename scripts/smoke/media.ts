@@ -35,7 +35,7 @@ export interface LaunchOptions {
 
 /** Why the browser cannot run here, or undefined when it can. */
 export function chromiumMissing(executablePath = CHROMIUM): string | undefined {
-  return existsSync(executablePath) ? undefined : `needs ${executablePath} (Debian's chromium: apt-get install chromium, or bash scripts/setup.sh)`;
+  return existsSync(executablePath) ? undefined : `no ${executablePath} (Debian's chromium: apt-get install chromium, or bash scripts/setup.sh)`;
 }
 
 /** Headless Chromium with the participants' flags; playwright-core is loaded only here (the other checks never pay for it). */
