@@ -35,7 +35,7 @@ export const HOST_METRICS = {
   activeCalls: 'ActiveCalls',
   /** pbx: SIP authentication failures (from Asterisk's security log, a metric filter on its log group). */
   sipAuthFailures: 'SipAuthFailures',
-  /** every host: 1 when the last bootstrap or apply failed, 0 when it succeeded (published by the scripts). */
+  /** every host: 1 when the last bootstrap or apply failed, 0 when it succeeded (host-metrics.sh, from their state). */
   bootstrapFailed: 'BootstrapFailed',
   applyFailed: 'ApplyFailed',
   /** hosts with a certificate (chat, meet, pbx, turn): days until it expires. */

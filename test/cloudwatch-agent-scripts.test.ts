@@ -50,7 +50,10 @@ function scratch(
   };
   writeFileSync(join(etc, 'cloudwatch-agent.json'), props.files.find((f) => f.path === CLOUDWATCH_AGENT_PATHS.config)?.content ?? '');
   const write = (e: Record<string, string>): void => {
-    writeFileSync(join(etc, 'host.env'), renderEnvFile({ ...hostEnv(ctxOf(role), role), WBT_CONFIG_ENV: join(etc, 'config.env'), WBT_STATE_DIR: state }));
+    writeFileSync(
+      join(etc, 'host.env'),
+      renderEnvFile({ ...hostEnv(ctxOf(role), role), WBT_CONFIG_ENV: join(etc, 'config.env'), WBT_STATE_DIR: state, WBT_APPLY_LOCK: join(root, 'apply.lock'), WBT_BUNDLES: join(state, 'bundles') }),
+    );
     writeFileSync(join(etc, 'config.env'), renderEnvFile(e));
   };
   write(env);
@@ -69,7 +72,12 @@ function scratch(
   standin('systemctl', `[[ -e "${root}/active" ]]`);
   standin('amazon-cloudwatch-agent-ctl', `touch "${root}/active"`);
   standin('sleep', ':');
-  standin('aws', ':');
+  // SSM names the bundle the host applied (state/bundles/current.sha256), last changed an hour ago; CloudWatch takes all.
+  mkdirSync(join(state, 'bundles'));
+  writeFileSync(join(state, 'bundles', 'current.sha256'), `${'a'.repeat(64)}\n`);
+  writeFileSync(join(state, 'bootstrap.done'), '');
+  writeFileSync(join(root, 'pointer'), `s3://config/bundles/${role}/${'a'.repeat(64)}.json\t${new Date(Date.now() - 3_600_000).toISOString()}\n`);
+  standin('aws', `if [[ "$1 $2" == "ssm get-parameter" ]]; then cat "${root}/pointer"; fi`);
   const run = (script: string): { status: number; out: string; calls: string[] } => {
     rmSync(join(root, 'calls'), { force: true });
     const r = spawnSync('/bin/bash', [join(lib, `${script}.sh`)], {
@@ -189,7 +197,39 @@ describe('host-metrics.sh with stand-ins', () => {
         `^aws cloudwatch put-metric-data --region ${config.aws.region} --namespace ${ns} --metric-name ${metric} --dimensions Host=${role} --value ${value} --unit ${unit} --timestamp \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:00Z$`,
       ),
     ) as unknown as string;
-  const published = (calls: string[]): string[] => calls.filter((c) => c.startsWith('aws '));
+  const outcome = new RegExp(`--metric-name (${HOST_METRICS.bootstrapFailed}|${HOST_METRICS.applyFailed}) `);
+  /** The probes' datapoints (the outcome's have their own test). */
+  const published = (calls: string[]): string[] => calls.filter((c) => c.startsWith('aws cloudwatch ') && !outcome.test(c));
+  const outcomes = (calls: string[]): string[] => calls.filter((c) => c.startsWith('aws cloudwatch ') && outcome.test(c));
+
+  it('every host: BootstrapFailed and ApplyFailed from what the bootstrap and the apply tool leave, nothing while either runs', () => {
+    const h = scratch('hm-outcome', 'turn');
+    const state = join(h.root, 'state');
+    const ok = [datapoint('turn', HOST_METRICS.bootstrapFailed, '0'), datapoint('turn', HOST_METRICS.applyFailed, '0')];
+    expect(outcomes(h.run('host-metrics').calls)).toEqual(ok);
+    // The last hook failed: services still to reload.
+    writeFileSync(join(state, 'bundles', 'pending'), 'coturn\n');
+    expect(outcomes(h.run('host-metrics').calls)).toEqual([ok[0], datapoint('turn', HOST_METRICS.applyFailed, '1')]);
+    rmSync(join(state, 'bundles', 'pending'));
+    // The plan names another bundle: not yet a failure for 15 minutes (its association may not have run), then one.
+    const other = `s3://config/bundles/turn/${'b'.repeat(64)}.json`;
+    writeFileSync(join(h.root, 'pointer'), `${other}\t${new Date(Date.now() - 60_000).toISOString()}\n`);
+    expect(outcomes(h.run('host-metrics').calls)).toEqual(ok);
+    writeFileSync(join(h.root, 'pointer'), `${other}\t${Math.floor(Date.now() / 1000) - 1200}.25\n`);
+    expect(outcomes(h.run('host-metrics').calls)).toEqual([ok[0], datapoint('turn', HOST_METRICS.applyFailed, '1')]);
+    // The bootstrap has not completed.
+    rmSync(join(state, 'bootstrap.done'));
+    expect(outcomes(h.run('host-metrics').calls)[0]).toEqual(datapoint('turn', HOST_METRICS.bootstrapFailed, '1'));
+    // An apply (or the bootstrap) holds the lock: no outcome this minute.
+    writeFileSync(join(h.root, 'calls'), '');
+    const holder = spawnSync('/bin/bash', ['-c', `exec 8> '${join(h.root, 'apply.lock')}'; flock 8; bash '${join(h.lib, 'host-metrics.sh')}'`], {
+      encoding: 'utf8',
+      env: { PATH: `${h.bin}:/usr/bin:/bin`, HOME: h.root, LANG: 'C.UTF-8', PUBLIC_IP: '198.51.100.7', DATA_VOLUME_ID: 'vol-1' },
+    });
+    expect(holder.status).toBe(0);
+    expect(outcomes(readFileSync(join(h.root, 'calls'), 'utf8').split('\n'))).toEqual([]);
+    rmSync(h.root, { recursive: true, force: true });
+  });
 
   it('chat: UsersOnline from the Prometheus endpoint on loopback; nothing when it does not answer', () => {
     const h = scratch('hm-chat', 'chat');

@@ -6,8 +6,8 @@
  * groups logGroupOf names. The applications' own metrics (Jitsi's bridge, Rocket.Chat, Asterisk, the recorders) and
  * the certificate's days left are published by host-metrics.sh once a minute, in the environment's namespace.
  *
- * Everything here is in the bundle (applied in place); only BootstrapFailed/ApplyFailed are published by the bootstrap
- * and the apply tool themselves (lib.sh publish_outcome), the names of which reach them through host.env.
+ * Everything here is in the bundle (applied in place), BootstrapFailed/ApplyFailed too: host-metrics.sh reads them from
+ * the state the bootstrap and the apply tool (the user-data) leave, so that those stay as they are.
  *
  * Sources (AWS documentation, 2026-12-01; notes in the README's "Metrics and logs"):
  * - package and signature: "Verify the signature of the CloudWatch agent package"
@@ -191,6 +191,8 @@ export function hostMetricsEnv(ctx: Pick<RoleContext, 'config' | 'fqdn'>, role: 
     WBT_METRIC_UPLOADS_PENDING: HOST_METRICS.uploadsPending,
     WBT_METRIC_ACTIVE_CALLS: HOST_METRICS.activeCalls,
     WBT_METRIC_CERTIFICATE_DAYS_LEFT: HOST_METRICS.certificateDaysLeft,
+    WBT_METRIC_BOOTSTRAP_FAILED: HOST_METRICS.bootstrapFailed,
+    WBT_METRIC_APPLY_FAILED: HOST_METRICS.applyFailed,
   };
 }
 

@@ -1,7 +1,6 @@
 /** What a role's builders need to know about its environment: plain values, known at synthesis. */
 import type { EnvironmentConfig, Pool, Role } from '../config/schema';
-import { HOST_DIMENSION, HOST_METRICS } from '../config/metrics';
-import { metricsNamespaceOf, poolGroupOf } from '../config/names';
+import { poolGroupOf } from '../config/names';
 import { pathEnv, rolePathEnv } from './paths';
 
 export interface RoleContext {
@@ -42,7 +41,6 @@ export function hostEnv(ctx: Pick<RoleContext, 'config' | 'privateIp' | 'ssmPref
     PRIVATE_IP: ctx.privateIp[role],
     SSM_PREFIX: ctx.ssmPrefix,
     WBT_BUNDLE_PARAMETER: bundleParameterOf(ctx.ssmPrefix),
-    ...outcomeEnv(ctx.config),
   };
 }
 
@@ -68,22 +66,7 @@ export function poolHostEnv(ctx: Pick<RoleContext, 'config' | 'ssmPrefix'>, pool
     ...pathEnv(),
     SSM_PREFIX: ctx.ssmPrefix,
     WBT_BUNDLE_PARAMETER: bundleParameterOf(ctx.ssmPrefix),
-    ...outcomeEnv(ctx.config),
     WBT_POOL_GROUP: poolGroupOf(ctx.config, pool),
-  };
-}
-
-/**
- * What the bootstrap and the apply tool publish at their end (lib.sh publish_outcome): BootstrapFailed and
- * ApplyFailed, 0 or 1, in the environment's namespace with Host = the role (config/metrics.ts). In host.env, not the
- * bundle: a bootstrap that fails before its first apply has no config.env.
- */
-export function outcomeEnv(config: Pick<EnvironmentConfig, 'name'>): Record<string, string> {
-  return {
-    WBT_METRICS_NAMESPACE: metricsNamespaceOf(config),
-    WBT_HOST_DIMENSION: HOST_DIMENSION,
-    WBT_BOOTSTRAP_FAILED_METRIC: HOST_METRICS.bootstrapFailed,
-    WBT_APPLY_FAILED_METRIC: HOST_METRICS.applyFailed,
   };
 }
 

@@ -18,9 +18,6 @@ export const DATA_DIR = '/srv/weebeetalk';
 /** Upstream releases, unpacked and checked (rocketchat-compose, docker-jitsi-meet), and our compose projects. */
 export const OPT_DIR = '/opt/weebeetalk';
 export const LOG_DIR = '/var/log/weebeetalk';
-/** The bootstrap's and the apply tool's logs (the CloudWatch agent ships both: config/metrics.ts HOST_LOGS). */
-export const BOOTSTRAP_LOG = `${LOG_DIR}/bootstrap.log`;
-export const APPLY_LOG = `${LOG_DIR}/apply.log`;
 /** The bootstrap's own state (bootstrap.done). */
 export const STATE_DIR = '/var/lib/weebeetalk';
 export const CACHE_DIR = '/var/cache/weebeetalk';
@@ -122,8 +119,6 @@ export function pathEnv(): Record<string, string> {
     WBT_LIB: LIB_DIR,
     WBT_STEPS: STEPS_DIR,
     WBT_LOG_DIR: LOG_DIR,
-    WBT_BOOTSTRAP_LOG: BOOTSTRAP_LOG,
-    WBT_APPLY_LOG: APPLY_LOG,
     WBT_STATE_DIR: STATE_DIR,
     WBT_CACHE_DIR: CACHE_DIR,
     WBT_BOOTSTRAP: BOOTSTRAP_COMMAND,

@@ -44,24 +44,22 @@ fi
 
 install -d -m 0750 "$WBT_LOG_DIR" "$WBT_STATE_DIR"
 install -d -m 0700 "$state"
-exec > >(tee -a "$WBT_APPLY_LOG") 2>&1
-# ApplyFailed (0 or 1) at the end, however it ends (the traps below keep it).
-trap 'publish_outcome "$WBT_APPLY_FAILED_METRIC" $?' EXIT
+exec > >(tee -a "${WBT_LOG_DIR}/apply.log") 2>&1
 
 # One apply at a time. The bootstrap holds the lock from its first step to its first apply (and says so): an
 # association that runs while the host is still booting waits here, then finds its bundle applied.
 if [[ "${WBT_APPLY_LOCKED:-}" != 1 ]]; then
   exec 9> "$WBT_APPLY_LOCK"
   flock -w 3300 9 || die "another apply (or the bootstrap) has held ${WBT_APPLY_LOCK} for 55 minutes"
-  [[ -e "${WBT_STATE_DIR}/bootstrap.done" ]] || die "the bootstrap has not completed on this host (see ${WBT_BOOTSTRAP_LOG}): run ${WBT_BOOTSTRAP} first"
+  [[ -e "${WBT_STATE_DIR}/bootstrap.done" ]] || die "the bootstrap has not completed on this host (see ${WBT_LOG_DIR}/bootstrap.log): run ${WBT_BOOTSTRAP} first"
 fi
 load_env
 # Every byte of state (Jitsi's generated passwords, certificates, Asterisk's configuration) is on the data volume:
 # written to the root filesystem instead, it would be regenerated there and lost with the instance.
-mountpoint -q "$DATA_DIR" || die "the data volume is not mounted at ${DATA_DIR}: not applying anything (see ${WBT_BOOTSTRAP_LOG})"
+mountpoint -q "$DATA_DIR" || die "the data volume is not mounted at ${DATA_DIR}: not applying anything (see ${WBT_LOG_DIR}/bootstrap.log)"
 
 work=$(mktemp -d)
-trap 'publish_outcome "$WBT_APPLY_FAILED_METRIC" $?; rm -rf "$work"' EXIT
+trap 'rm -rf "$work"' EXIT
 paths=()
 
 case $mode in
@@ -159,7 +157,7 @@ fi
 
 # Now the files: each complete beside its place, then renamed over it.
 # shellcheck disable=SC2016 # expanded when the trap runs
-trap 'publish_outcome "$WBT_APPLY_FAILED_METRIC" $?; rm -rf "$work"; rm -f -- "${paths[@]/%/.wbt-new}"' EXIT
+trap 'rm -rf "$work"; rm -f -- "${paths[@]/%/.wbt-new}"' EXIT
 count=0
 for i in "${todo[@]}"; do
   path=${paths[i]} fmode=${modes[i]} owner=${owners[i]}

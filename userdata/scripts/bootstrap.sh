@@ -9,7 +9,7 @@ set -euo pipefail
 . /etc/weebeetalk/host.env
 
 install -d -m 0750 "$WBT_LOG_DIR" "$WBT_STATE_DIR"
-exec > >(tee -a "$WBT_BOOTSTRAP_LOG") 2>&1
+exec > >(tee -a "${WBT_LOG_DIR}/bootstrap.log") 2>&1
 
 # Keep a copy on PATH so the same bootstrap can be re-run by hand.
 if [[ "$(readlink -f "$0")" != "$WBT_BOOTSTRAP" ]]; then
@@ -26,8 +26,6 @@ rm -f "${WBT_STATE_DIR}/bootstrap.done"
 # The instance's tags (Elastic IP, data volume id) once for every step: each step's load_env finds them exported.
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
-# BootstrapFailed (0 or 1) at the end, however it ends.
-trap 'publish_outcome "$WBT_BOOTSTRAP_FAILED_METRIC" $?' EXIT
 load_env
 for step in "$WBT_STEPS"/*.sh; do
   echo "== $(date -Is) ${step##*/}"

@@ -6,8 +6,9 @@
 #   jvb         Conferences, Participants: JVB's colibri stats on loopback;
 #   recordings  RecordingsInProgress (session folders Jibri still writes), UploadsPending (finished, not uploaded);
 #   asterisk    ActiveCalls: `core show channels count` in Asterisk's container;
-# and on every host CertificateDaysLeft, from a PEM file (certbot) or what a TLS port on loopback serves. A probe that
-# gets no answer publishes nothing (unknown is not zero: the alarms treat missing data). Log: its service's journal.
+# and on every host CertificateDaysLeft, from a PEM file (certbot) or what a TLS port on loopback serves, and
+# BootstrapFailed and ApplyFailed from the state the bootstrap and the apply tool leave (see probe_outcome). A probe
+# that gets no answer publishes nothing (unknown is not zero: the alarms treat missing data). Log: its service's journal.
 set -euo pipefail
 # shellcheck source=lib.sh
 . /usr/local/lib/weebeetalk/lib.sh
@@ -100,6 +101,33 @@ probe_certificate() {
   publish "$WBT_METRIC_CERTIFICATE_DAYS_LEFT" "$days" None
 }
 
+# BootstrapFailed: 1 while the bootstrap has not completed (bootstrap.done). ApplyFailed: 1 when the last apply left
+# services to reload (its hook failed) or, 15 minutes after the plan named a new bundle, this host still runs
+# another (the apply stopped before writing it). Read from their state, so the bootstrap and the apply tool (the
+# user-data) stay as they are; nothing while either holds the apply lock (it runs now: its outcome is not known yet).
+probe_outcome() {
+  local pointer named modified applied failed=0
+  if ! (flock -n 8) 8> "$WBT_APPLY_LOCK"; then
+    log "an apply or the bootstrap is running: no outcome this minute"
+    return 0
+  fi
+  if [[ -e "${WBT_STATE_DIR}/bootstrap.done" ]]; then publish "$WBT_METRIC_BOOTSTRAP_FAILED" 0; else publish "$WBT_METRIC_BOOTSTRAP_FAILED" 1; fi
+  if [[ -s "${WBT_BUNDLES}/pending" ]]; then
+    failed=1
+  elif pointer=$(aws ssm get-parameter --region "$AWS_REGION" --name "$WBT_BUNDLE_PARAMETER" --query 'Parameter.[Value,LastModifiedDate]' --output text 2> /dev/null); then
+    read -r named modified <<< "$pointer"
+    named=${named##*/}
+    # The AWS CLI prints the date as ISO 8601 (v2's default) or as epoch seconds (cli_timestamp_format = none).
+    if [[ "$modified" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then modified=${modified%.*}; else modified=$(date -u -d "$modified" +%s 2> /dev/null || echo 0); fi
+    applied=$(cat "${WBT_BUNDLES}/current.sha256" 2> /dev/null || true)
+    if [[ "${named%.json}" != "$applied" ]] && (($(date -u +%s) - modified > 900)); then failed=1; fi
+  else
+    log "cannot read ${WBT_BUNDLE_PARAMETER}: ApplyFailed from the pending services only"
+  fi
+  publish "$WBT_METRIC_APPLY_FAILED" "$failed"
+}
+
+probe_outcome
 for probe in $WBT_HOST_METRICS_PROBES; do
   "probe_${probe}"
 done

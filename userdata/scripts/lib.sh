@@ -143,14 +143,3 @@ grow_filesystem() {
 apt_install() {
   DEBIAN_FRONTEND=noninteractive retry 3 10 apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@"
 }
-
-# publish_outcome METRIC STATUS: METRIC (WBT_BOOTSTRAP_FAILED_METRIC, WBT_APPLY_FAILED_METRIC) = 1 when STATUS is not
-# 0, else 0, for this host (WBT_HOST_DIMENSION = its role) in the environment's namespace: what the alarms read of the
-# last bootstrap or apply. Never fails its caller (an EXIT trap): CloudWatch unreachable is logged only.
-publish_outcome() {
-  local failed=0
-  if [[ "$2" != 0 ]]; then failed=1; fi
-  aws cloudwatch put-metric-data --region "$AWS_REGION" --namespace "$WBT_METRICS_NAMESPACE" --metric-name "$1" \
-    --dimensions "${WBT_HOST_DIMENSION}=${WBT_ROLE}" --value "$failed" --unit Count > /dev/null 2>&1 || log "cannot publish $1=${failed}" >&2
-  return 0
-}
