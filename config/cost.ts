@@ -3,6 +3,7 @@
  * (config/prices/): no synthesis, no AWS call. One line per billed item; the pools are counted at their minimum and
  * at their maximum. A price the table lacks leaves its line unpriced and the estimate incomplete (never 0).
  */
+import { HOST_ALARM_KINDS, PBX_ALARM_KINDS } from './metrics';
 import { BUCKETS, type BucketPurpose } from './names';
 import { ageInDays, PriceTableError, type Price, type PriceTable } from './prices';
 import { enabledPools, enabledRoles, type EnvironmentConfig } from './schema';
@@ -71,7 +72,7 @@ export const NOT_INCLUDED: readonly string[] = [
   'burstable CPU credits: t3 instances launch in unlimited mode, and a t3 above its baseline for a day pays surplus credits per vCPU-hour',
   'the Terraform state bucket and its key (created once by hand, outside the environment), the looked-up hosted zone, the registrar',
   'pool members between their minimum and maximum for part of the month (billed per second): the real bill lies between the two totals',
-  "issue 16's dashboard, host alarms, agent metrics and log groups until they ship; free items (SSM Parameter Store standard parameters, State Manager, DLM, Auto Scaling)",
+  'CloudWatch Logs ingestion and storage of the shipped logs (bootstrap, apply, Asterisk security: a few MB a month), SNS email notifications (the first 1,000 a month are free); free items (SSM Parameter Store standard parameters, State Manager, DLM, Auto Scaling)',
   'taxes, support plans, savings plans or reserved instances (on-demand list prices only)',
 ];
 
@@ -157,26 +158,42 @@ export function estimateCost(config: EnvironmentConfig, table: PriceTable, assum
 
   if (config.kms.customerManagedKey) add('services', `KMS key alias/weebeetalk-${config.name}`, same(1), 'key-month', 'kmsKeyMonth', table.kmsKeyMonth);
 
-  // Each host's recovery alarm (StatusCheckFailed_System); each pool's two scaling alarms and the one metric its
-  // members (and the meet host) publish, IdleRecorders or BridgeStress with its Pool dimension.
-  const alarms = roles.length + 2 * pools.length;
+  // Each host's recovery alarm (StatusCheckFailed_System) and its mailed alarms (config/metrics.ts: the kinds the plan
+  // has, pbx's own too); each pool's two scaling alarms.
+  const mailed = roles.length * HOST_ALARM_KINDS.length + (roles.includes('pbx') ? PBX_ALARM_KINDS.length : 0);
+  const alarms = roles.length + mailed + 2 * pools.length;
   add(
     'services',
-    `CloudWatch alarms: ${roles.length} host recovery${pools.length > 0 ? `, ${2 * pools.length} pool scaling` : ''}`,
+    `CloudWatch alarms: ${roles.length} host recovery, ${mailed} mailed${pools.length > 0 ? `, ${2 * pools.length} pool scaling` : ''}`,
     same(alarms),
     'alarm-month',
     'cloudwatchAlarmMonth',
     table.cloudwatchAlarmMonth,
   );
-  if (pools.length > 0)
-    add(
-      'services',
-      `CloudWatch custom metrics: ${pools.map((p) => (p === 'jibri' ? 'IdleRecorders' : 'BridgeStress')).join(', ')}`,
-      same(pools.length),
-      'metric-month',
-      'cloudwatchMetricMonth',
-      table.cloudwatchMetricMonth,
-    );
+  // Custom metrics (each name and set of dimensions is one): per host the agent's memory and its disks' roll-ups and
+  // full series (2 paths, 2 series each), the outcome and certificate figures and the role's own (userdata/
+  // cloudwatch-agent.ts hostMetricsEnv); per pool its members' memory and root disk (2 series), shared by the members,
+  // and its scaling metric; pbx's SipAuthFailures. An estimate: a series exists once it has a datapoint.
+  const own: Record<string, number> = { chat: 1, meet: config.jitsi.jibri ? 4 : 2, pbx: 2, turn: 0 };
+  const metrics = roles.reduce((n, r) => n + 1 + 4 + 3 + (own[r] ?? 0), 0) + pools.length * (1 + 2 + 1);
+  add(
+    'services',
+    `CloudWatch custom metrics: agent (memory, disks), publishers${pools.length > 0 ? ', pools' : ''}`,
+    same(metrics),
+    'metric-month',
+    'cloudwatchMetricMonth',
+    table.cloudwatchMetricMonth,
+    'estimate: one per name and dimensions published',
+  );
+  add(
+    'services',
+    `CloudWatch dashboard weebeetalk-${config.name}`,
+    same(1),
+    'dashboard-month',
+    'cloudwatchDashboardMonth',
+    table.cloudwatchDashboardMonth,
+    'free while the account has no more than three',
+  );
   if (config.dns.zone === 'create') add('services', `Route53 hosted zone ${config.dns.zoneName ?? config.dns.domain}`, same(1), 'zone-month', 'route53ZoneMonth', table.route53ZoneMonth);
 
   const total = lines.reduce<Span>((t, l) => (l.monthly ? { min: t.min + l.monthly.min, max: t.max + l.monthly.max } : t), { min: 0, max: 0 });

@@ -51,6 +51,10 @@ export const HOST_LOGS = {
 /** Asterisk's security log on the pbx host (its log group feeds SipAuthFailures). */
 export const ASTERISK_SECURITY_LOG = { file: ASTERISK_PATHS.securityLog, group: 'asterisk-security' } as const;
 
+/** The alarms every host gets (constructs/observability.ts), and pbx's own: one source for the plan and the cost. */
+export const HOST_ALARM_KINDS = ['disk-root', 'disk-data', 'bootstrap-failed', 'apply-failed', 'certificate', 'silent'] as const;
+export const PBX_ALARM_KINDS = ['sip-auth-failures'] as const;
+
 /** A log group's name: /weebeetalk/<env>/<role>/<log>. */
 export function logGroupOf(config: Pick<EnvironmentConfig, 'name'>, role: Role, log: string): string {
   return `/weebeetalk/${config.name}/${role}/${log}`;

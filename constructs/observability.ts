@@ -24,7 +24,19 @@ import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-p
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
-import { AGENT_DIMENSIONS, AGENT_DISK_PATHS, AGENT_METRICS, AGENT_NAMESPACE, ASTERISK_SECURITY_LOG, HOST_DIMENSION, HOST_LOGS, HOST_METRICS, logGroupOf } from '../config/metrics';
+import {
+  AGENT_DIMENSIONS,
+  AGENT_DISK_PATHS,
+  AGENT_METRICS,
+  AGENT_NAMESPACE,
+  ASTERISK_SECURITY_LOG,
+  HOST_ALARM_KINDS,
+  HOST_DIMENSION,
+  HOST_LOGS,
+  HOST_METRICS,
+  PBX_ALARM_KINDS,
+  logGroupOf,
+} from '../config/metrics';
 import { metricsNamespaceOf, POOL_METRICS, resourceNameOf } from '../config/names';
 import type { EnvironmentConfig, Pool, Role } from '../config/schema';
 import { PLACEHOLDER_MAIL_DOMAIN } from '../config/warnings';
@@ -45,7 +57,7 @@ export const SIP_AUTH_FAILURE_EVENTS = ['ChallengeResponseFailed', 'InvalidPassw
 export const SIP_AUTH_FAILURE_PATTERN = SIP_AUTH_FAILURE_EVENTS.map((e) => `?${e}`).join(' ');
 
 /** An alarm's kind: its name suffix (weebeetalk-<env>-<role>-<kind>) and what it watches. */
-export type AlarmKind = 'disk-root' | 'disk-data' | 'bootstrap-failed' | 'apply-failed' | 'certificate' | 'silent' | 'sip-auth-failures';
+export type AlarmKind = (typeof HOST_ALARM_KINDS)[number] | (typeof PBX_ALARM_KINDS)[number];
 
 /** The README heading (under "Dashboard and alarms") each alarm's description links to, by kind. */
 export const ALARM_RUNBOOK: Readonly<Record<AlarmKind, { readonly heading: string; readonly todo: string }>> = {
@@ -250,7 +262,7 @@ export class Observability extends Construct {
           // Two periods: a download or an upload in progress passes.
           { comparison: 'GreaterThanThreshold', threshold: o.diskAlarmPercent, periods: 2, missing: 'missing' },
         );
-      // Published once per run (1 failed, 0 succeeded): the state holds until the next run says otherwise.
+      // Published every minute by host-metrics.sh (1 failed, 0 not), none while an apply runs: the state holds then.
       alarm(
         role,
         'bootstrap-failed',

@@ -25,10 +25,25 @@ const gp3 = (gib: number): number => gib * jakarta.gp3GbMonth.usd;
 const ip = jakarta.publicIpv4Hour.usd * H;
 const buckets = (50 + 20 + 20 + 1) * jakarta.s3StandardGbMonth.usd;
 const alarms = (n: number): number => n * jakarta.cloudwatchAlarmMonth.usd;
-const metrics = 2 * jakarta.cloudwatchMetricMonth.usd;
+const metrics = (n: number): number => n * jakarta.cloudwatchMetricMonth.usd;
+const dashboard = jakarta.cloudwatchDashboardMonth.usd;
+// Mailed alarms: 6 per host (disk-root, disk-data, bootstrap-failed, apply-failed, certificate, silent) and pbx's SIP one.
+// Custom metrics per host: memory, 4 disk series (2 paths, roll-up and full), BootstrapFailed, ApplyFailed,
+// CertificateDaysLeft, plus chat's UsersOnline, meet's Conferences, Participants, RecordingsInProgress, UploadsPending
+// (jibri on), pbx's ActiveCalls and SipAuthFailures; per pool its members' memory, 2 disk series and its scaling metric.
+const hostMetrics = { chat: 8 + 1, meet: 8 + 4, pbx: 8 + 2, turn: 8 };
 
 // staging: chat t3.medium 16+20, meet t3.large 16+40, pbx t3.small 16+10, no turn; pools 0..1 of t3.large/30 and c6i.large/30.
-const STAGING_MIN = hour('t3.medium') + hour('t3.large') + hour('t3.small') + gp3(36 + 56 + 26) + 3 * ip + buckets + alarms(3 + 4) + metrics;
+const STAGING_MIN =
+  hour('t3.medium') +
+  hour('t3.large') +
+  hour('t3.small') +
+  gp3(36 + 56 + 26) +
+  3 * ip +
+  buckets +
+  alarms(3 + 3 * 6 + 1 + 4) +
+  metrics(hostMetrics.chat + hostMetrics.meet + hostMetrics.pbx + 2 * 4) +
+  dashboard;
 const STAGING_MAX = STAGING_MIN + (hour('t3.large') + gp3(30) + ip) + (hour('c6i.large') + gp3(30) + ip);
 // production: chat m6i.xlarge 16+100, meet c6i.2xlarge 16+100, pbx t3.medium 16+20, turn c6i.large 16+4; 30 daily snapshots of
 // 224 GiB at 2 %/day; the key; pools 1..8 of m6i.xlarge/50 and 1..6 of c6i.2xlarge/30.
@@ -42,8 +57,9 @@ const PRODUCTION_FIXED =
   224 * (1 + 29 * 0.02) * jakarta.snapshotGbMonth.usd +
   buckets +
   jakarta.kmsKeyMonth.usd +
-  alarms(4 + 4) +
-  metrics;
+  alarms(4 + 4 * 6 + 1 + 4) +
+  metrics(hostMetrics.chat + hostMetrics.meet + hostMetrics.pbx + hostMetrics.turn + 2 * 4) +
+  dashboard;
 const JIBRI_MEMBER = hour('m6i.xlarge') + gp3(50) + ip;
 const JVB_MEMBER = hour('c6i.2xlarge') + gp3(30) + ip;
 const PRODUCTION_MIN = PRODUCTION_FIXED + JIBRI_MEMBER + JVB_MEMBER;
@@ -64,8 +80,8 @@ describe('the shipped environments', () => {
     expect(production.total.min).toBeCloseTo(PRODUCTION_MIN, 6);
     expect(production.total.max).toBeCloseTo(PRODUCTION_MAX, 6);
     // The same figures, rounded as a reader checks them (ap-southeast-3 as of 2026-12-01).
-    expect(staging.total.min.toFixed(2)).toBe('160.76');
-    expect(production.total.max.toFixed(2)).toBe('3861.40');
+    expect(staging.total.min.toFixed(2)).toBe('176.76');
+    expect(production.total.max.toFixed(2)).toBe('3880.40');
     for (const e of estimates.values()) expect(e.missing).toEqual([]);
   });
 
@@ -143,12 +159,12 @@ describe('npm run cost', () => {
     const run = runCost(['staging', 'production', '--format', 'markdown'], NOW);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toMatch(/^### staging: \$160\.76 to \$322\.45 a month\n/);
+    expect(run.stdout).toMatch(/^### staging: \$176\.76 to \$338\.45 a month\n/);
     expect(run.stdout).toContain('| item | quantity | unit price | monthly, pools at minimum | monthly, pools at maximum |');
     expect(run.stdout).toContain('| chat host: t3.medium instance † | 730 h | $0.0528/h | $38.54 | $38.54 |');
     expect(run.stdout).toContain('| jvb pool: c6i.2xlarge instances (1 to 6 members) † | 730 to 4,380 h | $0.392/h | $286.16 | $1,716.96 |');
     expect(run.stdout).toContain(`| **total** | | | **$${PRODUCTION_MIN.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}** |`);
-    expect(run.stdout).toContain('| production | $1,112.40 | $3,861.40 |');
+    expect(run.stdout).toContain('| production | $1,131.40 | $3,880.40 |');
     expect(run.stdout).toMatch(/\n- data transfer out to the internet/);
   });
 

@@ -13,11 +13,13 @@ import {
   AGENT_METRICS,
   AGENT_NAMESPACE,
   ASTERISK_SECURITY_LOG,
+  HOST_ALARM_KINDS,
   HOST_DIMENSION,
   HOST_LOGS,
   HOST_METRICS,
-  logGroupOf,
   METRICS_WITHOUT_HOST_DIMENSION,
+  PBX_ALARM_KINDS,
+  logGroupOf,
 } from '../config/metrics';
 import { metricsNamespaceOf, POOL_METRICS, poolGroupOf } from '../config/names';
 import { enabledPools, enabledRoles, LOG_RETENTION_DAYS, type EnvironmentConfig } from '../config/schema';
@@ -115,6 +117,8 @@ describe.each(ENVS)('%s: both ends of config/metrics.ts', (_label, synth) => {
     expect(problems).toEqual([]);
     const names = alarms.map((a) => String(a.block.alarm_name)).sort();
     const kinds = ['disk-root', 'disk-data', 'bootstrap-failed', 'apply-failed', 'certificate', 'silent'];
+    // What the cost command counts (config/metrics.ts) is what the plan has.
+    expect([[...HOST_ALARM_KINDS], [...PBX_ALARM_KINDS]]).toEqual([kinds, ['sip-auth-failures']]);
     expect(names).toEqual([...enabledRoles(s.config).flatMap((r) => kinds.map((k) => `weebeetalk-${s.config.name}-${r}-${k}`)), `weebeetalk-${s.config.name}-pbx-sip-auth-failures`].sort());
   });
 

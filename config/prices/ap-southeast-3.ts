@@ -56,6 +56,8 @@ const table: PriceTable = {
   // A standard-resolution alarm per month; a custom metric per month (the first 10,000 metrics' tier).
   cloudwatchAlarmMonth: { usd: 0.1, source: 'cloudwatch', unconfirmed: true },
   cloudwatchMetricMonth: { usd: 0.3, source: 'cloudwatch', unconfirmed: true },
+  // A dashboard per month, beyond an account's first three (the estimate counts it: other dashboards may use those).
+  cloudwatchDashboardMonth: { usd: 3, source: 'cloudwatch', unconfirmed: true },
   // A hosted zone per month (the first 25 zones), for dns.zone: 'create'; a looked-up zone is billed where it lives.
   route53ZoneMonth: { usd: 0.5, source: 'route53', unconfirmed: true },
 };

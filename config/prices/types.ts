@@ -35,6 +35,8 @@ export interface PriceTable {
   /** A CloudWatch standard-resolution alarm per month; a custom metric per month. */
   readonly cloudwatchAlarmMonth: Price;
   readonly cloudwatchMetricMonth: Price;
+  /** A CloudWatch dashboard per month (an account's first three are free). */
+  readonly cloudwatchDashboardMonth: Price;
   /** A Route53 hosted zone per month. */
   readonly route53ZoneMonth: Price;
 }
