@@ -2,17 +2,22 @@
  * The names the hosts publish their health under and the dashboard and alarms read (issue 16): one source, so a
  * widget or alarm can only name a metric some host publishes (test/observability tests check both ends).
  *
- * - The CloudWatch agent's own metrics (memory, disks) go to AGENT_NAMESPACE with the dimensions AGENT_DIMENSIONS.
+ * - The CloudWatch agent's own metrics (memory, disks) go to agentNamespaceOf(config), the environment's namespace, with
+ *   the dimensions AGENT_DIMENSIONS: never the account-wide CWAgent, which two environments of one account would share
+ *   (each one's alarms reading the other's hosts, and each one's hosts allowed to write the other's figures).
  * - The applications' metrics (Jitsi, Rocket.Chat, Asterisk, recorders) and the hosts' own events (a failed bootstrap
  *   or apply, certificate days left) go to the environment's namespace (metricsNamespaceOf: WeeBeeTalk/<env>) with
  *   the dimension HOST_DIMENSION = the role (chat, meet, pbx, turn).
  * - Log groups: logGroupOf(config, role, log).
  */
 import { ASTERISK_PATHS, DATA_DIR, LOG_DIR } from '../userdata/paths';
+import { metricsNamespaceOf } from './names';
 import type { EnvironmentConfig, Role } from './schema';
 
-/** The CloudWatch agent's namespace for the host metrics it collects (memory, disks). */
-export const AGENT_NAMESPACE = 'CWAgent';
+/** The CloudWatch agent's namespace for the host metrics it collects (memory, disks): the environment's. */
+export function agentNamespaceOf(config: Pick<EnvironmentConfig, 'name'>): string {
+  return metricsNamespaceOf(config);
+}
 /** Dimensions the agent puts on every host metric: the role (append_dimensions from the instance's tag) and, for disks, the mount path. */
 export const AGENT_DIMENSIONS = { host: 'Host', path: 'path' } as const;
 /** Agent metric names (its measurement names with the plugin prefix, as the agent publishes them). */

@@ -28,7 +28,7 @@ import {
   AGENT_DIMENSIONS,
   AGENT_DISK_PATHS,
   AGENT_METRICS,
-  AGENT_NAMESPACE,
+  agentNamespaceOf,
   ASTERISK_SECURITY_LOG,
   HOST_ALARM_KINDS,
   HOST_DIMENSION,
@@ -258,7 +258,13 @@ export class Observability extends Construct {
           role,
           `disk-${disk}`,
           `${hostName}: the ${disk} disk (${path}) is more than ${o.diskAlarmPercent} % full`,
-          { namespace: AGENT_NAMESPACE, name: AGENT_METRICS.diskUsed, dimensions: { [AGENT_DIMENSIONS.host]: role, [AGENT_DIMENSIONS.path]: path }, statistic: 'Maximum', period: FIVE_MINUTES },
+          {
+            namespace: agentNamespaceOf(config),
+            name: AGENT_METRICS.diskUsed,
+            dimensions: { [AGENT_DIMENSIONS.host]: role, [AGENT_DIMENSIONS.path]: path },
+            statistic: 'Maximum',
+            period: FIVE_MINUTES,
+          },
           // Two periods: a download or an upload in progress passes.
           { comparison: 'GreaterThanThreshold', threshold: o.diskAlarmPercent, periods: 2, missing: 'missing' },
         );
@@ -293,7 +299,7 @@ export class Observability extends Construct {
         role,
         'silent',
         `${hostName}: no figures from its CloudWatch agent for ${(SILENT_PERIODS * FIVE_MINUTES) / 60} minutes`,
-        { namespace: AGENT_NAMESPACE, name: AGENT_METRICS.memoryUsed, dimensions: { [AGENT_DIMENSIONS.host]: role }, statistic: 'SampleCount', period: FIVE_MINUTES },
+        { namespace: agentNamespaceOf(config), name: AGENT_METRICS.memoryUsed, dimensions: { [AGENT_DIMENSIONS.host]: role }, statistic: 'SampleCount', period: FIVE_MINUTES },
         { comparison: 'LessThanThreshold', threshold: 1, periods: SILENT_PERIODS, missing: 'breaching' },
       );
     }
@@ -364,14 +370,14 @@ function dashboardBody(config: EnvironmentConfig, props: ObservabilityProps & { 
   );
   graph(
     'Memory used per host (%)',
-    roles.map((r) => [AGENT_NAMESPACE, AGENT_METRICS.memoryUsed, AGENT_DIMENSIONS.host, r, { label: r }] as WidgetMetric),
+    roles.map((r) => [agentNamespaceOf(config), AGENT_METRICS.memoryUsed, AGENT_DIMENSIONS.host, r, { label: r }] as WidgetMetric),
     percent,
   );
   graph(
     'Disks used per host (%)',
     roles.flatMap((r) =>
       Object.entries(AGENT_DISK_PATHS).map(
-        ([disk, path]) => [AGENT_NAMESPACE, AGENT_METRICS.diskUsed, AGENT_DIMENSIONS.host, r, AGENT_DIMENSIONS.path, path, { label: `${r} ${disk}` }] as WidgetMetric,
+        ([disk, path]) => [agentNamespaceOf(config), AGENT_METRICS.diskUsed, AGENT_DIMENSIONS.host, r, AGENT_DIMENSIONS.path, path, { label: `${r} ${disk}` }] as WidgetMetric,
       ),
     ),
     { ...percent, annotations: { horizontal: [{ label: 'alarm', value: o.diskAlarmPercent }] } },

@@ -14,7 +14,6 @@ import type { EnvironmentConfig, Pool, Role } from '../config/schema';
 import { hostBundle } from '../userdata/bundle';
 import { shippedLogsOf, withMonitoring } from '../userdata/cloudwatch-agent';
 import { bundleParameterOf, hostEnv, poolHostEnv, type RoleContext } from '../userdata/context';
-import { AGENT_NAMESPACE } from '../config/metrics';
 import { ApplyDocument } from './apply-document';
 import { applyAudit } from './audit/aspect';
 import type { Json } from './audit/plan';
@@ -164,7 +163,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       configuration.grantApply(hostRole);
       // The CloudWatch agent and the host's metrics (userdata/cloudwatch-agent.ts): its namespaces, its own log groups.
       hostRole.grantMetricsAndLogs({
-        namespaces: [AGENT_NAMESPACE, metricsNamespaceOf(config)],
+        namespaces: [metricsNamespaceOf(config)],
         logGroupArns: shippedLogsOf(config, role).map((l) => logGroupArnOf({ partition, region, account }, l.group)),
       });
       // The meet host publishes its own Jibri's and bridge's state beside the pools' members: the scaling counts them.
@@ -215,7 +214,7 @@ export class WeeBeeTalkStack extends TerraformStack {
       });
       configuration.grantApply(poolRole);
       grantPoolMetrics(poolRole, metricsNamespaceOf(config));
-      poolRole.grantMetricsAndLogs({ namespaces: [AGENT_NAMESPACE, metricsNamespaceOf(config)], logGroupArns: [] });
+      poolRole.grantMetricsAndLogs({ namespaces: [metricsNamespaceOf(config)], logGroupArns: [] });
       const members = (pools[pool] = new InstancePool(this, `${pool}-pool`, {
         name: group,
         arn: { partition, region, account },

@@ -217,12 +217,16 @@ describe('host-metrics.sh with stand-ins', () => {
     expect(outcomes(h.run('host-metrics').calls)).toEqual(ok);
     writeFileSync(join(h.root, 'pointer'), `${other}\t${Math.floor(Date.now() / 1000) - 1200}.25\n`);
     expect(outcomes(h.run('host-metrics').calls)).toEqual([ok[0], datapoint('turn', HOST_METRICS.applyFailed, '1')]);
+    // Unless the host rolled back from it on purpose (weebeetalk-apply --rollback: it is the bundle before the current).
+    writeFileSync(join(state, 'bundles', 'previous.sha256'), `${'b'.repeat(64)}\n`);
+    expect(outcomes(h.run('host-metrics').calls)).toEqual(ok);
+    rmSync(join(state, 'bundles', 'previous.sha256'));
     // The bootstrap has not completed.
     rmSync(join(state, 'bootstrap.done'));
     expect(outcomes(h.run('host-metrics').calls)[0]).toEqual(datapoint('turn', HOST_METRICS.bootstrapFailed, '1'));
-    // An apply (or the bootstrap) holds the lock: no outcome this minute.
+    // An apply (or the bootstrap) holds the lock (another process: the script does not inherit its descriptor): no outcome this minute.
     writeFileSync(join(h.root, 'calls'), '');
-    const holder = spawnSync('/bin/bash', ['-c', `exec 8> '${join(h.root, 'apply.lock')}'; flock 8; bash '${join(h.lib, 'host-metrics.sh')}'`], {
+    const holder = spawnSync('/bin/bash', ['-c', `exec 8> '${join(h.root, 'apply.lock')}'; flock 8; bash '${join(h.lib, 'host-metrics.sh')}' 8>&-`], {
       encoding: 'utf8',
       env: { PATH: `${h.bin}:/usr/bin:/bin`, HOME: h.root, LANG: 'C.UTF-8', PUBLIC_IP: '198.51.100.7', DATA_VOLUME_ID: 'vol-1' },
     });

@@ -3,7 +3,7 @@
  * contract (config/metrics.ts), what the bundle carries, and the roles' IAM, evaluated. The scripts run in
  * test/cloudwatch-agent-scripts.test.ts.
  */
-import { AGENT_DIMENSIONS, AGENT_METRICS, AGENT_NAMESPACE, ASTERISK_SECURITY_LOG, HOST_DIMENSION, HOST_LOGS, HOST_METRICS, logGroupOf } from '../config/metrics';
+import { AGENT_DIMENSIONS, AGENT_METRICS, agentNamespaceOf, ASTERISK_SECURITY_LOG, HOST_DIMENSION, HOST_LOGS, HOST_METRICS, logGroupOf } from '../config/metrics';
 import { fqdnsOf, metricsNamespaceOf, ssmRootOf } from '../config/names';
 import { loadEnvironment } from '../config/load';
 import { enabledRoles, POOLS, ROLES, type AnyRole, type Role } from '../config/schema';
@@ -28,7 +28,8 @@ describe('the agent configuration', () => {
     const c = agentConfig(config, role);
     const pool = (POOLS as readonly string[]).includes(role);
     expect(c.agent.omit_hostname).toBe(true);
-    expect(c.metrics.namespace).toBe(AGENT_NAMESPACE);
+    // The environment's own namespace: never CWAgent, which two environments of one account would share.
+    expect(c.metrics.namespace).toBe(agentNamespaceOf(config));
     expect(c.metrics).not.toHaveProperty('append_dimensions');
     expect(c.metrics.metrics_collected).toEqual({
       mem: { measurement: [AGENT_METRICS.memoryUsed], append_dimensions: { [AGENT_DIMENSIONS.host]: role } },
@@ -108,16 +109,16 @@ describe('IAM (staging, evaluated)', () => {
     expect(allows(effective, 'ec2:DescribeTags', '*')).toBe(false);
     const metrics = effective.filter((st) => st.actions.includes('cloudwatch:PutMetricData'));
     expect(metrics.length).toBeGreaterThan(0);
-    // Every grant of PutMetricData is bound to namespaces, and between them exactly CWAgent and the environment's.
+    // Every grant of PutMetricData is bound to namespaces, and between them exactly the environment's.
     const namespaces = metrics.flatMap((st) => st.conditions.filter((c) => c.variable === 'cloudwatch:namespace' && c.test === 'StringEquals').flatMap((c) => c.values as string[]));
     expect(metrics.every((st) => st.conditions.some((c) => c.variable === 'cloudwatch:namespace'))).toBe(true);
-    expect([...new Set(namespaces)].sort()).toEqual([AGENT_NAMESPACE, ns].sort());
+    expect([...new Set(namespaces)]).toEqual([ns]);
   });
 
   it.each(POOLS)('%s members: metrics only (no log group of theirs)', (pool) => {
     const { effective } = hostIam(s, pool);
     expect(effective.some((st) => st.actions.some((a) => a.startsWith('logs:')))).toBe(false);
     const namespaces = effective.filter((st) => st.actions.includes('cloudwatch:PutMetricData')).flatMap((st) => st.conditions.flatMap((c) => c.values as string[]));
-    expect([...new Set(namespaces)].sort()).toEqual([AGENT_NAMESPACE, ns].sort());
+    expect([...new Set(namespaces)]).toEqual([ns]);
   });
 });

@@ -55,7 +55,7 @@ function keyStatements(s: Synthesized): Statement[] {
 
 /**
  * The CloudWatch agent's and the host metrics' grants (userdata/cloudwatch-agent.ts), hand-written: PutMetricData into
- * CWAgent and the environment's namespace only, log streams and events in the host's own log groups only.
+ * the environment's namespace only (the agent's figures too), log streams and events in the host's own log groups only.
  */
 function monitoringStatements(s: Synthesized, role: Role): Statement[] {
   const group = (log: string): string => `arn:aws:logs:${s.config.aws.region}:\${data.aws_caller_identity.account.account_id}:log-group:/weebeetalk/${s.config.name}/${role}/${log}`;
@@ -68,7 +68,7 @@ function monitoringStatements(s: Synthesized, role: Role): Statement[] {
       resources: ['*'],
       notResources: [],
       // In the synthesized key order (the ACME test compares statements as text).
-      conditions: [{ test: 'StringEquals', values: ['CWAgent', `WeeBeeTalk/${s.config.name}`], variable: 'cloudwatch:namespace' }],
+      conditions: [{ test: 'StringEquals', values: [`WeeBeeTalk/${s.config.name}`], variable: 'cloudwatch:namespace' }],
     },
     {
       effect: 'Allow',

@@ -11,7 +11,6 @@ import {
   AGENT_DIMENSIONS,
   AGENT_DISK_PATHS,
   AGENT_METRICS,
-  AGENT_NAMESPACE,
   ASTERISK_SECURITY_LOG,
   HOST_ALARM_KINDS,
   HOST_DIMENSION,
@@ -64,14 +63,13 @@ function offContract(s: Synthesized, namespace: string, name: string, dims: Reco
   const keys = Object.keys(dims).sort().join(',');
   const instances = resources(s, 'aws_instance').map((i) => i.ref('id'));
   if (namespace === 'AWS/EC2') return name === 'CPUUtilization' && keys === 'InstanceId' && instances.includes(dims.InstanceId) ? undefined : 'not EC2 CPU of a host';
-  if (namespace === AGENT_NAMESPACE) {
-    if (!(Object.values(AGENT_METRICS) as string[]).includes(name)) return `${name} is not an agent metric of config/metrics.ts`;
+  if (namespace !== metricsNamespaceOf(s.config)) return `namespace ${namespace}`;
+  if ((Object.values(AGENT_METRICS) as string[]).includes(name)) {
     if (!roles.includes(dims[AGENT_DIMENSIONS.host])) return `Host ${dims[AGENT_DIMENSIONS.host]} is no host`;
     if (name === AGENT_METRICS.diskUsed)
       return keys === [AGENT_DIMENSIONS.host, AGENT_DIMENSIONS.path].sort().join(',') && (Object.values(AGENT_DISK_PATHS) as string[]).includes(dims.path) ? undefined : `disk dimensions ${keys}`;
     return keys === AGENT_DIMENSIONS.host ? undefined : `memory dimensions ${keys}`;
   }
-  if (namespace !== metricsNamespaceOf(s.config)) return `namespace ${namespace}`;
   if (name === POOL_METRICS.idleRecorders || name === POOL_METRICS.bridgeStress) {
     const groups = enabledPools(s.config).map((p) => poolGroupOf(s.config, p));
     return keys === POOL_METRICS.dimension && groups.includes(dims[POOL_METRICS.dimension]) ? undefined : `pool dimensions ${JSON.stringify(dims)}`;
@@ -180,6 +178,17 @@ describe.each(ENVS)('%s: both ends of config/metrics.ts', (_label, synth) => {
     expect(anchors.has('dashboard-and-alarms')).toBe(true);
     for (const { heading } of Object.values(ALARM_RUNBOOK)) expect(anchors.has(anchorOf(heading))).toBe(true);
   });
+});
+
+test('two environments of one account read and write none of the same figures: every alarm reads its own namespace', () => {
+  const [staging, production] = [synthEnvironment('staging'), synthEnvironment('production')];
+  const triple = (a: Item): string => JSON.stringify([a.block.namespace, a.block.metric_name, a.block.dimensions ?? {}]);
+  const theirs = new Set(resources(production, 'aws_cloudwatch_metric_alarm').map(triple));
+  expect(
+    resources(staging, 'aws_cloudwatch_metric_alarm')
+      .map(triple)
+      .filter((t) => theirs.has(t) && !t.startsWith('["AWS/')),
+  ).toEqual([]);
 });
 
 describe('thresholds and missing data', () => {

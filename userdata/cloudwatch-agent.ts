@@ -26,7 +26,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_DIMENSIONS, AGENT_METRICS, AGENT_NAMESPACE, ASTERISK_SECURITY_LOG, HOST_DIMENSION, HOST_LOGS, HOST_METRICS, logGroupOf } from '../config/metrics';
+import { AGENT_DIMENSIONS, AGENT_METRICS, agentNamespaceOf, ASTERISK_SECURITY_LOG, HOST_DIMENSION, HOST_LOGS, HOST_METRICS, logGroupOf } from '../config/metrics';
 import { metricsNamespaceOf } from '../config/names';
 import { POOLS, type AnyRole, type EnvironmentConfig, type Pool, type Role } from '../config/schema';
 import type { BundleFile, RoleBundleProps } from './bundle';
@@ -136,7 +136,7 @@ export function agentConfig(config: Pick<EnvironmentConfig, 'name'>, role: AnyRo
   return {
     agent: { metrics_collection_interval: 60, omit_hostname: true, logfile: CLOUDWATCH_AGENT_PATHS.log },
     metrics: {
-      namespace: AGENT_NAMESPACE,
+      namespace: agentNamespaceOf(config),
       metrics_collected: {
         mem: { measurement: [AGENT_METRICS.memoryUsed], append_dimensions: host },
         disk: {

@@ -82,7 +82,14 @@ certificate_end() {
     [[ -r "$WBT_CERT_FILE" ]] || return 1
     openssl x509 -noout -enddate -in "$WBT_CERT_FILE"
   else
-    openssl s_client -connect "$WBT_CERT_TLS" -servername "$WBT_CERT_SERVER_NAME" < /dev/null 2> /dev/null | openssl x509 -noout -enddate
+    # Verified against the system's CAs for the host's name: Traefik's or Jitsi's fallback self-signed certificate
+    # (Let's Encrypt never issued one) counts as expired, not as a year left.
+    local pem
+    pem=$(openssl s_client -connect "$WBT_CERT_TLS" -servername "$WBT_CERT_SERVER_NAME" -verify_hostname "$WBT_CERT_SERVER_NAME" -verify_return_error < /dev/null 2> /dev/null) || {
+      if openssl s_client -connect "$WBT_CERT_TLS" -servername "$WBT_CERT_SERVER_NAME" < /dev/null > /dev/null 2>&1; then echo "notAfter=untrusted"; fi
+      return 0
+    }
+    openssl x509 -noout -enddate <<< "$pem"
   fi
 }
 
@@ -90,6 +97,11 @@ probe_certificate() {
   local end expires now
   end=$(certificate_end 2> /dev/null) || end=""
   end=${end#notAfter=}
+  if [[ "$end" == untrusted ]]; then
+    log "the certificate served at ${WBT_CERT_TLS} is not trusted for ${WBT_CERT_SERVER_NAME}: counted as expired"
+    publish "$WBT_METRIC_CERTIFICATE_DAYS_LEFT" 0 None
+    return 0
+  fi
   if [[ -z "$end" ]] || ! expires=$(date -u -d "$end" +%s 2> /dev/null); then
     log "no certificate at ${WBT_CERT_FILE:-${WBT_CERT_TLS} (${WBT_CERT_SERVER_NAME})}"
     return 0
@@ -107,7 +119,10 @@ probe_certificate() {
 # user-data) stay as they are; nothing while either holds the apply lock (it runs now: its outcome is not known yet).
 probe_outcome() {
   local pointer named modified applied failed=0
-  if ! (flock -n 8) 8> "$WBT_APPLY_LOCK"; then
+  # Held while the state is read (an apply starting meanwhile waits for it: it waits up to 55 minutes for the lock).
+  exec 8> "$WBT_APPLY_LOCK"
+  if ! flock -n 8; then
+    exec 8>&-
     log "an apply or the bootstrap is running: no outcome this minute"
     return 0
   fi
@@ -120,10 +135,16 @@ probe_outcome() {
     # The AWS CLI prints the date as ISO 8601 (v2's default) or as epoch seconds (cli_timestamp_format = none).
     if [[ "$modified" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then modified=${modified%.*}; else modified=$(date -u -d "$modified" +%s 2> /dev/null || echo 0); fi
     applied=$(cat "${WBT_BUNDLES}/current.sha256" 2> /dev/null || true)
-    if [[ "${named%.json}" != "$applied" ]] && (($(date -u +%s) - modified > 900)); then failed=1; fi
+    if [[ "${named%.json}" == "$(cat "${WBT_BUNDLES}/previous.sha256" 2> /dev/null || true)" && "${named%.json}" != "$applied" ]]; then
+      # weebeetalk-apply --rollback: the plan's bundle is the one before the current, on purpose.
+      log "rolled back from the bundle the plan names: not a failed apply"
+    elif [[ "${named%.json}" != "$applied" ]] && (($(date -u +%s) - modified > 900)); then
+      failed=1
+    fi
   else
     log "cannot read ${WBT_BUNDLE_PARAMETER}: ApplyFailed from the pending services only"
   fi
+  exec 8>&-
   publish "$WBT_METRIC_APPLY_FAILED" "$failed"
 }
 
