@@ -105,7 +105,7 @@ export interface ObservabilityProps {
 }
 
 /** One metric of a dashboard widget: [namespace, name, dimension name, value, ..., options]. */
-type WidgetMetric = [string, string, ...(string | { readonly label?: string; readonly stat?: string; readonly yAxis?: 'left' | 'right' })[]];
+type WidgetMetric = [string, string, ...(string | { readonly label?: string; readonly stat?: string; readonly yAxis?: 'left' | 'right'; readonly period?: number })[]];
 
 interface Widget {
   readonly type: 'metric' | 'text' | 'alarm';
@@ -382,7 +382,19 @@ function dashboardBody(config: EnvironmentConfig, props: ObservabilityProps & { 
     ),
     { ...percent, annotations: { horizontal: [{ label: 'alarm', value: o.diskAlarmPercent }] } },
   );
-  graph('Meetings and participants (meet)', [hostMetric('meet', HOST_METRICS.conferences, 'meetings'), hostMetric('meet', HOST_METRICS.participants, 'participants')]);
+  const jvb = props.pools?.jvb;
+  // The meet host's own bridge, and the pool's bridges summed per minute (each member publishes its own once a minute,
+  // with the pool's name).
+  graph('Meetings and participants (meet and the JVB pool)', [
+    hostMetric('meet', HOST_METRICS.conferences, 'meetings (meet)'),
+    hostMetric('meet', HOST_METRICS.participants, 'participants (meet)'),
+    ...(jvb
+      ? [
+          [namespace, HOST_METRICS.conferences, POOL_METRICS.dimension, jvb, { label: 'meetings (pool bridges)', stat: 'Sum', period: 60 }] as WidgetMetric,
+          [namespace, HOST_METRICS.participants, POOL_METRICS.dimension, jvb, { label: 'participants (pool bridges)', stat: 'Sum', period: 60 }] as WidgetMetric,
+        ]
+      : []),
+  ]);
   graph('Calls (pbx)', [
     hostMetric('pbx', HOST_METRICS.activeCalls, 'calls in progress'),
     [namespace, HOST_METRICS.sipAuthFailures, { label: 'SIP authentication failures (per 5 min)', stat: 'Sum', yAxis: 'right' }],
@@ -391,10 +403,16 @@ function dashboardBody(config: EnvironmentConfig, props: ObservabilityProps & { 
   graph('Recordings (meet)', [
     hostMetric('meet', HOST_METRICS.recordingsInProgress, 'recordings in progress'),
     hostMetric('meet', HOST_METRICS.uploadsPending, 'uploads pending'),
-    ...(jibri ? [[namespace, POOL_METRICS.idleRecorders, POOL_METRICS.dimension, jibri, { label: 'idle recorders', stat: 'Minimum' }] as WidgetMetric] : []),
+    // Each recorder (the meet host's own Jibri too) says 1 idle or 0 busy once a minute: a minute's Sum is the idle
+    // ones, its SampleCount all that report (busy = the difference); per minute, as the members publish.
+    ...(jibri
+      ? [
+          [namespace, POOL_METRICS.idleRecorders, POOL_METRICS.dimension, jibri, { label: 'idle recorders', stat: 'Sum', period: 60 }] as WidgetMetric,
+          [namespace, POOL_METRICS.idleRecorders, POOL_METRICS.dimension, jibri, { label: 'recorders reporting', stat: 'SampleCount', period: 60 }] as WidgetMetric,
+        ]
+      : []),
   ]);
   graph('Rocket.Chat users online (chat)', [hostMetric('chat', HOST_METRICS.usersOnline, 'users online')]);
-  const jvb = props.pools?.jvb;
   if (jvb) graph('Bridge stress (1 = a full bridge)', [[namespace, POOL_METRICS.bridgeStress, POOL_METRICS.dimension, jvb, { label: 'average stress', stat: 'Average' }]], { stat: 'Average' });
   graph(
     'Certificate days left per host',

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HOST_METRICS } from '../config/metrics';
 import { POOL_METRICS } from '../config/names';
 import type { Pool } from '../config/schema';
 import { composeUnits, execOf, settingOf, started, type Started } from './support/boot/checks';
@@ -305,6 +306,9 @@ describeAsRoot('one member of each pool booted in a sandbox (test/boot-pools.tes
     expect(r.codes).toEqual(Array(13).fill(0));
     expect(box.log<Datapoint>('cloudwatch.jsonl').map((d) => [d.namespace, d.metric, d.dimensions, d.value])).toEqual([
       [`WeeBeeTalk/${ENV}`, POOL_METRICS.bridgeStress, { [POOL_METRICS.dimension]: group }, 0.42],
+      // Its meetings and participants too, under its pool (the stand-in bridge's colibri stats).
+      [`WeeBeeTalk/${ENV}`, HOST_METRICS.conferences, { [POOL_METRICS.dimension]: group }, 3],
+      [`WeeBeeTalk/${ENV}`, HOST_METRICS.participants, { [POOL_METRICS.dimension]: group }, 0],
     ]);
     const shutdowns = box.log<ApiCall>('member-api.jsonl').filter((c) => c.shutdown !== undefined);
     expect(shutdowns.map((c) => [c.port, c.method, c.path, c.status, c.shutdown])).toEqual([[8080, 'POST', '/colibri/shutdown', 200, true]]);

@@ -75,6 +75,9 @@ function offContract(s: Synthesized, namespace: string, name: string, dims: Reco
     return keys === POOL_METRICS.dimension && groups.includes(dims[POOL_METRICS.dimension]) ? undefined : `pool dimensions ${JSON.stringify(dims)}`;
   }
   if (!(Object.values(HOST_METRICS) as string[]).includes(name)) return `${name} is not a HOST_METRICS name`;
+  // A pool bridge's meetings and participants, which its members publish under the pool (pool-member.sh).
+  if ((name === HOST_METRICS.conferences || name === HOST_METRICS.participants) && keys === POOL_METRICS.dimension)
+    return s.config.jitsi.jvbPool.enabled && dims[POOL_METRICS.dimension] === poolGroupOf(s.config, 'jvb') ? undefined : `pool dimensions ${JSON.stringify(dims)}`;
   if (METRICS_WITHOUT_HOST_DIMENSION.includes(name)) return keys === '' ? undefined : `${name} has no dimension, not ${keys}`;
   return keys === HOST_DIMENSION && roles.includes(dims[HOST_DIMENSION]) ? undefined : `host dimensions ${JSON.stringify(dims)}`;
 }

@@ -394,7 +394,8 @@ describe('pool-member.sh', () => {
     h.set('jvb', '0.35 2');
     let r = h.pass();
     expect(r.stderr).toBe('');
-    expect(r.calls).toEqual([metric(group('jvb'), 'BridgeStress', '0.35')]);
+    // Its meetings and participants too, under its pool (the dashboard sums the members).
+    expect(r.calls).toEqual([metric(group('jvb'), 'BridgeStress', '0.35'), metric(group('jvb'), 'Conferences', '2'), metric(group('jvb'), 'Participants', '3')]);
     h.set('lifecycle', 'Terminated');
     r = h.pass();
     expect(r.calls).toEqual([

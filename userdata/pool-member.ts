@@ -4,6 +4,7 @@
  * CloudWatch, and on a pool member also protects a busy recorder from scale-in and drains the member under its
  * termination lifecycle hook. The meet host runs it too, in publish-only mode, for its own Jibri and bridge.
  */
+import { HOST_METRICS } from '../config/metrics';
 import type { Pool } from '../config/schema';
 import { drainHookOf, metricsNamespaceOf, poolGroupOf, POOL_METRICS } from '../config/names';
 import type { BundleFile } from './bundle';
@@ -47,6 +48,8 @@ export function poolMemberEnv(ctx: Pick<RoleContext, 'config'>, props: PoolMembe
     WBT_METRIC_DIMENSION: POOL_METRICS.dimension,
     WBT_IDLE_RECORDERS_METRIC: POOL_METRICS.idleRecorders,
     WBT_BRIDGE_STRESS_METRIC: POOL_METRICS.bridgeStress,
+    WBT_CONFERENCES_METRIC: HOST_METRICS.conferences,
+    WBT_PARTICIPANTS_METRIC: HOST_METRICS.participants,
     WBT_PUBLISH_JIBRI_GROUP: props.publishJibri ? poolGroupOf(config, 'jibri') : '',
     WBT_PUBLISH_JVB_GROUP: props.publishJvb ? poolGroupOf(config, 'jvb') : '',
     WBT_JIBRI_API: POOL_APIS.jibri,

@@ -207,16 +207,17 @@ jibri_health() {
   fi
 }
 
-# jvb_stats API: the load of the bridge whose private REST API is at API (GET /colibri/stats) as two words:
-# stress_level (1 is a full bridge) and the number of conferences; "DOWN DOWN" when it does not answer.
+# jvb_stats API: the load of the bridge whose private REST API is at API (GET /colibri/stats) as three words:
+# stress_level (1 is a full bridge), the number of conferences and of participants; "DOWN DOWN DOWN" when it does not
+# answer.
 jvb_stats() {
   local body words
   if body=$(curl -fsS --connect-timeout 2 --max-time 5 "$1/colibri/stats" 2> /dev/null) &&
-    words=$(jq -r '[.stress_level, .conferences] | select(all(type == "number")) | map(tostring) | join(" ")' <<< "$body" 2> /dev/null) &&
+    words=$(jq -r '[.stress_level, .conferences, .participants] | select(all(type == "number")) | map(tostring) | join(" ")' <<< "$body" 2> /dev/null) &&
     [[ -n "$words" ]]; then
     echo "$words"
   else
-    echo "DOWN DOWN"
+    echo "DOWN DOWN DOWN"
   fi
 }
 
@@ -241,7 +242,7 @@ member_busy() {
       [[ "$busy" == BUSY ]]
       ;;
     jvb)
-      read -r _ conferences <<< "$(jvb_stats "$2")"
+      read -r _ conferences _ <<< "$(jvb_stats "$2")"
       [[ "$conferences" != 0 && "$conferences" != DOWN ]]
       ;;
     *) return 1 ;;

@@ -2,7 +2,8 @@
 # pool-member (WBT_POOL_MEMBER_TIMER, every 30 s): one pass of a recorder's and a bridge's duties towards the
 # pools (userdata/pool-member.ts):
 #   probe    the local Jibri's health (busy or idle) and the local JVB's stats (stress, conferences), on 127.0.0.1;
-#   publish  IdleRecorders (1 idle, 0 not) and BridgeStress to CloudWatch, dimension Pool=<group>, once a minute
+#   publish  IdleRecorders (1 idle, 0 not) and BridgeStress (a pool bridge: its Conferences and Participants too) to
+#            CloudWatch, dimension Pool=<group>, once a minute
 #            (the scaling alarms sum one datapoint per recorder and minute);
 #   protect  a Jibri member from scale-in while it records, released when it is idle: one call per change only;
 #   drain    a member whose target lifecycle state is Terminated (its termination lifecycle hook): graceful
@@ -121,7 +122,7 @@ drain_jvb() {
     fi
     touch "${state}/shutdown-requested"
   fi
-  read -r _ conferences <<< "$(jvb_stats "$WBT_JVB_API")"
+  read -r _ conferences _ <<< "$(jvb_stats "$WBT_JVB_API")"
   if [[ "$conferences" != DOWN && "$conferences" != 0 ]]; then
     heartbeat "${conferences} conferences still on this bridge"
     return 1
@@ -189,7 +190,13 @@ if [[ -n "$WBT_PUBLISH_JIBRI_GROUP" ]]; then
 fi
 
 if [[ -n "$WBT_PUBLISH_JVB_GROUP" ]]; then
-  read -r stress _ <<< "$(jvb_stats "$WBT_JVB_API")"
+  read -r stress conferences participants <<< "$(jvb_stats "$WBT_JVB_API")"
   # A bridge that does not answer publishes nothing: its stress is unknown, not zero.
   if [[ "$stress" != DOWN ]]; then publish "$WBT_PUBLISH_JVB_GROUP" "$WBT_BRIDGE_STRESS_METRIC" "$stress"; fi
+  # A pool bridge's meetings and participants too (the dashboard sums the members; the meet host's own bridge is
+  # host-metrics.sh's, with Host=meet).
+  if [[ -n "$WBT_MEMBER_SERVICE" && "$conferences" != DOWN ]]; then
+    publish "$WBT_PUBLISH_JVB_GROUP" "$WBT_CONFERENCES_METRIC" "$conferences"
+    publish "$WBT_PUBLISH_JVB_GROUP" "$WBT_PARTICIPANTS_METRIC" "$participants"
+  fi
 fi
