@@ -175,7 +175,8 @@ export function estimateCost(config: EnvironmentConfig, table: PriceTable, assum
   // cloudwatch-agent.ts hostMetricsEnv); per pool its members' memory and root disk (2 series), shared by the members,
   // and its scaling metric; pbx's SipAuthFailures. An estimate: a series exists once it has a datapoint.
   const own: Record<string, number> = { chat: 1, meet: config.jitsi.jibri ? 4 : 2, pbx: 2, turn: 0 };
-  const metrics = roles.reduce((n, r) => n + 1 + 4 + 3 + (own[r] ?? 0), 0) + pools.length * (1 + 2 + 1);
+  // A JVB pool's members also publish their bridges' Conferences and Participants under the pool.
+  const metrics = roles.reduce((n, r) => n + 1 + 4 + 3 + (own[r] ?? 0), 0) + pools.reduce((n, p) => n + 1 + 2 + 1 + (p === 'jvb' ? 2 : 0), 0);
   add(
     'services',
     `CloudWatch custom metrics: agent (memory, disks), publishers${pools.length > 0 ? ', pools' : ''}`,

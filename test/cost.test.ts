@@ -30,7 +30,8 @@ const dashboard = jakarta.cloudwatchDashboardMonth.usd;
 // Mailed alarms: 6 per host (disk-root, disk-data, bootstrap-failed, apply-failed, certificate, silent) and pbx's SIP one.
 // Custom metrics per host: memory, 4 disk series (2 paths, roll-up and full), BootstrapFailed, ApplyFailed,
 // CertificateDaysLeft, plus chat's UsersOnline, meet's Conferences, Participants, RecordingsInProgress, UploadsPending
-// (jibri on), pbx's ActiveCalls and SipAuthFailures; per pool its members' memory, 2 disk series and its scaling metric.
+// (jibri on), pbx's ActiveCalls and SipAuthFailures; per pool its members' memory, 2 disk series and its scaling metric,
+// and a JVB pool's Conferences and Participants.
 const hostMetrics = { chat: 8 + 1, meet: 8 + 4, pbx: 8 + 2, turn: 8 };
 
 // staging: chat t3.medium 16+20, meet t3.large 16+40, pbx t3.small 16+10, no turn; pools 0..1 of t3.large/30 and c6i.large/30.
@@ -42,7 +43,7 @@ const STAGING_MIN =
   3 * ip +
   buckets +
   alarms(3 + 3 * 6 + 1 + 4) +
-  metrics(hostMetrics.chat + hostMetrics.meet + hostMetrics.pbx + 2 * 4) +
+  metrics(hostMetrics.chat + hostMetrics.meet + hostMetrics.pbx + 4 + 6) +
   dashboard;
 const STAGING_MAX = STAGING_MIN + (hour('t3.large') + gp3(30) + ip) + (hour('c6i.large') + gp3(30) + ip);
 // production: chat m6i.xlarge 16+100, meet c6i.2xlarge 16+100, pbx t3.medium 16+20, turn c6i.large 16+4; 30 daily snapshots of
@@ -58,7 +59,7 @@ const PRODUCTION_FIXED =
   buckets +
   jakarta.kmsKeyMonth.usd +
   alarms(4 + 4 * 6 + 1 + 4) +
-  metrics(hostMetrics.chat + hostMetrics.meet + hostMetrics.pbx + hostMetrics.turn + 2 * 4) +
+  metrics(hostMetrics.chat + hostMetrics.meet + hostMetrics.pbx + hostMetrics.turn + 4 + 6) +
   dashboard;
 const JIBRI_MEMBER = hour('m6i.xlarge') + gp3(50) + ip;
 const JVB_MEMBER = hour('c6i.2xlarge') + gp3(30) + ip;
@@ -80,8 +81,8 @@ describe('the shipped environments', () => {
     expect(production.total.min).toBeCloseTo(PRODUCTION_MIN, 6);
     expect(production.total.max).toBeCloseTo(PRODUCTION_MAX, 6);
     // The same figures, rounded as a reader checks them (ap-southeast-3 as of 2026-12-01).
-    expect(staging.total.min.toFixed(2)).toBe('176.76');
-    expect(production.total.max.toFixed(2)).toBe('3880.40');
+    expect(staging.total.min.toFixed(2)).toBe('177.36');
+    expect(production.total.max.toFixed(2)).toBe('3881.00');
     for (const e of estimates.values()) expect(e.missing).toEqual([]);
   });
 
@@ -159,12 +160,12 @@ describe('npm run cost', () => {
     const run = runCost(['staging', 'production', '--format', 'markdown'], NOW);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toMatch(/^### staging: \$176\.76 to \$338\.45 a month\n/);
+    expect(run.stdout).toMatch(/^### staging: \$177\.36 to \$339\.05 a month\n/);
     expect(run.stdout).toContain('| item | quantity | unit price | monthly, pools at minimum | monthly, pools at maximum |');
     expect(run.stdout).toContain('| chat host: t3.medium instance † | 730 h | $0.0528/h | $38.54 | $38.54 |');
     expect(run.stdout).toContain('| jvb pool: c6i.2xlarge instances (1 to 6 members) † | 730 to 4,380 h | $0.392/h | $286.16 | $1,716.96 |');
     expect(run.stdout).toContain(`| **total** | | | **$${PRODUCTION_MIN.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}** |`);
-    expect(run.stdout).toContain('| production | $1,131.40 | $3,880.40 |');
+    expect(run.stdout).toContain('| production | $1,132.00 | $3,881.00 |');
     expect(run.stdout).toMatch(/\n- data transfer out to the internet/);
   });
 
