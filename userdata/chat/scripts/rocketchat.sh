@@ -10,6 +10,8 @@ set -euo pipefail
 . /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 if has_changed systemd; then systemctl daemon-reload; fi
+# The CloudWatch agent and publishers first: a hook that fails below still has its logs and outcome shipped.
+monitoring_up
 dir=$WBT_RC_DIR
 
 # The metadata guard before the stack starts: only Rocket.Chat's container reaches instance metadata. Its unit
@@ -46,5 +48,3 @@ elif ((env_changed)) || has_changed rocketchat; then
   log "Rocket.Chat: compose recreated the services whose settings or images changed"
 fi
 if has_changed traefik; then log "Traefik reloads its dynamic configuration itself (file watch)"; fi
-# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
-monitoring_up

@@ -10,6 +10,8 @@ set -euo pipefail
 . /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 if has_changed systemd; then systemctl daemon-reload; fi
+# The CloudWatch agent and publishers first: a hook that fails below still has its logs and outcome shipped.
+monitoring_up
 dir=$WBT_JIBRI_DIR
 
 fetch_release "$JITSI_URL" "$dir" "$WBT_JIBRI_MANIFEST"
@@ -44,5 +46,3 @@ changed=0 force=()
 if ((env_changed || config_changed)) || has_changed jibri || has_changed jibri-config; then changed=1; fi
 if ((config_changed)) || has_changed jibri-config; then force=(--force-recreate); fi
 member_service "$WBT_JIBRI_UNIT" "$dir" jibri "$WBT_JIBRI_API" "$WBT_POOL_STATE" "$changed" "${force[@]}"
-# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
-monitoring_up

@@ -11,6 +11,8 @@ set -euo pipefail
 . /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 if has_changed systemd; then systemctl daemon-reload; fi
+# The CloudWatch agent and publishers first: a hook that fails below still has its logs and outcome shipped.
+monitoring_up
 dir=$WBT_JVB_DIR
 
 fetch_release "$JITSI_URL" "$dir" "$WBT_JVB_MANIFEST"
@@ -37,5 +39,3 @@ pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBL
 changed=0
 if ((env_changed)) || has_changed jvb; then changed=1; fi
 member_service "$WBT_JVB_UNIT" "$dir" jvb "$WBT_JVB_API" "$WBT_POOL_STATE" "$changed"
-# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
-monitoring_up

@@ -11,6 +11,8 @@ set -euo pipefail
 . /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 if has_changed systemd; then systemctl daemon-reload; fi
+# The CloudWatch agent and publishers first: a hook that fails below still has its logs and outcome shipped.
+monitoring_up
 dir=$WBT_JITSI_DIR
 state=$WBT_JITSI_STATE
 
@@ -176,5 +178,3 @@ if ((jibri_conf_changed && was_running)); then restart_later jibri; fi
 if ((${#restarts[@]} > 0)); then (cd "$dir" && docker compose restart "${restarts[@]}"); fi
 # This host's own Jibri's state and bridge's stress for the pools' scaling (pool-member.sh, publish only).
 pool_member_timer "$WBT_POOL_MEMBER_TIMER" "${WBT_PUBLISH_JIBRI_GROUP}${WBT_PUBLISH_JVB_GROUP}"
-# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
-monitoring_up

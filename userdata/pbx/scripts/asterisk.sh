@@ -17,6 +17,8 @@ spool=$WBT_ASTERISK_SPOOL
 
 # Units first: the certificate helper below may enable its timer.
 if has_changed systemd; then systemctl daemon-reload; fi
+# The CloudWatch agent and publishers first: a hook that fails below still has its logs and outcome shipped.
+monitoring_up
 install -d -m 0755 "$dir" "$WBT_ASTERISK_STATE" "$logs" "$spool"
 install -d -m 0750 "$conf"
 
@@ -79,5 +81,3 @@ elif has_changed fail2ban; then
   fail2ban-client reload
   log "fail2ban reloaded its jail"
 fi
-# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
-monitoring_up

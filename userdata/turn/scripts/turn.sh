@@ -10,6 +10,8 @@ set -euo pipefail
 . /usr/local/lib/weebeetalk/config-lib.sh
 load_env
 if has_changed systemd; then systemctl daemon-reload; fi
+# The CloudWatch agent and publishers first: a hook that fails below still has its logs and outcome shipped.
+monitoring_up
 
 # Debian's package starts coturn on installation with its own configuration, which has no authentication: an
 # open relay for as long as it ran. Masked first, it starts only with ours.
@@ -48,5 +50,3 @@ if "$WBT_HELPER_TURN_CERTIFICATE"; then
 else
   log "WARNING: coturn stays stopped until its certificate exists (${WBT_TURN_CERT_TIMER} tries every 2 hours)"
 fi
-# Metrics and logs to CloudWatch: the agent and the host metrics timer (config-lib.sh).
-monitoring_up
