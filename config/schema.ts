@@ -161,6 +161,18 @@ const sipUser = z
   })
   .strict();
 
+/** An email address on a public domain (never a documentation or non-public one: `why` says what that would cost). */
+function publicMailbox(why: string) {
+  return z
+    .string()
+    .regex(EMAIL_RE, 'must be an email address such as ops@example.com')
+    .superRefine((email, ctx) => {
+      const domain = email.split('@')[1] ?? '';
+      if (EMAIL_RE.test(email) && NON_PUBLIC_MAIL_DOMAIN_RE.test(domain))
+        ctx.addIssue({ code: 'custom', message: `is on ${domain}, a documentation or non-public domain: ${why}: set a mailbox of your own public domain` });
+    });
+}
+
 const baseSchema = z
   .object({
     /** Stack id and the `<env>` of `cdktf deploy <env>`. */
@@ -198,17 +210,7 @@ const baseSchema = z
       })
       .strict(),
     /** Let's Encrypt account contact (it no longer sends expiry emails since 2025-06-04; the account still needs one it accepts). */
-    letsEncryptEmail: z
-      .string()
-      .regex(EMAIL_RE, 'must be an email address such as ops@example.com')
-      .superRefine((email, ctx) => {
-        const domain = email.split('@')[1] ?? '';
-        if (EMAIL_RE.test(email) && NON_PUBLIC_MAIL_DOMAIN_RE.test(domain))
-          ctx.addIssue({
-            code: 'custom',
-            message: `is on ${domain}, a documentation or non-public domain: Let's Encrypt refuses it as an account contact (invalidContact), so no host would get a certificate: set a mailbox of your own public domain`,
-          });
-      }),
+    letsEncryptEmail: publicMailbox("Let's Encrypt refuses it as an account contact (invalidContact), so no host would get a certificate"),
     network: z
       .object({
         vpcCidr: z.string(),
@@ -482,18 +484,7 @@ const baseSchema = z
          * Where the alarms are mailed: an SNS email subscription, which stays pending until someone at this address
          * clicks the confirmation link AWS sends after the first deploy. @default letsEncryptEmail
          */
-        alarmEmail: z
-          .string()
-          .regex(EMAIL_RE, 'must be an email address such as ops@example.com')
-          .superRefine((email, ctx) => {
-            const domain = email.split('@')[1] ?? '';
-            if (EMAIL_RE.test(email) && NON_PUBLIC_MAIL_DOMAIN_RE.test(domain))
-              ctx.addIssue({
-                code: 'custom',
-                message: `is on ${domain}, a documentation or non-public domain: AWS's confirmation and every alarm would go to a mailbox nobody reads: set a mailbox of your own public domain`,
-              });
-          })
-          .optional(),
+        alarmEmail: publicMailbox("AWS's confirmation and every alarm would go to a mailbox nobody reads").optional(),
         /** Days the hosts' logs stay in CloudWatch Logs, one of CloudWatch's retention periods (LOG_RETENTION_DAYS). @default 7 (staging), 90 (production) */
         logRetentionDays: z.number({ error: LOG_RETENTION_MESSAGE }).refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), LOG_RETENTION_MESSAGE),
         /** A data or root disk fuller than this (percent) raises its alarm. @default 80 */
