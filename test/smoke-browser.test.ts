@@ -307,7 +307,7 @@ describeWithChromium('checkMeetBrowser against a stand-in for the meet host on 1
   }, 20_000);
 
   test('relay-only ICE with no relay to reach: the override is in force, no media flows, and it fails naming both', async () => {
-    const outcome = await checkMeetBrowser(context(), request({ relay: true, timeoutMs: 4000 }));
+    const outcome = await checkMeetBrowser(context(), request({ relay: true, timeoutMs: 12_000 }));
     expect(outcome.ok).toBe(false);
     expect(outcome.detail).toMatch(/WeeBeeTalk smoke A received no audio: no inbound audio RTP stream/);
     expect(outcome.detail).toMatch(/WeeBeeTalk smoke B received no video: no inbound video RTP stream/);
