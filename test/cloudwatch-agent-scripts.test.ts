@@ -77,7 +77,11 @@ function scratch(
   writeFileSync(join(state, 'bundles', 'current.sha256'), `${'a'.repeat(64)}\n`);
   writeFileSync(join(state, 'bootstrap.done'), '');
   writeFileSync(join(root, 'pointer'), `s3://config/bundles/${role}/${'a'.repeat(64)}.json\t${new Date(Date.now() - 3_600_000).toISOString()}\n`);
-  standin('aws', `if [[ "$1 $2" == "ssm get-parameter" ]]; then cat "${root}/pointer"; fi`);
+  // put-metric-data --metric-data file://...: each datum recorded as the one-metric call it stands for.
+  standin(
+    'aws',
+    `if [[ "$1 $2" == "ssm get-parameter" ]]; then cat "${root}/pointer"; fi\nif [[ "$1 $2" == "cloudwatch put-metric-data" ]]; then\n  region=$4 ns=$6 data=\${8#file://}\n  jq -r --arg r "$region" --arg n "$ns" '.[] | "aws cloudwatch put-metric-data --region \\($r) --namespace \\($n) --metric-name \\(.MetricName) --dimensions \\(.Dimensions[0].Name)=\\(.Dimensions[0].Value) --value \\(.Value) --unit \\(.Unit) --timestamp \\(.Timestamp)"' "$data" >> "${root}/calls"\nfi`,
+  );
   const run = (script: string): { status: number; out: string; calls: string[] } => {
     rmSync(join(root, 'calls'), { force: true });
     const r = spawnSync('/bin/bash', [join(lib, `${script}.sh`)], {
@@ -199,8 +203,20 @@ describe('host-metrics.sh with stand-ins', () => {
     ) as unknown as string;
   const outcome = new RegExp(`--metric-name (${HOST_METRICS.bootstrapFailed}|${HOST_METRICS.applyFailed}) `);
   /** The probes' datapoints (the outcome's have their own test). */
-  const published = (calls: string[]): string[] => calls.filter((c) => c.startsWith('aws cloudwatch ') && !outcome.test(c));
-  const outcomes = (calls: string[]): string[] => calls.filter((c) => c.startsWith('aws cloudwatch ') && outcome.test(c));
+  const datum = (c: string): boolean => c.startsWith('aws cloudwatch put-metric-data ') && !c.includes('--metric-data');
+  const published = (calls: string[]): string[] => calls.filter((c) => datum(c) && !outcome.test(c));
+  const outcomes = (calls: string[]): string[] => calls.filter((c) => datum(c) && outcome.test(c));
+
+  it("sends the minute's figures in one call (one AWS CLI process a minute, not one per figure)", () => {
+    const h = scratch('hm-batch', 'pbx');
+    writeFileSync(join(h.bin, 'docker'), `#!/usr/bin/env bash\nprintf '1 active call\\n'\n`);
+    chmodSync(join(h.bin, 'docker'), 0o755);
+    const r = h.run('host-metrics');
+    expect(r.status).toBe(0);
+    expect(r.calls.filter((c) => c.includes('--metric-data file://'))).toHaveLength(1);
+    expect(r.calls.filter(datum).length).toBeGreaterThanOrEqual(3);
+    rmSync(h.root, { recursive: true, force: true });
+  });
 
   it('every host: BootstrapFailed and ApplyFailed from what the bootstrap and the apply tool leave, nothing while either runs', () => {
     const h = scratch('hm-outcome', 'turn');
