@@ -10,23 +10,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST_METRICS } from '../config/metrics';
-import { fqdnsOf, metricsNamespaceOf, ssmRootOf } from '../config/names';
-import { loadEnvironment } from '../config/load';
-import { ROLES, type AnyRole, type Role } from '../config/schema';
+import { metricsNamespaceOf } from '../config/names';
+import { type Role } from '../config/schema';
 import { renderEnvFile } from '../userdata/cloud-config';
 import { agentBaseUrl, CLOUDWATCH_AGENT, CLOUDWATCH_AGENT_PATHS, withMonitoring } from '../userdata/cloudwatch-agent';
-import { hostEnv, type RoleContext } from '../userdata/context';
+import { hostEnv } from '../userdata/context';
 import { readScript } from '../userdata/script-files';
-import { environmentFile } from './support/synth';
+import { stagingConfig, stagingContext } from './support/role-context';
 
-const config = loadEnvironment(environmentFile('staging'));
-const ctxOf = (role: AnyRole): RoleContext => ({
-  config,
-  fqdn: fqdnsOf(config, ROLES),
-  privateIp: Object.fromEntries(ROLES.map((r, i) => [r, `10.20.0.${10 + i}`])) as Record<Role, string>,
-  buckets: { recordings: 'r', uploads: 'u', backups: 'b' },
-  ssmPrefix: `${ssmRootOf(config)}/${role}`,
-});
+const config = stagingConfig;
+const ctxOf = stagingContext;
 const EMPTY = { env: {}, hook: 'turn', files: [] };
 
 /** A scratch host: lib.sh and the script relocated, host.env and config.env, stand-ins on PATH that record their calls. */

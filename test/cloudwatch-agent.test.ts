@@ -4,27 +4,20 @@
  * test/cloudwatch-agent-scripts.test.ts.
  */
 import { AGENT_DIMENSIONS, AGENT_METRICS, agentNamespaceOf, ASTERISK_SECURITY_LOG, HOST_DIMENSION, HOST_LOGS, HOST_METRICS, logGroupOf } from '../config/metrics';
-import { fqdnsOf, metricsNamespaceOf, ssmRootOf } from '../config/names';
-import { loadEnvironment } from '../config/load';
+import { metricsNamespaceOf } from '../config/names';
 import { enabledRoles, POOLS, ROLES, type AnyRole, type Role } from '../config/schema';
 import { agentConfig, CLOUDWATCH_AGENT_PATHS, MONITORING_UNITS, shippedLogsOf, withMonitoring } from '../userdata/cloudwatch-agent';
-import type { RoleContext } from '../userdata/context';
 import { DATA_DIR } from '../userdata/paths';
 import { allows, hostIam } from './support/iam';
-import { environmentFile, synthEnvironment } from './support/synth';
+import { stagingConfig, stagingContext } from './support/role-context';
+import { synthEnvironment } from './support/synth';
 
-const config = loadEnvironment(environmentFile('staging'));
-const ctxOf = (role: AnyRole): RoleContext => ({
-  config,
-  fqdn: fqdnsOf(config, ROLES),
-  privateIp: Object.fromEntries(ROLES.map((r, i) => [r, `10.20.0.${10 + i}`])) as Record<Role, string>,
-  buckets: { recordings: 'r', uploads: 'u', backups: 'b' },
-  ssmPrefix: `${ssmRootOf(config)}/${role}`,
-});
+const config = stagingConfig;
+const ctxOf = stagingContext;
 const EMPTY = { env: {}, hook: 'turn', files: [] };
 
 describe('the agent configuration', () => {
-  it.each([...ROLES, ...POOLS] as AnyRole[])('%s: memory and disks in CWAgent with Host = the role (no hostname), its own logs to its own groups', (role) => {
+  it.each([...ROLES, ...POOLS] as AnyRole[])('%s: memory and disks in the environment namespace with Host = the role (no hostname), its own logs to its own groups', (role) => {
     const c = agentConfig(config, role);
     const pool = (POOLS as readonly string[]).includes(role);
     expect(c.agent.omit_hostname).toBe(true);
