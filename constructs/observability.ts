@@ -349,6 +349,8 @@ function dashboardBody(config: EnvironmentConfig, props: ObservabilityProps & { 
     role,
     { label, ...options },
   ];
+  // A pool's figure: each member publishes its own under the pool's name, so a minute's statistic spans the members.
+  const poolMetric = (group: string, metric: string, label: string, stat: string): WidgetMetric => [namespace, metric, POOL_METRICS.dimension, group, { label, stat, period: 60 }];
   const percent = { yAxis: { left: { min: 0, max: 100 } } };
 
   widgets.push({
@@ -388,12 +390,7 @@ function dashboardBody(config: EnvironmentConfig, props: ObservabilityProps & { 
   graph('Meetings and participants (meet and the JVB pool)', [
     hostMetric('meet', HOST_METRICS.conferences, 'meetings (meet)'),
     hostMetric('meet', HOST_METRICS.participants, 'participants (meet)'),
-    ...(jvb
-      ? [
-          [namespace, HOST_METRICS.conferences, POOL_METRICS.dimension, jvb, { label: 'meetings (pool bridges)', stat: 'Sum', period: 60 }] as WidgetMetric,
-          [namespace, HOST_METRICS.participants, POOL_METRICS.dimension, jvb, { label: 'participants (pool bridges)', stat: 'Sum', period: 60 }] as WidgetMetric,
-        ]
-      : []),
+    ...(jvb ? [poolMetric(jvb, HOST_METRICS.conferences, 'meetings (pool bridges)', 'Sum'), poolMetric(jvb, HOST_METRICS.participants, 'participants (pool bridges)', 'Sum')] : []),
   ]);
   graph('Calls (pbx)', [
     hostMetric('pbx', HOST_METRICS.activeCalls, 'calls in progress'),
@@ -405,12 +402,7 @@ function dashboardBody(config: EnvironmentConfig, props: ObservabilityProps & { 
     hostMetric('meet', HOST_METRICS.uploadsPending, 'uploads pending'),
     // Each recorder (the meet host's own Jibri too) says 1 idle or 0 busy once a minute: a minute's Sum is the idle
     // ones, its SampleCount all that report (busy = the difference); per minute, as the members publish.
-    ...(jibri
-      ? [
-          [namespace, POOL_METRICS.idleRecorders, POOL_METRICS.dimension, jibri, { label: 'idle recorders', stat: 'Sum', period: 60 }] as WidgetMetric,
-          [namespace, POOL_METRICS.idleRecorders, POOL_METRICS.dimension, jibri, { label: 'recorders reporting', stat: 'SampleCount', period: 60 }] as WidgetMetric,
-        ]
-      : []),
+    ...(jibri ? [poolMetric(jibri, POOL_METRICS.idleRecorders, 'idle recorders', 'Sum'), poolMetric(jibri, POOL_METRICS.idleRecorders, 'recorders reporting', 'SampleCount')] : []),
   ]);
   graph('Rocket.Chat users online (chat)', [hostMetric('chat', HOST_METRICS.usersOnline, 'users online')]);
   if (jvb) graph('Bridge stress (1 = a full bridge)', [[namespace, POOL_METRICS.bridgeStress, POOL_METRICS.dimension, jvb, { label: 'average stress', stat: 'Average' }]], { stat: 'Average' });
