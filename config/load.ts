@@ -133,6 +133,12 @@ export function unknownField(key: string, known: readonly string[]): { message: 
   return { message: known.length > 0 ? `unknown field: remove it (the fields here are ${known.join(', ')})` : 'unknown field: remove it' };
 }
 
+/** Fields an earlier release read, with what replaced them. */
+const RETIRED_FIELDS: Readonly<Record<string, string>> = {
+  'sip.dialInRoom':
+    'is gone: a trunk call now asks for the PIN of a running meeting (shown in its invite dialog); to keep sending every trunk call to one room, add it to sip.dialIn.rooms as { did: "*", room: "<the room>" } (internal phones: { extension: "<extension>", room: "<the room>" })',
+};
+
 export interface LoadOptions {
   /** The day of synthesis: Rocket.Chat releases must be supported on it. @default now */
   readonly now?: Date;
@@ -160,6 +166,8 @@ export function loadEnvironment(file: EnvironmentFile, options: LoadOptions = {}
       unknown.set(
         i,
         i.keys.map((key) => {
+          const retired = RETIRED_FIELDS[dotted([...i.path, key])];
+          if (retired !== undefined) return `${dotted([...i.path, key])} = ${show(valueAt(input, [...i.path, key]))}: ${retired}`;
           const { message, nearest } = unknownField(key, knownFieldsAt(i.path));
           if (nearest !== undefined) meant.add(dotted([...i.path, nearest]));
           return `${dotted([...i.path, key])} = ${show(valueAt(input, [...i.path, key]))}: ${message}`;

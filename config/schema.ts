@@ -29,7 +29,7 @@ export function enabledPools(env: { readonly jitsi: { readonly jibriPool: { read
   return POOLS.filter((pool) => env.jitsi[`${pool}Pool`].enabled);
 }
 
-/** Internal phones dial this to join the dial-in Jitsi room through Jigasi. */
+/** Internal phones dial this to join a running meeting by its PIN, through Jigasi. */
 export const CONFERENCE_EXTENSION = '8000';
 
 /** One value per role, in ROLES order: the strict objects keyed by role (hosts, dns.hostNames) are built from it. */
@@ -147,6 +147,39 @@ const poolShape = {
   rootVolumeGiB: z.number().int().min(16, 'must be at least 16 GiB (Debian, Docker and the Jitsi images)').max(1024).default(30),
 };
 
+/** A Jitsi room name as Prosody keeps it (lowercase: Prosody lowercases room addresses). */
+const roomName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a room name of lowercase letters, digits, - and _ (at most 64)');
+
+const dialInNumber = z
+  .object({
+    /** As callers dial it and the invite shows it, e.g. "+62 21 5555 0100". */
+    number: z.string().regex(/^\+?[0-9][0-9 ()-]{2,30}$/, 'must be a phone number of digits, spaces, ( ) and -, optionally with a leading +, e.g. "+62 21 5555 0100"'),
+    /** ISO 3166 country code of the number (the invite shows its flag), e.g. "id". */
+    country: z
+      .string()
+      .regex(/^[A-Za-z]{2}$/, 'must be a two-letter ISO 3166 country code, e.g. "id"')
+      .transform((c) => c.toLowerCase()),
+    /** Shown as toll-free. @default false */
+    tollFree: z.boolean().default(false),
+  })
+  .strict();
+
+const fixedRoom = z
+  .object({
+    room: roomName,
+    /** The called number exactly as the trunk sends it in the request URI (e.g. "622155550199"), or "*" for every trunk call. @default none */
+    did: z
+      .string()
+      .regex(/^(\+?[0-9]{2,20}|\*)$/, 'must be the called number as the trunk sends it (digits, optionally with a leading +), or "*" for every trunk call')
+      .optional(),
+    /** An internal extension that phones dial for this room. @default none */
+    extension: z
+      .string()
+      .regex(/^[1-9]\d{2,5}$/, 'must be 3 to 6 digits not starting with 0, e.g. "8100"')
+      .optional(),
+  })
+  .strict();
+
 const sipUser = z
   .object({
     extension: z.string().regex(/^[1-9]\d{2,5}$/, 'must be 3 to 6 digits not starting with 0, e.g. "1001"'),
@@ -251,11 +284,18 @@ const baseSchema = z
           .optional(),
         /** Extensions of the internal phones; passwords are generated into SSM. @default [] */
         users: z.array(sipUser).default([]),
-        /** Jitsi room that calls arriving from the trunk are put in. @default "dial-in" */
-        dialInRoom: z
-          .string()
-          .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a room name of lowercase letters, digits, - and _')
-          .default('dial-in'),
+        /** Dial-in through Jigasi: the numbers shown with each meeting's PIN, fixed rooms, the wait for a meeting (README, "Dial-in"). */
+        dialIn: z
+          .object({
+            /** Numbers shown in a meeting's invite dialog with its PIN: your trunk's numbers as callers dial them. @default [] */
+            numbers: z.array(dialInNumber).default([]),
+            /** Numbers or extensions that go straight to one room, without a PIN (e.g. a helpdesk). @default [] */
+            rooms: z.array(fixedRoom).default([]),
+            /** How long a caller waits for a meeting nobody has opened yet before hearing goodbye. @default 300 */
+            waitSeconds: z.number().int().min(0).max(1800, 'must be at most 1800 (30 minutes)').default(300),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -858,9 +898,27 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
   const seen = new Set<string>();
   env.sip.users.forEach((u, i) => {
     if (seen.has(u.extension)) issue(ctx, ['sip', 'users', i, 'extension'], 'is used twice: each phone needs its own extension');
-    if (u.extension === CONFERENCE_EXTENSION) issue(ctx, ['sip', 'users', i, 'extension'], `is the conference extension (${CONFERENCE_EXTENSION}, dials into the Jitsi room): choose another`);
+    if (u.extension === CONFERENCE_EXTENSION) issue(ctx, ['sip', 'users', i, 'extension'], `is the conference extension (${CONFERENCE_EXTENSION}, asks for a meeting's PIN): choose another`);
     seen.add(u.extension);
   });
+  // Fixed rooms: each answers one number or one extension, which nothing else answers.
+  const calledBy = new Map<string, string>();
+  env.sip.dialIn.rooms.forEach((r, i) => {
+    const at = ['sip', 'dialIn', 'rooms', i];
+    if ((r.did === undefined) === (r.extension === undefined)) {
+      issue(ctx, at, `gives ${r.did === undefined ? 'neither did nor extension' : 'both did and extension'} for room ${r.room}: give one (a trunk number in did, or an internal extension); add a second entry for the other`);
+      return;
+    }
+    const key = r.did !== undefined ? `did ${r.did}` : `extension ${r.extension}`;
+    const field = r.did !== undefined ? 'did' : 'extension';
+    const other = calledBy.get(key);
+    if (other !== undefined) issue(ctx, [...at, field], `is also the ${key} of room ${other}: each number or extension reaches one room`);
+    calledBy.set(key, r.room);
+    if (r.extension === CONFERENCE_EXTENSION) issue(ctx, [...at, 'extension'], `is the conference extension (${CONFERENCE_EXTENSION}, asks for a meeting's PIN): choose another`);
+    if (r.extension !== undefined && seen.has(r.extension)) issue(ctx, [...at, 'extension'], 'is a phone\'s extension (sip.users): choose one no phone has');
+  });
+  if (!env.jitsi.jigasi && (env.sip.dialIn.rooms.length > 0 || env.sip.dialIn.numbers.length > 0))
+    issue(ctx, ['jitsi', 'jigasi'], 'is off but sip.dialIn lists numbers or rooms: calls reach meetings only through Jigasi: turn jitsi.jigasi on, or empty sip.dialIn.numbers and sip.dialIn.rooms');
   if (env.sip.wss && env.sip.clientCidrs.length === 0) issue(ctx, ['sip', 'wss'], 'is on but sip.clientCidrs is empty: WSS is only opened to client networks');
 
   if (env.ami.id === undefined && env.tier === 'production' && env.ami.followLatest)
