@@ -19,6 +19,15 @@ const production: EnvironmentFile = {
       { extension: '1002', name: 'Operations' },
       { extension: '1003', name: 'Support' },
     ],
+    dialIn: {
+      // Your trunk's numbers as callers dial them: the invite dialog shows them with each meeting's PIN.
+      numbers: [{ number: '+62 21 5555 0100', country: 'id' }],
+      // A helpdesk line: the called number as the trunk sends it, and an extension for internal phones.
+      rooms: [
+        { did: '622155550199', room: 'helpdesk' },
+        { extension: '8100', room: 'helpdesk' },
+      ],
+    },
   },
   jitsi: { jigasi: true, jibri: true, auth: 'jwt' },
   // Create this bucket and its key once before the first deploy (README, "Deploy and destroy"). The key is the state's

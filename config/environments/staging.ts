@@ -16,6 +16,8 @@ const staging: EnvironmentFile = {
       { extension: '1001', name: 'Reception' },
       { extension: '1002', name: 'Operations' },
     ],
+    // Extension 8100 rings the helpdesk room (8000 asks for a meeting's PIN).
+    dialIn: { rooms: [{ extension: '8100', room: 'helpdesk' }] },
   },
   jitsi: { jigasi: true, jibri: true, auth: 'jwt' },
 };
