@@ -122,6 +122,9 @@ def handler_for(mapper):
         protocol_version = "HTTP/1.1"
         # A client that sends nothing is dropped (no thread held open).
         timeout = 5
+        # Headers and body in one segment (no Nagle wait on a second write).
+        wbufsize = 65536
+        disable_nagle_algorithm = True
 
         def log_message(self, format, *args):  # noqa: A002 (the base class's name)
             pass  # One line per answer below, without the query (it holds PINs).
@@ -207,9 +210,11 @@ def main():
             sys.exit(f"dial-in-mapper: {args.pin_of!r} is not a room with a PIN (letters, digits, '.', '_', '-')")
         print(pin_of(mapper.key, conference))
         return
+    http.server.ThreadingHTTPServer.request_queue_size = 64  # the default 5 drops a burst of connections
     server = http.server.ThreadingHTTPServer((config["listen"], int(config["port"])), handler_for(mapper))
     server.daemon_threads = True
-    log(f"dial-in mapper on {config['listen']}:{config['port']} for {mapper.muc}; /room only from {', '.join(sorted(mapper.pbx))}")
+    host, port = server.server_address[:2]
+    log(f"dial-in mapper on {host}:{port} for {mapper.muc}; /room only from {', '.join(sorted(mapper.pbx))}")
     server.serve_forever()
 
 
