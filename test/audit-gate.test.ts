@@ -199,6 +199,34 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
       fires: ['WBT-SG-INTERNAL', 'WBT-SG-XMPP'],
     },
   ],
+  'WBT-SG-DIALIN': [
+    {
+      name: "the dial-in mapper's port world-open",
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5290, toPort: 5290, cidrIpv4: '0.0.0.0/0', description: 'Dial-in mapper' }),
+      fires: ['WBT-SG-DIALIN', 'WBT-SG-WORLD'],
+    },
+    {
+      name: "the dial-in mapper's port from a network inside the VPC (not the pbx host's group)",
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5290, toPort: 5290, cidrIpv4: '10.20.0.0/16', description: 'Dial-in mapper' }),
+      fires: ['WBT-SG-DIALIN'],
+    },
+    {
+      name: "the dial-in mapper's port from the chat host",
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5290, toPort: 5290, description: 'Dial-in mapper' }, 'chat'),
+      fires: ['WBT-SG-DIALIN'],
+    },
+    {
+      name: 'a range around the mapper port from the pbx host (more than the mapper)',
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5285, toPort: 5295, description: 'Dial-in mapper' }, 'pbx'),
+      fires: ['WBT-SG-DIALIN'],
+    },
+    {
+      name: "the mapper's port from the pbx host with Jigasi off (nothing listens)",
+      add: ingress('meet', { ipProtocol: 'tcp', fromPort: 5290, toPort: 5290, description: 'Dial-in mapper' }, 'pbx'),
+      fires: ['WBT-SG-DIALIN'],
+      env: loadEnvironment({ ...staging, sip: { ...staging.sip, dialIn: { rooms: [] } }, jitsi: { ...staging.jitsi, jigasi: false } }),
+    },
+  ],
   'WBT-SG-DESC': [
     { name: 'a rule without description', add: ingress('pbx', { ipProtocol: 'tcp', fromPort: 5061, toPort: 5061, cidrIpv4: '198.51.100.0/24' }), fires: ['WBT-SG-DESC'] },
     { name: 'a group without description', add: (stack) => void new SecurityGroup(stack, 'bad', { name: 'undescribed' }), fires: ['WBT-SG-DESC'] },
@@ -212,7 +240,7 @@ const BAD: Record<RuleId, readonly BadCase[]> = {
     {
       name: 'ingress protocol -1 from a host (every port, so internal ones too)',
       add: ingress('chat', { ipProtocol: '-1', description: 'All' }, 'meet'),
-      fires: ['WBT-SG-INTERNAL', 'WBT-SG-PROTO', 'WBT-SG-XMPP'],
+      fires: ['WBT-SG-DIALIN', 'WBT-SG-INTERNAL', 'WBT-SG-PROTO', 'WBT-SG-XMPP'],
     },
   ],
   'WBT-EC2-IMDS': [

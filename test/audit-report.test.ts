@@ -89,10 +89,11 @@ describe('npm run audit on the shipped environments', () => {
     expect(rows.filter((r) => r.host === 'pbx').map((r) => r.peer)).toEqual(expect.arrayContaining(['192.0.2.0/28 (trunk)', '192.0.2.0/24 (trunk-media)', 'meet host']));
     // WBT-CONFIG-SECRET (f5f1300) is the thirteenth: the bundles are scanned like user-data. WBT-SG-XMPP (the pools)
     // the fourteenth: Prosody's client port from the pools' groups only; WBT-KMS-CMK the fifteenth; the privacy rules
-    // (WBT-PRIV-STATE, -CHAT, -MEET) the last three.
-    expect(report.policy).toHaveLength(18);
+    // (WBT-PRIV-STATE, -CHAT, -MEET) the last three; WBT-SG-DIALIN (issue 17): the dial-in mapper's port from the pbx host only.
+    expect(report.policy).toHaveLength(19);
     expect(report.policy.map((p) => p.id)).toContain('WBT-CONFIG-SECRET');
     expect(report.policy.map((p) => p.id)).toContain('WBT-SG-XMPP');
+    expect(report.policy.map((p) => p.id)).toContain('WBT-SG-DIALIN');
   });
 
   test("production's turn host: its world-open ports are the allowlisted ones, its relay ports the bridges' only (meet and the JVB pool)", () => {

@@ -9,7 +9,7 @@ import { portPlan } from '../roles';
 import { ANY_ROLES, enabledPools, type AnyRole, type EnvironmentConfig } from '../../config/schema';
 import type { Finding } from './finding';
 import { blocks, elements, isObject, isTrue, lookup, num, reference, str, strings, type Element, type JsonObject } from './plan';
-import { ADMIN_PORTS, INTERNAL_PORTS, SIP_SIGNALLING_PORTS, sipExposure, worldAllowlist, XMPP_PORTS, type Exposure, type RuleId } from './policy';
+import { ADMIN_PORTS, DIAL_IN_EXPOSURE, INTERNAL_PORTS, SIP_SIGNALLING_PORTS, sipExposure, worldAllowlist, XMPP_PORTS, type Exposure, type RuleId } from './policy';
 import { resourceNameOf } from '../../config/names';
 
 export type Verdict = 'ok' | 'accepted' | 'violation';
@@ -250,6 +250,19 @@ function evaluateRule(tf: JsonObject, rule: RawRule, env: EnvironmentConfig, gro
     else {
       if (internal.length > 0) flag('WBT-SG-INTERNAL', `exposes ${internal.map((i) => `${i.port} (${i.service})`).join(', ')}`);
       if (xmpp.length > 0) flag('WBT-SG-XMPP', `XMPP ${xmpp.map((i) => i.port).join(', ')} is open to ${peer}: only the pools' security groups may reach Prosody's client port, on the meet host`);
+    }
+    // The dial-in mapper's port: exactly tcp 5290 on the meet host from the pbx host's group, with Jigasi; nothing else.
+    if (within(DIAL_IN_EXPOSURE.port, from, to)) {
+      const d = DIAL_IN_EXPOSURE;
+      const exact = protocol === 'tcp' && from === d.port && to === d.port;
+      if (role === d.role && exact && peerKey === `host:${d.peer}` && env.jitsi.jigasi) deciding ??= 'WBT-SG-DIALIN';
+      else if (protocol !== 'udp')
+        flag(
+          'WBT-SG-DIALIN',
+          role === d.role && exact && peerKey === `host:${d.peer}`
+            ? `opens ${d.port} (${d.service}) with jitsi.jigasi off: nothing listens there`
+            : `opens ${d.port} (${d.service}) to ${peer}: only the ${roleLabel(d.peer)}'s security group may reach it, on the ${roleLabel(d.role)}`,
+        );
     }
   }
   if (rule.direction === 'ingress' && world) {

@@ -4,6 +4,7 @@
  * Derived from the environment configuration, like the port plan it judges (config/ports.ts).
  * Evaluation lives in stack-audit.ts (matrix.ts, checks.ts); the synthesis gate (aspect.ts) and the report (scripts/audit.ts) share it.
  */
+import { DIAL_IN_MAPPER_PORT } from '../../config/dial-in';
 import type { Protocol } from '../../config/ports';
 import type { AnyRole, EnvironmentConfig } from '../../config/schema';
 
@@ -13,6 +14,7 @@ export type RuleId =
   | 'WBT-SG-SIP'
   | 'WBT-SG-INTERNAL'
   | 'WBT-SG-XMPP'
+  | 'WBT-SG-DIALIN'
   | 'WBT-SG-DESC'
   | 'WBT-SG-PROTO'
   | 'WBT-EC2-IMDS'
@@ -80,6 +82,14 @@ export const RULES: readonly PolicyRule[] = [
     trivy: [],
     fix: 'remove the rule: the recorders and bridges of the pools reach Prosody through their security groups (constructs/roles/meet.ts); nothing else, no network and never the internet, may reach 5222, 5269, 5280 or 5347',
     note: 'No scanner knows XMPP. The one allowed rule is also bound on the meet host: Prosody publishes 5222 on its private address only.',
+  },
+  {
+    id: 'WBT-SG-DIALIN',
+    title: "The dial-in conference mapper's port on the meet host from the pbx host's security group only, and only with Jigasi",
+    checkov: [],
+    trivy: [],
+    fix: "remove the rule or narrow it to the pbx host's security group (constructs/roles/meet.ts): the mapper tells which meeting a PIN names; browsers reach its two public routes through the web container on 443, never the port itself",
+    note: "No scanner knows the mapper. It answers /room to the pbx host's address only and is bound on the private address; the security group is the first line.",
   },
   {
     id: 'WBT-SG-DESC',
@@ -270,3 +280,11 @@ export const INTERNAL_PORTS: readonly NamedPort[] = [
 
 /** Prosody's ports: never open, but for its client port to the pools (WBT-SG-XMPP). */
 export const XMPP_PORTS: readonly number[] = [5222, 5269, 5280, 5347];
+
+/** The dial-in mapper's port (config/dial-in.ts): open on the meet host to the pbx host alone (WBT-SG-DIALIN). */
+export const DIAL_IN_EXPOSURE = { port: DIAL_IN_MAPPER_PORT, role: 'meet', peer: 'pbx', service: 'dial-in conference mapper (the PBX resolves meeting PINs)' } as const satisfies {
+  readonly port: number;
+  readonly role: AnyRole;
+  readonly peer: AnyRole;
+  readonly service: string;
+};
