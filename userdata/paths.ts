@@ -65,6 +65,8 @@ export const UNITS = {
   jvb: 'weebeetalk-jvb',
   /** pool-member.sh every 30 s: probe, publish the scaling metric, protect, drain (members and the meet host). */
   poolMember: 'weebeetalk-pool-member',
+  /** The dial-in conference mapper on the meet host (userdata/meet/dial-in.ts), with Jigasi. */
+  dialInMapper: 'weebeetalk-dial-in-mapper',
 } as const;
 /** A unit file's path: /etc/systemd/system/<name>. */
 export const unitPath = (unit: string): string => `/etc/systemd/system/${unit}`;
@@ -107,6 +109,20 @@ export const ROLE_PATHS = {
   jibri: { etc: `${HOST_ETC}/jibri`, dir: `${OPT_DIR}/docker-jitsi-meet` },
   jvb: { etc: `${HOST_ETC}/jvb`, dir: `${OPT_DIR}/docker-jitsi-meet` },
 } as const satisfies Record<AnyRole, { readonly etc: string; readonly dir: string }>;
+
+/**
+ * The dial-in conference mapper on the meet host (userdata/meet/dial-in.ts): its program (Python 3 stdlib, run by
+ * Debian's /usr/bin/python3), its configuration (JSON, no secret), the PIN key the hook writes from SSM (root only,
+ * handed to the unit by LoadCredential), and the web container's nginx include that forwards the two public paths:
+ * the bundle's copy, and where jitsi.sh installs it (CONFIG/web is copied to /run/web/config when the container starts).
+ */
+export const DIAL_IN_PATHS = {
+  program: `${LIB_DIR}/dial-in-mapper.py`,
+  config: `${ROLE_PATHS.meet.etc}/dial-in-mapper.json`,
+  pinKey: `${ROLE_PATHS.meet.etc}/dial-in-pin-key`,
+  nginx: `${ROLE_PATHS.meet.etc}/nginx-dial-in.conf`,
+  nginxInstalled: `${JITSI_CONFIG}/web/nginx-custom/weebeetalk-dial-in.conf`,
+} as const;
 
 /** The files the TypeScript writes to a role's etc: the upstream release's manifest and the compose settings. */
 export function roleFiles(role: AnyRole): { readonly manifest: string; readonly settings: string } {

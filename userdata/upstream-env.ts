@@ -40,9 +40,12 @@ export const JITSI_ENV: Readonly<Record<string, string>> = {
   JIGASI_SIP_SERVER: 'jigasi.yml',
   JIGASI_SIP_PORT: 'jigasi.yml',
   JIGASI_SIP_TRANSPORT: 'jigasi.yml',
-  JIGASI_SIP_DEFAULT_ROOM: 'jigasi.yml',
   JIGASI_PORT_MIN: 'jigasi.yml (command and ports)',
   JIGASI_PORT_MAX: 'jigasi.yml (command and ports)',
+  // Dial-in by PIN (issue 17, userdata/meet/dial-in.ts).
+  XMPP_MODULES: 'docker-compose.yml (prosody: jitsi-meet.cfg.lua modules_enabled of the XMPP_DOMAIN VirtualHost and, with guests, the guest one)',
+  CONFCODE_URL: 'docker-compose.yml (web: web/rootfs/defaults/settings-config.js config.dialInConfCodeUrl; unset: none)',
+  DIALIN_NUMBERS_URL: 'docker-compose.yml (web: settings-config.js config.dialInNumbersUrl; unset: none)',
   ENABLE_RECORDING: 'docker-compose.yml (web, prosody, jicofo)',
   JIBRI_FINALIZE_RECORDING_SCRIPT_PATH: 'jibri.yml',
   TURN_CREDENTIALS: 'docker-compose.yml (prosody: external_service_secret, prosody/rootfs/defaults/prosody.cfg.lua)',

@@ -4,6 +4,7 @@
  * registered to the PBX, Jibri recording to S3 through the host (the containers get no AWS credentials).
  */
 import { Document, Scalar, type YAMLSeq } from 'yaml';
+import { PROSODY_HTTP_LOOPBACK } from '../../config/dial-in';
 import { XMPP_CLIENT_PORT } from '../../config/ports';
 import { enabledPools, type Pool } from '../../config/schema';
 import type { BundleFile, RoleBundleProps } from '../bundle';
@@ -15,6 +16,7 @@ import { meetPoolPublisher, POOL_APIS } from '../pool-member';
 import { composeUnit, scheduledJob, unitFile } from '../systemd';
 import { TURN_PORT, TURN_TLS_PORT } from '../turn';
 import { DOCKER_JITSI_MEET, manifest } from '../upstream';
+import { DIAL_IN_SERVICE, dialInEnv, dialInFiles, dialInSettings } from './dial-in';
 
 export const JITSI_ETC = ROLE_PATHS.meet.etc;
 export const JITSI_DIR = ROLE_PATHS.meet.dir;
@@ -50,11 +52,17 @@ const jibriApiPort = new URL(POOL_APIS.jibri).port;
 
 export function jitsiOverride(ctx: Pick<RoleContext, 'config' | 'privateIp'>): string {
   const pools = enabledPools(ctx.config).length > 0;
+  const prosodyPorts = [
+    ...(pools ? [`${ctx.privateIp.meet}:${XMPP_CLIENT_PORT}:${XMPP_CLIENT_PORT}`] : []),
+    // With Jigasi, Prosody's HTTP port (upstream only `expose`s it) on loopback for the dial-in mapper's room census
+    // (userdata/meet/dial-in.ts): never on the private address or the Docker networks.
+    ...(ctx.config.jitsi.jigasi ? [`${PROSODY_HTTP_LOOPBACK.address}:${PROSODY_HTTP_LOOPBACK.port}:${PROSODY_HTTP_LOOPBACK.port}`] : []),
+  ];
   const doc = new Document({
     name: JITSI_PROJECT,
     services: {
       ...(publishesJibri(ctx) ? { jibri: { ports: [`127.0.0.1:${jibriApiPort}:${jibriApiPort}`] } } : {}),
-      ...(pools ? { prosody: { ports: [`${ctx.privateIp.meet}:${XMPP_CLIENT_PORT}:${XMPP_CLIENT_PORT}`] } } : {}),
+      ...(prosodyPorts.length > 0 ? { prosody: { ports: prosodyPorts } } : {}),
       web: { restart: 'on-failure:3' },
     },
   });
@@ -156,15 +164,18 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
     ...jitsiSecuritySettings(ctx),
   };
   if (jitsi.auth !== 'none') settings.AUTH_TYPE = jitsi.auth;
+  // No JIGASI_SIP_DEFAULT_ROOM: every call the pbx sends carries X-Room-Name (the meeting its PIN or fixed room
+  // names), and without a default Jigasi refuses a call that has none (486, "No JVB room name provided") rather than
+  // putting it into a room nobody is in.
   if (jitsi.jigasi) {
     Object.assign(settings, {
       JIGASI_SIP_URI: `jigasi@${ctx.fqdn.pbx}`,
       JIGASI_SIP_SERVER: ctx.privateIp.pbx,
       JIGASI_SIP_PORT: '5060',
       JIGASI_SIP_TRANSPORT: 'UDP',
-      JIGASI_SIP_DEFAULT_ROOM: ctx.config.sip.dialInRoom,
       JIGASI_PORT_MIN: String(jitsi.jigasiPorts.from),
       JIGASI_PORT_MAX: String(jitsi.jigasiPorts.to),
+      ...dialInSettings(ctx, meetPublicUrl(ctx)),
     });
   }
   // Recording with a recorder anywhere: the meet host's own Jibri or the pool's (jicofo renders its jibri brewery and
@@ -192,6 +203,8 @@ export function jitsiSettings(ctx: RoleContext): Record<string, string> {
 export const MEET_SERVICES = {
   /** Inputs of `docker compose up` (settings, override, the pinned release's manifest): compose recreates what changed. */
   compose: 'jitsi',
+  /** The dial-in mapper's program, configuration and unit: restarted (userdata/meet/dial-in.ts). */
+  dialIn: DIAL_IN_SERVICE,
 } as const;
 
 export function meetBundle(ctx: RoleContext): RoleBundleProps {
@@ -212,6 +225,8 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
   files.push(...publisher.files);
   // Always there (jitsi.sh installs it into CONFIG/jibri only while the host publishes its Jibri's state).
   files.push({ path: JITSI_JIBRI_CONF, content: jibriCustomConf(), mode: '0644', services: compose });
+  // Dial-in by PIN: the conference mapper and the web container's include (userdata/meet/dial-in.ts).
+  files.push(...dialInFiles(ctx));
   return {
     env: {
       ...commonEnv(ctx, 'meet'),
@@ -238,6 +253,7 @@ export function meetBundle(ctx: RoleContext): RoleBundleProps {
         .join(' '),
       WBT_PROSODY_CFG: PROSODY_CFG,
       WBT_JITSI_JIBRI_CONF: JITSI_JIBRI_CONF,
+      ...dialInEnv(ctx),
       ...publisher.env,
     },
     hook: 'jitsi',

@@ -58,6 +58,8 @@ fi
 if [[ "$JIGASI_ENABLED" == 1 ]]; then
   jigasi_password=$(ssm_secret jigasi-sip-password)
   secrets+=("JIGASI_SIP_PASSWORD=\"${jigasi_password}\"")
+  # The dial-in mapper's PIN key: root only, handed to its unit by systemd (LoadCredential), in no .env.
+  pin_key=$(ssm_secret dial-in-pin-key)
 fi
 if [[ "$TURN_ENABLED" == 1 ]]; then
   # The TURN relay's shared secret: Prosody derives each participant's time-limited credentials from it.
@@ -91,6 +93,22 @@ draft=$(secret_draft "${dir}/.env")
 } > "$draft"
 env_changed=0
 if update_secret_file "$draft" "${dir}/.env"; then env_changed=1; fi
+pin_key_changed=0
+if [[ "$JIGASI_ENABLED" == 1 ]]; then
+  draft=$(secret_draft "$WBT_DIAL_IN_KEY")
+  printf '%s' "$pin_key" > "$draft"
+  if update_secret_file "$draft" "$WBT_DIAL_IN_KEY"; then pin_key_changed=1; fi
+fi
+# The web container's include forwarding the invite dialog's two questions to the mapper, only while browsers are
+# told about dial-in (numbers to show); the container copies CONFIG/web when it starts, so a change restarts it.
+web_conf_changed=0
+if [[ "$DIAL_IN_PUBLIC" == 1 ]]; then
+  install -d -m 0755 "${WBT_DIAL_IN_NGINX_INSTALLED%/*}"
+  if install_if_changed "$WBT_DIAL_IN_NGINX" "$WBT_DIAL_IN_NGINX_INSTALLED" 0644; then web_conf_changed=1; fi
+elif [[ -e "$WBT_DIAL_IN_NGINX_INSTALLED" ]]; then
+  rm -f "$WBT_DIAL_IN_NGINX_INSTALLED"
+  web_conf_changed=1
+fi
 
 # Prosody keeps the accounts it created at its first start: upstream's register-setup runs `user create` at every
 # start, which leaves an existing account as it is. So when .env gives an account (WBT_XMPP_ACCOUNTS:
@@ -173,6 +191,22 @@ elif ((env_changed)) || has_changed jitsi; then
   log "Jitsi Meet: compose recreated the services whose settings or images changed"
 fi
 if [[ "$wanted" != "$(cat "$held")" ]]; then sync_prosody_accounts; fi
+# The dial-in mapper (with Jigasi): started once, restarted when its program, configuration, unit or key changed.
+if [[ "$JIGASI_ENABLED" == 1 ]]; then
+  systemctl enable "$WBT_DIAL_IN_UNIT"
+  if ! systemctl is-active --quiet "$WBT_DIAL_IN_UNIT"; then
+    systemctl start "$WBT_DIAL_IN_UNIT"
+  elif ((pin_key_changed)) || has_changed dial-in-mapper; then
+    systemctl restart "$WBT_DIAL_IN_UNIT"
+    log "dial-in mapper restarted (its configuration or PIN key changed)"
+  fi
+elif systemctl is-enabled --quiet "$WBT_DIAL_IN_UNIT" 2> /dev/null; then
+  # Jigasi turned off: no calls, no PINs.
+  systemctl disable --now "$WBT_DIAL_IN_UNIT"
+  rm -f "$WBT_DIAL_IN_KEY"
+fi
+# The web container reads its nginx include only when it starts.
+if ((web_conf_changed && was_running)); then restart_later web; fi
 # Jibri reads custom-jibri.conf only when it starts.
 if ((jibri_conf_changed && was_running)); then restart_later jibri; fi
 if ((${#restarts[@]} > 0)); then (cd "$dir" && docker compose restart "${restarts[@]}"); fi
