@@ -51,7 +51,7 @@ function composeUnits(plan: HostPlan): Map<string, string> {
 /** Files the host writes secrets into, by role (the secret scan must find them too). */
 const SECRET_FILES: Record<Role, string[]> = {
   chat: ['/opt/weebeetalk/rocketchat-compose/.env'],
-  meet: ['/opt/weebeetalk/docker-jitsi-meet/.env', '/srv/weebeetalk/jitsi/passwords.env'],
+  meet: ['/opt/weebeetalk/docker-jitsi-meet/.env', '/srv/weebeetalk/jitsi/passwords.env', '/etc/weebeetalk/jitsi/dial-in-pin-key'],
   pbx: ['/srv/weebeetalk/asterisk/etc/pjsip.auth.conf', '/srv/weebeetalk/asterisk/etc/keys/privkey.pem'],
   turn: ['/etc/coturn/weebeetalk.conf', '/etc/coturn/certs/privkey.pem'],
 };
@@ -84,6 +84,8 @@ const REQUIRED: Record<Role, string[]> = {
   pbx: [],
   turn: [],
 };
+/** Where the meet hook installs the web container's dial-in include (userdata/paths.ts DIAL_IN_PATHS.nginxInstalled). */
+const DIAL_IN_INCLUDE = '/srv/weebeetalk/jitsi/config/web/nginx-custom/weebeetalk-dial-in.conf';
 /** The apply tool on the host (userdata/paths.ts APPLY_COMMAND). */
 const APPLY = '/usr/local/sbin/weebeetalk-apply';
 const GENERATED: Record<Role, string[]> = { chat: [], meet: ['/srv/weebeetalk/jitsi/passwords.env'], pbx: [], turn: [] };
@@ -619,7 +621,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
   });
 
   describe('changes applied in place by State Manager (the association runs the document on the running host)', () => {
-    // v1 and v2 of staging: a phone added, the trunk's address changed, the dial-in room moved, Rocket.Chat bumped.
+    // v1 and v2 of staging: a phone added, the trunk's address changed, a dial-in number listed, Rocket.Chat bumped.
     const v1 = (): Synthesized => synthVariant('in-place-v1', 'staging', { sip: { trunkSignallingCidrs: ['192.0.2.0/24'] } });
     const v2 = (): Synthesized =>
       synthVariant('in-place-v2', 'staging', {
@@ -630,7 +632,9 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
             { extension: '1002', name: 'Operations' },
             { extension: '1003', name: 'Night desk' },
           ],
-          dialInRoom: 'all-hands',
+          // A dial-in number: the meet host's invite dialog shows it (CONFCODE_URL, DIALIN_NUMBERS_URL, the web's nginx
+          // include) and its dial-in mapper answers it.
+          dialIn: { numbers: [{ number: '+62 21 5555 0100', country: 'id' }] },
         },
         rocketchat: { release: '8.9.2' },
       });
@@ -638,18 +642,26 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
     /** What a session did to the services: docker, systemctl start/restart/stop, fail2ban-client. */
     const actions = (logged: Logged[]): string[] =>
       logged
-        .filter((c) => c.cmd === 'docker' || c.cmd === 'fail2ban-client' || (c.cmd === 'systemctl' && /^(start|restart|stop|reload|daemon-reload)$/.test(c.argv[0] ?? '')))
+        // systemctl once per call (the stand-in also records each unit it starts, with extra).
+        .filter((c) => c.cmd === 'docker' || c.cmd === 'fail2ban-client' || (c.cmd === 'systemctl' && c.extra === null && /^(start|restart|stop|reload|daemon-reload)$/.test(c.argv[0] ?? '')))
         .filter((c) => !(c.cmd === 'docker' && /^(info|version|inspect|compose version)/.test(c.argv.join(' '))))
         .map((c) => `${c.cmd} ${c.argv.join(' ')}${c.cmd === 'docker' && c.argv[0] === 'compose' ? ` (in ${c.cwd})` : ''}`);
     /** The expected actions of v1 -> v2, per host: Asterisk's reloads only, compose's own minimal recreation elsewhere. */
     const EXPECTED: Partial<Record<Role, string[]>> = {
       chat: ['docker compose up --detach --remove-orphans (in /opt/weebeetalk/rocketchat-compose)'],
-      meet: ['docker compose up --detach --remove-orphans (in /opt/weebeetalk/docker-jitsi-meet)'],
+      // The dial-in number: the web's settings (compose recreates web), the mapper's configuration (restarted) and
+      // the web's nginx include, which the container reads when it starts (restarted, after compose).
+      meet: [
+        'docker compose up --detach --remove-orphans (in /opt/weebeetalk/docker-jitsi-meet)',
+        'systemctl restart weebeetalk-dial-in-mapper.service',
+        'docker compose restart web (in /opt/weebeetalk/docker-jitsi-meet)',
+      ],
       pbx: ['docker exec asterisk asterisk -rx module reload res_pjsip.so res_pjsip_endpoint_identifier_ip.so', 'docker exec asterisk asterisk -rx dialplan reload'],
     };
     const CHANGED: Partial<Record<Role, string[]>> = {
       chat: ['/etc/weebeetalk/rocketchat/settings.env'],
-      meet: ['/etc/weebeetalk/jitsi/settings.env'],
+      // config.env: DIAL_IN_PUBLIC (the hook installs the web's include).
+      meet: ['/etc/weebeetalk/config.env', '/etc/weebeetalk/jitsi/dial-in-mapper.json', '/etc/weebeetalk/jitsi/settings.env'],
       pbx: ['/etc/weebeetalk/config.env', '/srv/weebeetalk/asterisk/etc/extensions.conf', '/srv/weebeetalk/asterisk/etc/pjsip.conf'],
     };
 
@@ -672,7 +684,7 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
 
         box.deploy(p2);
         let mark = commands(box, 0).length;
-        const applied = await box.session([['run', box.served.command], box.inspecting(SECRET_FILES[role]), ['run', `${APPLY} --status`]]);
+        const applied = await box.session([['run', box.served.command], box.inspecting([...SECRET_FILES[role], ...(role === 'meet' ? [DIAL_IN_INCLUDE] : [])]), ['run', `${APPLY} --status`]]);
         expect([applied.codes, applied.output]).toEqual([[0, 0, 0], expect.stringContaining(`bundle ${box.served.sha256} applied: `)]);
         const changed = [...applied.output.matchAll(/weebeetalk-apply: changed (\S+)/g)].map((m) => m[1]).sort();
         expect(changed).toEqual(CHANGED[role]);
@@ -685,6 +697,12 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
         const generated = (p: string): boolean => GENERATED[role].includes(p) || p.endsWith('privkey.pem');
         expect(sums(after, generated)).toEqual(sums(before, generated));
         expect(box.log<{ issued: boolean }>('acme.jsonl').filter((a) => a.issued)).toHaveLength(role === 'pbx' ? 1 : 0);
+        if (role === 'meet') {
+          // v2 lists a number: the web container's include is installed where it copies CONFIG/web from, as bundled.
+          const bundledInclude = p2.configuration.files.find((f) => f.path === '/etc/weebeetalk/jitsi/nginx-dial-in.conf')?.content;
+          const seen = after.files.find((f) => f.path === DIAL_IN_INCLUDE);
+          expect([seen?.exists, seen?.mode, seen?.owner, seen?.sha256]).toEqual([true, '644', 'root:root', sha256(bundledInclude ?? '')]);
+        }
         if (role === 'pbx') {
           expect(box.log<{ name: string }>('ssm.jsonl').map((r) => r.name)).toContain('/weebeetalk/in-place-v2/pbx/sip-users/1003'.replace('in-place-v2', p2.world.env));
           expect(readFileSync(box.upper('/var/lib/wbt-standin/systemd/active/weebeetalk-asterisk.service'), 'utf8')).toBe('');
@@ -767,7 +785,12 @@ describeAsRoot('first boot of every host in a sandbox (test/boot.test.ts)', [BOO
 
     /** On a meet at v1: Jibri turned off stops and disables its recordings uploader, whose unit stays in place. */
     async function jibriOff(box: HostSandbox): Promise<void> {
-      box.deploy(hostPlan(synthVariant('in-place-v3', 'staging', { sip: { trunkSignallingCidrs: ['192.0.2.0/24'] }, jitsi: { jibri: false } }), 'meet'));
+      // v2's dial-in number kept: only Jibri changes.
+      const v3 = synthVariant('in-place-v3', 'staging', {
+        sip: { trunkSignallingCidrs: ['192.0.2.0/24'], dialIn: { numbers: [{ number: '+62 21 5555 0100', country: 'id' }] } },
+        jitsi: { jibri: false },
+      });
+      box.deploy(hostPlan(v3, 'meet'));
       const mark = commands(box, 0).length;
       const r = await box.session([
         ['run', box.served.command],
