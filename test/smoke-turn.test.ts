@@ -252,7 +252,7 @@ describe('turn-tls and turn-allocate against a fake relay', () => {
     });
     const text = printed.join('');
     expect(text).toMatch(/\nturn-allocate +turn\.example\.test @ 127\.0\.0\.1:\d+ +PASS +allocated/);
-    expect((JSON.parse(printed[0]) as { results: CheckResult[] }).results.map((r) => r.status)).toEqual([...Array(10).fill('SKIP'), 'PASS', 'PASS']);
+    expect((JSON.parse(printed[0]) as { results: CheckResult[] }).results.map((r) => r.status)).toEqual([...Array(12).fill('SKIP'), 'PASS', 'PASS']);
     const passwords = requests
       .filter((r) => r.username !== undefined)
       .map((r) =>
@@ -392,6 +392,8 @@ describe('a stack without a TURN relay, and --skip', () => {
       'https:meet=SKIP',
       'http-redirect:chat=SKIP',
       'http-redirect:meet=SKIP',
+      'meet-dial-in:meet=SKIP',
+      'meet-dial-in-closed:meet=SKIP',
       'sip:pbx=SKIP',
       'sip-tls:pbx=SKIP',
       'turn-tls:turn=SKIP',

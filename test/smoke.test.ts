@@ -4,15 +4,21 @@
  */
 import { execFile } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DIAL_IN_MAPPER_PORT, DIAL_IN_PUBLIC_PATHS, XMPP_MUC_DOMAIN } from '../config/dial-in';
+import { loadEnvironments } from '../config/files';
 import { type CheckResult, type SmokeOptions, UsageError } from '../scripts/smoke/check';
 import { main } from '../scripts/smoke/cli';
+import { dialInExpectationOf, luhnDigit, pinProblem, type DialInExpectation } from '../scripts/smoke/dial-in';
 import { isHttpsRedirectTo } from '../scripts/smoke/http';
 import { endpointsFromOutputs, selectStackOutputs } from '../scripts/smoke/outputs';
 import { runSmoke } from '../scripts/smoke/run';
 import { buildSipOptions, parseSipResponse } from '../scripts/smoke/sip';
-import { FQDNS, LOOPBACK, ROCKET_CHAT_VERSION, type SmokeFixture, startSmokeFixture, TURN_RELAY, TURN_SECRET, WRONG_NAME } from './support/smoke-fixture';
+import { FIXTURE_NUMBERS, fixturePin, FQDNS, LOOPBACK, ROCKET_CHAT_VERSION, type SmokeFixture, startSmokeFixture, TURN_RELAY, TURN_SECRET, WRONG_NAME } from './support/smoke-fixture';
+
+/** What the fixture's environment would say about dial-in (Jigasi on, two numbers). */
+const DIAL_IN: DialInExpectation = { numbers: FIXTURE_NUMBERS, mapperAddress: '10.20.0.11', securityGroup: 'weebeetalk-smoketest-meet' };
 
 let fx: SmokeFixture;
 
@@ -37,6 +43,8 @@ function fixtureOptions(overrides: Partial<SmokeOptions> = {}): SmokeOptions {
     sipsPort: fx.sipsPort,
     turnPort: fx.turn.port,
     turnSecret: TURN_SECRET,
+    dialIn: DIAL_IN,
+    dialInPort: fx.dialInClosedPort,
     timeoutMs: 2000,
     ...overrides,
   };
@@ -69,6 +77,8 @@ describe('smoke check against a healthy fake stack', () => {
       'https:meet',
       'http-redirect:chat',
       'http-redirect:meet',
+      'meet-dial-in:meet',
+      'meet-dial-in-closed:meet',
       'sip:pbx',
       'sip-tls:pbx',
       'turn-tls:turn',
@@ -81,7 +91,13 @@ describe('smoke check against a healthy fake stack', () => {
     expect(row(report.results, 'sip-tls', 'pbx').detail).toMatch(/TLSv1\.[23] handshake OK; cert OK for pbx\.example\.test/);
     expect(row(report.results, 'turn-tls', 'turn').detail).toMatch(/^TLSv1\.[23] handshake OK; cert OK for turn\.example\.test/);
     expect(row(report.results, 'turn-allocate', 'turn').detail).toContain(`relayed address ${TURN_RELAY.address}:${TURN_RELAY.port}/udp`);
-    expect(summary.length).toBe(12);
+    expect(row(report.results, 'meet-dial-in', 'meet').detail).toMatch(
+      /^PIN \d{9} for weebeetalk-smoke-[0-9a-f]{8}@muc\.meet\.jitsi \(Luhn OK\); numbers \+62 21 5555 0100 \(id\), 800 555 0100 \(sg, toll-free\); cert OK for meet\.example\.test/,
+    );
+    expect(row(report.results, 'meet-dial-in-closed', 'meet').detail).toMatch(
+      /^tcp\/\d+ on 127\.0\.0\.1: refused \(ECONNREFUSED.*\); GET \/room\?pin=123456789 -> Jitsi's page; GET \/weebeetalk\/dial-in\/room -> HTTP 200, not the mapper$/,
+    );
+    expect(summary.length).toBe(14);
   });
 
   test('the SIP OPTIONS request is well-formed RFC 3261', () => {
@@ -146,25 +162,34 @@ describe('smoke check against a healthy fake stack', () => {
       'https:meet',
       'http-redirect:chat',
       'http-redirect:meet',
+      'meet-dial-in:meet',
+      'meet-dial-in-closed:meet',
       'turn-tls:turn',
       'turn-allocate:turn',
     ]);
     expect(row(parsed.results, 'https', 'meet').status).toBe('SKIP');
+    // No environment file for "smoketest": nothing tells whether Jigasi is on.
+    expect(row(parsed.results, 'meet-dial-in', 'meet').detail).toBe(
+      'no environment file for "smoketest" here (config/environments): cannot tell whether jitsi.jigasi is on, nor which sip.dialIn.numbers the invite shows',
+    );
   });
 
   test('the table has one row per check and a summary', async () => {
     const { out, io } = captureIo();
-    const code = await main([fx.env, '--outputs', fx.outputsFile, '--resolver', `${LOOPBACK}:${fx.dnsPort}`, '--skip', 'https,http-redirect,sip,sip-tls,turn-tls,turn-allocate'], {
-      ...io,
-      env: {},
-    });
+    const code = await main(
+      [fx.env, '--outputs', fx.outputsFile, '--resolver', `${LOOPBACK}:${fx.dnsPort}`, '--skip', 'https,http-redirect,meet-dial-in,meet-dial-in-closed,sip,sip-tls,turn-tls,turn-allocate'],
+      {
+        ...io,
+        env: {},
+      },
+    );
     const text = out.join('');
     expect(code).toBe(0);
     expect(text).toMatch(/^CHECK +TARGET +RESULT +DETAIL\n/);
     expect(text).toMatch(/\ndns +chat\.example\.test +PASS +A 127\.0\.0\.1 via 127\.0\.0\.1:\d+\n/);
     expect(text).toMatch(/\ndns +turn\.example\.test +PASS +A 127\.0\.0\.1 via 127\.0\.0\.1:\d+\n/);
     expect(text).toMatch(/\nturn-allocate +turn\.example\.test @ 127\.0\.0\.1:443 +SKIP +skipped \(--skip\)\n/);
-    expect(text).toContain('4 passed, 0 failed, 8 skipped (smoketest): OK');
+    expect(text).toContain('4 passed, 0 failed, 10 skipped (smoketest): OK');
   });
 });
 
@@ -244,6 +269,151 @@ describe('smoke check failures', () => {
       expect(await main(argv, io)).toBe(2);
       expect(err.join('')).toMatch(/^smoke: .+\nRun with --help for usage\.\n$/);
     }
+  });
+});
+
+describe('dial-in checks (meet-dial-in, meet-dial-in-closed)', () => {
+  const OTHERS = ['dns', 'https', 'http-redirect', 'sip', 'sip-tls', 'turn-tls', 'turn-allocate'];
+  const dialIn = async (overrides: Partial<SmokeOptions> = {}): Promise<{ code: CheckResult; closed: CheckResult }> => {
+    const report = await runSmoke(fixtureOptions({ skip: OTHERS, ...overrides }));
+    return { code: row(report.results, 'meet-dial-in', 'meet'), closed: row(report.results, 'meet-dial-in-closed', 'meet') };
+  };
+  afterEach(() => fx.resetDialIn());
+
+  test('no numbers configured: an empty list passes and says the invite shows no dial-in; so does no forward at all, as the meet host has it then', async () => {
+    fx.dialIn.numbers = [];
+    const noNumbers = { dialIn: { ...DIAL_IN, numbers: [] } };
+    const { code } = await dialIn(noNumbers);
+    expect(code.status).toBe('PASS');
+    expect(code.detail).toMatch(/^PIN \d{9} for .*; no numbers \(sip\.dialIn\.numbers is empty: the invite shows no dial-in\); cert OK/);
+    // The web container forwards the two paths only with numbers to show (userdata/meet/dial-in.ts, dialInPublic).
+    fx.dialIn.conferenceCode = 'page';
+    fx.dialIn.numbers = 404;
+    expect((await dialIn(noNumbers)).code).toMatchObject({
+      status: 'PASS',
+      detail: expect.stringMatching(/^no numbers \(sip\.dialIn\.numbers is empty: the invite shows no dial-in\); the web container forwards no PIN question \(HTTP 200 text\/html\); cert OK/),
+    });
+    fx.dialIn.conferenceCode = 404;
+    expect((await dialIn(noNumbers)).code.status).toBe('PASS');
+    // Half a forward is a stale bundle.
+    fx.dialIn.numbers = FIXTURE_NUMBERS;
+    expect((await dialIn(noNumbers)).code).toMatchObject({ status: 'FAIL', detail: expect.stringContaining('is not forwarded (HTTP 404) and sip.dialIn.numbers is empty') });
+    // With numbers configured, no forward is a failure (above: 404 and Jitsi's page).
+  });
+
+  test("the mapper down (502) and no forward (404, or Jitsi's page) each say what to look at", async () => {
+    fx.dialIn.conferenceCode = 502;
+    expect((await dialIn()).code).toMatchObject({
+      status: 'FAIL',
+      detail: expect.stringContaining(
+        `-> HTTP 502: the web container cannot reach the mapper on 10.20.0.11:${DIAL_IN_MAPPER_PORT}: is weebeetalk-dial-in-mapper running on the meet host (systemctl status weebeetalk-dial-in-mapper)?`,
+      ),
+    });
+    fx.dialIn.conferenceCode = 404;
+    const missing = (await dialIn()).code;
+    expect(missing.status).toBe('FAIL');
+    expect(missing.detail).toMatch(
+      new RegExp(
+        `^GET ${DIAL_IN_PUBLIC_PATHS.conferenceCode}\\?conference=weebeetalk-smoke-[0-9a-f]{8}@${XMPP_MUC_DOMAIN} -> HTTP 404: the web container has no dial-in forward: was the bundle applied`,
+      ),
+    );
+    expect(missing.detail).toContain('and the web container restarted?');
+    fx.dialIn.conferenceCode = 'page';
+    expect((await dialIn()).code.detail).toContain("-> HTTP 200 text/html, not the mapper's JSON: the web container has no dial-in forward");
+    fx.resetDialIn();
+    fx.dialIn.numbers = 502;
+    expect((await dialIn()).code.detail).toMatch(new RegExp(`^GET ${DIAL_IN_PUBLIC_PATHS.numbers} -> HTTP 502: the web container cannot reach the mapper on 10\\.20\\.0\\.11:`));
+  });
+
+  test('a wrong id or an answer for another room fails', async () => {
+    fx.dialIn.conferenceCode = 'bad-luhn';
+    expect((await dialIn()).code).toMatchObject({
+      status: 'FAIL',
+      detail: expect.stringMatching(/: "id" \d{9} does not end in the Luhn check digit of its first 8 \(\d\): the pbx would refuse that PIN as mistyped$/),
+    });
+    fx.dialIn.conferenceCode = 'short-id';
+    expect((await dialIn()).code).toMatchObject({ status: 'FAIL', detail: expect.stringMatching(/: "id" \d{8} is not a 9-digit number$/) });
+    fx.dialIn.conferenceCode = 'other-room';
+    expect((await dialIn()).code).toMatchObject({
+      status: 'FAIL',
+      detail: expect.stringMatching(/: "conference" is "someone-else@muc\.meet\.jitsi", expected the room asked for, weebeetalk-smoke-[0-9a-f]{8}@muc\.meet\.jitsi$/),
+    });
+  });
+
+  test('numbers other than the configured ones fail, naming both lists', async () => {
+    const { code } = await dialIn({ dialIn: { ...DIAL_IN, numbers: [FIXTURE_NUMBERS[0]] } });
+    expect(code.status).toBe('FAIL');
+    expect(code.detail).toBe(
+      `GET ${DIAL_IN_PUBLIC_PATHS.numbers} -> +62 21 5555 0100 (id), 800 555 0100 (sg, toll-free), expected sip.dialIn.numbers: +62 21 5555 0100 (id): is the meet host's bundle current (the meet_apply_again output)?`,
+    );
+    fx.dialIn.numbers = [];
+    expect((await dialIn()).code.detail).toContain(' -> none, expected sip.dialIn.numbers: +62 21 5555 0100 (id), 800 555 0100 (sg, toll-free)');
+  });
+
+  test("the mapper's port open to the world fails, naming the security group", async () => {
+    const { code, closed } = await dialIn({ dialInPort: fx.dialInOpenPort });
+    expect(code.status).toBe('PASS');
+    expect(closed.status).toBe('FAIL');
+    expect(closed.target).toBe(`${FQDNS.meet} @ 127.0.0.1:${fx.dialInOpenPort}`);
+    expect(closed.detail).toBe(
+      `tcp/${fx.dialInOpenPort} on 127.0.0.1 accepted a connection from here: the conference mapper's port must admit only the pbx host's security group: check the inbound rules of weebeetalk-smoketest-meet (npm run audit -- --env smoketest)`,
+    );
+  });
+
+  test("HTTPS refused fails the closed check as HTTPS's failure, not as the mapper's port refusing", async () => {
+    const { closed } = await dialIn({ httpsPort: fx.dialInClosedPort });
+    expect(closed).toMatchObject({
+      status: 'FAIL',
+      detail: `GET https://${FQDNS.meet}/room?pin=123456789 (127.0.0.1:${fx.dialInClosedPort}): connection refused (ECONNREFUSED): nothing listening, or the service is down`,
+    });
+  });
+
+  test('/room reaching the mapper fails: forwarded (forbidden), answered, or below a forwarded prefix', async () => {
+    const forwardedTo = `: the web container forwards the mapper's /room (which tells a PIN's meeting) to the world: it may forward only ${DIAL_IN_PUBLIC_PATHS.conferenceCode} and ${DIAL_IN_PUBLIC_PATHS.numbers}`;
+    fx.dialIn.room = 'forwarded';
+    expect((await dialIn()).closed).toMatchObject({
+      status: 'FAIL',
+      detail: `GET https://${FQDNS.meet}/room?pin=123456789 answered "forbidden" (HTTP 403 text/plain), the mapper's answer${forwardedTo}`,
+    });
+    fx.dialIn.room = 'answered';
+    expect((await dialIn()).closed.detail).toBe(`GET https://${FQDNS.meet}/room?pin=123456789 answered "invalid" (HTTP 200 text/plain), the mapper's answer${forwardedTo}`);
+    fx.resetDialIn();
+    fx.dialIn.prefixForwarded = true;
+    expect((await dialIn()).closed.detail).toBe(`GET https://${FQDNS.meet}/weebeetalk/dial-in/room?pin=123456789 answered "forbidden" (HTTP 403 text/plain), the mapper's answer${forwardedTo}`);
+  });
+
+  test('Jigasi off, or no environment file to tell: both skipped with the reason', async () => {
+    const off = await dialIn({ dialIn: false });
+    for (const r of [off.code, off.closed]) expect(r).toMatchObject({ status: 'SKIP', detail: 'jitsi.jigasi is off in this environment: no dial-in, no conference mapper on the meet host' });
+    const unknown = await dialIn({ dialIn: undefined });
+    for (const r of [unknown.code, unknown.closed]) expect(r).toMatchObject({ status: 'SKIP', detail: expect.stringMatching(/^no environment file for "smoketest" here/) });
+  });
+
+  test("an environment's file decides: staging (Jigasi on, no numbers) runs both against its planned mapper address", async () => {
+    const outputs = JSON.parse(readFileSync(fx.outputsFile, 'utf8')) as Record<string, unknown>;
+    const staging = fixtureOptions({ env: 'staging', outputsFile: undefined, outputs: outputs[fx.env], dialIn: undefined, skip: OTHERS });
+    fx.dialIn.numbers = [];
+    const healthy = await runSmoke(staging);
+    expect(healthy.results.filter((r) => r.status !== 'SKIP').map((r) => `${r.check}=${r.status}`)).toEqual(['meet-dial-in=PASS', 'meet-dial-in-closed=PASS']);
+    fx.dialIn.conferenceCode = 502;
+    const report = await runSmoke(staging);
+    expect(row(report.results, 'meet-dial-in', 'meet').detail).toContain(`the web container cannot reach the mapper on 10.21.0.11:${DIAL_IN_MAPPER_PORT}:`);
+    const byName = Object.fromEntries(loadEnvironments().map((e) => [e.config.name, e.config]));
+    expect(await dialInExpectationOf(byName.production)).toEqual({
+      numbers: [{ countryCode: 'id', tollFree: false, formattedNumber: '+62 21 5555 0100' }],
+      mapperAddress: '10.20.0.11',
+      securityGroup: 'weebeetalk-production-meet',
+    });
+    expect(await dialInExpectationOf({ ...byName.production, jitsi: { ...byName.production.jitsi, jigasi: false } })).toBeUndefined();
+  });
+
+  test('PINs: the Luhn digit, the fixture PINs pass, a changed digit does not', () => {
+    expect(luhnDigit('7992739871')).toBe(3); // the textbook example, 79927398713
+    const pin = fixturePin(`room@${XMPP_MUC_DOMAIN}`);
+    expect(pinProblem(Number(pin))).toBeUndefined();
+    expect(pinProblem(Number(`${pin.slice(0, 3)}${(Number(pin[3]) + 1) % 10}${pin.slice(4)}`))).toContain('Luhn');
+    expect(pinProblem(String(pin))).toContain('is not a 9-digit number');
+    expect(pinProblem(12345678.5)).toContain('is not a 9-digit number');
   });
 });
 

@@ -4,13 +4,26 @@
  */
 import * as net from 'node:net';
 import { ROLES, type Role } from '../../config/schema';
+import type { DialInExpectation } from './dial-in';
 
 /** A component is a role's host: every role of the registry (config/schema.ts ROLES) is smoke-checked. */
 export type Component = Role;
-export type CheckName = 'dns' | 'https' | 'http-redirect' | 'sip' | 'sip-tls' | 'turn-tls' | 'turn-allocate' | 'meet-browser' | 'meet-browser-turn';
+export type CheckName = 'dns' | 'https' | 'http-redirect' | 'meet-dial-in' | 'meet-dial-in-closed' | 'sip' | 'sip-tls' | 'turn-tls' | 'turn-allocate' | 'meet-browser' | 'meet-browser-turn';
 export type Status = 'PASS' | 'FAIL' | 'SKIP';
 
-export const CHECK_NAMES: readonly CheckName[] = ['dns', 'https', 'http-redirect', 'sip', 'sip-tls', 'turn-tls', 'turn-allocate', 'meet-browser', 'meet-browser-turn'];
+export const CHECK_NAMES: readonly CheckName[] = [
+  'dns',
+  'https',
+  'http-redirect',
+  'meet-dial-in',
+  'meet-dial-in-closed',
+  'sip',
+  'sip-tls',
+  'turn-tls',
+  'turn-allocate',
+  'meet-browser',
+  'meet-browser-turn',
+];
 /** The browser mode's checks (scripts/smoke/browser.ts): only with --browser, one after the other, each with browserTimeoutMs. */
 export const BROWSER_CHECKS: readonly CheckName[] = ['meet-browser', 'meet-browser-turn'];
 export const COMPONENTS: readonly Component[] = ROLES;
@@ -70,6 +83,14 @@ export interface SmokeOptions {
   chromiumPath?: string;
   /** The token audience (`aud`); default: jitsi.security.tokenAudience of the environment's file, else RocketChat. */
   jwtAudience?: string;
+  /**
+   * What meet-dial-in and meet-dial-in-closed expect; false: Jigasi is off (both skipped). Default: from the
+   * environment's file (jitsi.jigasi, sip.dialIn.numbers, the meet host's planned private address); without a file
+   * for the environment both are skipped, saying so.
+   */
+  dialIn?: DialInExpectation | false;
+  /** The mapper's port, which meet-dial-in-closed must find closed on the meet host's public address (default DIAL_IN_MAPPER_PORT; tests aim it at the fixture). */
+  dialInPort?: number;
   /** PEM file whose certificates replace the default trusted CAs. */
   caFile?: string;
   /** Check names (`sip`) or check:component (`https:meet`). */

@@ -1,6 +1,8 @@
 /** The smoke CLI: arguments, the usage text, the result table or JSON, and the exit code. */
 import { parseArgs } from 'node:util';
+import { DIAL_IN_MAPPER_PORT, DIAL_IN_PUBLIC_PATHS, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN } from '../../config/dial-in';
 import { CHECK_NAMES, DEFAULTS, errorText, UsageError, type SmokeOptions, type SmokeReport, type Status } from './check';
+import { CLOSED_PORT_WAIT_MS, PROBE_PIN } from './dial-in';
 import { runSmoke } from './run';
 import { TURN_SECRET_ENV } from './turn';
 
@@ -20,6 +22,17 @@ meet_public_ip, pbx_public_ip and turn_public_ip, then runs these checks in para
                  (a port in meet_url/chat_url, e.g. Jitsi on 8443, is used instead of 443)
   http-redirect  chat, meet: GET http://<fqdn>/ on <public ip>:80 answers 301/302/307/308
                  with a Location starting https://<fqdn>
+  meet-dial-in   meet, with Jigasi (jitsi.jigasi): over HTTPS as for https, the invite dialog's
+                 questions: GET ${DIAL_IN_PUBLIC_PATHS.conferenceCode}?conference=
+                 weebeetalk-smoke-<8 hex>@${XMPP_MUC_DOMAIN} must answer JSON with that "conference"
+                 and an "id" of ${PIN_DIGITS} digits ending in the Luhn check digit (the meeting's PIN);
+                 GET ${DIAL_IN_PUBLIC_PATHS.numbers} must list exactly sip.dialIn.numbers (none is fine:
+                 the invite then shows no dial-in)
+  meet-dial-in-closed
+                 meet, with Jigasi: tcp/${DIAL_IN_MAPPER_PORT} (the conference mapper, for the pbx host only) on
+                 <public ip> must not accept a connection (refused, or no answer within ${CLOSED_PORT_WAIT_MS} ms),
+                 and GET ${DIAL_IN_ROUTES.room}?pin=${PROBE_PIN} must be Jitsi's page, never the mapper's answer
+                 (found:..., invalid, not-running, ...)
   sip            pbx: a SIP OPTIONS request over UDP to <public ip>:5060; any SIP/2.0 response
                  (200, 401, 403, ...) passes: it proves Asterisk is listening
   sip-tls        pbx: TLS handshake to <public ip>:5061 with SNI = FQDN; certificate as for https
@@ -32,7 +45,8 @@ meet_public_ip, pbx_public_ip and turn_public_ip, then runs these checks in para
                  Skipped when no secret can be had (see --turn-secret-parameter)
 
 A stack without a TURN relay (turn.enabled off, as in staging) has no turn_fqdn/turn_public_ip
-outputs: the turn checks are skipped, not failed.
+outputs: the turn checks are skipped, not failed. The dial-in checks read jitsi.jigasi and
+sip.dialIn.numbers from the environment's file: skipped when Jigasi is off or there is no file.
 
 With --browser, after those (one after the other, each within --browser-timeout):
 

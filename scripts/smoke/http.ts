@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { hostPort, isRecord, type CheckContext, type Outcome } from './check';
 import { connectTls, judgeCertificate, type CertVerdict } from './tls';
 
-interface HttpResponse {
+export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
@@ -40,7 +40,7 @@ function httpGet(ctx: CheckContext, options: http.RequestOptions, what: string):
 }
 
 /** GET over a fresh TLS connection to the IP; the certificate is judged before the request is sent. */
-async function httpsGet(ctx: CheckContext, ip: string, port: number, fqdn: string, path: string, ca: string | undefined): Promise<{ cert: CertVerdict; response?: HttpResponse }> {
+export async function httpsGet(ctx: CheckContext, ip: string, port: number, fqdn: string, path: string, ca: string | undefined): Promise<{ cert: CertVerdict; response?: HttpResponse }> {
   const socket = await connectTls(ctx, ip, port, fqdn, ca);
   const cert = judgeCertificate(socket, fqdn);
   if (!cert.ok) {

@@ -1,10 +1,13 @@
 /**
- * Post-deploy smoke check: DNS, HTTPS (certificate + app), HTTP->HTTPS redirect, SIP OPTIONS over UDP,
+ * Post-deploy smoke check: DNS, HTTPS (certificate + app), HTTP->HTTPS redirect, dial-in (the PIN and numbers
+ * through the web container; the mapper's port and /room closed to the world), SIP OPTIONS over UDP,
  * SIP over TLS, and the TURN relay (TLS, an authenticated allocation), against the outputs of a deployed stack. Node standard library only, so it runs anywhere
  * `npm ci` ran. The CLI is cli.ts (entry point scripts/smoke.ts); tests drive runSmoke()/main() in-process.
  */
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
+import { DIAL_IN_MAPPER_PORT } from '../../config/dial-in';
+import type { EnvironmentConfig } from '../../config/schema';
 import { checkMeetBrowser, type JitsiCredentials } from './browser';
 import {
   BROWSER_CHECKS,
@@ -26,6 +29,7 @@ import {
   type SmokeOptions,
   type SmokeReport,
 } from './check';
+import { checkDialIn, checkDialInClosed, CLOSED_PORT_WAIT_MS, dialInExpectationOf, type DialInExpectation } from './dial-in';
 import { checkDns } from './dns';
 import { checkChatHttps, checkMeetHttps, checkRedirect } from './http';
 import { endpointsFromOutputs, loadOutputs, outputValue, selectStackOutputs, type Endpoints } from './outputs';
@@ -87,6 +91,7 @@ function plansFor(
   ca: string | undefined,
   turnSecret: TurnSecret | undefined,
   meetAccess: MeetAccess | undefined,
+  dialIn: DialInPlan,
 ): CheckPlan[] {
   const plans: CheckPlan[] = [];
   // A missing or malformed output fails its checks instead of aborting the whole run.
@@ -121,6 +126,26 @@ function plansFor(
   for (const c of ['chat', 'meet'] as const) {
     add('http-redirect', c, httpPort, (fqdn, ip, ctx) => checkRedirect(ctx, ip, httpPort, fqdn), 'is port 80 open and the instance up?');
   }
+  // Both run only with an expectation (Jigasi on); otherwise both are skipped with dialIn.skip.
+  const dialInSkip = 'skip' in dialIn ? dialIn.skip : undefined;
+  const expected = 'expect' in dialIn ? dialIn.expect : { numbers: [] };
+  add('meet-dial-in', 'meet', httpsPort('meet'), (fqdn, ip, ctx) => checkDialIn(ctx, ip, httpsPort('meet'), fqdn, ca, expected), 'is the port open and the instance up (the https check)?', dialInSkip);
+  const mapperPort = opts.dialInPort ?? DIAL_IN_MAPPER_PORT;
+  add(
+    'meet-dial-in-closed',
+    'meet',
+    mapperPort,
+    (fqdn, ip, ctx) =>
+      checkDialInClosed(ctx, ip, httpsPort('meet'), fqdn, ca, {
+        mapperPort,
+        // A dropped SYN is the expected answer: wait for it well within the check's own timeout.
+        waitMs: Math.min(CLOSED_PORT_WAIT_MS, Math.floor(opts.timeoutMs / 2)),
+        securityGroup: expected.securityGroup,
+        env: opts.env,
+      }),
+    'is the meet host up (the https check)?',
+    dialInSkip,
+  );
   add(
     'sip',
     'pbx',
@@ -182,16 +207,38 @@ function plansFor(
 /** What the browser participants join with: a token's material, none needed (jitsi.auth "none"), or why they cannot. */
 type MeetAccess = { credentials: JitsiCredentials | undefined } | { fail: string } | { skip: string };
 
-/** jitsi.auth and jitsi.security.tokenAudience of the environment's file (config/environments), when it is one of them. */
-async function configuredMeet(env: string | undefined): Promise<{ auth: string; tokenAudience: string } | undefined> {
-  if (env === undefined) return undefined;
+/** The environment's file (config/environments), when it is one of them; otherwise why not. */
+type Configured = { config: EnvironmentConfig } | { missing: string };
+
+async function configuredEnvironment(env: string | undefined): Promise<Configured> {
+  if (env === undefined) return { missing: 'no environment named' };
   try {
     const { loadEnvironments } = await import('../../config/files');
     const found = loadEnvironments().find((e) => e.config.name === env);
-    return found === undefined ? undefined : { auth: found.config.jitsi.auth, tokenAudience: found.config.jitsi.security.tokenAudience };
-  } catch {
-    return undefined; // outputs from elsewhere, or files that do not load here: the defaults and the options decide
+    return found === undefined ? { missing: `no environment file for "${env}" here (config/environments)` } : { config: found.config };
+  } catch (err) {
+    // Outputs from elsewhere, or files that do not load here: the defaults and the options decide.
+    return { missing: `the environment files do not load here (${errorText(err).split('\n')[0]})` };
   }
+}
+
+/** jitsi.auth and jitsi.security.tokenAudience of the environment's file, when it is one of them. */
+function configuredMeet(configured: Configured): { auth: string; tokenAudience: string } | undefined {
+  return 'config' in configured ? { auth: configured.config.jitsi.auth, tokenAudience: configured.config.jitsi.security.tokenAudience } : undefined;
+}
+
+/** What the dial-in checks expect, or why they are skipped (Jigasi off, no environment file to tell). */
+type DialInPlan = { expect: DialInExpectation } | { skip: string };
+
+const JIGASI_OFF = 'jitsi.jigasi is off in this environment: no dial-in, no conference mapper on the meet host';
+
+async function resolveDialIn(options: SmokeOptions, configured: () => Promise<Configured>): Promise<DialInPlan> {
+  if (options.dialIn === false) return { skip: JIGASI_OFF };
+  if (options.dialIn !== undefined) return { expect: options.dialIn };
+  const found = await configured();
+  if ('missing' in found) return { skip: `${found.missing}: cannot tell whether jitsi.jigasi is on, nor which sip.dialIn.numbers the invite shows` };
+  const expect = await dialInExpectationOf(found.config);
+  return expect === undefined ? { skip: JIGASI_OFF } : { expect };
 }
 
 /**
@@ -199,8 +246,8 @@ async function configuredMeet(env: string | undefined): Promise<{ auth: string; 
  * and the secret (`.../meet/jwt-app-secret`) read from SSM with the operator's credentials, as turn-allocate reads
  * its secret; the audience from --jwt-audience, else the environment's file, else RocketChat. Never printed.
  */
-async function resolveMeetAccess(options: SmokeOptions, stack: Record<string, unknown>): Promise<MeetAccess> {
-  const meet = await configuredMeet(options.env);
+async function resolveMeetAccess(options: SmokeOptions, stack: Record<string, unknown>, configured: () => Promise<Configured>): Promise<MeetAccess> {
+  const meet = configuredMeet(await configured());
   if (meet?.auth === 'none') return { credentials: undefined };
   if (meet?.auth === 'internal') return { skip: 'jitsi.auth is "internal": a participant would need a Prosody account; the browser mode signs tokens (jitsi.auth "jwt")' };
   const prefix = outputValue(stack, 'ssm_parameter_prefix');
@@ -251,6 +298,7 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   validPort(options.sipPort, '--sip-port');
   validPort(options.sipsPort, '--sips-port');
   validPort(options.turnPort, '--turn-port');
+  validPort(options.dialInPort, 'dialInPort');
   if (options.resolver !== undefined) validateResolver(options.resolver);
   const skip = parseSkip(options.skip ?? []);
   let ca: string | undefined;
@@ -270,8 +318,13 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   const turnSecret = skipped('turn-allocate', 'turn') || isAbsent(endpoints, 'turn') ? undefined : await resolveTurnSecret(options, stack);
   // Likewise the Jitsi JWT parameters, only when a browser check is going to run.
   const browserRuns = options.browser === true && BROWSER_CHECKS.some((c) => !skipped(c, 'meet'));
-  const meetAccess = browserRuns ? await resolveMeetAccess(options, stack) : undefined;
-  const plans = plansFor(endpoints, { ...options, timeoutMs }, ca, turnSecret, meetAccess);
+  // The environment's file is read once, and only for a check that needs it.
+  let configuredOnce: Promise<Configured> | undefined;
+  const configured = (): Promise<Configured> => (configuredOnce ??= configuredEnvironment(options.env));
+  const meetAccess = browserRuns ? await resolveMeetAccess(options, stack, configured) : undefined;
+  const dialInRuns = ['meet-dial-in', 'meet-dial-in-closed'].some((c) => !skipped(c as CheckName, 'meet'));
+  const dialIn = dialInRuns ? await resolveDialIn(options, configured) : { skip: 'skipped (--skip)' };
+  const plans = plansFor(endpoints, { ...options, timeoutMs }, ca, turnSecret, meetAccess, dialIn);
   const skipResult = (plan: CheckPlan, detail: string): Promise<CheckResult> =>
     Promise.resolve({ check: plan.check, component: plan.component, target: plan.target, status: 'SKIP', detail, durationMs: 0 });
   const run = (plan: CheckPlan, ms: number): Promise<CheckResult> =>

@@ -10,11 +10,13 @@ import * as dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { crc32 } from 'node:zlib';
+import { DIAL_IN_ANSWERS, DIAL_IN_PUBLIC_PATHS, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN } from '../../config/dial-in';
 import { ROLES, type Role } from '../../config/schema';
 
 /** Every role's host name (`chat.example.test`, ...): the fixture serves one host per role of the registry. */
@@ -118,16 +120,110 @@ export function dnsResponse(query: Buffer, records: Readonly<Record<string, stri
   return Buffer.concat([header, query.subarray(12, questionEnd), ...records4]);
 }
 
-/** Rocket.Chat on chat.*, Jitsi Meet on meet.*, chosen by Host as the real reverse proxies do. */
-function appHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
-  const host = (req.headers.host ?? '').replace(/:\d+$/, '');
-  if (host === FQDNS.chat && req.url === '/api/info') {
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ version: ROCKET_CHAT_VERSION, success: true }));
-  } else if (host === FQDNS.meet && req.url === '/') {
-    res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!DOCTYPE html><html><head><title>Jitsi Meet</title></head><body></body></html>');
-  } else {
-    res.writeHead(404).end('not found');
+/** The numbers the fake mapper answers by default (as sip.dialIn.numbers { number, country: "ID" } become). */
+export const FIXTURE_NUMBERS = [
+  { countryCode: 'id', tollFree: false, formattedNumber: '+62 21 5555 0100' },
+  { countryCode: 'sg', tollFree: true, formattedNumber: '800 555 0100' },
+] as const;
+
+/**
+ * What the fake meet host does with dial-in, as the tests set it (resetDialIn() restores the healthy one): the web
+ * container's forwards of the two public paths to a mapper, or their failures.
+ */
+export interface FixtureDialIn {
+  /**
+   * The conference-code path: `mapper` forwards it (a PIN as the mapper makes them), 502 the mapper is down, 404 or
+   * `page` no forward (Jitsi's nginx then takes the last segment for a meeting), `bad-luhn` an id whose last digit is
+   * wrong, `short-id` an 8-digit id, `other-room` the answer for another room.
+   */
+  conferenceCode: 'mapper' | 502 | 404 | 'page' | 'bad-luhn' | 'short-id' | 'other-room';
+  /** What the numbers path answers (the mapper's list), or its failure. */
+  numbers: readonly { countryCode: string; tollFree: boolean; formattedNumber: string }[] | 502 | 404;
+  /**
+   * /room: Jitsi's page, or forwarded to the mapper, which answers a stranger "forbidden" (`forwarded`), or answers it
+   * as if it were the pbx host (`answered`: a mapper that trusts the web container's address).
+   */
+  room: 'page' | 'forwarded' | 'answered';
+  /** The whole public prefix forwarded to the mapper (so the mapper's /room is reachable below it). */
+  prefixForwarded: boolean;
+}
+
+export const HEALTHY_DIAL_IN: Readonly<FixtureDialIn> = { conferenceCode: 'mapper', numbers: FIXTURE_NUMBERS, room: 'page', prefixForwarded: false };
+
+/*
+ * The fake mapper's PINs: HMAC-SHA256 of the room's address, then a Luhn digit, written apart from
+ * scripts/smoke/dial-in.ts on purpose (a mistake there cannot be mirrored here and pass).
+ */
+const FIXTURE_PIN_KEY = 'fixture-dial-in-pin-key-0123456789';
+
+function luhn(body: string): string {
+  const sum = body
+    .split('')
+    .reverse()
+    .map((c, i) => (i % 2 === 0 ? [0, 2, 4, 6, 8, 1, 3, 5, 7, 9][Number(c)] : Number(c)))
+    .reduce((a, b) => a + b, 0);
+  return String((10 - (sum % 10)) % 10);
+}
+
+export function fixturePin(conference: string): string {
+  const low = 10 ** (PIN_DIGITS - 2);
+  const n = createHmac('sha256', FIXTURE_PIN_KEY).update(conference).digest().readBigUInt64BE(0);
+  const body = String(BigInt(low) + (n % BigInt(9 * low)));
+  return body + luhn(body);
+}
+
+const JITSI_PAGE = '<!DOCTYPE html><html><head><title>Jitsi Meet</title></head><body></body></html>';
+const json = (res: http.ServerResponse, status: number, value: unknown): void => void res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
+const text = (res: http.ServerResponse, status: number, line: string): void => void res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${line}\n`);
+const nginx502 = (res: http.ServerResponse): void =>
+  void res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>');
+
+/** The mapper's own routes as the real one answers them to the web container's address (not the pbx's: /room is refused). */
+function mapperHandler(route: string, query: URLSearchParams, res: http.ServerResponse, dialIn: FixtureDialIn): void {
+  if (route === DIAL_IN_ROUTES.conferenceCode) {
+    const asked = query.get('conference') ?? '';
+    const [room, muc] = asked.split('@');
+    if (muc !== XMPP_MUC_DOMAIN || !/^[a-z0-9][a-z0-9._-]{0,127}$/.test(room ?? '')) return json(res, 400, { message: `conference must be a room of ${XMPP_MUC_DOMAIN}` });
+    const conference = dialIn.conferenceCode === 'other-room' ? `someone-else@${XMPP_MUC_DOMAIN}` : asked;
+    let id = fixturePin(conference);
+    if (dialIn.conferenceCode === 'bad-luhn') id = id.slice(0, -1) + String((Number(id.slice(-1)) + 1) % 10);
+    if (dialIn.conferenceCode === 'short-id') id = id.slice(0, -1);
+    return json(res, 200, { message: 'Successfully retrieved conference mapping', id: Number(id), conference });
   }
+  if (route === DIAL_IN_ROUTES.numbers) return typeof dialIn.numbers === 'number' ? nginx502(res) : json(res, 200, dialIn.numbers);
+  if (route === DIAL_IN_ROUTES.room) return dialIn.room === 'answered' ? text(res, 200, DIAL_IN_ANSWERS.invalid) : text(res, 403, 'forbidden');
+  return json(res, 404, { message: 'not found' });
+}
+
+/** Jitsi's web container on meet.*: the dial-in forwards (by exact path, as the nginx include), else Jitsi's page for any /<name>. */
+function meetHandler(req: http.IncomingMessage, res: http.ServerResponse, dialIn: FixtureDialIn): void {
+  const url = new URL(req.url ?? '/', 'https://meet');
+  const prefix = DIAL_IN_PUBLIC_PATHS.conferenceCode.slice(0, DIAL_IN_PUBLIC_PATHS.conferenceCode.lastIndexOf('/'));
+  if (url.pathname === DIAL_IN_PUBLIC_PATHS.conferenceCode && dialIn.conferenceCode !== 'page') {
+    if (dialIn.conferenceCode === 502) return nginx502(res);
+    if (dialIn.conferenceCode === 404) return void res.writeHead(404, { 'Content-Type': 'text/html' }).end('<html><body>404 Not Found</body></html>');
+    return mapperHandler(DIAL_IN_ROUTES.conferenceCode, url.searchParams, res, dialIn);
+  }
+  if (url.pathname === DIAL_IN_PUBLIC_PATHS.numbers && dialIn.numbers !== 404) return mapperHandler(DIAL_IN_ROUTES.numbers, url.searchParams, res, dialIn);
+  if (url.pathname === DIAL_IN_ROUTES.room && dialIn.room !== 'page') return mapperHandler(DIAL_IN_ROUTES.room, url.searchParams, res, dialIn);
+  if (url.pathname.startsWith(`${prefix}/`) && dialIn.prefixForwarded) return mapperHandler(url.pathname.slice(prefix.length), url.searchParams, res, dialIn);
+  // Jitsi's nginx: /<name> is a meeting (index.html); /<a>/<b>... is rewritten to /<b>... (multi-domain) and so on.
+  if (url.pathname === '/' || /^(\/[^/?&:'"]+)+$/.test(url.pathname)) return void res.writeHead(200, { 'Content-Type': 'text/html' }).end(JITSI_PAGE);
+  res.writeHead(404).end('not found');
+}
+
+/** Rocket.Chat on chat.*, Jitsi Meet on meet.*, chosen by Host as the real reverse proxies do. */
+function appHandler(dialIn: FixtureDialIn): http.RequestListener {
+  return (req, res) => {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    if (host === FQDNS.chat && req.url === '/api/info') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ version: ROCKET_CHAT_VERSION, success: true }));
+    } else if (host === FQDNS.meet) {
+      meetHandler(req, res, dialIn);
+    } else {
+      res.writeHead(404).end('not found');
+    }
+  };
 }
 
 export interface SipResponder {
@@ -395,13 +491,20 @@ export interface SmokeFixture {
   sipsPort: number;
   /** The TURN relay (secret TURN_SECRET, realm TURN_REALM, certificate valid for every FQDN). */
   turn: TurnResponder;
+  /** What the meet host does with dial-in now: a test changes it and calls resetDialIn() after. */
+  dialIn: FixtureDialIn;
+  resetDialIn(): void;
+  /** A port where something accepts connections (the conference mapper's port left open to the world). */
+  dialInOpenPort: number;
+  /** A port nothing listens on (the mapper's port closed: refused). */
+  dialInClosedPort: number;
   /** Outputs file in cdktf's { "<env>": {...} } shape, all IPs 127.0.0.1. */
   outputsFile: string;
   env: string;
   close(): Promise<void>;
 }
 
-function listen(server: http.Server | tls.Server): Promise<number> {
+function listen(server: net.Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, LOOPBACK, () => resolve((server.address() as AddressInfo).port));
@@ -411,7 +514,7 @@ function listen(server: http.Server | tls.Server): Promise<number> {
 export async function startSmokeFixture(): Promise<SmokeFixture> {
   const pki = makeTestPki();
   const sockets: dgram.Socket[] = [];
-  const servers: (http.Server | tls.Server)[] = [];
+  const servers: net.Server[] = [];
 
   const records = Object.fromEntries(Object.values(FQDNS).map((fqdn) => [fqdn, LOOPBACK]));
   const dnsQueries: string[] = [];
@@ -424,16 +527,22 @@ export async function startSmokeFixture(): Promise<SmokeFixture> {
   });
   const dnsPort = await new Promise<number>((resolve) => dns.bind(0, LOOPBACK, () => resolve(dns.address().port)));
 
-  const httpsServer = https.createServer({ ...pki.good }, appHandler);
-  const wrongHttps = https.createServer({ ...pki.wrong }, appHandler);
+  const dialIn: FixtureDialIn = { ...HEALTHY_DIAL_IN };
+  const httpsServer = https.createServer({ ...pki.good }, appHandler(dialIn));
+  const wrongHttps = https.createServer({ ...pki.wrong }, appHandler(dialIn));
   const redirect = http.createServer((req, res) => {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '');
     res.writeHead(301, { Location: `https://${host}${req.url ?? '/'}` }).end();
   });
   // Asterisk's TLS transport: a handshake is all the check needs.
   const sips = tls.createServer({ ...pki.good }, (socket) => socket.end());
-  servers.push(httpsServer, wrongHttps, redirect, sips);
-  const [httpsPort, wrongHttpsPort, httpPort, sipsPort] = await Promise.all(servers.map(listen));
+  // The conference mapper's port open to the world: it accepts, and the check must fail on the connection alone.
+  const openMapper = net.createServer((socket) => socket.destroy());
+  servers.push(httpsServer, wrongHttps, redirect, sips, openMapper);
+  const [httpsPort, wrongHttpsPort, httpPort, sipsPort, dialInOpenPort] = await Promise.all(servers.map(listen));
+  const closed = net.createServer();
+  const dialInClosedPort = await listen(closed);
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
   const [sip, silentSip] = await Promise.all([startSip(true, sockets), startSip(false, sockets)]);
   const turn = await startTurnResponder({ pair: pki.good, secret: TURN_SECRET });
 
@@ -463,6 +572,10 @@ export async function startSmokeFixture(): Promise<SmokeFixture> {
     silentSip,
     sipsPort,
     turn,
+    dialIn,
+    resetDialIn: () => void Object.assign(dialIn, HEALTHY_DIAL_IN),
+    dialInOpenPort,
+    dialInClosedPort,
     outputsFile,
     env,
     async close() {
