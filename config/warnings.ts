@@ -52,7 +52,7 @@ export function configWarnings(config: EnvironmentConfig, now: Date = new Date()
     out.push('jitsi.auth = "none": anyone who finds the production meet host can open rooms on it: use "jwt" (shared with Rocket.Chat) or "internal"');
   if (!config.jitsi.jigasi && config.sip.trunkSignallingCidrs.length > 0)
     out.push(
-      `jitsi.jigasi = false: calls from sip.trunkSignallingCidrs are put into the Jitsi room ${config.sip.dialInRoom} through Jigasi, so without it they reach nothing: turn Jigasi on, or leave the trunk lists empty`,
+      'jitsi.jigasi = false: calls from sip.trunkSignallingCidrs reach meetings (by PIN or sip.dialIn.rooms) only through Jigasi, so without it they are refused: turn Jigasi on, or leave the trunk lists empty',
     );
   const cycle = ROCKETCHAT_CYCLES.find((c) => config.rocketchat.release.startsWith(`${c.cycle}.`));
   if (cycle) {

@@ -5,6 +5,7 @@
  * against Asterisk 22's sample configs and documentation; the result is run in a real Asterisk 22 by
  * test/asterisk-*.test.ts.
  */
+import { DIAL_IN_ANSWERS, DIAL_IN_MAPPER_PORT, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN } from '../../config/dial-in';
 import { CONFERENCE_EXTENSION, type EnvironmentConfig } from '../../config/schema';
 import { AEAD_TLS12_CIPHERS } from '../tls';
 
@@ -125,6 +126,8 @@ export function pjsipConf(a: AsteriskContext): string {
           ['context', 'from-trunk'],
           ['transport', 'transport-udp'],
           ...CODECS,
+          // The PIN's digits as RTP events (RFC 4733, the usual on trunks; also chan_pjsip's default).
+          ['dtmf_mode', 'rfc4733'],
           ...NAT,
           ['identify_by', 'ip'],
           ['allow_unauthenticated_options', 'no'],
@@ -146,6 +149,7 @@ export function pjsipConf(a: AsteriskContext): string {
           ['context', 'internal'],
           ['transport', 'transport-tls'],
           ...CODECS,
+          ['dtmf_mode', 'rfc4733'],
           ...NAT,
           ['identify_by', 'username'],
           ['auth', `${user.extension}-auth`],
@@ -252,15 +256,132 @@ export function rtpConf(a: AsteriskContext): string {
   ]);
 }
 
+/** The dial-in's prompts: Asterisk's English core sounds (Debian's asterisk-core-sounds-en-gsm on the host). */
+export const DIAL_IN_PROMPTS = {
+  /** "Please enter the conference pin number." */
+  getPin: 'conf-getpin',
+  /** "That is not a valid conference number. Please try again." */
+  invalid: 'conf-invalid',
+  /** "That pin is invalid for this conference." */
+  invalidPin: 'conf-invalidpin',
+  /** "The conference will begin when the leader arrives." */
+  waitForLeader: 'conf-waitforleader',
+  /** "You will now be placed into the conference." */
+  placeIntoConf: 'conf-placeintoconf',
+  /** "Please try your call again later." */
+  tryLater: 'please-try-call-later',
+  /** "Goodbye!" */
+  goodbye: 'goodbye',
+} as const;
+
+/** How often a waiting caller's meeting is asked for again, at most (seconds); the prompt repeats every third time. */
+export const DIAL_IN_POLL_SECONDS = 10;
+
+/**
+ * The dial-in: a caller gives a meeting's PIN (or calls a fixed room's number or extension), Asterisk asks the
+ * mapper on the meet host which room that is and whether it runs (config/dial-in.ts), then hands the call to
+ * Jigasi with X-Room-Name. Whatever the mapper says, the caller hears why (never a silent drop). What comes back
+ * from the mapper is matched against a fixed pattern before anything uses it (X-Room-Name is a SIP header).
+ */
+function dialInContext(a: AsteriskContext): Section {
+  const { waitSeconds } = a.config.sip.dialIn;
+  const p = DIAL_IN_PROMPTS;
+  const mapper = `http://${a.meetPrivateIp}:${DIAL_IN_MAPPER_PORT}${DIAL_IN_ROUTES.room}`;
+  const muc = XMPP_MUC_DOMAIN.replace(/\./g, '[.]');
+  const answer = (word: string): string => `${DIAL_IN_ANSWERS[word as keyof typeof DIAL_IN_ANSWERS]}`;
+  const poll = Math.max(1, Math.min(DIAL_IN_POLL_SECONDS, waitSeconds));
+  return {
+    name: 'dial-in',
+    op: '=>',
+    comment: `Dial-in by PIN (${PIN_DIGITS} digits, # ends early; two tries) or to a fixed room (DIALIN_ROOM), through the mapper on the meet host.`,
+    options: [
+      // The PIN: RFC 4733 digits (the endpoints' dtmf_mode); the prompt repeats as conf-invalid after a wrong one.
+      ['exten', 'pin,1,Answer()'],
+      ['same', 'n,Set(TRIES=0)'],
+      ['same', `n,Set(PROMPT=${p.getPin})`],
+      ['same', `n(ask),Read(PIN,\${PROMPT},${PIN_DIGITS},,1,10)`],
+      // PIN_DIGITS digits end the input by themselves: the # a caller types after them (the invite dialog shows
+      // "PIN#") is taken here, or it would end the next Read at once (and a retry after a typo would be lost).
+      ['same', `n,ExecIf($[\${LEN(\${PIN})} = ${PIN_DIGITS}]?Read(HASH,,1,,1,1.5))`],
+      ['same', 'n,Set(PIN=${FILTER(0-9,${PIN})})'],
+      ['same', 'n,Set(TRIES=$[${TRIES} + 1])'],
+      ['same', 'n,GotoIf($[${LEN(${PIN})} = 0]?invalid)'],
+      ['same', 'n,Gosub(dial-in,lookup,1(pin=${PIN}))'],
+      ['same', `n,GotoIf($["\${ANSWER}" = "${answer('found')}"]?join,1)`],
+      ['same', `n,GotoIf($["\${ANSWER}" = "${answer('notRunning')}"]?wait,1)`],
+      ['same', `n,GotoIf($["\${ANSWER}" != "${answer('invalid')}"]?unavailable,1)`],
+      ['same', 'n(invalid),GotoIf($[${TRIES} >= 2]?refused)'],
+      ['same', `n,Set(PROMPT=${p.invalid})`],
+      ['same', 'n,Goto(ask)'],
+      ['same', `n(refused),Playback(${p.invalidPin}&${p.goodbye})`],
+      ['same', 'n,Hangup()'],
+      // A fixed room (sip.dialIn.rooms): no PIN; nobody in it yet is the same wait as a meeting not started.
+      ['exten', 'room,1,Answer()'],
+      ['same', 'n,Gosub(dial-in,lookup,1(name=${DIALIN_ROOM}))'],
+      ['same', `n,GotoIf($["\${ANSWER}" = "${answer('found')}"]?join,1)`],
+      ['same', `n,GotoIf($["\${ANSWER}" = "${answer('notRunning')}"]?wait,1)`],
+      ['same', 'n,Goto(unavailable,1)'],
+      // Not running yet: ask again every few seconds until it is, or until sip.dialIn.waitSeconds have passed
+      // (Jigasi joins as a guest, and a guest cannot open a room).
+      ...(waitSeconds > 0
+        ? ([
+            ['exten', `wait,1,Set(DEADLINE=$[\${EPOCH} + ${waitSeconds}])`],
+            ['same', 'n,Set(POLLS=0)'],
+            ['same', `n(prompt),Playback(${p.waitForLeader})`],
+            ['same', `n(poll),Wait(${poll})`],
+            ['same', 'n,Gosub(dial-in,lookup,1(${LOOKUP}))'],
+            ['same', `n,GotoIf($["\${ANSWER}" = "${answer('found')}"]?join,1)`],
+            ['same', `n,GotoIf($["\${ANSWER}" != "${answer('notRunning')}"]?unavailable,1)`],
+            ['same', 'n,GotoIf($[${EPOCH} >= ${DEADLINE}]?unavailable,1)'],
+            ['same', 'n,Set(POLLS=$[${POLLS} + 1])'],
+            ['same', 'n,GotoIf($[${POLLS} % 3 = 0]?prompt:poll)'],
+          ] satisfies Option[])
+        : ([['exten', 'wait,1,Goto(unavailable,1)']] satisfies Option[])),
+      ['exten', `join,1,Playback(${p.placeIntoConf})`],
+      ['same', 'n,Goto(to-jitsi,s,1)'],
+      ['exten', `unavailable,1,Playback(${p.tryLater}&${p.goodbye})`],
+      ['same', 'n,Hangup()'],
+      // Gosub(dial-in,lookup,1(QUERY)): ANSWER is one of the mapper's words (anything else, or no answer, is
+      // "unavailable"); ROOM the room's address, checked character by character, when ANSWER is "found".
+      ['exten', 'lookup,1,Set(LOOKUP=${ARG1})'],
+      ['same', 'n,Set(CURLOPT(conntimeout)=3)'],
+      ['same', 'n,Set(CURLOPT(httptimeout)=5)'],
+      ['same', `n,Set(REPLY=\${CURL(${mapper}?\${LOOKUP})})`],
+      ['same', `n,Set(ANSWER=${answer('unavailable')})`],
+      ['same', 'n,Set(ROOM=)'],
+      ...(['invalid', 'notRunning'] as const).map<Option>((w) => ['same', `n,ExecIf(\${REGEX("^${answer(w)}[[:space:]]*$" \${REPLY})}?Set(ANSWER=${answer(w)}))`]),
+      ['same', `n,GotoIf(\${REGEX("^${answer('found')}:[a-z0-9][a-z0-9_-]*@${muc}[[:space:]]*$" \${REPLY})}?:done)`],
+      ['same', `n,Set(ROOM=\${TRIM(\${CUT(REPLY,:,2)})})`],
+      // A room name is at most 64 characters (config/schema.ts), then @ and the MUC domain.
+      ['same', `n,ExecIf($[\${LEN(\${ROOM})} <= ${64 + 1 + XMPP_MUC_DOMAIN.length}]?Set(ANSWER=${answer('found')}))`],
+      ['same', 'n(done),Return()'],
+    ],
+  };
+}
+
 export function extensionsConf(a: AsteriskContext): string {
   const { sip, jitsi } = a.config;
   const toJitsi: Option[] = jitsi.jigasi
     ? [
-        // Jigasi reads the room from X-Room-Name (fixed in docker-jitsi-meet's Jigasi configuration).
+        // Jigasi reads the room from X-Room-Name (fixed in docker-jitsi-meet's Jigasi configuration). A call
+        // Jigasi did not take hears why.
         ['exten', 's,1,Dial(PJSIP/jigasi,60,b(jigasi-headers^s^1(${ROOM})))'],
-        ['same', 'n,Hangup()'],
+        ['same', `n,GotoIf($["\${DIALSTATUS}" = "ANSWER"]?done)`],
+        ['same', `n,Playback(${DIAL_IN_PROMPTS.tryLater}&${DIAL_IN_PROMPTS.goodbye})`],
+        ['same', 'n(done),Hangup()'],
       ]
     : [['exten', 's,1,Hangup(34)']];
+  // Without Jigasi there is no meeting to reach (config/warnings.ts says so): calls are refused as before.
+  const toPin = jitsi.jigasi ? 'Goto(dial-in,pin,1)' : 'Goto(to-jitsi,s,1)';
+  const fixed = (room: string): Option[] => [
+    ['same', `n,Set(DIALIN_ROOM=${room})`],
+    ['same', 'n,Goto(dial-in,room,1)'],
+  ];
+  const everyTrunkCall = sip.dialIn.rooms.find((r) => r.did === '*');
+  const trunkRooms = sip.dialIn.rooms.flatMap<Option>((r) => (r.did !== undefined && r.did !== '*' ? [['exten', `${r.did},1,NoOp(Fixed room ${r.room})`], ...fixed(r.room)] : []));
+  const trunkDefault = (exten: string): Option[] =>
+    everyTrunkCall ? [['exten', `${exten},1,NoOp(Every trunk call: room ${everyTrunkCall.room})`], ...fixed(everyTrunkCall.room)] : [['exten', `${exten},1,${toPin}`]];
+  const internalRooms = sip.dialIn.rooms.flatMap<Option>((r) => (r.extension !== undefined ? [['exten', `${r.extension},1,NoOp(Fixed room ${r.room})`], ...fixed(r.room)] : []));
   const users = sip.users.flatMap<Option>((u) => {
     const devices = `PJSIP/${u.extension}${sip.wss ? `&PJSIP/webrtc-${u.extension}` : ''}`;
     // The hint: busy-lamp and presence subscriptions (res_pjsip_exten_state) watch these devices.
@@ -282,19 +403,16 @@ export function extensionsConf(a: AsteriskContext): string {
     {
       name: 'internal',
       op: '=>',
-      comment: 'Registered phones: each other, and the Jitsi dial-in room. No route to the trunk (no toll fraud).',
-      options: [...users, ['exten', `${CONFERENCE_EXTENSION},1,Set(ROOM=${sip.dialInRoom})`], ['same', 'n,Goto(to-jitsi,s,1)']],
+      comment: `Registered phones: each other, meetings by PIN (${CONFERENCE_EXTENSION}) and the fixed rooms' extensions. No route to the trunk (no toll fraud).`,
+      options: [...users, ['exten', `${CONFERENCE_EXTENSION},1,${toPin}`], ...internalRooms],
     },
     {
       name: 'from-trunk',
       op: '=>',
-      comment: 'Calls from the SIP provider go to the Jitsi dial-in room only.',
-      options: [
-        ['exten', `_[+0-9a-zA-Z].,1,Set(ROOM=${sip.dialInRoom})`],
-        ['same', 'n,Goto(to-jitsi,s,1)'],
-        ['exten', `s,1,Set(ROOM=${sip.dialInRoom})`],
-        ['same', 'n,Goto(to-jitsi,s,1)'],
-      ],
+      comment: everyTrunkCall
+        ? `Calls from the SIP provider: the fixed rooms' numbers, every other call to room ${everyTrunkCall.room}.`
+        : "Calls from the SIP provider: the fixed rooms' numbers, every other call asks for a meeting's PIN.",
+      options: [...trunkRooms, ...trunkDefault('_[+0-9a-zA-Z].'), ...trunkDefault('s')],
     },
     {
       name: 'from-jigasi',
@@ -302,6 +420,7 @@ export function extensionsConf(a: AsteriskContext): string {
       comment: 'Calls from a Jitsi meeting may ring internal phones only.',
       options: sip.users.flatMap<Option>((u) => [['exten', `${u.extension},1,Goto(internal,${u.extension},1)`]]).concat([['exten', '_X.,1,Hangup(21)']]),
     },
+    ...(jitsi.jigasi ? [dialInContext(a)] : []),
     { name: 'to-jitsi', op: '=>', options: toJitsi },
     {
       name: 'jigasi-headers',
@@ -389,6 +508,9 @@ export function asteriskModules(a: AsteriskContext): string[] {
     'pbx_config.so',
     'app_dial.so',
     'app_stack.so',
+    // The dial-in (Jigasi only): the PIN (Read), the prompts (Playback; Debian's GSM core sounds, transcoded to
+    // G.711), the mapper's answer (CURL over res_curl) and its checks (func_strings: FILTER, LEN, REGEX, TRIM; func_cut: CUT; app_exec: ExecIf).
+    ...(a.config.jitsi.jigasi ? ['app_read.so', 'app_playback.so', 'format_gsm.so', 'codec_gsm.so', 'res_curl.so', 'func_curl.so', 'func_strings.so', 'func_cut.so', 'app_exec.so'] : []),
     // security.log, which fail2ban reads.
     'res_security_log.so',
   ];

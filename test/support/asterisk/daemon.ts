@@ -56,7 +56,11 @@ export function checkChrootAsterisk(root = SID_ROOT, image = ASTERISK_IMAGE): st
 /** An OpenSSL policy that lets TLS 1.0 through: what the TLS transport refuses, its own settings refuse. */
 export const PERMISSIVE_OPENSSL = join(__dirname, 'openssl-permissive.cnf');
 
-export async function startAsterisk(net: Network, party: string, dirs: { etc: string; log: string; hosts: string }, bootTimeoutMs = 15000): Promise<Asterisk> {
+/**
+ * @param verbose Asterisk's verbosity (-v per level): at 3 the output names every dialplan step and every prompt
+ * a channel hears ("<PJSIP/trunk-00000001> Playing 'conf-getpin.gsm' (language 'en')").
+ */
+export async function startAsterisk(net: Network, party: string, dirs: { etc: string; log: string; hosts: string }, bootTimeoutMs = 15000, verbose = 0): Promise<Asterisk> {
   const r = SID_ROOT;
   const script = [
     'set -e',
@@ -77,7 +81,7 @@ export async function startAsterisk(net: Network, party: string, dirs: { etc: st
     `mount --bind ${q(dirs.etc)} ${r}/etc/asterisk`,
     `mount --bind ${q(dirs.log)} ${r}/var/log/asterisk`,
     // Foreground, no console, as root (the image's uid does not matter to what is tested here).
-    `exec env OPENSSL_CONF=/tmp/openssl.cnf chroot ${r} /usr/sbin/asterisk -f -n`,
+    `exec env OPENSSL_CONF=/tmp/openssl.cnf chroot ${r} /usr/sbin/asterisk -f -n${verbose > 0 ? ` -${'v'.repeat(verbose)}` : ''}`,
   ].join('\n');
   const child: ChildProcess = net.track(
     spawn('ip', ['netns', 'exec', net.ns(party), 'unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] }),

@@ -36,6 +36,10 @@ export interface SippOptions {
   readonly timeoutMs?: number;
   /** How long SIPp waits for each expected message (default 3000): longer for the side of a call held for seconds. */
   readonly recvTimeoutMs?: number;
+  /** Local RTP port (-mp; SIPp's default is 6000): parallel runs of one party need their own. */
+  readonly mediaPort?: number;
+  /** Calls to make or answer, all at once (-m and -l): a Jigasi stand-in taking several dial-in calls. @default 1 */
+  readonly calls?: number;
 }
 
 let seq = 0;
@@ -58,9 +62,9 @@ export async function sipp(net: Network, party: string, work: string, o: SippOpt
     '-sf',
     `/mnt/scenarios/${o.scenario}`,
     '-m',
-    '1',
+    String(o.calls ?? 1),
     '-l',
-    '1',
+    String(o.calls ?? 1),
     '-nostdin',
     '-i',
     o.local,
@@ -79,6 +83,7 @@ export async function sipp(net: Network, party: string, work: string, o: SippOpt
     '-message_file',
     `/mnt/runs/${id}.msg`,
     ...(o.service ? ['-s', o.service] : []),
+    ...(o.mediaPort ? ['-mp', String(o.mediaPort)] : []),
     ...(o.wsPath ? ['-ws_path', o.wsPath] : []),
     ...(o.auth ? ['-au', o.auth.user, '-ap', o.auth.password] : []),
     ...(o.tls ? ['-tls_cert', inChroot(o.tls.cert), '-tls_key', inChroot(o.tls.key), ...(o.tls.version ? ['-tls_version', o.tls.version] : [])] : []),
