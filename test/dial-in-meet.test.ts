@@ -73,7 +73,7 @@ describe.each(CASES)('the meet host, %s', (_label, synth) => {
     expect(f.has(PROGRAM)).toBe(s.config.jitsi.jigasi);
     expect(f.has(CONFIG)).toBe(s.config.jitsi.jigasi);
     if (s.config.jitsi.jigasi) {
-      expect(file(s, PROGRAM)).toMatchObject({ mode: '0644', owner: '0:0', services: ['dial-in-mapper'] });
+      expect(file(s, PROGRAM)).toMatchObject({ mode: '0755', owner: '0:0', services: ['dial-in-mapper'] });
       expect(file(s, PROGRAM).content).toBe(readFileSync(join(__dirname, '..', 'userdata', 'meet', 'scripts', 'dial-in-mapper.py'), 'utf8'));
     }
     // The key is never shipped: the hook writes it from SSM.

@@ -29,19 +29,21 @@ const ssh = (cidrs: string[]): string[] => cidrs.map((c) => rule('tcp', '22', c)
  * 10000 from the world; nothing reaches a recorder.
  */
 const TURN_RULES = [rule('tcp', '443', WORLD), rule('tcp', '3478', WORLD), rule('udp', '3478', WORLD), rule('udp', '49152-65535', 'sg:meet'), rule('udp', '49152-65535', 'sg:jvb')];
+/** The dial-in mapper (config/dial-in.ts), asked by the pbx host only, with Jigasi. */
+const DIAL_IN_FROM_PBX = rule('tcp', '5290', 'sg:pbx');
 const XMPP_FROM_POOLS = [rule('tcp', '5222', 'sg:jibri'), rule('tcp', '5222', 'sg:jvb')];
 const POOLS: Expected = { jibri: [], jvb: [rule('udp', '10000', WORLD)] };
 
 const EXPECTED: Record<string, Expected> = {
   staging: {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...XMPP_FROM_POOLS],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), DIAL_IN_FROM_PBX, ...XMPP_FROM_POOLS],
     pbx: [rule('udp', '5060', 'sg:meet'), rule('tcp', '5060', 'sg:meet'), rule('tcp', '5061', STAGING_CLIENTS), rule('udp', '10000-19999', 'sg:meet'), rule('udp', '10000-19999', STAGING_CLIENTS)],
     ...POOLS,
   },
   production: {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...XMPP_FROM_POOLS],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), DIAL_IN_FROM_PBX, ...XMPP_FROM_POOLS],
     pbx: [
       rule('udp', '5060', 'sg:meet'),
       rule('udp', '5060', '192.0.2.0/28'),
@@ -57,7 +59,7 @@ const EXPECTED: Record<string, Expected> = {
   },
   'staging-turn': {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD)],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...XMPP_FROM_POOLS],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), DIAL_IN_FROM_PBX, ...XMPP_FROM_POOLS],
     pbx: [rule('udp', '5060', 'sg:meet'), rule('tcp', '5060', 'sg:meet'), rule('tcp', '5061', STAGING_CLIENTS), rule('udp', '10000-19999', 'sg:meet'), rule('udp', '10000-19999', STAGING_CLIENTS)],
     turn: TURN_RULES,
     ...POOLS,
@@ -70,7 +72,7 @@ const EXPECTED: Record<string, Expected> = {
   },
   'admin-and-trunk': {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), ...XMPP_FROM_POOLS, ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
+    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), DIAL_IN_FROM_PBX, ...XMPP_FROM_POOLS, ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
     pbx: [
       rule('udp', '5060', 'sg:meet'),
       rule('udp', '5060', '192.0.2.0/28'),

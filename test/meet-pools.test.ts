@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { PROSODY_HTTP_LOOPBACK } from '../config/dial-in';
 import { XMPP_CLIENT_PORT } from '../config/ports';
 import { enabledPools, POOLS } from '../config/schema';
 import { poolGroupOf } from '../config/names';
@@ -58,14 +59,19 @@ describe.each(CASES)('the meet host with %s', (_label, synth) => {
     const o = override(s);
     // The web container's restart limit is there either way.
     expect(o.services.web).toEqual({ restart: 'on-failure:3' });
-    if (enabledPools(s.config).length > 0) expect(o.services.prosody).toEqual({ ports: [`${meetIp}:${XMPP_CLIENT_PORT}:${XMPP_CLIENT_PORT}`] });
+    // Prosody's HTTP port on loopback for the dial-in mapper's census, with Jigasi (config/dial-in.ts).
+    const prosodyPorts = [
+      ...(enabledPools(s.config).length > 0 ? [`${meetIp}:${XMPP_CLIENT_PORT}:${XMPP_CLIENT_PORT}`] : []),
+      ...(s.config.jitsi.jigasi ? [`${PROSODY_HTTP_LOOPBACK.address}:${PROSODY_HTTP_LOOPBACK.port}:${PROSODY_HTTP_LOOPBACK.port}`] : []),
+    ];
+    if (prosodyPorts.length > 0) expect(o.services.prosody).toEqual({ ports: prosodyPorts });
     else expect(o.services.prosody).toBeUndefined();
     // The own Jibri, one of the Jibri pool's recorders: its health API on loopback only, for pool-member.sh.
     const publishesJibri = s.config.jitsi.jibri && s.config.jitsi.jibriPool.enabled;
     if (publishesJibri) expect(o.services.jibri).toEqual({ ports: [`127.0.0.1:${new URL(POOL_APIS.jibri).port}:${new URL(POOL_APIS.jibri).port}`] });
     else expect(o.services.jibri).toBeUndefined();
     // No other service publishes anything of ours; nothing is bound on every interface.
-    expect(Object.keys(o.services)).toEqual([...(publishesJibri ? ['jibri'] : []), ...(enabledPools(s.config).length > 0 ? ['prosody'] : []), 'web']);
+    expect(Object.keys(o.services)).toEqual([...(publishesJibri ? ['jibri'] : []), ...(prosodyPorts.length > 0 ? ['prosody'] : []), 'web']);
     expect(JSON.stringify(o)).not.toMatch(/0\.0\.0\.0|"5222:5222"/);
   });
 

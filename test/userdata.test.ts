@@ -5,7 +5,7 @@
  * rules of the bootstrap and the roles' helpers (never reformat, never regenerate Jitsi's passwords).
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,7 +19,7 @@ import { RC_ETC, rocketchatOverride } from '../userdata/chat';
 import { loadEnvironment } from '../config/load';
 import { PUBLIC_IP } from '../userdata/context';
 import { APPLY_COMMAND, CONFIG_LIB_SH, LIB_SH, roleFiles, STEPS_DIR, TURNSERVER_CONF } from '../userdata/paths';
-import { SCRIPTS_DIR, scriptFiles, scriptPath } from '../userdata/script-files';
+import { SCRIPTS_DIR, scriptDirs, scriptFiles, scriptPath } from '../userdata/script-files';
 import { asteriskCompose } from '../userdata/pbx';
 import { jibriOverride } from '../userdata/jibri';
 import { TURN_CONF_SOURCE } from '../userdata/turn';
@@ -107,7 +107,9 @@ describe('cloud-config documents', () => {
   });
 
   it('every bootstrap step, helper, hook and library the user-data or a bundle installs is a checked file of userdata/scripts or userdata/<role>/scripts', () => {
-    const scripts = new Set(scriptFiles().map((f) => readFileSync(f, 'utf8')));
+    // The shell scripts, and the programs beside them (the dial-in mapper, run by its own tests).
+    const programs = scriptDirs().flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.py')).map((f) => join(d, f)));
+    const scripts = new Set([...scriptFiles(), ...programs].map((f) => readFileSync(f, 'utf8')));
     const lib = readFileSync(join(SCRIPTS_DIR, 'lib.sh'), 'utf8');
     const configLib = readFileSync(join(SCRIPTS_DIR, 'config-lib.sh'), 'utf8');
     for (const env of shippedNames()) {
@@ -443,7 +445,7 @@ describe('secrets', () => {
   });
 
   it('jigasi off: no Jigasi password is read on either side', () => {
-    const v = synthVariant('staging-no-jigasi', 'staging', { jitsi: { jigasi: false } });
+    const v = synthVariant('staging-no-jigasi', 'staging', { jitsi: { jigasi: false }, sip: { dialIn: { rooms: [] } } });
     const text = enabledRoles(v.config)
       .flatMap((role) => [...hostFiles(v, role).values()].filter((f) => !f.path.endsWith('.sh') && !f.content.startsWith('#!')).map((f) => f.content))
       .join('\n');

@@ -51,6 +51,8 @@ export function expectedSecrets(s: Synthesized): string[] {
   return [
     'chat/admin-password',
     ...(c.jitsi.auth === 'jwt' ? ['meet/jwt-app-id', 'meet/jwt-app-secret'] : []),
+    // The dial-in mapper's PIN key (config/dial-in.ts): the meet host's alone.
+    ...(c.jitsi.jigasi ? ['meet/dial-in-pin-key'] : []),
     ...c.sip.users.map((u) => `pbx/sip-users/${u.extension}`),
     ...Object.keys(sharedSecrets(s)),
   ]

@@ -7,7 +7,7 @@ import { synthEnvironment, synthVariant, type Synthesized } from './synth';
 /** The port plan's optional rows. */
 export const portVariants = {
   /** No Jigasi (so no SIP from meet), WSS for WebRTC phones, Jitsi on 8443. */
-  'jigasi-off-wss-on': () => synthVariant('jigasi-off-wss-on', 'staging', { jitsi: { jigasi: false, httpsPort: 8443 }, sip: { wss: true } }),
+  'jigasi-off-wss-on': () => synthVariant('jigasi-off-wss-on', 'staging', { jitsi: { jigasi: false, httpsPort: 8443 }, sip: { wss: true, dialIn: { rooms: [] } } }),
   /** Administrators' SSH and a SIP trunk, on top of staging's phones and Jigasi. */
   'admin-and-trunk': () =>
     synthVariant('admin-and-trunk', 'staging', {

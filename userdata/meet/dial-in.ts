@@ -108,7 +108,7 @@ export function dialInFiles(ctx: Ctx): BundleFile[] {
     { path: DIAL_IN_PATHS.nginx, content: dialInNginxConf(ctx), mode: '0644' },
     ...(ctx.config.jitsi.jigasi
       ? [
-          { path: DIAL_IN_PATHS.program, content: dialInMapperProgram(), mode: '0644' as const, services },
+          { path: DIAL_IN_PATHS.program, content: dialInMapperProgram(), mode: '0755' as const, services },
           { path: DIAL_IN_PATHS.config, content: `${JSON.stringify(dialInMapperConfig(ctx), null, 2)}\n`, mode: '0644' as const, services },
         ]
       : []),
