@@ -20,6 +20,20 @@ export const ASTERISK_COMPOSE = `${ASTERISK_DIR}/compose.yml`;
 export const ASTERISK_TLS_PENDING = `${ASTERISK_ETC}/pjsip.tls.conf.pending`;
 export { ASTERISK_STATE } from '../paths';
 
+/**
+ * The dial-in's prompts (conf-getpin, conf-invalid...): Asterisk's English core sounds from Debian, since the image
+ * has none (andrius/asterisk builds with `menuselect --disable-category MENUSELECT_CORE_SOUNDS`, asterisk/22.10.1-trixie/
+ * build.sh). Installed by the hook (asterisk.sh), mounted read-only into the container.
+ */
+export const ASTERISK_SOUNDS = {
+  /** Debian 12's asterisk-core-sounds-en-gsm (1.6.1-1): GSM, which codec_gsm turns into the call's G.711. */
+  package: 'asterisk-core-sounds-en-gsm',
+  /** Where that package puts them (asterisk-core-sounds-en's `en` alternative points here). */
+  host: '/usr/share/asterisk/sounds/en_US_f_Allison',
+  /** Where the image's Asterisk looks for language en: its astdatadir, /var/lib/asterisk (./configure's default). */
+  container: '/var/lib/asterisk/sounds/en',
+} as const;
+
 /** Our compose file for Asterisk (validated by dclint in the tests). */
 export function asteriskCompose(): string {
   return new Document({
@@ -28,7 +42,12 @@ export function asteriskCompose(): string {
       asterisk: {
         image: ASTERISK_IMAGE,
         container_name: ASTERISK_CONTAINER,
-        volumes: [`${ASTERISK_PATHS.conf}:/etc/asterisk`, `${ASTERISK_PATHS.log}:/var/log/asterisk`, `${ASTERISK_PATHS.spool}:/var/spool/asterisk`],
+        volumes: [
+          `${ASTERISK_PATHS.conf}:/etc/asterisk`,
+          `${ASTERISK_PATHS.log}:/var/log/asterisk`,
+          `${ASTERISK_PATHS.spool}:/var/spool/asterisk`,
+          `${ASTERISK_SOUNDS.host}:${ASTERISK_SOUNDS.container}:ro`,
+        ],
         network_mode: 'host',
         restart: 'unless-stopped',
       },
@@ -149,6 +168,8 @@ export function pbxBundle(ctx: RoleContext): RoleBundleProps {
       WBT_ASTERISK_CONTAINER: ASTERISK_CONTAINER,
       WBT_ASTERISK_UNIT: `${UNITS.asterisk}.service`,
       WBT_PBX_CERT_TIMER: `${UNITS.pbxCertificate}.timer`,
+      WBT_ASTERISK_SOUNDS_PACKAGE: ASTERISK_SOUNDS.package,
+      WBT_ASTERISK_SOUNDS: ASTERISK_SOUNDS.host,
       JIGASI_ENABLED: jitsi.jigasi ? 1 : 0,
       SIP_USERS: sip.users.map((u) => u.extension).join(' '),
       SIP_WSS: sip.wss ? 1 : 0,

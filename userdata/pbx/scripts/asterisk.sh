@@ -36,6 +36,13 @@ ln -sfn "$WBT_HELPER_ASTERISK_CERT_DEPLOY" "$WBT_ASTERISK_CERT_HOOK"
 "$WBT_HELPER_ASTERISK_CERTIFICATE" || log "WARNING: Asterisk starts without TLS 5061/WSS for now"
 systemctl enable --now certbot.timer
 
+# The dial-in's prompts: Debian's English core sounds, which the compose file mounts read-only where the image's
+# Asterisk looks for them (the image has none). Before Asterisk starts: a missing folder would be mounted empty.
+if ! dpkg-query -W -f='${Status}' "$WBT_ASTERISK_SOUNDS_PACKAGE" 2> /dev/null | grep -q 'install ok installed'; then
+  apt_install "$WBT_ASTERISK_SOUNDS_PACKAGE"
+fi
+if [[ ! -d "$WBT_ASTERISK_SOUNDS" ]]; then log "WARNING: no prompts in ${WBT_ASTERISK_SOUNDS}: dial-in callers hear silence"; fi
+
 # Asterisk runs as uid 1000 and the image chowns /etc/asterisk only when its top directory is not 1000's:
 # files written by a re-run must be handed over, or an unreadable #include would reject pjsip.conf.
 install -d "${spool}/astdb"
