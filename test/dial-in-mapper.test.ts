@@ -84,6 +84,13 @@ describe('dial-in mapper (real python3 on loopback, census stand-in)', () => {
     expect(pinOf(dir, { ...config, keyFile: join(dir, 'other-key') }, 'weekly-ops')).not.toBe(pinOf(dir, config, 'weekly-ops'));
   });
 
+  it("prints a room's PIN for an operator with the host's key file (--key-file), the same the service answers", () => {
+    const { keyFile, ...noKey } = config;
+    writeFileSync(join(dir, 'no-key.json'), JSON.stringify(noKey));
+    const r = spawnSync('python3', [MAPPER_SCRIPT, '--config', join(dir, 'no-key.json'), '--key-file', keyFile!, '--pin-of', 'weekly-ops'], { encoding: 'utf8', timeout: 5000 });
+    expect({ status: r.status, pin: r.stdout.trim() }).toEqual({ status: 0, pin: expectedPin(key, `weekly-ops@${XMPP_MUC_DOMAIN}`) });
+  });
+
   it("answers Jitsi Meet's conference-code request with the PIN, from any address that reaches it", async () => {
     const url = `${DIAL_IN_ROUTES.conferenceCode}?conference=RocketChat5f2a9@${XMPP_MUC_DOMAIN}&url=https://meet.example.org/RocketChat5f2a9`;
     const r = await get(mapper.address, url, STRANGER);

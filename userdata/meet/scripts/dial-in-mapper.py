@@ -6,8 +6,8 @@ Jitsi Meet's invite dialog asks it for a meeting's PIN (dialInConfCodeUrl) and t
 PIN names (/room, answered only to the pbx host's address). A PIN is a keyed hash of the room's address, so
 nothing is stored: a PIN is resolved by hashing the rooms Prosody has open now (jitsi-meet's mod_muc_census).
 
-Usage: dial-in-mapper.py --config FILE             serve
-       dial-in-mapper.py --config FILE --pin-of ROOM  print ROOM's PIN
+Usage: dial-in-mapper.py --config FILE [--key-file FILE]               serve
+       dial-in-mapper.py --config FILE [--key-file FILE] --pin-of ROOM  print ROOM's PIN
 Python 3 standard library only: Debian 12's python3, which the AMI has for cloud-init.
 """
 
@@ -184,8 +184,8 @@ def handler_for(mapper):
     return Handler
 
 
-def read_key(config):
-    path = config.get("keyFile") or os.path.join(os.environ.get("CREDENTIALS_DIRECTORY", ""), "pin-key")
+def read_key(config, path=None):
+    path = path or config.get("keyFile") or os.path.join(os.environ.get("CREDENTIALS_DIRECTORY", ""), "pin-key")
     try:
         with open(path, "rb") as f:
             key = f.read().strip()
@@ -199,11 +199,12 @@ def read_key(config):
 def main():
     parser = argparse.ArgumentParser(description="WeeBeeTalk dial-in conference mapper")
     parser.add_argument("--config", required=True, help="the mapper's JSON configuration")
+    parser.add_argument("--key-file", metavar="FILE", help="the PIN key (default: keyFile of the configuration, else the systemd credential pin-key)")
     parser.add_argument("--pin-of", metavar="ROOM", help="print ROOM's PIN and exit")
     args = parser.parse_args()
     with open(args.config, encoding="utf-8") as f:
         config = json.load(f)
-    mapper = Mapper(config, read_key(config))
+    mapper = Mapper(config, read_key(config, args.key_file))
     if args.pin_of is not None:
         conference = mapper.conference(args.pin_of)
         if conference is None:
