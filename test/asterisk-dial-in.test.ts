@@ -10,15 +10,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIAL_IN_MAPPER_PORT, PROSODY_CENSUS_PATH, PROSODY_HTTP_LOOPBACK, XMPP_MUC_DOMAIN, type DialInMapperConfig } from '../config/dial-in';
+import { XMPP_MUC_DOMAIN } from '../config/dial-in';
 import { DIAL_IN_PROMPTS as P } from '../userdata/pbx/asterisk-config';
 import { checkChrootAsterisk, SID_ROOT, startAsterisk, type Asterisk } from './support/asterisk/daemon';
-import { censusInNamespace, documentedPin, dtmfCallScenario, dtmfPcap, heard, type DtmfCall, type HeardCall, type NamespaceCensus } from './support/asterisk/dial-in';
+import { documentedPin, dtmfCallScenario, dtmfPcap, heard, mapperInNamespace, type DtmfCall, type HeardCall, type MapperInNamespace, type NamespaceCensus } from './support/asterisk/dial-in';
 import { createNetwork, runIn, type Network } from './support/asterisk/netns';
 import { pbxPlan } from './support/asterisk/plan';
 import { preparePbx, type PreparedPbx } from './support/asterisk/prepare';
 import { describeRun, finalStatus, receivedRequests, sipp, type SippRun } from './support/asterisk/sipp';
-import { pinOf, startMapper, type RunningMapper } from './support/dial-in-mapper';
 import { describeAsRoot } from './support/root';
 import { synthVariant } from './support/synth';
 
@@ -54,9 +53,8 @@ describeAsRoot('dial-in by PIN in a real Asterisk 22 with the real mapper (SIPp 
   let net: Network | undefined;
   let pbx: Asterisk | undefined;
   let prepared: PreparedPbx;
-  let mapper: RunningMapper | undefined;
+  let dialIn: MapperInNamespace | undefined;
   let census: NamespaceCensus;
-  let mapperConfig: DialInMapperConfig;
   const pin: Record<'running' | 'later' | 'never', string> = { running: '', later: '', never: '' };
   const room = { running: '', later: '', never: '' };
   const runs = new Map<string, SippRun>();
@@ -126,31 +124,16 @@ describeAsRoot('dial-in by PIN in a real Asterisk 22 with the real mapper (SIPp 
     prepared = preparePbx(plan, work, PUBLIC_IP);
     net = createNetwork(`wbtdin-${process.pid}`, parties);
     pbx = await startAsterisk(net, 'pbx', prepared, 15000, 3);
-    writeFileSync(join(work, 'pin-key'), `${PIN_KEY}\n`, { mode: 0o600 });
-    mapperConfig = {
-      listen: plan.privateIp.meet,
-      port: DIAL_IN_MAPPER_PORT,
-      mucDomain: XMPP_MUC_DOMAIN,
-      censusUrl: `http://${PROSODY_HTTP_LOOPBACK.address}:${PROSODY_HTTP_LOOPBACK.port}${PROSODY_CENSUS_PATH}`,
-      pbxAddresses: [plan.privateIp.pbx],
-      keyFile: join(work, 'pin-key'),
-      numbers: [],
-    };
-    // Rooms whose PINs (and typos of them) repeat no key twice in a row: what a real caller types is not at
-    // issue here, and a key typed twice is easy to mistake for one held down.
-    const candidates = Array.from({ length: 60 }, (_, i) => `weekly-sync-${i}`)
-      .map((r) => ({ r, p: documentedPin(PIN_KEY, r) }))
-      .filter(({ p }) => ![p, wrong(p, 1), wrong(p, 2)].some((x) => /(\d)\1/.test(x)))
-      .slice(0, 3);
-    for (const c of candidates) if (pinOf(work, mapperConfig, c.r) !== c.p) throw new Error(`the mapper's PIN of ${c.r} is not the documented ${c.p}`);
+    dialIn = await mapperInNamespace(net, 'meet', work, plan.privateIp.meet, [plan.privateIp.pbx], PIN_KEY);
+    census = dialIn.census;
+    // The running meeting's PIN has a key twice in a row (each key press is its own RFC 4733 event).
+    const names = Array.from({ length: 60 }, (_, i) => `weekly-sync-${i}`).map((r) => ({ r, p: documentedPin(PIN_KEY, r) }));
+    const twice = names.find(({ p }) => /(\d)\1/.test(p))!;
+    const candidates = [twice, ...names.filter((n) => n !== twice).slice(0, 2)];
+    for (const c of candidates) if (dialIn.pinOf(c.r) !== c.p) throw new Error(`the mapper's PIN of ${c.r} is not the documented ${c.p}`);
     [room.running, room.later, room.never] = candidates.map((c) => c.r);
     [pin.running, pin.later, pin.never] = candidates.map((c) => c.p);
-    census = await censusInNamespace(net, 'meet', work);
     census.set([room.running, ...(fixedDid ? [fixedDid.room] : [])], [room.later]);
-    // http.server looks its address up (getfqdn) when it binds: answered from a hosts file, as the namespaces have
-    // no DNS (a query would wait for its timeout).
-    writeFileSync(join(work, 'meet-hosts'), `127.0.0.1 localhost\n${plan.privateIp.meet} meet\n`);
-    mapper = await startMapper(work, mapperConfig, ['ip', 'netns', 'exec', net.ns('meet'), 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', join(work, 'meet-hosts')]);
 
     Object.assign(CALLERS, {
       trunkPin: { from: 'trunk', service: '+62215550101', user: '+62811000001', turns: [`${pin.running}#`], pauseMs: 400, holdMs: 15000, auth: false },
@@ -203,8 +186,8 @@ describeAsRoot('dial-in by PIN in a real Asterisk 22 with the real mapper (SIPp 
 
   afterAll(async () => {
     // WBT_KEEP_ASTERISK=1 keeps the scratch directory with Asterisk's verbose output and the mapper's log.
-    if (work && process.env.WBT_KEEP_ASTERISK) writeFileSync(join(work, 'output.txt'), `${pbx?.output() ?? ''}\n--- mapper ---\n${mapper?.stderr() ?? ''}`);
-    mapper?.stop();
+    if (work && process.env.WBT_KEEP_ASTERISK) writeFileSync(join(work, 'output.txt'), `${pbx?.output() ?? ''}\n--- mapper ---\n${dialIn?.mapper.stderr() ?? ''}`);
+    dialIn?.stop();
     await pbx?.stop();
     net?.destroy();
     if (work && !process.env.WBT_KEEP_ASTERISK) rmSync(work, { recursive: true, force: true });
@@ -281,7 +264,7 @@ describeAsRoot('dial-in by PIN in a real Asterisk 22 with the real mapper (SIPp 
   });
 
   it('the mapper down: "try again later" and goodbye, never a silent drop', async () => {
-    mapper?.stop();
+    dialIn?.stop();
     CALLERS.down = { ...CALLERS.fixedDid, user: '+62811000007' };
     outputFrom.down = pbx!.output().length;
     await call('down', CALLERS.down);

@@ -8,8 +8,10 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { XMPP_MUC_DOMAIN } from '../config/dial-in';
 import { readScript } from '../userdata/script-files';
 import { checkChrootAsterisk, SID_ROOT, startAsterisk, type Asterisk } from './support/asterisk/daemon';
+import { mapperInNamespace, type MapperInNamespace } from './support/asterisk/dial-in';
 import { createNetwork, runIn, type Network } from './support/asterisk/netns';
 import { asteriskConfFiles, pbxPlan, planSetting, type PbxPlan } from './support/asterisk/plan';
 import { preparePbx, runAsteriskAuth, type PreparedPbx } from './support/asterisk/prepare';
@@ -28,13 +30,36 @@ const V2_TRUNK = { cidr: '192.0.2.64/28', address: '192.0.2.69' };
 const TRUNK_MEDIA = '192.0.2.0/24';
 const NEW_PHONE = { extension: '1003', name: 'Support' };
 const V2_ROOM = 'reload-room';
-/** A number at the provider: from-trunk routes any number to the dial-in room. */
+/** A number at the provider: from-trunk routes any number to the fixed room of did "*". */
 const DID = '+6221555000';
 
 const stagingUsers = environmentFile('staging').sip?.users ?? [];
-const v1 = synthVariant('staging-reload-v1', 'staging', { sip: { trunkSignallingCidrs: [V1_TRUNK.cidr], trunkMediaCidrs: [TRUNK_MEDIA] } });
+/** Every trunk call to one fixed room (no PIN: the call needs no keys), the staging helpdesk's extension beside it. */
+const V1_ROOM = 'dial-in';
+const v1 = synthVariant('staging-reload-v1', 'staging', {
+  sip: {
+    trunkSignallingCidrs: [V1_TRUNK.cidr],
+    trunkMediaCidrs: [TRUNK_MEDIA],
+    dialIn: {
+      rooms: [
+        { did: '*', room: V1_ROOM },
+        { extension: '8100', room: 'helpdesk' },
+      ],
+    },
+  },
+});
 const v2 = synthVariant('staging-reload-v2', 'staging', {
-  sip: { trunkSignallingCidrs: [V2_TRUNK.cidr], trunkMediaCidrs: [TRUNK_MEDIA], users: [...stagingUsers, NEW_PHONE], dialInRoom: V2_ROOM },
+  sip: {
+    trunkSignallingCidrs: [V2_TRUNK.cidr],
+    trunkMediaCidrs: [TRUNK_MEDIA],
+    users: [...stagingUsers, NEW_PHONE],
+    dialIn: {
+      rooms: [
+        { did: '*', room: V2_ROOM },
+        { extension: '8100', room: V2_ROOM },
+      ],
+    },
+  },
 });
 
 /** One reload of the hook: the command it sends (`cli '...'`) when a file of one of `services` changed (or pjsip.auth.conf, `auth`). */
@@ -101,6 +126,7 @@ describeAsRoot("the pbx hook's reloads against a real Asterisk 22 (a call in pro
   let net: Network | undefined;
   let pbx: Asterisk | undefined;
   let prepared: PreparedPbx;
+  let mapper: MapperInNamespace | undefined;
   /** The call from the old trunk address, in progress across the reloads, and Jigasi's side of it. */
   let held: { call: Promise<SippRun>; jigasi: Promise<SippRun> } | undefined;
   /** The reload commands sent, with what Asterisk answered. */
@@ -155,7 +181,7 @@ describeAsRoot("the pbx hook's reloads against a real Asterisk 22 (a call in pro
       .split('\n')
       .filter((l) => l.split('!')[4] === 'Up')
       .map((l) => l.split('!')[0]);
-  const roomsOf = async (context: string): Promise<string[]> => [...(await pbx!.cli(`dialplan show ${context}`)).matchAll(/Set\(ROOM=([^)]+)\)/g)].map((m) => m[1]);
+  const roomsOf = async (context: string): Promise<string[]> => [...(await pbx!.cli(`dialplan show ${context}`)).matchAll(/Set\(DIALIN_ROOM=([^)]+)\)/g)].map((m) => m[1]);
   /** 401/403 (an address that identifies no endpoint), or the status that came back instead. */
   const refusal = (r: SippRun): string | number | undefined => ([401, 403].includes(finalStatus(r) ?? 0) ? 'challenged or refused' : finalStatus(r));
   /**
@@ -178,9 +204,13 @@ describeAsRoot("the pbx hook's reloads against a real Asterisk 22 (a call in pro
     prepared = preparePbx(p1, work, PUBLIC_IP, p2.ssmParameters);
     net = createNetwork(`wbtrld-${process.pid}`, parties);
     pbx = await startAsterisk(net, 'pbx', prepared);
+    // The fixed rooms ask the real mapper on the meet host, which finds both versions' rooms running.
+    mapper = await mapperInNamespace(net, 'meet', work, p1.privateIp.meet, [p1.privateIp.pbx]);
+    mapper.census.set([V1_ROOM, V2_ROOM]);
   }, 30000);
 
   afterAll(async () => {
+    mapper?.stop();
     await pbx?.stop();
     net?.destroy();
     if (work && !process.env.WBT_KEEP_ASTERISK) rmSync(work, { recursive: true, force: true });
@@ -216,9 +246,9 @@ describeAsRoot("the pbx hook's reloads against a real Asterisk 22 (a call in pro
         timeoutMs: 12000,
       });
       held = { call, jigasi };
-      // In progress: the trunk's leg and Jigasi's both up.
+      // In progress: the trunk's leg and Jigasi's both up (after "you will now be placed into the conference").
       let up: string[] = [];
-      for (let i = 0; i < 60 && up.length < 2; i++) {
+      for (let i = 0; i < 120 && up.length < 2; i++) {
         up = await upChannels();
         if (up.length < 2) await new Promise((r) => setTimeout(r, 50));
       }
@@ -241,7 +271,7 @@ describeAsRoot("the pbx hook's reloads against a real Asterisk 22 (a call in pro
         oldTrunk: 200,
         newTrunk: 'challenged or refused',
       });
-      expect(await roomsOf('from-trunk')).toEqual(['dial-in', 'dial-in']);
+      expect(await roomsOf('from-trunk')).toEqual([V1_ROOM, V1_ROOM]);
       expect(await upChannels()).toHaveLength(2);
     },
     TEST_MS,
@@ -304,11 +334,19 @@ describeAsRoot("the pbx hook's reloads against a real Asterisk 22 (a call in pro
     async () => {
       expect(await roomsOf('from-trunk')).toEqual([V2_ROOM, V2_ROOM]);
       expect(await roomsOf('internal')).toEqual([V2_ROOM]);
-      const uas = await jigasiAnswering(8000);
-      const call = await sipp(net!, 'ntrnk', work, { scenario: 'invite.xml', local: V2_TRUNK.address, remote: pbxPublic, transport: 'u1', keys: { user: '+62215550100' }, service: DID });
+      const uas = await jigasiAnswering(12000, 10000);
+      const call = await sipp(net!, 'ntrnk', work, {
+        scenario: 'held-call.xml',
+        local: V2_TRUNK.address,
+        remote: pbxPublic,
+        transport: 'u1',
+        keys: { user: '+62215550100' },
+        service: DID,
+        timeoutMs: 12000,
+      });
       const jigasi = await uas.done;
       expect({ final: finalStatus(call), run: describeRun(call) }).toMatchObject({ final: 200 });
-      expect(receivedRequests(jigasi, 'INVITE').map((i) => /^X-Room-Name: (\S+)\r?$/m.exec(i)?.[1])).toEqual([V2_ROOM]);
+      expect(receivedRequests(jigasi, 'INVITE').map((i) => /^X-Room-Name: (\S+)\r?$/m.exec(i)?.[1])).toEqual([`${V2_ROOM}@${XMPP_MUC_DOMAIN}`]);
     },
     TEST_MS,
   );

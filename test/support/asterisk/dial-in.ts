@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PIN_DIGITS, PROSODY_CENSUS_PATH, PROSODY_HTTP_LOOPBACK, XMPP_MUC_DOMAIN } from '../../../config/dial-in';
+import { DIAL_IN_MAPPER_PORT, PIN_DIGITS, PROSODY_CENSUS_PATH, PROSODY_HTTP_LOOPBACK, XMPP_MUC_DOMAIN, type DialInMapperConfig } from '../../../config/dial-in';
+import { pinOf, startMapper, type RunningMapper } from '../dial-in-mapper';
 import { SID_ROOT } from './daemon';
 import { runIn, type Network } from './netns';
 
@@ -264,4 +265,45 @@ export function heard(output: string, exten: string, context: string, endpoint?:
   const prompts = [...output.matchAll(new RegExp(`<${esc(channel)}> Playing '([^'.]+)\\.\\w+'`, 'g'))].map((m) => m[1]);
   const apps = [...output.matchAll(new RegExp(`Executing \\[[^\\]]+\\] (\\w+)\\("${esc(channel)}"`, 'g'))].map((m) => m[1]);
   return { channel, prompts, apps };
+}
+
+export interface MapperInNamespace {
+  readonly census: NamespaceCensus;
+  readonly config: DialInMapperConfig;
+  readonly mapper: RunningMapper;
+  /** The mapper's PIN of a room (`--pin-of`). */
+  pinOf(room: string): string;
+  /** Stops the mapper (the census stand-in ends with the network). */
+  stop(): void;
+}
+
+/**
+ * The real mapper as the meet host runs it (bound to its private address, port DIAL_IN_MAPPER_PORT, /room only
+ * for the pbx's addresses), the host's python3 in the party's namespace, with the census stand-in beside it.
+ */
+export async function mapperInNamespace(
+  net: Network,
+  party: string,
+  dir: string,
+  listen: string,
+  pbxAddresses: readonly string[],
+  key = 'a test key of the dial-in suite',
+): Promise<MapperInNamespace> {
+  writeFileSync(join(dir, 'pin-key'), `${key}\n`, { mode: 0o600 });
+  const config: DialInMapperConfig = {
+    listen,
+    port: DIAL_IN_MAPPER_PORT,
+    mucDomain: XMPP_MUC_DOMAIN,
+    censusUrl: `http://${PROSODY_HTTP_LOOPBACK.address}:${PROSODY_HTTP_LOOPBACK.port}${PROSODY_CENSUS_PATH}`,
+    pbxAddresses,
+    keyFile: join(dir, 'pin-key'),
+    numbers: [],
+  };
+  const census = await censusInNamespace(net, party, dir);
+  // http.server looks its address up (getfqdn) when it binds: answered from a hosts file, as the namespaces have no
+  // DNS (a query would wait for its timeout). `ip netns exec` gives the process a mount namespace of its own.
+  const hosts = join(dir, `${party}-hosts`);
+  writeFileSync(hosts, `127.0.0.1 localhost\n${listen} ${party}\n`);
+  const mapper = await startMapper(dir, config, ['ip', 'netns', 'exec', net.ns(party), 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts]);
+  return { census, config, mapper, pinOf: (room) => pinOf(dir, config, room), stop: () => mapper.stop() };
 }
