@@ -210,10 +210,22 @@ const ROUTINES: Routine[] = [
     },
   },
   {
-    name: 'sip.dialInRoom changed',
+    name: "sip.dialIn changed: a fixed room's extension moved to another room, a second one added, the wait shortened",
     base: staging,
-    changed: () => synthVariant('in-place-dial-in-room', 'staging', { sip: { dialInRoom: 'lobby' } }),
-    roles: ['meet', 'pbx'],
+    changed: () =>
+      synthVariant('in-place-dial-in', 'staging', {
+        sip: {
+          dialIn: {
+            rooms: [
+              { extension: '8100', room: 'lobby' },
+              { extension: '8101', room: 'helpdesk' },
+            ],
+            waitSeconds: 120,
+          },
+        },
+      }),
+    // The dialplan (extensions.conf, a `dialplan reload`): the pbx's bundle alone.
+    roles: ['pbx'],
     extra: nothing,
   },
   {
