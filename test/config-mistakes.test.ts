@@ -269,7 +269,68 @@ describe('mistakes inside one environment', () => {
     bad('a KMS key id that is not one', { state: { bucket: 'weebeetalk-state-qa', region: 'ap-southeast-3', kmsKeyId: 'my key' } }, [
       'state.kmsKeyId = "my key": must be a KMS key id, key ARN or alias',
     ]),
-    bad('a dial-in room with a line break', { sip: { dialInRoom: 'dial-in\nexten' } }, ['sip.dialInRoom = "dial-in\\nexten": must be a room name']),
+    // Dial-in (sip.dialIn): what reaches extensions.conf, and numbers or extensions that would answer twice.
+    bad("a fixed room's name with a line break (it reaches extensions.conf)", { sip: { dialIn: { rooms: [{ room: 'lobby\nexten => 9999,1,Dial(PJSIP/trunk)', extension: '8100' }] } } }, [
+      'sip.dialIn.rooms.0.room = "lobby\\nexten => 9999,1,Dial(PJSIP/trunk)": must be a room name of lowercase letters, digits, - and _',
+    ]),
+    bad('a fixed room with neither did nor extension', { sip: { dialIn: { rooms: [{ room: 'helpdesk' }] } } }, [
+      'sip.dialIn.rooms.0 = {"room":"helpdesk"}: gives neither did nor extension for room helpdesk: give one',
+    ]),
+    bad('a fixed room with both did and extension', { sip: { dialIn: { rooms: [{ room: 'helpdesk', did: '622155550199', extension: '8100' }] } } }, [
+      'sip.dialIn.rooms.0 = {"room":"helpdesk","did":"622155550199","extension":"8100"}: gives both did and extension for room helpdesk',
+      'add a second entry for the other',
+    ]),
+    bad(
+      'two fixed rooms on one extension',
+      {
+        sip: {
+          dialIn: {
+            rooms: [
+              { room: 'helpdesk', extension: '8100' },
+              { room: 'sales', extension: '8100' },
+            ],
+          },
+        },
+      },
+      ['sip.dialIn.rooms.1.extension = "8100": is also the extension 8100 of room helpdesk: each number or extension reaches one room'],
+    ),
+    bad(
+      'two fixed rooms on one trunk number',
+      {
+        sip: {
+          dialIn: {
+            rooms: [
+              { room: 'helpdesk', did: '622155550199' },
+              { room: 'sales', did: '622155550199' },
+            ],
+          },
+        },
+      },
+      ['sip.dialIn.rooms.1.did = "622155550199": is also the did 622155550199 of room helpdesk'],
+    ),
+    bad("a fixed room on a phone's extension", { sip: { dialIn: { rooms: [{ room: 'helpdesk', extension: '1001' }] } } }, [
+      'sip.dialIn.rooms.0.extension = "1001": is a phone\'s extension (sip.users): choose one no phone has',
+    ]),
+    bad('a fixed room on the conference extension', { sip: { dialIn: { rooms: [{ room: 'helpdesk', extension: '8000' }] } } }, [
+      'sip.dialIn.rooms.0.extension = "8000": is the conference extension (8000, asks for a meeting\'s PIN): choose another',
+    ]),
+    bad('a phone on the conference extension', { sip: { users: [{ extension: '8000', name: 'Lobby' }] } }, [
+      'sip.users.0.extension = "8000": is the conference extension (8000, asks for a meeting\'s PIN): choose another',
+    ]),
+    bad('a trunk number that is not one', { sip: { dialIn: { rooms: [{ room: 'helpdesk', did: '62-21' }] } } }, [
+      'sip.dialIn.rooms.0.did = "62-21": must be the called number as the trunk sends it',
+      '"*" for every trunk call',
+    ]),
+    bad('fixed rooms with Jigasi off', { jitsi: { jigasi: false } }, [
+      'jitsi.jigasi = false: is off but sip.dialIn lists numbers or rooms',
+      'turn jitsi.jigasi on, or empty sip.dialIn.numbers and sip.dialIn.rooms',
+    ]),
+    bad('a wait longer than half an hour', { sip: { dialIn: { waitSeconds: 3600 } } }, ['sip.dialIn.waitSeconds = 3600: must be at most 1800 (30 minutes)']),
+    bad('the retired sip.dialInRoom', { sip: { dialInRoom: 'lobby' } }, [
+      'sip.dialInRoom = "lobby": is gone',
+      'add it to sip.dialIn.rooms as { did: "*", room: "<the room>" }',
+      '{ extension: "<extension>", room: "<the room>" }',
+    ]),
     bad('a tag under the reserved aws: prefix', { tags: { 'aws:owner': 'ops' } }, ['tags.aws:owner = "ops": key "aws:owner" starts with "aws:"']),
     bad('a tag that overrides a project tag', { tags: { Environment: 'prod' } }, ['tags.Environment = "prod": key "Environment" is set by this project']),
     bad('a tag holding password=...', { tags: { Owner: 'password=hunter2' } }, ['tags.Owner = "password=hunter2"', 'looks like a secret']),
@@ -403,8 +464,9 @@ describe('likely mistakes are warnings', () => {
     },
     {
       name: 'a SIP trunk without Jigasi to put its calls into Jitsi',
-      s: { jitsi: { jigasi: false }, sip: { trunkSignallingCidrs: ['192.0.2.0/28'] } },
-      says: 'jitsi.jigasi = false: calls from sip.trunkSignallingCidrs',
+      // Without fixed rooms (with them, Jigasi off is refused).
+      s: { jitsi: { jigasi: false }, sip: { trunkSignallingCidrs: ['192.0.2.0/28'], dialIn: { rooms: [] } } },
+      says: 'jitsi.jigasi = false: calls from sip.trunkSignallingCidrs reach meetings (by PIN or sip.dialIn.rooms) only through Jigasi',
     },
   ])('$name', ({ s, says }) => {
     const found = warnings(both(s)).filter((w) => w.includes(says) && w.includes('staging.ts: '));
