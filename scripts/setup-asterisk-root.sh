@@ -54,14 +54,25 @@ check_asterisk_version() {
   fi
 }
 
+# The dial-in's prompts as the pbx host gets them (Debian's asterisk-core-sounds-en-gsm, userdata/pbx/index.ts):
+# asterisk depends on asterisk-core-sounds-en, whose first alternative is the GSM package.
+check_prompts() {
+  if [[ ! -f "$1/usr/share/asterisk/sounds/en_US_f_Allison/conf-getpin.gsm" ]]; then
+    echo "asterisk test root: no GSM prompts (asterisk-core-sounds-en-gsm) in $1: delete it to rebuild" >&2
+    return 1
+  fi
+}
+
 # The tests bind their own configuration over the samples: they must never be what Asterisk loads. SIPp must have
 # TLS (sipp -v exits non-zero by design: its text is checked).
 prepare() {
   check_asterisk_version "$1"
+  check_prompts "$1"
   [[ $(chroot "$1" sipp -v || true) == *TLS* ]]
 }
 if root_current "$root" "$stamp"; then
   check_asterisk_version "$root"
+  check_prompts "$root"
   echo "asterisk test root up to date: ${root}"
 else
   build_root sid "$root" "$stamp" prepare "${packages[@]}"
