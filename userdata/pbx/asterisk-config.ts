@@ -274,6 +274,12 @@ export const DIAL_IN_PROMPTS = {
   goodbye: 'goodbye',
 } as const;
 
+/**
+ * The longest room name the mapper answers (its ROOM_RE, [a-z0-9][a-z0-9._-]{0,127}, in dial-in-mapper.py): the
+ * dialplan takes a room from the mapper only in that shape, as it goes into a SIP header.
+ */
+export const DIAL_IN_ROOM_MAX = 128;
+
 /** How often a waiting caller's meeting is asked for again, at most (seconds); the prompt repeats every third time. */
 export const DIAL_IN_POLL_SECONDS = 10;
 
@@ -288,7 +294,7 @@ function dialInContext(a: AsteriskContext): Section {
   const p = DIAL_IN_PROMPTS;
   const mapper = `http://${a.meetPrivateIp}:${DIAL_IN_MAPPER_PORT}${DIAL_IN_ROUTES.room}`;
   const muc = XMPP_MUC_DOMAIN.replace(/\./g, '[.]');
-  const answer = (word: string): string => `${DIAL_IN_ANSWERS[word as keyof typeof DIAL_IN_ANSWERS]}`;
+  const A = DIAL_IN_ANSWERS;
   const poll = Math.max(1, Math.min(DIAL_IN_POLL_SECONDS, waitSeconds));
   return {
     name: 'dial-in',
@@ -307,9 +313,9 @@ function dialInContext(a: AsteriskContext): Section {
       ['same', 'n,Set(TRIES=$[${TRIES} + 1])'],
       ['same', 'n,GotoIf($[${LEN(${PIN})} = 0]?invalid)'],
       ['same', 'n,Gosub(dial-in,lookup,1(pin=${PIN}))'],
-      ['same', `n,GotoIf($["\${ANSWER}" = "${answer('found')}"]?join,1)`],
-      ['same', `n,GotoIf($["\${ANSWER}" = "${answer('notRunning')}"]?wait,1)`],
-      ['same', `n,GotoIf($["\${ANSWER}" != "${answer('invalid')}"]?unavailable,1)`],
+      ['same', `n,GotoIf($["\${ANSWER}" = "${A.found}"]?join,1)`],
+      ['same', `n,GotoIf($["\${ANSWER}" = "${A.notRunning}"]?wait,1)`],
+      ['same', `n,GotoIf($["\${ANSWER}" != "${A.invalid}"]?unavailable,1)`],
       ['same', 'n(invalid),GotoIf($[${TRIES} >= 2]?refused)'],
       ['same', `n,Set(PROMPT=${p.invalid})`],
       ['same', 'n,Goto(ask)'],
@@ -318,8 +324,8 @@ function dialInContext(a: AsteriskContext): Section {
       // A fixed room (sip.dialIn.rooms): no PIN; nobody in it yet is the same wait as a meeting not started.
       ['exten', 'room,1,Answer()'],
       ['same', 'n,Gosub(dial-in,lookup,1(name=${DIALIN_ROOM}))'],
-      ['same', `n,GotoIf($["\${ANSWER}" = "${answer('found')}"]?join,1)`],
-      ['same', `n,GotoIf($["\${ANSWER}" = "${answer('notRunning')}"]?wait,1)`],
+      ['same', `n,GotoIf($["\${ANSWER}" = "${A.found}"]?join,1)`],
+      ['same', `n,GotoIf($["\${ANSWER}" = "${A.notRunning}"]?wait,1)`],
       ['same', 'n,Goto(unavailable,1)'],
       // Not running yet: ask again every few seconds until it is, or until sip.dialIn.waitSeconds have passed
       // (Jigasi joins as a guest, and a guest cannot open a room).
@@ -330,8 +336,8 @@ function dialInContext(a: AsteriskContext): Section {
             ['same', `n(prompt),Playback(${p.waitForLeader})`],
             ['same', `n(poll),Wait(${poll})`],
             ['same', 'n,Gosub(dial-in,lookup,1(${LOOKUP}))'],
-            ['same', `n,GotoIf($["\${ANSWER}" = "${answer('found')}"]?join,1)`],
-            ['same', `n,GotoIf($["\${ANSWER}" != "${answer('notRunning')}"]?unavailable,1)`],
+            ['same', `n,GotoIf($["\${ANSWER}" = "${A.found}"]?join,1)`],
+            ['same', `n,GotoIf($["\${ANSWER}" != "${A.notRunning}"]?unavailable,1)`],
             ['same', 'n,GotoIf($[${EPOCH} >= ${DEADLINE}]?unavailable,1)'],
             ['same', 'n,Set(POLLS=$[${POLLS} + 1])'],
             ['same', 'n,GotoIf($[${POLLS} % 3 = 0]?prompt:poll)'],
@@ -347,13 +353,13 @@ function dialInContext(a: AsteriskContext): Section {
       ['same', 'n,Set(CURLOPT(conntimeout)=3)'],
       ['same', 'n,Set(CURLOPT(httptimeout)=5)'],
       ['same', `n,Set(REPLY=\${CURL(${mapper}?\${LOOKUP})})`],
-      ['same', `n,Set(ANSWER=${answer('unavailable')})`],
+      ['same', `n,Set(ANSWER=${A.unavailable})`],
       ['same', 'n,Set(ROOM=)'],
-      ...(['invalid', 'notRunning'] as const).map<Option>((w) => ['same', `n,ExecIf(\${REGEX("^${answer(w)}[[:space:]]*$" \${REPLY})}?Set(ANSWER=${answer(w)}))`]),
-      ['same', `n,GotoIf(\${REGEX("^${answer('found')}:[a-z0-9][a-z0-9_-]*@${muc}[[:space:]]*$" \${REPLY})}?:done)`],
+      ...(['invalid', 'notRunning'] as const).map<Option>((w) => ['same', `n,ExecIf(\${REGEX("^${A[w]}[[:space:]]*$" \${REPLY})}?Set(ANSWER=${A[w]}))`]),
+      ['same', `n,GotoIf(\${REGEX("^${A.found}:[a-z0-9][a-z0-9._-]*@${muc}[[:space:]]*$" \${REPLY})}?:done)`],
       ['same', `n,Set(ROOM=\${TRIM(\${CUT(REPLY,:,2)})})`],
-      // A room name is at most 64 characters (config/schema.ts), then @ and the MUC domain.
-      ['same', `n,ExecIf($[\${LEN(\${ROOM})} <= ${64 + 1 + XMPP_MUC_DOMAIN.length}]?Set(ANSWER=${answer('found')}))`],
+      // The mapper's rooms with a PIN: at most DIAL_IN_ROOM_MAX characters, then @ and the MUC domain.
+      ['same', `n,ExecIf($[\${LEN(\${ROOM})} <= ${DIAL_IN_ROOM_MAX + 1 + XMPP_MUC_DOMAIN.length}]?Set(ANSWER=${A.found}))`],
       ['same', 'n(done),Return()'],
     ],
   };
