@@ -13,7 +13,18 @@ import { join } from 'node:path';
 import { XMPP_MUC_DOMAIN } from '../config/dial-in';
 import { DIAL_IN_PROMPTS as P } from '../userdata/pbx/asterisk-config';
 import { checkChrootAsterisk, SID_ROOT, startAsterisk, type Asterisk } from './support/asterisk/daemon';
-import { documentedPin, dtmfCallScenario, dtmfPcap, heard, mapperInNamespace, type DtmfCall, type HeardCall, type MapperInNamespace, type NamespaceCensus } from './support/asterisk/dial-in';
+import {
+  documentedPin,
+  dtmfCallScenario,
+  dtmfPcap,
+  fakeMapper,
+  heard,
+  mapperInNamespace,
+  type DtmfCall,
+  type HeardCall,
+  type MapperInNamespace,
+  type NamespaceCensus,
+} from './support/asterisk/dial-in';
 import { createNetwork, runIn, type Network } from './support/asterisk/netns';
 import { pbxPlan } from './support/asterisk/plan';
 import { preparePbx, type PreparedPbx } from './support/asterisk/prepare';
@@ -269,5 +280,18 @@ describeAsRoot('dial-in by PIN in a real Asterisk 22 with the real mapper (SIPp 
     outputFrom.down = pbx!.output().length;
     await call('down', CALLERS.down);
     expectHeard('down', [P.tryLater, P.goodbye], false);
+  }, 20000);
+
+  it('a mapper answer that is not a room address never reaches Jigasi\'s header: "try again later", goodbye', async () => {
+    // What a broken or hostile meet host might answer: a second header smuggled in, spaces, an uppercase name.
+    const fake = await fakeMapper(net!, 'meet', work, plan.privateIp.meet, `found:x@${XMPP_MUC_DOMAIN}\r\nX-Injected: 1@${XMPP_MUC_DOMAIN}\n`);
+    try {
+      CALLERS.hostile = { ...CALLERS.fixedDid, user: '+62811000008' };
+      outputFrom.hostile = pbx!.output().length;
+      await call('hostile', CALLERS.hostile);
+      expectHeard('hostile', [P.tryLater, P.goodbye], false);
+    } finally {
+      fake.stop();
+    }
   }, 20000);
 });

@@ -267,6 +267,30 @@ export function heard(output: string, exten: string, context: string, endpoint?:
   return { channel, prompts, apps };
 }
 
+/**
+ * A mapper that is not the real one (a broken or hostile meet host): answers every request with `body`, on the real
+ * mapper's address and port. Killed with the network, or by stop().
+ */
+export async function fakeMapper(net: Network, party: string, dir: string, listen: string, body: string): Promise<{ stop(): void }> {
+  const file = join(dir, 'fake-mapper-body');
+  writeFileSync(file, body);
+  const hosts = join(dir, `${party}-hosts`);
+  writeFileSync(hosts, `127.0.0.1 localhost\n${listen} ${party}\n`);
+  const code = CENSUS_SERVER.replace('if self.path != path:', 'if path != "*" and self.path != path:').replace('"application/json"', '"text/plain"');
+  const child = net.track(
+    spawn('ip', ['netns', 'exec', net.ns(party), 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, 'python3', '-c', code, listen, String(DIAL_IN_MAPPER_PORT), '*', file], {
+      stdio: 'ignore',
+    }),
+  );
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`the fake mapper exited ${child.exitCode}`);
+    const ss = await runIn(net, party, ['ss', '-Hltn', 'sport', '=', `:${DIAL_IN_MAPPER_PORT}`], { timeoutMs: 2000 });
+    if (ss.stdout.trim()) return { stop: () => child.pid !== undefined && child.exitCode === null && void process.kill(child.pid, 'SIGKILL') };
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  throw new Error(`the fake mapper does not listen on ${listen}:${DIAL_IN_MAPPER_PORT}`);
+}
+
 export interface MapperInNamespace {
   readonly census: NamespaceCensus;
   readonly config: DialInMapperConfig;
