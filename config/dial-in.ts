@@ -42,6 +42,14 @@ export const DIAL_IN_ANSWERS = {
 
 export const PIN_DIGITS = 9;
 
+/**
+ * Room names that have a PIN: what Prosody keeps (lowercase) and what X-Room-Name carries as it is. The mapper's
+ * ROOM_RE is this pattern (test/dial-in-mapper.test.ts holds them equal); the dialplan accepts only this shape.
+ */
+export const DIAL_IN_ROOM_PATTERN = '[a-z0-9][a-z0-9._-]{0,127}';
+/** The longest such name. */
+export const DIAL_IN_ROOM_MAX = 128;
+
 /** Prosody's MUC domain inside docker-jitsi-meet (XMPP_MUC_DOMAIN's default; hosts.muc in the web config). */
 export const XMPP_MUC_DOMAIN = 'muc.meet.jitsi';
 

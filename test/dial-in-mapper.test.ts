@@ -6,11 +6,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIAL_IN_ANSWERS, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN, type DialInMapperConfig } from '../config/dial-in';
+import { DIAL_IN_ANSWERS, DIAL_IN_ROOM_MAX, DIAL_IN_ROOM_PATTERN, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN, type DialInMapperConfig } from '../config/dial-in';
 import { censusStandIn, MAPPER_SCRIPT, pinOf, startMapper, type CensusStandIn, type RunningMapper } from './support/dial-in-mapper';
 
 const PBX = '127.0.0.3';
@@ -77,6 +77,13 @@ describe('dial-in mapper (real python3 on loopback, census stand-in)', () => {
     }
     expect(pinOf(dir, config, 'RocketChat5F2A9')).toBe(pinOf(dir, config, 'rocketchat5f2a9'));
     expect(pinOf(dir, config, `rocketchat5f2a9@${XMPP_MUC_DOMAIN}`)).toBe(pinOf(dir, config, 'rocketchat5f2a9'));
+  });
+
+  it("has the rooms' pattern of config/dial-in.ts, which the dialplan also holds to", () => {
+    const source = readFileSync(MAPPER_SCRIPT, 'utf8');
+    expect(/^ROOM_RE = re\.compile\(r"\^(.*)\$"\)$/m.exec(source)?.[1]).toBe(DIAL_IN_ROOM_PATTERN);
+    expect(new RegExp(`^${DIAL_IN_ROOM_PATTERN}$`).test('x'.repeat(DIAL_IN_ROOM_MAX))).toBe(true);
+    expect(new RegExp(`^${DIAL_IN_ROOM_PATTERN}$`).test('x'.repeat(DIAL_IN_ROOM_MAX + 1))).toBe(false);
   });
 
   it('gives another PIN under another key (rotating meet/dial-in-pin-key changes every PIN)', () => {

@@ -69,6 +69,7 @@ test('staging names are hand-checked: the suite reads the right things', () => {
     '/weebeetalk/staging/jibri/bundle',
     '/weebeetalk/staging/jvb/bundle',
     '/weebeetalk/staging/meet/bundle',
+    '/weebeetalk/staging/meet/dial-in-pin-key',
     '/weebeetalk/staging/meet/jibri-recorder-password',
     '/weebeetalk/staging/meet/jibri-xmpp-password',
     '/weebeetalk/staging/meet/jigasi-sip-password',

@@ -5,7 +5,7 @@
  * against Asterisk 22's sample configs and documentation; the result is run in a real Asterisk 22 by
  * test/asterisk-*.test.ts.
  */
-import { DIAL_IN_ANSWERS, DIAL_IN_MAPPER_PORT, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN } from '../../config/dial-in';
+import { DIAL_IN_ANSWERS, DIAL_IN_MAPPER_PORT, DIAL_IN_ROOM_MAX, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN } from '../../config/dial-in';
 import { CONFERENCE_EXTENSION, type EnvironmentConfig } from '../../config/schema';
 import { AEAD_TLS12_CIPHERS } from '../tls';
 
@@ -273,12 +273,6 @@ export const DIAL_IN_PROMPTS = {
   /** "Goodbye!" */
   goodbye: 'goodbye',
 } as const;
-
-/**
- * The longest room name the mapper answers (its ROOM_RE, [a-z0-9][a-z0-9._-]{0,127}, in dial-in-mapper.py): the
- * dialplan takes a room from the mapper only in that shape, as it goes into a SIP header.
- */
-export const DIAL_IN_ROOM_MAX = 128;
 
 /** How often a waiting caller's meeting is asked for again, at most (seconds); the prompt repeats every third time. */
 export const DIAL_IN_POLL_SECONDS = 10;

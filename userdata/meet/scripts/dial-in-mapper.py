@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import re
+import socketserver
 import sys
 import urllib.parse
 import urllib.request
@@ -184,6 +185,16 @@ def handler_for(mapper):
     return Handler
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # The default 5 drops a burst of connections.
+    request_queue_size = 64
+
+    def server_bind(self):
+        # HTTPServer's own looks the address up in DNS (getfqdn): a slow resolver would delay the start.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
 def read_key(config, path=None):
     path = path or config.get("keyFile") or os.path.join(os.environ.get("CREDENTIALS_DIRECTORY", ""), "pin-key")
     try:
@@ -211,8 +222,7 @@ def main():
             sys.exit(f"dial-in-mapper: {args.pin_of!r} is not a room with a PIN (letters, digits, '.', '_', '-')")
         print(pin_of(mapper.key, conference))
         return
-    http.server.ThreadingHTTPServer.request_queue_size = 64  # the default 5 drops a burst of connections
-    server = http.server.ThreadingHTTPServer((config["listen"], int(config["port"])), handler_for(mapper))
+    server = Server((config["listen"], int(config["port"])), handler_for(mapper))
     server.daemon_threads = True
     host, port = server.server_address[:2]
     log(f"dial-in mapper on {host}:{port} for {mapper.muc}; /room only from {', '.join(sorted(mapper.pbx))}")
