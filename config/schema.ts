@@ -906,7 +906,11 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
   env.sip.dialIn.rooms.forEach((r, i) => {
     const at = ['sip', 'dialIn', 'rooms', i];
     if ((r.did === undefined) === (r.extension === undefined)) {
-      issue(ctx, at, `gives ${r.did === undefined ? 'neither did nor extension' : 'both did and extension'} for room ${r.room}: give one (a trunk number in did, or an internal extension); add a second entry for the other`);
+      issue(
+        ctx,
+        at,
+        `gives ${r.did === undefined ? 'neither did nor extension' : 'both did and extension'} for room ${r.room}: give one (a trunk number in did, or an internal extension); add a second entry for the other`,
+      );
       return;
     }
     const key = r.did !== undefined ? `did ${r.did}` : `extension ${r.extension}`;
@@ -915,7 +919,7 @@ function checkCrossFieldRules(env: z.output<typeof baseSchema>, ctx: Ctx): void 
     if (other !== undefined) issue(ctx, [...at, field], `is also the ${key} of room ${other}: each number or extension reaches one room`);
     calledBy.set(key, r.room);
     if (r.extension === CONFERENCE_EXTENSION) issue(ctx, [...at, 'extension'], `is the conference extension (${CONFERENCE_EXTENSION}, asks for a meeting's PIN): choose another`);
-    if (r.extension !== undefined && seen.has(r.extension)) issue(ctx, [...at, 'extension'], 'is a phone\'s extension (sip.users): choose one no phone has');
+    if (r.extension !== undefined && seen.has(r.extension)) issue(ctx, [...at, 'extension'], "is a phone's extension (sip.users): choose one no phone has");
   });
   if (!env.jitsi.jigasi && (env.sip.dialIn.rooms.length > 0 || env.sip.dialIn.numbers.length > 0))
     issue(ctx, ['jitsi', 'jigasi'], 'is off but sip.dialIn lists numbers or rooms: calls reach meetings only through Jigasi: turn jitsi.jigasi on, or empty sip.dialIn.numbers and sip.dialIn.rooms');

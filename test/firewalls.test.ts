@@ -72,7 +72,15 @@ const EXPECTED: Record<string, Expected> = {
   },
   'admin-and-trunk': {
     chat: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
-    meet: [rule('tcp', '443', WORLD), rule('tcp', '80', WORLD), rule('udp', '10000', WORLD), rule('udp', '20000-20050', 'sg:pbx'), DIAL_IN_FROM_PBX, ...XMPP_FROM_POOLS, ...ssh(['203.0.113.0/28', '198.18.0.0/15'])],
+    meet: [
+      rule('tcp', '443', WORLD),
+      rule('tcp', '80', WORLD),
+      rule('udp', '10000', WORLD),
+      rule('udp', '20000-20050', 'sg:pbx'),
+      DIAL_IN_FROM_PBX,
+      ...XMPP_FROM_POOLS,
+      ...ssh(['203.0.113.0/28', '198.18.0.0/15']),
+    ],
     pbx: [
       rule('udp', '5060', 'sg:meet'),
       rule('udp', '5060', '192.0.2.0/28'),

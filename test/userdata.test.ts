@@ -108,7 +108,11 @@ describe('cloud-config documents', () => {
 
   it('every bootstrap step, helper, hook and library the user-data or a bundle installs is a checked file of userdata/scripts or userdata/<role>/scripts', () => {
     // The shell scripts, and the programs beside them (the dial-in mapper, run by its own tests).
-    const programs = scriptDirs().flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.py')).map((f) => join(d, f)));
+    const programs = scriptDirs().flatMap((d) =>
+      readdirSync(d)
+        .filter((f) => f.endsWith('.py'))
+        .map((f) => join(d, f)),
+    );
     const scripts = new Set([...scriptFiles(), ...programs].map((f) => readFileSync(f, 'utf8')));
     const lib = readFileSync(join(SCRIPTS_DIR, 'lib.sh'), 'utf8');
     const configLib = readFileSync(join(SCRIPTS_DIR, 'config-lib.sh'), 'utf8');
