@@ -66,6 +66,11 @@ export function partitionOf(region: string): 'aws' | 'aws-cn' | 'aws-us-gov' {
   return 'aws';
 }
 
+/** The hosts' subnet: the VPC's first /24 (or the whole VPC when it is smaller); each host has a fixed address in it. */
+export function hostSubnetOf(vpc: Cidr): Cidr {
+  return subnet(vpc, Math.max(vpc.prefix, 24), 0);
+}
+
 /** The pools' subnet: the VPC's second /24 (the first holds the hosts; the schema requires a /23 or larger for pools). */
 export function poolSubnetOf(vpc: Cidr): Cidr {
   return subnet(vpc, 24, 1);

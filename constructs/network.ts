@@ -8,7 +8,7 @@ import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
 import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
-import { parseCidr, poolSubnetOf, subnet, type Cidr } from '../config/net';
+import { hostSubnetOf, parseCidr, poolSubnetOf, type Cidr } from '../config/net';
 
 export interface NetworkProps {
   /** Name prefix for tags, e.g. "weebeetalk-staging". */
@@ -39,7 +39,7 @@ export class Network extends Construct {
     const block = parseCidr(props.vpcCidr);
     if (!block) throw new Error(`Network ${id}: vpcCidr ${props.vpcCidr} is not an IPv4 CIDR`);
     // The first /24 (or the whole block when it is a /24) holds the hosts.
-    this.publicSubnetCidr = subnet(block, Math.max(block.prefix, 24), 0);
+    this.publicSubnetCidr = hostSubnetOf(block);
 
     this.vpc = new Vpc(this, 'vpc', {
       cidrBlock: props.vpcCidr,

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { DIAL_IN_ANSWERS, DIAL_IN_MAPPER_PORT, DIAL_IN_PUBLIC_PATHS, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN } from '../../config/dial-in';
 import { resourceNameOf } from '../../config/names';
-import { hostAddress, parseCidr, subnet } from '../../config/net';
+import { hostAddress, hostSubnetOf, parseCidr } from '../../config/net';
 import type { EnvironmentConfig } from '../../config/schema';
 import { UNITS } from '../../userdata/paths';
 import { errorCode, errorText, hostPort, isRecord, netErrorText, type CheckContext, type Outcome } from './check';
@@ -43,7 +43,7 @@ export async function dialInExpectationOf(config: EnvironmentConfig): Promise<Di
   try {
     const { meet } = await import('../../constructs/roles/meet');
     const block = parseCidr(config.network.vpcCidr);
-    if (block !== undefined && meet.addressOffset !== undefined) mapperAddress = hostAddress(subnet(block, Math.max(block.prefix, 24), 0), meet.addressOffset);
+    if (block !== undefined && meet.addressOffset !== undefined) mapperAddress = hostAddress(hostSubnetOf(block), meet.addressOffset);
   } catch {
     mapperAddress = undefined; // only a hint: the detail then says "the meet host's private address"
   }
