@@ -236,6 +236,8 @@ describeAsRoot('dial-in by PIN in a real Asterisk 22 with the real mapper (SIPp 
   it('two mistyped PINs hear conf-invalidpin and goodbye, then Asterisk hangs up', () => {
     expectHeard('twiceWrong', [P.getPin, P.invalid, P.invalidPin, P.goodbye], false);
     expect(channel('twiceWrong').apps).not.toContain('Dial');
+    // The operator's trace of a guesser: who called, from which address (messages.log keeps NOTICE).
+    expect(pbx!.log('messages.log')).toMatch(/NOTICE.*dial-in: PIN refused twice from \+62811000003 at \d+\.\d+\.\d+\.\d+:\d+/);
   });
 
   it('the PIN of a meeting not started yet hears conf-waitforleader, and joins once the meeting appears in the census', () => {
@@ -272,6 +274,15 @@ describeAsRoot('dial-in by PIN in a real Asterisk 22 with the real mapper (SIPp 
     expect(roomNames().sort()).toEqual(
       [room.running, room.running, room.running, room.later, ...(fixedDid ? [fixedDid.room] : []), ...(fixedExtension ? [fixedExtension.room] : [])].map((r) => `${r}@${XMPP_MUC_DOMAIN}`).sort(),
     );
+  });
+
+  it('Asterisk logged no ERROR or WARNING for these calls (a module the dialplan needs but does not load shows here)', () => {
+    expect(
+      pbx!
+        .log('messages.log')
+        .split('\n')
+        .filter((l) => /\b(ERROR|WARNING)\[/.test(l)),
+    ).toEqual([]);
   });
 
   it('the mapper down: "try again later" and goodbye, never a silent drop', async () => {

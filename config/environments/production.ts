@@ -22,10 +22,11 @@ const production: EnvironmentFile = {
     dialIn: {
       // Your trunk's numbers as callers dial them: the invite dialog shows them with each meeting's PIN.
       numbers: [{ number: '+62 21 5555 0100', country: 'id' }],
-      // A helpdesk line: the called number as the trunk sends it, and an extension for internal phones.
+      // A helpdesk line: the called number as the trunk sends it, and an extension for internal phones. Staff open
+      // the room from Rocket.Chat with "/jitsi helpdesk" (the Jitsi app names it RocketChathelpdesk).
       rooms: [
-        { did: '622155550199', room: 'helpdesk' },
-        { extension: '8100', room: 'helpdesk' },
+        { did: '622155550199', room: 'rocketchathelpdesk' },
+        { extension: '8100', room: 'rocketchathelpdesk' },
       ],
     },
   },

@@ -16,8 +16,9 @@ const staging: EnvironmentFile = {
       { extension: '1001', name: 'Reception' },
       { extension: '1002', name: 'Operations' },
     ],
-    // Extension 8100 rings the helpdesk room (8000 asks for a meeting's PIN).
-    dialIn: { rooms: [{ extension: '8100', room: 'helpdesk' }] },
+    // Extension 8100 rings the helpdesk room, which staff open from Rocket.Chat with "/jitsi helpdesk" (the Jitsi
+    // app names it RocketChathelpdesk); 8000 asks for a meeting's PIN.
+    dialIn: { rooms: [{ extension: '8100', room: 'rocketchathelpdesk' }] },
   },
   jitsi: { jigasi: true, jibri: true, auth: 'jwt' },
 };

@@ -126,8 +126,9 @@ export function pjsipConf(a: AsteriskContext): string {
           ['context', 'from-trunk'],
           ['transport', 'transport-udp'],
           ...CODECS,
-          // The PIN's digits as RTP events (RFC 4733, the usual on trunks; also chan_pjsip's default).
-          ['dtmf_mode', 'rfc4733'],
+          // The PIN's digits as RTP events (RFC 4733) when the trunk offers telephone-event, else heard in the audio
+          // (inband): a provider without RFC 4733 must not leave every caller with "not a valid conference number".
+          ['dtmf_mode', 'auto'],
           ...NAT,
           ['identify_by', 'ip'],
           ['allow_unauthenticated_options', 'no'],
@@ -313,7 +314,9 @@ function dialInContext(a: AsteriskContext): Section {
       ['same', 'n(invalid),GotoIf($[${TRIES} >= 2]?refused)'],
       ['same', `n,Set(PROMPT=${p.invalid})`],
       ['same', 'n,Goto(ask)'],
-      ['same', `n(refused),Playback(${p.invalidPin}&${p.goodbye})`],
+      // Refused twice: a line in messages.log (NOTICE) with who called from where, for an operator watching guesses.
+      ['same', 'n(refused),Log(NOTICE,dial-in: PIN refused twice from ${CALLERID(num)} at ${CHANNEL(pjsip,remote_addr)})'],
+      ['same', `n,Playback(${p.invalidPin}&${p.goodbye})`],
       ['same', 'n,Hangup()'],
       // A fixed room (sip.dialIn.rooms): no PIN; nobody in it yet is the same wait as a meeting not started.
       ['exten', 'room,1,Answer()'],
@@ -510,7 +513,22 @@ export function asteriskModules(a: AsteriskContext): string[] {
     'app_stack.so',
     // The dial-in (Jigasi only): the PIN (Read), the prompts (Playback; Debian's GSM core sounds, transcoded to
     // G.711), the mapper's answer (CURL over res_curl) and its checks (func_strings: FILTER, LEN, REGEX, TRIM; func_cut: CUT; app_exec: ExecIf).
-    ...(a.config.jitsi.jigasi ? ['app_read.so', 'app_playback.so', 'format_gsm.so', 'codec_gsm.so', 'res_curl.so', 'func_curl.so', 'func_strings.so', 'func_cut.so', 'app_exec.so'] : []),
+    ...(a.config.jitsi.jigasi
+      ? [
+          'app_read.so',
+          'app_playback.so',
+          'app_verbose.so',
+          'func_callerid.so',
+          'func_channel.so',
+          'format_gsm.so',
+          'codec_gsm.so',
+          'res_curl.so',
+          'func_curl.so',
+          'func_strings.so',
+          'func_cut.so',
+          'app_exec.so',
+        ]
+      : []),
     // security.log, which fail2ban reads.
     'res_security_log.so',
   ];
