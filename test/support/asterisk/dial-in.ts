@@ -324,10 +324,8 @@ export async function mapperInNamespace(
     numbers: [],
   };
   const census = await censusInNamespace(net, party, dir);
-  // http.server looks its address up (getfqdn) when it binds: answered from a hosts file, as the namespaces have no
-  // DNS (a query would wait for its timeout). `ip netns exec` gives the process a mount namespace of its own.
-  const hosts = join(dir, `${party}-hosts`);
-  writeFileSync(hosts, `127.0.0.1 localhost\n${listen} ${party}\n`);
-  const mapper = await startMapper(dir, config, ['ip', 'netns', 'exec', net.ns(party), 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts]);
+  // The real mapper binds without a DNS lookup of its address (its server_bind): the namespace has no DNS, and the
+  // start would wait for the resolver's timeout otherwise.
+  const mapper = await startMapper(dir, config, ['ip', 'netns', 'exec', net.ns(party)]);
   return { census, config, mapper, pinOf: (room) => pinOf(dir, config, room), stop: () => mapper.stop() };
 }
