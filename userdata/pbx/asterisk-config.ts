@@ -120,7 +120,7 @@ export function pjsipConf(a: AsteriskContext): string {
       {
         name: 'trunk',
         // identify_by=ip: without it a stranger whose From user is "trunk" is this endpoint, which has no auth.
-        comment: 'Inbound calls from the SIP provider, identified by source address alone; they can only reach the Jitsi room.',
+        comment: 'Inbound calls from the SIP provider, identified by source address alone; they reach meetings (by PIN or a fixed room) only.',
         options: [
           ['type', 'endpoint'],
           ['context', 'from-trunk'],

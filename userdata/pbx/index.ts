@@ -80,7 +80,7 @@ export function fail2banJail(meetPrivateIp: string): string {
 
 /**
  * What asterisk.sh does when a file of the service changes: Asterisk's own reload for what it can reload (calls
- * in progress survive: a phone added, a trunk address changed, the dial-in room moved), a restart only for what it
+ * in progress survive: a phone added, a trunk address changed, a fixed dial-in room moved), a restart only for what it
  * cannot (modules, the core's settings, a new image).
  */
 export const PBX_SERVICES = {

@@ -2,7 +2,7 @@
 # The meet host's hook, run by weebeetalk-apply after it wrote the bundle's files (WBT_CHANGED: the services whose
 # files changed): Jitsi Meet from docker-jitsi-meet at a pinned tag (web, prosody, jicofo, jvb; jigasi and jibri
 # when enabled). First apply: start the stack once the name resolves. Later: `docker compose up`, which recreates
-# only the services whose settings or images changed (a new dial-in room restarts jigasi, not the bridge). With a
+# only the services whose settings or images changed (a new Jigasi setting recreates jigasi, not the bridge). With a
 # Jibri or JVB pool, the accounts its members log in with have shared passwords from SSM, which Prosody is made to hold.
 set -euo pipefail
 # shellcheck source=lib.sh
