@@ -91,7 +91,7 @@ export function dialInSettings(ctx: RoleContext, publicUrl: string): Record<stri
   };
 }
 
-/** The mapper's program, as the lead wrote it (userdata/meet/scripts/dial-in-mapper.py). */
+/** The mapper's program (userdata/meet/scripts/dial-in-mapper.py), shipped as it is in the repository. */
 export function dialInMapperProgram(): string {
   return readFileSync(join(__dirname, 'scripts', 'dial-in-mapper.py'), 'utf8');
 }
