@@ -78,3 +78,8 @@ export interface DialInMapperConfig {
   /** What /dial-in-numbers answers, in Jitsi Meet's format. */
   readonly numbers: readonly { readonly countryCode: string; readonly tollFree: boolean; readonly formattedNumber: string }[];
 }
+
+/** sip.dialIn.numbers as the mapper answers them (Jitsi Meet's format): the mapper's configuration and the smoke check. */
+export function jitsiDialInNumbers(numbers: readonly { readonly number: string; readonly country: string; readonly tollFree: boolean }[]): DialInMapperConfig['numbers'] {
+  return numbers.map((n) => ({ countryCode: n.country.toLowerCase(), tollFree: n.tollFree, formattedNumber: n.number }));
+}

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { DIAL_IN_ANSWERS, DIAL_IN_MAPPER_PORT, DIAL_IN_PUBLIC_PATHS, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN } from '../../config/dial-in';
+import { DIAL_IN_ANSWERS, DIAL_IN_MAPPER_PORT, DIAL_IN_PUBLIC_PATHS, DIAL_IN_ROUTES, PIN_DIGITS, XMPP_MUC_DOMAIN, jitsiDialInNumbers, type DialInMapperConfig } from '../../config/dial-in';
 import { resourceNameOf } from '../../config/names';
 import { hostAddress, hostSubnetOf, parseCidr } from '../../config/net';
 import type { EnvironmentConfig } from '../../config/schema';
@@ -16,11 +16,7 @@ import { errorCode, errorText, hostPort, isRecord, netErrorText, type CheckConte
 import { httpsGet, type HttpResponse } from './http';
 
 /** One number as the mapper answers it (Jitsi Meet's dialInNumbersUrl format). */
-export interface DialInNumber {
-  countryCode: string;
-  tollFree: boolean;
-  formattedNumber: string;
-}
+export type DialInNumber = DialInMapperConfig['numbers'][number];
 
 /** What the dial-in checks expect of a deployed environment with Jigasi on (run.ts reads it from the environment's file). */
 export interface DialInExpectation {
@@ -48,7 +44,7 @@ export async function dialInExpectationOf(config: EnvironmentConfig): Promise<Di
     mapperAddress = undefined; // only a hint: the detail then says "the meet host's private address"
   }
   return {
-    numbers: config.sip.dialIn.numbers.map((n) => ({ countryCode: n.country.toLowerCase(), tollFree: n.tollFree, formattedNumber: n.number })),
+    numbers: jitsiDialInNumbers(config.sip.dialIn.numbers),
     mapperAddress,
     securityGroup: resourceNameOf(config, 'meet'),
   };

@@ -7,7 +7,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIAL_IN_MAPPER_PORT, DIAL_IN_PUBLIC_PATHS, DIAL_IN_ROUTES, PROSODY_CENSUS_PATH, PROSODY_HTTP_LOOPBACK, XMPP_MUC_DOMAIN, type DialInMapperConfig } from '../../config/dial-in';
+import {
+  DIAL_IN_MAPPER_PORT,
+  DIAL_IN_PUBLIC_PATHS,
+  DIAL_IN_ROUTES,
+  PROSODY_CENSUS_PATH,
+  PROSODY_HTTP_LOOPBACK,
+  XMPP_MUC_DOMAIN,
+  jitsiDialInNumbers,
+  type DialInMapperConfig,
+} from '../../config/dial-in';
 import type { BundleFile } from '../bundle';
 import type { RoleContext } from '../context';
 import { DIAL_IN_PATHS, UNITS } from '../paths';
@@ -39,7 +48,7 @@ export function dialInMapperConfig(ctx: Ctx): DialInMapperConfig {
     mucDomain: XMPP_MUC_DOMAIN,
     censusUrl: `http://${PROSODY_HTTP_LOOPBACK.address}:${PROSODY_HTTP_LOOPBACK.port}${PROSODY_CENSUS_PATH}`,
     pbxAddresses: [ctx.privateIp.pbx],
-    numbers: ctx.config.sip.dialIn.numbers.map((n) => ({ countryCode: n.country, tollFree: n.tollFree, formattedNumber: n.number })),
+    numbers: jitsiDialInNumbers(ctx.config.sip.dialIn.numbers),
   };
 }
 
