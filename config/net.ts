@@ -87,10 +87,16 @@ export const IMDS_IPV4 = '169.254.169.254';
 export const IMDS_IPV6 = 'fd00:ec2::254';
 
 /**
+ * Docker's default address pools, where compose networks get their subnets (172.17.0.0/16 ... 172.31.0.0/16, then
+ * 192.168.0.0/16 in /20s; our daemon.json sets no default-address-pools, userdata/host-user-data.ts).
+ */
+export const DOCKER_DEFAULT_POOLS = ['172.16.0.0/12', '192.168.0.0/16'] as const;
+
+/**
  * The chat host's compose network (rocketchat-compose's `default`, which upstream leaves to Docker's address pools)
  * as our override fixes it, and Rocket.Chat's address on it: the one container the metadata guard lets reach IMDS
  * (userdata/chat/scripts/imds-guard.sh). The subnet is outside RFC 1918, where every VPC is (config/schema.ts), and
- * outside Docker's default pools (172.17.0.0/16-172.31.0.0/16, 192.168.0.0/16, 10.0.0.0/8 for swarm):
+ * outside Docker's default pools (DOCKER_DEFAULT_POOLS, and 10.0.0.0/8 for swarm):
  * 198.18.0.0/15 is IANA special-purpose (RFC 2544, benchmarking), never routed on the internet.
  */
 export const CHAT_DOCKER_NETWORK = {

@@ -19,6 +19,7 @@ import {
 } from '../../config/dial-in';
 import type { BundleFile } from '../bundle';
 import type { RoleContext } from '../context';
+import { DOCKER_DEFAULT_POOLS } from '../../config/net';
 import { DIAL_IN_PATHS, UNITS } from '../paths';
 import { sandboxedService, unitFile } from '../systemd';
 
@@ -30,13 +31,6 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 /** The jitsi-meet Prosody module that lists the running rooms (mod_muc_census, in the prosody image's plugins). */
 export const CENSUS_MODULE = 'muc_census';
-
-/**
- * Docker's default address pools (172.17.0.0/16 ... 172.31.0.0/16, then 192.168.0.0/16 in /20s; daemon.json sets no
- * default-address-pools, userdata/host-user-data.ts): the web container reaches the mapper from its address on the
- * compose network, not NATed (the packet is delivered locally, not forwarded).
- */
-export const DOCKER_DEFAULT_POOLS = ['172.16.0.0/12', '192.168.0.0/16'] as const;
 
 type Ctx = Pick<RoleContext, 'config' | 'privateIp'>;
 
@@ -64,7 +58,8 @@ export function dialInMapperUnit(ctx: Ctx): string {
     `${SYSTEM_PYTHON} ${DIAL_IN_PATHS.program} --config ${DIAL_IN_PATHS.config}`,
     {
       addressFamilies: ['AF_INET', 'AF_INET6'],
-      // Prosody on loopback, the pbx host (/room), the web container on its compose network (the two public routes).
+      // Prosody on loopback, the pbx host (/room), the web container from its compose network's address (the two
+      // public routes; delivered locally, not NATed).
       ipAllow: ['localhost', `${ctx.privateIp.pbx}/32`, ...DOCKER_DEFAULT_POOLS],
       credentials: { 'pin-key': DIAL_IN_PATHS.pinKey },
     },
